@@ -1,0 +1,2 @@
+// Package internal groups helpers shared by iamkit's packages; it has no code itself.
+package internal

@@ -1,0 +1,215 @@
+// Package id generates and parses iamkit's identifiers.
+//
+// An ID is a type prefix, an underscore and a 30-character body:
+//
+//	usr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ
+//	    \________ ULID ________/\tag/
+//
+// The first 26 characters are a ULID (48-bit millisecond time, 80 random bits, Crockford
+// base32), generated monotonically, so within one Generator the lexicographic order of IDs is
+// their creation order. The last 4 characters are the shard tag: for an account they are
+// random, and every record that belongs to an account carries its account's tag, so a store
+// that shards by account (Redis Cluster) can route any ID, or any token that embeds one,
+// without a lookup. Records that belong to no account (users) get a random tag.
+package id
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/iamkit/iamkit/internal/clock"
+)
+
+// Prefix is the type part of an ID, without the underscore.
+type Prefix string
+
+// The prefixes of iamkit's record types.
+const (
+	Account          Prefix = "ac"
+	User             Prefix = "usr"
+	BotUser          Prefix = "bot"
+	Authtoken        Prefix = "cr"
+	APIKey           Prefix = "ak"
+	SSHCredential    Prefix = "sshcr"
+	Role             Prefix = "role"
+	IdentityProvider Prefix = "idp"
+	Invitation       Prefix = "inv"
+	Event            Prefix = "ev"
+)
+
+const (
+	ulidLen = 26
+	// TagLen is the length of the shard tag at the end of every ID body.
+	TagLen = 4
+	// BodyLen is the length of an ID without its prefix and underscore.
+	BodyLen = ulidLen + TagLen
+)
+
+// crockford is the alphabet of ULIDs and tags.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ErrInvalid is matched (errors.Is) by every *Error.
+var ErrInvalid = errors.New("invalid id")
+
+// Error says why a string is not an ID of the expected type. It does not repeat the input:
+// a caller may have pasted a secret where an ID belongs.
+type Error struct {
+	Want   Prefix // the prefix that was expected, if any
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Want != "" {
+		return fmt.Sprintf("invalid %s_ id: %s", e.Want, e.Reason)
+	}
+	return "invalid id: " + e.Reason
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Generator makes IDs. It is safe for concurrent use.
+type Generator struct {
+	clock clock.Clock
+	rand  io.Reader
+
+	mu      sync.Mutex
+	lastMS  uint64
+	entropy *ulid.MonotonicEntropy
+}
+
+// NewGenerator returns a Generator reading time from c and randomness from r
+// (crypto/rand.Reader in production).
+func NewGenerator(c clock.Clock, r io.Reader) *Generator {
+	return &Generator{clock: c, rand: r, entropy: ulid.Monotonic(r, 0)}
+}
+
+// New returns a new ID with prefix p and a random shard tag. Use it for accounts and for
+// records that belong to no account.
+func (g *Generator) New(p Prefix) (string, error) {
+	var tag [TagLen]byte
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := io.ReadFull(g.rand, tag[:]); err != nil {
+		return "", fmt.Errorf("id: reading randomness: %w", err)
+	}
+	for i, b := range tag {
+		tag[i] = crockford[b&31]
+	}
+	return g.newLocked(p, string(tag[:]))
+}
+
+// NewIn returns a new ID with prefix p that carries the shard tag of accountID.
+func (g *Generator) NewIn(p Prefix, accountID string) (string, error) {
+	if err := Check(accountID, Account); err != nil {
+		return "", err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.newLocked(p, Tag(accountID))
+}
+
+func (g *Generator) newLocked(p Prefix, tag string) (string, error) {
+	ms := ulid.Timestamp(g.clock.Now())
+	if ms < g.lastMS {
+		ms = g.lastMS // never go back in time: order must follow creation
+	}
+	for {
+		u, err := ulid.New(ms, g.entropy)
+		if errors.Is(err, ulid.ErrMonotonicOverflow) {
+			ms++
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("id: %w", err)
+		}
+		g.lastMS = ms
+		var b strings.Builder
+		b.Grow(len(p) + 1 + BodyLen)
+		b.WriteString(string(p))
+		b.WriteByte('_')
+		b.WriteString(u.String())
+		b.WriteString(tag)
+		return b.String(), nil
+	}
+}
+
+// Check reports whether s is a well-formed ID with prefix want. The error is an *Error.
+func Check(s string, want Prefix) error {
+	p, body, ok := strings.Cut(s, "_")
+	if !ok {
+		return invalid(s, want, "missing prefix")
+	}
+	if want != "" && Prefix(p) != want {
+		if len(p) > 8 {
+			p = p[:8]
+		}
+		return invalid(s, want, fmt.Sprintf("prefix %q, want %q", p, want))
+	}
+	return checkBody(s, want, body)
+}
+
+func checkBody(s string, want Prefix, body string) error {
+	if len(body) != BodyLen {
+		return invalid(s, want, fmt.Sprintf("body is %d characters, want %d", len(body), BodyLen))
+	}
+	if body[0] > '7' {
+		return invalid(s, want, "time part overflows")
+	}
+	for i := 0; i < len(body); i++ {
+		if strings.IndexByte(crockford, body[i]) < 0 {
+			return invalid(s, want, fmt.Sprintf("character %d is not in the ID alphabet", i+len(s)-len(body)))
+		}
+	}
+	return nil
+}
+
+// PrefixOf returns the prefix of a well-formed ID of any known type.
+func PrefixOf(s string) (Prefix, error) {
+	p, _, ok := strings.Cut(s, "_")
+	if !ok {
+		return "", invalid(s, "", "missing prefix")
+	}
+	switch pp := Prefix(p); pp {
+	case Account, User, BotUser, Authtoken, APIKey, SSHCredential, Role, IdentityProvider, Invitation, Event:
+		return pp, Check(s, pp)
+	}
+	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))
+}
+
+// Body returns the part of a well-formed ID after the underscore.
+func Body(s string) string {
+	_, body, _ := strings.Cut(s, "_")
+	return body
+}
+
+// Tag returns the shard tag of an ID: its last TagLen characters. It does not validate s.
+func Tag(s string) string {
+	if len(s) < TagLen {
+		return ""
+	}
+	return s[len(s)-TagLen:]
+}
+
+// Time returns the creation time encoded in a well-formed ID, to the millisecond.
+func Time(s string) (time.Time, error) {
+	body := Body(s)
+	if len(body) != BodyLen {
+		return time.Time{}, invalid(s, "", "not an id")
+	}
+	u, err := ulid.ParseStrict(body[:ulidLen])
+	if err != nil {
+		return time.Time{}, invalid(s, "", err.Error())
+	}
+	return ulid.Time(u.Time()), nil
+}
+
+func invalid(_ string, want Prefix, reason string) error {
+	return &Error{Want: want, Reason: reason}
+}

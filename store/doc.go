@@ -1,0 +1,48 @@
+// Package store is iamkit's persistence contract: the records, the transactional Store
+// interface that adapters implement, the sentinel errors they return, and the change feed
+// that keeps caches (such as the credential verifier's) coherent.
+//
+// The package knows the shape of the data and the few invariants no caller may break; it
+// knows nothing of the domain rules above it (plans, roles, seats, who may do what). Those
+// live in identity, rbac, botuser, credential and sso, which all write through this contract.
+//
+// # Transactions
+//
+// All reads happen inside View and all writes inside Update. Update commits every write and
+// audit event made by its function atomically, or none of them. Adapters may run the function
+// more than once when a concurrent transaction conflicts with it (optimistic concurrency), so
+// the function must have no side effects outside its Tx. A Reader or Tx must not be used after
+// its function returns.
+//
+// # Invariants the store enforces
+//
+//   - Unique keys are unique: a user's email (globally), a bot user's name (per account), a
+//     role's name (per account), an invitation's email (per account), an identity provider's
+//     entity ID (per account), a credential's secret hash and an SSH key's fingerprint
+//     (globally). A write that would break one fails with an error matching ErrConflict.
+//   - A credential's account, owner and kind are fixed when it is first written; a later write
+//     that changes them fails with ErrImmutable. Its owner must be, when it is first written, a
+//     bot user of the same account or a user with a membership in it.
+//   - Deleting a bot user deletes every credential it owns, and deleting a membership deletes
+//     every credential its user owns in that account, in the same transaction.
+//
+// # Sharding
+//
+// The account is the unit of atomicity and of sharding. An Update should touch one account's
+// records (plus global unique keys); adapters that shard, such as a Redis Cluster one, may
+// refuse transactions that span accounts. Every iamkit ID ends with the 4-character shard tag
+// of its account (see ShardTag), so an adapter can route a record by its ID alone.
+//
+// # Change feed
+//
+// Every committed Update that wrote anything is a Commit with a revision that orders it among
+// the commits of its shard. Changes returns the commits after a Cursor, and says so with
+// Batch.Gap when the subscriber has fallen behind what the store retains, so that a cache can
+// flush instead of serving stale data. Last-used timestamps (RecordUse) are deliberately
+// outside the feed.
+//
+// # Copies
+//
+// Records are plain values. Adapters copy them on the way in and on the way out, so a caller
+// may keep or modify what it got without affecting the store, and the reverse.
+package store

@@ -1,0 +1,40 @@
+package store
+
+// Cursor is a position in the change feed. It is opaque: adapters encode what they need (a
+// counter, or one stream position per shard). The zero Cursor means "before everything the
+// store retains".
+type Cursor string
+
+// Op is what a change did to a record.
+type Op string
+
+// Change operations.
+const (
+	OpPut    Op = "put"
+	OpDelete Op = "delete"
+)
+
+// Change is one record written or deleted by a commit. For memberships ID is the user ID.
+type Change struct {
+	Kind      Kind   `json:"kind"`
+	Op        Op     `json:"op"`
+	AccountID string `json:"account_id,omitempty"` // empty for users
+	ID        string `json:"id"`
+}
+
+// Commit is the set of changes of one committed Update. Revision orders the commits of one
+// shard; Shard names it ("" when the store has one).
+type Commit struct {
+	Shard    string   `json:"shard,omitempty"`
+	Revision uint64   `json:"revision"`
+	Changes  []Change `json:"changes"`
+}
+
+// Batch is what Store.Changes returns.
+type Batch struct {
+	Commits []Commit
+	// Next is the cursor to pass to the next Changes call.
+	Next Cursor
+	// Gap reports that commits were missed: flush every cache derived from the store.
+	Gap bool
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kind names a record type. It appears in changes, errors and events.
+type Kind string
+
+// The record kinds.
+const (
+	KindAccount          Kind = "account"
+	KindUser             Kind = "user"
+	KindMembership       Kind = "membership"
+	KindInvitation       Kind = "invitation"
+	KindBotUser          Kind = "bot_user"
+	KindCredential       Kind = "credential"
+	KindRole             Kind = "role"
+	KindIdentityProvider Kind = "identity_provider"
+	KindEvent            Kind = "event"
+)
+
+// Limits the store enforces on every write.
+const (
+	MaxDescriptionLen = 255  // bytes, Credential.Description
+	MaxMetadataLen    = 4096 // bytes, Credential.Metadata
+	MaxNameLen        = 255  // bytes, names of bot users, roles, accounts and users
+	MaxPageLimit      = 1000 // Page.Limit
+)
+
+// Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the
+// embedder defines (identity resolves Plan to its features); the store keeps its name and the
+// seat limit in force.
+type Account struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Plan      string      `json:"plan"`
+	Seats     int         `json:"seats"` // seat limit; 0 means no limit
+	SSO       SSOSettings `json:"sso"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+// SSOSettings is an account's single sign-on configuration.
+type SSOSettings struct {
+	Provisioning string `json:"provisioning"` // "invite_only" or "jit"; empty means invite_only
+	Enforcement  string `json:"enforcement"`  // "off", "mixed" or "enforced"; empty means off
+	// Since is when enforcement last left "off". In mixed mode, members who joined before it
+	// keep their non-SSO logins.
+	Since time.Time `json:"since"`
+}
+
+// User is a person. Users are global: one user may be a member of many accounts.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"` // normalised by the caller; unique across the store
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Membership statuses. A disabled member keeps its credentials but cannot use them.
+const (
+	MemberActive   = "active"
+	MemberDisabled = "disabled"
+)
+
+// Membership makes a user a member of an account. It is keyed by (AccountID, UserID).
+type Membership struct {
+	AccountID string    `json:"account_id"`
+	UserID    string    `json:"user_id"`
+	Roles     []string  `json:"roles"`
+	Status    string    `json:"status"` // MemberActive or MemberDisabled
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Invitation is a pending invitation of an email address into an account. It is deleted when
+// accepted or revoked; Email is unique per account.
+type Invitation struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Email     string    `json:"email"`
+	Roles     []string  `json:"roles"`
+	InvitedBy string    `json:"invited_by"` // principal ID
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// BotUser is a service account: it belongs to exactly one account and owns credentials.
+// Name is unique per account.
+type BotUser struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Name      string    `json:"name"`
+	Active    bool      `json:"active"`
+	Roles     []string  `json:"roles"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CredentialKind is the type of a credential.
+type CredentialKind string
+
+// The credential kinds.
+const (
+	Authtoken     CredentialKind = "authtoken"
+	APIKey        CredentialKind = "api_key"
+	SSHCredential CredentialKind = "ssh_key"
+)
+
+// Valid reports whether k is one of the credential kinds.
+func (k CredentialKind) Valid() bool {
+	return k == Authtoken || k == APIKey || k == SSHCredential
+}
+
+// Credential is an authtoken, an API key or an SSH public key. AccountID, OwnerID and Kind are
+// fixed when the credential is first written. Token credentials keep only SecretHash; SSH
+// credentials keep PublicKey and Fingerprint.
+type Credential struct {
+	ID          string         `json:"id"`
+	AccountID   string         `json:"account_id"`
+	Kind        CredentialKind `json:"kind"`
+	OwnerID     string         `json:"owner_id"` // a bot user of AccountID or a user with a membership in it
+	Description string         `json:"description"`
+	Metadata    string         `json:"metadata"`
+	ACL         []string       `json:"acl"`
+	SecretHash  string         `json:"secret_hash,omitempty"` // tokens: hex SHA-256 or HMAC-SHA-256; unique
+	PublicKey   string         `json:"public_key,omitempty"`  // SSH: authorized_keys form
+	Fingerprint string         `json:"fingerprint,omitempty"` // SSH: "SHA256:..."; unique
+	ExpiresAt   time.Time      `json:"expires_at"`            // zero: never
+	CreatedAt   time.Time      `json:"created_at"`
+	// LastUsedAt is maintained by Store.RecordUse, outside transactions and the change feed.
+	// Writes through a Tx ignore it.
+	LastUsedAt time.Time `json:"last_used_at"`
+}
+
+// OwnerState is what a verifier needs to know about a credential's owner.
+type OwnerState int
+
+// Owner states.
+const (
+	OwnerMissing  OwnerState = iota // no bot user or membership with that ID in the account
+	OwnerActive                     // an active bot user or active member
+	OwnerInactive                   // a deactivated bot user or disabled member
+)
+
+func (s OwnerState) String() string {
+	switch s {
+	case OwnerActive:
+		return "active"
+	case OwnerInactive:
+		return "inactive"
+	}
+	return "missing"
+}
+
+// Role is a custom role of an account: a named set of permissions.
+type Role struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	Name        string    `json:"name"` // unique per account
+	Description string    `json:"description"`
+	Permissions []string  `json:"permissions"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// IdentityProvider is a SAML identity provider configured for an account.
+type IdentityProvider struct {
+	ID                string    `json:"id"`
+	AccountID         string    `json:"account_id"`
+	Description       string    `json:"description"`
+	EntityID          string    `json:"entity_id"` // unique per account
+	MetadataXML       string    `json:"metadata_xml"`
+	AllowIDPInitiated bool      `json:"allow_idp_initiated"`
+	DefaultRoles      []string  `json:"default_roles"`
+	EmailAttribute    string    `json:"email_attribute"`
+	NameAttribute     string    `json:"name_attribute"`
+	GroupsAttribute   string    `json:"groups_attribute"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// Event is an audit event. Events are append-only.
+type Event struct {
+	ID        string          `json:"id"`
+	AccountID string          `json:"account_id"`
+	Type      string          `json:"type"` // e.g. "bot_user_created.v0"
+	Principal Principal       `json:"principal"`
+	Object    json.RawMessage `json:"object"` // the object after the change, secrets removed
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Principal is who caused an event.
+type Principal struct {
+	ID           string `json:"id"`
+	Subject      string `json:"subject"`       // email of a user, name of a bot user
+	Source       string `json:"source"`        // "api", "dashboard" or "sdk"
+	CredentialID string `json:"credential_id"` // the credential used, if any
+}
+
+// Page selects one page of a newest-first listing: at most Limit records whose key sorts
+// before BeforeID (all of them when BeforeID is empty). BeforeID need not exist any more.
+// Limit must be between 1 and MaxPageLimit.
+type Page struct {
+	BeforeID string
+	Limit    int
+}
+
+// Use records that a credential was used at a time, for Store.RecordUse.
+type Use struct {
+	CredentialID string
+	At           time.Time
+}

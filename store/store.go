@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is a transactional record store with a change feed. Implementations must be safe for
+// concurrent use.
+type Store interface {
+	// View runs fn with a consistent read-only view of the store.
+	View(ctx context.Context, fn func(Reader) error) error
+
+	// Update runs fn in a read-write transaction and commits its writes atomically if fn
+	// returns nil; if fn returns an error nothing is written and Update returns that error.
+	// An adapter may run fn again when a concurrent transaction conflicts with it, and returns
+	// an error matching ErrAborted when it gives up. fn must not have side effects outside tx.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// Head returns the cursor of the newest commit: passing it to Changes waits for the next one.
+	Head(ctx context.Context) (Cursor, error)
+
+	// Changes returns the commits after cursor, oldest first. It blocks until there is at least
+	// one or ctx is done. When some commits after cursor are no longer retained, it returns a
+	// Batch with Gap set and no commits, whose Next resumes at the oldest change still held:
+	// the caller should treat everything it cached as stale.
+	Changes(ctx context.Context, after Cursor) (Batch, error)
+
+	// RecordUse records last-used times of credentials, keeping the latest per credential.
+	// It is not transactional with anything, does not appear in the change feed, and ignores
+	// credentials that no longer exist.
+	RecordUse(ctx context.Context, uses []Use) error
+
+	// PutSingleUse stores a single-use key (a SAML request ID, an assertion ID) with a value
+	// until expiresAt. It fails with ErrConflict if the key is stored and not yet expired.
+	PutSingleUse(ctx context.Context, key string, value []byte, expiresAt time.Time) error
+
+	// TakeSingleUse returns a single-use key's value and deletes it, atomically, so only one
+	// caller ever takes it. It fails with ErrNotFound if the key is absent or expired.
+	TakeSingleUse(ctx context.Context, key string) ([]byte, error)
+
+	// Close releases the store's resources; blocked Changes calls return ErrClosed.
+	Close() error
+}
+
+// Reader reads records. Lookups that find nothing return an error matching ErrNotFound.
+// Listings return newest first (descending ID order, which is creation order) and an empty
+// slice, not an error, when nothing matches.
+type Reader interface {
+	Account(ctx context.Context, id string) (Account, error)
+
+	User(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+
+	Membership(ctx context.Context, accountID, userID string) (Membership, error)
+	// Memberships lists an account's memberships by descending user ID; Page.BeforeID is a
+	// user ID.
+	Memberships(ctx context.Context, accountID string, p Page) ([]Membership, error)
+	// MembershipsByUser lists every membership of one user, in any order.
+	MembershipsByUser(ctx context.Context, userID string) ([]Membership, error)
+	// CountMemberships counts an account's memberships with the given status.
+	CountMemberships(ctx context.Context, accountID, status string) (int, error)
+
+	Invitation(ctx context.Context, id string) (Invitation, error)
+	InvitationByEmail(ctx context.Context, accountID, email string) (Invitation, error)
+	Invitations(ctx context.Context, accountID string, p Page) ([]Invitation, error)
+
+	BotUser(ctx context.Context, id string) (BotUser, error)
+	BotUserByName(ctx context.Context, accountID, name string) (BotUser, error)
+	BotUsers(ctx context.Context, accountID string, p Page) ([]BotUser, error)
+
+	Credential(ctx context.Context, id string) (Credential, error)
+	CredentialBySecretHash(ctx context.Context, hash string) (Credential, error)
+	CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error)
+	// Credentials lists an account's credentials of one kind.
+	Credentials(ctx context.Context, accountID string, kind CredentialKind, p Page) ([]Credential, error)
+	// CredentialsByOwner lists the credentials, of every kind, one owner has in one account.
+	CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error)
+	// OwnerState reports whether ownerID is an active, inactive or missing owner in accountID.
+	OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error)
+	// CredentialAuth returns a credential and its owner's state together: what a verifier
+	// needs on a cache miss, in one read where the adapter can manage it.
+	CredentialAuth(ctx context.Context, id string) (Credential, OwnerState, error)
+
+	Role(ctx context.Context, id string) (Role, error)
+	Roles(ctx context.Context, accountID string, p Page) ([]Role, error)
+
+	IdentityProvider(ctx context.Context, id string) (IdentityProvider, error)
+	IdentityProviders(ctx context.Context, accountID string, p Page) ([]IdentityProvider, error)
+
+	Events(ctx context.Context, accountID string, p Page) ([]Event, error)
+}
+
+// Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
+// or replace a whole record; Delete methods fail with ErrNotFound when there is nothing to
+// delete.
+type Tx interface {
+	Reader
+
+	PutAccount(ctx context.Context, a Account) error
+	PutUser(ctx context.Context, u User) error
+
+	PutMembership(ctx context.Context, m Membership) error
+	// DeleteMembership deletes a membership and every credential its user owns in the account.
+	DeleteMembership(ctx context.Context, accountID, userID string) error
+
+	PutInvitation(ctx context.Context, inv Invitation) error
+	DeleteInvitation(ctx context.Context, id string) error
+
+	PutBotUser(ctx context.Context, b BotUser) error
+	// DeleteBotUser deletes a bot user and every credential it owns.
+	DeleteBotUser(ctx context.Context, id string) error
+
+	// PutCredential writes a credential. A new one's owner must exist in its account; an
+	// existing one's AccountID, OwnerID and Kind must not change (ErrImmutable).
+	PutCredential(ctx context.Context, c Credential) error
+	DeleteCredential(ctx context.Context, id string) error
+
+	PutRole(ctx context.Context, r Role) error
+	DeleteRole(ctx context.Context, id string) error
+
+	PutIdentityProvider(ctx context.Context, p IdentityProvider) error
+	DeleteIdentityProvider(ctx context.Context, id string) error
+
+	// AppendEvent records an audit event; it commits with the rest of the transaction.
+	AppendEvent(ctx context.Context, e Event) error
+}
+
+// ShardTag returns the shard tag carried by the last four characters of every iamkit ID, or
+// "" if id is shorter. An account's records carry the account's tag; adapters that shard by
+// account route on it.
+func ShardTag(id string) string {
+	const n = 4
+	if len(id) < n {
+		return ""
+	}
+	return id[len(id)-n:]
+}
