@@ -1,0 +1,315 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store held in process memory. It is safe for concurrent use: any number of
+// Views run in parallel with each other and with one Update at a time.
+type Store struct {
+	db        *memdb.MemDB
+	now       func() time.Time
+	retention int
+
+	writeMu sync.Mutex // serialises Update, so revisions follow commit order
+
+	mu      sync.Mutex // guards the fields below
+	feed    []store.Commit
+	head    uint64        // revision of the newest commit
+	notify  chan struct{} // closed and replaced on every commit and on Close
+	closed  bool
+	sweepAt time.Time // next time PutSingleUse sweeps expired keys
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock the store reads to expire single-use keys. The default is
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
+// behind (default 4096). A subscriber further behind gets Batch.Gap.
+func WithFeedRetention(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.retention = n
+		}
+	}
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		// The schema is a constant of this package; a failure is a bug caught by every test.
+		panic(fmt.Sprintf("memstore: invalid schema: %v", err))
+	}
+	s := &Store{db: db, now: time.Now, retention: 4096, notify: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	return fn(&tx{txn: txn})
+}
+
+// Update implements store.Store. Updates never conflict here (they are serialised), so fn
+// runs exactly once.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	t := &tx{txn: s.db.Txn(true), write: true, seen: map[store.Change]int{}}
+	defer t.txn.Abort() // no-op after Commit
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.txn.Commit()
+	if len(t.changes) > 0 {
+		s.publish(t.changes)
+	}
+	return nil
+}
+
+// publish appends a commit to the feed. The caller holds writeMu.
+func (s *Store) publish(changes []store.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.head++
+	s.feed = append(s.feed, store.Commit{Revision: s.head, Changes: changes})
+	if over := len(s.feed) - s.retention; over > 0 {
+		s.feed = slices.Delete(s.feed, 0, over)
+	}
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
+// Head implements store.Store.
+func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", store.ErrClosed
+	}
+	return cursor(s.head), nil
+}
+
+func cursor(rev uint64) store.Cursor { return store.Cursor(strconv.FormatUint(rev, 10)) }
+
+// maxBatch bounds the commits one Changes call returns.
+const maxBatch = 1024
+
+// Changes implements store.Store.
+func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
+	var rev uint64
+	if after != "" {
+		var err error
+		if rev, err = strconv.ParseUint(string(after), 10, 64); err != nil {
+			return store.Batch{}, &store.InvalidError{Field: "cursor", Reason: "not a cursor of this store"}
+		}
+	}
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return store.Batch{}, store.ErrClosed
+		}
+		if rev > s.head {
+			s.mu.Unlock()
+			return store.Batch{}, &store.InvalidError{Field: "cursor", Reason: "ahead of the store"}
+		}
+		if rev < s.head {
+			oldest := s.head - uint64(len(s.feed)) + 1
+			if rev+1 < oldest {
+				s.mu.Unlock()
+				return store.Batch{Gap: true, Next: cursor(oldest - 1)}, nil
+			}
+			from := int(rev + 1 - oldest)
+			to := min(len(s.feed), from+maxBatch)
+			commits := make([]store.Commit, to-from)
+			for i, c := range s.feed[from:to] {
+				commits[i] = store.Commit{Revision: c.Revision, Changes: slices.Clone(c.Changes)}
+			}
+			s.mu.Unlock()
+			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision)}, nil
+		}
+		wait := s.notify
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return store.Batch{}, ctx.Err()
+		}
+	}
+}
+
+// RecordUse implements store.Store.
+func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	for _, u := range uses {
+		c, err := txn.First(tCredentials, "id", u.CredentialID)
+		if err != nil {
+			return fmt.Errorf("memstore: %w", err)
+		}
+		if c == nil {
+			continue
+		}
+		prev, err := txn.First(tUsage, "id", u.CredentialID)
+		if err != nil {
+			return fmt.Errorf("memstore: %w", err)
+		}
+		if prev != nil && !u.At.After(prev.(*usage).At) {
+			continue
+		}
+		if err := txn.Insert(tUsage, &usage{ID: u.CredentialID, At: u.At}); err != nil {
+			return fmt.Errorf("memstore: %w", err)
+		}
+	}
+	txn.Commit()
+	return nil
+}
+
+// sweepEvery is how often PutSingleUse deletes expired single-use keys.
+const sweepEvery = time.Minute
+
+// PutSingleUse implements store.Store.
+func (s *Store) PutSingleUse(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return &store.InvalidError{Field: "key", Reason: "required"}
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	now := s.now()
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	prev, err := txn.First(tSingleUse, "id", key)
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if prev != nil && now.Before(prev.(*singleUse).ExpiresAt) {
+		return &store.ConflictError{Kind: "single_use", Index: "key"}
+	}
+	if err := txn.Insert(tSingleUse, &singleUse{Key: key, Value: slices.Clone(value), ExpiresAt: expiresAt}); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if !now.Before(s.sweepAt) {
+		if _, err := sweepExpired(txn, now); err != nil {
+			return err
+		}
+		s.sweepAt = now.Add(sweepEvery)
+	}
+	txn.Commit()
+	return nil
+}
+
+// sweepExpired deletes single-use keys that expired at or before now.
+func sweepExpired(txn *memdb.Txn, now time.Time) (int, error) {
+	it, err := txn.LowerBound(tSingleUse, "expires", time.Time{})
+	if err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	var expired []*singleUse
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		su := obj.(*singleUse)
+		if now.Before(su.ExpiresAt) {
+			break
+		}
+		expired = append(expired, su)
+	}
+	for _, su := range expired {
+		if err := txn.Delete(tSingleUse, su); err != nil {
+			return 0, fmt.Errorf("memstore: %w", err)
+		}
+	}
+	return len(expired), nil
+}
+
+// TakeSingleUse implements store.Store.
+func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	obj, err := txn.First(tSingleUse, "id", key)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	if obj == nil {
+		return nil, store.ErrNotFound
+	}
+	su := obj.(*singleUse)
+	if err := txn.Delete(tSingleUse, su); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	txn.Commit()
+	if !s.now().Before(su.ExpiresAt) {
+		return nil, store.ErrNotFound
+	}
+	return slices.Clone(su.Value), nil
+}
+
+// Close implements store.Store. Later calls fail with store.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.notify)
+	}
+	return nil
+}
