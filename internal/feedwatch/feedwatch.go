@@ -1,0 +1,200 @@
+// Package feedwatch follows a store's change feed on behalf of a cache: it hands every commit
+// to a Handler in order, asks it to flush when commits may have been missed, and tells how
+// recently it knew itself to be in sync, so the cache can bound its staleness.
+package feedwatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
+)
+
+// Handler receives what a Follower reads. Its methods are called from Run's goroutine, one
+// at a time.
+type Handler interface {
+	// Apply is called with each commit, oldest first.
+	Apply(store.Commit)
+	// Flush is called when commits may have been missed (a gap in the feed, or a cursor the
+	// store no longer accepts): everything derived from the store must be dropped.
+	Flush()
+}
+
+// Follower follows one store's change feed. Synced is safe for concurrent use; Run must be
+// called at most once at a time.
+type Follower struct {
+	st     store.Store
+	h      Handler
+	clock  clock.Clock
+	poll   time.Duration
+	logger *slog.Logger
+
+	synced atomic.Int64 // UnixNano of the last moment the follower was known to be in sync; 0: never
+}
+
+// Option configures a Follower.
+type Option func(*Follower)
+
+// WithClock sets the clock used to stamp Synced (default: the system clock).
+func WithClock(c clock.Clock) Option { return func(f *Follower) { f.clock = c } }
+
+// WithPollInterval bounds how long one wait on the feed lasts before the follower confirms
+// with the store that it is still in sync (default 1s). It is the resolution of Synced while
+// the feed is quiet.
+func WithPollInterval(d time.Duration) Option {
+	return func(f *Follower) {
+		if d > 0 {
+			f.poll = d
+		}
+	}
+}
+
+// WithLogger logs feed errors to l (default: no logging).
+func WithLogger(l *slog.Logger) Option { return func(f *Follower) { f.logger = l } }
+
+// New returns a Follower that feeds h from st's change feed once Run is called.
+func New(st store.Store, h Handler, opts ...Option) *Follower {
+	f := &Follower{st: st, h: h, clock: clock.System{}, poll: time.Second}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// Synced returns the last time the follower knew it had applied every commit, or the zero
+// time if it never has. A cache trusts its entries only while Synced is recent enough.
+func (f *Follower) Synced() time.Time {
+	n := f.synced.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func (f *Follower) markSynced(at time.Time) { f.synced.Store(at.UnixNano()) }
+
+// Run follows the feed from its current head until ctx is done or the store is closed, and
+// returns why it stopped. Store errors are retried with backoff; while they last, Synced
+// stops advancing.
+func (f *Follower) Run(ctx context.Context) error {
+	var cur store.Cursor
+	backoff := newBackoff()
+	for {
+		start := f.clock.Now()
+		head, err := f.st.Head(ctx)
+		if err == nil {
+			cur = head
+			f.markSynced(start)
+			break
+		}
+		if stop := f.failed(ctx, err, backoff); stop != nil {
+			return stop
+		}
+	}
+	backoff.reset()
+	for {
+		start := f.clock.Now()
+		wctx, cancel := context.WithTimeout(ctx, f.poll)
+		b, err := f.st.Changes(wctx, cur)
+		cancel()
+		switch {
+		case err == nil:
+			if b.Gap {
+				f.h.Flush()
+			}
+			for _, c := range b.Commits {
+				f.h.Apply(c)
+			}
+			cur = b.Next
+			backoff.reset()
+			// In sync up to this batch; confirm with Head before calling it fully synced,
+			// unless the batch was small enough to be the tail.
+			if len(b.Commits) > 0 {
+				f.confirm(ctx, start, cur)
+			}
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			// A quiet feed, or a store that hung: ask it directly.
+			if err := f.confirm(ctx, start, cur); err != nil {
+				if stop := f.failed(ctx, err, backoff); stop != nil {
+					return stop
+				}
+			}
+		case errors.Is(err, store.ErrInvalid):
+			// The store no longer knows our cursor (it was reset): start over from its head.
+			f.log("change feed cursor rejected; flushing", err)
+			f.h.Flush()
+			head, herr := f.st.Head(ctx)
+			if herr != nil {
+				if stop := f.failed(ctx, herr, backoff); stop != nil {
+					return stop
+				}
+				continue
+			}
+			cur = head
+		default:
+			if stop := f.failed(ctx, err, backoff); stop != nil {
+				return stop
+			}
+		}
+	}
+}
+
+// confirm marks the follower synced as of start if the store's head is still cur.
+func (f *Follower) confirm(ctx context.Context, start time.Time, cur store.Cursor) error {
+	hctx, cancel := context.WithTimeout(ctx, f.poll)
+	defer cancel()
+	head, err := f.st.Head(hctx)
+	if err != nil {
+		return err
+	}
+	if head == cur {
+		f.markSynced(start)
+	}
+	return nil
+}
+
+// failed decides what a store error means: a reason to stop (returned), or to wait and retry.
+func (f *Follower) failed(ctx context.Context, err error, b *backoff) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, store.ErrClosed) {
+		return err
+	}
+	f.log("change feed unavailable; retrying", err)
+	t := time.NewTimer(b.next())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *Follower) log(msg string, err error) {
+	if f.logger != nil {
+		f.logger.Warn(msg, "err", err)
+	}
+}
+
+// backoff doubles a wait from 50ms up to 2s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{} }
+
+func (b *backoff) reset() { b.d = 0 }
+
+func (b *backoff) next() time.Duration {
+	switch {
+	case b.d == 0:
+		b.d = 50 * time.Millisecond
+	case b.d < 2*time.Second:
+		b.d *= 2
+	}
+	return b.d
+}

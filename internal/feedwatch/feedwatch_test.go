@@ -1,0 +1,154 @@
+package feedwatch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/feedwatch"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	revs    []uint64
+	flushes int
+	changed chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1000)} }
+
+func (r *recorder) Apply(c store.Commit) {
+	r.mu.Lock()
+	r.revs = append(r.revs, c.Revision)
+	r.mu.Unlock()
+	r.changed <- struct{}{}
+}
+
+func (r *recorder) Flush() {
+	r.mu.Lock()
+	r.flushes++
+	r.mu.Unlock()
+	r.changed <- struct{}{}
+}
+
+func (r *recorder) snapshot() ([]uint64, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint64(nil), r.revs...), r.flushes
+}
+
+// waitFor waits until cond holds, up to 10s (a hang is a failure, not a timing assertion).
+func waitFor(t *testing.T, r *recorder, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatal("condition not reached")
+		}
+	}
+}
+
+func putAccount(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	err := s.Update(context.Background(), func(tx store.Tx) error {
+		return tx.PutAccount(context.Background(), store.Account{ID: fmt.Sprintf("ac_%d", n)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppliesCommitsInOrder(t *testing.T) {
+	s := memstore.New()
+	r := newRecorder()
+	f := feedwatch.New(s, r, feedwatch.WithPollInterval(20*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- f.Run(ctx) }()
+	for f.Synced().IsZero() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 10 {
+		putAccount(t, s, i)
+	}
+	waitFor(t, r, func() bool { revs, _ := r.snapshot(); return len(revs) == 10 })
+	revs, flushes := r.snapshot()
+	for i, rev := range revs {
+		if rev != uint64(i+1) {
+			t.Fatalf("revisions = %v, want 1..10 in order", revs)
+		}
+	}
+	if flushes != 0 {
+		t.Errorf("flushes = %d, want 0", flushes)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}
+
+func TestGapFlushes(t *testing.T) {
+	s := memstore.New(memstore.WithFeedRetention(2))
+	r := newRecorder()
+	// Block the handler so the follower falls behind the 2-commit retention.
+	gate := make(chan struct{})
+	h := &gated{recorder: r, gate: gate, entered: make(chan struct{}, 1)}
+	f := feedwatch.New(s, h, feedwatch.WithPollInterval(20*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	for f.Synced().IsZero() {
+		time.Sleep(time.Millisecond)
+	}
+	putAccount(t, s, 0) // the follower takes this one and blocks in Apply
+	<-h.entered
+	for i := 1; i < 10; i++ {
+		putAccount(t, s, i)
+	}
+	close(gate)
+	waitFor(t, r, func() bool { _, fl := r.snapshot(); return fl >= 1 })
+	waitFor(t, r, func() bool { revs, _ := r.snapshot(); return len(revs) > 0 && revs[len(revs)-1] == 10 })
+}
+
+type gated struct {
+	*recorder
+	gate    chan struct{}
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (g *gated) Apply(c store.Commit) {
+	g.once.Do(func() { g.entered <- struct{}{} })
+	<-g.gate
+	g.recorder.Apply(c)
+}
+
+
+func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
+	s := memstore.New()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := newRecorder()
+	f := feedwatch.New(s, r, feedwatch.WithClock(clk), feedwatch.WithPollInterval(5*time.Millisecond))
+	done := make(chan error)
+	go func() { done <- f.Run(context.Background()) }()
+	for f.Synced().IsZero() {
+		time.Sleep(time.Millisecond)
+	}
+	later := clk.Now().Add(time.Hour)
+	clk.Set(later)
+	for f.Synced().Before(later) {
+		time.Sleep(time.Millisecond)
+	}
+	s.Close()
+	if err := <-done; !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Run after Close = %v, want ErrClosed", err)
+	}
+}
