@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,10 @@ type Follower struct {
 	logger *slog.Logger
 
 	synced atomic.Int64 // UnixNano of the last moment the follower was known to be in sync; 0: never
+
+	mu      sync.Mutex
+	waiters []chan struct{}    // Sync calls waiting for the next confirmed round
+	wake    context.CancelFunc // cuts short the current wait on the feed
 }
 
 // Option configures a Follower.
@@ -65,8 +70,9 @@ func New(st store.Store, h Handler, opts ...Option) *Follower {
 	return f
 }
 
-// Synced returns the last time the follower knew it had applied every commit, or the zero
-// time if it never has. A cache trusts its entries only while Synced is recent enough.
+// Synced returns the last time the follower knew the feed to be live and had applied all it
+// delivered (the start of the last successful read or confirmation), or the zero time if it
+// never has. A cache trusts its entries only while Synced is recent enough.
 func (f *Follower) Synced() time.Time {
 	n := f.synced.Load()
 	if n == 0 {
@@ -76,6 +82,25 @@ func (f *Follower) Synced() time.Time {
 }
 
 func (f *Follower) markSynced(at time.Time) { f.synced.Store(at.UnixNano()) }
+
+// Sync returns once every commit made before it was called has been handed to the Handler,
+// or when ctx is done. It needs Run to be running. It gives read-your-writes: after an Update
+// returns, Sync makes the cache reflect it.
+func (f *Follower) Sync(ctx context.Context) error {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.waiters = append(f.waiters, ch)
+	if f.wake != nil {
+		f.wake()
+	}
+	f.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Run follows the feed from its current head until ctx is done or the store is closed, and
 // returns why it stopped. Store errors are retried with backoff; while they last, Synced
@@ -96,10 +121,29 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 	}
 	backoff.reset()
+	behind := false // the last confirm found commits past cur: fetch before confirming again
 	for {
 		start := f.clock.Now()
+		if f.hasWaiters() && !behind {
+			// Someone waits in Sync: don't wait on the feed, ask for its head now.
+			atHead, err := f.confirm(ctx, start, cur)
+			if err != nil {
+				if stop := f.failed(ctx, err, backoff); stop != nil {
+					return stop
+				}
+			}
+			behind = !atHead
+			continue
+		}
+		behind = false
 		wctx, cancel := context.WithTimeout(ctx, f.poll)
+		f.mu.Lock()
+		f.wake = cancel
+		f.mu.Unlock()
 		b, err := f.st.Changes(wctx, cur)
+		f.mu.Lock()
+		f.wake = nil
+		f.mu.Unlock()
 		cancel()
 		switch {
 		case err == nil:
@@ -111,18 +155,18 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			cur = b.Next
 			backoff.reset()
-			// In sync up to this batch; confirm with Head before calling it fully synced,
-			// unless the batch was small enough to be the tail.
-			if len(b.Commits) > 0 {
-				f.confirm(ctx, start, cur)
-			}
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			// A quiet feed, or a store that hung: ask it directly.
-			if err := f.confirm(ctx, start, cur); err != nil {
+			// The feed is live and delivering: under steady writes it may never be quiet
+			// enough to confirm, and must not look stale for that.
+			f.markSynced(start)
+		case (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() == nil:
+			// A quiet feed, a Sync call, or a store that hung: ask the store directly.
+			atHead, err := f.confirm(ctx, start, cur)
+			if err != nil {
 				if stop := f.failed(ctx, err, backoff); stop != nil {
 					return stop
 				}
 			}
+			behind = !atHead
 		case errors.Is(err, store.ErrInvalid):
 			// The store no longer knows our cursor (it was reset): start over from its head.
 			f.log("change feed cursor rejected; flushing", err)
@@ -143,18 +187,34 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 }
 
-// confirm marks the follower synced as of start if the store's head is still cur.
-func (f *Follower) confirm(ctx context.Context, start time.Time, cur store.Cursor) error {
+func (f *Follower) hasWaiters() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters) > 0
+}
+
+// confirm asks the store for its head. If it is still cur, every commit up to now has been
+// applied: it marks the follower synced as of start and releases the Sync calls made before
+// it asked.
+func (f *Follower) confirm(ctx context.Context, start time.Time, cur store.Cursor) (atHead bool, err error) {
+	f.mu.Lock()
+	waiters := f.waiters
+	f.waiters = nil
+	f.mu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, f.poll)
 	defer cancel()
 	head, err := f.st.Head(hctx)
-	if err != nil {
-		return err
-	}
-	if head == cur {
+	if err == nil && head == cur {
 		f.markSynced(start)
+		for _, w := range waiters {
+			close(w)
+		}
+		return true, nil
 	}
-	return nil
+	f.mu.Lock()
+	f.waiters = append(waiters, f.waiters...)
+	f.mu.Unlock()
+	return false, err
 }
 
 // failed decides what a store error means: a reason to stop (returned), or to wait and retry.

@@ -131,7 +131,6 @@ func (g *gated) Apply(c store.Commit) {
 	g.recorder.Apply(c)
 }
 
-
 func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
 	s := memstore.New()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -150,5 +149,27 @@ func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
 	s.Close()
 	if err := <-done; !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestSyncGivesReadYourWrites(t *testing.T) {
+	s := memstore.New()
+	r := newRecorder()
+	// A long poll interval: Sync must not wait for it.
+	f := feedwatch.New(s, r, feedwatch.WithPollInterval(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		putAccount(t, s, i)
+		if err := f.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if revs, _ := r.snapshot(); len(revs) != i+1 {
+			t.Fatalf("after commit %d and Sync, handler saw %d commits", i+1, len(revs))
+		}
 	}
 }
