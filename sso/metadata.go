@@ -1,0 +1,257 @@
+package sso
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// MaxMetadataSize is the largest IdP metadata document ParseIdPMetadata accepts (16 KiB).
+const MaxMetadataSize = 16 << 10
+
+// maxSigningCerts bounds the certificates kept from one metadata document; each one costs a
+// signature verification attempt on every response that fails to verify.
+const maxSigningCerts = 8
+
+// Binding URIs of the SAML 2.0 bindings this package uses.
+const (
+	BindingHTTPRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+	BindingHTTPPost     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+)
+
+// IdPMetadata is what iamkit takes from an identity provider's SAML metadata. It is a plain
+// value: it is safe for concurrent reads, and Clone returns an independent copy. The
+// certificates are shared by Clone and must not be modified.
+type IdPMetadata struct {
+	// EntityID is the IdP's entityID; responses must name it as their Issuer.
+	EntityID string
+	// SSORedirectURL is the SingleSignOnService location for the HTTP-Redirect binding, or
+	// empty if the IdP does not offer it.
+	SSORedirectURL string
+	// SSOPostURL is the SingleSignOnService location for the HTTP-POST binding, or empty.
+	SSOPostURL string
+	// Certificates are the IdP's signing certificates (KeyDescriptor use="signing" or with no
+	// use), in document order, without duplicates. Only these verify responses.
+	Certificates []*x509.Certificate
+	// WantAuthnRequestsSigned reports the IdP's WantAuthnRequestsSigned flag. iamkit does not
+	// sign AuthnRequests, so such an IdP must be configured to accept unsigned requests.
+	WantAuthnRequestsSigned bool
+}
+
+// Clone returns a copy of m whose slice can be modified without affecting m.
+func (m *IdPMetadata) Clone() *IdPMetadata {
+	c := *m
+	c.Certificates = slices.Clone(m.Certificates)
+	return &c
+}
+
+// ParseIdPMetadata parses and checks an IdP's SAML 2.0 metadata: an EntityDescriptor, or an
+// EntitiesDescriptor holding exactly one EntityDescriptor with an IDPSSODescriptor (the shape
+// Keycloak serves). The document must be at most MaxMetadataSize bytes of UTF-8 XML without a
+// DTD, and must survive an XML round trip unchanged. The result has an entity ID, at least
+// one SingleSignOnService URL for the HTTP-Redirect or HTTP-POST binding (https, or http on
+// a loopback host for tests), and at least one signing certificate that parses and holds an
+// RSA key of at least 2048 bits or an ECDSA P-256/P-384/P-521 key.
+//
+// A signature on the metadata document itself is ignored: metadata is trusted because an
+// account administrator uploaded it, not because it is signed. validUntil and cacheDuration
+// are not enforced either.
+//
+// Errors are *MetadataError values matching ErrInvalidMetadata.
+func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
+	if len(data) > MaxMetadataSize {
+		return nil, &MetadataError{Field: "document", Reason: "larger than 16 KiB"}
+	}
+	doc, err := parseUntrustedXML(data, xmlLimits{maxDepth: 32, maxTokens: 8192})
+	if err != nil {
+		return nil, &MetadataError{Field: "document", Reason: "not acceptable XML", Err: err}
+	}
+	ed, err := findEntityDescriptor(doc.Root())
+	if err != nil {
+		return nil, err
+	}
+	md := &IdPMetadata{}
+	md.EntityID, _ = attrValue(ed, "entityID")
+	if err := checkEntityID(md.EntityID); err != nil {
+		return nil, &MetadataError{Field: "entityID", Reason: err.Reason}
+	}
+
+	var idps []*etree.Element
+	for _, d := range childrenNS(ed, nsMetadata, "IDPSSODescriptor") {
+		if slices.Contains(strings.Fields(attrOr(d, "protocolSupportEnumeration")), nsProtocol) {
+			idps = append(idps, d)
+		}
+	}
+	if len(idps) != 1 {
+		return nil, &MetadataError{Field: "IDPSSODescriptor", Reason: "want exactly one supporting SAML 2.0"}
+	}
+	idp := idps[0]
+	md.WantAuthnRequestsSigned = attrOr(idp, "WantAuthnRequestsSigned") == "true" || attrOr(idp, "WantAuthnRequestsSigned") == "1"
+
+	for _, s := range childrenNS(idp, nsMetadata, "SingleSignOnService") {
+		binding := attrOr(s, "Binding")
+		var dst *string
+		switch binding {
+		case BindingHTTPRedirect:
+			dst = &md.SSORedirectURL
+		case BindingHTTPPost:
+			dst = &md.SSOPostURL
+		default:
+			continue // SOAP, Artifact, ...: not used, so not checked
+		}
+		loc := attrOr(s, "Location")
+		if err := checkURL(loc); err != nil {
+			return nil, &MetadataError{Field: "SingleSignOnService", Reason: "Location " + err.Reason}
+		}
+		if *dst == "" {
+			*dst = loc
+		}
+	}
+	if md.SSORedirectURL == "" && md.SSOPostURL == "" {
+		return nil, &MetadataError{Field: "SingleSignOnService", Reason: "no HTTP-Redirect or HTTP-POST binding"}
+	}
+
+	for _, kd := range childrenNS(idp, nsMetadata, "KeyDescriptor") {
+		if use := attrOr(kd, "use"); use != "" && use != "signing" {
+			continue
+		}
+		ki, n := oneChild(kd, nsDSig, "KeyInfo")
+		if n != 1 {
+			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "want exactly one ds:KeyInfo"}
+		}
+		var found bool
+		for _, xd := range childrenNS(ki, nsDSig, "X509Data") {
+			for _, xc := range childrenNS(xd, nsDSig, "X509Certificate") {
+				cert, err := parseCertText(xc)
+				if err != nil {
+					return nil, err
+				}
+				found = true
+				if !slices.ContainsFunc(md.Certificates, cert.Equal) {
+					md.Certificates = append(md.Certificates, cert)
+				}
+			}
+		}
+		if !found {
+			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "signing key has no X509Certificate"}
+		}
+	}
+	if len(md.Certificates) == 0 {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "no signing certificate"}
+	}
+	if len(md.Certificates) > maxSigningCerts {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "more than 8 signing certificates"}
+	}
+	return md, nil
+}
+
+func findEntityDescriptor(root *etree.Element) (*etree.Element, error) {
+	switch {
+	case isEl(root, nsMetadata, "EntityDescriptor"):
+		return root, nil
+	case isEl(root, nsMetadata, "EntitiesDescriptor"):
+		var found []*etree.Element
+		for _, ed := range childrenNS(root, nsMetadata, "EntityDescriptor") {
+			if len(childrenNS(ed, nsMetadata, "IDPSSODescriptor")) > 0 {
+				found = append(found, ed)
+			}
+		}
+		if len(found) != 1 {
+			return nil, &MetadataError{Field: "EntitiesDescriptor", Reason: "want exactly one IdP EntityDescriptor"}
+		}
+		return found[0], nil
+	default:
+		return nil, &MetadataError{Field: "EntityDescriptor", Reason: "root is not a SAML metadata EntityDescriptor"}
+	}
+}
+
+func parseCertText(el *etree.Element) (*x509.Certificate, error) {
+	txt, ok := textOf(el)
+	if !ok {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate is not text"}
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(txt), ""))
+	if err != nil {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate is not base64", Err: err}
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate does not parse", Err: err}
+	}
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "RSA key shorter than 2048 bits"}
+		}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "unsupported ECDSA curve"}
+		}
+	default:
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "certificate key is neither RSA nor ECDSA"}
+	}
+	return cert, nil
+}
+
+func checkEntityID(id string) *ConfigError {
+	switch {
+	case id == "":
+		return &ConfigError{Field: "entityID", Reason: "missing"}
+	case len(id) > 1024:
+		return &ConfigError{Field: "entityID", Reason: "longer than 1024 characters"}
+	case strings.TrimSpace(id) != id || strings.ContainsFunc(id, isCtl):
+		return &ConfigError{Field: "entityID", Reason: "has surrounding whitespace or control characters"}
+	}
+	return nil
+}
+
+func isCtl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// checkURL accepts an absolute https URL, or an http URL whose host is loopback
+// (127.0.0.1, ::1 or localhost) for tests. It rejects user info, fragments, whitespace and
+// control characters (the CVE-2023-45683 class: javascript: and data: URLs end up in forms).
+func checkURL(raw string) *ConfigError {
+	if raw == "" {
+		return &ConfigError{Field: "url", Reason: "is missing"}
+	}
+	if len(raw) > 2048 {
+		return &ConfigError{Field: "url", Reason: "is longer than 2048 bytes"}
+	}
+	if strings.ContainsFunc(raw, func(r rune) bool { return isCtl(r) || r == ' ' || r == '\\' }) {
+		return &ConfigError{Field: "url", Reason: "contains whitespace, backslashes or control characters"}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &ConfigError{Field: "url", Reason: "does not parse"}
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return &ConfigError{Field: "url", Reason: "must be https (http only on a loopback host)"}
+	}
+	switch {
+	case u.Host == "" || u.Hostname() == "":
+		return &ConfigError{Field: "url", Reason: "has no host"}
+	case u.User != nil:
+		return &ConfigError{Field: "url", Reason: "must not carry user info"}
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return &ConfigError{Field: "url", Reason: "must not carry a fragment"}
+	case u.Opaque != "":
+		return &ConfigError{Field: "url", Reason: "is not hierarchical"}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}
