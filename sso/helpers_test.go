@@ -149,7 +149,7 @@ var respTemplate = template.Must(template.New("r").Parse(`<?xml version="1.0" en
       <saml:NameID Format="{{.NameIDFormat}}">{{.NameIDRaw}}</saml:NameID>
 {{- if not .OmitSubjectConfirm}}
       <saml:SubjectConfirmation Method="{{.Method}}">
-        <saml:SubjectConfirmationData{{if .SCDInResponseTo}} InResponseTo="{{.SCDInResponseTo}}"{{end}} NotOnOrAfter="{{.SCDNotOnOrAfter}}" Recipient="{{.Recipient}}"/>
+        <saml:SubjectConfirmationData{{if .SCDInResponseTo}} InResponseTo="{{.SCDInResponseTo}}"{{end}}{{if .SCDNotOnOrAfter}} NotOnOrAfter="{{.SCDNotOnOrAfter}}"{{end}} Recipient="{{.Recipient}}"/>
       </saml:SubjectConfirmation>{{end}}
     </saml:Subject>
 {{- if not .OmitConditions}}
