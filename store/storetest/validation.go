@@ -1,0 +1,189 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+// world is what validation cases build their records in: an account with a bot user that
+// can own credentials.
+type world struct {
+	acct string
+	bot  string
+}
+
+func testValidation(t *testing.T, ns NewStore) {
+	long := func(n int) string { return strings.Repeat("x", n) }
+
+	type invalidCase struct {
+		name  string
+		field string // the InvalidError.Field expected
+		put   func(ctx context.Context, tx store.Tx, e *env, w world) error
+	}
+	cred := func(kind store.CredentialKind, f func(*store.Credential)) func(context.Context, store.Tx, *env, world) error {
+		return func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			c := e.newCred(w.acct, w.bot, kind)
+			f(&c)
+			return tx.PutCredential(ctx, c)
+		}
+	}
+	invalid := []invalidCase{
+		{"account_missing_id", "account.id", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			a := e.newAccount()
+			a.ID = ""
+			return tx.PutAccount(ctx, a)
+		}},
+		{"account_name_too_long", "account.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			a := e.newAccount()
+			a.Name = long(store.MaxNameLen + 1)
+			return tx.PutAccount(ctx, a)
+		}},
+		{"account_negative_seats", "account.seats", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			a := e.newAccount()
+			a.Seats = -1
+			return tx.PutAccount(ctx, a)
+		}},
+		{"user_missing_email", "user.email", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			u := e.newUser()
+			u.Email = ""
+			return tx.PutUser(ctx, u)
+		}},
+		{"user_name_too_long", "user.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			u := e.newUser()
+			u.Name = long(store.MaxNameLen + 1)
+			return tx.PutUser(ctx, u)
+		}},
+		{"membership_bad_status", "membership.status", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			return tx.PutMembership(ctx, e.newMembership(w.acct, "usr_whoever", "pending"))
+		}},
+		{"membership_missing_user", "membership.user_id", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			return tx.PutMembership(ctx, e.newMembership(w.acct, "", store.MemberActive))
+		}},
+		{"invitation_missing_email", "invitation.email", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			i := e.newInvitation(w.acct)
+			i.Email = ""
+			return tx.PutInvitation(ctx, i)
+		}},
+		{"bot_user_missing_name", "bot_user.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			b := e.newBot(w.acct)
+			b.Name = ""
+			return tx.PutBotUser(ctx, b)
+		}},
+		{"bot_user_name_256_bytes", "bot_user.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			b := e.newBot(w.acct)
+			b.Name = long(store.MaxNameLen + 1)
+			return tx.PutBotUser(ctx, b)
+		}},
+		{"credential_description_256_bytes", "credential.description", cred(store.Authtoken, func(c *store.Credential) {
+			c.Description = long(store.MaxDescriptionLen + 1)
+		})},
+		{"credential_metadata_4097_bytes", "credential.metadata", cred(store.APIKey, func(c *store.Credential) {
+			c.Metadata = long(store.MaxMetadataLen + 1)
+		})},
+		{"credential_unknown_kind", "credential.kind", cred(store.Authtoken, func(c *store.Credential) {
+			c.Kind = "password"
+		})},
+		{"credential_missing_owner", "credential.owner_id", cred(store.Authtoken, func(c *store.Credential) {
+			c.OwnerID = ""
+		})},
+		{"credential_missing_account", "credential.account_id", cred(store.Authtoken, func(c *store.Credential) {
+			c.AccountID = ""
+		})},
+		{"token_missing_secret_hash", "credential.secret_hash", cred(store.APIKey, func(c *store.Credential) {
+			c.SecretHash = ""
+		})},
+		{"ssh_missing_public_key", "credential.public_key", cred(store.SSHCredential, func(c *store.Credential) {
+			c.PublicKey = ""
+		})},
+		{"ssh_missing_fingerprint", "credential.fingerprint", cred(store.SSHCredential, func(c *store.Credential) {
+			c.Fingerprint = ""
+		})},
+		{"role_missing_name", "role.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			r := e.newRole(w.acct)
+			r.Name = ""
+			return tx.PutRole(ctx, r)
+		}},
+		{"role_description_256_bytes", "role.description", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			r := e.newRole(w.acct)
+			r.Description = long(store.MaxDescriptionLen + 1)
+			return tx.PutRole(ctx, r)
+		}},
+		{"identity_provider_missing_entity_id", "identity_provider.entity_id", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			p := e.newIdP(w.acct)
+			p.EntityID = ""
+			return tx.PutIdentityProvider(ctx, p)
+		}},
+		{"identity_provider_description_256_bytes", "identity_provider.description", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			p := e.newIdP(w.acct)
+			p.Description = long(store.MaxDescriptionLen + 1)
+			return tx.PutIdentityProvider(ctx, p)
+		}},
+		{"event_missing_type", "event.type", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			ev := e.newEvent(w.acct)
+			ev.Type = ""
+			return tx.AppendEvent(ctx, ev)
+		}},
+	}
+
+	setup := func(e *env) world {
+		acct := e.putAccount()
+		return world{acct: acct, bot: e.owner(acct)}
+	}
+
+	t.Run("rejected", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range invalid {
+			leaf(t, c.name, ns, func(e *env) {
+				w := setup(e)
+				head := e.head()
+				var putErr error
+				err := e.tryUpdate(func(tx store.Tx) error {
+					putErr = c.put(e.ctx, tx, e, w)
+					return putErr
+				})
+				wantInvalid(e.t, "Put", putErr, c.field)
+				wantInvalid(e.t, "Update", err, c.field)
+				e.expectNoCommitSince(head, w.acct, "a rejected write")
+			})
+		}
+	})
+
+	t.Run("accepted", func(t *testing.T) {
+		t.Parallel()
+		leaf(t, "credential_description_255_metadata_4096", ns, func(e *env) {
+			w := setup(e)
+			c := e.newCred(w.acct, w.bot, store.Authtoken)
+			c.Description = long(store.MaxDescriptionLen)
+			c.Metadata = long(store.MaxMetadataLen)
+			e.update(func(tx store.Tx) error { return tx.PutCredential(e.ctx, c) })
+			got := mustRead(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
+			diff(e.t, "credential at the limits", c, got)
+		})
+		leaf(t, "names_and_descriptions_at_limits", ns, func(e *env) {
+			w := setup(e)
+			b := e.newBot(w.acct)
+			b.Name = long(store.MaxNameLen)
+			r := e.newRole(w.acct)
+			r.Name = long(store.MaxNameLen)
+			r.Description = long(store.MaxDescriptionLen)
+			p := e.newIdP(w.acct)
+			p.Description = long(store.MaxDescriptionLen)
+			e.update(func(tx store.Tx) error {
+				if err := tx.PutBotUser(e.ctx, b); err != nil {
+					return err
+				}
+				if err := tx.PutRole(e.ctx, r); err != nil {
+					return err
+				}
+				return tx.PutIdentityProvider(e.ctx, p)
+			})
+			gotB := mustRead(e, func(rd store.Reader) (store.BotUser, error) { return rd.BotUser(e.ctx, b.ID) })
+			diff(e.t, "bot user with a 255-byte name", b, gotB)
+			gotR := mustRead(e, func(rd store.Reader) (store.Role, error) { return rd.Role(e.ctx, r.ID) })
+			diff(e.t, "role at the limits", r, gotR)
+		})
+	})
+}
