@@ -1,3 +1,50 @@
 // Package identity holds accounts, plans and seats, users, memberships, invitations and the
 // Principal that every action is attributed to.
+//
+// # Plans
+//
+// A Plan is data the embedder defines: a name, a seat limit and a list of Features (RBAC,
+// custom roles, SSO, credential ACLs, owner assignment, bot users, or the embedder's own).
+// Free, PayAsYouGo and Enterprise are example values, not an enum. The plans accounts may be
+// on are passed to New in a Catalog.
+//
+// # Users, members and seats
+//
+// Users are global and identified by a normalised, unique email (NormalizeEmail); one user
+// may be a member of many accounts. A membership is active or disabled: disabling keeps the
+// member's credentials but makes them unusable (store.OwnerState reports the owner
+// inactive, and rbac denies the member), enabling restores them, and removing the member
+// deletes its credentials in that account in the same transaction.
+//
+// Seats are active members plus pending, unexpired invitations; bot users never count.
+// An invitation, direct addition or re-enabling that would exceed the plan's seats fails
+// with a *SeatLimitError. An invitation carries preset roles and an expiry; only a user with
+// the invited email can accept it.
+//
+// # Authorization and the Guard
+//
+// Directory enforces the rules that do not depend on role definitions: seats, emails,
+// expiry, and that an account always keeps an active administrator (ErrLastAdministrator).
+// Who may invite, manage members or grant which roles is asked of a Guard, inside the same
+// transaction; *rbac.Authorizer is the Guard:
+//
+//	plans, _ := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+//	authz := rbac.New(st, plans)
+//	go authz.Run(ctx)
+//	dir := identity.New(st, plans, authz)
+//
+// # Principals and audit events
+//
+// A Principal is a user or a bot user acting in one account through one source (api,
+// dashboard, sdk) and possibly one credential. Build it with PrincipalFor or
+// Directory.Principal after authentication. Every change a Directory makes writes an audit
+// event in the same transaction, attributed to the principal; Events lists them. Users
+// themselves belong to no account, so creating one writes no event: joining an account does.
+//
+// # Errors
+//
+// Invalid arguments (including an ID with the wrong prefix, rejected before any lookup)
+// return a *ValidationError naming the field and the limit; it matches ErrInvalid, which
+// every domain package of iamkit shares. Missing records match ErrNotFound (which is
+// store.ErrNotFound). Denials by the Guard are its own errors (rbac.ErrDenied).
 package identity

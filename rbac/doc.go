@@ -1,5 +1,47 @@
 // Package rbac holds permissions, the built-in and custom roles, and the Authorizer that
 // decides whether a principal may act on an account.
 //
-// Not implemented yet: this package holds only its documentation for now.
+// # Permissions and roles
+//
+// A Permission is "resource:action" (credentials:write, members:invite, sso:manage, ...);
+// a Set of them is one 64-bit word. The built-in roles follow ngrok's: Administrator (every
+// permission, the only role with account settings, SSO, custom-role management and
+// credential owner assignment: AdminOnly), Developer read/write or read-only, Team manager,
+// invite-only or read-only, and Billing. A member holds any set of roles and gets the union
+// of their permissions. Accounts whose plan includes identity.FeatureCustomRoles may define
+// their own roles (CreateRole); members reference them by ID.
+//
+// Plans without identity.FeatureRBAC behave as ngrok's plans without RBAC: every active
+// member acts as an administrator (members are stored with the Administrator role, and
+// asking for another role fails with an *identity.FeatureError), and bot users act as
+// developers. Permissions tied to a plan feature (SSO, bot users, owner assignment, custom
+// roles) are denied with ReasonNotInPlan when the plan lacks it.
+//
+// Bot users act as Developer read/write unless given roles, which needs RBAC; they are never
+// administrators.
+//
+// # Checking
+//
+// Check returns a Decision: allowed or not, and why (the granting role, or a Reason). A
+// deny is not an error. Require turns a deny into a *DeniedError for middleware.
+//
+//	authz := rbac.New(st, plans)
+//	go authz.Run(ctx) // follow the change feed: enables the cache
+//	if err := authz.Require(ctx, principal, accountID, rbac.BotUsersWrite); err != nil {
+//		// errors.Is(err, rbac.ErrDenied)
+//	}
+//
+// Grants compile to bit sets cached per (account, principal): a warm Check is a map lookup
+// and a bit test, without allocation or store access. The cache is invalidated from the
+// store's change feed (memberships, bot users, roles and accounts that a commit touches;
+// everything on a gap), and switched off whenever the feed has not been confirmed in sync
+// within WithMaxStaleness. Sync gives read-your-writes. CheckIn and RequireIn read
+// through a transaction instead, for authorizing a change consistently with it.
+//
+// # Granting rules
+//
+// As the identity.Guard, the Authorizer enforces: nobody invites or grants roles with
+// permissions they do not hold themselves; only administrators invite, grant or change
+// administrators. identity enforces that the last active administrator cannot be removed,
+// disabled or demoted.
 package rbac

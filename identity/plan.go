@@ -1,0 +1,115 @@
+package identity
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+// Feature is a capability a plan may include. The constants are the features iamkit's
+// packages consult; an embedder may define more of its own and test them with Plan.Has.
+type Feature string
+
+// The features iamkit's packages consult.
+const (
+	// FeatureRBAC lets members hold roles other than Administrator. Without it every member
+	// is an administrator and bot users act as developers (see package rbac).
+	FeatureRBAC Feature = "rbac"
+	// FeatureCustomRoles lets an account define its own roles (requires FeatureRBAC to matter).
+	FeatureCustomRoles Feature = "custom_roles"
+	// FeatureSSO enables SAML single sign-on for the dashboard.
+	FeatureSSO Feature = "sso"
+	// FeatureCredentialACLs allows bind ACLs on authtokens and SSH credentials.
+	FeatureCredentialACLs Feature = "credential_acls"
+	// FeatureOwnerAssignment lets administrators create credentials owned by someone else.
+	FeatureOwnerAssignment Feature = "owner_assignment"
+	// FeatureBotUsers allows bot users (service accounts).
+	FeatureBotUsers Feature = "bot_users"
+)
+
+// Plan is a named set of features and a seat limit. Plans are data: the embedder defines
+// them and passes them in a Catalog; Free, PayAsYouGo and Enterprise are examples.
+type Plan struct {
+	Name string
+	// Seats is how many active members plus pending invitations an account may have;
+	// 0 means no limit. Bot users never take a seat.
+	Seats    int
+	Features []Feature
+}
+
+// Has reports whether the plan includes f.
+func (p Plan) Has(f Feature) bool { return slices.Contains(p.Features, f) }
+
+// Require returns a *FeatureError if the plan lacks f.
+func (p Plan) Require(f Feature) error {
+	if !p.Has(f) {
+		return &FeatureError{Plan: p.Name, Feature: f}
+	}
+	return nil
+}
+
+// Example plans, modelled loosely on ngrok's. They are values to copy or adapt, not a fixed
+// list: pass whichever plans you sell to NewCatalog.
+var (
+	// Free: one seat, no RBAC (the single member is the administrator), bot users allowed.
+	Free = Plan{Name: "free", Seats: 1, Features: []Feature{FeatureBotUsers}}
+	// PayAsYouGo: five seats, RBAC with the built-in roles, ACLs, owner assignment.
+	PayAsYouGo = Plan{Name: "payg", Seats: 5, Features: []Feature{
+		FeatureBotUsers, FeatureRBAC, FeatureCredentialACLs, FeatureOwnerAssignment,
+	}}
+	// Enterprise: unlimited seats and every feature, custom roles and SSO included.
+	Enterprise = Plan{Name: "enterprise", Seats: 0, Features: []Feature{
+		FeatureBotUsers, FeatureRBAC, FeatureCustomRoles, FeatureCredentialACLs,
+		FeatureOwnerAssignment, FeatureSSO,
+	}}
+)
+
+// Catalog is the set of plans accounts may be on. It is immutable and safe for concurrent use.
+type Catalog struct {
+	plans map[string]Plan
+}
+
+// NewCatalog returns a Catalog of plans. Names must be non-empty and distinct, seats not
+// negative. The plans are copied.
+func NewCatalog(plans ...Plan) (*Catalog, error) {
+	if len(plans) == 0 {
+		return nil, &ValidationError{Field: "plans", Reason: "at least one plan is required"}
+	}
+	c := &Catalog{plans: make(map[string]Plan, len(plans))}
+	for i, p := range plans {
+		field := fmt.Sprintf("plans[%d]", i)
+		switch {
+		case p.Name == "":
+			return nil, &ValidationError{Field: field + ".name", Reason: "required"}
+		case len(p.Name) > store.MaxNameLen:
+			return nil, &ValidationError{Field: field + ".name", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(p.Name))}
+		case p.Seats < 0:
+			return nil, &ValidationError{Field: field + ".seats", Reason: "must not be negative"}
+		}
+		if _, dup := c.plans[p.Name]; dup {
+			return nil, &ValidationError{Field: field + ".name", Reason: "duplicate plan name"}
+		}
+		p.Features = slices.Clone(p.Features)
+		c.plans[p.Name] = p
+	}
+	return c, nil
+}
+
+// Plan returns the plan called name.
+func (c *Catalog) Plan(name string) (Plan, bool) {
+	p, ok := c.plans[name]
+	if ok {
+		p.Features = slices.Clone(p.Features)
+	}
+	return p, ok
+}
+
+// PlanOf returns the plan an account is on, or an error matching ErrUnknownPlan.
+func (c *Catalog) PlanOf(a store.Account) (Plan, error) {
+	p, ok := c.Plan(a.Plan)
+	if !ok {
+		return Plan{}, fmt.Errorf("identity: account %s: %w %q", a.ID, ErrUnknownPlan, a.Plan)
+	}
+	return p, nil
+}

@@ -1,0 +1,443 @@
+package rbac
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/feedwatch"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// DefaultMaxStaleness is how long cached grants are trusted after the change feed was last
+// known to be in sync, unless WithMaxStaleness says otherwise.
+const DefaultMaxStaleness = 5 * time.Second
+
+// Authorizer decides what principals may do in accounts, manages custom roles, and is the
+// identity.Guard for member and invitation changes. It is safe for concurrent use.
+//
+// Check answers from a cache of compiled grants (one bit set per principal and account)
+// while Run follows the store's change feed, which invalidates the entries a commit
+// touches (a membership, a bot user, any role or the plan of an account) and flushes
+// everything on a gap. While Run is not running, or the feed has not been confirmed in sync
+// for the maximum staleness, the cache is off and every Check reads the store: answers are
+// never staler than that bound (fail closed).
+type Authorizer struct {
+	st       store.Store
+	plans    *identity.Catalog
+	clock    clock.Clock
+	log      *slog.Logger
+	ids      *id.Generator
+	rec      audit.Recorder
+	follower *feedwatch.Follower
+	maxStale time.Duration
+
+	cache *cache
+	live  atomic.Bool // the cache may be used
+
+	liveMu sync.Mutex // serialises changes of live
+}
+
+// Option configures an Authorizer.
+type Option func(*config)
+
+type config struct {
+	clock    clock.Clock
+	rand     io.Reader
+	logger   *slog.Logger
+	maxStale time.Duration
+	poll     time.Duration
+}
+
+// WithClock sets the time source (default: the system clock).
+func WithClock(c clock.Clock) Option { return func(o *config) { o.clock = c } }
+
+// WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
+func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
+
+// WithLogger sets a logger for diagnostics (default: none).
+func WithLogger(l *slog.Logger) Option { return func(o *config) { o.logger = l } }
+
+// WithMaxStaleness bounds how long cached grants are trusted without the change feed being
+// confirmed in sync (default DefaultMaxStaleness). It should exceed the feed poll interval.
+func WithMaxStaleness(d time.Duration) Option { return func(o *config) { o.maxStale = d } }
+
+// WithFeedPollInterval sets how often a quiet change feed is confirmed in sync (default 1s).
+func WithFeedPollInterval(d time.Duration) Option { return func(o *config) { o.poll = d } }
+
+// New returns an Authorizer over st for accounts on the plans of plans. Call Run to enable
+// its cache.
+func New(st store.Store, plans *identity.Catalog, opts ...Option) *Authorizer {
+	if st == nil || plans == nil {
+		panic("rbac.New: store and catalog are required")
+	}
+	c := config{clock: clock.System{}, rand: rand.Reader, maxStale: DefaultMaxStaleness, poll: time.Second}
+	for _, o := range opts {
+		o(&c)
+	}
+	fopts := []feedwatch.Option{feedwatch.WithClock(c.clock), feedwatch.WithPollInterval(c.poll)}
+	if c.logger != nil {
+		fopts = append(fopts, feedwatch.WithLogger(c.logger))
+	} else {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	ids := id.NewGenerator(c.clock, c.rand)
+	a := &Authorizer{
+		st: st, plans: plans, clock: c.clock, log: c.logger, ids: ids,
+		rec: audit.Recorder{IDs: ids, Clock: c.clock}, maxStale: c.maxStale, cache: newCache(),
+	}
+	a.follower = feedwatch.New(st, (*feedHandler)(a), fopts...)
+	return a
+}
+
+// Catalog returns the plans the Authorizer was built with.
+func (a *Authorizer) Catalog() *identity.Catalog { return a.plans }
+
+// Run follows the store's change feed, keeping the cache coherent, until ctx is done or the
+// store is closed, and returns why it stopped. Run it in its own goroutine, once.
+func (a *Authorizer) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		period := max(a.maxStale/4, 10*time.Millisecond)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				a.refreshLive()
+			}
+		}
+	}()
+	err := a.follower.Run(ctx)
+	close(done)
+	<-stopped
+	a.setLive(false)
+	return err
+}
+
+// Sync returns once every commit made before it was called is reflected in the cache (so a
+// Check after Sync sees an Update that returned before it), or when ctx is done. It needs
+// Run to be running.
+func (a *Authorizer) Sync(ctx context.Context) error {
+	if err := a.follower.Sync(ctx); err != nil {
+		return err
+	}
+	a.refreshLive()
+	return nil
+}
+
+// Caching reports whether Check currently answers from its cache, that is whether Run is
+// following a change feed that was in sync within the maximum staleness.
+func (a *Authorizer) Caching() bool { return a.live.Load() }
+
+func (a *Authorizer) refreshLive() {
+	s := a.follower.Synced()
+	a.setLive(!s.IsZero() && a.clock.Now().Sub(s) <= a.maxStale)
+}
+
+func (a *Authorizer) setLive(on bool) {
+	a.liveMu.Lock()
+	defer a.liveMu.Unlock()
+	if a.live.Load() == on {
+		return
+	}
+	a.cache.flush()
+	a.live.Store(on)
+	a.log.Debug("rbac: grant cache", "enabled", on)
+}
+
+// feedHandler is the Authorizer as the feedwatch.Handler of its cache.
+type feedHandler Authorizer
+
+// Apply invalidates what a commit changed.
+func (h *feedHandler) Apply(c store.Commit) {
+	ca := h.cache
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	for _, ch := range c.Changes {
+		switch ch.Kind {
+		case store.KindMembership, store.KindBotUser:
+			ca.invalidateLocked(key{ch.AccountID, ch.ID}, ch.Op == store.OpDelete)
+		case store.KindRole, store.KindAccount:
+			ca.invalidateAccountLocked(ch.AccountID)
+		}
+	}
+}
+
+// Flush drops every cached grant.
+func (h *feedHandler) Flush() { h.cache.flush() }
+
+// Check decides whether principal p may use permission perm in accountID. A deny is a
+// Decision with a Reason; the error is for failures to decide (the store, a malformed
+// principal). With the cache warm it makes no allocation and does not touch the store.
+func (a *Authorizer) Check(ctx context.Context, p identity.Principal, accountID string, perm Permission) (Decision, error) {
+	if !perm.Valid() {
+		return Decision{}, &identity.ValidationError{Field: "permission", Reason: "unknown permission"}
+	}
+	if p.AccountID != accountID {
+		return Decision{Permission: perm, Reason: ReasonOtherAccount}, nil
+	}
+	if a.live.Load() {
+		if g := a.cache.get(key{accountID, p.ID}); g != nil {
+			return g.decide(perm), nil
+		}
+	}
+	g, err := a.load(ctx, p, accountID)
+	if err != nil {
+		return Decision{}, err
+	}
+	return g.decide(perm), nil
+}
+
+// Require is Check for middleware: nil when allowed, a *DeniedError (matching ErrDenied)
+// when denied, or the error that prevented a decision.
+func (a *Authorizer) Require(ctx context.Context, p identity.Principal, accountID string, perm Permission) error {
+	d, err := a.Check(ctx, p, accountID, perm)
+	if err != nil {
+		return err
+	}
+	return d.err(p.ID, accountID)
+}
+
+// CheckIn is Check reading through r, bypassing the cache: use it inside a store.Update to
+// authorize a change consistently with the data it writes.
+func (a *Authorizer) CheckIn(ctx context.Context, r store.Reader, p identity.Principal, accountID string, perm Permission) (Decision, error) {
+	if !perm.Valid() {
+		return Decision{}, &identity.ValidationError{Field: "permission", Reason: "unknown permission"}
+	}
+	if p.AccountID != accountID {
+		return Decision{Permission: perm, Reason: ReasonOtherAccount}, nil
+	}
+	g, err := a.compileFor(ctx, r, p, accountID)
+	if err != nil {
+		return Decision{}, err
+	}
+	return g.decide(perm), nil
+}
+
+// RequireIn is Require reading through r, bypassing the cache (see CheckIn).
+func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.Principal, accountID string, perm Permission) error {
+	d, err := a.CheckIn(ctx, r, p, accountID, perm)
+	if err != nil {
+		return err
+	}
+	return d.err(p.ID, accountID)
+}
+
+func (d Decision) err(principalID, accountID string) error {
+	if d.Allowed {
+		return nil
+	}
+	return &DeniedError{PrincipalID: principalID, AccountID: accountID, Permission: d.Permission, Reason: d.Reason}
+}
+
+// load compiles p's grants from the store, caching them while the cache is live.
+func (a *Authorizer) load(ctx context.Context, p identity.Principal, accountID string) (*grants, error) {
+	if err := checkPrincipalID(p.ID); err != nil {
+		return nil, err
+	}
+	live := a.live.Load()
+	var (
+		e   *entry
+		ver uint64
+	)
+	if live {
+		e, ver = a.cache.reserve(key{accountID, p.ID})
+	}
+	var g *grants
+	err := a.st.View(ctx, func(r store.Reader) error {
+		var err error
+		g, err = a.compile(ctx, r, accountID, p.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if live {
+		a.cache.fill(e, ver, g)
+	}
+	return g, nil
+}
+
+func (a *Authorizer) compileFor(ctx context.Context, r store.Reader, p identity.Principal, accountID string) (*grants, error) {
+	if err := checkPrincipalID(p.ID); err != nil {
+		return nil, err
+	}
+	return a.compile(ctx, r, accountID, p.ID)
+}
+
+func checkPrincipalID(s string) error {
+	switch pre, err := id.PrefixOf(s); {
+	case err != nil:
+		return &identity.ValidationError{Field: "principal.id", Reason: err.Error()}
+	case pre != id.User && pre != id.BotUser:
+		return &identity.ValidationError{Field: "principal.id", Reason: "must be a usr_ or bot_ id"}
+	}
+	return nil
+}
+
+// grants is a principal's compiled permissions in one account. It is immutable.
+type grants struct {
+	allowed Set    // granted by a role and allowed by the plan
+	masked  Set    // granted by a role but not allowed by the plan
+	deny    Reason // non-zero: the principal may do nothing
+	admin   bool   // holds the Administrator role
+	roles   []roleSet
+}
+
+type roleSet struct {
+	name  string
+	perms Set
+}
+
+// decide answers one permission.
+func (g *grants) decide(perm Permission) Decision {
+	switch {
+	case g.deny != ReasonGranted:
+		return Decision{Permission: perm, Reason: g.deny}
+	case g.allowed.Has(perm):
+		for i := range g.roles {
+			if g.roles[i].perms.Has(perm) {
+				return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted, Role: g.roles[i].name}
+			}
+		}
+		return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted}
+	case g.masked.Has(perm):
+		return Decision{Permission: perm, Reason: ReasonNotInPlan}
+	}
+	return Decision{Permission: perm, Reason: ReasonNoRole}
+}
+
+// holds returns every permission the principal's roles grant, plan or not.
+func (g *grants) holds() Set { return g.allowed | g.masked }
+
+// compile reads what principalID may do in accountID.
+//
+// On plans without identity.FeatureRBAC, every active member acts as an administrator and
+// every active bot user as a developer, whatever roles are stored: that is how ngrok's plans
+// without RBAC behave (each member has full control; service users have developer rights).
+func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, principalID string) (*grants, error) {
+	acct, err := r.Account(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &grants{deny: ReasonNoAccount}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	plan, err := a.plans.PlanOf(acct)
+	if err != nil {
+		return nil, err
+	}
+	rbacOn := plan.Has(identity.FeatureRBAC)
+	var roles []string
+	bot := false
+	if pre, _ := id.PrefixOf(principalID); pre == id.BotUser {
+		bot = true
+		b, err := r.BotUser(ctx, principalID)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && b.AccountID != accountID):
+			return &grants{deny: ReasonNotMember}, nil
+		case err != nil:
+			return nil, err
+		case !b.Active:
+			return &grants{deny: ReasonInactive}, nil
+		}
+		roles = b.Roles
+		if len(roles) == 0 || !rbacOn {
+			roles = DefaultBotRoles()
+		}
+	} else {
+		m, err := r.Membership(ctx, accountID, principalID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return &grants{deny: ReasonNotMember}, nil
+		case err != nil:
+			return nil, err
+		case m.Status != store.MemberActive:
+			return &grants{deny: ReasonInactive}, nil
+		}
+		roles = m.Roles
+		if !rbacOn {
+			roles = []string{RoleAdministrator}
+		}
+	}
+	g := &grants{roles: make([]roleSet, 0, len(roles))}
+	var all Set
+	for _, name := range roles {
+		perms, ok, err := a.rolePerms(ctx, r, acct, plan, name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // a deleted custom role, or one the plan no longer allows: grants nothing
+		}
+		if bot && name == RoleAdministrator {
+			continue // bot users are never administrators
+		}
+		g.roles = append(g.roles, roleSet{name: name, perms: perms})
+		all |= perms
+		g.admin = g.admin || name == RoleAdministrator
+	}
+	mask := planMask(plan)
+	g.allowed, g.masked = all&mask, all&^mask
+	return g, nil
+}
+
+// rolePerms returns the permissions of a built-in role name or a custom role ID of acct.
+// ok is false for a custom role that does not exist in acct or that the plan does not allow.
+func (a *Authorizer) rolePerms(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, name string) (Set, bool, error) {
+	if s, ok := builtin(name); ok {
+		return s, true, nil
+	}
+	if id.Check(name, id.Role) != nil || !plan.Has(identity.FeatureCustomRoles) {
+		return 0, false, nil
+	}
+	role, err := r.Role(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && role.AccountID != acct.ID):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("rbac: role %s: %w", name, err)
+	}
+	var s Set
+	for _, ps := range role.Permissions {
+		if p, err := ParsePermission(ps); err == nil {
+			s |= 1 << p
+		}
+	}
+	return s &^ AdminOnly, true, nil
+}
+
+// permsOf returns the union of the permissions of roles (already validated).
+func (a *Authorizer) permsOf(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, roles []string) (Set, error) {
+	var all Set
+	for _, name := range roles {
+		s, _, err := a.rolePerms(ctx, r, acct, plan, name)
+		if err != nil {
+			return 0, err
+		}
+		all |= s
+	}
+	return all, nil
+}
+
+// normalizeRoles deduplicates and sorts role references.
+func normalizeRoles(roles []string) []string {
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

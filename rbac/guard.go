@@ -1,0 +1,166 @@
+package rbac
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+var _ identity.Guard = (*Authorizer)(nil)
+
+// MemberRoles implements identity.Guard. Roles are built-in role names or custom role IDs
+// of the account (custom roles need identity.FeatureCustomRoles). Empty roles get
+// DefaultMemberRoles. On plans without identity.FeatureRBAC the only role is Administrator:
+// every member is stored as one, and asking for another role fails with an
+// *identity.FeatureError.
+func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
+	plan, err := a.plans.PlanOf(acct)
+	if err != nil {
+		return nil, err
+	}
+	if !plan.Has(identity.FeatureRBAC) {
+		for _, name := range roles {
+			if name != RoleAdministrator {
+				return nil, &identity.FeatureError{Plan: plan.Name, Feature: identity.FeatureRBAC}
+			}
+		}
+		return []string{RoleAdministrator}, nil
+	}
+	if len(roles) == 0 {
+		return DefaultMemberRoles(), nil
+	}
+	return a.checkRoles(ctx, r, acct, plan, roles)
+}
+
+// BotRoles checks roles requested for a bot user of acct and returns the roles to store.
+// Empty roles stay empty: the bot acts with DefaultBotRoles. Giving a bot user roles needs
+// identity.FeatureRBAC, and a bot user can never be an administrator. Package botuser
+// calls it.
+func (a *Authorizer) BotRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	plan, err := a.plans.PlanOf(acct)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.Require(identity.FeatureRBAC); err != nil {
+		return nil, err
+	}
+	for _, name := range roles {
+		if name == RoleAdministrator {
+			return nil, &identity.ValidationError{Field: "roles", Reason: "a bot user cannot be an administrator"}
+		}
+	}
+	return a.checkRoles(ctx, r, acct, plan, roles)
+}
+
+func (a *Authorizer) checkRoles(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, roles []string) ([]string, error) {
+	out := normalizeRoles(roles)
+	if len(out) > MaxRoles {
+		return nil, &identity.ValidationError{Field: "roles", Reason: fmt.Sprintf("%d roles at most, got %d", MaxRoles, len(out))}
+	}
+	for i, name := range out {
+		if _, ok := builtin(name); ok {
+			continue
+		}
+		field := fmt.Sprintf("roles[%d]", i)
+		if err := identity.CheckID(field, name, id.Role); err != nil {
+			return nil, &identity.ValidationError{Field: field, Reason: "not a built-in role name nor a role_ id"}
+		}
+		if err := plan.Require(identity.FeatureCustomRoles); err != nil {
+			return nil, err
+		}
+		role, err := r.Role(ctx, name)
+		if err == nil && role.AccountID != acct.ID {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rbac: %s: %w", field, err)
+		}
+	}
+	return out, nil
+}
+
+// need is the permission each identity.Op requires.
+var need = [...]Permission{
+	identity.OpChangePlan:       BillingManage,
+	identity.OpInvite:           MembersInvite,
+	identity.OpRevokeInvitation: MembersInvite,
+	identity.OpAddMember:        MembersManage,
+	identity.OpSetRoles:         MembersManage,
+	identity.OpDisableMember:    MembersManage,
+	identity.OpEnableMember:     MembersManage,
+	identity.OpRemoveMember:     MembersManage,
+}
+
+// Permit implements identity.Guard, reading through r. It returns a *DeniedError unless:
+//   - c.By holds the permission the operation needs (members:invite to invite or revoke an
+//     invitation, members:manage to add, change, disable, enable or remove a member,
+//     billing:manage to change the plan);
+//   - the roles granted (c.Roles) give no permission c.By does not hold itself
+//     (ReasonExceedsGrantor);
+//   - if they include Administrator, or the target member is an administrator, c.By is an
+//     administrator (ReasonAdminOnly).
+func (a *Authorizer) Permit(ctx context.Context, r store.Reader, c identity.Change) error {
+	if int(c.Op) >= len(need) || need[c.Op] == 0 {
+		return &identity.ValidationError{Field: "op", Reason: "unknown operation"}
+	}
+	perm := need[c.Op]
+	if c.By.AccountID != c.Account.ID {
+		return Decision{Permission: perm, Reason: ReasonOtherAccount}.err(c.By.ID, c.Account.ID)
+	}
+	g, err := a.compileFor(ctx, r, c.By, c.Account.ID)
+	if err != nil {
+		return err
+	}
+	if err := g.decide(perm).err(c.By.ID, c.Account.ID); err != nil {
+		return err
+	}
+	if c.Member != nil && identity.IsAdministrator(c.Member.Roles) && !g.admin {
+		return Decision{Permission: perm, Reason: ReasonAdminOnly}.err(c.By.ID, c.Account.ID)
+	}
+	if c.Roles != nil {
+		return a.permitGrant(ctx, r, g, c.By, c.Account, perm, c.Roles)
+	}
+	return nil
+}
+
+// PermitGrant returns a *DeniedError unless by may grant roles in acct: by needs every
+// permission they give, and must be an administrator to grant Administrator. perm is the
+// permission the surrounding operation needs, for the error. Package botuser calls it
+// when roles are given to a bot user.
+func (a *Authorizer) PermitGrant(ctx context.Context, r store.Reader, by identity.Principal, acct store.Account, perm Permission, roles []string) error {
+	if by.AccountID != acct.ID {
+		return Decision{Permission: perm, Reason: ReasonOtherAccount}.err(by.ID, acct.ID)
+	}
+	g, err := a.compileFor(ctx, r, by, acct.ID)
+	if err != nil {
+		return err
+	}
+	if err := g.decide(perm).err(by.ID, acct.ID); err != nil {
+		return err
+	}
+	return a.permitGrant(ctx, r, g, by, acct, perm, roles)
+}
+
+func (a *Authorizer) permitGrant(ctx context.Context, r store.Reader, g *grants, by identity.Principal, acct store.Account, perm Permission, roles []string) error {
+	if identity.IsAdministrator(roles) && !g.admin {
+		return Decision{Permission: perm, Reason: ReasonAdminOnly}.err(by.ID, acct.ID)
+	}
+	plan, err := a.plans.PlanOf(acct)
+	if err != nil {
+		return err
+	}
+	granted, err := a.permsOf(ctx, r, acct, plan, roles)
+	if err != nil {
+		return err
+	}
+	if !g.holds().Covers(granted) {
+		return Decision{Permission: perm, Reason: ReasonExceedsGrantor}.err(by.ID, acct.ID)
+	}
+	return nil
+}
