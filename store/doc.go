@@ -30,7 +30,8 @@
 //
 // The account is the unit of atomicity and of sharding. An Update should touch one account's
 // records (plus global unique keys); adapters that shard, such as a Redis Cluster one, may
-// refuse transactions that span accounts. Every iamkit ID ends with the 4-character shard tag
+// refuse transactions that span accounts, or that write a user (a global record) together
+// with an account's records. Every iamkit ID ends with the 4-character shard tag
 // of its account (see ShardTag), so an adapter can route a record by its ID alone.
 //
 // # Change feed

@@ -1,8 +1,8 @@
 package store
 
 // Cursor is a position in the change feed. It is opaque: adapters encode what they need (a
-// counter, or one stream position per shard). The zero Cursor means "before everything the
-// store retains".
+// counter, or one stream position per shard). The zero Cursor means "before the first commit":
+// once the store has trimmed commits, Changes from it reports a gap.
 type Cursor string
 
 // Op is what a change did to a record.
@@ -14,7 +14,8 @@ const (
 	OpDelete Op = "delete"
 )
 
-// Change is one record written or deleted by a commit. For memberships ID is the user ID.
+// Change is one record written or deleted by a commit, audit events included. For
+// memberships ID is the user ID; for accounts AccountID and ID are both the account's ID.
 type Change struct {
 	Kind      Kind   `json:"kind"`
 	Op        Op     `json:"op"`

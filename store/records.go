@@ -129,7 +129,7 @@ type Credential struct {
 	ExpiresAt   time.Time      `json:"expires_at"`            // zero: never
 	CreatedAt   time.Time      `json:"created_at"`
 	// LastUsedAt is maintained by Store.RecordUse, outside transactions and the change feed.
-	// Writes through a Tx ignore it.
+	// Writes through a Tx ignore the value passed in and keep the stored one.
 	LastUsedAt time.Time `json:"last_used_at"`
 }
 

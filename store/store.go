@@ -32,14 +32,16 @@ type Store interface {
 	RecordUse(ctx context.Context, uses []Use) error
 
 	// PutSingleUse stores a single-use key (a SAML request ID, an assertion ID) with a value
-	// until expiresAt. It fails with ErrConflict if the key is stored and not yet expired.
+	// until expiresAt (exclusive: at expiresAt it has expired). It fails with ErrConflict if
+	// the key is stored and not yet expired. Expiry is judged by the store's clock.
 	PutSingleUse(ctx context.Context, key string, value []byte, expiresAt time.Time) error
 
 	// TakeSingleUse returns a single-use key's value and deletes it, atomically, so only one
 	// caller ever takes it. It fails with ErrNotFound if the key is absent or expired.
 	TakeSingleUse(ctx context.Context, key string) ([]byte, error)
 
-	// Close releases the store's resources; blocked Changes calls return ErrClosed.
+	// Close releases the store's resources; blocked Changes calls return ErrClosed. Calling it
+	// again does nothing.
 	Close() error
 }
 
@@ -74,7 +76,9 @@ type Reader interface {
 	CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error)
 	// Credentials lists an account's credentials of one kind.
 	Credentials(ctx context.Context, accountID string, kind CredentialKind, p Page) ([]Credential, error)
-	// CredentialsByOwner lists the credentials, of every kind, one owner has in one account.
+	// CredentialsByOwner lists the credentials, of every kind, one owner has in one account,
+	// in descending full-ID order: grouped by kind prefix (sshcr_, cr_, ak_), newest first
+	// within a kind. Page.BeforeID is a credential ID.
 	CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error)
 	// OwnerState reports whether ownerID is an active, inactive or missing owner in accountID.
 	OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error)
@@ -98,6 +102,9 @@ type Tx interface {
 	Reader
 
 	PutAccount(ctx context.Context, a Account) error
+	// PutUser writes a user. Users belong to no account, so a sharded adapter may refuse an
+	// Update that writes a user together with records of an account: write users in an
+	// Update of their own (a user without a membership is harmless).
 	PutUser(ctx context.Context, u User) error
 
 	PutMembership(ctx context.Context, m Membership) error

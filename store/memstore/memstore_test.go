@@ -1,0 +1,17 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+	"github.com/iamkit/iamkit/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+		s := memstore.New(memstore.WithClock(o.Now), memstore.WithFeedRetention(o.FeedRetention))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
