@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,3 +322,5 @@ func mustFind(t testing.TB, el *etree.Element, path string) *etree.Element {
 	}
 	return e
 }
+
+func cryptoRand() io.Reader { return rand.Reader }
