@@ -1,0 +1,69 @@
+package redisstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iamkit/iamkit/internal/redistest"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/redisstore"
+	"github.com/iamkit/iamkit/store/storetest"
+)
+
+// newClient connects to a standalone server for the duration of t.
+func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
+	t.Helper()
+	o, err := redis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PoolSize = 64
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// factory makes stores on client for the conformance suite, each under its own prefix.
+func factory(client redis.UniversalClient, base string) storetest.NewStore {
+	return func(t *testing.T, o storetest.Options) store.Store {
+		opts := []redisstore.Option{
+			redisstore.WithPrefix(base + ":" + redistest.UniquePrefix()),
+			redisstore.WithBlockWait(250 * time.Millisecond),
+		}
+		if o.Now != nil {
+			opts = append(opts, redisstore.WithClock(o.Now))
+		}
+		if o.FeedRetention > 0 {
+			opts = append(opts, redisstore.WithFeedRetention(o.FeedRetention))
+		}
+		s, err := redisstore.New(client, opts...)
+		if err != nil {
+			t.Fatalf("redisstore.New: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, factory(newClient(t, srv), srv.Prefix))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-master cluster")
+	}
+	cl := redistest.StartCluster(t, 3)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64})
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.ForEachShard(ctx, func(ctx context.Context, sh *redis.Client) error { return sh.Ping(ctx).Err() }); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Run(t, factory(c, "c"))
+}
