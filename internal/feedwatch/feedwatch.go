@@ -126,7 +126,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		start := f.clock.Now()
 		if f.hasWaiters() && !behind {
 			// Someone waits in Sync: don't wait on the feed, ask for its head now.
-			atHead, err := f.confirm(ctx, start, cur)
+			atHead, err := f.confirm(ctx, cur)
 			if err != nil {
 				if stop := f.failed(ctx, err, backoff); stop != nil {
 					return stop
@@ -160,7 +160,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			f.markSynced(start)
 		case (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() == nil:
 			// A quiet feed, a Sync call, or a store that hung: ask the store directly.
-			atHead, err := f.confirm(ctx, start, cur)
+			atHead, err := f.confirm(ctx, cur)
 			if err != nil {
 				if stop := f.failed(ctx, err, backoff); stop != nil {
 					return stop
@@ -193,10 +193,11 @@ func (f *Follower) hasWaiters() bool {
 	return len(f.waiters) > 0
 }
 
-// confirm asks the store for its head. If it is still cur, every commit up to now has been
-// applied: it marks the follower synced as of start and releases the Sync calls made before
-// it asked.
-func (f *Follower) confirm(ctx context.Context, start time.Time, cur store.Cursor) (atHead bool, err error) {
+// confirm asks the store for its head. If it is still cur, every commit made before it asked
+// has been applied: it marks the follower synced as of then and releases the Sync calls made
+// before it asked.
+func (f *Follower) confirm(ctx context.Context, cur store.Cursor) (atHead bool, err error) {
+	start := f.clock.Now()
 	f.mu.Lock()
 	waiters := f.waiters
 	f.waiters = nil

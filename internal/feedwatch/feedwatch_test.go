@@ -173,3 +173,24 @@ func TestSyncGivesReadYourWrites(t *testing.T) {
 		}
 	}
 }
+
+// A confirmation that ends a long quiet wait stamps Synced with the time of the confirmation,
+// not the time the wait began.
+func TestSyncStampsTheConfirmation(t *testing.T) {
+	s := memstore.New()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := feedwatch.New(s, newRecorder(), feedwatch.WithClock(clk), feedwatch.WithPollInterval(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute) // the follower is now waiting on the feed, since a minute ago
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Synced(), clk.Now(); !got.Equal(want) {
+		t.Fatalf("Synced = %v after a Sync at %v", got, want)
+	}
+}

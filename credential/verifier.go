@@ -1,0 +1,754 @@
+package credential
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/feedwatch"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// Reason is why a Verifier rejected a credential. It is itself the error Verify returns, so
+// rejecting never allocates: match a reason with errors.Is(err, credential.ReasonExpired), any
+// rejection with errors.Is(err, credential.ErrRejected), or read it with errors.As.
+type Reason uint8
+
+// Rejection reasons.
+const (
+	// ReasonMalformed: not a well-formed token of any kind (shape or checksum); no lookup was made.
+	ReasonMalformed Reason = iota + 1
+	// ReasonWrongKind: a well-formed token of another kind (an API key offered as an authtoken).
+	ReasonWrongKind
+	// ReasonUnknown: no such credential, or the secret does not match it.
+	ReasonUnknown
+	// ReasonRevoked: the credential was deleted while this verifier had it cached. A verifier
+	// that never saw it says ReasonUnknown; so does one whose owner was deleted with it.
+	ReasonRevoked
+	// ReasonExpired: the credential's expires_at has passed.
+	ReasonExpired
+	// ReasonOwnerInactive: the owner is a deactivated bot user or a disabled member.
+	ReasonOwnerInactive
+	// ReasonUnavailable: the verifier could not reach the store and its cache was too stale to
+	// trust. Verifiers fail closed.
+	ReasonUnavailable
+
+	numReasons = int(ReasonUnavailable) + 1
+)
+
+// ErrRejected is matched (errors.Is) by every Reason.
+var ErrRejected = errors.New("credential: rejected")
+
+func (r Reason) String() string {
+	switch r {
+	case ReasonMalformed:
+		return "malformed"
+	case ReasonWrongKind:
+		return "wrong_kind"
+	case ReasonUnknown:
+		return "unknown"
+	case ReasonRevoked:
+		return "revoked"
+	case ReasonExpired:
+		return "expired"
+	case ReasonOwnerInactive:
+		return "owner_inactive"
+	case ReasonUnavailable:
+		return "unavailable"
+	}
+	return "invalid_reason"
+}
+
+// Error implements error.
+func (r Reason) Error() string { return "credential: rejected: " + r.String() }
+
+// Is reports whether target is ErrRejected.
+func (r Reason) Is(target error) bool { return target == ErrRejected }
+
+// Result is what a successful verification tells: whose credential it is and what it allows.
+// Its strings and ACL are shared, immutable values; a Result is safe to keep and to share.
+type Result struct {
+	Kind         store.CredentialKind
+	CredentialID string
+	AccountID    string
+	OwnerID      string
+	ACL          ACL
+	ExpiresAt    time.Time // zero: never
+}
+
+// Stats are a Verifier's counters since it was made.
+type Stats struct {
+	Hits          uint64            // verifications answered from the cache (accepted or not)
+	Misses        uint64            // verifications that read the store
+	Rejections    map[Reason]uint64 // by reason
+	Invalidations uint64            // cache entries dropped because the change feed said so
+	Flushes       uint64            // whole-cache flushes (feed gaps)
+}
+
+const numShards = 64
+
+// Verifier checks authtokens, API keys and SSH keys against a store, keeping what it learns
+// in memory and dropping it as the store's change feed reports changes. It is safe for
+// concurrent use; call Run in a goroutine to follow the feed. Until Run has synced with the
+// feed, and whenever the feed has been silent for longer than the maximum staleness, the
+// Verifier trusts nothing it cached and reads the store on every call, failing closed
+// (ReasonUnavailable) when the store cannot answer.
+type Verifier struct {
+	st        store.Store
+	hasher    *Hasher
+	clock     clock.Clock
+	logger    *slog.Logger
+	maxStale  time.Duration
+	negTTL    time.Duration
+	negMax    int
+	loadLimit time.Duration
+	useEvery  time.Duration
+	seed      maphash.Seed
+	follower  *feedwatch.Follower
+
+	shards [numShards]shard
+	owners owners
+	loads  singleflight.Group
+
+	rejections [numReasons]paddedCounter
+	flushes    atomic.Uint64
+
+	pendingMu sync.Mutex
+	pending   []*entry // credentials used since the last RecordUse
+
+	sshMu  sync.Mutex
+	sshIDs map[string][sha256.Size]byte // SSH credential ID -> fingerprint, to invalidate by ID
+}
+
+type paddedCounter struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// shard is one stripe of the cache. Credentials are keyed by ID body (tokens) or by
+// fingerprint (SSH keys).
+type shard struct {
+	mu      sync.RWMutex
+	creds   map[string]*entry
+	ssh     map[[sha256.Size]byte]*entry
+	neg     map[string]negative // ID bodies known not to verify
+	epoch   uint64              // bumped by every invalidation: a load that straddles one is not cached
+	hits    atomic.Uint64
+	misses  atomic.Uint64
+	invalid atomic.Uint64
+	_       [40]byte
+}
+
+type negative struct {
+	reason  Reason
+	expires int64 // UnixNano
+}
+
+// entry is a cached credential. Its fields are immutable but for owner and lastUse.
+type entry struct {
+	id      string // full credential ID
+	kind    store.CredentialKind
+	hash    [sha256.Size]byte // secret hash (tokens) or key fingerprint (SSH)
+	acl     ACL
+	expires int64 // UnixNano; 0: never
+	owner   atomic.Pointer[owner]
+	lastUse atomic.Int64 // UnixNano of the last use queued for RecordUse
+}
+
+// owner is the cached state of a credential's owner, shared by all of its credentials, so a
+// change of state is one write seen by all of them.
+type owner struct {
+	accountID, id string
+	state         atomic.Int32 // store.OwnerState, or ownerStale
+}
+
+const ownerStale = -1
+
+type ownerKey struct{ accountID, id string }
+
+type owners struct {
+	mu    sync.Mutex
+	m     map[ownerKey]*owner
+	epoch uint64
+}
+
+// VerifierOption configures a Verifier.
+type VerifierOption func(*Verifier)
+
+// WithHasher sets how token secrets are hashed; it must match the Issuer's (default: plain
+// SHA-256).
+func WithHasher(h *Hasher) VerifierOption { return func(v *Verifier) { v.hasher = h } }
+
+// WithVerifierClock sets the clock for expiry and staleness (default: the system clock).
+func WithVerifierClock(c clock.Clock) VerifierOption { return func(v *Verifier) { v.clock = c } }
+
+// WithMaxStaleness sets how long the cache is trusted after the change feed was last known to
+// be in sync (default 10s). Past it, every call reads the store.
+func WithMaxStaleness(d time.Duration) VerifierOption {
+	return func(v *Verifier) { v.maxStale = d }
+}
+
+// WithNegativeCache sets how long an unknown credential ID is remembered, and how many are
+// (default 5s, 100,000). It keeps floods of well-formed, made-up tokens off the store.
+func WithNegativeCache(ttl time.Duration, max int) VerifierOption {
+	return func(v *Verifier) { v.negTTL, v.negMax = ttl, max }
+}
+
+// WithLastUsedInterval sets how often a credential's use is recorded in the store at most,
+// and how often recorded uses are flushed (default 1 minute).
+func WithLastUsedInterval(d time.Duration) VerifierOption {
+	return func(v *Verifier) {
+		if d > 0 {
+			v.useEvery = d
+		}
+	}
+}
+
+// WithVerifierLogger logs feed and store errors to l (default: no logging). Nothing secret is
+// ever logged.
+func WithVerifierLogger(l *slog.Logger) VerifierOption { return func(v *Verifier) { v.logger = l } }
+
+// NewVerifier returns a Verifier reading st.
+func NewVerifier(st store.Store, opts ...VerifierOption) *Verifier {
+	v := &Verifier{
+		st:        st,
+		clock:     clock.System{},
+		maxStale:  10 * time.Second,
+		negTTL:    5 * time.Second,
+		negMax:    100_000,
+		loadLimit: 5 * time.Second,
+		useEvery:  time.Minute,
+		seed:      maphash.MakeSeed(),
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	for i := range v.shards {
+		v.shards[i].creds = map[string]*entry{}
+		v.shards[i].ssh = map[[sha256.Size]byte]*entry{}
+		v.shards[i].neg = map[string]negative{}
+	}
+	v.owners.m = map[ownerKey]*owner{}
+	v.sshIDs = map[string][sha256.Size]byte{}
+	fopts := []feedwatch.Option{feedwatch.WithClock(v.clock)}
+	if v.logger != nil {
+		fopts = append(fopts, feedwatch.WithLogger(v.logger))
+	}
+	v.follower = feedwatch.New(st, (*feedHandler)(v), fopts...)
+	return v
+}
+
+// Run follows the store's change feed and flushes last-used times until ctx is done or the
+// store is closed, and returns why it stopped. Call it once, in its own goroutine.
+func (v *Verifier) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(v.useEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				v.FlushUsage(ctx)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := v.follower.Run(ctx)
+	v.FlushUsage(context.WithoutCancel(ctx))
+	return err
+}
+
+// Sync returns once the cache reflects every store commit made before it was called (Run must
+// be running), or when ctx is done. Call it after a write when the next verification must see
+// that write: without it, the change reaches the cache within moments, not at once.
+func (v *Verifier) Sync(ctx context.Context) error { return v.follower.Sync(ctx) }
+
+// Verify checks a token of the given kind (store.Authtoken or store.APIKey). On success it
+// returns whose credential it is; otherwise a Reason. A cache hit does not allocate.
+func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token string) (Result, error) {
+	tok, err := ParseToken(token)
+	if err != nil {
+		return v.reject(ReasonMalformed)
+	}
+	if tok.Kind() != kind {
+		return v.reject(ReasonWrongKind)
+	}
+	sum := v.hasher.Hash(tok)
+	now := v.clock.Now()
+	if v.stale(now) {
+		return v.verifyDirect(ctx, tok, sum, now)
+	}
+	body := tok.IDBody()
+	sh := &v.shards[maphash.String(v.seed, body)%numShards]
+	sh.mu.RLock()
+	e := sh.creds[body]
+	neg, isNeg := sh.neg[body]
+	epoch := sh.epoch
+	sh.mu.RUnlock()
+	if e == nil {
+		if isNeg && neg.expires > now.UnixNano() {
+			sh.hits.Add(1)
+			return v.reject(neg.reason)
+		}
+		sh.misses.Add(1)
+		if e, err = v.loadToken(ctx, sh, epoch, tok, now); err != nil {
+			return v.rejectErr(err)
+		}
+	} else {
+		sh.hits.Add(1)
+	}
+	return v.check(ctx, e, sum, now)
+}
+
+// VerifySSHKey checks an SSH public key offered by a client. A cache hit allocates only what
+// hashing the key's wire form takes.
+func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result, error) {
+	if key == nil {
+		return v.reject(ReasonMalformed)
+	}
+	fp := sha256.Sum256(key.Marshal())
+	now := v.clock.Now()
+	if v.stale(now) {
+		e, err := v.fetchSSH(ctx, fp)
+		if err != nil {
+			return v.rejectErr(err)
+		}
+		return v.check(ctx, e, fp, now)
+	}
+	sh := &v.shards[int(fp[0])%numShards]
+	sh.mu.RLock()
+	e := sh.ssh[fp]
+	epoch := sh.epoch
+	sh.mu.RUnlock()
+	if e == nil {
+		sh.misses.Add(1)
+		res, err, _ := v.loads.Do(string(fp[:]), func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
+			defer cancel()
+			e, err := v.fetchSSH(lctx, fp)
+			if err != nil {
+				return nil, err
+			}
+			v.sshMu.Lock()
+			v.sshIDs[e.id] = fp
+			v.sshMu.Unlock()
+			sh.mu.Lock()
+			if sh.epoch == epoch {
+				sh.ssh[fp] = e
+			}
+			sh.mu.Unlock()
+			return e, nil
+		})
+		if err != nil {
+			return v.rejectErr(err)
+		}
+		e = res.(*entry)
+	} else {
+		sh.hits.Add(1)
+	}
+	return v.check(ctx, e, fp, now)
+}
+
+// check decides on a cached or freshly loaded entry.
+func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, now time.Time) (Result, error) {
+	if subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
+		return v.reject(ReasonUnknown)
+	}
+	o := e.owner.Load()
+	state := store.OwnerState(o.state.Load())
+	if state == ownerStale {
+		var err error
+		if o, err = v.reloadOwner(ctx, e, o); err != nil {
+			return v.rejectErr(err)
+		}
+		state = store.OwnerState(o.state.Load())
+	}
+	switch state {
+	case store.OwnerActive:
+	case store.OwnerInactive:
+		return v.reject(ReasonOwnerInactive)
+	default:
+		return v.reject(ReasonUnknown)
+	}
+	n := now.UnixNano()
+	if e.expires != 0 && n >= e.expires {
+		return v.reject(ReasonExpired)
+	}
+	if last := e.lastUse.Load(); n-last >= int64(v.useEvery) && e.lastUse.CompareAndSwap(last, n) {
+		v.pendingMu.Lock()
+		v.pending = append(v.pending, e)
+		v.pendingMu.Unlock()
+	}
+	return Result{
+		Kind:         e.kind,
+		CredentialID: e.id,
+		AccountID:    o.accountID,
+		OwnerID:      o.id,
+		ACL:          e.acl,
+		ExpiresAt:    unixTime(e.expires),
+	}, nil
+}
+
+func unixTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func (v *Verifier) stale(now time.Time) bool {
+	return now.Sub(v.follower.Synced()) > v.maxStale
+}
+
+func (v *Verifier) reject(r Reason) (Result, error) {
+	v.rejections[r].Add(1)
+	return Result{}, r
+}
+
+// rejectErr turns a load error into a rejection: a Reason as is, anything else (the store
+// failed) as ReasonUnavailable.
+func (v *Verifier) rejectErr(err error) (Result, error) {
+	var r Reason
+	if errors.As(err, &r) {
+		return v.reject(r)
+	}
+	if v.logger != nil {
+		v.logger.Warn("credential verifier: store read failed", "err", err)
+	}
+	return v.reject(ReasonUnavailable)
+}
+
+// loadToken reads a token's credential from the store once for all concurrent callers,
+// caching it (or its absence) unless an invalidation raced with the read.
+func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok Token, now time.Time) (*entry, error) {
+	credID := tok.CredentialID()
+	ch := v.loads.DoChan(credID, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
+		defer cancel()
+		e, err := v.fetch(lctx, credID)
+		body := id.Body(credID)
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if sh.epoch != epoch {
+			return e, err
+		}
+		switch {
+		case err == nil:
+			sh.creds[body] = e
+		case errors.Is(err, ReasonUnknown) && v.negMax > 0:
+			if len(sh.neg) >= v.negMax/numShards+1 {
+				for k := range sh.neg { // evict an arbitrary entry
+					delete(sh.neg, k)
+					break
+				}
+			}
+			sh.neg[body] = negative{reason: ReasonUnknown, expires: now.Add(v.negTTL).UnixNano()}
+		}
+		return e, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fetch reads a token credential and its owner in one store read.
+func (v *Verifier) fetch(ctx context.Context, credID string) (*entry, error) {
+	var (
+		c     store.Credential
+		state store.OwnerState
+	)
+	v.owners.mu.Lock()
+	epoch := v.owners.epoch
+	v.owners.mu.Unlock()
+	err := v.st.View(ctx, func(r store.Reader) error {
+		var err error
+		c, state, err = r.CredentialAuth(ctx, credID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ReasonUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v.newEntry(c, state, epoch)
+}
+
+// fetchSSH reads an SSH credential by fingerprint, then its owner.
+func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte) (*entry, error) {
+	var (
+		c     store.Credential
+		state store.OwnerState
+	)
+	v.owners.mu.Lock()
+	epoch := v.owners.epoch
+	v.owners.mu.Unlock()
+	err := v.st.View(ctx, func(r store.Reader) error {
+		var err error
+		if c, err = r.CredentialByFingerprint(ctx, fingerprintString(fp)); err != nil {
+			return err
+		}
+		state, err = r.OwnerState(ctx, c.AccountID, c.OwnerID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ReasonUnknown
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v.newEntry(c, state, epoch)
+}
+
+func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpoch uint64) (*entry, error) {
+	acl, err := ParseACL(c.ACL)
+	if err != nil {
+		// Stored ACLs were validated on write; one that no longer parses allows nothing.
+		if v.logger != nil {
+			v.logger.Error("credential verifier: stored ACL does not parse", "credential_id", c.ID, "err", err)
+		}
+		return nil, ReasonUnavailable
+	}
+	e := &entry{id: c.ID, kind: c.Kind, acl: acl}
+	if c.Kind == store.SSHCredential {
+		fp, ok := parseFingerprint(c.Fingerprint)
+		if !ok {
+			return nil, ReasonUnavailable
+		}
+		e.hash = fp
+	} else if e.hash, err = ParseSecretHash(c.SecretHash); err != nil {
+		return nil, ReasonUnavailable
+	}
+	if !c.ExpiresAt.IsZero() {
+		e.expires = c.ExpiresAt.UnixNano()
+	}
+	e.owner.Store(v.owners.get(ownerKey{c.AccountID, c.OwnerID}, state, ownerEpoch))
+	return e, nil
+}
+
+// get returns the shared owner entry for k, creating it with state unless an owner change
+// was applied since ownerEpoch was read, in which case the entry is private and stale.
+func (os *owners) get(k ownerKey, state store.OwnerState, epoch uint64) *owner {
+	os.mu.Lock()
+	defer os.mu.Unlock()
+	if o := os.m[k]; o != nil {
+		return o
+	}
+	o := &owner{accountID: k.accountID, id: k.id}
+	o.state.Store(int32(state))
+	if os.epoch != epoch {
+		o.state.Store(ownerStale)
+		return o
+	}
+	os.m[k] = o
+	return o
+}
+
+// reloadOwner replaces a stale owner entry with a fresh one, one store read per owner for all
+// concurrent callers.
+func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*owner, error) {
+	key := "owner\x00" + stale.accountID + "\x00" + stale.id
+	ch := v.loads.DoChan(key, func() (any, error) {
+		v.owners.mu.Lock()
+		epoch := v.owners.epoch
+		v.owners.mu.Unlock()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
+		defer cancel()
+		var state store.OwnerState
+		err := v.st.View(lctx, func(r store.Reader) error {
+			var err error
+			state, err = r.OwnerState(lctx, stale.accountID, stale.id)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return v.owners.get(ownerKey{stale.accountID, stale.id}, state, epoch), nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		o := r.Val.(*owner)
+		e.owner.CompareAndSwap(stale, o)
+		return o, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// verifyDirect verifies against the store without the cache.
+func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now time.Time) (Result, error) {
+	e, err := v.fetch(ctx, tok.CredentialID())
+	if err != nil {
+		return v.rejectErr(err)
+	}
+	return v.check(ctx, e, sum, now)
+}
+
+// FlushUsage writes the last-used times queued since the previous flush. Run calls it
+// periodically; call it yourself before shutting down if you do not use Run.
+func (v *Verifier) FlushUsage(ctx context.Context) {
+	v.pendingMu.Lock()
+	pending := v.pending
+	v.pending = nil
+	v.pendingMu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	uses := make([]store.Use, len(pending))
+	for i, e := range pending {
+		uses[i] = store.Use{CredentialID: e.id, At: time.Unix(0, e.lastUse.Load()).UTC()}
+	}
+	if err := v.st.RecordUse(ctx, uses); err != nil && v.logger != nil {
+		v.logger.Warn("credential verifier: recording last-used times failed", "count", len(uses), "err", err)
+	}
+}
+
+// Stats returns the verifier's counters.
+func (v *Verifier) Stats() Stats {
+	s := Stats{Rejections: map[Reason]uint64{}, Flushes: v.flushes.Load()}
+	for i := range v.shards {
+		sh := &v.shards[i]
+		s.Hits += sh.hits.Load()
+		s.Misses += sh.misses.Load()
+		s.Invalidations += sh.invalid.Load()
+	}
+	for r := Reason(1); int(r) < numReasons; r++ {
+		if n := v.rejections[r].Load(); n > 0 {
+			s.Rejections[r] = n
+		}
+	}
+	return s
+}
+
+// feedHandler applies the change feed to a Verifier's cache.
+type feedHandler Verifier
+
+// Apply drops what a commit changed.
+func (h *feedHandler) Apply(c store.Commit) {
+	v := (*Verifier)(h)
+	var deletedOwners map[ownerKey]bool
+	for _, ch := range c.Changes {
+		switch ch.Kind {
+		case store.KindBotUser, store.KindMembership:
+			k := ownerKey{ch.AccountID, ch.ID}
+			v.invalidateOwner(k)
+			if ch.Op == store.OpDelete {
+				if deletedOwners == nil {
+					deletedOwners = map[ownerKey]bool{}
+				}
+				deletedOwners[k] = true
+			}
+		}
+	}
+	for _, ch := range c.Changes {
+		if ch.Kind == store.KindCredential {
+			v.invalidateCredential(ch.ID, ch.Op == store.OpDelete, deletedOwners)
+		}
+	}
+}
+
+// Flush drops everything.
+func (h *feedHandler) Flush() {
+	v := (*Verifier)(h)
+	v.flushes.Add(1)
+	for i := range v.shards {
+		sh := &v.shards[i]
+		sh.mu.Lock()
+		sh.epoch++
+		clear(sh.creds)
+		clear(sh.ssh)
+		clear(sh.neg)
+		sh.mu.Unlock()
+	}
+	v.owners.mu.Lock()
+	v.owners.epoch++
+	for k, o := range v.owners.m {
+		o.state.Store(ownerStale)
+		delete(v.owners.m, k)
+	}
+	v.owners.mu.Unlock()
+}
+
+func (v *Verifier) invalidateOwner(k ownerKey) {
+	v.owners.mu.Lock()
+	v.owners.epoch++
+	if o := v.owners.m[k]; o != nil {
+		o.state.Store(ownerStale)
+		delete(v.owners.m, k)
+	}
+	v.owners.mu.Unlock()
+}
+
+// invalidateCredential drops a credential from the cache. A credential deleted on its own is
+// remembered as revoked for the negative-cache TTL; one deleted with its owner is not.
+func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwners map[ownerKey]bool) {
+	body := id.Body(credID)
+	sh := &v.shards[maphash.String(v.seed, body)%numShards]
+	sh.mu.Lock()
+	sh.epoch++
+	if e := sh.creds[body]; e != nil {
+		delete(sh.creds, body)
+		sh.invalid.Add(1)
+		if o := e.owner.Load(); deleted && !deletedOwners[ownerKey{o.accountID, o.id}] {
+			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.clock.Now().Add(v.negTTL).UnixNano()}
+		}
+	} else {
+		delete(sh.neg, body)
+	}
+	sh.mu.Unlock()
+	v.sshMu.Lock()
+	fp, isSSH := v.sshIDs[credID]
+	delete(v.sshIDs, credID)
+	v.sshMu.Unlock()
+	if isSSH {
+		sh := &v.shards[int(fp[0])%numShards]
+		sh.mu.Lock()
+		sh.epoch++
+		if sh.ssh[fp] != nil {
+			delete(sh.ssh, fp)
+			sh.invalid.Add(1)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// fingerprintString is the store's form of an SSH key fingerprint, as ssh.FingerprintSHA256
+// writes it.
+func fingerprintString(fp [sha256.Size]byte) string {
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(fp[:])
+}
+
+// parseFingerprint is the inverse of fingerprintString.
+func parseFingerprint(s string) ([sha256.Size]byte, bool) {
+	var fp [sha256.Size]byte
+	b64, ok := strings.CutPrefix(s, "SHA256:")
+	if !ok || base64.RawStdEncoding.DecodedLen(len(b64)) != sha256.Size {
+		return fp, false
+	}
+	n, err := base64.RawStdEncoding.Decode(fp[:], []byte(b64))
+	return fp, err == nil && n == sha256.Size
+}
