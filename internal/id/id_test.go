@@ -1,0 +1,182 @@
+package id_test
+
+import (
+	"crypto/rand"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+)
+
+func newGen(t *testing.T) (*id.Generator, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	return id.NewGenerator(clk, rand.Reader), clk
+}
+
+func TestIDsSortInCreationOrder(t *testing.T) {
+	g, clk := newGen(t)
+	var ids []string
+	for i := range 5000 {
+		if i%1000 == 0 {
+			clk.Advance(time.Millisecond)
+		}
+		if i == 2500 {
+			clk.Advance(-time.Hour) // a clock that steps back must not reorder IDs
+		}
+		s, err := g.New(id.BotUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s)
+	}
+	if !slices.IsSorted(ids) {
+		t.Fatal("IDs made one after another do not sort in creation order")
+	}
+	if len(slices.Compact(slices.Clone(ids))) != len(ids) {
+		t.Fatal("duplicate IDs")
+	}
+}
+
+func TestConcurrentIDsAreUnique(t *testing.T) {
+	g, _ := newGen(t)
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+		wg   sync.WaitGroup
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				s, err := g.New(id.Event)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[s] {
+					t.Errorf("duplicate %s", s)
+				}
+				seen[s] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestNewInCarriesTheAccountTag(t *testing.T) {
+	g, clk := newGen(t)
+	acct, err := g.New(id.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := g.NewIn(id.Authtoken, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Tag(cred) != id.Tag(acct) {
+		t.Errorf("Tag(%s) = %q, want the account's %q", cred, id.Tag(cred), id.Tag(acct))
+	}
+	if err := id.Check(cred, id.Authtoken); err != nil {
+		t.Errorf("Check(%s) = %v", cred, err)
+	}
+	when, err := id.Time(cred)
+	if err != nil || !when.Equal(clk.Now().Truncate(time.Millisecond)) {
+		t.Errorf("Time = %v, %v; want %v", when, err, clk.Now())
+	}
+	if _, err := g.NewIn(id.Authtoken, "usr_nope"); !errors.Is(err, id.ErrInvalid) {
+		t.Errorf("NewIn with a non-account ID: %v, want ErrInvalid", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	g, _ := newGen(t)
+	good, err := g.New(id.User)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := id.Body(good)
+	tests := []struct {
+		name string
+		in   string
+		want id.Prefix
+		ok   bool
+	}{
+		{"good", good, id.User, true},
+		{"any prefix", good, "", true},
+		{"wrong prefix", "bot_" + body, id.User, false},
+		{"no prefix", body, id.User, false},
+		{"empty", "", id.User, false},
+		{"short body", "usr_" + body[:29], id.User, false},
+		{"long body", "usr_" + body + "0", id.User, false},
+		{"lower case", "usr_" + strings.ToLower(body), id.User, false},
+		{"excluded letter U", "usr_" + body[:10] + "U" + body[11:], id.User, false},
+		{"time overflow", "usr_8" + body[1:], id.User, false},
+		{"token pasted as id", "iat_" + body + "_secretsecretsecret", id.User, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := id.Check(tt.in, tt.want)
+			if tt.ok != (err == nil) {
+				t.Fatalf("Check(%q, %q) = %v, want ok=%v", tt.in, tt.want, err, tt.ok)
+			}
+			if err == nil {
+				return
+			}
+			var ie *id.Error
+			if !errors.Is(err, id.ErrInvalid) || !errors.As(err, &ie) {
+				t.Fatalf("error %v is not an *id.Error matching ErrInvalid", err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error repeats its input: %v", err)
+			}
+		})
+	}
+}
+
+func TestPrefixOf(t *testing.T) {
+	g, _ := newGen(t)
+	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event} {
+		s, err := g.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := id.PrefixOf(s); err != nil || got != p {
+			t.Errorf("PrefixOf(%s) = %q, %v", s, got, err)
+		}
+	}
+	if _, err := id.PrefixOf("zz_" + strings.Repeat("0", id.BodyLen)); !errors.Is(err, id.ErrInvalid) {
+		t.Errorf("unknown prefix: %v", err)
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	g := id.NewGenerator(clock.System{}, rand.Reader)
+	good, _ := g.New(id.Account)
+	for _, s := range []string{good, "", "_", "ac_", "ac__", good + good, "usr_" + id.Body(good)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := id.Check(s, "")
+		if err != nil && !errors.Is(err, id.ErrInvalid) {
+			t.Fatalf("Check(%q) = %v, not ErrInvalid", s, err)
+		}
+		if err == nil {
+			if len(id.Body(s)) != id.BodyLen || id.Tag(s) != s[len(s)-id.TagLen:] {
+				t.Fatalf("accepted %q with a malformed body", s)
+			}
+			if _, err := id.Time(s); err != nil {
+				t.Fatalf("accepted %q but Time fails: %v", s, err)
+			}
+		}
+		id.PrefixOf(s)
+	})
+}
