@@ -1,0 +1,188 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/redistest"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/redisstore"
+)
+
+// roundTrips is a go-redis hook that counts round trips: one per command sent alone, one per
+// pipeline or MULTI/EXEC block.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+var _ redis.Hook = (*roundTrips)(nil)
+
+// fixture is an account with a bot user and n authtokens, on a counted client.
+type fixture struct {
+	s     *redisstore.Store
+	rt    *roundTrips
+	ids   *id.Generator
+	acct  string
+	bot   string
+	creds []store.Credential
+}
+
+func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
+	tb.Helper()
+	o, err := redis.ParseURL(srv.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(o)
+	tb.Cleanup(func() { c.Close() })
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	s, err := redisstore.New(c, redisstore.WithPrefix(srv.Prefix+":"+redistest.UniquePrefix()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	f := &fixture{s: s, rt: rt, ids: id.NewGenerator(clock.System{}, rand.Reader)}
+	f.acct, _ = f.ids.New(id.Account)
+	f.bot, _ = f.ids.NewIn(id.BotUser, f.acct)
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(ctx, store.Account{ID: f.acct, Name: "bench"}); err != nil {
+			return err
+		}
+		return tx.PutBotUser(ctx, store.BotUser{ID: f.bot, AccountID: f.acct, Name: "ci", Active: true})
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	for range n {
+		cr := f.newCred()
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.PutCredential(ctx, cr) }); err != nil {
+			tb.Fatal(err)
+		}
+		f.creds = append(f.creds, cr)
+	}
+	return f
+}
+
+func (f *fixture) newCred() store.Credential {
+	cid, _ := f.ids.NewIn(id.Authtoken, f.acct)
+	sum := sha256.Sum256([]byte(cid))
+	return store.Credential{
+		ID: cid, AccountID: f.acct, Kind: store.Authtoken, OwnerID: f.bot,
+		Description: "bench", ACL: []string{"bind:*.example.com"},
+		SecretHash: hex.EncodeToString(sum[:]), CreatedAt: time.Now().UTC(),
+	}
+}
+
+// measure runs op b.N times and reports round trips per op.
+func (f *fixture) measure(b *testing.B, op func(i int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	if err := op(0); err != nil { // warm up: scripts loaded, connections dialled
+		b.Fatal(err)
+	}
+	start := f.rt.n.Load()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(f.rt.n.Load()-start)/float64(b.N), "roundtrips/op")
+}
+
+func BenchmarkRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	f := newFixture(b, srv, 200)
+	ctx := context.Background()
+
+	b.Run("CreateCredential", func(b *testing.B) {
+		f.measure(b, func(int) error {
+			cr := f.newCred()
+			return f.s.Update(ctx, func(tx store.Tx) error { return tx.PutCredential(ctx, cr) })
+		})
+	})
+	b.Run("GetByID", func(b *testing.B) {
+		f.measure(b, func(i int) error {
+			return f.s.View(ctx, func(r store.Reader) error {
+				_, err := r.Credential(ctx, f.creds[i%len(f.creds)].ID)
+				return err
+			})
+		})
+	})
+	b.Run("CredentialAuth", func(b *testing.B) {
+		f.measure(b, func(i int) error {
+			return f.s.View(ctx, func(r store.Reader) error {
+				_, st, err := r.CredentialAuth(ctx, f.creds[i%len(f.creds)].ID)
+				if err == nil && st != store.OwnerActive {
+					b.Fatalf("owner state %v", st)
+				}
+				return err
+			})
+		})
+	})
+	b.Run("CredentialAuthUnknown", func(b *testing.B) {
+		unknown, _ := f.ids.NewIn(id.Authtoken, f.acct)
+		f.measure(b, func(int) error {
+			err := f.s.View(ctx, func(r store.Reader) error {
+				_, _, err := r.CredentialAuth(ctx, unknown)
+				return err
+			})
+			if err == store.ErrNotFound {
+				return nil
+			}
+			return err
+		})
+	})
+	b.Run("ListPage50", func(b *testing.B) {
+		f.measure(b, func(int) error {
+			return f.s.View(ctx, func(r store.Reader) error {
+				cs, err := r.Credentials(ctx, f.acct, store.Authtoken, store.Page{Limit: 50})
+				if err == nil && len(cs) != 50 {
+					b.Fatalf("page of %d", len(cs))
+				}
+				return err
+			})
+		})
+	})
+	b.Run("RedisPING", func(b *testing.B) { // the floor: one bare round trip
+		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", portOf(srv.Addr))})
+		defer c.Close()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := c.Ping(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}

@@ -1,0 +1,117 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/redistest"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/redisstore"
+)
+
+// TestClusterTransactions checks the Cluster-specific rules: an Update writing two accounts
+// in different buckets fails with ErrInvalid and writes nothing; an Update that first reads
+// a record of another bucket then writes one account commits (the store re-pins it).
+func TestClusterTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-master cluster")
+	}
+	cl := redistest.StartCluster(t, 3)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
+	t.Cleanup(func() { c.Close() })
+	s, err := redisstore.New(c, redisstore.WithPrefix(redistest.UniquePrefix()), redisstore.WithShards(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ids := id.NewGenerator(clock.System{}, rand.Reader)
+
+	// Two accounts whose tags fall in different buckets (on different masters, most likely).
+	a1, _ := ids.New(id.Account)
+	var a2 string
+	for {
+		a2, _ = ids.New(id.Account)
+		if bucketDiffers(a1, a2, 64) {
+			break
+		}
+	}
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(ctx, store.Account{ID: a1, Name: "one"}); err != nil {
+			return err
+		}
+		return tx.PutAccount(ctx, store.Account{ID: a2, Name: "two"})
+	})
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Update across buckets: %v, want an error matching ErrInvalid", err)
+	}
+	t.Logf("cross-bucket Update refused: %v", err)
+	for _, a := range []string{a1, a2} {
+		err := s.View(ctx, func(r store.Reader) error { _, err := r.Account(ctx, a); return err })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("account %s after the refused Update: %v, want ErrNotFound", a, err)
+		}
+	}
+
+	// Read a2's bucket first, then write a1: the transaction must move to a1's node.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.PutAccount(ctx, store.Account{ID: a2, Name: "two"}) }); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	err = s.Update(ctx, func(tx store.Tx) error {
+		runs++
+		if _, err := tx.Account(ctx, a2); err != nil {
+			return err
+		}
+		return tx.PutAccount(ctx, store.Account{ID: a1, Name: "one"})
+	})
+	if err != nil {
+		t.Fatalf("Update reading one bucket and writing another: %v", err)
+	}
+	if runs > 2 {
+		t.Errorf("fn ran %d times, want at most 2 (one re-pin)", runs)
+	}
+
+	// CredentialAuth is one round trip on Cluster too.
+	bot, _ := ids.NewIn(id.BotUser, a1)
+	cr, _ := ids.NewIn(id.Authtoken, a1)
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutBotUser(ctx, store.BotUser{ID: bot, AccountID: a1, Name: "ci", Active: true}); err != nil {
+			return err
+		}
+		return tx.PutCredential(ctx, store.Credential{ID: cr, AccountID: a1, Kind: store.Authtoken, OwnerID: bot, SecretHash: "h-" + cr})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(ctx, func(r store.Reader) error {
+		got, st, err := r.CredentialAuth(ctx, cr)
+		if err == nil && (got.ID != cr || st != store.OwnerActive) {
+			t.Errorf("CredentialAuth = %s, %v", got.ID, st)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bucketDiffers reports whether two IDs fall in different buckets of a store with n shards,
+// by the documented rule (a hash of the last four characters).
+func bucketDiffers(a, b string, n int) bool {
+	h := func(s string) int {
+		s = s[len(s)-4:]
+		v := 0
+		for i := 0; i < len(s); i++ {
+			v = (v*31 + int(s[i])) % 65521
+		}
+		return v % n
+	}
+	return h(a) != h(b)
+}
