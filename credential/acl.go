@@ -73,6 +73,7 @@ func (e *ACLLimitError) Is(target error) bool {
 // ACL is the parsed list of rules that restricts what an authtoken or an SSH credential may
 // bind, following ngrok. Each rule is one of:
 //
+//	rule                  allows
 //	*                     everything: the same as no ACL, stated explicitly
 //	bind:*                any endpoint
 //	bind:<hostname>       exactly that hostname, e.g. bind:foo.ngrok.app
@@ -85,7 +86,7 @@ func (e *ACLLimitError) Is(target error) bool {
 //
 // A rule allows what it names and nothing else: a hostname rule allows no address on that
 // host, and an address rule no hostname. Hostnames have at least two labels of letters,
-// digits and hyphens (an IPv4 address is written as one), at most 253 bytes, and match
+// digits and hyphens (an IPv4 address is one; IPv6 is not supported), at most 253 bytes, and match
 // case-insensitively. Ports are 1 to 65535, without leading zeros. Label keys and values
 // are at most MaxLabelKeyLen and MaxLabelValueLen bytes of letters, digits, '_', '.' and '-'
 // and match exactly. There are no other wildcards.

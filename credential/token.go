@@ -18,9 +18,9 @@ import (
 //
 // for example (68 characters, all of them in [A-Za-z0-9_]):
 //
-//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_1bN3JZ4Wq5KcV9Xy2pHd7sLmTfR8gA0e4gfFC3
+//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW
 //	\_/ \____________________________/ \_________________________/\____/
-//	kind   ID body (ULID + shard tag)        secret, 160 bits      CRC32
+//	kind   ID body (ULID + shard tag)      secret: 160 bits, base62  CRC-32
 const (
 	// TokenPrefixAuthtoken starts every tunnel authtoken.
 	TokenPrefixAuthtoken = "iat"
