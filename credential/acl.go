@@ -41,6 +41,7 @@ type ACLRuleError struct {
 	Reason string // what is wrong with it
 }
 
+// Error implements error.
 func (e *ACLRuleError) Error() string {
 	return fmt.Sprintf("credential: invalid ACL rule %d %q: %s", e.Index, e.Rule, e.Reason)
 }
@@ -58,6 +59,7 @@ type ACLLimitError struct {
 	Got   int // the number of rules, or the length of the rule in bytes
 }
 
+// Error implements error.
 func (e *ACLLimitError) Error() string {
 	if e.Index < 0 {
 		return fmt.Sprintf("credential: invalid ACL: %d rules, the limit is %d", e.Got, e.Limit)

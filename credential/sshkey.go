@@ -38,6 +38,7 @@ type SSHKeyError struct {
 	missing bool
 }
 
+// Error implements error.
 func (e *SSHKeyError) Error() string {
 	if e.KeyType != "" {
 		return fmt.Sprintf("credential: invalid SSH public key (%s): %s", e.KeyType, e.Reason)

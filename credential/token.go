@@ -83,6 +83,7 @@ var (
 // an interface does not allocate, which keeps ParseToken's reject path allocation-free.
 type tokenError string
 
+// Error implements error.
 func (e tokenError) Error() string { return string(e) }
 
 // Is reports whether target is ErrMalformedToken.
