@@ -121,6 +121,7 @@ type Verifier struct {
 
 	shards [numShards]shard
 	owners owners
+	acls   acls
 	loads  singleflight.Group
 
 	rejections [numReasons]paddedCounter
@@ -159,13 +160,40 @@ type negative struct {
 
 // entry is a cached credential. Its fields are immutable but for owner and lastUse.
 type entry struct {
-	id      string // full credential ID
-	kind    store.CredentialKind
+	id      string            // full credential ID
 	hash    [sha256.Size]byte // secret hash (tokens) or key fingerprint (SSH)
-	acl     ACL
-	expires int64 // UnixNano; 0: never
+	acl     *ACL              // interned: credentials with the same rules share one
+	expires int64             // UnixNano; 0: never
 	owner   atomic.Pointer[owner]
 	lastUse atomic.Int64 // UnixNano of the last use queued for RecordUse
+	kind    store.CredentialKind
+}
+
+// maxInternedACLs bounds the parsed ACLs a Verifier shares between credentials; past it,
+// credentials with new rule lists get their own copy.
+const maxInternedACLs = 4096
+
+// acls interns parsed ACLs by their rules.
+type acls struct {
+	mu sync.Mutex
+	m  map[string]*ACL
+}
+
+func (a *acls) get(rules []string) (*ACL, error) {
+	key := strings.Join(rules, "\n") // a rule never contains a newline: ParseACL refuses it
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if acl := a.m[key]; acl != nil {
+		return acl, nil
+	}
+	acl, err := ParseACL(rules)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.m) < maxInternedACLs {
+		a.m[key] = &acl
+	}
+	return &acl, nil
 }
 
 // owner is the cached state of a credential's owner, shared by all of its credentials, so a
@@ -242,6 +270,7 @@ func NewVerifier(st store.Store, opts ...VerifierOption) *Verifier {
 		v.shards[i].neg = map[string]negative{}
 	}
 	v.owners.m = map[ownerKey]*owner{}
+	v.acls.m = map[string]*ACL{}
 	v.sshIDs = map[string][sha256.Size]byte{}
 	fopts := []feedwatch.Option{feedwatch.WithClock(v.clock)}
 	if v.logger != nil {
@@ -399,7 +428,7 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 		CredentialID: e.id,
 		AccountID:    o.accountID,
 		OwnerID:      o.id,
-		ACL:          e.acl,
+		ACL:          *e.acl,
 		ExpiresAt:    unixTime(e.expires),
 	}, nil
 }
@@ -522,7 +551,7 @@ func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte) (*entry, 
 }
 
 func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpoch uint64) (*entry, error) {
-	acl, err := ParseACL(c.ACL)
+	acl, err := v.acls.get(c.ACL)
 	if err != nil {
 		// Stored ACLs were validated on write; one that no longer parses allows nothing.
 		if v.logger != nil {

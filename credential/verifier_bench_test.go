@@ -1,0 +1,175 @@
+package credential_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// benchFixture is a memstore with 100,000 authtokens of 1,000 bot users, built once per test
+// binary: building it takes seconds, and every verifier benchmark reads it.
+type benchFixture struct {
+	st     *memstore.Store
+	tokens []string
+}
+
+var (
+	fixtureOnce sync.Once
+	fixture     benchFixture
+)
+
+func loadFixture(b *testing.B) *benchFixture {
+	b.Helper()
+	fixtureOnce.Do(func() {
+		const bots, perBot = 1000, 100
+		ctx := context.Background()
+		clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+		ids := id.NewGenerator(clk, rand.Reader)
+		st := memstore.New()
+		acct, _ := ids.New(id.Account)
+		var h *credential.Hasher
+		fixture.st = st
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.PutAccount(ctx, store.Account{ID: acct}) }); err != nil {
+			panic(err)
+		}
+		for range bots {
+			bot, _ := ids.NewIn(id.BotUser, acct)
+			err := st.Update(ctx, func(tx store.Tx) error {
+				if err := tx.PutBotUser(ctx, store.BotUser{ID: bot, AccountID: acct, Name: bot, Active: true}); err != nil {
+					return err
+				}
+				for range perBot {
+					cid, _ := ids.NewIn(id.Authtoken, acct)
+					tok, err := credential.NewToken(store.Authtoken, cid, rand.Reader)
+					if err != nil {
+						return err
+					}
+					fixture.tokens = append(fixture.tokens, tok.Reveal())
+					c := store.Credential{ID: cid, AccountID: acct, Kind: store.Authtoken, OwnerID: bot,
+						SecretHash: h.HashHex(tok.Token()), ACL: []string{"bind:*.example.com"}}
+					if err := tx.PutCredential(ctx, c); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				panic(err)
+			}
+		}
+	})
+	return &fixture
+}
+
+// runningVerifier starts a Verifier on the fixture and waits until it follows the feed.
+func runningVerifier(b *testing.B, f *benchFixture) *credential.Verifier {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	v := credential.NewVerifier(f.st)
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	if err := v.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkVerifyHit verifies one cached authtoken among 100,000 stored. The reference is
+// BenchmarkVerifyHit/sha256-of-token: one sha256.Sum256 of the same token.
+func BenchmarkVerifyHit(b *testing.B) {
+	f := loadFixture(b)
+	tok := f.tokens[len(f.tokens)/2]
+	b.Run("sha256-of-token", func(b *testing.B) {
+		b.ReportAllocs()
+		data := []byte(tok)
+		var sink [sha256.Size]byte
+		for b.Loop() {
+			sink = sha256.Sum256(data)
+		}
+		_ = sink
+	})
+	b.Run("verify", func(b *testing.B) {
+		v := runningVerifier(b, f)
+		ctx := context.Background()
+		if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyHitParallel verifies 100,000 cached authtokens from every P; run it with
+// -cpu 1,2 to see how it scales.
+func BenchmarkVerifyHitParallel(b *testing.B) {
+	f := loadFixture(b)
+	v := runningVerifier(b, f)
+	ctx := context.Background()
+	for _, tok := range f.tokens {
+		if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(7919)) // each goroutine starts elsewhere in the token list
+		for pb.Next() {
+			i = (i + 1) % len(f.tokens)
+			if _, err := v.Verify(ctx, store.Authtoken, f.tokens[i]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyMalformed rejects a token whose checksum does not match.
+func BenchmarkVerifyMalformed(b *testing.B) {
+	f := loadFixture(b)
+	v := runningVerifier(b, f)
+	good := f.tokens[0]
+	bad := good[:len(good)-1] + "A"
+	if bad == good {
+		bad = good[:len(good)-1] + "B"
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, store.Authtoken, bad); err != credential.ReasonMalformed {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyMiss verifies with a Verifier that never caches (it is not following the
+// feed, so it reads memstore on every call): the cost of a cache miss.
+func BenchmarkVerifyMiss(b *testing.B) {
+	f := loadFixture(b)
+	v := credential.NewVerifier(f.st)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i = (i + 7919) % len(f.tokens)
+		if _, err := v.Verify(ctx, store.Authtoken, f.tokens[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
