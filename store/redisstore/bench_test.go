@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -185,4 +186,50 @@ func BenchmarkRedis(b *testing.B) {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// TestRoundTrips pins the round trips of the hot operations, which the benchmarks report.
+func TestRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	f := newFixture(t, srv, 60)
+	ctx := t.Context()
+	count := func(what string, want int64, op func() error) {
+		t.Helper()
+		if err := op(); err != nil { // warm up (script load)
+			t.Fatalf("%s: %v", what, err)
+		}
+		before := f.rt.n.Load()
+		if err := op(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := f.rt.n.Load() - before; got != want {
+			t.Errorf("%s took %d round trips, want %d", what, got, want)
+		}
+	}
+	cr := f.creds[0]
+	count("CredentialAuth", 1, func() error {
+		return f.s.View(ctx, func(r store.Reader) error { _, _, err := r.CredentialAuth(ctx, cr.ID); return err })
+	})
+	count("CredentialAuth of an unknown ID", 1, func() error {
+		return f.s.View(ctx, func(r store.Reader) error {
+			_, _, err := r.CredentialAuth(ctx, cr.ID[:len(cr.ID)-8]+"XXXX"+cr.ID[len(cr.ID)-4:])
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+	})
+	count("Credential", 1, func() error {
+		return f.s.View(ctx, func(r store.Reader) error { _, err := r.Credential(ctx, cr.ID); return err })
+	})
+	count("Credentials page", 1, func() error {
+		return f.s.View(ctx, func(r store.Reader) error {
+			_, err := r.Credentials(ctx, f.acct, store.Authtoken, store.Page{Limit: 50})
+			return err
+		})
+	})
+	count("create credential", 3, func() error {
+		c := f.newCred()
+		return f.s.Update(ctx, func(tx store.Tx) error { return tx.PutCredential(ctx, c) })
+	})
 }

@@ -160,7 +160,7 @@ func (t *txn) finish(ctx context.Context) {
 func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []string, error) {
 	out := make([]val, len(keys))
 	lu := make([]string, len(luIDs))
-	var onConn, onClient []int
+	var onConn, onClient, globals []int
 	var toWatch []string
 	for i, k := range keys {
 		if t.rw {
@@ -172,6 +172,10 @@ func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []
 				out[i] = v
 				continue
 			}
+		}
+		if k.b < 0 {
+			globals = append(globals, i)
+			continue
 		}
 		w, err := t.watchable(ctx, k)
 		if err != nil {
@@ -185,6 +189,13 @@ func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []
 		} else {
 			onClient = append(onClient, i)
 		}
+	}
+	// Global keys are never watched. On a standalone server they ride along with the
+	// pinned connection's reads, saving a round trip; on Cluster they may be anywhere.
+	if t.rw && t.conn != nil && t.s.single != nil {
+		onConn = append(onConn, globals...)
+	} else {
+		onClient = append(onClient, globals...)
 	}
 	run := func(c redis.Cmdable, idx []int, watch []string, luOn bool) error {
 		if len(idx) == 0 && !(luOn && len(luIDs) > 0) {
@@ -371,14 +382,11 @@ func (t *txn) pointer(ctx context.Context, k key) (string, error) {
 	if c, ok := t.claims[k.k]; ok {
 		return c.id, nil
 	}
-	v, err := t.s.client.Get(ctx, k.k).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+	vals, _, err := t.getAll(ctx, []key{k}, nil)
+	if err != nil || !vals[0].ok {
+		return "", err
 	}
-	if err != nil {
-		return "", wrap(err)
-	}
-	id, _, _ := parsePointer(v)
+	id, _, _ := parsePointer(vals[0].s)
 	return id, nil
 }
 

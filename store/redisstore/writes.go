@@ -277,6 +277,15 @@ func (t *txn) PutCredential(ctx context.Context, c store.Credential) error {
 		return err
 	}
 	k := t.s.ks.rec(kCred, c.ID)
+	// Read everything a new credential needs in one round trip: the credential, its
+	// owner as a bot user and as a member, and the pointer of its secret or fingerprint.
+	ptr := t.s.ks.secretPtr(c.SecretHash)
+	if c.SecretHash == "" {
+		ptr = t.s.ks.fingerprintPtr(c.Fingerprint)
+	}
+	if _, _, err := t.getAll(ctx, []key{k, t.s.ks.rec(kBot, c.OwnerID), t.s.ks.membership(c.AccountID, c.OwnerID), ptr}, nil); err != nil {
+		return err
+	}
 	old, found, err := prev[store.Credential](ctx, t, k)
 	if err != nil {
 		return err
