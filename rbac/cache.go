@@ -11,10 +11,32 @@ type key struct {
 	principal string
 }
 
+// hash folds the last 16 bytes of both IDs into a map key. The tail of an iamkit ID is the
+// random part of its ULID and its shard tag, so this is cheap (four 8-byte loads) and
+// well spread; the map hashes the result again. Entries keep their full key, compared on
+// every hit, so a collision (or an ID shorter than 16 bytes, which cannot be valid) costs
+// only caching: the colliding principal is compiled each time.
+func (k key) hash() uint64 {
+	a, p := k.account, k.principal
+	if len(a) < 16 || len(p) < 16 {
+		return uint64(len(a))<<32 | uint64(len(p))
+	}
+	const m1, m2, m3 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+	return load64(p, len(p)-8) ^ load64(p, len(p)-16)*m1 ^ load64(a, len(a)-8)*m2 ^ load64(a, len(a)-16)*m3
+}
+
+// load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
 // entry holds one principal's compiled grants. g is nil until filled and after
 // invalidation; ver (guarded by cache.mu) changes on every invalidation, so that a fill
 // computed from data read before the invalidation is dropped.
 type entry struct {
+	key     key // immutable
 	g       atomic.Pointer[grants]
 	ver     uint64      // +checklocks:cache.mu
 	removed atomic.Bool // written under cache.mu
@@ -28,29 +50,29 @@ type cache struct {
 	read atomic.Pointer[readMap]
 
 	mu     sync.Mutex
-	dirty  map[key]*entry // nil, or every live entry of read plus new ones
+	dirty  map[uint64]*entry // nil, or every live entry of read plus new ones
 	misses int
 }
 
 type readMap struct {
-	m       map[key]*entry
+	m       map[uint64]*entry
 	amended bool // dirty holds keys m lacks
 }
 
 func newCache() *cache {
 	c := &cache{}
-	c.read.Store(&readMap{m: map[key]*entry{}})
+	c.read.Store(&readMap{m: map[uint64]*entry{}})
 	return c
 }
 
 // get returns the grants cached for k, or nil.
 func (c *cache) get(k key) *grants {
 	r := c.read.Load()
-	if e, ok := r.m[k]; ok {
-		if g := e.g.Load(); g != nil {
-			return g
+	if e, ok := r.m[k.hash()]; ok {
+		if e.key != k {
+			return nil // a hash collision: k is not cached
 		}
-		return nil
+		return e.g.Load()
 	}
 	if !r.amended {
 		return nil
@@ -58,22 +80,24 @@ func (c *cache) get(k key) *grants {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.findLocked(k)
-	if e == nil {
+	if e == nil || e.key != k {
 		return nil
 	}
 	return e.g.Load()
 }
 
-// findLocked looks k up in read then dirty, counting a miss when dirty is consulted.
+// findLocked looks k's hash up in read then dirty, counting a miss when dirty is
+// consulted. The entry returned may hold another key (a collision).
 func (c *cache) findLocked(k key) *entry {
+	h := k.hash()
 	r := c.read.Load()
-	if e, ok := r.m[k]; ok && !e.removed.Load() {
+	if e, ok := r.m[h]; ok && !e.removed.Load() {
 		return e
 	}
 	if c.dirty == nil {
 		return nil
 	}
-	e := c.dirty[k]
+	e := c.dirty[h]
 	c.misses++
 	if c.misses >= len(c.dirty) {
 		c.read.Store(&readMap{m: c.dirty})
@@ -87,19 +111,22 @@ func (c *cache) reserve(k key) (*entry, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.findLocked(k); e != nil {
+		if e.key != k {
+			return &entry{key: k}, 0 // a collision: fill a detached entry, cache nothing
+		}
 		return e, e.ver
 	}
 	if c.dirty == nil {
 		r := c.read.Load()
-		c.dirty = make(map[key]*entry, len(r.m)+1)
-		for k, e := range r.m {
+		c.dirty = make(map[uint64]*entry, len(r.m)+1)
+		for h, e := range r.m {
 			if !e.removed.Load() {
-				c.dirty[k] = e
+				c.dirty[h] = e
 			}
 		}
 	}
-	e := &entry{}
-	c.dirty[k] = e
+	e := &entry{key: k}
+	c.dirty[k.hash()] = e
 	if r := c.read.Load(); !r.amended {
 		c.read.Store(&readMap{m: r.m, amended: true})
 	}
@@ -117,19 +144,20 @@ func (c *cache) fill(e *entry, ver uint64, g *grants) {
 
 // invalidateLocked drops k's grants; with remove, the key itself goes too.
 func (c *cache) invalidateLocked(k key, remove bool) {
-	e := c.read.Load().m[k]
-	if e == nil && c.dirty != nil {
-		e = c.dirty[k]
+	h := k.hash()
+	e := c.read.Load().m[h]
+	if (e == nil || e.removed.Load()) && c.dirty != nil {
+		e = c.dirty[h]
 	}
-	if e == nil {
+	if e == nil || e.key != k {
 		return
 	}
 	e.ver++
 	e.g.Store(nil)
 	if remove {
 		e.removed.Store(true)
-		if c.dirty != nil {
-			delete(c.dirty, k)
+		if c.dirty != nil && c.dirty[h] == e {
+			delete(c.dirty, h)
 		}
 	}
 }
@@ -140,8 +168,8 @@ func (c *cache) invalidateAccountLocked(account string) {
 	if m == nil {
 		m = c.read.Load().m
 	}
-	for k, e := range m {
-		if k.account == account {
+	for _, e := range m {
+		if e.key.account == account {
 			e.ver++
 			e.g.Store(nil)
 		}
@@ -151,7 +179,7 @@ func (c *cache) invalidateAccountLocked(account string) {
 // flush drops everything. Entries reserved before it are orphaned: filling them is harmless.
 func (c *cache) flush() {
 	c.mu.Lock()
-	c.read.Store(&readMap{m: map[key]*entry{}})
+	c.read.Store(&readMap{m: map[uint64]*entry{}})
 	c.dirty, c.misses = nil, 0
 	c.mu.Unlock()
 }

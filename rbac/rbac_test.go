@@ -1,0 +1,431 @@
+package rbac_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+)
+
+func TestPermissions_RoundTrip(t *testing.T) {
+	for _, p := range rbac.AllPermissions() {
+		q, err := rbac.ParsePermission(p.String())
+		if err != nil || q != p {
+			t.Errorf("ParsePermission(%q) = %v, %v", p, q, err)
+		}
+	}
+	if _, err := rbac.ParsePermission("credentials:fly"); !errors.Is(err, identity.ErrInvalid) {
+		t.Errorf("unknown permission: %v", err)
+	}
+	if s := rbac.SetOf(rbac.CredentialsRead, rbac.MembersInvite); s.String() != "{members:invite credentials:read}" || s.Len() != 2 {
+		t.Errorf("Set.String() = %s", s)
+	}
+	if rbac.All.Len() != len(rbac.AllPermissions()) {
+		t.Errorf("All has %d permissions", rbac.All.Len())
+	}
+}
+
+// The built-in roles grant exactly what their ngrok counterparts do.
+func TestBuiltinRoles(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.account("admin@example.com", "enterprise")
+	R, W := rbac.CredentialsRead, rbac.CredentialsWrite
+	want := map[string]rbac.Set{
+		rbac.RoleAdministrator:     rbac.All,
+		rbac.RoleDeveloper:         rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, W, rbac.EventsRead, rbac.ResourcesRead, rbac.ResourcesWrite),
+		rbac.RoleDeveloperReadOnly: rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, rbac.EventsRead, rbac.ResourcesRead),
+		rbac.RoleTeamManager:       rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.MembersInvite, rbac.MembersManage, rbac.RolesRead),
+		rbac.RoleTeamInvite:        rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.MembersInvite, rbac.RolesRead),
+		rbac.RoleTeamReadOnly:      rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.RolesRead),
+		rbac.RoleBilling:           rbac.SetOf(rbac.AccountRead, rbac.BillingRead, rbac.BillingManage),
+	}
+	if len(rbac.BuiltinRoles()) != len(want) {
+		t.Fatalf("%d built-in roles", len(rbac.BuiltinRoles()))
+	}
+	for i, b := range rbac.BuiltinRoles() {
+		p := admin
+		if b.Name != rbac.RoleAdministrator {
+			p = e.member(admin, b.Name+"@example.com", b.Name)
+		}
+		for _, perm := range rbac.AllPermissions() {
+			d := e.check(p, perm)
+			if d.Allowed != want[b.Name].Has(perm) {
+				t.Errorf("%s %s: %v", b.Name, perm, d)
+			}
+			if d.Allowed && d.Role != b.Name {
+				t.Errorf("%s %s granted by %q", b.Name, perm, d.Role)
+			}
+		}
+		_ = i
+	}
+}
+
+func TestCheck_DenyReasons(t *testing.T) {
+	e := newEnv(t)
+	a, admin := e.account("admin@example.com", "payg")
+	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper)
+	gone := e.member(admin, "gone@example.com", rbac.RoleDeveloper)
+	if err := e.dir.RemoveMember(e.ctx, admin, a.ID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	off := e.member(admin, "off@example.com", rbac.RoleDeveloper)
+	if _, err := e.dir.DisableMember(e.ctx, admin, a.ID, off.ID); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.account("other@example.com", "payg")
+	ghost := dev
+	ghost.AccountID = "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+
+	for _, c := range []struct {
+		name    string
+		p       identity.Principal
+		account string
+		perm    rbac.Permission
+		want    rbac.Reason
+	}{
+		{"no role", dev, a.ID, rbac.MembersInvite, rbac.ReasonNoRole},
+		{"removed member", gone, a.ID, rbac.CredentialsRead, rbac.ReasonNotMember},
+		{"disabled member", off, a.ID, rbac.CredentialsRead, rbac.ReasonInactive},
+		{"other account", dev, b.ID, rbac.CredentialsRead, rbac.ReasonOtherAccount},
+		{"no account", ghost, ghost.AccountID, rbac.CredentialsRead, rbac.ReasonNoAccount},
+		{"not in plan", admin, a.ID, rbac.SSOManage, rbac.ReasonNotInPlan},
+	} {
+		d, err := e.authz.Check(e.ctx, c.p, c.account, c.perm)
+		if err != nil || d.Allowed || d.Reason != c.want {
+			t.Errorf("%s: %v, %v; want deny for %q", c.name, d, err, c.want)
+		}
+		err = e.authz.Require(e.ctx, c.p, c.account, c.perm)
+		var de *rbac.DeniedError
+		if !errors.As(err, &de) || de.Reason != c.want || de.Permission != c.perm || !errors.Is(err, rbac.ErrDenied) {
+			t.Errorf("%s: Require = %v", c.name, err)
+		}
+	}
+	if err := e.authz.Require(e.ctx, dev, a.ID, rbac.CredentialsWrite); err != nil {
+		t.Errorf("Require allowed: %v", err)
+	}
+	if _, err := e.authz.Check(e.ctx, dev, a.ID, rbac.Permission(200)); !errors.Is(err, identity.ErrInvalid) {
+		t.Errorf("unknown permission: %v", err)
+	}
+	bad := dev
+	bad.ID = "inv_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	if _, err := e.authz.Check(e.ctx, bad, a.ID, rbac.CredentialsRead); !errors.Is(err, identity.ErrInvalid) {
+		t.Errorf("invitation ID as principal: %v", err)
+	}
+}
+
+// Rule: nobody invites or grants with more permissions than they hold.
+func TestRule_NoGrantBeyondOwnPermissions(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		actor  []string
+		grant  []string
+		op     string // invite, add, set
+		reason rbac.Reason
+		ok     bool
+	}{
+		{"manager grants developer it holds", []string{rbac.RoleTeamManager, rbac.RoleDeveloper}, []string{rbac.RoleDeveloper}, "set", 0, true},
+		{"manager grants billing it lacks", []string{rbac.RoleTeamManager, rbac.RoleDeveloper}, []string{rbac.RoleBilling}, "set", rbac.ReasonExceedsGrantor, false},
+		{"inviter invites as read-only dev", []string{rbac.RoleTeamInvite, rbac.RoleDeveloper}, []string{rbac.RoleDeveloperReadOnly}, "invite", 0, true},
+		{"inviter invites as team manager", []string{rbac.RoleTeamInvite, rbac.RoleDeveloper}, []string{rbac.RoleTeamManager}, "invite", rbac.ReasonExceedsGrantor, false},
+		{"read-only dev invites read/write dev", []string{rbac.RoleTeamInvite, rbac.RoleDeveloperReadOnly}, []string{rbac.RoleDeveloper}, "invite", rbac.ReasonExceedsGrantor, false},
+		{"default roles exceed the inviter", []string{rbac.RoleTeamInvite}, nil, "invite", rbac.ReasonExceedsGrantor, false},
+		{"manager adds with roles it holds", []string{rbac.RoleTeamManager, rbac.RoleBilling}, []string{rbac.RoleBilling, rbac.RoleTeamReadOnly}, "add", 0, true},
+		{"manager adds with roles it lacks", []string{rbac.RoleTeamManager}, []string{rbac.RoleDeveloper}, "add", rbac.ReasonExceedsGrantor, false},
+		{"read-only team member cannot invite", []string{rbac.RoleTeamReadOnly, rbac.RoleDeveloper}, []string{rbac.RoleDeveloperReadOnly}, "invite", rbac.ReasonNoRole, false},
+		{"inviter cannot change roles", []string{rbac.RoleTeamInvite, rbac.RoleDeveloper}, []string{rbac.RoleDeveloperReadOnly}, "set", rbac.ReasonNoRole, false},
+		{"developer cannot add members", []string{rbac.RoleDeveloper}, []string{rbac.RoleDeveloperReadOnly}, "add", rbac.ReasonNoRole, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			a, admin := e.account("admin@example.com", "payg")
+			actor := e.member(admin, "actor@example.com", c.actor...)
+			target := e.member(admin, "target@example.com", rbac.RoleDeveloperReadOnly)
+			var err error
+			switch c.op {
+			case "invite":
+				_, err = e.dir.Invite(e.ctx, actor, a.ID, "new@example.com", c.grant)
+			case "add":
+				u, _ := e.dir.CreateUser(e.ctx, "new@example.com", "")
+				_, err = e.dir.AddMember(e.ctx, actor, a.ID, u.ID, c.grant)
+			case "set":
+				_, err = e.dir.SetMemberRoles(e.ctx, actor, a.ID, target.ID, c.grant)
+			}
+			if c.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			denied(t, err, c.reason)
+		})
+	}
+}
+
+// Rule: only administrators invite, grant or change administrators.
+func TestRule_OnlyAdministratorsGrantAdministrator(t *testing.T) {
+	all := []string{rbac.RoleTeamManager, rbac.RoleDeveloper, rbac.RoleBilling}
+	for _, c := range []struct {
+		name  string
+		admin bool // the actor is an administrator
+		op    func(e *env, actor, targetAdmin, targetDev identity.Principal) error
+	}{
+		{"invite an administrator", false, func(e *env, actor, _, _ identity.Principal) error {
+			_, err := e.dir.Invite(e.ctx, actor, actor.AccountID, "new@example.com", []string{rbac.RoleAdministrator})
+			return err
+		}},
+		{"grant administrator", false, func(e *env, actor, _, dev identity.Principal) error {
+			_, err := e.dir.SetMemberRoles(e.ctx, actor, actor.AccountID, dev.ID, []string{rbac.RoleAdministrator})
+			return err
+		}},
+		{"change an administrator's roles", false, func(e *env, actor, adm, _ identity.Principal) error {
+			_, err := e.dir.SetMemberRoles(e.ctx, actor, actor.AccountID, adm.ID, []string{rbac.RoleDeveloper})
+			return err
+		}},
+		{"disable an administrator", false, func(e *env, actor, adm, _ identity.Principal) error {
+			_, err := e.dir.DisableMember(e.ctx, actor, actor.AccountID, adm.ID)
+			return err
+		}},
+		{"remove an administrator", false, func(e *env, actor, adm, _ identity.Principal) error {
+			return e.dir.RemoveMember(e.ctx, actor, actor.AccountID, adm.ID)
+		}},
+		{"add an administrator", false, func(e *env, actor, _, _ identity.Principal) error {
+			u, _ := e.dir.CreateUser(e.ctx, "new@example.com", "")
+			_, err := e.dir.AddMember(e.ctx, actor, actor.AccountID, u.ID, []string{rbac.RoleAdministrator})
+			return err
+		}},
+	} {
+		for _, isAdmin := range []bool{false, true} {
+			name := c.name + " as team manager"
+			if isAdmin {
+				name = c.name + " as administrator"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t)
+				_, founder := e.account("founder@example.com", "payg")
+				roles := all
+				if isAdmin {
+					roles = []string{rbac.RoleAdministrator}
+				}
+				actor := e.member(founder, "actor@example.com", roles...)
+				adm := e.member(founder, "admin2@example.com", rbac.RoleAdministrator)
+				dev := e.member(founder, "dev@example.com", rbac.RoleDeveloper)
+				err := c.op(e, actor, adm, dev)
+				if isAdmin {
+					if err != nil {
+						t.Fatalf("administrator refused: %v", err)
+					}
+					return
+				}
+				denied(t, err, rbac.ReasonAdminOnly)
+			})
+		}
+	}
+}
+
+// Rule: the last administrator cannot be removed, disabled or demoted, not even by itself.
+func TestRule_LastAdministratorStays(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		op   func(e *env, admin identity.Principal) error
+	}{
+		{"remove", func(e *env, admin identity.Principal) error {
+			return e.dir.RemoveMember(e.ctx, admin, admin.AccountID, admin.ID)
+		}},
+		{"disable", func(e *env, admin identity.Principal) error {
+			_, err := e.dir.DisableMember(e.ctx, admin, admin.AccountID, admin.ID)
+			return err
+		}},
+		{"demote", func(e *env, admin identity.Principal) error {
+			_, err := e.dir.SetMemberRoles(e.ctx, admin, admin.AccountID, admin.ID, []string{rbac.RoleTeamManager})
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			_, admin := e.account("admin@example.com", "payg")
+			// A disabled second administrator does not count.
+			other := e.member(admin, "other@example.com", rbac.RoleAdministrator)
+			if _, err := e.dir.DisableMember(e.ctx, admin, admin.AccountID, other.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.op(e, admin); !errors.Is(err, identity.ErrLastAdministrator) {
+				t.Fatalf("error = %v, want ErrLastAdministrator", err)
+			}
+		})
+	}
+}
+
+// Invariant 4 (the part RBAC owns): only an administrator may name another owner for a
+// credential, and only on plans with owner assignment.
+func TestInvariant4_OnlyAdministratorsAssignCredentialOwners(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.account("admin@example.com", "payg")
+	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager, rbac.RoleBilling)
+	bot := e.bot(admin, "ci")
+	if d := e.check(admin, rbac.CredentialsAssignOwner); !d.Allowed {
+		t.Errorf("admin: %v", d)
+	}
+	for _, p := range []identity.Principal{dev, bot} {
+		if d := e.check(p, rbac.CredentialsAssignOwner); d.Allowed || d.Reason != rbac.ReasonNoRole {
+			t.Errorf("%s: %v", p.Subject, d)
+		}
+	}
+	// No custom role can carry it.
+	_, err := e.authz.CreateRole(e.ctx, admin, admin.AccountID, rbac.RoleSpec{Name: "owners", Permissions: []rbac.Permission{rbac.CredentialsAssignOwner}})
+	if !errors.Is(err, identity.ErrInvalid) && !errors.Is(err, identity.ErrFeatureUnavailable) {
+		t.Errorf("custom role with assign_owner: %v", err)
+	}
+	// A plan without the feature denies it even to administrators.
+	_, freeAdmin := e.account("free@example.com", "free")
+	if d := e.check(freeAdmin, rbac.CredentialsAssignOwner); d.Allowed || d.Reason != rbac.ReasonNotInPlan {
+		t.Errorf("free admin: %v", d)
+	}
+}
+
+// Invariant 9: RBAC is a plan feature. Without it every member is an administrator (as on
+// ngrok's plans without RBAC) and bot users are developers.
+func TestInvariant9_WithoutRBACEveryMemberIsAdministrator(t *testing.T) {
+	e := newEnv(t)
+	a, admin := e.account("admin@example.com", "free")
+	_, err := e.dir.Invite(e.ctx, admin, a.ID, "b@example.com", []string{rbac.RoleDeveloper})
+	if !errors.Is(err, identity.ErrFeatureUnavailable) {
+		t.Fatalf("roles on a plan without RBAC: %v", err)
+	}
+	// Give the account seats: an embedder's own plan without RBAC, with three seats.
+	plans, _ := identity.NewCatalog(identity.Plan{Name: "starter", Seats: 3, Features: []identity.Feature{identity.FeatureBotUsers}}, identity.Free)
+	authz := rbac.New(e.st, plans)
+	dir := identity.New(e.st, plans, authz)
+	if _, err := dir.ChangePlan(e.ctx, admin, a.ID, "starter"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := dir.CreateUser(e.ctx, "b@example.com", "")
+	m, err := dir.AddMember(e.ctx, admin, a.ID, u.ID, nil)
+	if err != nil || !identity.IsAdministrator(m.Roles) {
+		t.Fatalf("member on a plan without RBAC: %+v, %v", m, err)
+	}
+	p := e.principal(a.ID, u.ID)
+	for _, perm := range []rbac.Permission{rbac.MembersManage, rbac.BillingManage, rbac.RolesRead, rbac.CredentialsWrite} {
+		if d, _ := authz.Check(e.ctx, p, a.ID, perm); !d.Allowed {
+			t.Errorf("member %s: %v", perm, d)
+		}
+	}
+	// Roles a downgraded account had stored do not matter: members act as administrators.
+	if err := e.st.Update(e.ctx, func(tx store.Tx) error {
+		m.Roles = []string{rbac.RoleBilling}
+		return tx.PutMembership(e.ctx, m)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := authz.Check(e.ctx, p, a.ID, rbac.MembersManage); !d.Allowed {
+		t.Errorf("downgraded member: %v", d)
+	}
+	bot, err := botuser.New(e.st, authz).Create(e.ctx, admin, a.ID, botuser.CreateParams{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := e.principal(a.ID, bot.ID)
+	if d, _ := authz.Check(e.ctx, bp, a.ID, rbac.CredentialsWrite); !d.Allowed || d.Role != rbac.RoleDeveloper {
+		t.Errorf("bot on free: %v", d)
+	}
+	if d, _ := authz.Check(e.ctx, bp, a.ID, rbac.MembersRead); d.Allowed {
+		t.Errorf("bot reads members: %v", d)
+	}
+	if _, err := botuser.New(e.st, authz).Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Roles: &[]string{rbac.RoleBilling}}); !errors.Is(err, identity.ErrFeatureUnavailable) {
+		t.Errorf("bot roles without RBAC: %v", err)
+	}
+}
+
+// Invariant 9: custom roles are a plan feature, and behave like built-in ones.
+func TestInvariant9_CustomRolesArePlanFeature(t *testing.T) {
+	e := newEnv(t)
+	p, paygAdmin := e.account("payg@example.com", "payg")
+	_, err := e.authz.CreateRole(e.ctx, paygAdmin, p.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.EventsRead}})
+	if !errors.Is(err, identity.ErrFeatureUnavailable) {
+		t.Fatalf("custom role on payg: %v", err)
+	}
+
+	a, admin := e.account("ent@example.com", "enterprise")
+	auditor, err := e.authz.CreateRole(e.ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor", Description: "reads the log", Permissions: []rbac.Permission{rbac.EventsRead, rbac.MembersRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.member(admin, "aud@example.com", auditor.ID)
+	if d := e.check(m, rbac.EventsRead); !d.Allowed || d.Role != auditor.ID {
+		t.Fatalf("custom role grant: %v", d)
+	}
+	if d := e.check(m, rbac.CredentialsRead); d.Allowed {
+		t.Fatalf("custom role over-grants: %v", d)
+	}
+	// Only administrators manage roles.
+	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager)
+	_, err = e.authz.CreateRole(e.ctx, dev, a.ID, rbac.RoleSpec{Name: "x"})
+	denied(t, err, rbac.ReasonNoRole)
+	// Validation names the field and the limit.
+	for _, spec := range []rbac.RoleSpec{
+		{Name: ""},
+		{Name: rbac.RoleDeveloper},
+		{Name: string(make([]byte, 256))},
+		{Name: "x", Permissions: []rbac.Permission{rbac.SSOManage}},
+	} {
+		if _, err := e.authz.CreateRole(e.ctx, admin, a.ID, spec); !errors.Is(err, identity.ErrInvalid) {
+			t.Errorf("CreateRole(%q, %v) = %v", spec.Name, spec.Permissions, err)
+		}
+	}
+	_, err = e.authz.CreateRole(e.ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor"})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate role name: %v", err)
+	}
+	// Updating the role changes what its members may do; deleting it leaves nothing.
+	if _, err := e.authz.UpdateRole(e.ctx, admin, a.ID, auditor.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.CredentialsRead}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.check(m, rbac.CredentialsRead); !d.Allowed {
+		t.Fatalf("after update: %v", d)
+	}
+	if err := e.authz.DeleteRole(e.ctx, admin, a.ID, auditor.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.check(m, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonNoRole {
+		t.Fatalf("after delete: %v", d)
+	}
+	// An unknown role ID is refused when granting.
+	_, err = e.dir.SetMemberRoles(e.ctx, admin, a.ID, m.ID, []string{auditor.ID})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("granting a deleted role: %v", err)
+	}
+	_, err = e.dir.SetMemberRoles(e.ctx, admin, a.ID, m.ID, []string{"superuser"})
+	if !errors.Is(err, identity.ErrInvalid) {
+		t.Fatalf("granting an unknown role name: %v", err)
+	}
+	roles, err := e.authz.Roles(e.ctx, a.ID, store.Page{Limit: 10})
+	if err != nil || len(roles) != 0 {
+		t.Fatalf("Roles = %v, %v", roles, err)
+	}
+}
+
+// Bot users act as Developer read/write by default and may be given roles on RBAC plans.
+func TestBotUsers_ActAsDevelopersUnlessGivenRoles(t *testing.T) {
+	e := newEnv(t)
+	a, admin := e.account("admin@example.com", "payg")
+	ci := e.bot(admin, "ci")
+	for _, perm := range rbac.AllPermissions() {
+		rs, _ := rbac.BuiltinRoles()[1].Permissions, 0
+		if d := e.check(ci, perm); d.Allowed != rs.Has(perm) {
+			t.Errorf("default bot %s: %v", perm, d)
+		}
+	}
+	billingBot := e.bot(admin, "billing-sync", rbac.RoleBilling)
+	if d := e.check(billingBot, rbac.BillingManage); !d.Allowed {
+		t.Errorf("bot with billing role: %v", d)
+	}
+	if d := e.check(billingBot, rbac.CredentialsWrite); d.Allowed {
+		t.Errorf("bot with roles keeps developer: %v", d)
+	}
+	_, err := e.bots.Create(e.ctx, admin, a.ID, botuser.CreateParams{Name: "root", Roles: []string{rbac.RoleAdministrator}})
+	if !errors.Is(err, identity.ErrInvalid) {
+		t.Errorf("administrator bot: %v", err)
+	}
+}
