@@ -198,12 +198,17 @@ func TestRoundTrips(t *testing.T) {
 		if err := op(); err != nil { // warm up (script load)
 			t.Fatalf("%s: %v", what, err)
 		}
-		before := f.rt.n.Load()
-		if err := op(); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		// The least of three runs: a run that dials a connection also counts its handshake.
+		least := int64(1 << 30)
+		for range 3 {
+			before := f.rt.n.Load()
+			if err := op(); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			least = min(least, f.rt.n.Load()-before)
 		}
-		if got := f.rt.n.Load() - before; got != want {
-			t.Errorf("%s took %d round trips, want %d", what, got, want)
+		if least != want {
+			t.Errorf("%s took %d round trips, want %d", what, least, want)
 		}
 	}
 	cr := f.creds[0]
