@@ -436,6 +436,8 @@ func TestChecklistProtocol(t *testing.T) {
 			setup: func(f *fixture, s *respSpec) { s.RespIssuer = "https://evil.example/idp" }},
 		{name: "WrongAssertionIssuer", want: ErrIssuer,
 			setup: func(f *fixture, s *respSpec) { s.Issuer = "https://evil.example/idp" }},
+		{name: "EmptyAssertionIssuer", want: ErrIssuer,
+			setup: func(f *fixture, s *respSpec) { s.Issuer = "" }},
 		{name: "InResponseToUnknown", want: ErrUnknownRequest,
 			setup: func(f *fixture, s *respSpec) { s.InResponseTo, s.SCDInResponseTo = "_never_issued", "_never_issued" }},
 		{name: "InResponseToOfAnotherIdP", want: ErrUnknownRequest,
@@ -619,6 +621,35 @@ func TestChecklistReplay(t *testing.T) {
 		}
 		a, err := v2.ValidateResponse(context.Background(), f.sp, f.idp, form)
 		wantKind(t, a, err, ErrReplay)
+	})
+	t.Run("ReplayJustBeforeExpiryStillCaught", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.idp.AllowIdPInitiated = true
+		s := f.spec()
+		s.InResponseTo, s.SCDInResponseTo = "", ""
+		form := b64(s.signedXML(t))
+		if _, err := f.validate(form); err != nil {
+			t.Fatal(err)
+		}
+		// IssueInstant was t0-5s: still within max age + skew 4m20s later.
+		f.clock.Advance(4*time.Minute + 20*time.Second)
+		a, err := f.validate(form)
+		wantKind(t, a, err, ErrReplay)
+	})
+	t.Run("ReplayAfterCacheExpiryIsExpired", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.idp.AllowIdPInitiated = true
+		s := f.spec()
+		s.InResponseTo, s.SCDInResponseTo = "", ""
+		form := b64(s.signedXML(t))
+		if _, err := f.validate(form); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Hour)
+		a, err := f.validate(form)
+		wantKind(t, a, err, ErrExpired)
 	})
 	t.Run("ConcurrentOnlyOneWins", func(t *testing.T) {
 		t.Parallel()

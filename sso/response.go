@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -668,13 +667,16 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 		}
 	}
 
-	// The assertion stops being acceptable at the earliest of its NotOnOrAfters and its
-	// IssueInstant's maximum age, each with the skew; the replay cache keeps its ID until
-	// then and one more skew, for SP instances whose clocks differ.
-	deadline := out.NotOnOrAfter.Add(v.skew)
-	if d := out.IssueInstant.Add(v.maxIssueAge + v.skew); d.Before(deadline) {
+	// The assertion stops being acceptable at the earlier of its NotOnOrAfter and its
+	// IssueInstant's maximum age, plus the skew. The replay cache keeps its ID until then
+	// plus one more skew, for SP instances whose clocks differ, and at least a second.
+	deadline := out.NotOnOrAfter
+	if d := out.IssueInstant.Add(v.maxIssueAge); d.Before(deadline) {
 		deadline = d
 	}
-	deadline = slices.MaxFunc([]time.Time{deadline.Add(v.skew), now.Add(time.Second)}, time.Time.Compare)
+	deadline = deadline.Add(2 * v.skew)
+	if floor := now.Add(time.Second); deadline.Before(floor) {
+		deadline = floor
+	}
 	return out, deadline, nil
 }

@@ -1,0 +1,66 @@
+package sso
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+func TestMapIdentity(t *testing.T) {
+	t.Parallel()
+	entra := []samlAttribute{
+		{name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", values: []string{"Alice"}},
+		{name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname", values: []string{"Example"}},
+		{name: "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", values: []string{"alice@contoso.example"}},
+		{name: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", values: []string{"6f1c-aa", "7b2d-bb", "6f1c-aa"}},
+	}
+	email, name, groups, err := mapIdentity(AttributeMapping{}.withDefaults(), entra, "opaque-object-id")
+	if err != nil || email != "alice@contoso.example" || name != "Alice Example" || !slices.Equal(groups, []string{"6f1c-aa", "7b2d-bb"}) {
+		t.Fatalf("entra: %q %q %v %v", email, name, groups, err)
+	}
+
+	keycloak := []samlAttribute{
+		{name: "urn:oid:1.2.840.113549.1.9.1", friendlyName: "email", values: []string{"bob@example.com"}},
+		{name: "Role", values: []string{"dev"}},
+	}
+	email, _, groups, err = mapIdentity(AttributeMapping{}.withDefaults(), keycloak, "f:123:bob")
+	if err != nil || email != "bob@example.com" || !slices.Equal(groups, []string{"dev"}) {
+		t.Fatalf("keycloak (FriendlyName): %q %v %v", email, groups, err)
+	}
+
+	// An empty, non-nil mapping disables the attribute.
+	_, _, groups, err = mapIdentity(AttributeMapping{Groups: []string{}}.withDefaults(), keycloak, "bob@example.com")
+	if err != nil || groups != nil {
+		t.Fatalf("disabled groups: %v %v", groups, err)
+	}
+	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "Alice <a@b.c>", "a b@c.d", strings.Repeat("a", 250) + "@x.io"} {
+		if isEmail(bad) {
+			t.Errorf("isEmail(%q)", bad)
+		}
+	}
+	if d := DefaultAttributeMapping(); &d.Email[0] == &DefaultAttributeMapping().Email[0] {
+		t.Fatal("DefaultAttributeMapping shares its slices")
+	}
+}
+
+func TestErrorTypes(t *testing.T) {
+	t.Parallel()
+	cause := &store.ConflictError{Kind: "single_use", Index: "key"}
+	var err error = respErrCause(ErrReplay, "assertion ID already used", cause)
+	var re *ResponseError
+	if !errors.As(err, &re) || re.Kind != ErrReplay || !errors.Is(err, store.ErrConflict) ||
+		!errors.Is(err, ErrInvalidResponse) || errors.Is(err, ErrExpired) || !strings.Contains(err.Error(), "replayed") {
+		t.Fatalf("ResponseError: %v", err)
+	}
+	err = &MetadataError{Field: "KeyDescriptor", Reason: "bad", Err: errors.New("inner")}
+	if !errors.Is(err, ErrInvalidMetadata) || errors.Unwrap(err) == nil || err.Error() != "sso: invalid IdP metadata: KeyDescriptor: bad: inner" {
+		t.Fatalf("MetadataError: %v", err)
+	}
+	err = &ConfigError{Field: "baseURL", Reason: "bad"}
+	if !errors.Is(err, ErrInvalidConfig) || err.Error() != "sso: invalid configuration: baseURL: bad" {
+		t.Fatalf("ConfigError: %v", err)
+	}
+}
