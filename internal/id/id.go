@@ -5,9 +5,11 @@
 //	usr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ
 //	    \________ ULID ________/\tag/
 //
-// The first 26 characters are a ULID (48-bit millisecond time, 80 random bits, Crockford
-// base32), generated monotonically, so within one Generator the lexicographic order of IDs is
-// their creation order. The last 4 characters are the shard tag: for an account they are
+// The first 26 characters are a ULID (Crockford base32): 48 bits of milliseconds, then 10
+// bits of microseconds within the millisecond and 70 random bits. Within one Generator IDs
+// strictly increase (an ID that would not sort after the previous one is the previous one plus
+// one), so their lexicographic order is their creation order; IDs made by different
+// Generators of a process sort in creation order to the microsecond. The last 4 characters are the shard tag: for an account they are
 // random, and every record that belongs to an account carries its account's tag, so a store
 // that shards by account (Redis Cluster) can route any ID, or any token that embeds one,
 // without a lookup. Records that belong to no account (users) get a random tag.
@@ -79,15 +81,14 @@ type Generator struct {
 	clock clock.Clock
 	rand  io.Reader
 
-	mu      sync.Mutex
-	lastMS  uint64
-	entropy *ulid.MonotonicEntropy
+	mu   sync.Mutex
+	last ulid.ULID
 }
 
 // NewGenerator returns a Generator reading time from c and randomness from r
 // (crypto/rand.Reader in production).
 func NewGenerator(c clock.Clock, r io.Reader) *Generator {
-	return &Generator{clock: c, rand: r, entropy: ulid.Monotonic(r, 0)}
+	return &Generator{clock: c, rand: r}
 }
 
 // New returns a new ID with prefix p and a random shard tag. Use it for accounts and for
@@ -116,28 +117,35 @@ func (g *Generator) NewIn(p Prefix, accountID string) (string, error) {
 }
 
 func (g *Generator) newLocked(p Prefix, tag string) (string, error) {
-	ms := ulid.Timestamp(g.clock.Now())
-	if ms < g.lastMS {
-		ms = g.lastMS // never go back in time: order must follow creation
+	now := g.clock.Now()
+	var u ulid.ULID
+	if _, err := io.ReadFull(g.rand, u[6:]); err != nil {
+		return "", fmt.Errorf("id: reading randomness: %w", err)
 	}
-	for {
-		u, err := ulid.New(ms, g.entropy)
-		if errors.Is(err, ulid.ErrMonotonicOverflow) {
-			ms++
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("id: %w", err)
-		}
-		g.lastMS = ms
-		var b strings.Builder
-		b.Grow(len(p) + 1 + BodyLen)
-		b.WriteString(string(p))
-		b.WriteByte('_')
-		b.WriteString(u.String())
-		b.WriteString(tag)
-		return b.String(), nil
+	if err := u.SetTime(ulid.Timestamp(now)); err != nil {
+		return "", fmt.Errorf("id: %w", err)
 	}
+	us := uint16(now.Nanosecond() / 1000 % 1000) // 10 bits
+	u[6] = byte(us >> 2)
+	u[7] = byte(us<<6) | u[7]&0x3f
+	if u.Compare(g.last) <= 0 {
+		// Same microsecond, or a clock that stepped back: follow the previous ID.
+		u = g.last
+		for i := len(u) - 1; i >= 0; i-- {
+			u[i]++
+			if u[i] != 0 {
+				break
+			}
+		}
+	}
+	g.last = u
+	var b strings.Builder
+	b.Grow(len(p) + 1 + BodyLen)
+	b.WriteString(string(p))
+	b.WriteByte('_')
+	b.WriteString(u.String())
+	b.WriteString(tag)
+	return b.String(), nil
 }
 
 // Check reports whether s is a well-formed ID with prefix want. The error is an *Error.

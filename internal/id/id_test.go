@@ -180,3 +180,24 @@ func FuzzCheck(f *testing.F) {
 		id.PrefixOf(s)
 	})
 }
+
+func TestGeneratorsOfAProcessAgreeOnOrder(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	a, b := id.NewGenerator(clk, rand.Reader), id.NewGenerator(clk, rand.Reader)
+	var ids []string
+	for i := range 200 {
+		clk.Advance(time.Microsecond) // many IDs in one millisecond, alternating generators
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		s, err := g.New(id.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s)
+	}
+	if !slices.IsSorted(ids) {
+		t.Fatal("IDs from two generators, a microsecond apart, do not sort in creation order")
+	}
+}
