@@ -213,56 +213,21 @@ type owners struct {
 	epoch uint64
 }
 
-// VerifierOption configures a Verifier.
-type VerifierOption func(*Verifier)
-
-// WithHasher sets how token secrets are hashed; it must match the Issuer's (default: plain
-// SHA-256).
-func WithHasher(h *Hasher) VerifierOption { return func(v *Verifier) { v.hasher = h } }
-
-// WithVerifierClock sets the clock for expiry and staleness (default: the system clock).
-func WithVerifierClock(c clock.Clock) VerifierOption { return func(v *Verifier) { v.clock = c } }
-
-// WithMaxStaleness sets how long the cache is trusted after the change feed was last known to
-// be in sync (default 10s). Past it, every call reads the store.
-func WithMaxStaleness(d time.Duration) VerifierOption {
-	return func(v *Verifier) { v.maxStale = d }
-}
-
-// WithNegativeCache sets how long an unknown credential ID is remembered, and how many are
-// (default 5s, 100,000). It keeps floods of well-formed, made-up tokens off the store.
-func WithNegativeCache(ttl time.Duration, max int) VerifierOption {
-	return func(v *Verifier) { v.negTTL, v.negMax = ttl, max }
-}
-
-// WithLastUsedInterval sets how often a credential's use is recorded in the store at most,
-// and how often recorded uses are flushed (default 1 minute).
-func WithLastUsedInterval(d time.Duration) VerifierOption {
-	return func(v *Verifier) {
-		if d > 0 {
-			v.useEvery = d
-		}
-	}
-}
-
-// WithVerifierLogger logs feed and store errors to l (default: no logging). Nothing secret is
-// ever logged.
-func WithVerifierLogger(l *slog.Logger) VerifierOption { return func(v *Verifier) { v.logger = l } }
-
-// NewVerifier returns a Verifier reading st.
-func NewVerifier(st store.Store, opts ...VerifierOption) *Verifier {
+// NewVerifier returns a Verifier reading st. It takes the options WithHasher, WithClock,
+// WithLogger, WithMaxStaleness, WithNegativeCache and WithLastUsedInterval.
+func NewVerifier(st store.Store, opts ...Option) *Verifier {
+	c := newConfig(opts)
 	v := &Verifier{
 		st:        st,
-		clock:     clock.System{},
-		maxStale:  10 * time.Second,
-		negTTL:    5 * time.Second,
-		negMax:    100_000,
+		hasher:    c.hasher,
+		clock:     c.clock,
+		logger:    c.logger,
+		maxStale:  c.maxStale,
+		negTTL:    c.negTTL,
+		negMax:    c.negMax,
 		loadLimit: 5 * time.Second,
-		useEvery:  time.Minute,
+		useEvery:  c.useEvery,
 		seed:      maphash.MakeSeed(),
-	}
-	for _, o := range opts {
-		o(v)
 	}
 	for i := range v.shards {
 		v.shards[i].creds = map[string]*entry{}
@@ -340,6 +305,11 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 		}
 	} else {
 		sh.hits.Add(1)
+	}
+	if e.kind != kind {
+		// The token's ID body is another kind's credential: the hash covers only the secret,
+		// so a secret re-wrapped under another prefix must not pass.
+		return v.reject(ReasonUnknown)
 	}
 	return v.check(ctx, e, sum, now)
 }
@@ -633,6 +603,9 @@ func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size
 	e, err := v.fetch(ctx, tok.CredentialID())
 	if err != nil {
 		return v.rejectErr(err)
+	}
+	if e.kind != tok.Kind() {
+		return v.reject(ReasonUnknown)
 	}
 	return v.check(ctx, e, sum, now)
 }

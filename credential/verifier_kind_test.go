@@ -1,0 +1,66 @@
+package credential
+
+import (
+	"context"
+	"crypto/rand"
+	"hash/crc32"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// An API key's secret re-wrapped as an authtoken (same ID body, "iat" prefix, checksum
+// recomputed, which anyone can do) must not verify as an authtoken, from the store or from
+// the cache.
+func TestSecretRewrappedUnderAnotherKindIsRejected(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	ids := id.NewGenerator(clk, rand.Reader)
+	st := memstore.New()
+	acct, _ := ids.New(id.Account)
+	bot, _ := ids.NewIn(id.BotUser, acct)
+	key, _ := ids.NewIn(id.APIKey, acct)
+	tok, err := NewToken(store.APIKey, key, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(ctx, store.Account{ID: acct}); err != nil {
+			return err
+		}
+		if err := tx.PutBotUser(ctx, store.BotUser{ID: bot, AccountID: acct, Name: "b", Active: true}); err != nil {
+			return err
+		}
+		return tx.PutCredential(ctx, store.Credential{ID: key, AccountID: acct, Kind: store.APIKey, OwnerID: bot, SecretHash: (*Hasher)(nil).HashHex(tok.Token())})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := []byte(TokenPrefixAuthtoken + tok.Reveal()[kindPrefixLen:])
+	encodeChecksum((*[ChecksumLen]byte)(forged[secretEnd:]), crc32.ChecksumIEEE(forged[:secretEnd]))
+	if _, err := ParseToken(string(forged)); err != nil {
+		t.Fatalf("the forged token should be well formed: %v", err)
+	}
+
+	direct := NewVerifier(st, WithClock(clk)) // not running: reads the store every time
+	if _, err := direct.Verify(ctx, store.Authtoken, string(forged)); err != ReasonUnknown {
+		t.Errorf("uncached: %v, want %v", err, ReasonUnknown)
+	}
+
+	cached := NewVerifier(st, WithClock(clk))
+	go cached.Run(ctx)
+	if err := cached.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cached.Verify(ctx, store.APIKey, tok.Reveal()); err != nil {
+		t.Fatalf("the real API key: %v", err)
+	}
+	if _, err := cached.Verify(ctx, store.Authtoken, string(forged)); err != ReasonUnknown {
+		t.Errorf("cached: %v, want %v", err, ReasonUnknown)
+	}
+}
