@@ -34,7 +34,7 @@ type env struct {
 	bot     string
 }
 
-func newEnv(t *testing.T, opts ...credential.VerifierOption) *env {
+func newEnv(t *testing.T, opts ...credential.Option) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
@@ -48,7 +48,7 @@ func newEnv(t *testing.T, opts ...credential.VerifierOption) *env {
 		}
 		return tx.PutBotUser(ctx, store.BotUser{ID: e.bot, AccountID: e.account, Name: "ci", Active: true})
 	})
-	e.v = credential.NewVerifier(e.st, append([]credential.VerifierOption{credential.WithVerifierClock(clk)}, opts...)...)
+	e.v = credential.NewVerifier(e.st, append([]credential.Option{credential.WithClock(clk)}, opts...)...)
 	done := make(chan struct{})
 	go func() { defer close(done); e.v.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; inner.Close() })
