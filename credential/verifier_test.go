@@ -1,11 +1,13 @@
 package credential_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -506,17 +508,24 @@ func TestVerifySSHKey(t *testing.T) {
 	}
 }
 
-func TestNoSecretInResultsErrorsOrStats(t *testing.T) {
-	e := newEnv(t)
+func TestNoSecretInResultsErrorsLogsOrStats(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, credential.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	tok, _ := e.issue(store.Authtoken, e.bot, nil)
+	other, _ := e.issue(store.Authtoken, e.bot, nil)
 	secret := tok.Token().SecretPart()
 	res, err := e.v.Verify(e.ctx, store.Authtoken, tok.Reveal())
 	_, rejErr := e.v.Verify(e.ctx, store.APIKey, tok.Reveal())
+	e.st.readDown.Store(true) // a miss that fails is logged
+	_, downErr := e.v.Verify(e.ctx, store.Authtoken, other.Reveal())
+	if !errors.Is(downErr, credential.ReasonUnavailable) || logs.Len() == 0 {
+		t.Fatalf("store down: %v, %d bytes logged; want unavailable and a log line", downErr, logs.Len())
+	}
 	for _, s := range []string{
-		fmt.Sprintf("%v %+v %#v", res, res, res), fmt.Sprint(err), fmt.Sprint(rejErr),
-		fmt.Sprintf("%+v", e.v.Stats()), fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok),
+		fmt.Sprintf("%v %+v %#v", res, res, res), fmt.Sprint(err), fmt.Sprint(rejErr), fmt.Sprint(downErr),
+		fmt.Sprintf("%+v", e.v.Stats()), fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok), logs.String(),
 	} {
-		if strings.Contains(s, secret) {
+		if strings.Contains(s, secret) || strings.Contains(s, other.Token().SecretPart()) {
 			t.Errorf("secret leaked in %q", s)
 		}
 	}
