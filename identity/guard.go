@@ -32,6 +32,7 @@ const (
 
 var opNames = [...]string{"invalid", "change_plan", "invite", "revoke_invitation", "add_member", "set_roles", "disable_member", "enable_member", "remove_member"}
 
+// String returns the operation's name, such as "invite".
 func (o Op) String() string {
 	if int(o) < len(opNames) {
 		return opNames[o]

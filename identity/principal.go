@@ -17,6 +17,7 @@ const (
 	KindBotUser
 )
 
+// String returns "user", "bot_user" or "invalid".
 func (k Kind) String() string {
 	switch k {
 	case KindUser:

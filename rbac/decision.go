@@ -33,6 +33,7 @@ var reasonText = [...]string{
 	ReasonAdminOnly:      "only administrators may grant, invite or change administrators",
 }
 
+// String describes the reason in words.
 func (r Reason) String() string {
 	if int(r) < len(reasonText) {
 		return reasonText[r]
@@ -50,6 +51,7 @@ type Decision struct {
 	Role string
 }
 
+// String returns "allow <permission> (role <role>)" or "deny <permission>: <reason>".
 func (d Decision) String() string {
 	if d.Allowed {
 		return fmt.Sprintf("allow %s (role %s)", d.Permission, d.Role)

@@ -141,6 +141,7 @@ func (s Set) Strings() []string {
 	return out
 }
 
+// String returns the permissions in braces, separated by spaces.
 func (s Set) String() string { return "{" + strings.Join(s.Strings(), " ") + "}" }
 
 // planMask returns the permissions plan allows.
