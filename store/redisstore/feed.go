@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -138,16 +139,13 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 	if err != nil {
 		return store.Batch{}, err
 	}
-	var bell <-chan *redis.Message
-	if s.cluster != nil {
-		ps := s.client.Subscribe(ctx, s.ks.doorbell())
-		defer ps.Close()
-		if _, err := ps.Receive(ctx); err != nil {
-			return store.Batch{}, s.stopErr(ctx, err)
-		}
-		bell = ps.Channel(redis.WithChannelSize(1))
-	}
 	for {
+		// On Cluster, take the doorbell's current channel before polling, so that a
+		// commit landing between the poll and the wait still wakes this call.
+		var bell <-chan struct{}
+		if s.cluster != nil {
+			bell = s.bell.current(ctx, s)
+		}
 		b, ok, err := s.poll(ctx, pos)
 		if err != nil {
 			return store.Batch{}, s.stopErr(ctx, err)
@@ -158,6 +156,55 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 		if err := s.wait(ctx, pos, bell); err != nil {
 			return store.Batch{}, err
 		}
+	}
+}
+
+// doorbell is the store's one subscription to the Cluster commit announcements, shared by
+// every Changes call. A ring closes the current channel and replaces it.
+type doorbell struct {
+	mu sync.Mutex
+	ps *redis.PubSub
+	ch chan struct{}
+}
+
+// current returns the channel the next ring closes, subscribing on first use.
+func (d *doorbell) current(ctx context.Context, s *Store) <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ch == nil {
+		d.ch = make(chan struct{})
+	}
+	if d.ps == nil && !s.isClosed() {
+		// go-redis keeps the subscription alive and re-subscribes after reconnecting;
+		// ctx only bounds the SUBSCRIBE itself. A ring missed meanwhile costs at most one
+		// block wait.
+		d.ps = s.client.Subscribe(ctx, s.ks.doorbell())
+		msgs := d.ps.Channel(redis.WithChannelSize(16))
+		go func() {
+			for range msgs {
+				d.ring()
+			}
+		}()
+	}
+	return d.ch
+}
+
+func (d *doorbell) ring() {
+	d.mu.Lock()
+	if d.ch != nil {
+		close(d.ch)
+	}
+	d.ch = make(chan struct{})
+	d.mu.Unlock()
+}
+
+func (d *doorbell) close() {
+	d.mu.Lock()
+	ps := d.ps
+	d.ps = nil
+	d.mu.Unlock()
+	if ps != nil {
+		_ = ps.Close()
 	}
 }
 
@@ -175,7 +222,7 @@ func (s *Store) stopErr(ctx context.Context, err error) error {
 
 // wait returns when a commit may have arrived, after at most the block wait, or with the
 // reason to stop.
-func (s *Store) wait(ctx context.Context, pos []streamID, bell <-chan *redis.Message) error {
+func (s *Store) wait(ctx context.Context, pos []streamID, bell <-chan struct{}) error {
 	var woke <-chan error
 	if bell == nil {
 		// The blocking read runs on its own goroutine so that a done context or Close

@@ -26,6 +26,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	bell      doorbell // Cluster: wakes Changes calls when a commit is announced
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,7 +80,10 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // Close stops the store: later calls fail with store.ErrClosed and blocked Changes calls
 // return it. It does not close the Redis client. It is safe to call more than once.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.bell.close()
+	})
 	return nil
 }
 
