@@ -86,6 +86,7 @@ type MetadataError struct {
 	Err    error
 }
 
+// Error describes the rejected part of the metadata.
 func (e *MetadataError) Error() string {
 	return joinMsg("sso: invalid IdP metadata: "+e.Field, e.Reason, e.Err)
 }
@@ -102,6 +103,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error names the field and the problem.
 func (e *ConfigError) Error() string {
 	return "sso: invalid configuration: " + e.Field + ": " + e.Reason
 }
@@ -121,6 +123,7 @@ type ResponseError struct {
 	Err    error // underlying cause (a parser, goxmldsig or store error), may be nil
 }
 
+// Error names the failed check, the reason and the cause.
 func (e *ResponseError) Error() string {
 	kind := "invalid SAML response"
 	if e.Kind != nil {
