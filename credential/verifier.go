@@ -323,7 +323,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 	fp := sha256.Sum256(key.Marshal())
 	now := v.clock.Now()
 	if v.stale(now) {
-		e, err := v.fetchSSH(ctx, fp)
+		e, err := v.fetchSSH(ctx, fp, false)
 		if err != nil {
 			return v.rejectErr(err)
 		}
@@ -339,7 +339,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 		res, err, _ := v.loads.Do(string(fp[:]), func() (any, error) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
 			defer cancel()
-			e, err := v.fetchSSH(lctx, fp)
+			e, err := v.fetchSSH(lctx, fp, true)
 			if err != nil {
 				return nil, err
 			}
@@ -439,7 +439,7 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 	ch := v.loads.DoChan(credID, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
 		defer cancel()
-		e, err := v.fetch(lctx, credID)
+		e, err := v.fetch(lctx, credID, true)
 		body := id.Body(credID)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
@@ -471,8 +471,9 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 	}
 }
 
-// fetch reads a token credential and its owner in one store read.
-func (v *Verifier) fetch(ctx context.Context, credID string) (*entry, error) {
+// fetch reads a token credential and its owner in one store read. With share, the owner entry
+// is the shared one (cached); without, it is private to the result.
+func (v *Verifier) fetch(ctx context.Context, credID string, share bool) (*entry, error) {
 	var (
 		c     store.Credential
 		state store.OwnerState
@@ -491,11 +492,11 @@ func (v *Verifier) fetch(ctx context.Context, credID string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.newEntry(c, state, epoch)
+	return v.newEntry(c, state, epoch, share)
 }
 
-// fetchSSH reads an SSH credential by fingerprint, then its owner.
-func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte) (*entry, error) {
+// fetchSSH reads an SSH credential by fingerprint, then its owner. share is as for fetch.
+func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte, share bool) (*entry, error) {
 	var (
 		c     store.Credential
 		state store.OwnerState
@@ -517,10 +518,10 @@ func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte) (*entry, 
 	if err != nil {
 		return nil, err
 	}
-	return v.newEntry(c, state, epoch)
+	return v.newEntry(c, state, epoch, share)
 }
 
-func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpoch uint64) (*entry, error) {
+func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpoch uint64, share bool) (*entry, error) {
 	acl, err := v.acls.get(c.ACL)
 	if err != nil {
 		// Stored ACLs were validated on write; one that no longer parses allows nothing.
@@ -542,7 +543,13 @@ func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpo
 	if !c.ExpiresAt.IsZero() {
 		e.expires = c.ExpiresAt.UnixNano()
 	}
-	e.owner.Store(v.owners.get(ownerKey{c.AccountID, c.OwnerID}, state, ownerEpoch))
+	if share {
+		e.owner.Store(v.owners.get(ownerKey{c.AccountID, c.OwnerID}, state, ownerEpoch))
+	} else {
+		o := &owner{accountID: c.AccountID, id: c.OwnerID}
+		o.state.Store(int32(state))
+		e.owner.Store(o)
+	}
 	return e, nil
 }
 
@@ -598,9 +605,9 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 	}
 }
 
-// verifyDirect verifies against the store without the cache.
+// verifyDirect verifies against the store without the cache, touching no shared state.
 func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now time.Time) (Result, error) {
-	e, err := v.fetch(ctx, tok.CredentialID())
+	e, err := v.fetch(ctx, tok.CredentialID(), false)
 	if err != nil {
 		return v.rejectErr(err)
 	}

@@ -39,7 +39,7 @@ func BenchmarkCache1M(b *testing.B) {
 			rand.Read(secret[:])
 			c := store.Credential{ID: cid, AccountID: acct, Kind: store.Authtoken, OwnerID: owner,
 				SecretHash: hex.EncodeToString(secret[:]), ACL: acl}
-			e, err := v.newEntry(c, store.OwnerActive, 0)
+			e, err := v.newEntry(c, store.OwnerActive, 0, true)
 			if err != nil {
 				b.Fatal(err)
 			}

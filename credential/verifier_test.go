@@ -361,13 +361,14 @@ func TestFeedGapFlushesCache(t *testing.T) {
 		t.Fatalf("with the commit lost the cache should still accept (this is what a gap costs): %v", err)
 	}
 	// ...and the feed says so: the verifier must flush rather than keep serving it.
+	flushes := e.v.Stats().Flushes // one, at the start of Run
 	e.st.gapNext.Store(true)
-	waitUntil(t, func() bool { return e.v.Stats().Flushes > 0 }) // the follower's next read of the feed
+	waitUntil(t, func() bool { return e.v.Stats().Flushes > flushes }) // the follower's next read of the feed
 	if _, err := e.v.Verify(e.ctx, store.Authtoken, tok.Reveal()); !errors.Is(err, credential.ReasonUnknown) {
 		t.Fatalf("after the gap: %v, want %v", err, credential.ReasonUnknown)
 	}
-	if got := e.v.Stats().Flushes; got != 1 {
-		t.Errorf("Flushes = %d, want 1", got)
+	if got := e.v.Stats().Flushes; got != flushes+1 {
+		t.Errorf("Flushes = %d, want %d", got, flushes+1)
 	}
 }
 
@@ -528,5 +529,26 @@ func TestNoSecretInResultsErrorsLogsOrStats(t *testing.T) {
 		if strings.Contains(s, secret) || strings.Contains(s, other.Token().SecretPart()) {
 			t.Errorf("secret leaked in %q", s)
 		}
+	}
+}
+
+// A verification made before Run has its starting cursor must leave nothing behind that a
+// commit made in that window (which the feed will never deliver) could leave stale.
+func TestChangeBeforeRunStartsIsNotMissed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv(t)
+	tok, _ := e.issue(store.Authtoken, e.bot, nil)
+	v := credential.NewVerifier(e.inner, credential.WithClock(e.clock)) // not running yet
+	if _, err := v.Verify(ctx, store.Authtoken, tok.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	e.setBotActive(false)
+	go v.Run(ctx)
+	if err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, store.Authtoken, tok.Reveal()); !errors.Is(err, credential.ReasonOwnerInactive) {
+		t.Fatalf("Verify = %v, want %v", err, credential.ReasonOwnerInactive)
 	}
 }

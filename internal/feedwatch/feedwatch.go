@@ -20,8 +20,9 @@ import (
 type Handler interface {
 	// Apply is called with each commit, oldest first.
 	Apply(store.Commit)
-	// Flush is called when commits may have been missed (a gap in the feed, or a cursor the
-	// store no longer accepts): everything derived from the store must be dropped.
+	// Flush is called when commits may have been missed (at the start of Run, on a gap in
+	// the feed, or when the store no longer accepts the cursor): everything derived from the
+	// store must be dropped.
 	Flush()
 }
 
@@ -112,6 +113,9 @@ func (f *Follower) Run(ctx context.Context) error {
 		start := f.clock.Now()
 		head, err := f.st.Head(ctx)
 		if err == nil {
+			// Whatever the handler cached before now may predate commits that lie before
+			// head, which the feed will never deliver: start clean.
+			f.h.Flush()
 			cur = head
 			f.markSynced(start)
 			break

@@ -86,8 +86,8 @@ func TestAppliesCommitsInOrder(t *testing.T) {
 			t.Fatalf("revisions = %v, want 1..10 in order", revs)
 		}
 	}
-	if flushes != 0 {
-		t.Errorf("flushes = %d, want 0", flushes)
+	if flushes != 1 {
+		t.Errorf("flushes = %d, want 1 (at the start of Run only)", flushes)
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -114,7 +114,7 @@ func TestGapFlushes(t *testing.T) {
 		putAccount(t, s, i)
 	}
 	close(gate)
-	waitFor(t, r, func() bool { _, fl := r.snapshot(); return fl >= 1 })
+	waitFor(t, r, func() bool { _, fl := r.snapshot(); return fl >= 2 }) // the start, then the gap
 	waitFor(t, r, func() bool { revs, _ := r.snapshot(); return len(revs) > 0 && revs[len(revs)-1] == 10 })
 }
 
@@ -192,5 +192,22 @@ func TestSyncStampsTheConfirmation(t *testing.T) {
 	}
 	if got, want := f.Synced(), clk.Now(); !got.Equal(want) {
 		t.Fatalf("Synced = %v after a Sync at %v", got, want)
+	}
+}
+
+// What a cache learned before Run read its starting cursor may be older than commits the feed
+// will never deliver (they precede the cursor), so Run flushes once it has the cursor.
+func TestRunFlushesAtStart(t *testing.T) {
+	s := memstore.New()
+	r := newRecorder()
+	f := feedwatch.New(s, r)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, flushes := r.snapshot(); flushes != 1 {
+		t.Fatalf("flushes after start = %d, want 1", flushes)
 	}
 }
