@@ -165,17 +165,20 @@ type Role struct {
 
 // IdentityProvider is a SAML identity provider configured for an account.
 type IdentityProvider struct {
-	ID                string    `json:"id"`
-	AccountID         string    `json:"account_id"`
-	Description       string    `json:"description"`
-	EntityID          string    `json:"entity_id"` // unique per account
-	MetadataXML       string    `json:"metadata_xml"`
-	AllowIDPInitiated bool      `json:"allow_idp_initiated"`
-	DefaultRoles      []string  `json:"default_roles"`
-	EmailAttribute    string    `json:"email_attribute"`
-	NameAttribute     string    `json:"name_attribute"`
-	GroupsAttribute   string    `json:"groups_attribute"`
-	CreatedAt         time.Time `json:"created_at"`
+	ID                string   `json:"id"`
+	AccountID         string   `json:"account_id"`
+	Description       string   `json:"description"`
+	EntityID          string   `json:"entity_id"` // unique per account
+	MetadataXML       string   `json:"metadata_xml"`
+	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRoles      []string `json:"default_roles"`
+	EmailAttribute    string   `json:"email_attribute"`
+	NameAttribute     string   `json:"name_attribute"`
+	GroupsAttribute   string   `json:"groups_attribute"`
+	// Domains are the email domains this IdP is trusted to assert: a login may link to an
+	// existing user by email only when the email's domain is listed.
+	Domains   []string  `json:"domains"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Event is an audit event. Events are append-only.

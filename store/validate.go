@@ -210,6 +210,7 @@ func (r Role) Clone() Role { r.Permissions = slices.Clone(r.Permissions); return
 // Clone returns a deep copy of p.
 func (p IdentityProvider) Clone() IdentityProvider {
 	p.DefaultRoles = slices.Clone(p.DefaultRoles)
+	p.Domains = slices.Clone(p.Domains)
 	return p
 }
 
