@@ -58,6 +58,7 @@ func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	o.MaintNotificationsConfig = noMaintNotifications()
 	c := redis.NewClient(o)
 	tb.Cleanup(func() { c.Close() })
 	rt := &roundTrips{}

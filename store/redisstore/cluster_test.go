@@ -24,7 +24,7 @@ func TestClusterTransactions(t *testing.T) {
 		t.Skip("starts a 3-master cluster")
 	}
 	cl := redistest.StartCluster(t, 3)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 	t.Cleanup(func() { c.Close() })
 	rt := &roundTrips{} // counted per node: a pipeline over two nodes is two round trips
 	c.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })

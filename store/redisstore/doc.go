@@ -115,6 +115,20 @@
 // and the feed. Single-use keys are a script (check the stored expiry against the store's
 // clock, then SET with PX) to put and GETDEL to take.
 //
+// # Client configuration
+//
+// Update pins a connection per transaction (Client.Conn, or the master's for Cluster).
+// go-redis v9.23.0 has a data race when such connections are dialled concurrently against a
+// server without CLIENT MAINT_NOTIFICATIONS (Redis before 8) in its default "auto" mode:
+// each Conn has its own lock but they share the client's *Options, which the failed
+// handshake rewrites. It is harmless in effect but the race detector reports it; on such
+// servers set
+//
+//	MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+//
+// in the client's options. A client pool size of at least the number of concurrent Updates
+// plus concurrent Changes calls avoids waiting for connections.
+//
 // # Errors
 //
 // redis.Nil never escapes: absent records are store.ErrNotFound. Other Redis and network
