@@ -20,7 +20,7 @@ import (
 //
 //	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW
 //	\_/ \____________________________/ \_________________________/\____/
-//	kind   ID body (ULID + shard tag)      secret: 160 bits, base62  CRC-32
+//	kind   ID body (ULID + shard tag)      secret: 160 bits, base62  CRC-32C
 const (
 	// TokenPrefixAuthtoken starts every tunnel authtoken.
 	TokenPrefixAuthtoken = "iat"
@@ -31,7 +31,7 @@ const (
 	SecretBytes = 20
 	// SecretLen is the length of a token's secret part: SecretBytes in fixed-width base62.
 	SecretLen = 27
-	// ChecksumLen is the length of a token's checksum: the CRC-32 (IEEE) of everything
+	// ChecksumLen is the length of a token's checksum: the CRC-32C (Castagnoli) of everything
 	// before it, in fixed-width base62.
 	ChecksumLen = 6
 	// TokenLen is the length of every token.
@@ -149,7 +149,7 @@ func ParseToken(s string) (Token, error) {
 		invalid |= c
 		sum = sum*62 + uint64(c&classValue)
 	}
-	if invalid&classInvalid != 0 || sum != uint64(crc32.ChecksumIEEE(bytesOf(s[:secretEnd]))) {
+	if invalid&classInvalid != 0 || sum != uint64(checksum(bytesOf(s[:secretEnd]))) {
 		return Token{}, ErrTokenChecksum
 	}
 	return Token{p: tokenPointer(s)}, nil
@@ -185,7 +185,7 @@ func NewToken(kind store.CredentialKind, credentialID string, rand io.Reader) (S
 	copy(buf[bodyStart:], id.Body(credentialID))
 	buf[bodyEnd] = '_'
 	encodeSecret((*[SecretLen]byte)(buf[secretStart:secretEnd]), &raw)
-	encodeChecksum((*[ChecksumLen]byte)(buf[secretEnd:]), crc32.ChecksumIEEE(buf[:secretEnd]))
+	encodeChecksum((*[ChecksumLen]byte)(buf[secretEnd:]), checksum(buf[:secretEnd]))
 	s := string(buf[:])
 	clear(buf[:])
 	tok, err := ParseToken(s)
@@ -379,6 +379,11 @@ func encodeSecret(dst *[SecretLen]byte, src *[SecretBytes]byte) {
 }
 
 // encodeChecksum writes v as ChecksumLen base62 digits.
+// checksum is the CRC-32C (Castagnoli) of b. CRC-32C has a hardware path for inputs of any
+// length; the IEEE polynomial's fast path starts at 64 bytes, above the 62 a token checksums,
+// and took 60% of ParseToken.
+func checksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+
 func encodeChecksum(dst *[ChecksumLen]byte, v uint32) {
 	for i := ChecksumLen - 1; i >= 0; i-- {
 		dst[i] = base62Alphabet[v%62]

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/big"
@@ -69,7 +68,7 @@ func mustToken(t testing.TB, kind store.CredentialKind, credentialID string, see
 // withChecksum replaces the checksum of a TokenLen-long string with the right one.
 func withChecksum(s string) string {
 	var sum [ChecksumLen]byte
-	encodeChecksum(&sum, crc32.ChecksumIEEE([]byte(s[:secretEnd])))
+	encodeChecksum(&sum, checksum([]byte(s[:secretEnd])))
 	return s[:secretEnd] + string(sum[:])
 }
 

@@ -3,7 +3,6 @@ package credential
 import (
 	"context"
 	"crypto/rand"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -42,7 +41,7 @@ func TestSecretRewrappedUnderAnotherKindIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := []byte(TokenPrefixAuthtoken + tok.Reveal()[kindPrefixLen:])
-	encodeChecksum((*[ChecksumLen]byte)(forged[secretEnd:]), crc32.ChecksumIEEE(forged[:secretEnd]))
+	encodeChecksum((*[ChecksumLen]byte)(forged[secretEnd:]), checksum(forged[:secretEnd]))
 	if _, err := ParseToken(string(forged)); err != nil {
 		t.Fatalf("the forged token should be well formed: %v", err)
 	}
