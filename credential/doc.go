@@ -6,7 +6,7 @@
 // Authtokens and API keys are bearer tokens of one fixed shape, TokenLen characters of
 // [A-Za-z0-9_] (a double-click selects a whole token; it is safe in headers and URLs):
 //
-//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW
+//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCnf
 //
 // A per-kind prefix ("iat" authtoken, "iak" API key) lets secret scanners (TokenPattern) and
 // the Verifier tell the kinds apart. Then comes the credential's ID without its cr_ or ak_

@@ -66,18 +66,18 @@ func ExampleSecret() {
 	// [REDACTED] [REDACTED] credential.Secret([REDACTED]) "[REDACTED]" [REDACTED]
 	// {"token":"[REDACTED]"}
 	// 64
-	// iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW
+	// iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCnf
 }
 
 func ExampleParseToken() {
-	tok, err := credential.ParseToken("iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW")
+	tok, err := credential.ParseToken("iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCnf")
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(tok.Kind(), tok.CredentialID(), tok.ShardTag())
 	fmt.Println(tok) // the secret part is redacted
 
-	_, err = credential.ParseToken("iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhX")
+	_, err = credential.ParseToken("iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCng")
 	fmt.Println(errors.Is(err, credential.ErrMalformedToken), errors.Is(err, credential.ErrTokenChecksum))
 	// Output:
 	// authtoken cr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ K3ZQ

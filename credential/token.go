@@ -18,7 +18,7 @@ import (
 //
 // for example (68 characters, all of them in [A-Za-z0-9_]):
 //
-//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs0TyRhW
+//	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCnf
 //	\_/ \____________________________/ \_________________________/\____/
 //	kind   ID body (ULID + shard tag)      secret: 160 bits, base62  CRC-32C
 const (
