@@ -474,42 +474,35 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 // fetch reads a token credential and its owner in one store read. With share, the owner entry
 // is the shared one (cached); without, it is private to the result.
 func (v *Verifier) fetch(ctx context.Context, credID string, share bool) (*entry, error) {
-	var (
-		c     store.Credential
-		state store.OwnerState
-	)
-	v.owners.mu.Lock()
-	epoch := v.owners.epoch
-	v.owners.mu.Unlock()
-	err := v.st.View(ctx, func(r store.Reader) error {
-		var err error
-		c, state, err = r.CredentialAuth(ctx, credID)
-		return err
+	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.OwnerState, error) {
+		return r.CredentialAuth(ctx, credID)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ReasonUnknown
-	}
-	if err != nil {
-		return nil, err
-	}
-	return v.newEntry(c, state, epoch, share)
 }
 
 // fetchSSH reads an SSH credential by fingerprint, then its owner. share is as for fetch.
 func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte, share bool) (*entry, error) {
+	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.OwnerState, error) {
+		c, err := r.CredentialByFingerprint(ctx, fingerprintString(fp))
+		if err != nil {
+			return c, store.OwnerMissing, err
+		}
+		state, err := r.OwnerState(ctx, c.AccountID, c.OwnerID)
+		return c, state, err
+	})
+}
+
+// load runs read in a View and makes a cache entry of what it found.
+func (v *Verifier) load(ctx context.Context, share bool, read func(store.Reader) (store.Credential, store.OwnerState, error)) (*entry, error) {
 	var (
 		c     store.Credential
 		state store.OwnerState
 	)
 	v.owners.mu.Lock()
-	epoch := v.owners.epoch
+	epoch := v.owners.epoch // read before the store: a change applied after it is not missed
 	v.owners.mu.Unlock()
 	err := v.st.View(ctx, func(r store.Reader) error {
 		var err error
-		if c, err = r.CredentialByFingerprint(ctx, fingerprintString(fp)); err != nil {
-			return err
-		}
-		state, err = r.OwnerState(ctx, c.AccountID, c.OwnerID)
+		c, state, err = read(r)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
