@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,7 +65,13 @@ func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
 	tb.Cleanup(func() { c.Close() })
 	rt := &roundTrips{}
 	c.AddHook(rt)
-	s, err := redisstore.New(c, redisstore.WithPrefix(srv.Prefix+":"+redistest.UniquePrefix()))
+	return newFixtureOn(tb, c, rt, srv.Prefix+":"+redistest.UniquePrefix(), n)
+}
+
+// newFixtureOn is newFixture on any client.
+func newFixtureOn(tb testing.TB, c redis.UniversalClient, rt *roundTrips, prefix string, n int) *fixture {
+	tb.Helper()
+	s, err := redisstore.New(c, redisstore.WithPrefix(prefix))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -238,4 +246,60 @@ func TestRoundTrips(t *testing.T) {
 		c := f.newCred()
 		return f.s.Update(ctx, func(tx store.Tx) error { return tx.PutCredential(ctx, c) })
 	})
+}
+
+// BenchmarkFeedDelivery measures how long a commit takes to reach a subscriber blocked in
+// Changes: from Update's return to Changes' return with that commit. It reports the median
+// and the 99th percentile; run it with -benchtime 1000x.
+func BenchmarkFeedDelivery(b *testing.B) {
+	b.Run("Standalone", func(b *testing.B) {
+		feedDelivery(b, newFixture(b, redistest.Start(b), 0))
+	})
+	b.Run("Cluster3", func(b *testing.B) {
+		cl := redistest.StartCluster(b, 3)
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
+		b.Cleanup(func() { c.Close() })
+		feedDelivery(b, newFixtureOn(b, c, &roundTrips{}, redistest.UniquePrefix(), 0))
+	})
+}
+
+func feedDelivery(b *testing.B, f *fixture) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cur, err := f.s.Head(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	delivered := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			batch, err := f.s.Changes(ctx, cur)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			cur = batch.Next
+			for range batch.Commits {
+				delivered <- now
+			}
+		}
+	}()
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		name := "n" + strconv.Itoa(i)
+		if err := f.s.Update(ctx, func(tx store.Tx) error {
+			return tx.PutAccount(ctx, store.Account{ID: f.acct, Name: name})
+		}); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		at := <-delivered
+		lat = append(lat, max(at.Sub(committed), 0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

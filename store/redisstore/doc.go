@@ -96,15 +96,17 @@
 // increasing along a bucket.
 //
 // A Cursor holds one stream position per bucket ("r1.<N>.<pos>...", an empty position
-// meaning the start). Changes polls every stream in one pipelined round trip, reading
-// after the positions and the first retained entry of each stream the cursor has a
-// position in. When a stream no longer holds the cursor's own entry, Changes reports a gap
-// and a cursor that resumes at the oldest entry retained; this may flag a gap a little
-// early, never late. When nothing is new it blocks in bounded steps (WithBlockWait): with
-// one XREAD BLOCK over all the streams on a standalone server, and on Cluster (where one
-// XREAD cannot span slots) until a commit's PUBLISH on the doorbell channel or the step
-// ends. A subscriber that lost its connection resumes from its cursor, without loss while
-// the streams still hold its positions, and with a gap otherwise.
+// meaning the start). Changes reads after the positions and, in the same pipeline, the first
+// retained entry of each stream the cursor has a position in. When a stream no longer holds
+// the cursor's own entry, Changes reports a gap and a cursor that resumes at the oldest
+// entry retained; this may flag a gap a little early, never late. On a standalone server the
+// read is one XREAD BLOCK over all the streams, in bounded steps (WithBlockWait). On Cluster,
+// where one XREAD cannot span slots, it is one non-blocking XREAD per stream, pipelined (a
+// round trip per node, in parallel), and between reads Changes waits for a commit's PUBLISH
+// on the doorbell channel (subscribed on every master: cross-node delivery over the cluster
+// bus has a tail of tens of milliseconds) or the end of the step. A subscriber that lost its
+// connection resumes from its cursor, without loss while the streams still hold its
+// positions, and with a gap otherwise.
 //
 // # Verifier reads
 //

@@ -125,12 +125,13 @@ func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 // pollCount bounds the entries read from one stream per Changes call.
 const pollCount = 1000
 
-// Changes implements store.Store. Each call first polls every stream in one pipelined round
-// trip (XREAD without BLOCK, plus the first retained entry of each stream the cursor has a
-// position in, to detect trimming). When nothing is new it waits, in bounded steps, for a
-// commit: with XREAD BLOCK over all streams on a standalone server; on Redis Cluster, where
-// one XREAD cannot span slots, for a commit's announcement on a Pub/Sub channel (or the
-// bounded step, whichever comes first), then polls again.
+// Changes implements store.Store. Each step reads every stream after the cursor and the
+// first entry retained by each stream the cursor has a position in (to detect trimming), in
+// one pipelined round trip. On a standalone server the read is one XREAD BLOCK over all the
+// streams, bounded by the block wait, and Changes loops over such steps. On Redis Cluster,
+// where one XREAD cannot span slots, the read is one non-blocking XREAD per stream (one
+// round trip per node, in parallel); between steps Changes waits for a commit's
+// announcement on a Pub/Sub channel, or the block wait, whichever comes first.
 func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Batch{}, err
@@ -139,32 +140,84 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 	if err != nil {
 		return store.Batch{}, err
 	}
+	if s.cluster == nil {
+		return s.changesStandalone(ctx, pos)
+	}
 	for {
-		// On Cluster, take the doorbell's current channel before polling, so that a
-		// commit landing between the poll and the wait still wakes this call.
-		var bell <-chan struct{}
-		if s.cluster != nil {
-			bell = s.bell.current(ctx, s)
-		}
-		b, ok, err := s.poll(ctx, pos)
+		// Take the doorbell's current channel before polling, so that a commit landing
+		// between the poll and the wait still wakes this call.
+		bell := s.bell.current(ctx, s)
+		b, ok, err := s.poll(ctx, pos, 0)
 		if err != nil {
 			return store.Batch{}, s.stopErr(ctx, err)
 		}
 		if ok {
 			return b, nil
 		}
-		if err := s.wait(ctx, pos, bell); err != nil {
-			return store.Batch{}, err
+		timer := time.NewTimer(s.opt.blockWait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return store.Batch{}, ctx.Err()
+		case <-s.closed:
+			timer.Stop()
+			return store.Batch{}, store.ErrClosed
+		case <-bell:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+type pollResult struct {
+	b   store.Batch
+	ok  bool
+	err error
+}
+
+// changesStandalone loops over blocking polls (XREAD BLOCK over every stream, then the
+// trimming check, in one pipeline) until one returns something. Each poll runs on its own
+// goroutine so that a done context or Close ends Changes at once; the poll itself ends
+// within the block wait.
+func (s *Store) changesStandalone(ctx context.Context, pos []streamID) (store.Batch, error) {
+	block := s.opt.blockWait
+	if rt := s.single.Options().ReadTimeout; rt > 0 && block > rt/2 {
+		block = rt / 2 // a pipeline's replies must arrive within the client's read timeout
+	}
+	for {
+		res := make(chan pollResult, 1)
+		go func() {
+			b, ok, err := s.poll(ctx, pos, block)
+			res <- pollResult{b, ok, err}
+		}()
+		select {
+		case <-ctx.Done():
+			return store.Batch{}, ctx.Err()
+		case <-s.closed:
+			return store.Batch{}, store.ErrClosed
+		case r := <-res:
+			if r.err != nil {
+				return store.Batch{}, s.stopErr(ctx, r.err)
+			}
+			if r.ok {
+				return r.b, nil
+			}
 		}
 	}
 }
 
-// doorbell is the store's one subscription to the Cluster commit announcements, shared by
-// every Changes call. A ring closes the current channel and replaces it.
+// doorbell is the store's subscription to the Cluster commit announcements, shared by every
+// Changes call. A ring closes the current channel and replaces it.
+//
+// It subscribes on every master, not through one node: a PUBLISH reaches the subscribers
+// of the node that runs it at once, but those of other nodes over the cluster bus, which
+// was measured to add up to about 40 ms now and then. Masters added later still ring,
+// over the bus.
 type doorbell struct {
-	mu sync.Mutex
-	ps *redis.PubSub
-	ch chan struct{}
+	mu   sync.Mutex
+	subs []*redis.PubSub
+	ch   chan struct{}
+	on   bool
 }
 
 // current returns the channel the next ring closes, subscribing on first use.
@@ -174,36 +227,46 @@ func (d *doorbell) current(ctx context.Context, s *Store) <-chan struct{} {
 	if d.ch == nil {
 		d.ch = make(chan struct{})
 	}
-	if d.ps == nil && !s.isClosed() {
-		// go-redis keeps the subscription alive and re-subscribes after reconnecting;
+	if !d.on && !s.isClosed() {
+		// go-redis keeps each subscription alive and re-subscribes after reconnecting;
 		// ctx only bounds the SUBSCRIBE itself. A ring missed meanwhile costs at most one
-		// block wait.
-		d.ps = s.client.Subscribe(ctx, s.ks.doorbell())
-		msgs := d.ps.Channel(redis.WithChannelSize(16))
-		go func() {
-			for range msgs {
-				d.ring()
-			}
-		}()
+		// block wait. If listing the masters fails, the next call tries again.
+		var mu sync.Mutex
+		var subs []*redis.PubSub
+		err := s.cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			ps := node.Subscribe(ctx, s.ks.doorbell())
+			mu.Lock()
+			subs = append(subs, ps)
+			mu.Unlock()
+			return nil
+		})
+		for _, ps := range subs {
+			msgs := ps.Channel(redis.WithChannelSize(16))
+			go func() {
+				for range msgs {
+					d.ring()
+				}
+			}()
+		}
+		d.subs = append(d.subs, subs...)
+		d.on = err == nil
 	}
 	return d.ch
 }
 
 func (d *doorbell) ring() {
 	d.mu.Lock()
-	if d.ch != nil {
-		close(d.ch)
-	}
+	close(d.ch)
 	d.ch = make(chan struct{})
 	d.mu.Unlock()
 }
 
 func (d *doorbell) close() {
 	d.mu.Lock()
-	ps := d.ps
-	d.ps = nil
+	subs := d.subs
+	d.subs, d.on = nil, true // never subscribe again
 	d.mu.Unlock()
-	if ps != nil {
+	for _, ps := range subs {
 		_ = ps.Close()
 	}
 }
@@ -220,59 +283,16 @@ func (s *Store) stopErr(ctx context.Context, err error) error {
 	return wrap(err)
 }
 
-// wait returns when a commit may have arrived, after at most the block wait, or with the
-// reason to stop.
-func (s *Store) wait(ctx context.Context, pos []streamID, bell <-chan struct{}) error {
-	var woke <-chan error
-	if bell == nil {
-		// The blocking read runs on its own goroutine so that a done context or Close
-		// ends Changes at once; the read itself ends within the block wait.
-		ch := make(chan error, 1)
-		streams := make([]string, 0, 2*len(pos))
-		for b := range pos {
-			streams = append(streams, s.ks.feed(b).k)
-		}
-		for _, p := range pos {
-			streams = append(streams, p.String())
-		}
-		go func() {
-			err := s.client.XRead(ctx, &redis.XReadArgs{Streams: streams, Count: 1, Block: s.opt.blockWait}).Err()
-			if errors.Is(err, redis.Nil) {
-				err = nil
-			}
-			ch <- err
-		}()
-		woke = ch
-	}
-	timer := time.NewTimer(s.opt.blockWait + s.opt.blockWait/2)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closed:
-		return store.ErrClosed
-	case err := <-woke:
-		if err != nil {
-			return s.stopErr(ctx, err)
-		}
-	case <-bell:
-	case <-timer.C:
-	}
-	return nil
-}
-
-// poll reads what follows pos in every stream. ok is false when there is nothing: no
+// poll reads what follows pos in every stream, then, for each stream the cursor has a
+// position in, the first entry retained, to detect trimming. On a standalone server with
+// block > 0 the read is an XREAD BLOCK over every stream; the trimming check, queued behind
+// it on the connection, runs as soon as it returns. ok is false when there is nothing: no
 // commit and no gap.
-func (s *Store) poll(ctx context.Context, pos []streamID) (store.Batch, bool, error) {
+func (s *Store) poll(ctx context.Context, pos []streamID, block time.Duration) (store.Batch, bool, error) {
 	n := s.ks.n
 	firsts := make([]*redis.XMessageSliceCmd, n)
 	var reads []*redis.XStreamSliceCmd
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for b := range n {
-			if !pos[b].zero() {
-				firsts[b] = p.XRangeN(ctx, s.ks.feed(b).k, "-", "+", 1)
-			}
-		}
 		if s.cluster == nil {
 			streams := make([]string, 0, 2*n)
 			for b := range n {
@@ -281,11 +301,20 @@ func (s *Store) poll(ctx context.Context, pos []streamID) (store.Batch, bool, er
 			for _, q := range pos {
 				streams = append(streams, q.String())
 			}
-			reads = append(reads, p.XRead(ctx, &redis.XReadArgs{Streams: streams, Count: pollCount, Block: -1}))
+			a := &redis.XReadArgs{Streams: streams, Count: pollCount, Block: -1}
+			if block > 0 {
+				a.Block = block
+			}
+			reads = append(reads, p.XRead(ctx, a))
 		} else {
 			for b := range n {
 				reads = append(reads, p.XRead(ctx, &redis.XReadArgs{
 					Streams: []string{s.ks.feed(b).k, pos[b].String()}, Count: pollCount, Block: -1}))
+			}
+		}
+		for b := range n {
+			if !pos[b].zero() {
+				firsts[b] = p.XRangeN(ctx, s.ks.feed(b).k, "-", "+", 1)
 			}
 		}
 		return nil
