@@ -58,11 +58,11 @@ type Server struct {
 	// (IAMKIT_REDIS_URL) must keep their keys under it; keys under it are deleted at cleanup.
 	Prefix string
 
-	t        testing.TB
 	external bool
 	dir      string
 	args     []string
 	port     int
+	cleanup  func()
 
 	mu   sync.Mutex
 	proc *exec.Cmd
@@ -71,32 +71,66 @@ type Server struct {
 
 // Start returns a standalone Redis for t: the server named by IAMKIT_REDIS_URL when it is
 // set (unless an option demands a private server), otherwise a new redis-server from PATH
-// with no persistence on a free loopback port, stopped when t ends.
+// with no persistence on a free loopback port, stopped when t ends. When neither is
+// possible it skips t, or fails it when CI is set.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s, err := Launch(opts...)
+	Require(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// ErrUnavailable is matched by the errors of Launch and LaunchCluster when there is no
+// Redis to test against (no redis-server on PATH, or IAMKIT_REDIS_URL does not answer).
+var ErrUnavailable = errors.New("redistest: no Redis available")
+
+// Require fails or skips t on an error from Launch or LaunchCluster: it skips when the
+// error matches ErrUnavailable and CI is not set, and fails otherwise.
+func Require(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnavailable):
+		unavailable(t, err.Error())
+	default:
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+// Launch is Start for callers without a testing.TB, such as TestMain, to share one server
+// among the tests of a binary. The caller must Close the server.
+func Launch(opts ...Option) (*Server, error) {
 	var c config
 	for _, o := range opts {
 		o(&c)
 	}
-	s := &Server{t: t, Prefix: UniquePrefix()}
+	s := &Server{Prefix: UniquePrefix()}
 	if u := os.Getenv(EnvURL); u != "" && !c.aof {
 		o, err := redis.ParseURL(u)
 		if err != nil {
-			t.Fatalf("redistest: %s: %v", EnvURL, err)
+			return nil, fmt.Errorf("%s: %w", EnvURL, err)
 		}
 		s.Addr, s.URL, s.external = o.Addr, u, true
 		if err := ping(o); err != nil {
-			unavailable(t, fmt.Sprintf("%s=%s does not answer: %v", EnvURL, u, err))
+			return nil, fmt.Errorf("%w: %s=%s does not answer: %v", ErrUnavailable, EnvURL, u, err)
 		}
-		t.Cleanup(func() { s.deletePrefix(o) })
-		return s
+		s.cleanup = func() { s.deletePrefix(o) }
+		return s, nil
 	}
-	bin := lookBinary(t, "redis-server")
+	bin, err := lookBinary("redis-server")
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort(false)
 	if err != nil {
-		t.Fatalf("redistest: no free port: %v", err)
+		return nil, fmt.Errorf("no free port: %w", err)
 	}
-	s.dir = t.TempDir()
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, err
+	}
+	s.dir = dir
 	s.port = port
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.URL = "redis://" + s.Addr
@@ -110,11 +144,20 @@ func Start(t testing.TB, opts ...Option) *Server {
 		s.args = append(s.args, "--appendonly", "no")
 	}
 	s.args = append([]string{bin}, s.args...)
+	s.cleanup = func() { s.Stop(); os.RemoveAll(dir) }
 	if err := s.launch(); err != nil {
-		t.Fatalf("redistest: %v", err)
+		s.cleanup()
+		return nil, err
 	}
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
+}
+
+// Close stops a server this package started and removes its files, or deletes the keys
+// under Prefix on the external server.
+func (s *Server) Close() {
+	if s.cleanup != nil {
+		s.cleanup()
+	}
 }
 
 // External reports whether the server is the shared one named by IAMKIT_REDIS_URL, which a
@@ -139,21 +182,20 @@ func (s *Server) Stop() {
 }
 
 // Restart starts a stopped server again on the same port with the same directory (so an
-// AOF-enabled server reloads its data). It fails the test on an external server.
-func (s *Server) Restart() {
-	s.t.Helper()
+// AOF-enabled server reloads its data). It fails on an external server.
+func (s *Server) Restart() error {
 	if s.external {
-		s.t.Fatalf("redistest: cannot restart the external server")
+		return errors.New("redistest: cannot restart the external server")
 	}
 	s.Stop()
 	var err error
 	for i := 0; i < 50; i++ { // the port may linger briefly after the kill
 		if err = s.launch(); err == nil {
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("redistest: restart: %v", err)
+	return fmt.Errorf("redistest: restart: %w", err)
 }
 
 func (s *Server) launch() error {
@@ -213,18 +255,40 @@ type Cluster struct {
 // The processes are killed when t ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	c, err := LaunchCluster(n)
+	Require(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// LaunchCluster is StartCluster for callers without a testing.TB. The caller must Close
+// the cluster.
+func LaunchCluster(n int) (*Cluster, error) {
 	if n < 3 {
-		t.Fatalf("redistest: a cluster needs at least 3 masters, got %d", n)
+		return nil, fmt.Errorf("a cluster needs at least 3 masters, got %d", n)
 	}
-	bin := lookBinary(t, "redis-server")
-	cli := lookBinary(t, "redis-cli")
+	bin, err := lookBinary("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	cli, err := lookBinary("redis-cli")
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{}
 	for i := 0; i < n; i++ {
 		port, err := freePort(true)
 		if err != nil {
-			t.Fatalf("redistest: no free port: %v", err)
+			c.Close()
+			return nil, fmt.Errorf("no free port: %w", err)
 		}
-		s := &Server{t: t, dir: t.TempDir(), port: port}
+		dir, err := os.MkdirTemp("", "redistest-cluster-")
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		s := &Server{dir: dir, port: port}
+		s.cleanup = func() { s.Stop(); os.RemoveAll(dir) }
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		s.URL = "redis://" + s.Addr
 		s.args = []string{bin,
@@ -233,32 +297,37 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
 			"--cluster-node-timeout", "5000",
 		}
-		if err := s.launch(); err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		t.Cleanup(s.Stop)
 		c.nodes = append(c.nodes, s)
+		if err := s.launch(); err != nil {
+			c.Close()
+			return nil, err
+		}
 		c.Addrs = append(c.Addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	out, err := exec.Command(cli, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
 	}
 	deadline := time.Now().Add(startTimeout)
 	for _, a := range c.Addrs {
-		for {
-			if clusterOK(a) {
-				break
-			}
+		for !clusterOK(a) {
 			if time.Now().After(deadline) {
-				t.Fatalf("redistest: cluster node %s never reached cluster_state:ok", a)
+				c.Close()
+				return nil, fmt.Errorf("cluster node %s never reached cluster_state:ok", a)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return c
+	return c, nil
+}
+
+// Close kills the cluster's processes and removes their files.
+func (c *Cluster) Close() {
+	for _, s := range c.nodes {
+		s.Close()
+	}
 }
 
 func clusterOK(addr string) bool {
@@ -289,13 +358,12 @@ func UniquePrefix() string {
 	return "t" + hex.EncodeToString(b[:])
 }
 
-func lookBinary(t testing.TB, name string) string {
-	t.Helper()
+func lookBinary(name string) (string, error) {
 	p, err := exec.LookPath(name)
 	if err != nil {
-		unavailable(t, fmt.Sprintf("%s is not on PATH and %s is not set", name, EnvURL))
+		return "", fmt.Errorf("%w: %s is not on PATH and %s is not set", ErrUnavailable, name, EnvURL)
 	}
-	return p
+	return p, nil
 }
 
 // unavailable skips the test, or fails it when CI is set.

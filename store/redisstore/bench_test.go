@@ -127,7 +127,7 @@ func (f *fixture) measure(b *testing.B, op func(i int) error) {
 }
 
 func BenchmarkRedis(b *testing.B) {
-	srv := redistest.Start(b)
+	srv := sharedServer(b)
 	f := newFixture(b, srv, 200)
 	ctx := context.Background()
 
@@ -199,7 +199,7 @@ func portOf(addr string) string {
 
 // TestRoundTrips pins the round trips of the hot operations, which the benchmarks report.
 func TestRoundTrips(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := sharedServer(t)
 	f := newFixture(t, srv, 60)
 	ctx := t.Context()
 	count := func(what string, want int64, op func() error) {
@@ -253,10 +253,10 @@ func TestRoundTrips(t *testing.T) {
 // and the 99th percentile; run it with -benchtime 1000x.
 func BenchmarkFeedDelivery(b *testing.B) {
 	b.Run("Standalone", func(b *testing.B) {
-		feedDelivery(b, newFixture(b, redistest.Start(b), 0))
+		feedDelivery(b, newFixture(b, sharedServer(b), 0))
 	})
 	b.Run("Cluster3", func(b *testing.B) {
-		cl := redistest.StartCluster(b, 3)
+		cl := sharedCluster(b)
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 		b.Cleanup(func() { c.Close() })
 		feedDelivery(b, newFixtureOn(b, c, &roundTrips{}, redistest.UniquePrefix(), 0))

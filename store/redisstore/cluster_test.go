@@ -23,7 +23,7 @@ func TestClusterTransactions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-master cluster")
 	}
-	cl := redistest.StartCluster(t, 3)
+	cl := sharedCluster(t)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 	t.Cleanup(func() { c.Close() })
 	rt := &roundTrips{} // counted per node: a pipeline over two nodes is two round trips

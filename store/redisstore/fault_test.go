@@ -120,7 +120,9 @@ func TestFaultKillMidWrites(t *testing.T) {
 	for range 5 { // Redis is down: these fail
 		write()
 	}
-	srv.Restart()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	for range 20 {
 		write()
 	}
@@ -207,7 +209,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a redis-server")
 	}
-	srv := redistest.Start(t)
+	srv := redistest.Start(t) // private: it is restarted
 	if srv.External() {
 		t.Skip("needs a private server to restart")
 	}
@@ -234,7 +236,9 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	srv.Restart()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	put("two") // a new stream, whose first entry is past the cursor's lost one
 	for i := 0; ; i++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

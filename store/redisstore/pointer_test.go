@@ -19,7 +19,7 @@ import (
 // and the EXEC): lookups ignore them, a claim whose lease has passed is taken over, and one
 // still within its lease (a commit possibly in flight) is respected.
 func TestDanglingPointers(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := sharedServer(t)
 	client := newClient(t, srv)
 	prefix := srv.Prefix + ":" + redistest.UniquePrefix()
 	s, err := redisstore.New(client, redisstore.WithPrefix(prefix))

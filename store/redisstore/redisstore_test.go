@@ -60,7 +60,7 @@ func noMaintNotifications() *maintnotifications.Config {
 }
 
 func TestConformance(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := sharedServer(t)
 	storetest.Run(t, factory(newClient(t, srv), srv.Prefix))
 }
 
@@ -68,7 +68,7 @@ func TestConformanceCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-master cluster")
 	}
-	cl := redistest.StartCluster(t, 3)
+	cl := sharedCluster(t)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64, MaintNotificationsConfig: noMaintNotifications()})
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
