@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -143,4 +144,98 @@ func bucketDiffers(a, b string, n int) bool {
 		return v % n
 	}
 	return h(a) != h(b)
+}
+
+// TestClusterSlotMoved moves an account's slot to another master between two Updates, the
+// way a resharding does, while the client still routes by the old layout: the second
+// Update meets MOVED on its pinned connection, reloads the layout and commits.
+func TestClusterSlotMoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses a 3-master cluster")
+	}
+	cl := sharedCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
+	t.Cleanup(func() { c.Close() })
+	s, err := redisstore.New(c, redisstore.WithPrefix(redistest.UniquePrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ids := id.NewGenerator(clock.System{}, rand.Reader)
+	acct, _ := ids.New(id.Account)
+	put := func(name string) error {
+		return s.Update(ctx, func(tx store.Tx) error { return tx.PutAccount(ctx, store.Account{ID: acct, Name: name}) })
+	}
+	if err := put("before"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Find the account's slot from a key of its bucket: the one its record was written to.
+	var key string
+	for _, a := range cl.Addrs {
+		n := redis.NewClient(&redis.Options{Addr: a, MaintNotificationsConfig: noMaintNotifications()})
+		keys, _ := n.Keys(ctx, "*:ac:"+acct).Result()
+		n.Close()
+		if len(keys) == 1 {
+			key = keys[0]
+		}
+	}
+	if key == "" {
+		t.Fatal("account record not found on any master")
+	}
+	slot, err := c.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := c.MasterForKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dst *redis.Client
+	for _, a := range cl.Addrs {
+		if a != src.Options().Addr {
+			dst = redis.NewClient(&redis.Options{Addr: a, MaintNotificationsConfig: noMaintNotifications()})
+			t.Cleanup(func() { dst.Close() })
+			break
+		}
+	}
+	srcID, _ := src.ClusterMyID(ctx).Result()
+	dstID, _ := dst.ClusterMyID(ctx).Result()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(dst.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err())
+	must(src.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err())
+	keys, err := src.ClusterGetKeysInSlot(ctx, int(slot), 10000).Result()
+	must(err)
+	host, port, _ := net.SplitHostPort(dst.Options().Addr)
+	args := []any{"migrate", host, port, "", 0, 5000, "keys"}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	must(src.Do(ctx, args...).Err())
+	for _, n := range []*redis.Client{dst, src} {
+		must(n.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err())
+	}
+	for _, a := range cl.Addrs { // tell the third master too
+		n := redis.NewClient(&redis.Options{Addr: a, MaintNotificationsConfig: noMaintNotifications()})
+		_ = n.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err()
+		n.Close()
+	}
+
+	if err := put("after"); err != nil {
+		t.Fatalf("Update after the slot moved: %v", err)
+	}
+	var got store.Account
+	if err := s.View(ctx, func(r store.Reader) error { var err error; got, err = r.Account(ctx, acct); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "after" {
+		t.Fatalf("account name %q after the move, want %q", got.Name, "after")
+	}
 }

@@ -34,6 +34,17 @@ var _ store.Store = (*Store)(nil)
 // errRetry is returned by a commit that lost an optimistic race: Update runs fn again.
 var errRetry = errors.New("redisstore: concurrent write")
 
+// slotMoved reports a Redis Cluster redirection or transient slot state: the pinned
+// connection is not, or not yet, the slot's owner.
+func slotMoved(err error) bool {
+	for _, p := range []string{"MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // rerouteError is returned by a Cluster commit whose writes live on another node than the one
 // the transaction pinned: Update runs fn again pinned to that bucket.
 type rerouteError struct{ bucket int }
@@ -144,6 +155,15 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 			reroutes++
 			attempt--
 			continue
+		case errors.As(err, &re):
+			return fmt.Errorf("%w: the shard the transaction writes kept changing between runs", store.ErrAborted)
+		case s.cluster != nil && slotMoved(err):
+			// The slot moved (resharding or failover) under the pinned connection: learn
+			// the new layout and run fn again, as after a conflict.
+			s.cluster.ReloadState(ctx)
+			if attempt >= s.opt.maxRetries {
+				return err
+			}
 		case !errors.Is(err, errRetry):
 			return err
 		case attempt >= s.opt.maxRetries:

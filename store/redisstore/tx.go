@@ -572,7 +572,7 @@ func (t *txn) commit(ctx context.Context) error {
 		t.releaseClaims(ctx)
 		return err
 	}
-	_, err = t.conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := t.conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range t.order {
 			w := t.writes[k]
 			if w.del {
@@ -619,6 +619,12 @@ func (t *txn) commit(ctx context.Context) error {
 		return errRetry
 	case err != nil && redis.HasErrorPrefix(err, "EXECABORT"):
 		t.releaseClaims(ctx)
+		// Queuing failed: report why (a MOVED, on Cluster, makes Update retry).
+		for _, c := range cmds {
+			if cerr := c.Err(); cerr != nil && !redis.HasErrorPrefix(cerr, "EXECABORT") && slotMoved(cerr) {
+				return wrap(cerr)
+			}
+		}
 		return wrap(err)
 	case err != nil:
 		// The outcome is unknown (the connection may have dropped after EXEC was sent):
