@@ -8,7 +8,10 @@ import (
 // Store is a transactional record store with a change feed. Implementations must be safe for
 // concurrent use.
 type Store interface {
-	// View runs fn with a consistent read-only view of the store.
+	// View runs fn with a read-only view of the store. Each Reader call is atomic and sees
+	// only committed data; whether several calls see one snapshot depends on the adapter
+	// (memstore: yes; redisstore: no, read-committed). Read inside Update when several reads
+	// must agree with each other and with a write.
 	View(ctx context.Context, fn func(Reader) error) error
 
 	// Update runs fn in a read-write transaction and commits its writes atomically if fn
