@@ -6,6 +6,7 @@ require (
 	github.com/beevik/etree v1.7.0
 	github.com/casbin/casbin/v2 v2.135.0
 	github.com/crewjam/saml v0.5.1
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-memdb v1.3.5
 	github.com/mattermost/xml-roundtrip-validator v0.1.0

@@ -1,0 +1,428 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+)
+
+// maxACSBody caps the body of a POST to the ACS URL (the Validator caps SAMLResponse itself).
+const maxACSBody = 1 << 20
+
+// stateCookiePrefix names the cookies that bind an SP-initiated login to its browser.
+const stateCookiePrefix = "iamkit_sso_"
+
+// LoginFunc finishes a completed SSO login, typically by issuing a session and redirecting
+// to l.ReturnTo (Sessions.CookieLogin does both). It writes the whole response.
+type LoginFunc func(w http.ResponseWriter, r *http.Request, l *Login)
+
+// Handler serves iamkit's SSO endpoints under "<base path>/sso/", where the base path is the
+// path of the Service's base URL:
+//
+//	GET  /sso/{account_id}/login[?return_to=/path]   one IdP: redirect to it; several: a chooser page
+//	GET  /sso/{account_id}/{idp_id}/login[?return_to] start a login with that IdP
+//	GET  /sso/{account_id}/{idp_id}/metadata         SP metadata to give the IdP (its entity ID)
+//	POST /sso/{account_id}/{idp_id}/acs              assertion consumer service
+//
+// Mount it with mux.Handle(h.Pattern(), h) (not behind http.StripPrefix). A completed
+// login is handed to the LoginFunc; every failure is an HTML error page with a fitting
+// status code, a fixed message (no stack trace, secret or unescaped input) and headers that
+// forbid caching and framing. An SP-initiated login keeps its RelayState in a short-lived
+// cookie scoped to the ACS path (SameSite=None, since the IdP posts cross-site) so the ACS
+// accepts the response only in the browser that began the login.
+//
+// A Handler is immutable and safe for concurrent use.
+type Handler struct {
+	svc     *Service
+	onLogin LoginFunc
+	prefix  string // "<base path>/sso/"
+}
+
+// NewHandler returns the HTTP endpoints of svc; onLogin finishes each successful login.
+func NewHandler(svc *Service, onLogin LoginFunc) (*Handler, error) {
+	if svc == nil || onLogin == nil {
+		return nil, &ConfigError{Field: "NewHandler", Reason: "service and login function are required"}
+	}
+	u, err := url.Parse(svc.base)
+	if err != nil {
+		return nil, &ConfigError{Field: "baseURL", Reason: "unparsable"}
+	}
+	return &Handler{svc: svc, onLogin: onLogin, prefix: strings.TrimSuffix(u.Path, "/") + "/sso/"}, nil
+}
+
+// Pattern returns the path prefix to mount the Handler at, such as "/sso/".
+func (h *Handler) Pattern() string { return h.prefix }
+
+// route is a parsed request path.
+type route struct {
+	accountID, idpID, action string
+}
+
+// parseRoute splits a path below the prefix into account, IdP and action. It accepts only
+// "{account}/login" and "{account}/{idp}/{login|metadata|acs}" with well-formed IDs.
+func parseRoute(rest string) (route, bool) {
+	parts := strings.Split(rest, "/")
+	var r route
+	switch len(parts) {
+	case 2:
+		r = route{accountID: parts[0], action: parts[1]}
+		if r.action != "login" {
+			return route{}, false
+		}
+	case 3:
+		r = route{accountID: parts[0], idpID: parts[1], action: parts[2]}
+		if r.action != "login" && r.action != "metadata" && r.action != "acs" {
+			return route{}, false
+		}
+		if id.Check(r.idpID, id.IdentityProvider) != nil {
+			return route{}, false
+		}
+	default:
+		return route{}, false
+	}
+	if id.Check(r.accountID, id.Account) != nil {
+		return route{}, false
+	}
+	return r, true
+}
+
+// ServeHTTP routes a request to the endpoints above.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
+	if !ok {
+		h.fail(w, r, http.StatusNotFound, msgNotFound)
+		return
+	}
+	rt, ok := parseRoute(rest)
+	if !ok {
+		h.fail(w, r, http.StatusNotFound, msgNotFound)
+		return
+	}
+	want := http.MethodGet
+	if rt.action == "acs" {
+		want = http.MethodPost
+	}
+	if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", want)
+		h.fail(w, r, http.StatusMethodNotAllowed, "This address does not accept this kind of request.")
+		return
+	}
+	switch {
+	case rt.action == "login" && rt.idpID == "":
+		h.chooser(w, r, rt.accountID)
+	case rt.action == "login":
+		h.begin(w, r, rt.accountID, rt.idpID, r.URL.Query().Get("return_to"))
+	case rt.action == "metadata":
+		h.metadata(w, r, rt)
+	default:
+		h.acs(w, r, rt)
+	}
+}
+
+func (h *Handler) chooser(w http.ResponseWriter, r *http.Request, accountID string) {
+	returnTo := r.URL.Query().Get("return_to")
+	if returnTo != "" {
+		if _, err := RelayStatePath(returnTo); err != nil {
+			h.fail(w, r, http.StatusBadRequest, msgBadReturn)
+			return
+		}
+	}
+	choices, err := h.svc.LoginChoices(r.Context(), accountID)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	switch len(choices) {
+	case 0:
+		h.fail(w, r, http.StatusNotFound, msgNotFound)
+		return
+	case 1:
+		h.begin(w, r, accountID, choices[0].ID, returnTo)
+		return
+	}
+	type link struct{ Description, URL string }
+	data := struct {
+		Title string
+		Links []link
+	}{Title: "Choose how to sign in"}
+	for _, c := range choices {
+		u := h.prefix + accountID + "/" + c.ID + "/login"
+		if returnTo != "" {
+			u += "?" + url.Values{"return_to": {returnTo}}.Encode()
+		}
+		data.Links = append(data.Links, link{Description: c.Description, URL: u})
+	}
+	renderPage(w, http.StatusOK, chooserPage, data)
+}
+
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, accountID, idpID, returnTo string) {
+	lr, err := h.svc.BeginLogin(r.Context(), accountID, idpID, returnTo)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: stateCookiePrefix + lr.RelayState[:8], Value: lr.RelayState,
+		Path:   h.prefix + accountID + "/" + idpID + "/acs",
+		MaxAge: int(h.svc.loginTTL / time.Second), Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode,
+	})
+	if u, err := lr.AuthnRequest.RedirectURL(lr.RelayState); err == nil {
+		securityHeaders(w, "")
+		w.Header().Set("Location", u)
+		w.WriteHeader(http.StatusFound)
+		return
+	}
+	nonce, err := randomKey(h.svc.rand)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	body, err := lr.AuthnRequest.PostFormHTML(lr.RelayState, nonce)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	securityHeaders(w, "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // nothing to do about a failed write
+}
+
+func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, rt route) {
+	sp, err := h.svc.ServiceProvider(r.Context(), rt.accountID, rt.idpID)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(sp.SPMetadataXML()) // nothing to do about a failed write
+}
+
+func (h *Handler) acs(w http.ResponseWriter, r *http.Request, rt route) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxACSBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, r, http.StatusRequestEntityTooLarge, msgBadResponse)
+			return
+		}
+		h.fail(w, r, http.StatusBadRequest, msgBadResponse)
+		return
+	}
+	in := ACSRequest{
+		AccountID: rt.accountID, IdPID: rt.idpID,
+		SAMLResponse: r.PostForm.Get("SAMLResponse"), RelayState: r.PostForm.Get("RelayState"),
+	}
+	if in.SAMLResponse == "" {
+		h.fail(w, r, http.StatusBadRequest, msgBadResponse)
+		return
+	}
+	if isRelayKey(in.RelayState) {
+		name := stateCookiePrefix + in.RelayState[:8]
+		if c, err := r.Cookie(name); err == nil {
+			in.BrowserState = c.Value
+		}
+		http.SetCookie(w, &http.Cookie{Name: name, Path: h.prefix + rt.accountID + "/" + rt.idpID + "/acs",
+			MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+	}
+	l, err := h.svc.CompleteLogin(r.Context(), in)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	h.onLogin(w, r, l)
+}
+
+// Fixed messages of the error pages.
+const (
+	msgNotFound    = "Single sign-on is not set up for this account, or this sign-in address does not exist."
+	msgBadReturn   = "The page to return to after signing in is not a page of this site."
+	msgBadResponse = "The response from your identity provider could not be accepted. If this keeps happening, ask your administrator to check the single sign-on configuration."
+	msgStale       = "This sign-in has expired or was already used. Please sign in again."
+	msgNotBrowser  = "This sign-in was not started in this browser, or it was already completed. Please sign in again from the sign-in page."
+	msgUnsolicited = "This identity provider may not start sign-ins here. Please sign in from the sign-in page."
+	msgInternal    = "Something went wrong on our side. Please try again in a moment."
+	msgSeats       = "This account has no free seats. Ask an administrator of the account for one."
+	msgDenied      = "You are not allowed to do this."
+	msgSession     = "Your session has ended. Please sign in again."
+)
+
+var deniedMessages = map[LoginReason]string{
+	ReasonNotInvited:        "You have not been invited to this account. Ask an administrator of the account for an invitation.",
+	ReasonInvitationExpired: "Your invitation to this account has expired. Ask an administrator of the account for a new one.",
+	ReasonMemberDisabled:    "Your membership of this account is disabled. Ask an administrator of the account.",
+	ReasonBotUser:           "Bot users cannot sign in.",
+	ReasonUntrustedDomain:   "This identity provider is not trusted for your email address's domain. Ask your administrator to check the single sign-on configuration.",
+	ReasonInvalidEmail:      "Your identity provider did not send a usable email address. Ask your administrator to check the single sign-on configuration.",
+	ReasonIdPSessionEnded:   "Your session at the identity provider has ended. Please sign in again.",
+	ReasonSSORequired:       "This account requires single sign-on.",
+	ReasonSSOEnforced:       "This account requires single sign-on.",
+	ReasonNotMember:         "You are not a member of this account.",
+}
+
+// Error writes the error page for err, with the status code its kind calls for: 400 for
+// invalid input and rejected SAML responses, 403 for refused logins, 404 for unknown
+// accounts and IdPs or a plan without SSO, 401 for sessions, 500 otherwise. The page shows a
+// fixed message chosen by the error's kind, never the error text; the error itself goes to
+// the Service's logger (store failures at error level). LoginFuncs use it for their own
+// failures.
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, h.svc.log, err)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	renderError(w, status, msg)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status, msg := classify(err)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	var re *ResponseError
+	if errors.As(err, &re) {
+		// The cause may quote the message; log the failed check only.
+		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "check", re.Kind, "reason", re.Reason)
+	} else {
+		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "error", err)
+	}
+	renderError(w, status, msg)
+}
+
+func classify(err error) (int, string) {
+	var denied *LoginDeniedError
+	switch {
+	case errors.As(err, &denied):
+		if m, ok := deniedMessages[denied.Reason]; ok {
+			return http.StatusForbidden, m
+		}
+		return http.StatusForbidden, msgDenied
+	case errors.Is(err, ErrRelayState):
+		return http.StatusBadRequest, msgNotBrowser
+	case errors.Is(err, ErrUnsolicited):
+		return http.StatusForbidden, msgUnsolicited
+	case errors.Is(err, ErrUnknownRequest), errors.Is(err, ErrReplay), errors.Is(err, ErrExpired), errors.Is(err, ErrNotYetValid):
+		return http.StatusBadRequest, msgStale
+	case errors.Is(err, ErrInvalidResponse):
+		return http.StatusBadRequest, msgBadResponse
+	case errors.Is(err, identity.ErrSeatLimit):
+		return http.StatusForbidden, msgSeats
+	case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrSessionRevoked):
+		return http.StatusUnauthorized, msgSession
+	case errors.Is(err, identity.ErrFeatureUnavailable), errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, msgNotFound
+	case errors.Is(err, identity.ErrInvalid):
+		var ve *identity.ValidationError
+		if errors.As(err, &ve) && ve.Field == "return_to" {
+			return http.StatusBadRequest, msgBadReturn
+		}
+		return http.StatusBadRequest, msgNotFound
+	case errors.Is(err, rbac.ErrDenied):
+		return http.StatusForbidden, msgDenied
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, msgInternal
+	}
+	return http.StatusInternalServerError, msgInternal
+}
+
+const basePageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+func securityHeaders(w http.ResponseWriter, csp string) {
+	if csp == "" {
+		csp = basePageCSP
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Content-Security-Policy", csp)
+}
+
+var (
+	pageLayout = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}a.idp{display:block;margin:.5rem 0;padding:.75rem 1rem;border:1px solid #bbb;border-radius:.4rem;text-decoration:none;color:inherit}</style>
+</head><body>{{template "body" .}}</body></html>
+`
+	errorPage = template.Must(template.Must(template.New("error").Parse(pageLayout)).Parse(
+		`{{define "body"}}<h1>{{.Title}}</h1><p>{{.Message}}</p>{{end}}`))
+	chooserPage = template.Must(template.Must(template.New("chooser").Parse(pageLayout)).Parse(
+		`{{define "body"}}<h1>{{.Title}}</h1>{{range .Links}}<a class="idp" href="{{.URL}}">{{.Description}}</a>{{end}}{{end}}`))
+)
+
+func renderError(w http.ResponseWriter, status int, msg string) {
+	title := "Sign-in failed"
+	if status >= 500 {
+		title = "Something went wrong"
+	}
+	renderPage(w, status, errorPage, struct{ Title, Message string }{title, msg})
+}
+
+func renderPage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		status, b = http.StatusInternalServerError, strings.Builder{}
+		b.WriteString("Something went wrong.")
+	}
+	securityHeaders(w, "")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, b.String()) // nothing to do about a failed write
+}
+
+// CookieLogin returns a LoginFunc that issues the session of a completed SSO login
+// (IssueLoginSession), stores it in the cookie cookieName (Secure, HttpOnly, SameSite=Lax,
+// Path=/, expiring with the session; a "__Host-" name such as DefaultSessionCookie is
+// recommended) and redirects to the login's return path with 303 See Other. Failures are
+// error pages, as Handler.Error writes them.
+func (ss *Sessions) CookieLogin(cookieName string) LoginFunc {
+	return func(w http.ResponseWriter, r *http.Request, l *Login) {
+		tok, sess, err := ss.IssueLoginSession(r.Context(), l)
+		if err != nil {
+			writeError(w, r, ss.svc.log, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: cookieName, Value: tok, Path: "/", Expires: sess.ExpiresAt,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		})
+		returnTo, err := RelayStatePath(l.ReturnTo)
+		if err != nil {
+			returnTo = DefaultReturnPath
+		}
+		securityHeaders(w, "")
+		w.Header().Set("Location", returnTo)
+		w.WriteHeader(http.StatusSeeOther)
+	}
+}
+
+// DefaultSessionCookie is a cookie name for CookieLogin and VerifyRequest. The "__Host-"
+// prefix makes browsers insist on Secure, Path=/ and no Domain.
+const DefaultSessionCookie = "__Host-iamkit_session"
+
+// VerifyRequest verifies the session token in r's cookie cookieName, as VerifySession.
+// A missing cookie is a *SessionError matching ErrInvalidSession.
+func (ss *Sessions) VerifyRequest(r *http.Request, cookieName string) (Session, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return Session{}, invalidSession("no session cookie", nil)
+	}
+	return ss.VerifySession(r.Context(), c.Value)
+}

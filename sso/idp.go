@@ -1,0 +1,441 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// Limits on identity provider configuration.
+const (
+	// MaxIdentityProviders is the most identity providers one account may have.
+	MaxIdentityProviders = 20
+	// MaxDescriptionLen is the longest description, in bytes.
+	MaxDescriptionLen = store.MaxDescriptionLen
+	// MaxDomains is the most email domains one IdP may be trusted for.
+	MaxDomains = 50
+	// MaxAttributeNameLen is the longest SAML attribute name in a mapping, in bytes.
+	MaxAttributeNameLen = 255
+)
+
+// IdPParams describes a new identity provider, as an account administrator configures it.
+type IdPParams struct {
+	// Description is shown on the IdP chooser (at most MaxDescriptionLen bytes).
+	Description string
+	// MetadataXML is the IdP's SAML metadata (at most MaxMetadataSize bytes), parsed and
+	// checked with ParseIdPMetadata. Its entity ID must be unique within the account.
+	MetadataXML string
+	// AllowIdPInitiated accepts logins started at the IdP's dashboard. Off by default:
+	// IdP-initiated logins cannot be protected against login CSRF.
+	AllowIdPInitiated bool
+	// DefaultRoles are the roles of members this IdP provisions just in time (empty: the
+	// account's defaults, rbac.DefaultMemberRoles).
+	DefaultRoles []string
+	// EmailAttribute, NameAttribute and GroupsAttribute name the SAML attributes that carry
+	// the user's email, display name and groups; empty uses the common names of Okta,
+	// Microsoft Entra ID, Google, OneLogin and Keycloak (DefaultAttributeMapping). With no
+	// email attribute the NameID must be the email address.
+	EmailAttribute, NameAttribute, GroupsAttribute string
+	// Domains are the email domains this IdP is trusted to assert (at least one, at most
+	// MaxDomains, exact names such as "example.com"; subdomains are not implied). A login
+	// whose email is outside them is refused: it could otherwise claim another person's
+	// user. Embedders that let untrusted customers configure SSO should verify that the
+	// account controls each domain (for example with a DNS TXT record) before accepting it.
+	Domains []string
+}
+
+// IdPUpdate changes an identity provider: nil fields are left alone.
+type IdPUpdate struct {
+	Description       *string
+	MetadataXML       *string
+	AllowIdPInitiated *bool
+	DefaultRoles      *[]string
+	EmailAttribute    *string
+	NameAttribute     *string
+	GroupsAttribute   *string
+	Domains           *[]string
+}
+
+// CreateIdentityProvider adds an identity provider to accountID; by needs rbac.SSOManage
+// and the plan identity.FeatureSSO. The metadata is parsed and checked (https endpoints,
+// acceptable certificates), default roles are checked as the account's role rules require,
+// and an identity_provider_created event is recorded in the same transaction. Invalid
+// parameters give a *identity.ValidationError naming the field; invalid metadata also
+// matches ErrInvalidMetadata (and errors.As finds its *MetadataError).
+func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Principal, accountID string, p IdPParams) (store.IdentityProvider, error) {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	if err := by.Validate(accountID); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	rec := store.IdentityProvider{
+		AccountID: accountID, AllowIDPInitiated: p.AllowIdPInitiated,
+		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
+	}
+	var err error
+	if rec.Description, err = checkDescription(p.Description); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	if rec.EntityID, err = checkMetadata(p.MetadataXML); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	rec.MetadataXML = p.MetadataXML
+	if err := checkAttributes(rec); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	if rec.Domains, err = normalizeDomains(p.Domains); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	if rec.ID, err = s.ids.NewIn(id.IdentityProvider, accountID); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		acct, err := s.permit(ctx, tx, by, accountID)
+		if err != nil {
+			return err
+		}
+		n, err := countIdPs(ctx, tx, accountID, MaxIdentityProviders)
+		if err != nil {
+			return err
+		}
+		if n >= MaxIdentityProviders {
+			return &identity.ValidationError{Field: "identity_providers", Reason: fmt.Sprintf("an account may have at most %d", MaxIdentityProviders)}
+		}
+		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, p.DefaultRoles); err != nil {
+			return err
+		}
+		rec.CreatedAt = s.now()
+		if err := putIdP(ctx, tx, rec); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), rec)
+	})
+	if err != nil {
+		return store.IdentityProvider{}, err
+	}
+	return rec.Clone(), nil
+}
+
+// IdentityProvider returns an identity provider of accountID.
+func (s *Service) IdentityProvider(ctx context.Context, accountID, idpID string) (store.IdentityProvider, error) {
+	if err := checkIdPIDs(accountID, idpID); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	var p store.IdentityProvider
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var err error
+		p, err = idpIn(ctx, r, accountID, idpID)
+		return err
+	})
+	return p, err
+}
+
+// IdentityProviders returns a page of accountID's identity providers, newest first: at most
+// p.Limit of them created before p.BeforeID (from the newest when empty). The next page's
+// BeforeID is the last ID returned, when the page is full.
+func (s *Service) IdentityProviders(ctx context.Context, accountID string, p store.Page) ([]store.IdentityProvider, error) {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return nil, err
+	}
+	if err := identity.CheckPage(p, id.IdentityProvider); err != nil {
+		return nil, err
+	}
+	var ps []store.IdentityProvider
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var err error
+		ps, err = r.IdentityProviders(ctx, accountID, p)
+		return err
+	})
+	return ps, err
+}
+
+// UpdateIdentityProvider changes an identity provider; by needs rbac.SSOManage and the plan
+// identity.FeatureSSO. New metadata is parsed and checked as on creation. A change records
+// an identity_provider_updated event; an update that changes nothing records none.
+func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Principal, accountID, idpID string, u IdPUpdate) (store.IdentityProvider, error) {
+	if err := checkIdPIDs(accountID, idpID); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	if err := by.Validate(accountID); err != nil {
+		return store.IdentityProvider{}, err
+	}
+	var (
+		desc, entityID string
+		domains        []string
+		err            error
+	)
+	if u.Description != nil {
+		if desc, err = checkDescription(*u.Description); err != nil {
+			return store.IdentityProvider{}, err
+		}
+	}
+	if u.MetadataXML != nil {
+		if entityID, err = checkMetadata(*u.MetadataXML); err != nil {
+			return store.IdentityProvider{}, err
+		}
+	}
+	if u.Domains != nil {
+		if domains, err = normalizeDomains(*u.Domains); err != nil {
+			return store.IdentityProvider{}, err
+		}
+	}
+	var rec store.IdentityProvider
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		acct, err := s.permit(ctx, tx, by, accountID)
+		if err != nil {
+			return err
+		}
+		if rec, err = idpIn(ctx, tx, accountID, idpID); err != nil {
+			return err
+		}
+		before := rec.Clone()
+		if u.Description != nil {
+			rec.Description = desc
+		}
+		if u.MetadataXML != nil {
+			rec.MetadataXML, rec.EntityID = *u.MetadataXML, entityID
+		}
+		if u.AllowIdPInitiated != nil {
+			rec.AllowIDPInitiated = *u.AllowIdPInitiated
+		}
+		if u.DefaultRoles != nil {
+			if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, *u.DefaultRoles); err != nil {
+				return err
+			}
+		}
+		if u.EmailAttribute != nil {
+			rec.EmailAttribute = *u.EmailAttribute
+		}
+		if u.NameAttribute != nil {
+			rec.NameAttribute = *u.NameAttribute
+		}
+		if u.GroupsAttribute != nil {
+			rec.GroupsAttribute = *u.GroupsAttribute
+		}
+		if err := checkAttributes(rec); err != nil {
+			return err
+		}
+		if u.Domains != nil {
+			rec.Domains = domains
+		}
+		if idpEqual(before, rec) {
+			return nil
+		}
+		if err := putIdP(ctx, tx, rec); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), rec)
+	})
+	if err != nil {
+		return store.IdentityProvider{}, err
+	}
+	return rec.Clone(), nil
+}
+
+// DeleteIdentityProvider deletes an identity provider; by needs rbac.SSOManage and the plan
+// identity.FeatureSSO. While the account's enforcement is "enforced", its last identity
+// provider cannot be deleted (an *EnforcementError matching ErrLastIdentityProvider).
+// Sessions that came from the deleted IdP stop verifying. It records an
+// identity_provider_deleted event.
+func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Principal, accountID, idpID string) error {
+	if err := checkIdPIDs(accountID, idpID); err != nil {
+		return err
+	}
+	if err := by.Validate(accountID); err != nil {
+		return err
+	}
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		acct, err := s.permit(ctx, tx, by, accountID)
+		if err != nil {
+			return err
+		}
+		rec, err := idpIn(ctx, tx, accountID, idpID)
+		if err != nil {
+			return err
+		}
+		if settingsOf(acct.SSO).Enforcement == EnforcementEnforced {
+			n, err := countIdPs(ctx, tx, accountID, 2)
+			if err != nil {
+				return err
+			}
+			if n < 2 {
+				return &EnforcementError{AccountID: accountID, Kind: ErrLastIdentityProvider}
+			}
+		}
+		if err := tx.DeleteIdentityProvider(ctx, idpID); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), rec)
+	})
+}
+
+// defaultRoles checks the roles JIT provisioning will grant, as rbac checks a member's roles
+// (built-in names or custom role IDs of the account, per the plan). Empty stays empty: the
+// account's default member roles apply at provisioning time.
+func (s *Service) defaultRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	out, err := s.authz.MemberRoles(ctx, r, acct, roles)
+	if err != nil {
+		return nil, fmt.Errorf("sso: default_roles: %w", err)
+	}
+	return out, nil
+}
+
+func putIdP(ctx context.Context, tx store.Tx, rec store.IdentityProvider) error {
+	err := tx.PutIdentityProvider(ctx, rec)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("sso: metadata_xml: another identity provider of the account has this entity ID: %w", err)
+	}
+	return err
+}
+
+func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.IdentityProvider, error) {
+	p, err := r.IdentityProvider(ctx, idpID)
+	if err == nil && p.AccountID != accountID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return store.IdentityProvider{}, fmt.Errorf("sso: identity provider %s: %w", idpID, err)
+	}
+	return p, nil
+}
+
+func idpEqual(a, b store.IdentityProvider) bool {
+	return a.Description == b.Description && a.MetadataXML == b.MetadataXML && a.EntityID == b.EntityID &&
+		a.AllowIDPInitiated == b.AllowIDPInitiated && slices.Equal(a.DefaultRoles, b.DefaultRoles) &&
+		a.EmailAttribute == b.EmailAttribute && a.NameAttribute == b.NameAttribute &&
+		a.GroupsAttribute == b.GroupsAttribute && slices.Equal(a.Domains, b.Domains)
+}
+
+func checkIdPIDs(accountID, idpID string) error {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return err
+	}
+	return identity.CheckID("idp_id", idpID, id.IdentityProvider)
+}
+
+func checkDescription(d string) (string, error) {
+	d = strings.TrimSpace(d)
+	if len(d) > MaxDescriptionLen {
+		return "", &identity.ValidationError{Field: "description", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxDescriptionLen, len(d))}
+	}
+	if strings.ContainsFunc(d, isControl) {
+		return "", &identity.ValidationError{Field: "description", Reason: "must not contain control characters"}
+	}
+	return d, nil
+}
+
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+
+// checkMetadata parses metadata XML and returns its entity ID. Errors are
+// *identity.ValidationError for field metadata_xml, joined with the *MetadataError.
+func checkMetadata(x string) (string, error) {
+	if x == "" {
+		return "", &identity.ValidationError{Field: "metadata_xml", Reason: "required"}
+	}
+	if len(x) > MaxMetadataSize {
+		return "", &identity.ValidationError{Field: "metadata_xml", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxMetadataSize, len(x))}
+	}
+	md, err := ParseIdPMetadata([]byte(x))
+	if err != nil {
+		ve := &identity.ValidationError{Field: "metadata_xml", Reason: "not acceptable SAML IdP metadata"}
+		return "", fmt.Errorf("%w: %w", ve, err)
+	}
+	return md.EntityID, nil
+}
+
+func checkAttributes(p store.IdentityProvider) error {
+	for _, f := range [...]struct{ field, v string }{
+		{"email_attribute", p.EmailAttribute}, {"name_attribute", p.NameAttribute}, {"groups_attribute", p.GroupsAttribute},
+	} {
+		if len(f.v) > MaxAttributeNameLen {
+			return &identity.ValidationError{Field: f.field, Reason: fmt.Sprintf("%d bytes at most, got %d", MaxAttributeNameLen, len(f.v))}
+		}
+		if strings.ContainsFunc(f.v, isControl) || strings.TrimSpace(f.v) != f.v {
+			return &identity.ValidationError{Field: f.field, Reason: "must not contain control characters or surrounding space"}
+		}
+	}
+	return nil
+}
+
+// normalizeDomains lower-cases, checks, deduplicates and sorts email domains.
+func normalizeDomains(ds []string) ([]string, error) {
+	if len(ds) == 0 {
+		return nil, &identity.ValidationError{Field: "domains", Reason: "at least one email domain the IdP is trusted for is required"}
+	}
+	if len(ds) > MaxDomains {
+		return nil, &identity.ValidationError{Field: "domains", Reason: fmt.Sprintf("%d domains at most, got %d", MaxDomains, len(ds))}
+	}
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if !isDomain(d) {
+			return nil, &identity.ValidationError{Field: "domains", Reason: "each must be a domain name such as example.com (at most 253 bytes, no wildcard)"}
+		}
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// isDomain accepts a lower-case DNS name of two or more labels of [a-z0-9-], none starting
+// or ending with a hyphen, at most 253 bytes.
+func isDomain(d string) bool {
+	if len(d) == 0 || len(d) > 253 {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// trustedFor reports whether email's domain is one of domains.
+func trustedFor(domains []string, email string) bool {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return false
+	}
+	return slices.Contains(domains, email[at+1:])
+}
+
+// config turns a stored IdP into what the Validator needs.
+func validatorIdP(p store.IdentityProvider) (*IdentityProvider, error) {
+	md, err := ParseIdPMetadata([]byte(p.MetadataXML))
+	if err != nil {
+		return nil, fmt.Errorf("sso: stored metadata of identity provider %s: %w", p.ID, err)
+	}
+	var m AttributeMapping
+	if p.EmailAttribute != "" {
+		m.Email = []string{p.EmailAttribute}
+	}
+	if p.NameAttribute != "" {
+		m.DisplayName = []string{p.NameAttribute}
+	}
+	if p.GroupsAttribute != "" {
+		m.Groups = []string{p.GroupsAttribute}
+	}
+	return &IdentityProvider{ID: p.ID, Metadata: md, AllowIdPInitiated: p.AllowIDPInitiated, Attributes: m}, nil
+}

@@ -1,0 +1,439 @@
+package sso
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// relayKeyLen is the length of a RelayState key: 128 random bits, base64url without padding.
+const relayKeyLen = 22
+
+func relayStoreKey(key string) string { return "sso:relay:" + key }
+
+// relayValue is what a RelayState key stands for, kept server-side.
+type relayValue struct {
+	AccountID string `json:"a"`
+	IdPID     string `json:"i"`
+	RequestID string `json:"r"`
+	ReturnTo  string `json:"p"`
+}
+
+// IdPChoice is one identity provider offered on the login chooser.
+type IdPChoice struct {
+	ID          string
+	Description string // the IdP's description, or its entity ID when it has none
+}
+
+// LoginChoices lists the identity providers a user may log into accountID with, newest
+// first, for a chooser page. It fails with an error matching identity.ErrFeatureUnavailable
+// when the account's plan has no SSO. The descriptions are public: the chooser is shown
+// before anyone has logged in.
+func (s *Service) LoginChoices(ctx context.Context, accountID string) ([]IdPChoice, error) {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return nil, err
+	}
+	var out []IdPChoice
+	err := s.st.View(ctx, func(r store.Reader) error {
+		acct, err := r.Account(ctx, accountID)
+		if err != nil {
+			return fmt.Errorf("sso: account %s: %w", accountID, err)
+		}
+		if err := s.requireSSO(acct); err != nil {
+			return err
+		}
+		ps, err := r.IdentityProviders(ctx, accountID, store.Page{Limit: MaxIdentityProviders})
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			c := IdPChoice{ID: p.ID, Description: p.Description}
+			if c.Description == "" {
+				c.Description = p.EntityID
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LoginRequest is an SP-initiated login in progress: send the browser to the IdP with
+// AuthnRequest.RedirectURL(RelayState) (or PostFormHTML), and keep RelayState in the
+// browser too (Handler uses a cookie) to pass it back as ACSRequest.BrowserState.
+type LoginRequest struct {
+	AuthnRequest *AuthnRequest
+	// RelayState is an opaque random key (22 characters); the return path is kept
+	// server-side under it, bound to the request, until the response arrives.
+	RelayState string
+	// ReturnTo is the path the login will land on.
+	ReturnTo string
+}
+
+// BeginLogin starts an SP-initiated login of accountID through the IdP idpID: it builds an
+// AuthnRequest, tracks its ID as a single-use key bound to the IdP, and stores returnTo
+// under a fresh RelayState key, for the login TTL. returnTo must be a relative path that
+// RelayStatePath accepts (a *identity.ValidationError for field return_to otherwise); empty
+// means DefaultReturnPath.
+func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo string) (*LoginRequest, error) {
+	if err := checkIdPIDs(accountID, idpID); err != nil {
+		return nil, err
+	}
+	if returnTo == "" {
+		returnTo = DefaultReturnPath
+	} else if _, err := RelayStatePath(returnTo); err != nil {
+		return nil, &identity.ValidationError{Field: "return_to", Reason: "must be a path on this site such as /dashboard (at most 1024 bytes)"}
+	}
+	_, rec, err := s.loginTarget(ctx, accountID, idpID)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := s.spFor(rec)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := validatorIdP(rec)
+	if err != nil {
+		return nil, err
+	}
+	req, err := sp.NewAuthnRequest(s.rand, s.clock, cfg.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.v.TrackRequest(ctx, req); err != nil {
+		return nil, err
+	}
+	key, err := randomKey(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	val, err := json.Marshal(relayValue{AccountID: accountID, IdPID: idpID, RequestID: req.ID, ReturnTo: returnTo})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.PutSingleUse(ctx, relayStoreKey(key), val, s.clock.Now().Add(s.loginTTL)); err != nil {
+		return nil, fmt.Errorf("sso: storing RelayState: %w", err)
+	}
+	return &LoginRequest{AuthnRequest: req, RelayState: key, ReturnTo: returnTo}, nil
+}
+
+func randomKey(r io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("sso: reading randomness: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func isRelayKey(s string) bool {
+	if len(s) != relayKeyLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
+}
+
+// loginTarget loads the account and IdP of a login, checking the plan includes SSO.
+func (s *Service) loginTarget(ctx context.Context, accountID, idpID string) (store.Account, store.IdentityProvider, error) {
+	var (
+		acct store.Account
+		rec  store.IdentityProvider
+	)
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var err error
+		if acct, err = r.Account(ctx, accountID); err != nil {
+			return fmt.Errorf("sso: account %s: %w", accountID, err)
+		}
+		if err := s.requireSSO(acct); err != nil {
+			return err
+		}
+		rec, err = idpIn(ctx, r, accountID, idpID)
+		return err
+	})
+	return acct, rec, err
+}
+
+// ACSRequest is a SAML response posted to the ACS URL of one IdP of one account.
+type ACSRequest struct {
+	// AccountID and IdPID come from the ACS URL the response was posted to, never from the
+	// response.
+	AccountID, IdPID string
+	// SAMLResponse and RelayState are the posted form values.
+	SAMLResponse, RelayState string
+	// BrowserState is the RelayState of the login the posting browser began, as kept in
+	// that browser (Handler keeps it in a cookie). An SP-initiated response is accepted only
+	// if it equals RelayState: this binds the response to the browser that started the login,
+	// so nobody can log a victim's browser into the attacker's identity (login CSRF).
+	// IdP-initiated responses carry no such binding, which is why they are off by default.
+	BrowserState string
+}
+
+// Login is a completed SSO login: who logged in, into which account, through which IdP, and
+// where to send them. It is a new value the caller owns.
+type Login struct {
+	AccountID string
+	UserID    string
+	Email     string // normalised
+	Name      string
+	IdPID     string
+	NameID    string
+	Groups    []string
+	// ReturnTo is the relative path to send the user to: the one given to BeginLogin, an
+	// IdP-initiated RelayState that RelayStatePath accepts, or DefaultReturnPath.
+	ReturnTo     string
+	IdPInitiated bool
+	// UserCreated and Joined say whether this login created the user and its membership
+	// (just-in-time provisioning, or an accepted invitation).
+	UserCreated, Joined bool
+	// SessionNotOnOrAfter is the IdP's cap on the session (AuthnStatement
+	// SessionNotOnOrAfter), or zero.
+	SessionNotOnOrAfter time.Time
+}
+
+// Principal returns the user of the login as the principal of a dashboard session.
+func (l *Login) Principal() identity.Principal {
+	return identity.Principal{ID: l.UserID, Kind: identity.KindUser, AccountID: l.AccountID, Subject: l.Email, Source: identity.SourceDashboard}
+}
+
+// CompleteLogin checks a SAML response posted to the ACS URL of one IdP and lets its user
+// into the account:
+//
+//  1. the response is validated by the Validator against that IdP (the SAML checklist:
+//     signatures, audience, recipient, time, request ID bound to the IdP, replay cache,
+//     IdP-initiated only if the IdP allows it); failures match ErrInvalidResponse;
+//  2. an SP-initiated response must come with the RelayState of its own request and from
+//     the browser that began it (ACSRequest.BrowserState); IdP-initiated RelayState is used
+//     only as a relative path;
+//  3. the user is found or provisioned. The asserted email must be in one of the IdP's
+//     trusted Domains: only then does the email link the (IdP, NameID) to iamkit's user with
+//     that email. An existing active member logs in; a disabled one is refused. Otherwise a
+//     pending invitation for the email is accepted (both modes); without one, "jit"
+//     provisioning creates the user and a membership with the IdP's default roles, within
+//     the plan's seats (*identity.SeatLimitError), and "invite_only" refuses;
+//  4. bot users never log in: an email equal to the name of a bot user of the account is
+//     refused, and so is any principal that is not a user.
+//
+// Refusals in steps 2-4 are *LoginDeniedError values matching ErrLoginDenied (a seat limit
+// matches identity.ErrSeatLimit); store failures are returned wrapped.
+func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, error) {
+	if err := checkIdPIDs(in.AccountID, in.IdPID); err != nil {
+		return nil, err
+	}
+	acct, rec, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := s.spFor(rec)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := validatorIdP(rec)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.v.ValidateResponse(ctx, sp, cfg, in.SAMLResponse)
+	if err != nil {
+		return nil, err
+	}
+	returnTo, err := s.returnPath(ctx, in, a)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.provision(ctx, acct, rec, a)
+	if err != nil {
+		return nil, err
+	}
+	l.ReturnTo = returnTo
+	s.log.InfoContext(ctx, "sso login", "account_id", l.AccountID, "user_id", l.UserID, "idp_id", l.IdPID,
+		"idp_initiated", l.IdPInitiated, "joined", l.Joined)
+	return l, nil
+}
+
+// returnPath resolves where a login lands, enforcing the RelayState binding of SP-initiated
+// responses.
+func (s *Service) returnPath(ctx context.Context, in ACSRequest, a *Assertion) (string, error) {
+	if a.IdPInitiated {
+		if p, err := RelayStatePath(in.RelayState); err == nil {
+			return p, nil
+		}
+		if in.RelayState != "" {
+			s.log.DebugContext(ctx, "sso: ignoring an unsafe IdP-initiated RelayState", "idp_id", in.IdPID)
+		}
+		return DefaultReturnPath, nil
+	}
+	bad := respErr(ErrRelayState, "SP-initiated response without the RelayState of its request from the browser that began it")
+	if !isRelayKey(in.RelayState) ||
+		subtle.ConstantTimeCompare([]byte(in.RelayState), []byte(in.BrowserState)) != 1 {
+		return "", bad
+	}
+	raw, err := s.st.TakeSingleUse(ctx, relayStoreKey(in.RelayState))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", bad
+	} else if err != nil {
+		return "", fmt.Errorf("sso: reading RelayState: %w", err)
+	}
+	var v relayValue
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", bad
+	}
+	if v.AccountID != in.AccountID || v.IdPID != in.IdPID || v.RequestID != a.InResponseTo {
+		return "", bad
+	}
+	if p, err := RelayStatePath(v.ReturnTo); err == nil {
+		return p, nil
+	}
+	return DefaultReturnPath, nil
+}
+
+// provision finds or creates the member a verified assertion logs in.
+func (s *Service) provision(ctx context.Context, acct store.Account, idp store.IdentityProvider, a *Assertion) (*Login, error) {
+	deny := func(r LoginReason) error { return &LoginDeniedError{AccountID: acct.ID, Reason: r} }
+	email, err := identity.NormalizeEmail(a.Email)
+	if err != nil {
+		return nil, deny(ReasonInvalidEmail)
+	}
+	if !trustedFor(idp.Domains, email) {
+		return nil, deny(ReasonUntrustedDomain)
+	}
+	l := &Login{
+		AccountID: acct.ID, Email: email, Name: truncateName(a.Name), IdPID: idp.ID, NameID: a.NameID,
+		Groups: slices.Clone(a.Groups), IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter,
+	}
+	settings := settingsOf(acct.SSO)
+
+	var (
+		user    store.User
+		hasUser bool
+		member  store.Membership
+		isMem   bool
+		inv     store.Invitation
+		hasInv  bool
+	)
+	err = s.st.View(ctx, func(r store.Reader) error {
+		// A bot user's name never logs in as a user, even when it looks like an email.
+		for _, name := range []string{email, a.Email} {
+			if _, err := r.BotUserByName(ctx, acct.ID, name); err == nil {
+				return deny(ReasonBotUser)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		var err error
+		user, err = r.UserByEmail(ctx, email)
+		if hasUser = err == nil; !hasUser && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if hasUser {
+			member, err = r.Membership(ctx, acct.ID, user.ID)
+			if isMem = err == nil; !isMem && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if !isMem {
+			inv, err = r.InvitationByEmail(ctx, acct.ID, email)
+			if hasInv = err == nil; !hasInv && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if hasUser {
+		if err := botuser.CanLogInID(user.ID); err != nil {
+			return nil, deny(ReasonBotUser)
+		}
+	}
+	if isMem {
+		if member.Status != store.MemberActive {
+			return nil, deny(ReasonMemberDisabled)
+		}
+		l.UserID = user.ID
+		return l, nil
+	}
+
+	pending := hasInv && s.now().Before(inv.ExpiresAt)
+	switch {
+	case pending:
+	case settings.Provisioning == ProvisioningJIT:
+	case hasInv:
+		return nil, deny(ReasonInvitationExpired)
+	default:
+		return nil, deny(ReasonNotInvited)
+	}
+	if !pending {
+		// Check seats before creating a user that could not join anyway. Provision checks
+		// them again in its transaction.
+		seats, err := s.dir.Seats(ctx, acct.ID)
+		if err != nil {
+			return nil, err
+		}
+		if seats.Limit > 0 && seats.Used()+1 > seats.Limit {
+			return nil, &identity.SeatLimitError{Limit: seats.Limit, Used: seats.Used()}
+		}
+	}
+	if !hasUser {
+		// Users are global records: written in an Update of their own.
+		user, err = s.dir.CreateUser(ctx, email, l.Name)
+		if errors.Is(err, store.ErrConflict) {
+			user, err = s.dir.UserByEmail(ctx, email) // a concurrent first login created it
+		} else if err == nil {
+			l.UserCreated = true
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := botuser.CanLogInID(user.ID); err != nil {
+		return nil, deny(ReasonBotUser)
+	}
+	if pending {
+		_, err = s.dir.AcceptInvitation(ctx, inv.ID, user.ID, identity.SourceDashboard)
+	} else {
+		_, err = s.dir.Provision(ctx, acct.ID, user.ID, idp.DefaultRoles, identity.SourceDashboard)
+	}
+	switch {
+	case err == nil:
+		l.Joined = true
+	case errors.Is(err, identity.ErrAlreadyMember):
+		// A concurrent login of the same user got there first; use its membership.
+		m, err := s.dir.Member(ctx, acct.ID, user.ID)
+		if err != nil {
+			return nil, err
+		}
+		if m.Status != store.MemberActive {
+			return nil, deny(ReasonMemberDisabled)
+		}
+	case errors.Is(err, identity.ErrInvitationExpired):
+		return nil, deny(ReasonInvitationExpired)
+	default:
+		return nil, err
+	}
+	l.UserID = user.ID
+	return l, nil
+}
+
+// truncateName cuts a display name to store.MaxNameLen bytes on a rune boundary.
+func truncateName(n string) string {
+	if len(n) <= store.MaxNameLen {
+		return n
+	}
+	n = n[:store.MaxNameLen]
+	for len(n) > 0 && !utf8.ValidString(n) {
+		n = n[:len(n)-1]
+	}
+	return n
+}
