@@ -48,7 +48,7 @@ var ssoPlan = identity.Plan{Name: "sso3", Seats: 3, Features: []identity.Feature
 }}
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	clk      *clock.Fake
 	st       *memstore.Store
@@ -63,7 +63,7 @@ type env struct {
 	admin    identity.Principal
 }
 
-func newEnv(t *testing.T, plan string) *env {
+func newEnv(t testing.TB, plan string) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
 	st := memstore.New(memstore.WithClock(clk.Now))
@@ -199,7 +199,7 @@ func (p *testIdP) asUser(email string) {
 	}
 }
 
-func loadSigner(t *testing.T) (crypto.Signer, *x509.Certificate) {
+func loadSigner(t testing.TB) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
 	keyPEM, err := os.ReadFile(filepath.Join("testdata", "idp.key"))
 	if err != nil {
@@ -272,7 +272,7 @@ func (e *env) newIdP(p sso.IdPParams) *testIdP {
 var formField = regexp.MustCompile(`name="(SAMLResponse|RelayState)" value="([^"]*)"`)
 
 // postedForm extracts the auto-submit form an IdP answers with.
-func postedForm(t *testing.T, page []byte) (samlResponse, relayState string) {
+func postedForm(t testing.TB, page []byte) (samlResponse, relayState string) {
 	t.Helper()
 	for _, m := range formField.FindAllSubmatch(page, -1) {
 		v := html.UnescapeString(string(m[2]))
@@ -289,7 +289,7 @@ func postedForm(t *testing.T, page []byte) (samlResponse, relayState string) {
 }
 
 // idpRespond has the IdP answer an SP-initiated request (HTTP-Redirect binding).
-func (p *testIdP) idpRespond(t *testing.T, redirectURL string) (samlResponse, relayState string) {
+func (p *testIdP) idpRespond(t testing.TB, redirectURL string) (samlResponse, relayState string) {
 	t.Helper()
 	res, err := p.srv.Client().Get(redirectURL)
 	if err != nil {
@@ -307,7 +307,7 @@ func (p *testIdP) idpRespond(t *testing.T, redirectURL string) (samlResponse, re
 }
 
 // unsolicited has the IdP start a login (IdP-initiated) with relayState.
-func (p *testIdP) unsolicited(t *testing.T, relayState string) string {
+func (p *testIdP) unsolicited(t testing.TB, relayState string) string {
 	t.Helper()
 	sp, err := p.e.svc.ServiceProvider(p.e.ctx, p.e.acct.ID, p.rec.ID)
 	if err != nil {
