@@ -1,0 +1,137 @@
+// Command sshedge is an SSH server that authenticates clients by SSH credential: the public key
+// a client offers must be registered (credential.Service, or the API server's
+// /ssh_credentials) and its owner active. Passwords and keyboard-interactive are not offered.
+// A session prints the key's owner, account and ACL; remote forwards (ssh -R) are granted only
+// for the host:port addresses the credential's bind ACL allows, and carried to the client.
+// Connections are re-verified every -check-interval and closed once the credential is revoked
+// or its owner deactivated.
+//
+// Usage:
+//
+//	go run ./examples/sshedge [-addr 127.0.0.1:2222] [-host-key PATH] [-redis URL]
+//	go run ./examples/sshedge -authorized-key ~/.ssh/id_ed25519.pub [-acl bind:127.0.0.1:8080]
+//
+// With -redis the edge reads the SSH credentials an API server writes to the same Redis.
+// Without it the edge keeps its state in memory, and -authorized-key registers a public key
+// there, as an SSH credential of a demo bot user, with the ACL -acl.
+//
+// The host key is read from -host-key (an OpenSSH or PEM private key without passphrase) or,
+// by default, generated at start (ed25519), so clients see a new one every run.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iamkit/iamkit/credential"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "sshedge:", err)
+		os.Exit(1)
+	}
+}
+
+// run runs the command with the given arguments until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sshedge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:2222", "address to listen on")
+	hostKeyPath := fs.String("host-key", "", "host private key file (default: a new ed25519 key each run)")
+	redisURL := fs.String("redis", "", "Redis to share state with the API server: redis://host:port/db, "+
+		"rediss://..., or host:port[,host:port...] for Redis Cluster (default: in memory)")
+	authorizedKey := fs.String("authorized-key", "", "in-memory mode: a public key file (id_*.pub) to register "+
+		"as the SSH credential of a demo bot user")
+	acl := fs.String("acl", "bind:127.0.0.1:8080", "in-memory mode: comma-separated ACL of that credential")
+	interval := fs.Duration("check-interval", 200*time.Millisecond, "how often connections are re-verified")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	hostKey, err := loadHostKey(*hostKeyPath)
+	if err != nil {
+		return err
+	}
+	st, closeStore, err := openStore(ctx, *redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if *redisURL == "" {
+		if *authorizedKey == "" {
+			log.Warn("in-memory store and no -authorized-key: no key can log in")
+		} else if err := seedDemo(ctx, st, *authorizedKey, splitList(*acl), *addr, stdout); err != nil {
+			return fmt.Errorf("demo account: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	v := credential.NewVerifier(st, credential.WithLogger(log))
+	srv := &server{v: v, hostKey: hostKey, log: log, checkInterval: *interval}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := v.Run(ctx); ctx.Err() == nil {
+			return fmt.Errorf("verifier stopped: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return srv.serve(ctx, ln) })
+	err = g.Wait()
+	log.Info("ssh edge stopped")
+	return err
+}
+
+// loadHostKey reads the host key at path, or generates an ed25519 key when path is empty.
+func loadHostKey(path string) (ssh.Signer, error) {
+	if path == "" {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate host key: %w", err)
+		}
+		return ssh.NewSignerFromKey(priv)
+	}
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("host key %s: %w", path, err)
+	}
+	return signer, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

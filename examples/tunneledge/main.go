@@ -1,0 +1,148 @@
+// Command tunneledge is a minimal tunnel edge: agents dial it, send their authtoken and the
+// endpoint they want to serve, and keep a session that lasts only as long as the authtoken
+// stays valid and its ACL allows that endpoint. The protocol and its error codes are those of
+// package tunnel (examples/tunneledge/tunnel), which this command serves.
+//
+// Usage:
+//
+//	go run ./examples/tunneledge [-addr 127.0.0.1:4443] [-redis URL] [-acl RULES]
+//	go run ./examples/tunneledge -agent -bind HOST [-addr 127.0.0.1:4443]
+//
+// With -redis the edge verifies authtokens against the Redis that an API server writes to
+// (examples/apiserver -redis with the same URL). Without it the edge keeps its state in memory
+// and, since nothing else can write there, creates a demo account with a bot user and an
+// authtoken whose ACL is -acl, and prints the token.
+//
+// With -agent it is the agent instead: it reads the authtoken from the IAMKIT_AUTHTOKEN
+// environment variable, opens a session for -bind and prints how it ends.
+//
+// The edge stops on SIGINT or SIGTERM, closing every session with a last line that says so.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/examples/tunneledge/tunnel"
+)
+
+// tokenEnv is the environment variable the agent mode reads its authtoken from: not a flag,
+// so that the token stays out of the process list.
+const tokenEnv = "IAMKIT_AUTHTOKEN"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		stop()
+		fmt.Fprintln(os.Stderr, "tunneledge:", err)
+		os.Exit(1)
+	}
+}
+
+// run runs the command with the given arguments until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tunneledge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:4443", "address to listen on (with -agent: the edge to dial)")
+	redisURL := fs.String("redis", "", "Redis to share state with the API server: redis://host:port/db, "+
+		"rediss://..., or host:port[,host:port...] for Redis Cluster (default: in memory, with a demo account)")
+	acl := fs.String("acl", "bind:*.demo.example.com", "comma-separated ACL of the demo authtoken (in-memory mode only)")
+	interval := fs.Duration("check-interval", tunnel.DefaultCheckInterval, "how often open sessions are re-verified")
+	agent := fs.Bool("agent", false, "act as an agent: open a session with the authtoken in $"+tokenEnv)
+	bind := fs.String("bind", "app.demo.example.com", "with -agent: the endpoint to bind")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if *agent {
+		return runAgent(ctx, *addr, os.Getenv(tokenEnv), *bind, stdout)
+	}
+
+	st, closeStore, err := openStore(ctx, *redisURL)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if *redisURL == "" {
+		if err := seedDemo(ctx, st, splitList(*acl), *addr, stdout); err != nil {
+			return fmt.Errorf("demo account: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	v := credential.NewVerifier(st, credential.WithLogger(log))
+	srv := tunnel.New(v, tunnel.WithLogger(log), tunnel.WithCheckInterval(*interval))
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := v.Run(ctx); ctx.Err() == nil {
+			return fmt.Errorf("verifier stopped: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return srv.Serve(ctx, ln) })
+	err = g.Wait()
+	log.Info("tunnel edge stopped")
+	return err
+}
+
+// runAgent opens a session for bind and waits for the edge to end it.
+func runAgent(ctx context.Context, addr, token, bind string, out io.Writer) error {
+	if token == "" {
+		return fmt.Errorf("set %s to an authtoken", tokenEnv)
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	s, err := tunnel.Dial(dialCtx, addr, tunnel.Request{Authtoken: token, Bind: bind})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("no session: %w", err)
+	}
+	defer s.Close()
+	fmt.Fprintf(out, "session open: bind %s, account %s, credential %s, owner %s (Ctrl-C to hang up)\n",
+		bind, s.Response.AccountID, s.Response.CredentialID, s.Response.OwnerID)
+
+	hangUp := context.AfterFunc(ctx, func() { s.Close() })
+	defer hangUp()
+	err = s.Wait()
+	var closed *tunnel.Error
+	switch {
+	case errors.As(err, &closed):
+		fmt.Fprintf(out, "session closed by the edge: %s: %s\n", closed.Code, closed.Msg)
+		return nil
+	case ctx.Err() != nil:
+		fmt.Fprintln(out, "hung up")
+		return nil
+	default:
+		return fmt.Errorf("session lost: %w", err)
+	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
