@@ -1,8 +1,76 @@
 // Package sso is the SAML 2.0 service provider for dashboard single sign-on.
 //
-// This package is the SAML core: it parses IdP metadata, derives a service provider per
-// (account, IdP), builds AuthnRequests and validates responses. Provisioning, SSO
-// enforcement, dashboard sessions and HTTP handlers are built on top of it elsewhere.
+// It has two layers. The SAML core parses IdP metadata, derives a service provider per
+// (account, IdP), builds AuthnRequests and validates responses; it knows nothing of
+// accounts or users. On top of it, Service manages each account's identity providers and SSO
+// settings, runs logins with provisioning and answers the login policy; Sessions issues and
+// verifies dashboard session tokens; Handler serves the HTTP endpoints.
+//
+// # Wiring
+//
+//	svc, err := sso.New(st, authz, "https://dashboard.example.com") // store.Store, *rbac.Authorizer
+//	sessions, err := sso.NewSessions(svc, ed25519Key)                // or an ECDSA P-256 key
+//	h, err := sso.NewHandler(svc, sessions.CookieLogin(sso.DefaultSessionCookie))
+//	mux.Handle(h.Pattern(), h)                                       // "/sso/"
+//
+// Handler serves GET /sso/{account}/login (one IdP: redirect; several: a chooser listing
+// their descriptions), GET /sso/{account}/{idp}/login, GET /sso/{account}/{idp}/metadata
+// and POST /sso/{account}/{idp}/acs, and hands each completed Login to a LoginFunc.
+// Failures are HTML error pages with fixed messages and fitting status codes.
+//
+// # Identity providers and settings
+//
+// Service.CreateIdentityProvider, UpdateIdentityProvider and DeleteIdentityProvider need
+// rbac.SSOManage (administrators) and a plan with identity.FeatureSSO, and record audit
+// events in the same transaction. An IdP is its metadata (checked by ParseIdPMetadata), a
+// description for the chooser, the IdP-initiated toggle (off by default), default roles for
+// just-in-time members, an attribute mapping and the email domains it is trusted for.
+// Settings are provisioning ("invite_only", the default, or "jit") and enforcement ("off",
+// "mixed" or "enforced"); Since records when enforcement last left "off". Enforcing needs an
+// IdP, and the last IdP of an enforced account cannot be deleted (ErrNoIdentityProvider,
+// ErrLastIdentityProvider). On a plan without SSO, enforcement counts as off.
+//
+// # Logins and provisioning
+//
+// Service.BeginLogin makes an AuthnRequest, tracks its ID bound to the IdP and stores the
+// return path (which must pass RelayStatePath) server-side under a random RelayState key,
+// also bound to the request. Service.CompleteLogin validates the response with the
+// Validator, requires an SP-initiated response to come back with its own RelayState from the
+// browser that began the login (Handler keeps it in a short-lived cookie: login CSRF
+// protection), and then provisions:
+//
+//   - Linking. The store has no record for external identities, so the (IdP, NameID) pair
+//     is not persisted. Instead an IdP is trusted for a list of email domains, and a login
+//     links to iamkit's user with the asserted email only when that email's domain is one of
+//     them (ReasonUntrustedDomain otherwise, whether or not the user exists, since users are
+//     global and creating one claims its email everywhere). Email alone never links an IdP
+//     that is not trusted for the domain. An IdP that renames a user's email therefore
+//     arrives as a new user.
+//   - An active member logs in; a disabled member is refused. A pending invitation for the
+//     email is accepted (in both modes), taking the roles it carries. Otherwise "jit"
+//     creates the user (in an Update of its own) and a membership with the IdP's default
+//     roles through identity.Directory.Provision, within the plan's seats; "invite_only"
+//     refuses (ReasonNotInvited).
+//   - Bot users never log in: an asserted email equal to a bot user's name is refused, and
+//     every session path calls botuser's checks.
+//
+// # Enforcement and sessions
+//
+// Service.LoginPolicy is the decision embedders ask before completing their own password or
+// OAuth logins: allowed with enforcement off, in mixed mode only for members whose
+// membership predates Since, never when enforced; SSO logins are always allowed. A deny is a
+// LoginDecision with a reason, not an error. Settings.LoginPolicy is the same rule as a pure
+// function.
+//
+// Sessions issues short-lived JWTs (golang-jwt v5, EdDSA or ES256 with the embedder's key,
+// algorithm pinned) carrying the account, the user, the login method and the IdP.
+// IssueSession refuses bot principals and logins the policy denies; VerifySession checks the
+// signature, algorithm, issuer, audience and expiry by the injected clock, then re-checks
+// the membership and the current enforcement, so a password-born session ends when the
+// account switches to "enforced" (or, in "mixed", when its member is not grandfathered),
+// and an SSO session ends when its IdP is deleted.
+//
+// # The SAML core
 //
 //   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB, no DTD, round-trip checked):
 //     entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST bindings (https only, http on
@@ -27,10 +95,23 @@
 //
 // Single-use state (request IDs and the replay cache) lives in a SingleUseStore, which the
 // project's store.Store satisfies, under keys "saml:req:<idp_id>:<request_id>" and
-// "saml:assertion:<idp_id>:<assertion_id>". The package reads time only from the Clock it is
-// given and randomness only from the io.Reader it is given.
+// "saml:assertion:<idp_id>:<assertion_id>"; Service adds "sso:relay:<key>" for RelayState
+// keys. The package reads time only from the Clock it is given and randomness only from the
+// io.Reader it is given.
+//
+// # Errors and concurrency
 //
 // Errors match sentinels with errors.Is: ErrInvalidMetadata (*MetadataError),
 // ErrInvalidConfig (*ConfigError), and ErrInvalidResponse (*ResponseError) together with one
-// sentinel naming the failed check, such as ErrSignature, ErrAudience or ErrReplay.
+// sentinel naming the failed check, such as ErrSignature, ErrAudience, ErrReplay or
+// ErrRelayState; ErrLoginDenied (*LoginDeniedError, with a LoginReason);
+// ErrLastIdentityProvider and ErrNoIdentityProvider (*EnforcementError); ErrInvalidSession
+// and ErrSessionRevoked (*SessionError). Invalid arguments are *identity.ValidationError
+// values naming the field and the limit; denials by rbac and plan features are rbac's and
+// identity's errors.
+//
+// Service, Sessions, Handler and Validator hold no mutable state after construction and are
+// safe for concurrent use. Values they return (store records, Login, Session, Settings) are
+// copies the caller owns. Time comes only from the injected Clock and randomness only from
+// the injected reader.
 package sso

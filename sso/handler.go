@@ -113,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.action == "acs" {
 		want = http.MethodPost
 	}
-	if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+	if r.Method != want {
 		w.Header().Set("Allow", want)
 		h.fail(w, r, http.StatusMethodNotAllowed, "This address does not accept this kind of request.")
 		return
@@ -163,7 +163,7 @@ func (h *Handler) chooser(w http.ResponseWriter, r *http.Request, accountID stri
 		}
 		data.Links = append(data.Links, link{Description: c.Description, URL: u})
 	}
-	renderPage(w, http.StatusOK, chooserPage, data)
+	renderPage(w, http.StatusOK, h.svc.pages.chooser, data)
 }
 
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, accountID, idpID, returnTo string) {
@@ -261,17 +261,29 @@ const (
 	msgSession     = "Your session has ended. Please sign in again."
 )
 
-var deniedMessages = map[LoginReason]string{
-	ReasonNotInvited:        "You have not been invited to this account. Ask an administrator of the account for an invitation.",
-	ReasonInvitationExpired: "Your invitation to this account has expired. Ask an administrator of the account for a new one.",
-	ReasonMemberDisabled:    "Your membership of this account is disabled. Ask an administrator of the account.",
-	ReasonBotUser:           "Bot users cannot sign in.",
-	ReasonUntrustedDomain:   "This identity provider is not trusted for your email address's domain. Ask your administrator to check the single sign-on configuration.",
-	ReasonInvalidEmail:      "Your identity provider did not send a usable email address. Ask your administrator to check the single sign-on configuration.",
-	ReasonIdPSessionEnded:   "Your session at the identity provider has ended. Please sign in again.",
-	ReasonSSORequired:       "This account requires single sign-on.",
-	ReasonSSOEnforced:       "This account requires single sign-on.",
-	ReasonNotMember:         "You are not a member of this account.",
+// deniedMessage is the error page message for a refused login.
+func deniedMessage(r LoginReason) string {
+	switch r {
+	case ReasonNotInvited:
+		return "You have not been invited to this account. Ask an administrator of the account for an invitation."
+	case ReasonInvitationExpired:
+		return "Your invitation to this account has expired. Ask an administrator of the account for a new one."
+	case ReasonMemberDisabled:
+		return "Your membership of this account is disabled. Ask an administrator of the account."
+	case ReasonBotUser:
+		return "Bot users cannot sign in."
+	case ReasonUntrustedDomain:
+		return "This identity provider is not trusted for your email address's domain. Ask your administrator to check the single sign-on configuration."
+	case ReasonInvalidEmail:
+		return "Your identity provider did not send a usable email address. Ask your administrator to check the single sign-on configuration."
+	case ReasonIdPSessionEnded:
+		return "Your session at the identity provider has ended. Please sign in again."
+	case ReasonSSORequired, ReasonSSOEnforced:
+		return "This account requires single sign-on."
+	case ReasonNotMember:
+		return "You are not a member of this account."
+	}
+	return msgDenied
 }
 
 // Error writes the error page for err, with the status code its kind calls for: 400 for
@@ -281,14 +293,15 @@ var deniedMessages = map[LoginReason]string{
 // the Service's logger (store failures at error level). LoginFuncs use it for their own
 // failures.
 func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, h.svc.log, err)
+	h.svc.writeError(w, r, err)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, _ *http.Request, status int, msg string) {
-	renderError(w, status, msg)
+	h.svc.pages.renderError(w, status, msg)
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	log := s.log
 	status, msg := classify(err)
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -301,17 +314,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "error", err)
 	}
-	renderError(w, status, msg)
+	s.pages.renderError(w, status, msg)
 }
 
 func classify(err error) (int, string) {
 	var denied *LoginDeniedError
 	switch {
 	case errors.As(err, &denied):
-		if m, ok := deniedMessages[denied.Reason]; ok {
-			return http.StatusForbidden, m
-		}
-		return http.StatusForbidden, msgDenied
+		return http.StatusForbidden, deniedMessage(denied.Reason)
 	case errors.Is(err, ErrRelayState):
 		return http.StatusBadRequest, msgNotBrowser
 	case errors.Is(err, ErrUnsolicited):
@@ -354,25 +364,34 @@ func securityHeaders(w http.ResponseWriter, csp string) {
 	hd.Set("Content-Security-Policy", csp)
 }
 
-var (
-	pageLayout = `<!DOCTYPE html>
+const pageLayout = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}a.idp{display:block;margin:.5rem 0;padding:.75rem 1rem;border:1px solid #bbb;border-radius:.4rem;text-decoration:none;color:inherit}</style>
 </head><body>{{template "body" .}}</body></html>
 `
-	errorPage = template.Must(template.Must(template.New("error").Parse(pageLayout)).Parse(
-		`{{define "body"}}<h1>{{.Title}}</h1><p>{{.Message}}</p>{{end}}`))
-	chooserPage = template.Must(template.Must(template.New("chooser").Parse(pageLayout)).Parse(
-		`{{define "body"}}<h1>{{.Title}}</h1>{{range .Links}}<a class="idp" href="{{.URL}}">{{.Description}}</a>{{end}}{{end}}`))
-)
 
-func renderError(w http.ResponseWriter, status int, msg string) {
+// pages are the HTML templates of the handler, parsed once per Service.
+type pages struct {
+	error, chooser *template.Template
+}
+
+func newPages() pages {
+	parse := func(name, body string) *template.Template {
+		return template.Must(template.Must(template.New(name).Parse(pageLayout)).Parse(body))
+	}
+	return pages{
+		error:   parse("error", `{{define "body"}}<h1>{{.Title}}</h1><p>{{.Message}}</p>{{end}}`),
+		chooser: parse("chooser", `{{define "body"}}<h1>{{.Title}}</h1>{{range .Links}}<a class="idp" href="{{.URL}}">{{.Description}}</a>{{end}}{{end}}`),
+	}
+}
+
+func (p pages) renderError(w http.ResponseWriter, status int, msg string) {
 	title := "Sign-in failed"
 	if status >= 500 {
 		title = "Something went wrong"
 	}
-	renderPage(w, status, errorPage, struct{ Title, Message string }{title, msg})
+	renderPage(w, status, p.error, struct{ Title, Message string }{title, msg})
 }
 
 func renderPage(w http.ResponseWriter, status int, t *template.Template, data any) {
@@ -396,7 +415,7 @@ func (ss *Sessions) CookieLogin(cookieName string) LoginFunc {
 	return func(w http.ResponseWriter, r *http.Request, l *Login) {
 		tok, sess, err := ss.IssueLoginSession(r.Context(), l)
 		if err != nil {
-			writeError(w, r, ss.svc.log, err)
+			ss.svc.writeError(w, r, err)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{

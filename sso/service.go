@@ -12,6 +12,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
@@ -44,6 +45,7 @@ type Service struct {
 	rec      audit.Recorder
 	log      *slog.Logger
 	loginTTL time.Duration
+	pages    pages
 }
 
 // Option configures a Service.
@@ -80,10 +82,6 @@ func WithValidatorOptions(opts ...ValidatorOption) Option {
 	return func(o *config) { o.validator = append(o.validator, opts...) }
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // New returns a Service over st that authorizes with authz (and uses its plan catalog).
 // baseURL is the absolute URL under which the embedder mounts Handler, as for
 // NewServiceProvider: "https://dashboard.example.com" gives ACS URLs
@@ -93,7 +91,7 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 	if st == nil || authz == nil {
 		return nil, &ConfigError{Field: "New", Reason: "store and authorizer are required"}
 	}
-	c := config{clock: systemClock{}, rand: rand.Reader, loginTTL: DefaultRequestTTL}
+	c := config{clock: clock.System{}, rand: rand.Reader, loginTTL: DefaultRequestTTL}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -116,7 +114,7 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 		dir: identity.New(st, authz.Catalog(), authz,
 			identity.WithClock(c.clock), identity.WithRandom(c.rand), identity.WithLogger(c.logger)),
 		clock: c.clock, rand: c.rand, ids: ids, log: c.logger, loginTTL: c.loginTTL,
-		rec: audit.Recorder{IDs: ids, Clock: c.clock},
+		rec: audit.Recorder{IDs: ids, Clock: c.clock}, pages: newPages(),
 	}, nil
 }
 
