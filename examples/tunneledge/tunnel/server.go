@@ -173,8 +173,11 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		conn.Close()
 		<-hungUp
 	}
-	log.Info("tunnel session closed", "why", why, "error_code", closingCode(closing),
-		"duration", time.Since(start))
+	attrs := []slog.Attr{slog.String("why", why), slog.Duration("duration", time.Since(start))}
+	if closing != nil {
+		attrs = append(attrs, slog.String("error_code", closing.ErrorCode))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "tunnel session closed", attrs...)
 }
 
 // watch re-verifies the session's credential every check interval until it goes bad, the
@@ -345,13 +348,6 @@ func reasonName(err error) string {
 		return r.String()
 	}
 	return "error"
-}
-
-func closingCode(r *Response) string {
-	if r == nil {
-		return ""
-	}
-	return r.ErrorCode
 }
 
 // write sends one line, bounded by writeTimeout.
