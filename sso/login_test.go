@@ -3,6 +3,7 @@ package sso_test
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,5 +388,63 @@ func TestSPInitiatedRelayState(t *testing.T) {
 	l, err := acs(form4, lr4.RelayState, lr4.RelayState)
 	if err != nil || l.ReturnTo != "/home" {
 		t.Fatalf("login %+v %v", l, err)
+	}
+}
+
+// TestConcurrentFirstLogins: simultaneous first JIT logins of one person make one user and
+// one membership, and all of them succeed.
+func TestConcurrentFirstLogins(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, identity.Enterprise.Name)
+	idp := e.newIdP(sso.IdPParams{})
+	e.setSettings(sso.ProvisioningJIT, sso.EnforcementOff)
+	idp.asUser("zoe@example.com")
+	// Responses are fetched first (test helpers may fail the test only from its goroutine);
+	// the ACS calls race.
+	type attempt struct {
+		in  sso.ACSRequest
+		out *sso.Login
+		err error
+	}
+	attempts := make([]attempt, 6)
+	for i := range attempts {
+		lr, err := e.svc.BeginLogin(e.ctx, e.acct.ID, idp.rec.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := lr.AuthnRequest.RedirectURL(lr.RelayState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, relay := idp.idpRespond(t, u)
+		attempts[i].in = sso.ACSRequest{AccountID: e.acct.ID, IdPID: idp.rec.ID, SAMLResponse: form, RelayState: relay, BrowserState: lr.RelayState}
+	}
+	var wg sync.WaitGroup
+	for i := range attempts {
+		wg.Go(func() { attempts[i].out, attempts[i].err = e.svc.CompleteLogin(e.ctx, attempts[i].in) })
+	}
+	wg.Wait()
+	var userID string
+	joined := 0
+	for _, a := range attempts {
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if userID == "" {
+			userID = a.out.UserID
+		}
+		if a.out.UserID != userID {
+			t.Fatalf("two users: %s and %s", userID, a.out.UserID)
+		}
+		if a.out.Joined {
+			joined++
+		}
+	}
+	if joined != 1 {
+		t.Fatalf("%d logins report creating the membership", joined)
+	}
+	ms, err := e.dir.Members(e.ctx, e.acct.ID, store.Page{Limit: 10})
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("members %v %v", ms, err)
 	}
 }
