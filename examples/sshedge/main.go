@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	acl := fs.String("acl", "bind:127.0.0.1:8080", "in-memory mode: comma-separated ACL of that credential")
 	interval := fs.Duration("check-interval", 200*time.Millisecond, "how often connections are re-verified")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed
+		}
 		return err
 	}
 

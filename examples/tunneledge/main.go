@@ -65,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	agent := fs.Bool("agent", false, "act as an agent: open a session with the authtoken in $"+tokenEnv)
 	bind := fs.String("bind", "app.demo.example.com", "with -agent: the endpoint to bind")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed
+		}
 		return err
 	}
 
