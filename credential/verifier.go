@@ -3,8 +3,8 @@ package credential
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"log/slog"
@@ -100,6 +100,9 @@ type Stats struct {
 
 const numShards = 64
 
+// coarseTick is the resolution of a running Verifier's system clock.
+const coarseTick = time.Millisecond
+
 // Verifier checks authtokens, API keys and SSH keys against a store, keeping what it learns
 // in memory and dropping it as the store's change feed reports changes. It is safe for
 // concurrent use; call Run in a goroutine to follow the feed. Until Run has synced with the
@@ -126,6 +129,11 @@ type Verifier struct {
 
 	rejections [numReasons]paddedCounter
 	flushes    atomic.Uint64
+
+	// coarseNow is the system time (UnixNano) refreshed every coarseTick by Run, or 0; used
+	// only when no clock was injected.
+	coarseNow   atomic.Int64
+	coarseClock bool
 
 	pendingMu sync.Mutex
 	pending   []*entry // credentials used since the last RecordUse
@@ -228,6 +236,8 @@ func NewVerifier(st store.Store, opts ...Option) *Verifier {
 		loadLimit: 5 * time.Second,
 		useEvery:  c.useEvery,
 		seed:      maphash.MakeSeed(),
+
+		coarseClock: !c.clockSet,
 	}
 	for i := range v.shards {
 		v.shards[i].creds = map[string]*entry{}
@@ -250,6 +260,22 @@ func NewVerifier(st store.Store, opts ...Option) *Verifier {
 func (v *Verifier) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer close(done)
+	if v.coarseClock {
+		v.coarseNow.Store(v.clock.Now().UnixNano())
+		defer v.coarseNow.Store(0)
+		go func() {
+			t := time.NewTicker(coarseTick)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					v.coarseNow.Store(v.clock.Now().UnixNano())
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
 	go func() {
 		t := time.NewTicker(v.useEvery)
 		defer t.Stop()
@@ -283,7 +309,7 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 		return v.reject(ReasonWrongKind)
 	}
 	sum := v.hasher.Hash(tok)
-	now := v.clock.Now()
+	now := v.now()
 	if v.stale(now) {
 		return v.verifyDirect(ctx, tok, sum, now)
 	}
@@ -291,11 +317,17 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 	sh := &v.shards[maphash.String(v.seed, body)%numShards]
 	sh.mu.RLock()
 	e := sh.creds[body]
-	neg, isNeg := sh.neg[body]
+	var (
+		neg   negative
+		isNeg bool
+	)
+	if e == nil {
+		neg, isNeg = sh.neg[body]
+	}
 	epoch := sh.epoch
 	sh.mu.RUnlock()
 	if e == nil {
-		if isNeg && neg.expires > now.UnixNano() {
+		if isNeg && neg.expires > now {
 			sh.hits.Add(1)
 			return v.reject(neg.reason)
 		}
@@ -321,7 +353,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 		return v.reject(ReasonMalformed)
 	}
 	fp := sha256.Sum256(key.Marshal())
-	now := v.clock.Now()
+	now := v.now()
 	if v.stale(now) {
 		e, err := v.fetchSSH(ctx, fp, false)
 		if err != nil {
@@ -364,8 +396,8 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 }
 
 // check decides on a cached or freshly loaded entry.
-func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, now time.Time) (Result, error) {
-	if subtle.ConstantTimeCompare(e.hash[:], sum[:]) != 1 {
+func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, now int64) (Result, error) {
+	if !equal32(&e.hash, &sum) {
 		return v.reject(ReasonUnknown)
 	}
 	o := e.owner.Load()
@@ -384,7 +416,7 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 	default:
 		return v.reject(ReasonUnknown)
 	}
-	n := now.UnixNano()
+	n := now
 	if e.expires != 0 && n >= e.expires {
 		return v.reject(ReasonExpired)
 	}
@@ -403,6 +435,25 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 	}, nil
 }
 
+// now returns the time for expiry, staleness and last-use: the coarse system time while Run
+// keeps it, else the clock's.
+func (v *Verifier) now() int64 {
+	if n := v.coarseNow.Load(); n != 0 {
+		return n
+	}
+	return v.clock.Now().UnixNano()
+}
+
+// equal32 compares two digests in constant time: no branch or memory access depends on their
+// contents. (subtle.ConstantTimeCompare does the same for any length, at ten times the cost.)
+func equal32(a, b *[sha256.Size]byte) bool {
+	var x uint64
+	for i := 0; i < sha256.Size; i += 8 {
+		x |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
+	}
+	return x == 0
+}
+
 func unixTime(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
@@ -410,8 +461,8 @@ func unixTime(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func (v *Verifier) stale(now time.Time) bool {
-	return now.Sub(v.follower.Synced()) > v.maxStale
+func (v *Verifier) stale(now int64) bool {
+	return now-v.follower.SyncedNano() > int64(v.maxStale)
 }
 
 func (v *Verifier) reject(r Reason) (Result, error) {
@@ -434,7 +485,7 @@ func (v *Verifier) rejectErr(err error) (Result, error) {
 
 // loadToken reads a token's credential from the store once for all concurrent callers,
 // caching it (or its absence) unless an invalidation raced with the read.
-func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok Token, now time.Time) (*entry, error) {
+func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok Token, now int64) (*entry, error) {
 	credID := tok.CredentialID()
 	ch := v.loads.DoChan(credID, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
@@ -456,7 +507,7 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 					break
 				}
 			}
-			sh.neg[body] = negative{reason: ReasonUnknown, expires: now.Add(v.negTTL).UnixNano()}
+			sh.neg[body] = negative{reason: ReasonUnknown, expires: now + int64(v.negTTL)}
 		}
 		return e, err
 	})
@@ -599,7 +650,7 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 }
 
 // verifyDirect verifies against the store without the cache, touching no shared state.
-func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now time.Time) (Result, error) {
+func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now int64) (Result, error) {
 	e, err := v.fetch(ctx, tok.CredentialID(), false)
 	if err != nil {
 		return v.rejectErr(err)
@@ -716,7 +767,7 @@ func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwne
 		delete(sh.creds, body)
 		sh.invalid.Add(1)
 		if o := e.owner.Load(); deleted && !deletedOwners[ownerKey{o.accountID, o.id}] {
-			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.clock.Now().Add(v.negTTL).UnixNano()}
+			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.now() + int64(v.negTTL)}
 		}
 	} else {
 		delete(sh.neg, body)

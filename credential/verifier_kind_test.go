@@ -63,3 +63,21 @@ func TestSecretRewrappedUnderAnotherKindIsRejected(t *testing.T) {
 		t.Errorf("cached: %v, want %v", err, ReasonUnknown)
 	}
 }
+
+func TestEqual32(t *testing.T) {
+	var a, b [32]byte
+	rand.Read(a[:])
+	b = a
+	if !equal32(&a, &b) {
+		t.Fatal("equal digests compared unequal")
+	}
+	for i := range 32 {
+		for _, bit := range []byte{1, 0x80} {
+			c := a
+			c[i] ^= bit
+			if equal32(&a, &c) {
+				t.Fatalf("digests differing in byte %d compared equal", i)
+			}
+		}
+	}
+}

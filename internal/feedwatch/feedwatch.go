@@ -82,6 +82,9 @@ func (f *Follower) Synced() time.Time {
 	return time.Unix(0, n)
 }
 
+// SyncedNano is Synced as Unix nanoseconds (0: never), without building a time.Time.
+func (f *Follower) SyncedNano() int64 { return f.synced.Load() }
+
 func (f *Follower) markSynced(at time.Time) { f.synced.Store(at.UnixNano()) }
 
 // Sync returns once every commit made before it was called has been handed to the Handler,

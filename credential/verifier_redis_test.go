@@ -1,0 +1,239 @@
+package credential_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/redistest"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/redisstore"
+)
+
+// redisFleet is one Redis, one account with a bot user, and verifiers that each reach Redis
+// through a client of their own, as separate processes would.
+type redisFleet struct {
+	ctx    context.Context
+	srv    *redistest.Server
+	writer store.Store // the "API server" that writes
+	ids    *id.Generator
+	acct   string
+	bot    string
+}
+
+func newRedisStore(tb testing.TB, srv *redistest.Server, opts ...redisstore.Option) store.Store {
+	tb.Helper()
+	// go-redis v9.23 races on maintenance-notification handshakes with Redis < 8
+	// (store/redisstore's doc): switch them off.
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	st, err := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(srv.Prefix)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close(); c.Close() })
+	return st
+}
+
+func newRedisFleet(tb testing.TB, srvOpts ...redistest.Option) *redisFleet {
+	tb.Helper()
+	srv := redistest.Start(tb, srvOpts...)
+	f := &redisFleet{ctx: tb.Context(), srv: srv, writer: newRedisStore(tb, srv), ids: id.NewGenerator(clock.System{}, rand.Reader)}
+	f.acct, _ = f.ids.New(id.Account)
+	f.bot, _ = f.ids.NewIn(id.BotUser, f.acct)
+	err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(f.ctx, store.Account{ID: f.acct}); err != nil {
+			return err
+		}
+		return tx.PutBotUser(f.ctx, store.BotUser{ID: f.bot, AccountID: f.acct, Name: "ci", Active: true})
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// verifier starts a Verifier on a Redis client of its own.
+func (f *redisFleet) verifier(tb testing.TB, opts ...credential.Option) *credential.Verifier {
+	tb.Helper()
+	v := credential.NewVerifier(newRedisStore(tb, f.srv), opts...)
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	if err := v.Sync(f.ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// issue writes n authtokens of the bot in batches and returns their IDs and tokens.
+func (f *redisFleet) issue(tb testing.TB, n int) ([]string, []string) {
+	tb.Helper()
+	var ids, tokens []string
+	for len(ids) < n {
+		err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+			for range min(50, n-len(ids)) {
+				cid, _ := f.ids.NewIn(id.Authtoken, f.acct)
+				tok, err := credential.NewToken(store.Authtoken, cid, rand.Reader)
+				if err != nil {
+					return err
+				}
+				c := store.Credential{ID: cid, AccountID: f.acct, Kind: store.Authtoken, OwnerID: f.bot, SecretHash: (*credential.Hasher)(nil).HashHex(tok.Token())}
+				if err := tx.PutCredential(f.ctx, c); err != nil {
+					return err
+				}
+				ids, tokens = append(ids, cid), append(tokens, tok.Reveal())
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ids, tokens
+}
+
+func (f *redisFleet) revoke(tb testing.TB, credID string) {
+	tb.Helper()
+	if err := f.writer.Update(f.ctx, func(tx store.Tx) error { return tx.DeleteCredential(f.ctx, credID) }); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rejected waits until every verifier rejects token, and returns how long that took. A hang
+// fails after 10s; this is not a timing assertion.
+func rejected(tb testing.TB, vs []*credential.Verifier, token string, want credential.Reason) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for _, v := range vs {
+		for {
+			_, err := v.Verify(context.Background(), store.Authtoken, token)
+			if errors.Is(err, want) {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				tb.Fatalf("not %v after 10s: %v", want, err)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	return time.Since(start)
+}
+
+// syncAll waits until every verifier has seen every write made so far, so that what they
+// cache next is not evicted by an older commit arriving late.
+func syncAll(tb testing.TB, vs []*credential.Verifier) {
+	tb.Helper()
+	for _, v := range vs {
+		if err := v.Sync(tb.Context()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func TestRevocationReachesEveryVerifierOnRedis(t *testing.T) {
+	f := newRedisFleet(t)
+	vs := []*credential.Verifier{f.verifier(t), f.verifier(t)}
+	ids, tokens := f.issue(t, 20)
+	syncAll(t, vs)
+	for _, v := range vs {
+		for _, tok := range tokens {
+			if _, err := v.Verify(f.ctx, store.Authtoken, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 10 {
+		f.revoke(t, ids[i])
+		rejected(t, vs, tokens[i], credential.ReasonRevoked)
+	}
+	// Suspending the owner reaches both as one change.
+	err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+		b, err := tx.BotUser(f.ctx, f.bot)
+		if err != nil {
+			return err
+		}
+		b.Active = false
+		return tx.PutBotUser(f.ctx, b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range tokens[10:] {
+		rejected(t, vs, tok, credential.ReasonOwnerInactive)
+	}
+}
+
+func TestVerifierFailsClosedWhenRedisIsDown(t *testing.T) {
+	f := newRedisFleet(t, redistest.WithAOF())
+	clk := clock.NewFake(time.Now())
+	v := f.verifier(t, credential.WithClock(clk), credential.WithMaxStaleness(10*time.Second))
+	_, tokens := f.issue(t, 2)
+	if err := v.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Stop()
+	clk.Advance(5 * time.Second)
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); err != nil {
+		t.Fatalf("Redis down, within the staleness bound, cached: %v", err)
+	}
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[1]); !errors.Is(err, credential.ReasonUnavailable) {
+		t.Fatalf("Redis down, not cached: %v, want %v", err, credential.ReasonUnavailable)
+	}
+	clk.Advance(6 * time.Second)
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); !errors.Is(err, credential.ReasonUnavailable) {
+		t.Fatalf("Redis down past the staleness bound: %v, want %v", err, credential.ReasonUnavailable)
+	}
+	if err := f.srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
+	defer cancel()
+	if err := v.Sync(ctx); err != nil {
+		t.Fatalf("Sync after the restart: %v", err)
+	}
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); err != nil {
+		t.Fatalf("Redis back: %v", err)
+	}
+}
+
+// BenchmarkRevocationPropagation revokes b.N cached authtokens, one at a time, through one
+// Redis client and measures how long until two verifiers, each on a client of its own, both
+// reject it. Run with -benchtime=1000x; it reports the p50 and p99 delays.
+func BenchmarkRevocationPropagation(b *testing.B) {
+	f := newRedisFleet(b)
+	vs := []*credential.Verifier{f.verifier(b), f.verifier(b)}
+	ids, tokens := f.issue(b, b.N)
+	syncAll(b, vs)
+	for _, v := range vs {
+		for _, tok := range tokens {
+			if _, err := v.Verify(f.ctx, store.Authtoken, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	delays := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		f.revoke(b, ids[i])
+		rejected(b, vs, tokens[i], credential.ReasonRevoked)
+		delays = append(delays, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
+}
