@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/store"
+)
+
+// botUserCreate is ngrok's BotUserCreate; roles is iamkit's extension (RBAC plans).
+type botUserCreate struct {
+	Name   string   `json:"name"`
+	Active *bool    `json:"active"`
+	Roles  []string `json:"roles"`
+}
+
+// botUserUpdate is ngrok's BotUserUpdate: absent (or null) fields are left alone.
+type botUserUpdate struct {
+	ID     string    `json:"id"`
+	Name   *string   `json:"name"`
+	Active *bool     `json:"active"`
+	Roles  *[]string `json:"roles"`
+}
+
+func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in botUserCreate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	b, err := s.Bots.Create(r.Context(), c.principal, c.principal.AccountID, botuser.CreateParams{
+		Name: in.Name, Active: in.Active, Roles: in.Roles,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, botUserOut(c.base, b))
+}
+
+func (s *server) listBotUsers(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkBotID)
+	if err != nil {
+		return err
+	}
+	bots, err := s.Bots.List(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	return list(w, r, c, p, bots, func(b store.BotUser) string { return b.ID }, func(page []store.BotUser, next *string) any {
+		out := botUserListJSON{BotUsers: make([]botUserJSON, len(page)), URI: c.base + r.URL.Path, NextPageURI: next}
+		for i, b := range page {
+			out.BotUsers[i] = botUserOut(c.base, b)
+		}
+		return out
+	})
+}
+
+func (s *server) getBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkBotID)
+	if err != nil {
+		return err
+	}
+	b, err := s.Bots.Get(r.Context(), c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))
+}
+
+func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, checkBotID)
+	if err != nil {
+		return err
+	}
+	var in botUserUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.ID != "" && in.ID != id {
+		return newError(http.StatusBadRequest, codeInvalidValue, "The id in the body does not match the id in the path.")
+	}
+	b, err := s.Bots.Update(r.Context(), c.principal, c.principal.AccountID, id, botuser.UpdateParams{
+		Name: in.Name, Active: in.Active, Roles: in.Roles,
+	})
+	if err != nil {
+		return err
+	}
+	s.sync(r.Context()) // a deactivated bot's credentials stop working from the next request
+	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))
+}
+
+func (s *server) deleteBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkBotID)
+	if err != nil {
+		return err
+	}
+	if err := s.Bots.Delete(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+		return err
+	}
+	s.sync(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+const (
+	maxBodyBytes     = 64 << 10 // request bodies larger than this are refused (413)
+	maxPageLimit     = 100      // ngrok's page size bounds
+	defaultPageLimit = 100
+)
+
+// decodeBody reads a JSON object from r's body into dst, a pointer to a struct whose json tags
+// name every accepted field. It refuses, with ngrok's codes, a body over maxBodyBytes (212),
+// a Content-Type other than JSON (210, 216), malformed JSON (213), a field dst does not name
+// (214) and a value of the wrong type (215). An empty body is the empty object. Fields sent
+// as null are left at their zero value, as if absent.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return newError(http.StatusRequestEntityTooLarge, codeBodyUnreadable, "The request body is larger than %d bytes.", maxBodyBytes)
+		}
+		return newError(http.StatusBadRequest, codeBodyUnreadable, "The server was unable to read the complete request body.")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	} else if err := checkContentType(r); err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed: it must be one JSON object.")
+	}
+	known := jsonFields(reflect.TypeOf(dst).Elem())
+	for name := range fields {
+		if !known[name] {
+			return newError(http.StatusBadRequest, codeUnknownParam, "The request parameter %q is unknown and not expected. The supported fields are: %s.",
+				name, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+		}
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return newError(http.StatusBadRequest, codeInvalidValue, "The value provided for the request parameter %q is invalid: expected %s.", typeErr.Field, typeErr.Type)
+		}
+		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed.")
+	}
+	return nil
+}
+
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return newError(http.StatusBadRequest, codeContentTypeNone, "The request has a body but no Content-Type; use application/json.")
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return newError(http.StatusUnsupportedMediaType, codeContentType, "The Content-Type %q is not supported; use application/json.", ct)
+	}
+	return nil
+}
+
+// requireNoBody refuses a body on a request whose method takes none (ERR_NGROK_211).
+func requireNoBody(r *http.Request) error {
+	var one [1]byte
+	if n, _ := io.ReadFull(r.Body, one[:]); n > 0 {
+		return newError(http.StatusBadRequest, codeBodyNotAllowed, "The %s request you made does not expect a body, but you provided one.", r.Method)
+	}
+	return nil
+}
+
+// jsonFields returns the JSON names of t's fields.
+func jsonFields(t reflect.Type) map[string]bool {
+	out := make(map[string]bool, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and
+// before_id, which checkID validates. Any other query parameter is refused (214).
+func pageParams(r *http.Request, checkID func(string) error) (store.Page, error) {
+	q := r.URL.Query()
+	for name := range q {
+		if name != "limit" && name != "before_id" {
+			return store.Page{}, newError(http.StatusBadRequest, codeUnknownParam, "The request parameter %q is unknown and not expected. The supported fields are: before_id, limit.", name)
+		}
+	}
+	p := store.Page{Limit: defaultPageLimit, BeforeID: q.Get("before_id")}
+	if s := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageLimit {
+			return store.Page{}, newError(http.StatusBadRequest, codeLimit, "The page size limit must be between 1 and %d but %q was provided.", maxPageLimit, s)
+		}
+		p.Limit = n
+	}
+	if p.BeforeID != "" {
+		if err := checkID(p.BeforeID); err != nil {
+			return store.Page{}, badID("before_id", err)
+		}
+	}
+	return p, nil
+}
+
+// badID is ERR_NGROK_227 for an ID parameter that checkID refused.
+func badID(param string, err error) error {
+	return newError(http.StatusBadRequest, codeBadID, "The ID given for %s is invalid: %s.", param, reasonOf(err))
+}

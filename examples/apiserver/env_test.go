@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// Independent, ngrok-shaped types: the field names and JSON tags of ngrok's API v2 as
+// ngrok-api.md (and ngrok's Go client) give them. Responses are decoded into them strictly
+// (unknown fields are errors), so a field this server adds, renames or misspells fails a test.
+type (
+	ngrokBotUser struct {
+		ID        string `json:"id,omitempty"`
+		URI       string `json:"uri,omitempty"`
+		Name      string `json:"name,omitempty"`
+		Active    bool   `json:"active,omitempty"`
+		CreatedAt string `json:"created_at,omitempty"`
+	}
+	ngrokBotUserList struct {
+		BotUsers    []ngrokBotUser `json:"bot_users,omitempty"`
+		URI         string         `json:"uri,omitempty"`
+		NextPageURI *string        `json:"next_page_uri,omitempty"`
+	}
+	ngrokCredential struct {
+		ID          string   `json:"id,omitempty"`
+		URI         string   `json:"uri,omitempty"`
+		CreatedAt   string   `json:"created_at,omitempty"`
+		Description string   `json:"description,omitempty"`
+		Metadata    string   `json:"metadata,omitempty"`
+		Token       *string  `json:"token,omitempty"`
+		ACL         []string `json:"acl,omitempty"`
+		OwnerID     *string  `json:"owner_id,omitempty"`
+	}
+	ngrokCredentialList struct {
+		Credentials []ngrokCredential `json:"credentials,omitempty"`
+		URI         string            `json:"uri,omitempty"`
+		NextPageURI *string           `json:"next_page_uri,omitempty"`
+	}
+	ngrokAPIKey struct {
+		ID          string  `json:"id,omitempty"`
+		URI         string  `json:"uri,omitempty"`
+		Description string  `json:"description,omitempty"`
+		Metadata    string  `json:"metadata,omitempty"`
+		CreatedAt   string  `json:"created_at,omitempty"`
+		Token       *string `json:"token,omitempty"`
+		OwnerID     *string `json:"owner_id,omitempty"`
+	}
+	ngrokAPIKeyList struct {
+		Keys        []ngrokAPIKey `json:"keys,omitempty"`
+		URI         string        `json:"uri,omitempty"`
+		NextPageURI *string       `json:"next_page_uri,omitempty"`
+	}
+	ngrokSSHCredential struct {
+		ID          string   `json:"id,omitempty"`
+		URI         string   `json:"uri,omitempty"`
+		CreatedAt   string   `json:"created_at,omitempty"`
+		Description string   `json:"description,omitempty"`
+		Metadata    string   `json:"metadata,omitempty"`
+		PublicKey   string   `json:"public_key,omitempty"`
+		ACL         []string `json:"acl,omitempty"`
+		OwnerID     *string  `json:"owner_id,omitempty"`
+	}
+	ngrokSSHCredentialList struct {
+		SSHCredentials []ngrokSSHCredential `json:"ssh_credentials,omitempty"`
+		URI            string               `json:"uri,omitempty"`
+		NextPageURI    *string              `json:"next_page_uri,omitempty"`
+	}
+	ngrokError struct {
+		ErrorCode  string            `json:"error_code,omitempty"`
+		StatusCode int32             `json:"status_code,omitempty"`
+		Msg        string            `json:"msg,omitempty"`
+		Details    map[string]string `json:"details,omitempty"`
+	}
+)
+
+// rfc3339Z is ngrok's timestamp form.
+var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+
+// env is a server on a fresh memory store, bootstrapped, behind an httptest server.
+type env struct {
+	t    *testing.T
+	st   store.Store
+	d    deps
+	srv  *httptest.Server
+	boot bootstrapResult
+	key  string // the administrator's API key
+	logs *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st := memstore.New()
+	logs := &syncBuffer{}
+	d, err := newDeps(st, slog.New(slog.NewTextHandler(logs, nil)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = d.Authz.Run(ctx) })
+	wg.Go(func() { _ = d.Verifier.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
+
+	boot, err := bootstrap(ctx, d.Dir, d.Creds, "admin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	if d.SSO, err = newSSODeps(st, d.Authz, "http://"+srv.Listener.Addr().String(), d.Logger); err != nil || d.SSO == nil {
+		t.Fatalf("sso: %v", err)
+	}
+	srv.Config.Handler = newServer(d)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &env{t: t, st: st, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+}
+
+// response is what a request got back.
+type response struct {
+	t      *testing.T
+	status int
+	header http.Header
+	body   []byte
+}
+
+// req sends a request with the administrator's key, Ngrok-Version: 2 and, for a body, a JSON
+// Content-Type. body is sent as is when it is a string, marshalled otherwise. hdr overrides
+// headers; an empty value removes one.
+func (e *env) req(method, path string, body any, hdr ...string) *response {
+	e.t.Helper()
+	return e.reqAs(e.key, method, path, body, hdr...)
+}
+
+func (e *env) reqAs(key, method, path string, body any, hdr ...string) *response {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	url := path
+	if !strings.HasPrefix(url, "http") {
+		url = e.srv.URL + path
+	}
+	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Ngrok-Version", "2")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &response{t: e.t, status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// want fails the test unless the status is status, and decodes the body strictly into v.
+func (r *response) want(status int, v any) *response {
+	r.t.Helper()
+	if r.status != status {
+		r.t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if v != nil {
+		dec := json.NewDecoder(bytes.NewReader(r.body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			r.t.Fatalf("decoding %s: %v", r.body, err)
+		}
+	}
+	return r
+}
+
+// wantError checks an ngrok error body: status, code, and an operation ID.
+func (r *response) wantError(status int, code string) {
+	r.t.Helper()
+	var e ngrokError
+	r.want(status, &e)
+	if e.ErrorCode != code || int(e.StatusCode) != status || e.Msg == "" || !strings.HasPrefix(e.Details["operation_id"], "op_") {
+		r.t.Fatalf("error body %s, want %s with status %d and an operation id", r.body, code, status)
+	}
+	if r.header.Get("Ngrok-Operation-Id") != e.Details["operation_id"] {
+		r.t.Fatalf("Ngrok-Operation-Id header %q, body %q", r.header.Get("Ngrok-Operation-Id"), e.Details["operation_id"])
+	}
+}
+
+// raw decodes the body into a generic map, to look at what ngrok's types cannot show
+// (a key present with null).
+func (r *response) raw() map[string]any {
+	r.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		r.t.Fatalf("decoding %s: %v", r.body, err)
+	}
+	return m
+}
+
+// snapshot counts what a failed request must not change: events (every write records one),
+// bot users and credentials of each kind.
+type snapshot struct{ events, bots, authtokens, apiKeys, sshKeys int }
+
+func (e *env) snapshot() snapshot {
+	e.t.Helper()
+	ctx := e.t.Context()
+	all := store.Page{Limit: store.MaxPageLimit}
+	var s snapshot
+	err := e.st.View(ctx, func(r store.Reader) error {
+		evs, err := r.Events(ctx, e.boot.AccountID, all)
+		if err != nil {
+			return err
+		}
+		bots, err := r.BotUsers(ctx, e.boot.AccountID, all)
+		if err != nil {
+			return err
+		}
+		s.events, s.bots = len(evs), len(bots)
+		for kind, n := range map[store.CredentialKind]*int{store.Authtoken: &s.authtokens, store.APIKey: &s.apiKeys, store.SSHCredential: &s.sshKeys} {
+			cs, err := r.Credentials(ctx, e.boot.AccountID, kind, all)
+			if err != nil {
+				return err
+			}
+			*n = len(cs)
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// createBot creates a bot user through the API.
+func (e *env) createBot(name string) ngrokBotUser {
+	e.t.Helper()
+	var b ngrokBotUser
+	e.req("POST", "/bot_users", map[string]any{"name": name}).want(http.StatusCreated, &b)
+	return b
+}
+
+// createAPIKey creates an API key owned by owner ("" for the caller) and returns it with its token.
+func (e *env) createAPIKey(owner string) ngrokAPIKey {
+	e.t.Helper()
+	body := map[string]any{"description": "test key"}
+	if owner != "" {
+		body["owner_id"] = owner
+	}
+	var k ngrokAPIKey
+	e.req("POST", "/api_keys", body).want(http.StatusCreated, &k)
+	if k.Token == nil || *k.Token == "" {
+		e.t.Fatalf("created API key has no token: %+v", k)
+	}
+	return k
+}
+
+// addMember creates a user and adds it to the account with roles, directly through the
+// library (the API adds members through invitations).
+func (e *env) addMember(email string, roles ...string) string {
+	e.t.Helper()
+	ctx := e.t.Context()
+	u, err := e.d.Dir.CreateUser(ctx, email, "Member")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.d.Dir.AddMember(ctx, admin, e.boot.AccountID, u.ID, roles); err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// sshPublicKey returns a fresh ed25519 public key in authorized_keys form.
+func sshPublicKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " test@example"
+}
+
+// syncBuffer is an io.Writer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

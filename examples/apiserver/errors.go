@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
+)
+
+// apiError is an error as ngrok's API reports it: an HTTP status, a numeric code rendered
+// "ERR_NGROK_<n>" and a message. Messages never repeat a token or a request body.
+type apiError struct {
+	Status int
+	Code   int
+	Msg    string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s [ERR_NGROK_%d]", e.Status, e.Msg, e.Code)
+}
+
+func newError(status, code int, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Codes ngrok documents, used for the same failures.
+const (
+	codeMissingAuth       = 200 // no Authorization header
+	codeBadAuthHeader     = 201 // the header is not "Bearer <token>"
+	codeMalformedKey      = 202 // the token does not look like an API key
+	codeInvalidKey        = 203 // well formed but unknown, revoked or expired
+	codeAuthtokenAsAPIKey = 206 // an authtoken was sent where an API key belongs
+	codeKeyIDAsToken      = 208 // an API key's ID was sent instead of its token
+	codeBodyNotAllowed    = 211 // a body on a method that takes none
+	codeBodyUnreadable    = 212 // the body could not be read completely (too large)
+	codeBodyUnparseable   = 213 // the body is not valid JSON
+	codeUnknownParam      = 214 // an unknown field or query parameter
+	codeInvalidValue      = 215 // a value of the wrong type or out of its domain
+	codeContentType       = 210 // a body that is not application/json
+	codeContentTypeNone   = 216 // a body without a Content-Type
+	codeBadVersion        = 217 // Ngrok-Version is not 2
+	codeMissingVersion    = 218 // Ngrok-Version is missing
+	codeBadID             = 227 // an ID with the wrong prefix, or malformed
+	codeLimit             = 233 // limit outside 1..100
+
+	codeInvalidACL        = 600
+	codeDescriptionLen    = 604
+	codeMetadataLen       = 605
+	codeNoChanges         = 606
+	codeSSHKeyExists      = 609
+	codeSSHKeyElsewhere   = 610
+	codeSSHKeyMissing     = 611
+	codeSSHKeyInvalid     = 612
+	codeACLNotInPlan      = 620 // authtokens
+	codeSSHACLNotInPlan   = 622 // SSH credentials
+	codeOwnerImmutableCr  = 627
+	codeOwnerImmutableAk  = 628
+	codeOwnerImmutableSSH = 629
+	codeOwnerAdminOnly    = 630
+	codeOwnerNotInPlan    = 633
+	codeNoOwner           = 634
+	codeOwnerInactive     = 636
+
+	codeTeamManage     = 1216 // may not manage team members
+	codeDeveloperWrite = 1219 // may not change developer resources
+	codeAdminOnly      = 1220 // administrator privileges required
+
+	codeBotNameEmpty   = 4109
+	codeBotNameTooLong = 4110
+	codeBotAdminOnly   = 4111
+	codeBotNameTaken   = 4112
+	codeBotNotInPlan   = 4119
+
+	codeEmailRequired     = 4400
+	codeEmailTooLong      = 4401
+	codeSeatLimit         = 4402
+	codeInvitationRedeem  = 4404
+	codeInviteAdminOnly   = 4410
+	codeInviteDenied      = 4411
+	codeInviteHigherPerms = 4412
+	codeEmailMismatch     = 4416
+
+	codeLastAdminRemove   = 6602
+	codeRemoveAdminOnly   = 6604
+	codeChangeAdminOnly   = 6606
+	codeActivateAdminOnly = 6621
+	codeLastAdminDisable  = 6622
+
+	codeInvitationNotFound = 10080
+	codeIdPMetadataXML     = 10027
+	codeIdPMetadataSize    = 10031
+	codeLastIdP            = 4702
+)
+
+// Codes iamkit chose where ngrok documents none (a range ngrok does not use).
+const (
+	codeFeatureNotInPlan = 90402
+	codeDenied           = 90403
+	codeNotFound         = 90404
+	codeMethodNotAllowed = 90405
+	codeConflict         = 90409
+	codeAlreadyMember    = 90410
+	codeAlreadyInvited   = 90411
+	codeNoIdP            = 90412
+	codeInternal         = 90500
+	codeUnavailable      = 90503
+)
+
+// toAPIError maps an error from a handler or the library to the status and ngrok code a
+// client sees. op names the operation (e.g. "members.remove"): a few library errors mean
+// different ngrok codes in different operations.
+func toAPIError(op string, err error) *apiError {
+	var (
+		ae       *apiError
+		denied   *rbac.DeniedError
+		feature  *identity.FeatureError
+		sshInUse *credential.SSHKeyInUseError
+		invalid  *identity.ValidationError
+		seats    *identity.SeatLimitError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &denied):
+		return deniedError(op, denied)
+	case errors.As(err, &feature):
+		return featureError(op, feature)
+	case errors.Is(err, botuser.ErrNameTaken):
+		return newError(http.StatusConflict, codeBotNameTaken, "Bot user names must be unique within an account.")
+	case errors.As(err, &sshInUse):
+		if sshInUse.SameAccount {
+			return newError(http.StatusConflict, codeSSHKeyExists, "The public key already exists on your account.")
+		}
+		return newError(http.StatusConflict, codeSSHKeyElsewhere, "The public key is already used in a different account.")
+	case errors.Is(err, credential.ErrNoChanges):
+		return newError(http.StatusBadRequest, codeNoChanges, "The credentials update failed because no values were provided. Specify at least one value.")
+	case errors.Is(err, credential.ErrOwnerInactive):
+		return newError(http.StatusBadRequest, codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+	case errors.Is(err, credential.ErrMissingSSHKey):
+		return newError(http.StatusBadRequest, codeSSHKeyMissing, "Public key is missing or empty.")
+	case errors.Is(err, credential.ErrInvalidSSHKey):
+		return newError(http.StatusBadRequest, codeSSHKeyInvalid, "Invalid public key: %s", reasonOf(err))
+	case errors.Is(err, credential.ErrInvalidACL):
+		return newError(http.StatusBadRequest, codeInvalidACL, "Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. The bind value must match the format of a domain, address, or label: %s", reasonOf(err))
+	case errors.As(err, &seats):
+		return newError(http.StatusBadRequest, codeSeatLimit, "This change would exceed your current team size limit of %d.", seats.Limit)
+	case errors.Is(err, identity.ErrLastAdministrator):
+		if op == "members.disable" {
+			return newError(http.StatusBadRequest, codeLastAdminDisable, "You may not deactivate the last administrator.")
+		}
+		return newError(http.StatusBadRequest, codeLastAdminRemove, "You may not remove the last administrator.")
+	case errors.Is(err, identity.ErrAlreadyMember):
+		return newError(http.StatusConflict, codeAlreadyMember, "The user is already a member of the account.")
+	case errors.Is(err, identity.ErrAlreadyInvited):
+		return newError(http.StatusConflict, codeAlreadyInvited, "An unexpired invitation for this email already exists.")
+	case errors.Is(err, identity.ErrInvitationExpired):
+		return newError(http.StatusBadRequest, codeInvitationRedeem, "The invitation has expired and can no longer be redeemed.")
+	case errors.Is(err, identity.ErrEmailMismatch):
+		return newError(http.StatusForbidden, codeEmailMismatch, "The email does not match the invitation.")
+	case errors.Is(err, sso.ErrLastIdentityProvider):
+		return newError(http.StatusBadRequest, codeLastIdP, "You cannot delete your last identity provider while SSO is enforced.")
+	case errors.Is(err, sso.ErrNoIdentityProvider):
+		return newError(http.StatusBadRequest, codeNoIdP, "SSO cannot be enforced without an identity provider.")
+	case errors.As(err, &invalid):
+		return validationError(op, invalid)
+	case errors.Is(err, store.ErrNotFound):
+		if strings.HasPrefix(op, "invitations.") {
+			return newError(http.StatusNotFound, codeInvitationNotFound, "Invitation not found.")
+		}
+		return newError(http.StatusNotFound, codeNotFound, "Resource not found")
+	case errors.Is(err, store.ErrImmutable):
+		return ownerImmutable(op)
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusConflict, codeConflict, "The resource conflicts with an existing one.")
+	case errors.Is(err, store.ErrAborted), errors.Is(err, context.DeadlineExceeded):
+		return newError(http.StatusServiceUnavailable, codeUnavailable, "The service is busy; retry the request.")
+	}
+	return newError(http.StatusInternalServerError, codeInternal, "Internal server error.")
+}
+
+// reasonOf returns the text of a library validation error, which never holds a secret.
+func reasonOf(err error) string {
+	var ve *identity.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	var ke *credential.SSHKeyError
+	if errors.As(err, &ke) {
+		return ke.Reason
+	}
+	var re *credential.ACLRuleError
+	if errors.As(err, &re) {
+		return fmt.Sprintf("rule %d %q: %s", re.Index, re.Rule, re.Reason)
+	}
+	var le *credential.ACLLimitError
+	if errors.As(err, &le) {
+		if le.Index < 0 {
+			return fmt.Sprintf("%d rules at most, got %d", le.Limit, le.Got)
+		}
+		return fmt.Sprintf("rule %d is %d bytes, max %d", le.Index, le.Got, le.Limit)
+	}
+	return "invalid"
+}
+
+func ownerImmutable(op string) *apiError {
+	switch {
+	case strings.HasPrefix(op, "api_keys."):
+		return newError(http.StatusBadRequest, codeOwnerImmutableAk, "The API key is already owned by a user and cannot be re-assigned ownership.")
+	case strings.HasPrefix(op, "ssh_credentials."):
+		return newError(http.StatusBadRequest, codeOwnerImmutableSSH, "The SSH public key is already owned by a user and cannot be re-assigned ownership.")
+	}
+	return newError(http.StatusBadRequest, codeOwnerImmutableCr, "The auth token is already owned by a user and cannot be re-assigned ownership.")
+}
+
+func validationError(op string, ve *identity.ValidationError) *apiError {
+	bad := func(code int) *apiError {
+		return newError(http.StatusBadRequest, code, "The value provided for the request parameter %s is invalid: %s.", ve.Field, ve.Reason)
+	}
+	switch field := ve.Field; {
+	case field == "name" && strings.HasPrefix(op, "bot_users."):
+		if ve.Reason == "required" {
+			return newError(http.StatusBadRequest, codeBotNameEmpty, "Bot user name must not be empty.")
+		}
+		return newError(http.StatusBadRequest, codeBotNameTooLong, "Bot user name exceeds max length: %s.", ve.Reason)
+	case field == "description":
+		return newError(http.StatusBadRequest, codeDescriptionLen, "A description is limited to %d bytes: %s.", store.MaxDescriptionLen, ve.Reason)
+	case field == "metadata":
+		return newError(http.StatusBadRequest, codeMetadataLen, "Metadata is limited to %d bytes: %s.", store.MaxMetadataLen, ve.Reason)
+	case field == "owner_id":
+		return newError(http.StatusBadRequest, codeNoOwner, "No credential owner could be determined: %s.", ve.Reason)
+	case field == "email" && ve.Reason == "required":
+		return newError(http.StatusBadRequest, codeEmailRequired, "An email address is required.")
+	case field == "email" && strings.Contains(ve.Reason, "at most"):
+		return newError(http.StatusBadRequest, codeEmailTooLong, "The email address is too long: %s.", ve.Reason)
+	case field == "metadata_xml" && strings.Contains(ve.Reason, "at most"):
+		return newError(http.StatusBadRequest, codeIdPMetadataSize, "The IdP metadata must be smaller than 16 KB: %s.", ve.Reason)
+	case field == "metadata_xml":
+		return newError(http.StatusBadRequest, codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", ve.Reason)
+	case field == "limit":
+		return newError(http.StatusBadRequest, codeLimit, "The page size limit must be between 1 and %d.", maxPageLimit)
+	case field == "id" || strings.HasSuffix(field, "_id"):
+		return bad(codeBadID)
+	}
+	return bad(codeInvalidValue)
+}
+
+func deniedError(op string, d *rbac.DeniedError) *apiError {
+	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
+	if d.Reason == rbac.ReasonInactive {
+		return forbidden(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+	}
+	switch d.Permission {
+	case rbac.BotUsersWrite:
+		if d.Reason == rbac.ReasonNotInPlan {
+			return forbidden(codeBotNotInPlan, "This account does not have access to bot users, please upgrade to a paid plan.")
+		}
+		return forbidden(codeBotAdminOnly, "You must be an admin to create, update, or delete Bots.")
+	case rbac.CredentialsAssignOwner:
+		if d.Reason == rbac.ReasonNotInPlan {
+			return forbidden(codeOwnerNotInPlan, "Your account is not authorized to specify credential ownership.")
+		}
+		return forbidden(codeOwnerAdminOnly, "You must be an admin to set credential ownership.")
+	case rbac.BotUsersRead, rbac.CredentialsRead, rbac.CredentialsWrite:
+		return forbidden(codeDeveloperWrite, "You do not have permission to "+verb(d.Permission)+" developer resources.")
+	case rbac.MembersInvite:
+		switch d.Reason {
+		case rbac.ReasonAdminOnly:
+			return forbidden(codeInviteAdminOnly, "Only administrators may invite other administrators.")
+		case rbac.ReasonExceedsGrantor:
+			return forbidden(codeInviteHigherPerms, "You may not invite users to the account with higher permissions than your own.")
+		}
+		return forbidden(codeInviteDenied, "You do not have permission to invite other team members.")
+	case rbac.MembersManage:
+		switch d.Reason {
+		case rbac.ReasonAdminOnly:
+			switch op {
+			case "members.remove":
+				return forbidden(codeRemoveAdminOnly, "Only administrators may remove administrators.")
+			case "members.disable", "members.enable":
+				return forbidden(codeActivateAdminOnly, "Only administrators may activate or deactivate administrators.")
+			}
+			return forbidden(codeChangeAdminOnly, "Only administrators may grant administrator rights or change an administrator's permissions.")
+		case rbac.ReasonExceedsGrantor:
+			return forbidden(codeInviteHigherPerms, "You may not grant permissions higher than your own.")
+		}
+		return forbidden(codeTeamManage, "You do not have permission to manage team members.")
+	case rbac.MembersRead:
+		return forbidden(codeTeamManage, "You do not have permission to see team members.")
+	}
+	if rbac.AdminOnly.Has(d.Permission) {
+		return forbidden(codeAdminOnly, "Administrator privileges are required.")
+	}
+	return forbidden(codeDenied, "Permission denied: "+d.Permission.String()+" ("+d.Reason.String()+").")
+}
+
+func verb(p rbac.Permission) string {
+	if p == rbac.CredentialsWrite {
+		return "change"
+	}
+	return "see"
+}
+
+func featureError(op string, f *identity.FeatureError) *apiError {
+	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
+	switch f.Feature {
+	case identity.FeatureBotUsers:
+		return forbidden(codeBotNotInPlan, "This account does not have access to bot users, please upgrade to a paid plan.")
+	case identity.FeatureOwnerAssignment:
+		return forbidden(codeOwnerNotInPlan, "Your account is not authorized to specify credential ownership.")
+	case identity.FeatureCredentialACLs:
+		if strings.HasPrefix(op, "ssh_credentials.") {
+			return forbidden(codeSSHACLNotInPlan, "ACL rules on SSH credentials require a paid plan.")
+		}
+		return forbidden(codeACLNotInPlan, "ACL rules on authtokens require a paid plan.")
+	}
+	return forbidden(codeFeatureNotInPlan, fmt.Sprintf("The account's plan %q does not include %s.", f.Plan, f.Feature))
+}

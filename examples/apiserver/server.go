@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+)
+
+// deps are what the HTTP API is built from. SSO is optional: nil leaves the SSO resources
+// and SAML endpoints out.
+type deps struct {
+	Dir      *identity.Directory
+	Authz    *rbac.Authorizer
+	Bots     *botuser.Service
+	Creds    *credential.Service
+	Verifier *credential.Verifier
+	SSO      *ssoDeps
+	Logger   *slog.Logger
+	// BaseURL, when set, is the external base of every "uri" (e.g. "https://api.example.com");
+	// otherwise it is taken from each request.
+	BaseURL string
+}
+
+type server struct {
+	deps
+	mux     *http.ServeMux
+	methods map[string][]string // path pattern -> methods, for 405 answers
+}
+
+// call is what an authenticated handler knows about its request.
+type call struct {
+	op        string             // the operation, e.g. "bot_users.create"
+	principal identity.Principal // who is calling, through which API key
+	base      string             // scheme://host for "uri" fields
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// newServer returns the HTTP API: ngrok's API v2 for bot users and credentials and iamkit's
+// own resources, each request authenticated by an API key and authorized by the Authorizer.
+func newServer(d deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{deps: d, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s.routes()
+	for path, methods := range s.methods {
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "The method %s is not allowed on %s.", r.Method, r.URL.Path))
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "Resource not found"))
+	})
+	return s.logRequests(s.mux)
+}
+
+func (s *server) routes() {
+	bots := func(op string) string { return "bot_users." + op }
+	s.handle("POST /bot_users", bots("create"), rbac.BotUsersWrite, s.createBotUser)
+	s.handle("GET /bot_users", bots("list"), rbac.BotUsersRead, s.listBotUsers)
+	s.handle("GET /bot_users/{id}", bots("get"), rbac.BotUsersRead, s.getBotUser)
+	s.handle("PATCH /bot_users/{id}", bots("update"), rbac.BotUsersWrite, s.updateBotUser)
+	s.handle("DELETE /bot_users/{id}", bots("delete"), rbac.BotUsersWrite, s.deleteBotUser)
+
+	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+		k := kindInfoOf(kind)
+		s.handle("POST "+k.path, k.op+".create", rbac.CredentialsWrite, s.createCredential(k))
+		s.handle("GET "+k.path, k.op+".list", rbac.CredentialsRead, s.listCredentials(k))
+		s.handle("GET "+k.path+"/{id}", k.op+".get", rbac.CredentialsRead, s.getCredential(k))
+		s.handle("PATCH "+k.path+"/{id}", k.op+".update", rbac.CredentialsWrite, s.updateCredential(k))
+		s.handle("DELETE "+k.path+"/{id}", k.op+".delete", rbac.CredentialsWrite, s.deleteCredential(k))
+	}
+
+	s.handle("GET /account", "account.get", rbac.AccountRead, s.getAccount)
+
+	s.handle("GET /members", "members.list", rbac.MembersRead, s.listMembers)
+	s.handle("GET /members/{id}", "members.get", rbac.MembersRead, s.getMember)
+	s.handle("PATCH /members/{id}", "members.set_roles", rbac.MembersManage, s.setMemberRoles)
+	s.handle("POST /members/{id}/disable", "members.disable", rbac.MembersManage, s.disableMember)
+	s.handle("POST /members/{id}/enable", "members.enable", rbac.MembersManage, s.enableMember)
+	s.handle("DELETE /members/{id}", "members.remove", rbac.MembersManage, s.removeMember)
+
+	s.handle("POST /invitations", "invitations.create", rbac.MembersInvite, s.createInvitation)
+	s.handle("GET /invitations", "invitations.list", rbac.MembersRead, s.listInvitations)
+	s.handle("GET /invitations/{id}", "invitations.get", rbac.MembersRead, s.getInvitation)
+	s.handle("DELETE /invitations/{id}", "invitations.delete", rbac.MembersInvite, s.deleteInvitation)
+	s.handle("POST /invitations/{id}/accept", "invitations.accept", rbac.MembersManage, s.acceptInvitation)
+
+	s.handle("POST /roles", "roles.create", rbac.RolesManage, s.createRole)
+	s.handle("GET /roles", "roles.list", rbac.RolesRead, s.listRoles)
+	s.handle("GET /roles/{id}", "roles.get", rbac.RolesRead, s.getRole)
+	s.handle("PATCH /roles/{id}", "roles.update", rbac.RolesManage, s.updateRole)
+	s.handle("DELETE /roles/{id}", "roles.delete", rbac.RolesManage, s.deleteRole)
+
+	s.handle("GET /events", "events.list", rbac.EventsRead, s.listEvents)
+
+	if s.SSO != nil {
+		s.ssoRoutes()
+	}
+}
+
+// handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
+// key whose owner holds perm in the key's account; then h runs, and an error it returns is
+// written as ngrok's error body.
+func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		info := infoOf(r.Context())
+		info.op = op
+		c, err := s.admit(r, perm)
+		if err == nil {
+			info.principalID, info.credentialID = c.principal.ID, c.principal.CredentialID
+			c.op = op
+			err = h(w, r, c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// admit checks the version header, authenticates the API key and authorizes perm.
+func (s *server) admit(r *http.Request, perm rbac.Permission) (*call, error) {
+	ctx := r.Context()
+	switch v, ok := r.Header["Ngrok-Version"]; {
+	case !ok || len(v) == 0 || v[0] == "":
+		return nil, newError(http.StatusBadRequest, codeMissingVersion, "Your request has not specified an API version. Please include the version you wish to use in the Ngrok-Version header. Supported versions: 2.")
+	case strings.TrimSpace(v[0]) != "2":
+		return nil, newError(http.StatusBadRequest, codeBadVersion, "The API version in the Ngrok-Version header is not supported. Supported versions: 2.")
+	}
+	p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
+		return nil, err
+	}
+	return &call{principal: p, base: s.base(r)}, nil
+}
+
+// authenticate verifies a bearer API key and returns its owner as the acting principal, with
+// source "api" and the key's credential ID, as audit events record it. Its errors never
+// include the header's value.
+func (s *server) authenticate(ctx context.Context, header string) (identity.Principal, error) {
+	unauthorized := func(code int, msg string) error { return newError(http.StatusUnauthorized, code, "%s", msg) }
+	if header == "" {
+		return identity.Principal{}, unauthorized(codeMissingAuth, "Your request has no Authorization header. Authenticate with an API key: 'Authorization: Bearer <API key>'.")
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return identity.Principal{}, unauthorized(codeBadAuthHeader, "The Authorization header could not be parsed: expected 'Bearer <API key>'.")
+	}
+	if strings.HasPrefix(token, "ak_") {
+		return identity.Principal{}, unauthorized(codeKeyIDAsToken, "You sent an API key's ID instead of the API key itself; use the token shown when the key was created.")
+	}
+	res, err := s.Verifier.Verify(ctx, store.APIKey, token)
+	switch {
+	case err == nil:
+	case errors.Is(err, credential.ReasonMalformed):
+		return identity.Principal{}, unauthorized(codeMalformedKey, "The API key you specified does not look like a valid API key.")
+	case errors.Is(err, credential.ReasonWrongKind):
+		return identity.Principal{}, unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
+	case errors.Is(err, credential.ReasonOwnerInactive):
+		return identity.Principal{}, unauthorized(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+	case errors.Is(err, credential.ReasonUnavailable):
+		return identity.Principal{}, newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
+	case errors.Is(err, credential.ErrRejected):
+		return identity.Principal{}, unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: unknown, revoked or expired.")
+	default:
+		return identity.Principal{}, err
+	}
+	p, err := s.Dir.Principal(ctx, res.AccountID, res.OwnerID, identity.SourceAPI, res.CredentialID)
+	if errors.Is(err, identity.ErrNotFound) {
+		return identity.Principal{}, unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: its owner is gone.")
+	}
+	return p, err
+}
+
+// base is the scheme and host every "uri" starts with.
+func (s *server) base(r *http.Request) string {
+	if s.BaseURL != "" {
+		return s.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// sync makes the Verifier and the Authorizer reflect a write that just committed, so that the
+// next request sees it (a deleted API key is refused, a demoted member denied). It waits a
+// bounded time: the caches catch up on their own within moments anyway.
+func (s *server) sync(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.Verifier.Sync(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "verifier sync", "err", err)
+	}
+	if err := s.Authz.Sync(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "authorizer sync", "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes err as ngrok's error body, with the request's operation ID.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	info := infoOf(r.Context())
+	ae := toAPIError(info.op, err)
+	if ae.Status >= 500 {
+		// Library errors never hold a secret, and request bodies are not in them.
+		s.Logger.ErrorContext(r.Context(), "request failed", "op", info.op, "operation_id", info.opID, "err", err)
+	}
+	body := errorJSON{
+		ErrorCode:  "ERR_NGROK_" + strconv.Itoa(ae.Code),
+		StatusCode: ae.Status,
+		Msg:        ae.Msg,
+		Details:    map[string]string{"operation_id": info.opID},
+	}
+	if err := writeJSON(w, ae.Status, body); err != nil {
+		s.Logger.DebugContext(r.Context(), "writing error response", "err", err)
+	}
+}
+
+// list is one page of a newest-first listing, fetched with one extra item to know whether
+// another page follows.
+func list[T any](w http.ResponseWriter, r *http.Request, c *call, p store.Page, items []T, idOf func(T) string, render func(page []T, next *string) any) error {
+	var next *string
+	if len(items) > p.Limit {
+		items = items[:p.Limit]
+		q := url.Values{"before_id": {idOf(items[len(items)-1])}}
+		if r.URL.Query().Has("limit") {
+			q.Set("limit", strconv.Itoa(p.Limit))
+		}
+		u := c.base + r.URL.Path + "?" + q.Encode()
+		next = &u
+	}
+	return writeJSON(w, http.StatusOK, render(items, next))
+}
+
+// plusOne is p asking for one more item than the client's limit.
+func plusOne(p store.Page) store.Page { p.Limit++; return p }
+
+// pathID returns the {id} path value after checkID accepted it (ERR_NGROK_227 otherwise).
+func pathID(r *http.Request, checkID func(string) error) (string, error) {
+	id := r.PathValue("id")
+	if err := checkID(id); err != nil {
+		return "", badID("id", err)
+	}
+	return id, nil
+}
+
+// ID checks per resource type. identity.CheckID takes the prefix as a constant.
+func checkBotID(s string) error        { return identity.CheckID("id", s, "bot") }
+func checkUserID(s string) error       { return identity.CheckID("id", s, "usr") }
+func checkInvitationID(s string) error { return identity.CheckID("id", s, "inv") }
+func checkRoleID(s string) error       { return identity.CheckID("id", s, "role") }
+func checkEventID(s string) error      { return identity.CheckID("id", s, "ev") }
+
+// requestInfo is what the request log line reports, filled in as the request goes.
+type requestInfo struct {
+	opID         string
+	op           string
+	principalID  string
+	credentialID string
+}
+
+type infoKey struct{}
+
+func infoOf(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests gives every request an operation ID (returned in the Ngrok-Operation-Id header
+// and in error bodies) and logs one line per request: method, path, status, duration,
+// operation ID, and the principal and API key ID when known. Never a header value or a body.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{opID: newOperationID()}
+		w.Header().Set("Ngrok-Operation-Id", info.opID)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("operation_id", info.opID),
+		}
+		if info.op != "" {
+			attrs = append(attrs, slog.String("op", info.op))
+		}
+		if info.principalID != "" {
+			attrs = append(attrs, slog.String("principal_id", info.principalID), slog.String("api_key_id", info.credentialID))
+		}
+		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// newOperationID returns "op_" and 27 random base62 characters, like ngrok's.
+func newOperationID() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var b [27]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "op_" + string(b[:])
+}

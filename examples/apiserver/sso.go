@@ -1,0 +1,304 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
+)
+
+// ssoDeps are the SSO service, its SAML endpoints and the base URL they are published under.
+type ssoDeps struct {
+	Service *sso.Service
+	Handler *sso.Handler
+	BaseURL string // what the IdP sees: entity IDs and ACS URLs start with it
+}
+
+// newSSODeps builds SAML single sign-on on base, the server's external URL. The sso package
+// accepts only an https base (or http on loopback, for trying it out); on any other base SSO
+// is left out, with a warning. Dashboard sessions are signed with a key made at startup, so
+// they end when the process does.
+func newSSODeps(st store.Store, authz *rbac.Authorizer, base string, logger *slog.Logger) (*ssoDeps, error) {
+	svc, err := sso.New(st, authz, base, sso.WithLogger(logger))
+	if err != nil {
+		logger.Warn("SSO disabled: set -base-url to the server's https URL to enable it", "base_url", base, "err", err)
+		return nil, nil
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("sso: session key: %w", err)
+	}
+	sessions, err := sso.NewSessions(svc, key)
+	if err != nil {
+		return nil, fmt.Errorf("sso: %w", err)
+	}
+	h, err := sso.NewHandler(svc, loggedIn(sessions))
+	if err != nil {
+		return nil, fmt.Errorf("sso: %w", err)
+	}
+	return &ssoDeps{Service: svc, Handler: h, BaseURL: base}, nil
+}
+
+// loggedIn finishes an SSO login: it issues the dashboard session in a cookie, as a dashboard
+// would, and, this server having no dashboard, shows who signed in instead of redirecting.
+func loggedIn(sessions *sso.Sessions) sso.LoginFunc {
+	return func(w http.ResponseWriter, r *http.Request, l *sso.Login) {
+		token, sess, err := sessions.IssueLoginSession(r.Context(), l)
+		if err != nil {
+			http.Error(w, "could not start a session", http.StatusForbidden)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: sso.DefaultSessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		})
+		w.Header().Set("Cache-Control", "no-store")
+		_ = writeJSON(w, http.StatusOK, map[string]any{
+			"account_id": l.AccountID, "user_id": l.UserID, "email": l.Email, "idp_id": l.IdPID,
+			"user_created": l.UserCreated, "joined": l.Joined, "session_expires_at": timestamp(sess.ExpiresAt),
+		})
+	}
+}
+
+func (s *server) ssoRoutes() {
+	s.mux.Handle(s.SSO.Handler.Pattern(), s.SSO.Handler)
+
+	s.handle("POST /identity_providers", "identity_providers.create", rbac.SSOManage, s.createIdP)
+	s.handle("GET /identity_providers", "identity_providers.list", rbac.SSORead, s.listIdPs)
+	s.handle("GET /identity_providers/{id}", "identity_providers.get", rbac.SSORead, s.getIdP)
+	s.handle("PATCH /identity_providers/{id}", "identity_providers.update", rbac.SSOManage, s.updateIdP)
+	s.handle("DELETE /identity_providers/{id}", "identity_providers.delete", rbac.SSOManage, s.deleteIdP)
+	s.handle("GET /sso_settings", "sso_settings.get", rbac.SSORead, s.getSSOSettings)
+	s.handle("PATCH /sso_settings", "sso_settings.update", rbac.SSOManage, s.updateSSOSettings)
+}
+
+func checkIdPID(s string) error { return identity.CheckID("id", s, "idp") }
+
+// identityProviderJSON is an identity provider with the service provider side an
+// administrator gives the IdP: the entity ID (metadata URL), the ACS URL, and the URL that
+// starts a login.
+type identityProviderJSON struct {
+	ID                string   `json:"id"`
+	URI               string   `json:"uri"`
+	Description       string   `json:"description,omitempty"`
+	EntityID          string   `json:"entity_id"`
+	MetadataXML       string   `json:"metadata_xml"`
+	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRoles      []string `json:"default_roles"`
+	EmailAttribute    string   `json:"email_attribute,omitempty"`
+	NameAttribute     string   `json:"name_attribute,omitempty"`
+	GroupsAttribute   string   `json:"groups_attribute,omitempty"`
+	Domains           []string `json:"domains"`
+	SPEntityID        string   `json:"sp_entity_id"`
+	SPMetadataURL     string   `json:"sp_metadata_url"`
+	ACSURL            string   `json:"acs_url"`
+	LoginURL          string   `json:"login_url"`
+	CreatedAt         string   `json:"created_at"`
+}
+
+func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON, error) {
+	sp, err := sso.NewServiceProvider(s.SSO.BaseURL, p.AccountID, p.ID)
+	if err != nil {
+		return identityProviderJSON{}, err
+	}
+	nonNil := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	return identityProviderJSON{
+		ID: p.ID, URI: c.base + "/identity_providers/" + p.ID, Description: p.Description,
+		EntityID: p.EntityID, MetadataXML: p.MetadataXML, AllowIDPInitiated: p.AllowIDPInitiated,
+		DefaultRoles: nonNil(p.DefaultRoles), EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute,
+		GroupsAttribute: p.GroupsAttribute, Domains: nonNil(p.Domains),
+		SPEntityID: sp.EntityID, SPMetadataURL: sp.MetadataURL, ACSURL: sp.ACSURL,
+		LoginURL:  s.SSO.BaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
+		CreatedAt: timestamp(p.CreatedAt),
+	}, nil
+}
+
+func (s *server) writeIdP(w http.ResponseWriter, c *call, status int, p store.IdentityProvider) error {
+	out, err := s.idpOut(c, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
+}
+
+type idpCreate struct {
+	Description       string   `json:"description"`
+	MetadataXML       string   `json:"metadata_xml"`
+	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRoles      []string `json:"default_roles"`
+	EmailAttribute    string   `json:"email_attribute"`
+	NameAttribute     string   `json:"name_attribute"`
+	GroupsAttribute   string   `json:"groups_attribute"`
+	Domains           []string `json:"domains"`
+}
+
+type idpUpdate struct {
+	ID                string    `json:"id"`
+	Description       *string   `json:"description"`
+	MetadataXML       *string   `json:"metadata_xml"`
+	AllowIDPInitiated *bool     `json:"allow_idp_initiated"`
+	DefaultRoles      *[]string `json:"default_roles"`
+	EmailAttribute    *string   `json:"email_attribute"`
+	NameAttribute     *string   `json:"name_attribute"`
+	GroupsAttribute   *string   `json:"groups_attribute"`
+	Domains           *[]string `json:"domains"`
+}
+
+func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in idpCreate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, sso.IdPParams{
+		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
+		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
+		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeIdP(w, c, http.StatusCreated, p)
+}
+
+func (s *server) listIdPs(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkIdPID)
+	if err != nil {
+		return err
+	}
+	idps, err := s.SSO.Service.IdentityProviders(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	out := make([]identityProviderJSON, 0, len(idps))
+	for _, idp := range idps[:min(len(idps), p.Limit)] {
+		j, err := s.idpOut(c, idp)
+		if err != nil {
+			return err
+		}
+		out = append(out, j)
+	}
+	return list(w, r, c, p, idps, func(p store.IdentityProvider) string { return p.ID }, func(page []store.IdentityProvider, next *string) any {
+		return map[string]any{"identity_providers": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
+	})
+}
+
+func (s *server) getIdP(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkIdPID)
+	if err != nil {
+		return err
+	}
+	p, err := s.SSO.Service.IdentityProvider(r.Context(), c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	return s.writeIdP(w, c, http.StatusOK, p)
+}
+
+func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, checkIdPID)
+	if err != nil {
+		return err
+	}
+	var in idpUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.ID != "" && in.ID != id {
+		return newError(http.StatusBadRequest, codeInvalidValue, "The id in the body does not match the id in the path.")
+	}
+	u := sso.IdPUpdate{
+		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
+		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
+		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
+	}
+	if u == (sso.IdPUpdate{}) {
+		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
+	}
+	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id, u)
+	if err != nil {
+		return err
+	}
+	return s.writeIdP(w, c, http.StatusOK, p)
+}
+
+func (s *server) deleteIdP(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkIdPID)
+	if err != nil {
+		return err
+	}
+	if err := s.SSO.Service.DeleteIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type ssoSettingsJSON struct {
+	URI          string  `json:"uri"`
+	Provisioning string  `json:"provisioning"`
+	Enforcement  string  `json:"enforcement"`
+	Since        *string `json:"since"` // when enforcement last left "off"; null if never
+}
+
+type ssoSettingsUpdate struct {
+	Provisioning *sso.Provisioning `json:"provisioning"`
+	Enforcement  *sso.Enforcement  `json:"enforcement"`
+}
+
+func settingsOut(c *call, st sso.Settings) ssoSettingsJSON {
+	out := ssoSettingsJSON{URI: c.base + "/sso_settings", Provisioning: string(st.Provisioning), Enforcement: string(st.Enforcement)}
+	if !st.Since.IsZero() {
+		since := timestamp(st.Since)
+		out.Since = &since
+	}
+	return out
+}
+
+func (s *server) getSSOSettings(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	st, err := s.SSO.Service.Settings(r.Context(), c.principal.AccountID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, settingsOut(c, st))
+}
+
+func (s *server) updateSSOSettings(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in ssoSettingsUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Provisioning == nil && in.Enforcement == nil {
+		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
+	}
+	st, err := s.SSO.Service.UpdateSettings(r.Context(), c.principal, c.principal.AccountID, sso.SettingsUpdate{
+		Provisioning: in.Provisioning, Enforcement: in.Enforcement,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, settingsOut(c, st))
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/rbac"
+)
+
+type idpOutT struct {
+	ID                string   `json:"id"`
+	URI               string   `json:"uri"`
+	Description       string   `json:"description"`
+	EntityID          string   `json:"entity_id"`
+	MetadataXML       string   `json:"metadata_xml"`
+	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRoles      []string `json:"default_roles"`
+	EmailAttribute    string   `json:"email_attribute"`
+	NameAttribute     string   `json:"name_attribute"`
+	GroupsAttribute   string   `json:"groups_attribute"`
+	Domains           []string `json:"domains"`
+	SPEntityID        string   `json:"sp_entity_id"`
+	SPMetadataURL     string   `json:"sp_metadata_url"`
+	ACSURL            string   `json:"acs_url"`
+	LoginURL          string   `json:"login_url"`
+	CreatedAt         string   `json:"created_at"`
+}
+
+type ssoSettingsT struct {
+	URI          string  `json:"uri"`
+	Provisioning string  `json:"provisioning"`
+	Enforcement  string  `json:"enforcement"`
+	Since        *string `json:"since"`
+}
+
+// idpMetadata returns SAML metadata of a made-up IdP with a fresh signing certificate.
+func idpMetadata(t *testing.T, entityID string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + entityID + `">` +
+		`<IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+		`<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` +
+		base64.StdEncoding.EncodeToString(der) +
+		`</X509Certificate></X509Data></KeyInfo></KeyDescriptor>` +
+		`<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/>` +
+		`</IDPSSODescriptor></EntityDescriptor>`
+}
+
+// TestSSO configures an identity provider and SSO settings through the API and checks that
+// the SAML endpoints it points the IdP at are served under /sso/.
+func TestSSO(t *testing.T) {
+	e := newEnv(t)
+	var idp idpOutT
+	e.req("POST", "/identity_providers", map[string]any{
+		"description": "Okta", "metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
+	}).want(http.StatusCreated, &idp)
+	prefix := e.srv.URL + "/sso/" + e.boot.AccountID + "/" + idp.ID
+	if !strings.HasPrefix(idp.ID, "idp_") || idp.EntityID != "https://idp.example.com/metadata" ||
+		idp.ACSURL != prefix+"/acs" || idp.SPMetadataURL != prefix+"/metadata" || idp.LoginURL != prefix+"/login" ||
+		idp.URI != e.srv.URL+"/identity_providers/"+idp.ID {
+		t.Fatalf("identity provider %+v", idp)
+	}
+
+	// The SAML endpoints: SP metadata for the IdP, and an SP-initiated login redirecting to it.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(idp.SPMetadataURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), idp.ACSURL) {
+		t.Fatalf("SP metadata: %d %s", resp.StatusCode, body)
+	}
+	resp, err = client.Get(idp.LoginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, "https://idp.example.com/sso?") {
+		t.Fatalf("login: %d to %q", resp.StatusCode, loc)
+	}
+
+	// Listing, updating.
+	var idps struct {
+		IdentityProviders []idpOutT `json:"identity_providers"`
+		URI               string    `json:"uri"`
+		NextPageURI       *string   `json:"next_page_uri"`
+	}
+	e.req("GET", "/identity_providers", nil).want(http.StatusOK, &idps)
+	if len(idps.IdentityProviders) != 1 || idps.IdentityProviders[0].ID != idp.ID {
+		t.Fatalf("identity providers %+v", idps)
+	}
+	e.req("PATCH", "/identity_providers/"+idp.ID, map[string]any{"description": "Okta (prod)"}).want(http.StatusOK, &idp)
+	if idp.Description != "Okta (prod)" || len(idp.Domains) != 1 {
+		t.Fatalf("updated identity provider %+v", idp)
+	}
+
+	// Settings: enforcing SSO keeps the last IdP from being deleted.
+	var st ssoSettingsT
+	e.req("GET", "/sso_settings", nil).want(http.StatusOK, &st)
+	if st.Enforcement != "off" || st.Provisioning != "invite_only" || st.Since != nil {
+		t.Fatalf("settings %+v", st)
+	}
+	e.req("PATCH", "/sso_settings", map[string]any{"enforcement": "enforced", "provisioning": "jit"}).want(http.StatusOK, &st)
+	if st.Enforcement != "enforced" || st.Provisioning != "jit" || st.Since == nil || !rfc3339Z.MatchString(*st.Since) {
+		t.Fatalf("settings %+v", st)
+	}
+	before := e.snapshot()
+	e.req("DELETE", "/identity_providers/"+idp.ID, nil).wantError(http.StatusBadRequest, "ERR_NGROK_4702")
+	e.req("PATCH", "/sso_settings", map[string]any{"enforcement": "sometimes"}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("PATCH", "/sso_settings", map[string]any{}).wantError(http.StatusBadRequest, "ERR_NGROK_606")
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": "<nope/>", "domains": []string{"example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_10027")
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": strings.Repeat(" ", 17<<10), "domains": []string{"example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_10031")
+	dev := e.createAPIKey(e.addMember("dev@example.com", rbac.RoleDeveloper))
+	before.events++ // the member and the key each recorded an event
+	before.events++
+	before.apiKeys++
+	e.reqAs(*dev.Token, "PATCH", "/sso_settings", map[string]any{"enforcement": "off"}).wantError(http.StatusForbidden, "ERR_NGROK_1220")
+	if after := e.snapshot(); after != before {
+		t.Fatalf("store changed by refused requests: %+v -> %+v", before, after)
+	}
+	e.req("PATCH", "/sso_settings", map[string]any{"enforcement": "off"}).want(http.StatusOK, &st)
+	e.req("DELETE", "/identity_providers/"+idp.ID, nil).want(http.StatusNoContent, nil)
+	e.req("GET", "/identity_providers/"+idp.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+}

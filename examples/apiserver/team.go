@@ -1,0 +1,430 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+)
+
+// iamkit's own resources (ngrok has no public API for them), in the same conventions:
+// the account, members, invitations, custom roles and the audit event log.
+
+func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	a, err := s.Dir.Account(r.Context(), c.principal.AccountID)
+	if err != nil {
+		return err
+	}
+	seats, err := s.Dir.Seats(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, accountJSON{
+		ID: a.ID, URI: c.base + "/account", Name: a.Name, Plan: a.Plan, CreatedAt: timestamp(a.CreatedAt),
+		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
+	})
+}
+
+// member renders a membership with its user's email and name.
+func (s *server) member(r *http.Request, c *call, m store.Membership) (memberJSON, error) {
+	u, err := s.Dir.User(r.Context(), m.UserID)
+	if err != nil {
+		return memberJSON{}, err
+	}
+	return memberOut(c.base, m, u), nil
+}
+
+func (s *server) writeMember(w http.ResponseWriter, r *http.Request, c *call, status int, m store.Membership) error {
+	out, err := s.member(r, c, m)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
+}
+
+func (s *server) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkUserID)
+	if err != nil {
+		return err
+	}
+	ms, err := s.Dir.Members(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	users := make(map[string]store.User, len(ms))
+	for _, m := range ms[:min(len(ms), p.Limit)] {
+		if users[m.UserID], err = s.Dir.User(r.Context(), m.UserID); err != nil {
+			return err
+		}
+	}
+	return list(w, r, c, p, ms, func(m store.Membership) string { return m.UserID }, func(page []store.Membership, next *string) any {
+		out := make([]memberJSON, len(page))
+		for i, m := range page {
+			out[i] = memberOut(c.base, m, users[m.UserID])
+		}
+		return map[string]any{"members": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
+	})
+}
+
+func (s *server) getMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkUserID)
+	if err != nil {
+		return err
+	}
+	m, err := s.Dir.Member(r.Context(), c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	return s.writeMember(w, r, c, http.StatusOK, m)
+}
+
+type memberUpdate struct {
+	Roles *[]string `json:"roles"`
+}
+
+func (s *server) setMemberRoles(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, checkUserID)
+	if err != nil {
+		return err
+	}
+	var in memberUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Roles == nil {
+		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify roles.")
+	}
+	m, err := s.Dir.SetMemberRoles(r.Context(), c.principal, c.principal.AccountID, id, *in.Roles)
+	if err != nil {
+		return err
+	}
+	s.sync(r.Context())
+	return s.writeMember(w, r, c, http.StatusOK, m)
+}
+
+func (s *server) disableMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.memberStatus(w, r, c, s.Dir.DisableMember)
+}
+
+func (s *server) enableMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.memberStatus(w, r, c, s.Dir.EnableMember)
+}
+
+type memberChange func(ctx context.Context, by identity.Principal, accountID, userID string) (store.Membership, error)
+
+func (s *server) memberStatus(w http.ResponseWriter, r *http.Request, c *call, change memberChange) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkUserID)
+	if err != nil {
+		return err
+	}
+	m, err := change(r.Context(), c.principal, c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	s.sync(r.Context()) // a disabled member's API keys are refused from the next request on
+	return s.writeMember(w, r, c, http.StatusOK, m)
+}
+
+func (s *server) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkUserID)
+	if err != nil {
+		return err
+	}
+	if err := s.Dir.RemoveMember(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+		return err
+	}
+	s.sync(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type invitationCreate struct {
+	Email string   `json:"email"`
+	Roles []string `json:"roles"`
+}
+
+func (s *server) createInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in invitationCreate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	inv, err := s.Dir.Invite(r.Context(), c.principal, c.principal.AccountID, in.Email, in.Roles)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, invitationOut(c.base, inv))
+}
+
+func (s *server) listInvitations(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkInvitationID)
+	if err != nil {
+		return err
+	}
+	invs, err := s.Dir.Invitations(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	return list(w, r, c, p, invs, func(i store.Invitation) string { return i.ID }, func(page []store.Invitation, next *string) any {
+		out := make([]invitationJSON, len(page))
+		for i, inv := range page {
+			out[i] = invitationOut(c.base, inv)
+		}
+		return map[string]any{"invitations": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
+	})
+}
+
+func (s *server) getInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkInvitationID)
+	if err != nil {
+		return err
+	}
+	inv, err := s.Dir.Invitation(r.Context(), c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, invitationOut(c.base, inv))
+}
+
+func (s *server) deleteInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkInvitationID)
+	if err != nil {
+		return err
+	}
+	if err := s.Dir.RevokeInvitation(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// invitationAccept names the user accepting. Without user_id, the user with the invited email
+// accepts, created (with name) if there is none yet.
+type invitationAccept struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+}
+
+// acceptInvitation stands in for the dashboard's "accept invitation" flow: a caller allowed to
+// manage members accepts on behalf of the invited user. The event is attributed to that user.
+func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, checkInvitationID)
+	if err != nil {
+		return err
+	}
+	var in invitationAccept
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	inv, err := s.Dir.Invitation(ctx, c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	userID := in.UserID
+	if userID != "" {
+		if err := identity.CheckID("user_id", userID, "usr"); err != nil {
+			return badID("user_id", err)
+		}
+	} else {
+		u, err := s.Dir.UserByEmail(ctx, inv.Email)
+		if errors.Is(err, identity.ErrNotFound) {
+			u, err = s.Dir.CreateUser(ctx, inv.Email, in.Name)
+		}
+		if err != nil {
+			return err
+		}
+		userID = u.ID
+	}
+	m, err := s.Dir.AcceptInvitation(ctx, id, userID, identity.SourceAPI)
+	if err != nil {
+		return err
+	}
+	s.sync(ctx)
+	return s.writeMember(w, r, c, http.StatusCreated, m)
+}
+
+type roleCreate struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Permissions []string `json:"permissions"`
+}
+
+type roleUpdate struct {
+	ID          string    `json:"id"`
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+	Permissions *[]string `json:"permissions"`
+}
+
+func parsePermissions(names []string) ([]rbac.Permission, error) {
+	out := make([]rbac.Permission, 0, len(names))
+	for _, n := range names {
+		p, err := rbac.ParsePermission(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (s *server) createRole(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in roleCreate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	perms, err := parsePermissions(in.Permissions)
+	if err != nil {
+		return err
+	}
+	role, err := s.Authz.CreateRole(r.Context(), c.principal, c.principal.AccountID, rbac.RoleSpec{
+		Name: in.Name, Description: in.Description, Permissions: perms,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, roleOut(c.base, role))
+}
+
+func (s *server) listRoles(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkRoleID)
+	if err != nil {
+		return err
+	}
+	roles, err := s.Authz.Roles(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	return list(w, r, c, p, roles, func(r store.Role) string { return r.ID }, func(page []store.Role, next *string) any {
+		out := make([]roleJSON, len(page))
+		for i, role := range page {
+			out[i] = roleOut(c.base, role)
+		}
+		return map[string]any{"roles": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
+	})
+}
+
+func (s *server) getRole(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkRoleID)
+	if err != nil {
+		return err
+	}
+	role, err := s.Authz.Role(r.Context(), c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, roleOut(c.base, role))
+}
+
+// updateRole applies a partial update: absent fields keep their current values.
+func (s *server) updateRole(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := pathID(r, checkRoleID)
+	if err != nil {
+		return err
+	}
+	var in roleUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.ID != "" && in.ID != id {
+		return newError(http.StatusBadRequest, codeInvalidValue, "The id in the body does not match the id in the path.")
+	}
+	if in.Name == nil && in.Description == nil && in.Permissions == nil {
+		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
+	}
+	ctx := r.Context()
+	cur, err := s.Authz.Role(ctx, c.principal.AccountID, id)
+	if err != nil {
+		return err
+	}
+	spec := rbac.RoleSpec{Name: cur.Name, Description: cur.Description}
+	names := cur.Permissions
+	if in.Name != nil {
+		spec.Name = *in.Name
+	}
+	if in.Description != nil {
+		spec.Description = *in.Description
+	}
+	if in.Permissions != nil {
+		names = *in.Permissions
+	}
+	if spec.Permissions, err = parsePermissions(names); err != nil {
+		return err
+	}
+	role, err := s.Authz.UpdateRole(ctx, c.principal, c.principal.AccountID, id, spec)
+	if err != nil {
+		return err
+	}
+	s.sync(ctx)
+	return writeJSON(w, http.StatusOK, roleOut(c.base, role))
+}
+
+func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, checkRoleID)
+	if err != nil {
+		return err
+	}
+	if err := s.Authz.DeleteRole(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+		return err
+	}
+	s.sync(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := pageParams(r, checkEventID)
+	if err != nil {
+		return err
+	}
+	evs, err := s.Dir.Events(r.Context(), c.principal.AccountID, plusOne(p))
+	if err != nil {
+		return err
+	}
+	return list(w, r, c, p, evs, func(e store.Event) string { return e.ID }, func(page []store.Event, next *string) any {
+		out := make([]eventJSON, len(page))
+		for i, e := range page {
+			out[i] = eventOut(c.base, e)
+		}
+		return map[string]any{"events": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
+	})
+}
