@@ -36,7 +36,7 @@ func newEnv(t *testing.T) *env {
 	st := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { st.Close() })
 	twoSeats := identity.Plan{Name: "two", Seats: 2, Features: []identity.Feature{identity.FeatureBotUsers, identity.FeatureRBAC}}
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise, twoSeats)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise(), twoSeats)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func Example_createAndDeactivate() {
 	ctx := context.Background()
 	st := memstore.New()
 	defer st.Close()
-	plans, _ := identity.NewCatalog(identity.PayAsYouGo)
+	plans, _ := identity.NewCatalog(identity.PayAsYouGo())
 	authz := rbac.New(st, plans)
 	dir := identity.New(st, plans, authz)
 	bots := botuser.New(st, authz)

@@ -39,7 +39,7 @@ func newSvcEnv(t *testing.T, plan string) *svcEnv {
 	ctx := context.Background()
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func newSvcEnv(t *testing.T, plan string) *svcEnv {
 	}
 	e.account = acct.ID
 	e.admin = e.principal(adminUser)
-	if plan != identity.Free.Name {
+	if plan != identity.Free().Name {
 		e.dev = e.member("dev@example.com", rbac.RoleDeveloper)
 		e.reader = e.member("reader@example.com", rbac.RoleDeveloperReadOnly)
 	}
@@ -106,7 +106,7 @@ func sshKey(t *testing.T) string {
 }
 
 func TestCreatedTokensVerify(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
 	v := credential.NewVerifier(e.st)
 	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey} {
 		t.Run(string(kind), func(t *testing.T) {
@@ -132,8 +132,8 @@ func TestCreatedTokensVerify(t *testing.T) {
 }
 
 func TestCreateRules(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
-	free := newSvcEnv(t, identity.Free.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
+	free := newSvcEnv(t, identity.Free().Name)
 	long := strings.Repeat("x", 256)
 	longMeta := strings.Repeat("x", 4097)
 	tests := []struct {
@@ -229,8 +229,8 @@ func events(t *testing.T, e *svcEnv) int {
 }
 
 func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
-	a := newSvcEnv(t, identity.PayAsYouGo.Name)
-	b := newSvcEnv(t, identity.PayAsYouGo.Name)
+	a := newSvcEnv(t, identity.PayAsYouGo().Name)
+	b := newSvcEnv(t, identity.PayAsYouGo().Name)
 	key := sshKey(t)
 	if _, err := a.creds.Create(a.ctx, a.dev, credential.CreateRequest{Kind: store.SSHCredential, PublicKey: key}); err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := b.member("carol@example.com", rbac.RoleDeveloper)
-	other, err := b.dir.CreateAccount(b.ctx, c.ID, "other", identity.PayAsYouGo.Name)
+	other, err := b.dir.CreateAccount(b.ctx, c.ID, "other", identity.PayAsYouGo().Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
 }
 
 func TestUpdateChangesOnlyDescriptionMetadataACL(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
 	iss, err := e.creds.Create(e.ctx, e.admin, credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.bot.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestUpdateChangesOnlyDescriptionMetadataACL(t *testing.T) {
 }
 
 func TestDeleteAndReadScopedToAccount(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
 	iss, err := e.creds.Create(e.ctx, e.dev, credential.CreateRequest{Kind: store.APIKey})
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func TestDeleteAndReadScopedToAccount(t *testing.T) {
 }
 
 func TestAuditEventsCarryNoSecret(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
 	iss, err := e.creds.Create(e.ctx, e.dev, credential.CreateRequest{Kind: store.Authtoken})
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestAuditEventsCarryNoSecret(t *testing.T) {
 }
 
 func TestInactiveOwnerGetsNoNewCredential(t *testing.T) {
-	e := newSvcEnv(t, identity.PayAsYouGo.Name)
+	e := newSvcEnv(t, identity.PayAsYouGo().Name)
 	if _, err := e.dir.DisableMember(e.ctx, e.admin, e.account, e.dev.ID); err != nil {
 		t.Fatal(err)
 	}

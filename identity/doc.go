@@ -28,7 +28,7 @@
 // Who may invite, manage members or grant which roles is asked of a Guard, inside the same
 // transaction; *rbac.Authorizer is the Guard:
 //
-//	plans, _ := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+//	plans, _ := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 //	authz := rbac.New(st, plans)
 //	go authz.Run(ctx)
 //	dir := identity.New(st, plans, authz)

@@ -37,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	clk := clock.NewFake(epoch)
 	st := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { st.Close() })
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise, small)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise(), small)
 	if err != nil {
 		t.Fatal(err)
 	}

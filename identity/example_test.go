@@ -16,12 +16,12 @@ func Example_inviteAndAccept() {
 	ctx := context.Background()
 	st := memstore.New()
 	defer st.Close()
-	plans, _ := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+	plans, _ := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	authz := rbac.New(st, plans)
 	dir := identity.New(st, plans, authz)
 
 	founder, _ := dir.CreateUser(ctx, "ada@example.com", "Ada")
-	acct, _ := dir.CreateAccount(ctx, founder.ID, "Analytical Engines", identity.PayAsYouGo.Name)
+	acct, _ := dir.CreateAccount(ctx, founder.ID, "Analytical Engines", identity.PayAsYouGo().Name)
 	ada, _ := dir.Principal(ctx, acct.ID, founder.ID, identity.SourceDashboard, "")
 
 	inv, err := dir.Invite(ctx, ada, acct.ID, "Charles@Example.com", []string{rbac.RoleDeveloper, rbac.RoleTeamInvite})

@@ -107,7 +107,7 @@ func TestInvariant3_SeatsAreActiveMembersAndPendingInvitations(t *testing.T) {
 func TestInvariant3_PlansSetSeats(t *testing.T) {
 	e := newEnv(t)
 	a, admin := e.account("admin@example.com", "free")
-	if a.Seats != identity.Free.Seats {
+	if a.Seats != identity.Free().Seats {
 		t.Fatalf("free account seats = %d", a.Seats)
 	}
 	_, err := e.dir.Invite(e.ctx, admin, a.ID, "bob@example.com", nil)

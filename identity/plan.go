@@ -50,20 +50,28 @@ func (p Plan) Require(f Feature) error {
 }
 
 // Example plans, modelled loosely on ngrok's. They are values to copy or adapt, not a fixed
-// list: pass whichever plans you sell to NewCatalog.
-var (
-	// Free: one seat, no RBAC (the single member is the administrator), bot users allowed.
-	Free = Plan{Name: "free", Seats: 1, Features: []Feature{FeatureBotUsers}}
-	// PayAsYouGo: five seats, RBAC with the built-in roles, ACLs, owner assignment.
-	PayAsYouGo = Plan{Name: "payg", Seats: 5, Features: []Feature{
+// list: pass whichever plans you sell to NewCatalog. Each call returns a fresh value, so no
+// caller can change what another sees.
+
+// Free: one seat, no RBAC (the single member is the administrator), bot users allowed.
+func Free() Plan {
+	return Plan{Name: "free", Seats: 1, Features: []Feature{FeatureBotUsers}}
+}
+
+// PayAsYouGo: five seats, RBAC with the built-in roles, ACLs, owner assignment.
+func PayAsYouGo() Plan {
+	return Plan{Name: "payg", Seats: 5, Features: []Feature{
 		FeatureBotUsers, FeatureRBAC, FeatureCredentialACLs, FeatureOwnerAssignment,
 	}}
-	// Enterprise: unlimited seats and every feature, custom roles and SSO included.
-	Enterprise = Plan{Name: "enterprise", Seats: 0, Features: []Feature{
+}
+
+// Enterprise: unlimited seats and every feature, custom roles and SSO included.
+func Enterprise() Plan {
+	return Plan{Name: "enterprise", Seats: 0, Features: []Feature{
 		FeatureBotUsers, FeatureRBAC, FeatureCustomRoles, FeatureCredentialACLs,
 		FeatureOwnerAssignment, FeatureSSO,
 	}}
-)
+}
 
 // Catalog is the set of plans accounts may be on. It is immutable and safe for concurrent use.
 type Catalog struct {

@@ -108,7 +108,7 @@ func (e *env) load(d *dataset) {
 	e.t.Helper()
 	ctx := e.ctx
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.PutAccount(ctx, store.Account{ID: d.account, Name: "big", Plan: identity.Enterprise.Name, CreatedAt: epoch}); err != nil {
+		if err := tx.PutAccount(ctx, store.Account{ID: d.account, Name: "big", Plan: identity.Enterprise().Name, CreatedAt: epoch}); err != nil {
 			return err
 		}
 		for _, r := range d.roles {

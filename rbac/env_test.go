@@ -32,7 +32,7 @@ func newEnv(t testing.TB, opts ...rbac.Option) *env {
 	clk := clock.NewFake(epoch)
 	st := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { st.Close() })
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		t.Fatal(err)
 	}

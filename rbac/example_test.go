@@ -15,7 +15,7 @@ func Example_check() {
 	ctx := context.Background()
 	st := memstore.New()
 	defer st.Close()
-	plans, _ := identity.NewCatalog(identity.PayAsYouGo)
+	plans, _ := identity.NewCatalog(identity.PayAsYouGo())
 	authz := rbac.New(st, plans)
 	feed, stop := context.WithCancel(ctx)
 	defer stop()

@@ -295,7 +295,7 @@ func TestInvariant9_WithoutRBACEveryMemberIsAdministrator(t *testing.T) {
 		t.Fatalf("roles on a plan without RBAC: %v", err)
 	}
 	// Give the account seats: an embedder's own plan without RBAC, with three seats.
-	plans, _ := identity.NewCatalog(identity.Plan{Name: "starter", Seats: 3, Features: []identity.Feature{identity.FeatureBotUsers}}, identity.Free)
+	plans, _ := identity.NewCatalog(identity.Plan{Name: "starter", Seats: 3, Features: []identity.Feature{identity.FeatureBotUsers}}, identity.Free())
 	authz := rbac.New(e.st, plans)
 	dir := identity.New(e.st, plans, authz)
 	if _, err := dir.ChangePlan(e.ctx, admin, a.ID, "starter"); err != nil {

@@ -68,7 +68,7 @@ func newEnv(t testing.TB, plan string) *env {
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
 	st := memstore.New(memstore.WithClock(clk.Now))
 	t.Cleanup(func() { st.Close() })
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise, ssoPlan)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise(), ssoPlan)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,11 @@ func ExampleService_CreateIdentityProvider() {
 	ctx := context.Background()
 	st := memstore.New()
 	defer st.Close()
-	plans, _ := identity.NewCatalog(identity.Enterprise)
+	plans, _ := identity.NewCatalog(identity.Enterprise())
 	authz := rbac.New(st, plans)
 	dir := identity.New(st, plans, authz)
 	founder, _ := dir.CreateUser(ctx, "admin@example.com", "Ada")
-	acct, _ := dir.CreateAccount(ctx, founder.ID, "Acme", identity.Enterprise.Name)
+	acct, _ := dir.CreateAccount(ctx, founder.ID, "Acme", identity.Enterprise().Name)
 	admin, _ := dir.Principal(ctx, acct.ID, founder.ID, identity.SourceDashboard, "")
 
 	svc, err := sso.New(st, authz, "https://dashboard.example.com")

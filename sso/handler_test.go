@@ -115,7 +115,7 @@ func wantPage(t *testing.T, p page, status int, contains ...string) {
 // -> session cookie -> VerifyRequest, all over HTTP.
 func TestHandlerSPInitiatedRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{Description: "Crewjam"})
 	e.setSettings(sso.ProvisioningJIT, sso.EnforcementEnforced)
 	b := newBrowser(t)
@@ -166,7 +166,7 @@ func TestHandlerSPInitiatedRoundTrip(t *testing.T) {
 
 func TestHandlerIdPInitiated(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{AllowIdPInitiated: true})
 	e.member("alice@example.com")
 	for relay, want := range map[string]string{
@@ -199,7 +199,7 @@ func TestHandlerIdPInitiated(t *testing.T) {
 
 func TestHandlerChooser(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	okta := e.newIdP(sso.IdPParams{Description: "Okta <staff>"})
 	entra := e.newIdP(sso.IdPParams{Description: `Entra "contractors" & partners`})
 	e.member("alice@example.com")
@@ -241,7 +241,7 @@ func TestHandlerChooser(t *testing.T) {
 // TestHandlerOpenRedirect: no request makes the SP redirect off-site.
 func TestHandlerOpenRedirect(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{})
 	e.member("alice@example.com")
 	for _, bad := range []string{"https://evil.example", "//evil.example", "/\\evil.example", "evil", "/a\nb", "%2F%2Fevil.example"} {
@@ -268,7 +268,7 @@ func TestHandlerOpenRedirect(t *testing.T) {
 
 func TestHandlerErrorsAndMetadata(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{})
 	b := newBrowser(t)
 	base := e.sp.URL + "/sso/" + e.acct.ID
@@ -303,6 +303,6 @@ func TestHandlerErrorsAndMetadata(t *testing.T) {
 	wantPage(t, b.post(e.acsURL(idp), url.Values{"SAMLResponse": {form}, "RelayState": {relay}}), http.StatusForbidden, "not been invited")
 
 	// A plan without SSO: the endpoints do not exist.
-	f := newEnv(t, identity.PayAsYouGo.Name)
+	f := newEnv(t, identity.PayAsYouGo().Name)
 	wantPage(t, newBrowser(t).get(f.sp.URL+"/sso/"+f.acct.ID+"/login"), http.StatusNotFound)
 }

@@ -39,7 +39,7 @@ func TestLoginPolicyModes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(string(c.enforcement)+"/"+c.joined+"/"+string(c.method), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, identity.Enterprise.Name)
+			e := newEnv(t, identity.Enterprise().Name)
 			e.newIdP(sso.IdPParams{})
 			old := e.member("old@example.com", rbac.RoleDeveloper)
 			e.setSettings(sso.ProvisioningInviteOnly, c.enforcement)
@@ -64,7 +64,7 @@ func TestLoginPolicyModes(t *testing.T) {
 
 func TestLoginPolicyPrincipals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	bots := botuser.New(e.st, e.authz, botuser.WithClock(e.clk))
 	bot, err := bots.Create(e.ctx, e.admin, e.acct.ID, botuser.CreateParams{Name: "ci"})
 	if err != nil {
@@ -94,7 +94,7 @@ func TestLoginPolicyPrincipals(t *testing.T) {
 	e.newIdP(sso.IdPParams{})
 	young := e.member("young@example.com")
 	e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementEnforced)
-	if _, err := e.dir.ChangePlan(e.ctx, e.admin, e.acct.ID, identity.PayAsYouGo.Name); err != nil {
+	if _, err := e.dir.ChangePlan(e.ctx, e.admin, e.acct.ID, identity.PayAsYouGo().Name); err != nil {
 		t.Fatal(err)
 	}
 	d, err := e.svc.LoginPolicy(e.ctx, e.acct.ID, young.ID, sso.MethodPassword)
@@ -187,7 +187,7 @@ func TestProvisioningModes(t *testing.T) {
 			want := c.results[mode]
 			t.Run(c.name+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, identity.Enterprise.Name)
+				e := newEnv(t, identity.Enterprise().Name)
 				idp := e.newIdP(sso.IdPParams{DefaultRoles: []string{rbac.RoleDeveloperReadOnly}})
 				e.setSettings(mode, sso.EnforcementMixed)
 				email := c.setup(e)
@@ -253,7 +253,7 @@ func TestJITSeatLimit(t *testing.T) {
 // asserting a bot user's name, and an IdP-initiated one.
 func TestBotUsersNeverGetASession(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	bots := botuser.New(e.st, e.authz, botuser.WithClock(e.clk))
 	bot, err := bots.Create(e.ctx, e.admin, e.acct.ID, botuser.CreateParams{Name: "deploy@example.com"})
 	if err != nil {
@@ -294,7 +294,7 @@ func TestBotUsersNeverGetASession(t *testing.T) {
 
 func TestIdPInitiatedLogin(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{})
 	e.member("alice@example.com")
 	complete := func(relay string) (*sso.Login, error) {
@@ -330,7 +330,7 @@ func TestIdPInitiatedLogin(t *testing.T) {
 // to its request and its browser.
 func TestSPInitiatedRelayState(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{})
 	e.member("alice@example.com")
 
@@ -395,7 +395,7 @@ func TestSPInitiatedRelayState(t *testing.T) {
 // one membership, and all of them succeed.
 func TestConcurrentFirstLogins(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	idp := e.newIdP(sso.IdPParams{})
 	e.setSettings(sso.ProvisioningJIT, sso.EnforcementOff)
 	idp.asUser("zoe@example.com")

@@ -38,7 +38,7 @@ func eventTypes(t *testing.T, e *env) []string {
 
 func TestIdentityProviderLifecycle(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	p, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{
 		Description: "Okta", MetadataXML: readMetadata(t, "metadata-okta.xml"),
 		DefaultRoles: []string{rbac.RoleDeveloper}, Domains: []string{"Example.com ", "example.org", "example.com"},
@@ -104,7 +104,7 @@ func TestIdentityProviderLifecycle(t *testing.T) {
 
 func TestIdentityProviderValidation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	okta := readMetadata(t, "metadata-okta.xml")
 	httpMD := strings.Replace(okta, "https://iamkit-test.okta.com", "http://iamkit-test.okta.com", -1)
 	cases := []struct {
@@ -140,7 +140,7 @@ func TestIdentityProviderValidation(t *testing.T) {
 
 func TestIdentityProviderAuthorization(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	okta := sso.IdPParams{MetadataXML: readMetadata(t, "metadata-okta.xml"), Domains: []string{"example.com"}}
 	dev := e.principal(e.member("dev@example.com", rbac.RoleDeveloper).ID)
 	_, err := e.svc.CreateIdentityProvider(e.ctx, dev, e.acct.ID, okta)
@@ -150,7 +150,7 @@ func TestIdentityProviderAuthorization(t *testing.T) {
 	wantErr(t, err, rbac.ErrDenied)
 
 	// A plan without SSO: even the administrator cannot configure it.
-	f := newEnv(t, identity.PayAsYouGo.Name)
+	f := newEnv(t, identity.PayAsYouGo().Name)
 	_, err = f.svc.CreateIdentityProvider(f.ctx, f.admin, f.acct.ID, okta)
 	wantErr(t, err, identity.ErrFeatureUnavailable)
 	_, err = f.svc.UpdateSettings(f.ctx, f.admin, f.acct.ID, sso.SettingsUpdate{Enforcement: &enf})
@@ -159,7 +159,7 @@ func TestIdentityProviderAuthorization(t *testing.T) {
 
 func TestDeleteLastIdPWhileEnforced(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	// Enforcing needs an IdP.
 	enf := sso.EnforcementEnforced
 	_, err := e.svc.UpdateSettings(e.ctx, e.admin, e.acct.ID, sso.SettingsUpdate{Enforcement: &enf})
@@ -189,7 +189,7 @@ func TestDeleteLastIdPWhileEnforced(t *testing.T) {
 
 func TestSettingsSince(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	s, err := e.svc.Settings(e.ctx, e.acct.ID)
 	if err != nil || s.Provisioning != sso.ProvisioningInviteOnly || s.Enforcement != sso.EnforcementOff || !s.Since.IsZero() {
 		t.Fatalf("defaults %+v %v", s, err)

@@ -80,7 +80,7 @@ func TestSessionEnforcement(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, identity.Enterprise.Name)
+			e := newEnv(t, identity.Enterprise().Name)
 			idp := e.newIdP(sso.IdPParams{})
 			e.newIdP(sso.IdPParams{}) // a second IdP, so the first may be deleted under enforcement
 			u := e.member("alice@example.com", rbac.RoleDeveloper)
@@ -119,7 +119,7 @@ func TestSessionEnforcement(t *testing.T) {
 
 func TestSessionTokenChecks(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	u := e.member("alice@example.com")
 	tok, _, err := e.sessions.IssueSession(e.ctx, e.principal(u.ID), sso.MethodPassword, "")
 	if err != nil {
@@ -196,7 +196,7 @@ func TestSessionTokenChecks(t *testing.T) {
 
 func TestSessionKeys(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, identity.Enterprise.Name)
+	e := newEnv(t, identity.Enterprise().Name)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s, err := sso.NewSessions(e.svc, ec)
 	if err != nil {
@@ -232,7 +232,7 @@ func TestSessionKeys(t *testing.T) {
 // FuzzVerifySession: no input panics the session parser, and nothing but the token this
 // Sessions issued verifies.
 func FuzzVerifySession(f *testing.F) {
-	e := newEnv(f, identity.Enterprise.Name)
+	e := newEnv(f, identity.Enterprise().Name)
 	u := e.member("alice@example.com")
 	valid, _, err := e.sessions.IssueSession(e.ctx, e.principal(u.ID), sso.MethodPassword, "")
 	if err != nil {

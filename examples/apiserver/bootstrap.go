@@ -46,7 +46,7 @@ func bootstrap(ctx context.Context, dir *identity.Directory, creds *credential.S
 	}
 	var acct store.Account
 	if len(ms) == 0 {
-		if acct, err = dir.CreateAccount(ctx, u.ID, "iamkit", identity.Enterprise.Name); err != nil {
+		if acct, err = dir.CreateAccount(ctx, u.ID, "iamkit", identity.Enterprise().Name); err != nil {
 			return bootstrapResult{}, fmt.Errorf("bootstrap: account: %w", err)
 		}
 	} else if acct, err = dir.Account(ctx, ms[0].AccountID); err != nil {

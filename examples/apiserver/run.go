@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // newDeps builds the library services over st, with the example's plans.
 func newDeps(st store.Store, logger *slog.Logger, baseURL string) (deps, error) {
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		return deps{}, err
 	}

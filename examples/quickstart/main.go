@@ -27,7 +27,7 @@ func main() {
 func run(ctx context.Context, w io.Writer) error {
 	st := memstore.New()
 	defer st.Close() // also stops the verifier's Run below
-	plans, err := identity.NewCatalog(identity.Free, identity.PayAsYouGo, identity.Enterprise)
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	acct, err := dir.CreateAccount(ctx, ada.ID, "acme", identity.PayAsYouGo.Name)
+	acct, err := dir.CreateAccount(ctx, ada.ID, "acme", identity.PayAsYouGo().Name)
 	if err != nil {
 		return err
 	}

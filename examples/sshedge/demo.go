@@ -25,7 +25,7 @@ type demo struct {
 }
 
 func newDemo(ctx context.Context, st store.Store) (*demo, error) {
-	plans, err := identity.NewCatalog(identity.PayAsYouGo)
+	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func newDemo(ctx context.Context, st store.Store) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	acct, err := dir.CreateAccount(ctx, u.ID, "demo", identity.PayAsYouGo.Name)
+	acct, err := dir.CreateAccount(ctx, u.ID, "demo", identity.PayAsYouGo().Name)
 	if err != nil {
 		return nil, err
 	}

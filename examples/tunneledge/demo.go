@@ -17,7 +17,7 @@ import (
 // authtoken with the given ACL, and prints the token (once, to out: not to the log) with the
 // command that opens a session with it.
 func seedDemo(ctx context.Context, st store.Store, acl []string, addr string, out io.Writer) error {
-	plans, err := identity.NewCatalog(identity.PayAsYouGo)
+	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func seedDemo(ctx context.Context, st store.Store, acl []string, addr string, ou
 	if err != nil {
 		return err
 	}
-	acct, err := dir.CreateAccount(ctx, u.ID, "demo", identity.PayAsYouGo.Name)
+	acct, err := dir.CreateAccount(ctx, u.ID, "demo", identity.PayAsYouGo().Name)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func TestSharedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	plans, err := identity.NewCatalog(identity.PayAsYouGo)
+	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestSharedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, err := dir.CreateAccount(ctx, u.ID, "acme", identity.PayAsYouGo.Name)
+	acct, err := dir.CreateAccount(ctx, u.ID, "acme", identity.PayAsYouGo().Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	ctx := t.Context()
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
-	plans, err := identity.NewCatalog(identity.PayAsYouGo)
+	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, err := dir.CreateAccount(ctx, u.ID, "acme", identity.PayAsYouGo.Name)
+	acct, err := dir.CreateAccount(ctx, u.ID, "acme", identity.PayAsYouGo().Name)
 	if err != nil {
 		t.Fatal(err)
 	}
