@@ -143,10 +143,16 @@ func idPrefix(k store.CredentialKind) (id.Prefix, error) {
 	return "", &identity.ValidationError{Field: "kind", Reason: fmt.Sprintf("must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)}
 }
 
-var eventTypes = map[store.CredentialKind][3]audit.Type{
-	store.Authtoken:     {audit.TunnelCredentialCreated, audit.TunnelCredentialUpdated, audit.TunnelCredentialDeleted},
-	store.APIKey:        {audit.APIKeyCreated, audit.APIKeyUpdated, audit.APIKeyDeleted},
-	store.SSHCredential: {audit.SSHPublicKeyCreated, audit.SSHPublicKeyUpdated, audit.SSHPublicKeyDeleted},
+// eventTypes returns the created, updated and deleted event types of a credential kind, by
+// ngrok's names.
+func eventTypes(k store.CredentialKind) [3]audit.Type {
+	switch k {
+	case store.APIKey:
+		return [3]audit.Type{audit.APIKeyCreated, audit.APIKeyUpdated, audit.APIKeyDeleted}
+	case store.SSHCredential:
+		return [3]audit.Type{audit.SSHPublicKeyCreated, audit.SSHPublicKeyUpdated, audit.SSHPublicKeyDeleted}
+	}
+	return [3]audit.Type{audit.TunnelCredentialCreated, audit.TunnelCredentialUpdated, audit.TunnelCredentialDeleted}
 }
 
 func checkText(description, metadata *string) error {
@@ -262,7 +268,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 			return err
 		}
 		out.Credential = fromStore(c)
-		return s.rec.Record(ctx, tx, acct.ID, eventTypes[req.Kind][0], by.Audit(), out.Credential)
+		return s.rec.Record(ctx, tx, acct.ID, eventTypes(req.Kind)[0], by.Audit(), out.Credential)
 	})
 	if err != nil {
 		return Issued{}, err
@@ -368,7 +374,7 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.
 			return err
 		}
 		out = fromStore(c)
-		return s.rec.Record(ctx, tx, c.AccountID, eventTypes[kind][1], by.Audit(), out)
+		return s.rec.Record(ctx, tx, c.AccountID, eventTypes(kind)[1], by.Audit(), out)
 	})
 	if err != nil {
 		return Credential{}, err
@@ -389,6 +395,6 @@ func (s *Service) Delete(ctx context.Context, by identity.Principal, kind store.
 		if err := tx.DeleteCredential(ctx, c.ID); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, c.AccountID, eventTypes[kind][2], by.Audit(), fromStore(c))
+		return s.rec.Record(ctx, tx, c.AccountID, eventTypes(kind)[2], by.Audit(), fromStore(c))
 	})
 }
