@@ -12,16 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/iamkit/iamkit/examples/internal/storeopen"
 
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
-	"github.com/iamkit/iamkit/store/redisstore"
 )
 
 // config is what the command line sets.
@@ -63,7 +60,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
-	st, closeStore, err := openStore(ctx, cfg.redis)
+	st, closeStore, err := storeopen.Open(ctx, cfg.redis)
 	if err != nil {
 		return err
 	}
@@ -182,46 +179,4 @@ func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstra
 	if cfg.bootstrapJSON != "" {
 		fmt.Fprintf(w, "Also written to %s.\n", cfg.bootstrapJSON)
 	}
-}
-
-// openStore returns the memory store, or a Redis store when spec is set: a redis:// URL for
-// one server, or a comma-separated list of cluster node addresses.
-func openStore(ctx context.Context, spec string) (store.Store, func(), error) {
-	if spec == "" {
-		st := memstore.New()
-		return st, func() { st.Close() }, nil
-	}
-	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	var client redis.UniversalClient
-	if strings.Contains(spec, ",") {
-		var addrs []string
-		for a := range strings.SplitSeq(spec, ",") {
-			if a = strings.TrimPrefix(strings.TrimSpace(a), "redis://"); a != "" {
-				addrs = append(addrs, a)
-			}
-		}
-		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaintNotificationsConfig: noMaint})
-	} else {
-		if !strings.Contains(spec, "://") {
-			spec = "redis://" + spec
-		}
-		opts, err := redis.ParseURL(spec)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-redis: %w", err)
-		}
-		opts.MaintNotificationsConfig = noMaint
-		client = redis.NewClient(opts)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := client.Ping(pingCtx).Err(); err != nil {
-		client.Close()
-		return nil, nil, fmt.Errorf("-redis: %w", err)
-	}
-	st, err := redisstore.New(client)
-	if err != nil {
-		client.Close()
-		return nil, nil, fmt.Errorf("-redis: %w", err)
-	}
-	return st, func() { st.Close(); client.Close() }, nil
 }

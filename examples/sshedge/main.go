@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iamkit/iamkit/examples/internal/storeopen"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/errgroup"
 
@@ -76,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := openStore(ctx, *redisURL)
+	st, closeStore, err := storeopen.Open(ctx, *redisURL)
 	if err != nil {
 		return err
 	}

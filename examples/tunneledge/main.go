@@ -33,6 +33,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iamkit/iamkit/examples/internal/storeopen"
+
 	"golang.org/x/sync/errgroup"
 
 	"github.com/iamkit/iamkit/credential"
@@ -77,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, *addr, os.Getenv(tokenEnv), *bind, stdout)
 	}
 
-	st, closeStore, err := openStore(ctx, *redisURL)
+	st, closeStore, err := storeopen.Open(ctx, *redisURL)
 	if err != nil {
 		return err
 	}
