@@ -1,5 +1,3 @@
-// Package clock is the time source iamkit's packages take as a dependency, so tests can
-// drive expiry and ordering without sleeping.
 package clock
 
 import (
