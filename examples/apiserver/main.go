@@ -1,11 +1,3 @@
-// Command apiserver is an HTTP API wire-compatible with ngrok's API v2 for bot users,
-// authtokens, API keys and SSH credentials, plus iamkit's own resources (members,
-// invitations, roles, the audit event log), built on iamkit's public packages only.
-//
-//	go run ./examples/apiserver [-addr 127.0.0.1:8080] [-redis redis://localhost:6379/0]
-//
-// On an empty store it bootstraps an account, its administrator and a first API key, and
-// prints the key with a curl line to try. See README.md.
 package main
 
 import (
