@@ -14,39 +14,39 @@ import (
 // Invariant 1: a bot user belongs to exactly one account, fixed at creation.
 func TestInvariant1_BotBelongsToOneAccount(t *testing.T) {
 	e := newEnv(t)
-	a, adminA := e.account("a@example.com", "payg")
-	b, adminB := e.account("b@example.com", "payg")
+	a, adminA := e.Account("a@example.com", "payg")
+	b, adminB := e.Account("b@example.com", "payg")
 	bot := e.create(adminA, "ci")
 	if bot.AccountID != a.ID {
 		t.Fatalf("bot in %s", bot.AccountID)
 	}
 	// Through account B it does not exist.
-	_, err := e.bots.Get(e.ctx, b.ID, bot.ID)
+	_, err := e.bots.Get(e.Ctx, b.ID, bot.ID)
 	wantErr(t, err, store.ErrNotFound)
 	on := true
-	_, err = e.bots.Update(e.ctx, adminB, b.ID, bot.ID, botuser.UpdateParams{Active: &on})
+	_, err = e.bots.Update(e.Ctx, adminB, b.ID, bot.ID, botuser.UpdateParams{Active: &on})
 	wantErr(t, err, store.ErrNotFound)
-	wantErr(t, e.bots.Delete(e.ctx, adminB, b.ID, bot.ID), store.ErrNotFound)
-	_, err = e.dir.Principal(e.ctx, b.ID, bot.ID, identity.SourceAPI, "")
+	wantErr(t, e.bots.Delete(e.Ctx, adminB, b.ID, bot.ID), store.ErrNotFound)
+	_, err = e.Dir.Principal(e.Ctx, b.ID, bot.ID, identity.SourceAPI, "")
 	wantErr(t, err, store.ErrNotFound)
 	// A principal built by hand for B is denied everything there.
 	forged := identity.Principal{ID: bot.ID, Kind: identity.KindBotUser, AccountID: b.ID, Subject: "ci", Source: identity.SourceAPI}
-	if d, _ := e.authz.Check(e.ctx, forged, b.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonNotMember {
+	if d, _ := e.Authz.Check(e.Ctx, forged, b.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonNotMember {
 		t.Fatalf("bot acting in another account: %v", d)
 	}
 	// It cannot become a member of any account: it is not a user.
-	_, err = e.dir.AddMember(e.ctx, adminB, b.ID, bot.ID, nil)
+	_, err = e.Dir.AddMember(e.Ctx, adminB, b.ID, bot.ID, nil)
 	wantErr(t, err, identity.ErrInvalid)
 	// No API moves it; the store refuses it too.
-	err = e.st.Update(e.ctx, func(tx store.Tx) error {
+	err = e.Store.Update(e.Ctx, func(tx store.Tx) error {
 		moved := bot
 		moved.AccountID = b.ID
-		return tx.PutBotUser(e.ctx, moved)
+		return tx.PutBotUser(e.Ctx, moved)
 	})
 	if !errors.Is(err, store.ErrImmutable) && !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("moving a bot through the store: %v", err)
 	}
-	got, err := e.bots.Get(e.ctx, a.ID, bot.ID)
+	got, err := e.bots.Get(e.Ctx, a.ID, bot.ID)
 	if err != nil || got.AccountID != a.ID {
 		t.Fatalf("after all that: %+v, %v", got, err)
 	}
@@ -55,9 +55,9 @@ func TestInvariant1_BotBelongsToOneAccount(t *testing.T) {
 // Invariant 2: a bot user can never obtain a dashboard session.
 func TestInvariant2_BotNeverLogsIn(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("a@example.com", "payg")
+	a, admin := e.Account("a@example.com", "payg")
 	bot := e.create(admin, "ci@example.com") // a name that looks like an email
-	p := e.principal(a.ID, bot.ID)
+	p := e.Principal(a.ID, bot.ID)
 	if p.Kind != identity.KindBotUser || !p.IsBot() {
 		t.Fatalf("principal kind %v", p.Kind)
 	}
@@ -79,32 +79,32 @@ func TestInvariant2_BotNeverLogsIn(t *testing.T) {
 		t.Fatalf("CanLogInID(account) = %v", err)
 	}
 	// An SSO or password login finds users by email: a bot's name is never one.
-	_, err := e.dir.UserByEmail(e.ctx, "ci@example.com")
+	_, err := e.Dir.UserByEmail(e.Ctx, "ci@example.com")
 	wantErr(t, err, store.ErrNotFound)
 	// Nor can a bot accept an invitation: it has no user record.
-	inv, err := e.dir.Invite(e.ctx, admin, a.ID, "ci@example.com", nil)
+	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "ci@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.dir.AcceptInvitation(e.ctx, inv.ID, bot.ID, identity.SourceDashboard)
+	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, bot.ID, identity.SourceDashboard)
 	wantErr(t, err, identity.ErrInvalid)
 }
 
 // Invariant 3: bot users never take a seat.
 func TestInvariant3_BotsDoNotUseSeats(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("a@example.com", "two") // two seats, the founder holds one
+	a, admin := e.Account("a@example.com", "two") // two seats, the founder holds one
 	for _, name := range []string{"ci", "deploy", "backup", "monitor", "etl"} {
 		e.create(admin, name)
 	}
-	seats, err := e.dir.Seats(e.ctx, a.ID)
+	seats, err := e.Dir.Seats(e.Ctx, a.ID)
 	if err != nil || seats.Used() != 1 {
 		t.Fatalf("Seats = %+v, %v", seats, err)
 	}
-	if _, err := e.dir.Invite(e.ctx, admin, a.ID, "b@example.com", nil); err != nil {
+	if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, "b@example.com", nil); err != nil {
 		t.Fatalf("second seat with five bots: %v", err)
 	}
-	_, err = e.dir.Invite(e.ctx, admin, a.ID, "c@example.com", nil)
+	_, err = e.Dir.Invite(e.Ctx, admin, a.ID, "c@example.com", nil)
 	wantErr(t, err, identity.ErrSeatLimit)
 	// Bots can still be created on a full account.
 	e.create(admin, "one-more")
@@ -114,18 +114,18 @@ func TestInvariant3_BotsDoNotUseSeats(t *testing.T) {
 // touching them; reactivating restores them.
 func TestInvariant5_DeactivatingBotSuspendsCredentials(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("a@example.com", "payg")
+	a, admin := e.Account("a@example.com", "payg")
 	bot := e.create(admin, "ci")
 	other := e.create(admin, "other")
 	var creds []store.Credential
 	for range 50 {
-		creds = append(creds, e.credential(a.ID, bot.ID))
+		creds = append(creds, e.Credential(a.ID, bot.ID))
 	}
-	untouched := e.credential(a.ID, other.ID)
+	untouched := e.Credential(a.ID, other.ID)
 
 	off, on := false, true
-	writes := e.writesOf(func() {
-		got, err := e.bots.Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &off})
+	writes := e.WritesOf(func() {
+		got, err := e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &off})
 		if err != nil || got.Active {
 			t.Fatalf("Update = %+v, %v", got, err)
 		}
@@ -134,20 +134,20 @@ func TestInvariant5_DeactivatingBotSuspendsCredentials(t *testing.T) {
 		t.Fatalf("deactivation wrote %v, want the bot user only", writes)
 	}
 	for _, c := range creds {
-		got, state, err := e.auth(c.ID)
+		got, state, err := e.Auth(c.ID)
 		if err != nil || state != store.OwnerInactive || got.SecretHash != c.SecretHash {
 			t.Fatalf("credential of an inactive bot: %v, %v", state, err)
 		}
 	}
-	if _, state, _ := e.auth(untouched.ID); state != store.OwnerActive {
+	if _, state, _ := e.Auth(untouched.ID); state != store.OwnerActive {
 		t.Fatalf("another bot's credential: %v", state)
 	}
-	bp := e.principal(a.ID, bot.ID)
-	if d, _ := e.authz.Check(e.ctx, bp, a.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonInactive {
+	bp := e.Principal(a.ID, bot.ID)
+	if d, _ := e.Authz.Check(e.Ctx, bp, a.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonInactive {
 		t.Fatalf("inactive bot acts: %v", d)
 	}
-	writes = e.writesOf(func() {
-		if _, err := e.bots.Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &on}); err != nil {
+	writes = e.WritesOf(func() {
+		if _, err := e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &on}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -155,7 +155,7 @@ func TestInvariant5_DeactivatingBotSuspendsCredentials(t *testing.T) {
 		t.Fatalf("reactivation wrote %v", writes)
 	}
 	for _, c := range creds {
-		if _, state, err := e.auth(c.ID); err != nil || state != store.OwnerActive {
+		if _, state, err := e.Auth(c.ID); err != nil || state != store.OwnerActive {
 			t.Fatalf("credential of a reactivated bot: %v, %v", state, err)
 		}
 	}
@@ -164,16 +164,16 @@ func TestInvariant5_DeactivatingBotSuspendsCredentials(t *testing.T) {
 // Invariant 6: deleting a bot user revokes and deletes all its credentials atomically.
 func TestInvariant6_DeletingBotDeletesCredentials(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("a@example.com", "payg")
+	a, admin := e.Account("a@example.com", "payg")
 	bot := e.create(admin, "ci")
 	keep := e.create(admin, "keep")
 	var creds []store.Credential
 	for range 10 {
-		creds = append(creds, e.credential(a.ID, bot.ID))
+		creds = append(creds, e.Credential(a.ID, bot.ID))
 	}
-	kept := e.credential(a.ID, keep.ID)
-	writes := e.writesOf(func() {
-		if err := e.bots.Delete(e.ctx, admin, a.ID, bot.ID); err != nil {
+	kept := e.Credential(a.ID, keep.ID)
+	writes := e.WritesOf(func() {
+		if err := e.bots.Delete(e.Ctx, admin, a.ID, bot.ID); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -181,14 +181,14 @@ func TestInvariant6_DeletingBotDeletesCredentials(t *testing.T) {
 		t.Fatalf("deletion wrote %d changes, want the bot and its 10 credentials in one commit", len(writes))
 	}
 	for _, c := range creds {
-		if _, _, err := e.auth(c.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := e.Auth(c.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("credential of a deleted bot: %v", err)
 		}
 	}
-	if _, state, err := e.auth(kept.ID); err != nil || state != store.OwnerActive {
+	if _, state, err := e.Auth(kept.ID); err != nil || state != store.OwnerActive {
 		t.Fatalf("other bot's credential: %v, %v", state, err)
 	}
-	_, err := e.bots.Get(e.ctx, a.ID, bot.ID)
+	_, err := e.bots.Get(e.Ctx, a.ID, bot.ID)
 	wantErr(t, err, store.ErrNotFound)
 	// A new bot with the same name is a new principal: nothing comes back.
 	again := e.create(admin, "ci")
@@ -196,9 +196,9 @@ func TestInvariant6_DeletingBotDeletesCredentials(t *testing.T) {
 		t.Fatal("ID reused")
 	}
 	var left []store.Credential
-	e.st.View(e.ctx, func(r store.Reader) error {
+	e.Store.View(e.Ctx, func(r store.Reader) error {
 		var err error
-		left, err = r.CredentialsByOwner(e.ctx, a.ID, again.ID, store.Page{Limit: 100})
+		left, err = r.CredentialsByOwner(e.Ctx, a.ID, again.ID, store.Page{Limit: 100})
 		return err
 	})
 	if len(left) != 0 {
@@ -209,20 +209,20 @@ func TestInvariant6_DeletingBotDeletesCredentials(t *testing.T) {
 // Invariant 8: every bot user mutation records an event attributed to the principal.
 func TestInvariant8_BotMutationsRecordEvents(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("a@example.com", "payg")
+	a, admin := e.Account("a@example.com", "payg")
 	admin.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 	bot := e.create(admin, "ci")
 	check := func(want audit.Type) {
 		t.Helper()
-		ev := e.lastEvent(a.ID)
+		ev := e.LastEvent(a.ID)
 		if ev.Type != string(want) || ev.Principal != admin.Audit() || len(ev.Object) == 0 {
 			t.Fatalf("event %+v, want %s by %+v", ev, want, admin.Audit())
 		}
 	}
 	check(audit.BotUserCreated)
 	name := "ci-2"
-	e.bots.Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Name: &name})
+	e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Name: &name})
 	check(audit.BotUserUpdated)
-	e.bots.Delete(e.ctx, admin, a.ID, bot.ID)
+	e.bots.Delete(e.Ctx, admin, a.ID, bot.ID)
 	check(audit.BotUserDeleted)
 }

@@ -36,13 +36,13 @@ func TestNormalizeEmail(t *testing.T) {
 
 func TestUsers_EmailIsUniqueAndNormalised(t *testing.T) {
 	e := newEnv(t)
-	u := e.user("Alice@Example.com")
+	u := e.User("Alice@Example.com")
 	if u.Email != "alice@example.com" {
 		t.Fatalf("email stored as %q", u.Email)
 	}
-	_, err := e.dir.CreateUser(e.ctx, "ALICE@example.com", "")
+	_, err := e.Dir.CreateUser(e.Ctx, "ALICE@example.com", "")
 	wantErr(t, err, store.ErrConflict)
-	got, err := e.dir.UserByEmail(e.ctx, " alice@EXAMPLE.com")
+	got, err := e.Dir.UserByEmail(e.Ctx, " alice@EXAMPLE.com")
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("UserByEmail = %+v, %v", got, err)
 	}
@@ -50,66 +50,66 @@ func TestUsers_EmailIsUniqueAndNormalised(t *testing.T) {
 
 func TestInvitations(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
-	inv, err := e.dir.Invite(e.ctx, admin, a.ID, "Bob@Example.com", []string{rbac.RoleDeveloperReadOnly, rbac.RoleTeamReadOnly})
+	a, admin := e.Account("admin@example.com", "payg")
+	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "Bob@Example.com", []string{rbac.RoleDeveloperReadOnly, rbac.RoleTeamReadOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if inv.Email != "bob@example.com" || !inv.ExpiresAt.Equal(epoch.Add(identity.DefaultInvitationTTL)) || inv.InvitedBy != admin.ID {
 		t.Fatalf("invitation %+v", inv)
 	}
-	got, err := e.dir.Invitation(e.ctx, a.ID, inv.ID)
+	got, err := e.Dir.Invitation(e.Ctx, a.ID, inv.ID)
 	if err != nil || got.ID != inv.ID {
 		t.Fatalf("Invitation = %+v, %v", got, err)
 	}
 
-	_, err = e.dir.Invite(e.ctx, admin, a.ID, "bob@example.com", nil)
+	_, err = e.Dir.Invite(e.Ctx, admin, a.ID, "bob@example.com", nil)
 	wantErr(t, err, identity.ErrAlreadyInvited)
-	_, err = e.dir.Invite(e.ctx, admin, a.ID, "admin@example.com", nil)
+	_, err = e.Dir.Invite(e.Ctx, admin, a.ID, "admin@example.com", nil)
 	wantErr(t, err, identity.ErrAlreadyMember)
 
-	mallory := e.user("mallory@example.com")
-	_, err = e.dir.AcceptInvitation(e.ctx, inv.ID, mallory.ID, identity.SourceDashboard)
+	mallory := e.User("mallory@example.com")
+	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, mallory.ID, identity.SourceDashboard)
 	wantErr(t, err, identity.ErrEmailMismatch)
 
-	bob := e.user("bob@example.com")
-	e.clk.Advance(identity.DefaultInvitationTTL)
-	_, err = e.dir.AcceptInvitation(e.ctx, inv.ID, bob.ID, identity.SourceDashboard)
+	bob := e.User("bob@example.com")
+	e.Clock.Advance(identity.DefaultInvitationTTL)
+	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, bob.ID, identity.SourceDashboard)
 	wantErr(t, err, identity.ErrInvitationExpired)
 
 	// An expired invitation is replaced by a new one.
-	inv2, err := e.dir.Invite(e.ctx, admin, a.ID, "bob@example.com", []string{rbac.RoleDeveloper})
+	inv2, err := e.Dir.Invite(e.Ctx, admin, a.ID, "bob@example.com", []string{rbac.RoleDeveloper})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.dir.Invitation(e.ctx, a.ID, inv.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Dir.Invitation(e.Ctx, a.ID, inv.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old invitation: %v", err)
 	}
-	m, err := e.dir.AcceptInvitation(e.ctx, inv2.ID, bob.ID, identity.SourceDashboard)
+	m, err := e.Dir.AcceptInvitation(e.Ctx, inv2.ID, bob.ID, identity.SourceDashboard)
 	if err != nil || m.Status != store.MemberActive || len(m.Roles) != 1 || m.Roles[0] != rbac.RoleDeveloper {
 		t.Fatalf("accepted membership %+v, %v", m, err)
 	}
-	if _, err := e.dir.Invitation(e.ctx, a.ID, inv2.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Dir.Invitation(e.Ctx, a.ID, inv2.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("accepted invitation still there: %v", err)
 	}
 	// An invitation of another account is not found through this one.
-	b, adminB := e.account("other@example.com", "payg")
-	invB, err := e.dir.Invite(e.ctx, adminB, b.ID, "zed@example.com", nil)
+	b, adminB := e.Account("other@example.com", "payg")
+	invB, err := e.Dir.Invite(e.Ctx, adminB, b.ID, "zed@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.dir.Invitation(e.ctx, a.ID, invB.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Dir.Invitation(e.Ctx, a.ID, invB.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cross-account invitation: %v", err)
 	}
-	if err := e.dir.RevokeInvitation(e.ctx, admin, a.ID, invB.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, invB.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cross-account revoke: %v", err)
 	}
 }
 
 func TestInvitations_DefaultRoles(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
-	inv, err := e.dir.Invite(e.ctx, admin, a.ID, "bob@example.com", nil)
+	a, admin := e.Account("admin@example.com", "payg")
+	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "bob@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,30 +121,30 @@ func TestInvitations_DefaultRoles(t *testing.T) {
 // Every ID argument's prefix is checked before any lookup, and the error names the field.
 func TestValidation_IDsAreCheckedFirst(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
+	a, admin := e.Account("admin@example.com", "payg")
 	botID := "bot_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 	cases := []struct {
 		name, field string
 		err         error
 	}{
-		{"Account", "account_id", func() error { _, err := e.dir.Account(e.ctx, admin.ID); return err }()},
-		{"Member", "user_id", func() error { _, err := e.dir.Member(e.ctx, a.ID, botID); return err }()},
-		{"AddMember bot", "user_id", func() error { _, err := e.dir.AddMember(e.ctx, admin, a.ID, botID, nil); return err }()},
-		{"Invitation", "invitation_id", func() error { _, err := e.dir.Invitation(e.ctx, a.ID, a.ID); return err }()},
-		{"CreateAccount", "founder_id", func() error { _, err := e.dir.CreateAccount(e.ctx, botID, "x", "free"); return err }()},
-		{"Members page", "limit", func() error { _, err := e.dir.Members(e.ctx, a.ID, store.Page{Limit: 0}); return err }()},
+		{"Account", "account_id", func() error { _, err := e.Dir.Account(e.Ctx, admin.ID); return err }()},
+		{"Member", "user_id", func() error { _, err := e.Dir.Member(e.Ctx, a.ID, botID); return err }()},
+		{"AddMember bot", "user_id", func() error { _, err := e.Dir.AddMember(e.Ctx, admin, a.ID, botID, nil); return err }()},
+		{"Invitation", "invitation_id", func() error { _, err := e.Dir.Invitation(e.Ctx, a.ID, a.ID); return err }()},
+		{"CreateAccount", "founder_id", func() error { _, err := e.Dir.CreateAccount(e.Ctx, botID, "x", "free"); return err }()},
+		{"Members page", "limit", func() error { _, err := e.Dir.Members(e.Ctx, a.ID, store.Page{Limit: 0}); return err }()},
 		{"Members before", "before_id", func() error {
-			_, err := e.dir.Members(e.ctx, a.ID, store.Page{Limit: 1, BeforeID: botID})
+			_, err := e.Dir.Members(e.Ctx, a.ID, store.Page{Limit: 1, BeforeID: botID})
 			return err
 		}()},
 		{"name", "name", func() error {
-			u := e.user("x@example.com")
-			_, err := e.dir.CreateAccount(e.ctx, u.ID, strings.Repeat("n", store.MaxNameLen+1), "free")
+			u := e.User("x@example.com")
+			_, err := e.Dir.CreateAccount(e.Ctx, u.ID, strings.Repeat("n", store.MaxNameLen+1), "free")
 			return err
 		}()},
 		{"principal of another account", "principal.account_id", func() error {
-			b, _ := e.account("b@example.com", "payg")
-			_, err := e.dir.Invite(e.ctx, admin, b.ID, "c@example.com", nil)
+			b, _ := e.Account("b@example.com", "payg")
+			_, err := e.Dir.Invite(e.Ctx, admin, b.ID, "c@example.com", nil)
 			return err
 		}()},
 	}
@@ -158,34 +158,34 @@ func TestValidation_IDsAreCheckedFirst(t *testing.T) {
 
 func TestProvision_NeedsNoPrincipalButTakesASeat(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "small")
+	a, admin := e.Account("admin@example.com", "small")
 	for _, email := range []string{"b@example.com", "c@example.com"} {
-		u := e.user(email)
-		m, err := e.dir.Provision(e.ctx, a.ID, u.ID, nil, identity.SourceDashboard)
+		u := e.User(email)
+		m, err := e.Dir.Provision(e.Ctx, a.ID, u.ID, nil, identity.SourceDashboard)
 		if err != nil || m.Status != store.MemberActive {
 			t.Fatalf("Provision: %+v, %v", m, err)
 		}
-		if ev := e.lastEvent(a.ID); ev.Principal.ID != u.ID || ev.Principal.Source != "dashboard" {
+		if ev := e.LastEvent(a.ID); ev.Principal.ID != u.ID || ev.Principal.Source != "dashboard" {
 			t.Fatalf("event %+v", ev)
 		}
 	}
-	u := e.user("d@example.com")
-	_, err := e.dir.Provision(e.ctx, a.ID, u.ID, nil, identity.SourceDashboard)
+	u := e.User("d@example.com")
+	_, err := e.Dir.Provision(e.Ctx, a.ID, u.ID, nil, identity.SourceDashboard)
 	wantErr(t, err, identity.ErrSeatLimit)
 	_ = admin
 }
 
 func TestPrincipalFor(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
+	a, admin := e.Account("admin@example.com", "payg")
 	if admin.Kind != identity.KindUser || admin.Subject != "admin@example.com" || admin.AccountID != a.ID {
 		t.Fatalf("principal %+v", admin)
 	}
-	outsider := e.user("out@example.com")
-	if _, err := e.dir.Principal(e.ctx, a.ID, outsider.ID, identity.SourceAPI, ""); !errors.Is(err, identity.ErrNotFound) {
+	outsider := e.User("out@example.com")
+	if _, err := e.Dir.Principal(e.Ctx, a.ID, outsider.ID, identity.SourceAPI, ""); !errors.Is(err, identity.ErrNotFound) {
 		t.Fatalf("non-member principal: %v", err)
 	}
-	if _, err := e.dir.Principal(e.ctx, a.ID, a.ID, identity.SourceAPI, ""); !errors.Is(err, identity.ErrInvalid) {
+	if _, err := e.Dir.Principal(e.Ctx, a.ID, a.ID, identity.SourceAPI, ""); !errors.Is(err, identity.ErrInvalid) {
 		t.Fatalf("account ID as principal: %v", err)
 	}
 	if got := admin.Audit(); got.ID != admin.ID || got.Subject != admin.Subject || got.Source != "api" {

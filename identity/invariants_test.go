@@ -14,13 +14,13 @@ import (
 // Invariant 1: a user may be a member of many accounts.
 func TestInvariant1_UserInManyAccounts(t *testing.T) {
 	e := newEnv(t)
-	a, alice := e.account("alice@example.com", "payg")
-	b, bob := e.account("bob@example.com", "enterprise")
+	a, alice := e.Account("alice@example.com", "payg")
+	b, bob := e.Account("bob@example.com", "enterprise")
 	// Alice joins Bob's account too, as a developer; Bob joins Alice's as an administrator.
-	aliceInB := e.join(bob, "alice@example.com", rbac.RoleDeveloper)
-	bobInA := e.join(alice, "bob@example.com", rbac.RoleAdministrator)
+	aliceInB := e.Join(bob, "alice@example.com", rbac.RoleDeveloper)
+	bobInA := e.Join(alice, "bob@example.com", rbac.RoleAdministrator)
 
-	ms, err := e.dir.Memberships(e.ctx, alice.ID)
+	ms, err := e.Dir.Memberships(e.Ctx, alice.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,13 +45,13 @@ func TestInvariant1_UserInManyAccounts(t *testing.T) {
 		{aliceInB, rbac.CredentialsWrite, true},
 		{bobInA, rbac.MembersManage, true},
 	} {
-		d, err := e.authz.Check(e.ctx, c.p, c.p.AccountID, c.perm)
+		d, err := e.Authz.Check(e.Ctx, c.p, c.p.AccountID, c.perm)
 		if err != nil || d.Allowed != c.allowed {
 			t.Errorf("Check(%s in %s, %s) = %v, %v; want allowed=%v", c.p.Subject, c.p.AccountID, c.perm, d, err, c.allowed)
 		}
 	}
 	// A principal of one account cannot act in the other.
-	if d, _ := e.authz.Check(e.ctx, alice, b.ID, rbac.AccountRead); d.Allowed || d.Reason != rbac.ReasonOtherAccount {
+	if d, _ := e.Authz.Check(e.Ctx, alice, b.ID, rbac.AccountRead); d.Allowed || d.Reason != rbac.ReasonOtherAccount {
 		t.Errorf("alice's account-A principal in B: %v", d)
 	}
 }
@@ -59,66 +59,66 @@ func TestInvariant1_UserInManyAccounts(t *testing.T) {
 // Invariant 3: active members and pending invitations take seats; the plan sets how many.
 func TestInvariant3_SeatsAreActiveMembersAndPendingInvitations(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "small") // 3 seats
-	carol := e.join(admin, "carol@example.com")
-	inv, err := e.dir.Invite(e.ctx, admin, a.ID, "dave@example.com", nil)
+	a, admin := e.Account("admin@example.com", "small") // 3 seats
+	carol := e.Join(admin, "carol@example.com")
+	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "dave@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seats, err := e.dir.Seats(e.ctx, a.ID)
+	seats, err := e.Dir.Seats(e.Ctx, a.ID)
 	if err != nil || seats != (identity.Seats{Limit: 3, Members: 2, Invitations: 1}) {
 		t.Fatalf("Seats = %+v, %v", seats, err)
 	}
 
-	_, err = e.dir.Invite(e.ctx, admin, a.ID, "erin@example.com", nil)
+	_, err = e.Dir.Invite(e.Ctx, admin, a.ID, "erin@example.com", nil)
 	var sl *identity.SeatLimitError
 	if !errors.As(err, &sl) || sl.Limit != 3 || sl.Used != 3 || !errors.Is(err, identity.ErrSeatLimit) {
 		t.Fatalf("fourth seat: %v, want *SeatLimitError{3, 3}", err)
 	}
 
 	// Revoking an invitation frees its seat.
-	if err := e.dir.RevokeInvitation(e.ctx, admin, a.ID, inv.ID); err != nil {
+	if err := e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, inv.ID); err != nil {
 		t.Fatal(err)
 	}
-	inv, err = e.dir.Invite(e.ctx, admin, a.ID, "erin@example.com", nil)
+	inv, err = e.Dir.Invite(e.Ctx, admin, a.ID, "erin@example.com", nil)
 	if err != nil {
 		t.Fatalf("after revoking: %v", err)
 	}
 	// An expired invitation no longer takes a seat.
-	e.clk.Advance(identity.DefaultInvitationTTL)
-	if seats, _ := e.dir.Seats(e.ctx, a.ID); seats.Used() != 2 {
+	e.Clock.Advance(identity.DefaultInvitationTTL)
+	if seats, _ := e.Dir.Seats(e.Ctx, a.ID); seats.Used() != 2 {
 		t.Fatalf("after expiry: %+v", seats)
 	}
-	if _, err := e.dir.Invite(e.ctx, admin, a.ID, "frank@example.com", nil); err != nil {
+	if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, "frank@example.com", nil); err != nil {
 		t.Fatalf("seat of an expired invitation: %v", err)
 	}
 	// A disabled member frees its seat; enabling it needs one again.
-	if _, err := e.dir.DisableMember(e.ctx, admin, a.ID, carol.ID); err != nil {
+	if _, err := e.Dir.DisableMember(e.Ctx, admin, a.ID, carol.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.dir.Invite(e.ctx, admin, a.ID, "grace@example.com", nil); err != nil {
+	if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, "grace@example.com", nil); err != nil {
 		t.Fatalf("seat of a disabled member: %v", err)
 	}
-	_, err = e.dir.EnableMember(e.ctx, admin, a.ID, carol.ID)
+	_, err = e.Dir.EnableMember(e.Ctx, admin, a.ID, carol.ID)
 	wantErr(t, err, identity.ErrSeatLimit)
 }
 
 // Invariant 3: plans set seats, and changing plan changes the limit.
 func TestInvariant3_PlansSetSeats(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "free")
+	a, admin := e.Account("admin@example.com", "free")
 	if a.Seats != identity.Free().Seats {
 		t.Fatalf("free account seats = %d", a.Seats)
 	}
-	_, err := e.dir.Invite(e.ctx, admin, a.ID, "bob@example.com", nil)
+	_, err := e.Dir.Invite(e.Ctx, admin, a.ID, "bob@example.com", nil)
 	wantErr(t, err, identity.ErrSeatLimit)
 
-	a, err = e.dir.ChangePlan(e.ctx, admin, a.ID, "enterprise")
+	a, err = e.Dir.ChangePlan(e.Ctx, admin, a.ID, "enterprise")
 	if err != nil || a.Seats != 0 {
 		t.Fatalf("ChangePlan = %+v, %v", a, err)
 	}
 	for _, email := range []string{"b@example.com", "c@example.com", "d@example.com", "e@example.com", "f@example.com"} {
-		if _, err := e.dir.Invite(e.ctx, admin, a.ID, email, nil); err != nil {
+		if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, email, nil); err != nil {
 			t.Fatalf("unlimited seats: %v", err)
 		}
 	}
@@ -127,14 +127,14 @@ func TestInvariant3_PlansSetSeats(t *testing.T) {
 // Invariant 5: disabling a member suspends its credentials in one write; enabling restores.
 func TestInvariant5_DisablingMemberSuspendsCredentials(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
-	dev := e.join(admin, "dev@example.com", rbac.RoleDeveloper)
+	a, admin := e.Account("admin@example.com", "payg")
+	dev := e.Join(admin, "dev@example.com", rbac.RoleDeveloper)
 	var creds []store.Credential
 	for range 20 {
-		creds = append(creds, e.credential(a.ID, dev.ID))
+		creds = append(creds, e.Credential(a.ID, dev.ID))
 	}
-	writes := e.writesOf(func() {
-		if _, err := e.dir.DisableMember(e.ctx, admin, a.ID, dev.ID); err != nil {
+	writes := e.WritesOf(func() {
+		if _, err := e.Dir.DisableMember(e.Ctx, admin, a.ID, dev.ID); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -142,7 +142,7 @@ func TestInvariant5_DisablingMemberSuspendsCredentials(t *testing.T) {
 		t.Fatalf("disabling wrote %v, want the membership only", writes)
 	}
 	for _, c := range creds {
-		got, state, err := e.auth(c.ID)
+		got, state, err := e.Auth(c.ID)
 		if err != nil || state != store.OwnerInactive {
 			t.Fatalf("credential of a disabled member: %v, %v", state, err)
 		}
@@ -150,14 +150,14 @@ func TestInvariant5_DisablingMemberSuspendsCredentials(t *testing.T) {
 			t.Fatalf("credential changed: %+v", got)
 		}
 	}
-	if d, _ := e.authz.Check(e.ctx, dev, a.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonInactive {
+	if d, _ := e.Authz.Check(e.Ctx, dev, a.ID, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonInactive {
 		t.Fatalf("disabled member acts: %v", d)
 	}
-	if _, err := e.dir.EnableMember(e.ctx, admin, a.ID, dev.ID); err != nil {
+	if _, err := e.Dir.EnableMember(e.Ctx, admin, a.ID, dev.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range creds {
-		if _, state, err := e.auth(c.ID); err != nil || state != store.OwnerActive {
+		if _, state, err := e.Auth(c.ID); err != nil || state != store.OwnerActive {
 			t.Fatalf("credential of a re-enabled member: %v, %v", state, err)
 		}
 	}
@@ -167,16 +167,16 @@ func TestInvariant5_DisablingMemberSuspendsCredentials(t *testing.T) {
 // the same transaction; its other accounts are untouched.
 func TestInvariant6_RemovingMemberDeletesItsCredentials(t *testing.T) {
 	e := newEnv(t)
-	a, adminA := e.account("a@example.com", "payg")
-	b, _ := e.account("dev@example.com", "payg") // dev founded B
-	dev := e.join(adminA, "dev@example.com", rbac.RoleDeveloper)
-	inA := []store.Credential{e.credential(a.ID, dev.ID), e.credential(a.ID, dev.ID)}
-	inB := e.credential(b.ID, dev.ID)
-	adminsOwn := e.credential(a.ID, adminA.ID)
+	a, adminA := e.Account("a@example.com", "payg")
+	b, _ := e.Account("dev@example.com", "payg") // dev founded B
+	dev := e.Join(adminA, "dev@example.com", rbac.RoleDeveloper)
+	inA := []store.Credential{e.Credential(a.ID, dev.ID), e.Credential(a.ID, dev.ID)}
+	inB := e.Credential(b.ID, dev.ID)
+	adminsOwn := e.Credential(a.ID, adminA.ID)
 
 	var writes []store.Change
-	writes = e.writesOf(func() {
-		if err := e.dir.RemoveMember(e.ctx, adminA, a.ID, dev.ID); err != nil {
+	writes = e.WritesOf(func() {
+		if err := e.Dir.RemoveMember(e.Ctx, adminA, a.ID, dev.ID); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -185,19 +185,19 @@ func TestInvariant6_RemovingMemberDeletesItsCredentials(t *testing.T) {
 		t.Fatalf("removal wrote %v", writes)
 	}
 	for _, c := range inA {
-		if _, _, err := e.auth(c.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := e.Auth(c.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("credential of a removed member: %v", err)
 		}
 	}
 	for _, c := range []store.Credential{inB, adminsOwn} {
-		if _, state, err := e.auth(c.ID); err != nil || state != store.OwnerActive {
+		if _, state, err := e.Auth(c.ID); err != nil || state != store.OwnerActive {
 			t.Fatalf("unrelated credential: %v, %v", state, err)
 		}
 	}
-	if _, err := e.dir.User(e.ctx, dev.ID); err != nil {
+	if _, err := e.Dir.User(e.Ctx, dev.ID); err != nil {
 		t.Fatalf("the user itself must remain: %v", err)
 	}
-	if ev := e.lastEvent(a.ID); ev.Type != string(audit.MemberDeleted) || ev.Principal.ID != adminA.ID {
+	if ev := e.LastEvent(a.ID); ev.Type != string(audit.MemberDeleted) || ev.Principal.ID != adminA.ID {
 		t.Fatalf("event %+v", ev)
 	}
 }
@@ -206,14 +206,14 @@ func TestInvariant6_RemovingMemberDeletesItsCredentials(t *testing.T) {
 // the principal.
 func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 	e := newEnv(t)
-	u := e.user("admin@example.com")
-	a, err := e.dir.CreateAccount(e.ctx, u.ID, "acme", "payg")
+	u := e.User("admin@example.com")
+	a, err := e.Dir.CreateAccount(e.Ctx, u.ID, "acme", "payg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := e.principal(a.ID, u.ID)
+	admin := e.Principal(a.ID, u.ID)
 	admin.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
-	bob := e.user("bob@example.com")
+	bob := e.User("bob@example.com")
 	var invID string
 
 	steps := []struct {
@@ -223,59 +223,59 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 		by   string
 	}{
 		{"invite", func() error {
-			inv, err := e.dir.Invite(e.ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
+			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			invID = inv.ID
 			return err
 		}, audit.InvitationCreated, admin.ID},
-		{"revoke", func() error { return e.dir.RevokeInvitation(e.ctx, admin, a.ID, invID) }, audit.InvitationDeleted, admin.ID},
+		{"revoke", func() error { return e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, invID) }, audit.InvitationDeleted, admin.ID},
 		{"invite again", func() error {
-			inv, err := e.dir.Invite(e.ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
+			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			invID = inv.ID
 			return err
 		}, audit.InvitationCreated, admin.ID},
 		{"accept", func() error {
-			_, err := e.dir.AcceptInvitation(e.ctx, invID, bob.ID, identity.SourceDashboard)
+			_, err := e.Dir.AcceptInvitation(e.Ctx, invID, bob.ID, identity.SourceDashboard)
 			return err
 		}, audit.MemberCreated, bob.ID},
 		{"set roles", func() error {
-			_, err := e.dir.SetMemberRoles(e.ctx, admin, a.ID, bob.ID, []string{rbac.RoleTeamManager})
+			_, err := e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, bob.ID, []string{rbac.RoleTeamManager})
 			return err
 		}, audit.MemberUpdated, admin.ID},
-		{"disable", func() error { _, err := e.dir.DisableMember(e.ctx, admin, a.ID, bob.ID); return err }, audit.MemberUpdated, admin.ID},
-		{"enable", func() error { _, err := e.dir.EnableMember(e.ctx, admin, a.ID, bob.ID); return err }, audit.MemberUpdated, admin.ID},
-		{"remove", func() error { return e.dir.RemoveMember(e.ctx, admin, a.ID, bob.ID) }, audit.MemberDeleted, admin.ID},
-		{"add", func() error { _, err := e.dir.AddMember(e.ctx, admin, a.ID, bob.ID, nil); return err }, audit.MemberCreated, admin.ID},
-		{"change plan", func() error { _, err := e.dir.ChangePlan(e.ctx, admin, a.ID, "enterprise"); return err }, audit.AccountUpdated, admin.ID},
+		{"disable", func() error { _, err := e.Dir.DisableMember(e.Ctx, admin, a.ID, bob.ID); return err }, audit.MemberUpdated, admin.ID},
+		{"enable", func() error { _, err := e.Dir.EnableMember(e.Ctx, admin, a.ID, bob.ID); return err }, audit.MemberUpdated, admin.ID},
+		{"remove", func() error { return e.Dir.RemoveMember(e.Ctx, admin, a.ID, bob.ID) }, audit.MemberDeleted, admin.ID},
+		{"add", func() error { _, err := e.Dir.AddMember(e.Ctx, admin, a.ID, bob.ID, nil); return err }, audit.MemberCreated, admin.ID},
+		{"change plan", func() error { _, err := e.Dir.ChangePlan(e.Ctx, admin, a.ID, "enterprise"); return err }, audit.AccountUpdated, admin.ID},
 	}
-	if ev := e.lastEvent(a.ID); ev.Type != string(audit.MemberCreated) || ev.Principal.ID != u.ID {
+	if ev := e.LastEvent(a.ID); ev.Type != string(audit.MemberCreated) || ev.Principal.ID != u.ID {
 		t.Fatalf("account creation: %+v", ev)
 	}
 	for _, s := range steps {
-		before, _ := e.dir.Events(e.ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+		before, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		ev := e.lastEvent(a.ID)
+		ev := e.LastEvent(a.ID)
 		if ev.Type != string(s.want) || ev.Principal.ID != s.by || ev.AccountID != a.ID || len(ev.Object) == 0 {
 			t.Fatalf("%s: event %+v, want %s by %s", s.name, ev, s.want, s.by)
 		}
 		if s.by == admin.ID && (ev.Principal.Subject != "admin@example.com" || ev.Principal.Source != "api" || ev.Principal.CredentialID != admin.CredentialID) {
 			t.Fatalf("%s: principal %+v", s.name, ev.Principal)
 		}
-		after, _ := e.dir.Events(e.ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+		after, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
 		if len(after) <= len(before) {
 			t.Fatalf("%s: no new event", s.name)
 		}
 	}
 	// A refused change writes no event.
-	n, _ := e.dir.Events(e.ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
-	if _, err := e.dir.Invite(e.ctx, admin, a.ID, "not an email", nil); err == nil {
+	n, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+	if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, "not an email", nil); err == nil {
 		t.Fatal("bad email accepted")
 	}
-	if err := e.dir.RemoveMember(e.ctx, admin, a.ID, u.ID); !errors.Is(err, identity.ErrLastAdministrator) {
+	if err := e.Dir.RemoveMember(e.Ctx, admin, a.ID, u.ID); !errors.Is(err, identity.ErrLastAdministrator) {
 		t.Fatalf("removing the last admin: %v", err)
 	}
-	m, _ := e.dir.Events(e.ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+	m, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
 	if len(m) != len(n) {
 		t.Fatalf("refused changes wrote %d events", len(m)-len(n))
 	}
@@ -284,15 +284,15 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 // Invariant 8: an account always keeps at least one active administrator.
 func TestInvariant8_AccountKeepsAnAdministrator(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
+	a, admin := e.Account("admin@example.com", "payg")
 	self := []struct {
 		name string
 		do   func() error
 	}{
-		{"remove", func() error { return e.dir.RemoveMember(e.ctx, admin, a.ID, admin.ID) }},
-		{"disable", func() error { _, err := e.dir.DisableMember(e.ctx, admin, a.ID, admin.ID); return err }},
+		{"remove", func() error { return e.Dir.RemoveMember(e.Ctx, admin, a.ID, admin.ID) }},
+		{"disable", func() error { _, err := e.Dir.DisableMember(e.Ctx, admin, a.ID, admin.ID); return err }},
 		{"demote", func() error {
-			_, err := e.dir.SetMemberRoles(e.ctx, admin, a.ID, admin.ID, []string{rbac.RoleDeveloper})
+			_, err := e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, admin.ID, []string{rbac.RoleDeveloper})
 			return err
 		}},
 	}
@@ -302,12 +302,12 @@ func TestInvariant8_AccountKeepsAnAdministrator(t *testing.T) {
 		}
 	}
 	// With a second active administrator, the first may step down.
-	second := e.join(admin, "second@example.com", rbac.RoleAdministrator)
-	if _, err := e.dir.SetMemberRoles(e.ctx, admin, a.ID, admin.ID, []string{rbac.RoleDeveloper}); err != nil {
+	second := e.Join(admin, "second@example.com", rbac.RoleAdministrator)
+	if _, err := e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, admin.ID, []string{rbac.RoleDeveloper}); err != nil {
 		t.Fatalf("demote with another admin: %v", err)
 	}
 	// ... and now the second is the last one.
-	if _, err := e.dir.DisableMember(e.ctx, second, a.ID, second.ID); !errors.Is(err, identity.ErrLastAdministrator) {
+	if _, err := e.Dir.DisableMember(e.Ctx, second, a.ID, second.ID); !errors.Is(err, identity.ErrLastAdministrator) {
 		t.Fatalf("disable the new last admin: %v", err)
 	}
 }
@@ -321,17 +321,17 @@ func TestInvariant9_PlansAreData(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t)
-	dir := identity.New(e.st, plans, rbac.New(e.st, plans))
-	u := e.user("owner@example.com")
-	a, err := dir.CreateAccount(e.ctx, u.ID, "acme", "team-2026")
+	dir := identity.New(e.Store, plans, rbac.New(e.Store, plans))
+	u := e.User("owner@example.com")
+	a, err := dir.CreateAccount(e.Ctx, u.ID, "acme", "team-2026")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := dir.Plan(e.ctx, a.ID)
+	p, err := dir.Plan(e.Ctx, a.ID)
 	if err != nil || p.Name != "team-2026" || p.Seats != 12 || !p.Has(audited) || p.Has(identity.FeatureSSO) {
 		t.Fatalf("Plan = %+v, %v", p, err)
 	}
-	if _, err := dir.CreateAccount(e.ctx, u.ID, "x", "free"); !errors.Is(err, identity.ErrInvalid) {
+	if _, err := dir.CreateAccount(e.Ctx, u.ID, "x", "free"); !errors.Is(err, identity.ErrInvalid) {
 		t.Fatalf("plan outside the catalog: %v", err)
 	}
 	for _, bad := range [][]identity.Plan{

@@ -19,8 +19,8 @@ import (
 func BenchmarkCheck(b *testing.B) {
 	e := newEnv(b)
 	e.run()
-	_, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamInvite)
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamInvite)
 	e.check(dev, rbac.CredentialsWrite)
 	for _, c := range []struct {
 		name string
@@ -29,7 +29,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.authz.Check(e.ctx, dev, dev.AccountID, c.perm); err != nil {
+				if _, err := e.Authz.Check(e.Ctx, dev, dev.AccountID, c.perm); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -39,7 +39,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				e.authz.Check(e.ctx, dev, dev.AccountID, rbac.CredentialsWrite)
+				e.Authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite)
 			}
 		})
 	})
@@ -49,11 +49,11 @@ func BenchmarkCheck(b *testing.B) {
 // principal's grants from the store (memstore).
 func BenchmarkCheckUncached(b *testing.B) {
 	e := newEnv(b)
-	_, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamInvite)
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamInvite)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.authz.Check(e.ctx, dev, dev.AccountID, rbac.CredentialsWrite); err != nil {
+		if _, err := e.Authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -105,9 +105,9 @@ func newDataset(nMembers, nRoles int) *dataset {
 }
 
 func (e *env) load(d *dataset) {
-	e.t.Helper()
-	ctx := e.ctx
-	err := e.st.Update(ctx, func(tx store.Tx) error {
+	e.T.Helper()
+	ctx := e.Ctx
+	err := e.Store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutAccount(ctx, store.Account{ID: d.account, Name: "big", Plan: identity.Enterprise().Name, CreatedAt: epoch}); err != nil {
 			return err
 		}
@@ -119,10 +119,10 @@ func (e *env) load(d *dataset) {
 		return nil
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	for i := 0; i < len(d.members); i += 1000 {
-		err := e.st.Update(ctx, func(tx store.Tx) error {
+		err := e.Store.Update(ctx, func(tx store.Tx) error {
 			for _, m := range d.members[i:min(i+1000, len(d.members))] {
 				if err := tx.PutUser(ctx, store.User{ID: m.UserID, Email: m.UserID + "@example.com", CreatedAt: epoch}); err != nil {
 					return err
@@ -134,7 +134,7 @@ func (e *env) load(d *dataset) {
 			return nil
 		})
 		if err != nil {
-			e.t.Fatal(err)
+			e.T.Fatal(err)
 		}
 	}
 }
@@ -160,7 +160,7 @@ func BenchmarkCheck10kMembers50CustomRoles(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	allowed := 0
 	for i, p := range ps {
-		dec, err := e.authz.Check(context.Background(), p, d.account, d.checks[i])
+		dec, err := e.Authz.Check(context.Background(), p, d.account, d.checks[i])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func BenchmarkCheck10kMembers50CustomRoles(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		if _, err := e.authz.Check(e.ctx, ps[i], d.account, d.checks[i]); err != nil {
+		if _, err := e.Authz.Check(e.Ctx, ps[i], d.account, d.checks[i]); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -196,7 +196,7 @@ func BenchmarkCompile10kMembers50CustomRoles(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := e.authz.Check(e.ctx, ps[i], d.account, d.checks[i]); err != nil {
+		if _, err := e.Authz.Check(e.Ctx, ps[i], d.account, d.checks[i]); err != nil {
 			b.Fatal(err)
 		}
 		i = (i + 1) % len(ps)

@@ -25,26 +25,26 @@ func (c *countingStore) View(ctx context.Context, fn func(store.Reader) error) e
 
 func TestCache_WarmCheckNeitherReadsNorAllocates(t *testing.T) {
 	e := newEnv(t)
-	_, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper)
-	cs := &countingStore{Store: e.st}
-	authz := rbac.New(cs, e.plans, rbac.WithClock(e.clk))
-	ctx, cancel := context.WithCancel(e.ctx)
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
+	cs := &countingStore{Store: e.Store}
+	authz := rbac.New(cs, e.Plans, rbac.WithClock(e.Clock))
+	ctx, cancel := context.WithCancel(e.Ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); authz.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	if err := authz.Sync(e.ctx); err != nil || !authz.Caching() {
+	if err := authz.Sync(e.Ctx); err != nil || !authz.Caching() {
 		t.Fatalf("Sync: %v, caching %v", err, authz.Caching())
 	}
-	if d, err := authz.Check(e.ctx, dev, dev.AccountID, rbac.CredentialsWrite); err != nil || !d.Allowed {
+	if d, err := authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite); err != nil || !d.Allowed {
 		t.Fatalf("cold Check = %v, %v", d, err)
 	}
 	before := cs.views.Load()
 	allocs := testing.AllocsPerRun(1000, func() {
-		if d, _ := authz.Check(e.ctx, dev, dev.AccountID, rbac.CredentialsWrite); !d.Allowed {
+		if d, _ := authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite); !d.Allowed {
 			t.Fatal("denied")
 		}
-		if d, _ := authz.Check(e.ctx, dev, dev.AccountID, rbac.BillingManage); d.Allowed {
+		if d, _ := authz.Check(e.Ctx, dev, dev.AccountID, rbac.BillingManage); d.Allowed {
 			t.Fatal("allowed")
 		}
 	})
@@ -60,8 +60,8 @@ func TestCache_WarmCheckNeitherReadsNorAllocates(t *testing.T) {
 func TestCache_FollowsTheFeed(t *testing.T) {
 	e := newEnv(t)
 	e.run()
-	a, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper)
+	a, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
 	bot := e.bot(admin, "ci")
 	expect := func(step string, p identity.Principal, perm rbac.Permission, allowed bool, reason rbac.Reason) {
 		t.Helper()
@@ -74,45 +74,45 @@ func TestCache_FollowsTheFeed(t *testing.T) {
 	expect("warm bot", bot, rbac.CredentialsWrite, true, rbac.ReasonGranted)
 	expect("warm admin", admin, rbac.SSOManage, false, rbac.ReasonNotInPlan)
 
-	e.dir.DisableMember(e.ctx, admin, a.ID, dev.ID)
+	e.Dir.DisableMember(e.Ctx, admin, a.ID, dev.ID)
 	expect("disabled", dev, rbac.CredentialsWrite, false, rbac.ReasonInactive)
-	e.dir.EnableMember(e.ctx, admin, a.ID, dev.ID)
+	e.Dir.EnableMember(e.Ctx, admin, a.ID, dev.ID)
 	expect("enabled", dev, rbac.CredentialsWrite, true, rbac.ReasonGranted)
-	e.dir.SetMemberRoles(e.ctx, admin, a.ID, dev.ID, []string{rbac.RoleDeveloperReadOnly})
+	e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, dev.ID, []string{rbac.RoleDeveloperReadOnly})
 	expect("demoted", dev, rbac.CredentialsWrite, false, rbac.ReasonNoRole)
 
 	off := false
-	e.bots.Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &off})
+	e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &off})
 	expect("bot deactivated", bot, rbac.CredentialsWrite, false, rbac.ReasonInactive)
-	e.bots.Delete(e.ctx, admin, a.ID, bot.ID)
+	e.bots.Delete(e.Ctx, admin, a.ID, bot.ID)
 	expect("bot deleted", bot, rbac.CredentialsWrite, false, rbac.ReasonNotMember)
 
-	e.dir.ChangePlan(e.ctx, admin, a.ID, "enterprise")
+	e.Dir.ChangePlan(e.Ctx, admin, a.ID, "enterprise")
 	expect("plan changed", admin, rbac.SSOManage, true, rbac.ReasonGranted)
-	role, err := e.authz.CreateRole(e.ctx, admin, a.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.BillingRead}})
+	role, err := e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.BillingRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.dir.SetMemberRoles(e.ctx, admin, a.ID, dev.ID, []string{role.ID})
+	e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, dev.ID, []string{role.ID})
 	expect("custom role", dev, rbac.BillingRead, true, rbac.ReasonGranted)
-	e.authz.UpdateRole(e.ctx, admin, a.ID, role.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.EventsRead}})
+	e.Authz.UpdateRole(e.Ctx, admin, a.ID, role.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.EventsRead}})
 	expect("custom role updated", dev, rbac.BillingRead, false, rbac.ReasonNoRole)
-	e.dir.RemoveMember(e.ctx, admin, a.ID, dev.ID)
+	e.Dir.RemoveMember(e.Ctx, admin, a.ID, dev.ID)
 	expect("removed", dev, rbac.EventsRead, false, rbac.ReasonNotMember)
 }
 
 // Without a live feed the cache is off and every Check reads the store: never stale.
 func TestCache_OffWithoutFeed(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper)
-	if e.authz.Caching() {
+	a, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
+	if e.Authz.Caching() {
 		t.Fatal("caching before Run")
 	}
 	if d := e.check(dev, rbac.CredentialsWrite); !d.Allowed {
 		t.Fatal(d)
 	}
-	e.dir.DisableMember(e.ctx, admin, a.ID, dev.ID)
+	e.Dir.DisableMember(e.Ctx, admin, a.ID, dev.ID)
 	if d := e.check(dev, rbac.CredentialsWrite); d.Allowed { // no Sync needed
 		t.Fatal(d)
 	}
@@ -123,12 +123,12 @@ func TestCache_OffWithoutFeed(t *testing.T) {
 func TestCache_FailsClosedWhenFeedGoesQuiet(t *testing.T) {
 	e := newEnv(t, rbac.WithMaxStaleness(40*time.Millisecond), rbac.WithFeedPollInterval(time.Hour))
 	e.run()
-	_, admin := e.account("admin@example.com", "payg")
+	_, admin := e.Account("admin@example.com", "payg")
 	e.check(admin, rbac.MembersRead)
-	e.sync()                   // every commit applied: the follower now waits on a quiet feed
-	e.clk.Advance(time.Minute) // the follower's last confirmation is now a minute old
+	e.sync()                     // every commit applied: the follower now waits on a quiet feed
+	e.Clock.Advance(time.Minute) // the follower's last confirmation is now a minute old
 	deadline := time.Now().Add(5 * time.Second)
-	for e.authz.Caching() {
+	for e.Authz.Caching() {
 		if time.Now().After(deadline) {
 			t.Fatal("cache still on with a stale feed")
 		}
@@ -138,7 +138,7 @@ func TestCache_FailsClosedWhenFeedGoesQuiet(t *testing.T) {
 		t.Fatal(d)
 	}
 	e.sync() // confirmed in sync again
-	if !e.authz.Caching() {
+	if !e.Authz.Caching() {
 		t.Fatal("cache not back on after Sync")
 	}
 }

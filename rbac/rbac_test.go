@@ -31,7 +31,7 @@ func TestPermissions_RoundTrip(t *testing.T) {
 // The built-in roles grant exactly what their ngrok counterparts do.
 func TestBuiltinRoles(t *testing.T) {
 	e := newEnv(t)
-	_, admin := e.account("admin@example.com", "enterprise")
+	_, admin := e.Account("admin@example.com", "enterprise")
 	R, W := rbac.CredentialsRead, rbac.CredentialsWrite
 	want := map[string]rbac.Set{
 		rbac.RoleAdministrator:     rbac.All,
@@ -48,7 +48,7 @@ func TestBuiltinRoles(t *testing.T) {
 	for i, b := range rbac.BuiltinRoles() {
 		p := admin
 		if b.Name != rbac.RoleAdministrator {
-			p = e.member(admin, b.Name+"@example.com", b.Name)
+			p = e.Member(admin, b.Name+"@example.com", b.Name)
 		}
 		for _, perm := range rbac.AllPermissions() {
 			d := e.check(p, perm)
@@ -65,17 +65,17 @@ func TestBuiltinRoles(t *testing.T) {
 
 func TestCheck_DenyReasons(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper)
-	gone := e.member(admin, "gone@example.com", rbac.RoleDeveloper)
-	if err := e.dir.RemoveMember(e.ctx, admin, a.ID, gone.ID); err != nil {
+	a, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
+	gone := e.Member(admin, "gone@example.com", rbac.RoleDeveloper)
+	if err := e.Dir.RemoveMember(e.Ctx, admin, a.ID, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	off := e.member(admin, "off@example.com", rbac.RoleDeveloper)
-	if _, err := e.dir.DisableMember(e.ctx, admin, a.ID, off.ID); err != nil {
+	off := e.Member(admin, "off@example.com", rbac.RoleDeveloper)
+	if _, err := e.Dir.DisableMember(e.Ctx, admin, a.ID, off.ID); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := e.account("other@example.com", "payg")
+	b, _ := e.Account("other@example.com", "payg")
 	ghost := dev
 	ghost.AccountID = "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 
@@ -93,25 +93,25 @@ func TestCheck_DenyReasons(t *testing.T) {
 		{"no account", ghost, ghost.AccountID, rbac.CredentialsRead, rbac.ReasonNoAccount},
 		{"not in plan", admin, a.ID, rbac.SSOManage, rbac.ReasonNotInPlan},
 	} {
-		d, err := e.authz.Check(e.ctx, c.p, c.account, c.perm)
+		d, err := e.Authz.Check(e.Ctx, c.p, c.account, c.perm)
 		if err != nil || d.Allowed || d.Reason != c.want {
 			t.Errorf("%s: %v, %v; want deny for %q", c.name, d, err, c.want)
 		}
-		err = e.authz.Require(e.ctx, c.p, c.account, c.perm)
+		err = e.Authz.Require(e.Ctx, c.p, c.account, c.perm)
 		var de *rbac.DeniedError
 		if !errors.As(err, &de) || de.Reason != c.want || de.Permission != c.perm || !errors.Is(err, rbac.ErrDenied) {
 			t.Errorf("%s: Require = %v", c.name, err)
 		}
 	}
-	if err := e.authz.Require(e.ctx, dev, a.ID, rbac.CredentialsWrite); err != nil {
+	if err := e.Authz.Require(e.Ctx, dev, a.ID, rbac.CredentialsWrite); err != nil {
 		t.Errorf("Require allowed: %v", err)
 	}
-	if _, err := e.authz.Check(e.ctx, dev, a.ID, rbac.Permission(200)); !errors.Is(err, identity.ErrInvalid) {
+	if _, err := e.Authz.Check(e.Ctx, dev, a.ID, rbac.Permission(200)); !errors.Is(err, identity.ErrInvalid) {
 		t.Errorf("unknown permission: %v", err)
 	}
 	bad := dev
 	bad.ID = "inv_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
-	if _, err := e.authz.Check(e.ctx, bad, a.ID, rbac.CredentialsRead); !errors.Is(err, identity.ErrInvalid) {
+	if _, err := e.Authz.Check(e.Ctx, bad, a.ID, rbac.CredentialsRead); !errors.Is(err, identity.ErrInvalid) {
 		t.Errorf("invitation ID as principal: %v", err)
 	}
 }
@@ -140,18 +140,18 @@ func TestRule_NoGrantBeyondOwnPermissions(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			a, admin := e.account("admin@example.com", "payg")
-			actor := e.member(admin, "actor@example.com", c.actor...)
-			target := e.member(admin, "target@example.com", rbac.RoleDeveloperReadOnly)
+			a, admin := e.Account("admin@example.com", "payg")
+			actor := e.Member(admin, "actor@example.com", c.actor...)
+			target := e.Member(admin, "target@example.com", rbac.RoleDeveloperReadOnly)
 			var err error
 			switch c.op {
 			case "invite":
-				_, err = e.dir.Invite(e.ctx, actor, a.ID, "new@example.com", c.grant)
+				_, err = e.Dir.Invite(e.Ctx, actor, a.ID, "new@example.com", c.grant)
 			case "add":
-				u, _ := e.dir.CreateUser(e.ctx, "new@example.com", "")
-				_, err = e.dir.AddMember(e.ctx, actor, a.ID, u.ID, c.grant)
+				u, _ := e.Dir.CreateUser(e.Ctx, "new@example.com", "")
+				_, err = e.Dir.AddMember(e.Ctx, actor, a.ID, u.ID, c.grant)
 			case "set":
-				_, err = e.dir.SetMemberRoles(e.ctx, actor, a.ID, target.ID, c.grant)
+				_, err = e.Dir.SetMemberRoles(e.Ctx, actor, a.ID, target.ID, c.grant)
 			}
 			if c.ok {
 				if err != nil {
@@ -173,27 +173,27 @@ func TestRule_OnlyAdministratorsGrantAdministrator(t *testing.T) {
 		op    func(e *env, actor, targetAdmin, targetDev identity.Principal) error
 	}{
 		{"invite an administrator", false, func(e *env, actor, _, _ identity.Principal) error {
-			_, err := e.dir.Invite(e.ctx, actor, actor.AccountID, "new@example.com", []string{rbac.RoleAdministrator})
+			_, err := e.Dir.Invite(e.Ctx, actor, actor.AccountID, "new@example.com", []string{rbac.RoleAdministrator})
 			return err
 		}},
 		{"grant administrator", false, func(e *env, actor, _, dev identity.Principal) error {
-			_, err := e.dir.SetMemberRoles(e.ctx, actor, actor.AccountID, dev.ID, []string{rbac.RoleAdministrator})
+			_, err := e.Dir.SetMemberRoles(e.Ctx, actor, actor.AccountID, dev.ID, []string{rbac.RoleAdministrator})
 			return err
 		}},
 		{"change an administrator's roles", false, func(e *env, actor, adm, _ identity.Principal) error {
-			_, err := e.dir.SetMemberRoles(e.ctx, actor, actor.AccountID, adm.ID, []string{rbac.RoleDeveloper})
+			_, err := e.Dir.SetMemberRoles(e.Ctx, actor, actor.AccountID, adm.ID, []string{rbac.RoleDeveloper})
 			return err
 		}},
 		{"disable an administrator", false, func(e *env, actor, adm, _ identity.Principal) error {
-			_, err := e.dir.DisableMember(e.ctx, actor, actor.AccountID, adm.ID)
+			_, err := e.Dir.DisableMember(e.Ctx, actor, actor.AccountID, adm.ID)
 			return err
 		}},
 		{"remove an administrator", false, func(e *env, actor, adm, _ identity.Principal) error {
-			return e.dir.RemoveMember(e.ctx, actor, actor.AccountID, adm.ID)
+			return e.Dir.RemoveMember(e.Ctx, actor, actor.AccountID, adm.ID)
 		}},
 		{"add an administrator", false, func(e *env, actor, _, _ identity.Principal) error {
-			u, _ := e.dir.CreateUser(e.ctx, "new@example.com", "")
-			_, err := e.dir.AddMember(e.ctx, actor, actor.AccountID, u.ID, []string{rbac.RoleAdministrator})
+			u, _ := e.Dir.CreateUser(e.Ctx, "new@example.com", "")
+			_, err := e.Dir.AddMember(e.Ctx, actor, actor.AccountID, u.ID, []string{rbac.RoleAdministrator})
 			return err
 		}},
 	} {
@@ -204,14 +204,14 @@ func TestRule_OnlyAdministratorsGrantAdministrator(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				e := newEnv(t)
-				_, founder := e.account("founder@example.com", "payg")
+				_, founder := e.Account("founder@example.com", "payg")
 				roles := all
 				if isAdmin {
 					roles = []string{rbac.RoleAdministrator}
 				}
-				actor := e.member(founder, "actor@example.com", roles...)
-				adm := e.member(founder, "admin2@example.com", rbac.RoleAdministrator)
-				dev := e.member(founder, "dev@example.com", rbac.RoleDeveloper)
+				actor := e.Member(founder, "actor@example.com", roles...)
+				adm := e.Member(founder, "admin2@example.com", rbac.RoleAdministrator)
+				dev := e.Member(founder, "dev@example.com", rbac.RoleDeveloper)
 				err := c.op(e, actor, adm, dev)
 				if isAdmin {
 					if err != nil {
@@ -232,23 +232,23 @@ func TestRule_LastAdministratorStays(t *testing.T) {
 		op   func(e *env, admin identity.Principal) error
 	}{
 		{"remove", func(e *env, admin identity.Principal) error {
-			return e.dir.RemoveMember(e.ctx, admin, admin.AccountID, admin.ID)
+			return e.Dir.RemoveMember(e.Ctx, admin, admin.AccountID, admin.ID)
 		}},
 		{"disable", func(e *env, admin identity.Principal) error {
-			_, err := e.dir.DisableMember(e.ctx, admin, admin.AccountID, admin.ID)
+			_, err := e.Dir.DisableMember(e.Ctx, admin, admin.AccountID, admin.ID)
 			return err
 		}},
 		{"demote", func(e *env, admin identity.Principal) error {
-			_, err := e.dir.SetMemberRoles(e.ctx, admin, admin.AccountID, admin.ID, []string{rbac.RoleTeamManager})
+			_, err := e.Dir.SetMemberRoles(e.Ctx, admin, admin.AccountID, admin.ID, []string{rbac.RoleTeamManager})
 			return err
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			_, admin := e.account("admin@example.com", "payg")
+			_, admin := e.Account("admin@example.com", "payg")
 			// A disabled second administrator does not count.
-			other := e.member(admin, "other@example.com", rbac.RoleAdministrator)
-			if _, err := e.dir.DisableMember(e.ctx, admin, admin.AccountID, other.ID); err != nil {
+			other := e.Member(admin, "other@example.com", rbac.RoleAdministrator)
+			if _, err := e.Dir.DisableMember(e.Ctx, admin, admin.AccountID, other.ID); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.op(e, admin); !errors.Is(err, identity.ErrLastAdministrator) {
@@ -262,8 +262,8 @@ func TestRule_LastAdministratorStays(t *testing.T) {
 // credential, and only on plans with owner assignment.
 func TestInvariant4_OnlyAdministratorsAssignCredentialOwners(t *testing.T) {
 	e := newEnv(t)
-	_, admin := e.account("admin@example.com", "payg")
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager, rbac.RoleBilling)
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager, rbac.RoleBilling)
 	bot := e.bot(admin, "ci")
 	if d := e.check(admin, rbac.CredentialsAssignOwner); !d.Allowed {
 		t.Errorf("admin: %v", d)
@@ -274,12 +274,12 @@ func TestInvariant4_OnlyAdministratorsAssignCredentialOwners(t *testing.T) {
 		}
 	}
 	// No custom role can carry it.
-	_, err := e.authz.CreateRole(e.ctx, admin, admin.AccountID, rbac.RoleSpec{Name: "owners", Permissions: []rbac.Permission{rbac.CredentialsAssignOwner}})
+	_, err := e.Authz.CreateRole(e.Ctx, admin, admin.AccountID, rbac.RoleSpec{Name: "owners", Permissions: []rbac.Permission{rbac.CredentialsAssignOwner}})
 	if !errors.Is(err, identity.ErrInvalid) && !errors.Is(err, identity.ErrFeatureUnavailable) {
 		t.Errorf("custom role with assign_owner: %v", err)
 	}
 	// A plan without the feature denies it even to administrators.
-	_, freeAdmin := e.account("free@example.com", "free")
+	_, freeAdmin := e.Account("free@example.com", "free")
 	if d := e.check(freeAdmin, rbac.CredentialsAssignOwner); d.Allowed || d.Reason != rbac.ReasonNotInPlan {
 		t.Errorf("free admin: %v", d)
 	}
@@ -289,51 +289,51 @@ func TestInvariant4_OnlyAdministratorsAssignCredentialOwners(t *testing.T) {
 // ngrok's plans without RBAC) and bot users are developers.
 func TestInvariant9_WithoutRBACEveryMemberIsAdministrator(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "free")
-	_, err := e.dir.Invite(e.ctx, admin, a.ID, "b@example.com", []string{rbac.RoleDeveloper})
+	a, admin := e.Account("admin@example.com", "free")
+	_, err := e.Dir.Invite(e.Ctx, admin, a.ID, "b@example.com", []string{rbac.RoleDeveloper})
 	if !errors.Is(err, identity.ErrFeatureUnavailable) {
 		t.Fatalf("roles on a plan without RBAC: %v", err)
 	}
 	// Give the account seats: an embedder's own plan without RBAC, with three seats.
 	plans, _ := identity.NewCatalog(identity.Plan{Name: "starter", Seats: 3, Features: []identity.Feature{identity.FeatureBotUsers}}, identity.Free())
-	authz := rbac.New(e.st, plans)
-	dir := identity.New(e.st, plans, authz)
-	if _, err := dir.ChangePlan(e.ctx, admin, a.ID, "starter"); err != nil {
+	authz := rbac.New(e.Store, plans)
+	dir := identity.New(e.Store, plans, authz)
+	if _, err := dir.ChangePlan(e.Ctx, admin, a.ID, "starter"); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := dir.CreateUser(e.ctx, "b@example.com", "")
-	m, err := dir.AddMember(e.ctx, admin, a.ID, u.ID, nil)
+	u, _ := dir.CreateUser(e.Ctx, "b@example.com", "")
+	m, err := dir.AddMember(e.Ctx, admin, a.ID, u.ID, nil)
 	if err != nil || !identity.IsAdministrator(m.Roles) {
 		t.Fatalf("member on a plan without RBAC: %+v, %v", m, err)
 	}
-	p := e.principal(a.ID, u.ID)
+	p := e.Principal(a.ID, u.ID)
 	for _, perm := range []rbac.Permission{rbac.MembersManage, rbac.BillingManage, rbac.RolesRead, rbac.CredentialsWrite} {
-		if d, _ := authz.Check(e.ctx, p, a.ID, perm); !d.Allowed {
+		if d, _ := authz.Check(e.Ctx, p, a.ID, perm); !d.Allowed {
 			t.Errorf("member %s: %v", perm, d)
 		}
 	}
 	// Roles a downgraded account had stored do not matter: members act as administrators.
-	if err := e.st.Update(e.ctx, func(tx store.Tx) error {
+	if err := e.Store.Update(e.Ctx, func(tx store.Tx) error {
 		m.Roles = []string{rbac.RoleBilling}
-		return tx.PutMembership(e.ctx, m)
+		return tx.PutMembership(e.Ctx, m)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := authz.Check(e.ctx, p, a.ID, rbac.MembersManage); !d.Allowed {
+	if d, _ := authz.Check(e.Ctx, p, a.ID, rbac.MembersManage); !d.Allowed {
 		t.Errorf("downgraded member: %v", d)
 	}
-	bot, err := botuser.New(e.st, authz).Create(e.ctx, admin, a.ID, botuser.CreateParams{Name: "ci"})
+	bot, err := botuser.New(e.Store, authz).Create(e.Ctx, admin, a.ID, botuser.CreateParams{Name: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp := e.principal(a.ID, bot.ID)
-	if d, _ := authz.Check(e.ctx, bp, a.ID, rbac.CredentialsWrite); !d.Allowed || d.Role != rbac.RoleDeveloper {
+	bp := e.Principal(a.ID, bot.ID)
+	if d, _ := authz.Check(e.Ctx, bp, a.ID, rbac.CredentialsWrite); !d.Allowed || d.Role != rbac.RoleDeveloper {
 		t.Errorf("bot on free: %v", d)
 	}
-	if d, _ := authz.Check(e.ctx, bp, a.ID, rbac.MembersRead); d.Allowed {
+	if d, _ := authz.Check(e.Ctx, bp, a.ID, rbac.MembersRead); d.Allowed {
 		t.Errorf("bot reads members: %v", d)
 	}
-	if _, err := botuser.New(e.st, authz).Update(e.ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Roles: &[]string{rbac.RoleBilling}}); !errors.Is(err, identity.ErrFeatureUnavailable) {
+	if _, err := botuser.New(e.Store, authz).Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Roles: &[]string{rbac.RoleBilling}}); !errors.Is(err, identity.ErrFeatureUnavailable) {
 		t.Errorf("bot roles without RBAC: %v", err)
 	}
 }
@@ -341,18 +341,18 @@ func TestInvariant9_WithoutRBACEveryMemberIsAdministrator(t *testing.T) {
 // Invariant 9: custom roles are a plan feature, and behave like built-in ones.
 func TestInvariant9_CustomRolesArePlanFeature(t *testing.T) {
 	e := newEnv(t)
-	p, paygAdmin := e.account("payg@example.com", "payg")
-	_, err := e.authz.CreateRole(e.ctx, paygAdmin, p.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.EventsRead}})
+	p, paygAdmin := e.Account("payg@example.com", "payg")
+	_, err := e.Authz.CreateRole(e.Ctx, paygAdmin, p.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.EventsRead}})
 	if !errors.Is(err, identity.ErrFeatureUnavailable) {
 		t.Fatalf("custom role on payg: %v", err)
 	}
 
-	a, admin := e.account("ent@example.com", "enterprise")
-	auditor, err := e.authz.CreateRole(e.ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor", Description: "reads the log", Permissions: []rbac.Permission{rbac.EventsRead, rbac.MembersRead}})
+	a, admin := e.Account("ent@example.com", "enterprise")
+	auditor, err := e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor", Description: "reads the log", Permissions: []rbac.Permission{rbac.EventsRead, rbac.MembersRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := e.member(admin, "aud@example.com", auditor.ID)
+	m := e.Member(admin, "aud@example.com", auditor.ID)
 	if d := e.check(m, rbac.EventsRead); !d.Allowed || d.Role != auditor.ID {
 		t.Fatalf("custom role grant: %v", d)
 	}
@@ -360,8 +360,8 @@ func TestInvariant9_CustomRolesArePlanFeature(t *testing.T) {
 		t.Fatalf("custom role over-grants: %v", d)
 	}
 	// Only administrators manage roles.
-	dev := e.member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager)
-	_, err = e.authz.CreateRole(e.ctx, dev, a.ID, rbac.RoleSpec{Name: "x"})
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper, rbac.RoleTeamManager)
+	_, err = e.Authz.CreateRole(e.Ctx, dev, a.ID, rbac.RoleSpec{Name: "x"})
 	denied(t, err, rbac.ReasonNoRole)
 	// Validation names the field and the limit.
 	for _, spec := range []rbac.RoleSpec{
@@ -370,37 +370,37 @@ func TestInvariant9_CustomRolesArePlanFeature(t *testing.T) {
 		{Name: string(make([]byte, 256))},
 		{Name: "x", Permissions: []rbac.Permission{rbac.SSOManage}},
 	} {
-		if _, err := e.authz.CreateRole(e.ctx, admin, a.ID, spec); !errors.Is(err, identity.ErrInvalid) {
+		if _, err := e.Authz.CreateRole(e.Ctx, admin, a.ID, spec); !errors.Is(err, identity.ErrInvalid) {
 			t.Errorf("CreateRole(%q, %v) = %v", spec.Name, spec.Permissions, err)
 		}
 	}
-	_, err = e.authz.CreateRole(e.ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor"})
+	_, err = e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "auditor"})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate role name: %v", err)
 	}
 	// Updating the role changes what its members may do; deleting it leaves nothing.
-	if _, err := e.authz.UpdateRole(e.ctx, admin, a.ID, auditor.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.CredentialsRead}}); err != nil {
+	if _, err := e.Authz.UpdateRole(e.Ctx, admin, a.ID, auditor.ID, rbac.RoleSpec{Name: "auditor", Permissions: []rbac.Permission{rbac.CredentialsRead}}); err != nil {
 		t.Fatal(err)
 	}
 	if d := e.check(m, rbac.CredentialsRead); !d.Allowed {
 		t.Fatalf("after update: %v", d)
 	}
-	if err := e.authz.DeleteRole(e.ctx, admin, a.ID, auditor.ID); err != nil {
+	if err := e.Authz.DeleteRole(e.Ctx, admin, a.ID, auditor.ID); err != nil {
 		t.Fatal(err)
 	}
 	if d := e.check(m, rbac.CredentialsRead); d.Allowed || d.Reason != rbac.ReasonNoRole {
 		t.Fatalf("after delete: %v", d)
 	}
 	// An unknown role ID is refused when granting.
-	_, err = e.dir.SetMemberRoles(e.ctx, admin, a.ID, m.ID, []string{auditor.ID})
+	_, err = e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, m.ID, []string{auditor.ID})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("granting a deleted role: %v", err)
 	}
-	_, err = e.dir.SetMemberRoles(e.ctx, admin, a.ID, m.ID, []string{"superuser"})
+	_, err = e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, m.ID, []string{"superuser"})
 	if !errors.Is(err, identity.ErrInvalid) {
 		t.Fatalf("granting an unknown role name: %v", err)
 	}
-	roles, err := e.authz.Roles(e.ctx, a.ID, store.Page{Limit: 10})
+	roles, err := e.Authz.Roles(e.Ctx, a.ID, store.Page{Limit: 10})
 	if err != nil || len(roles) != 0 {
 		t.Fatalf("Roles = %v, %v", roles, err)
 	}
@@ -409,7 +409,7 @@ func TestInvariant9_CustomRolesArePlanFeature(t *testing.T) {
 // Bot users act as Developer read/write by default and may be given roles on RBAC plans.
 func TestBotUsers_ActAsDevelopersUnlessGivenRoles(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.account("admin@example.com", "payg")
+	a, admin := e.Account("admin@example.com", "payg")
 	ci := e.bot(admin, "ci")
 	for _, perm := range rbac.AllPermissions() {
 		rs, _ := rbac.BuiltinRoles()[1].Permissions, 0
@@ -424,7 +424,7 @@ func TestBotUsers_ActAsDevelopersUnlessGivenRoles(t *testing.T) {
 	if d := e.check(billingBot, rbac.CredentialsWrite); d.Allowed {
 		t.Errorf("bot with roles keeps developer: %v", d)
 	}
-	_, err := e.bots.Create(e.ctx, admin, a.ID, botuser.CreateParams{Name: "root", Roles: []string{rbac.RoleAdministrator}})
+	_, err := e.bots.Create(e.Ctx, admin, a.ID, botuser.CreateParams{Name: "root", Roles: []string{rbac.RoleAdministrator}})
 	if !errors.Is(err, identity.ErrInvalid) {
 		t.Errorf("administrator bot: %v", err)
 	}
