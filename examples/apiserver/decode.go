@@ -95,15 +95,21 @@ func jsonFields(t reflect.Type) map[string]bool {
 }
 
 // pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and
-// before_id, which checkID validates. Any other query parameter is refused (214).
+// before_id, which checkID validates. ngrok's JavaScript client (@ngrok/ngrok-api 0.11) sends
+// the cursor as beforeId, so that spelling is accepted too. Any other query parameter is
+// refused (214).
 func pageParams(r *http.Request, checkID func(string) error) (store.Page, error) {
 	q := r.URL.Query()
 	for name := range q {
-		if name != "limit" && name != "before_id" {
+		if name != "limit" && name != "before_id" && name != "beforeId" {
 			return store.Page{}, newError(http.StatusBadRequest, codeUnknownParam, "The request parameter %q is unknown and not expected. The supported fields are: before_id, limit.", name)
 		}
 	}
-	p := store.Page{Limit: defaultPageLimit, BeforeID: q.Get("before_id")}
+	before := q.Get("before_id")
+	if before == "" {
+		before = q.Get("beforeId")
+	}
+	p := store.Page{Limit: defaultPageLimit, BeforeID: before}
 	if s := q.Get("limit"); q.Has("limit") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageLimit {

@@ -101,6 +101,16 @@ func TestPagination(t *testing.T) {
 		}
 	})
 
+	// ngrok's JavaScript client (@ngrok/ngrok-api 0.11) sends the cursor as beforeId.
+	t.Run("beforeId spelling", func(t *testing.T) {
+		var l ngrokBotUserList
+		e.req("GET", "/bot_users?limit=2&beforeId="+botIDs[10], nil).want(http.StatusOK, &l)
+		if len(l.BotUsers) != 2 || l.BotUsers[0].ID != botIDs[9] || l.BotUsers[1].ID != botIDs[8] {
+			t.Fatalf("page beforeId %s: %+v", botIDs[10], l.BotUsers)
+		}
+		e.req("GET", "/bot_users?beforeId=bogus", nil).wantError(http.StatusBadRequest, "ERR_NGROK_227")
+	})
+
 	t.Run("limit bounds", func(t *testing.T) {
 		for _, limit := range []string{"0", "101", "-1", "abc", ""} {
 			e.req("GET", "/bot_users?limit="+limit, nil).wantError(http.StatusBadRequest, "ERR_NGROK_233")
