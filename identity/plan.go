@@ -53,19 +53,19 @@ func (p Plan) Require(f Feature) error {
 // list: pass whichever plans you sell to NewCatalog. Each call returns a fresh value, so no
 // caller can change what another sees.
 
-// Free: one seat, no RBAC (the single member is the administrator), bot users allowed.
+// Free returns the free plan: one seat, no RBAC (the single member is the administrator), bot users allowed.
 func Free() Plan {
 	return Plan{Name: "free", Seats: 1, Features: []Feature{FeatureBotUsers}}
 }
 
-// PayAsYouGo: five seats, RBAC with the built-in roles, ACLs, owner assignment.
+// PayAsYouGo returns the pay-as-you-go plan: five seats, RBAC with the built-in roles, ACLs, owner assignment.
 func PayAsYouGo() Plan {
 	return Plan{Name: "payg", Seats: 5, Features: []Feature{
 		FeatureBotUsers, FeatureRBAC, FeatureCredentialACLs, FeatureOwnerAssignment,
 	}}
 }
 
-// Enterprise: unlimited seats and every feature, custom roles and SSO included.
+// Enterprise returns the enterprise plan: unlimited seats and every feature, custom roles and SSO included.
 func Enterprise() Plan {
 	return Plan{Name: "enterprise", Seats: 0, Features: []Feature{
 		FeatureBotUsers, FeatureRBAC, FeatureCustomRoles, FeatureCredentialACLs,
