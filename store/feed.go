@@ -15,7 +15,8 @@ const (
 )
 
 // Change is one record written or deleted by a commit, audit events included. For
-// memberships ID is the user ID; for accounts AccountID and ID are both the account's ID.
+// memberships ID is the user ID; for accounts AccountID and ID are both the account's ID; for
+// external identities ID is the linked user's ID.
 type Change struct {
 	Kind      Kind   `json:"kind"`
 	Op        Op     `json:"op"`

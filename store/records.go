@@ -19,6 +19,7 @@ const (
 	KindRole             Kind = "role"
 	KindIdentityProvider Kind = "identity_provider"
 	KindEvent            Kind = "event"
+	KindExternalIdentity Kind = "external_identity"
 )
 
 // Limits the store enforces on every write.
@@ -178,6 +179,21 @@ type IdentityProvider struct {
 	// Domains are the email domains this IdP is trusted to assert: a login may link to an
 	// existing user by email only when the email's domain is listed.
 	Domains   []string  `json:"domains"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// MaxSubjectLen bounds ExternalIdentity.Subject (a SAML NameID), in bytes.
+const MaxSubjectLen = 1024
+
+// ExternalIdentity links a user to the subject (a SAML NameID) an identity provider of an
+// account asserts for them: the pair (IdPID, Subject) identifies the user whatever email
+// the IdP asserts later. It is keyed by (IdPID, Subject) and lives with the IdP's account.
+// Links are pointers: whoever follows one still checks the user and the membership.
+type ExternalIdentity struct {
+	AccountID string    `json:"account_id"`
+	IdPID     string    `json:"idp_id"`
+	Subject   string    `json:"subject"`
+	UserID    string    `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

@@ -96,6 +96,9 @@ type Reader interface {
 	IdentityProviders(ctx context.Context, accountID string, p Page) ([]IdentityProvider, error)
 
 	Events(ctx context.Context, accountID string, p Page) ([]Event, error)
+
+	// ExternalIdentity returns the link of an identity provider's subject to a user.
+	ExternalIdentity(ctx context.Context, idpID, subject string) (ExternalIdentity, error)
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -131,6 +134,9 @@ type Tx interface {
 
 	PutIdentityProvider(ctx context.Context, p IdentityProvider) error
 	DeleteIdentityProvider(ctx context.Context, id string) error
+
+	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
+	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error
 
 	// AppendEvent records an audit event; it commits with the rest of the transaction.
 	AppendEvent(ctx context.Context, e Event) error

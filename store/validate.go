@@ -156,6 +156,19 @@ func (p IdentityProvider) Validate() error {
 	return maxLen("identity_provider.description", p.Description, MaxDescriptionLen)
 }
 
+// Validate checks an ExternalIdentity.
+func (x ExternalIdentity) Validate() error {
+	for _, f := range [...]struct{ name, v string }{
+		{"external_identity.account_id", x.AccountID}, {"external_identity.idp_id", x.IdPID},
+		{"external_identity.subject", x.Subject}, {"external_identity.user_id", x.UserID},
+	} {
+		if err := required(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	return maxLen("external_identity.subject", x.Subject, MaxSubjectLen)
+}
+
 // Validate checks an Event.
 func (e Event) Validate() error {
 	if err := required("event.id", e.ID); err != nil {

@@ -22,6 +22,7 @@ const (
 	tEvents      = "events"
 	tUsage       = "usage"
 	tSingleUse   = "single_use"
+	tExternalIDs = "external_identities"
 )
 
 // usage is a credential's last-used time, kept apart from the credential so that recording
@@ -98,6 +99,8 @@ func schema() *memdb.DBSchema {
 			index("id", true, false, str("ID")),
 			index("account", true, false, compound("AccountID", "ID"))),
 		tUsage: table(tUsage, index("id", true, false, str("ID"))),
+		tExternalIDs: table(tExternalIDs,
+			index("id", true, false, compound("IdPID", "Subject"))),
 		tSingleUse: table(tSingleUse,
 			index("id", true, false, str("Key")),
 			index("expires", false, false, &timeIndex{Field: "ExpiresAt"})),

@@ -652,3 +652,20 @@ func (t *tx) AppendEvent(_ context.Context, e store.Event) error {
 	t.record(store.KindEvent, store.OpPut, e.AccountID, e.ID)
 	return nil
 }
+
+// External identities.
+
+func (t *tx) ExternalIdentity(_ context.Context, idpID, subject string) (store.ExternalIdentity, error) {
+	return get[store.ExternalIdentity](t, tExternalIDs, "id", idpID, subject)
+}
+
+func (t *tx) PutExternalIdentity(_ context.Context, x store.ExternalIdentity) error {
+	if err := x.Validate(); err != nil {
+		return err
+	}
+	if err := t.insert(tExternalIDs, &x); err != nil {
+		return err
+	}
+	t.record(store.KindExternalIdentity, store.OpPut, x.AccountID, x.UserID)
+	return nil
+}

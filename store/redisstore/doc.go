@@ -45,6 +45,7 @@
 //	P:{h}:x:<account>:u:<kind>:<value>
 //	                              per-account unique keys (bot and role names, invitation
 //	                              emails, IdP entity IDs): the ID holding the value
+//	P:{h}:xid:<idp>:<subject>     external identity: an IdP subject's link to a user
 //	P:{h}:lastused                hash: credential ID -> last-used time (RecordUse)
 //	P:{h}:feed                    the bucket's change stream
 //

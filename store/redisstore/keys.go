@@ -117,6 +117,12 @@ func (ks *keyspace) unique(accountID, index, value string) key {
 	return ks.acc(accountID, "u", index, value)
 }
 
+// externalID is the link of an IdP's subject to a user, in the IdP's (so the account's)
+// bucket.
+func (ks *keyspace) externalID(idpID, subject string) key {
+	return ks.inBucket(ks.bucket(idpID), "xid", idpID, subject)
+}
+
 // lastUsed is the hash of last-used times of the credentials of bucket b.
 func (ks *keyspace) lastUsed(b int) key { return ks.inBucket(b, "lastused") }
 

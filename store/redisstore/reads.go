@@ -442,3 +442,8 @@ func (s recSpec) key(ks *keyspace, id string) key {
 	}
 	return ks.rec(s.kind, id)
 }
+
+// ExternalIdentity implements store.Reader.
+func (t *txn) ExternalIdentity(ctx context.Context, idpID, subject string) (store.ExternalIdentity, error) {
+	return get[store.ExternalIdentity](ctx, t, t.s.ks.externalID(idpID, subject))
+}

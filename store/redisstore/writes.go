@@ -523,3 +523,19 @@ func (t *txn) AppendEvent(ctx context.Context, e store.Event) error {
 	t.record(k.b, store.KindEvent, store.OpPut, e.AccountID, e.ID)
 	return nil
 }
+
+// PutExternalIdentity implements store.Tx.
+func (t *txn) PutExternalIdentity(ctx context.Context, x store.ExternalIdentity) error {
+	if !t.rw {
+		return errReadOnly
+	}
+	if err := x.Validate(); err != nil {
+		return err
+	}
+	k := t.s.ks.externalID(x.IdPID, x.Subject)
+	if err := t.put(k, x); err != nil {
+		return err
+	}
+	t.record(k.b, store.KindExternalIdentity, store.OpPut, x.AccountID, x.UserID)
+	return nil
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ChangeFeed", testChangeFeed},
 		{"SingleUse", testSingleUse},
 		{"RecordUse", testRecordUse},
+		{"ExternalIdentities", testExternalIdentities},
 		{"Close", testClose},
 	}
 	for _, g := range groups {
