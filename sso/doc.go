@@ -39,13 +39,13 @@
 // browser that began the login (Handler keeps it in a short-lived cookie: login CSRF
 // protection), and then provisions:
 //
-//   - Linking. The store has no record for external identities, so the (IdP, NameID) pair
-//     is not persisted. Instead an IdP is trusted for a list of email domains, and a login
-//     links to iamkit's user with the asserted email only when that email's domain is one of
-//     them (ReasonUntrustedDomain otherwise, whether or not the user exists, since users are
-//     global and creating one claims its email everywhere). Email alone never links an IdP
-//     that is not trusted for the domain. An IdP that renames a user's email therefore
-//     arrives as a new user.
+//   - Linking. The (IdP, NameID) pair identifies the user: the first successful login of a
+//     subject records a store.ExternalIdentity, and later logins of that subject reach the
+//     same user whatever email the IdP asserts then. A subject not yet linked is matched by
+//     email, and only when the email's domain is one the IdP is trusted for (its Domains;
+//     ReasonUntrustedDomain otherwise, whether or not the user exists, since users are global
+//     and creating one claims its email everywhere). Email alone never links an IdP that is
+//     not trusted for the domain.
 //   - An active member logs in; a disabled member is refused. A pending invitation for the
 //     email is accepted (in both modes), taking the roles it carries. Otherwise "jit"
 //     creates the user (in an Update of its own) and a membership with the IdP's default

@@ -304,9 +304,6 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 	if err != nil {
 		return nil, deny(ReasonInvalidEmail)
 	}
-	if !trustedFor(idp.Domains, email) {
-		return nil, deny(ReasonUntrustedDomain)
-	}
 	l := &Login{
 		AccountID: acct.ID, Email: email, Name: truncateName(a.Name), IdPID: idp.ID, NameID: a.NameID,
 		Groups: slices.Clone(a.Groups), IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter,
@@ -316,6 +313,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 	var (
 		user    store.User
 		hasUser bool
+		linked  bool // found through the (IdP, NameID) link
 		member  store.Membership
 		isMem   bool
 		inv     store.Invitation
@@ -330,10 +328,28 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 				return err
 			}
 		}
-		var err error
-		user, err = r.UserByEmail(ctx, email)
-		if hasUser = err == nil; !hasUser && !errors.Is(err, store.ErrNotFound) {
+		// The (IdP, NameID) pair identifies the user once linked, whatever email the IdP
+		// asserts now; only an unlinked subject is matched by email, and only for a domain
+		// the IdP is trusted for.
+		link, err := r.ExternalIdentity(ctx, idp.ID, a.NameID)
+		switch {
+		case err == nil:
+			user, err = r.User(ctx, link.UserID)
+			if hasUser = err == nil; !hasUser && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			linked = hasUser
+		case !errors.Is(err, store.ErrNotFound):
 			return err
+		}
+		if !linked {
+			if !trustedFor(idp.Domains, email) {
+				return deny(ReasonUntrustedDomain)
+			}
+			user, err = r.UserByEmail(ctx, email)
+			if hasUser = err == nil; !hasUser && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		if hasUser {
 			member, err = r.Membership(ctx, acct.ID, user.ID)
@@ -362,7 +378,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 			return nil, deny(ReasonMemberDisabled)
 		}
 		l.UserID = user.ID
-		return l, nil
+		return s.linked(ctx, l, linked)
 	}
 
 	pending := hasInv && s.now().Before(inv.ExpiresAt)
@@ -423,6 +439,23 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, err
 	}
 	l.UserID = user.ID
+	return s.linked(ctx, l, linked)
+}
+
+// linked records, for a login that did not come through it, the link of the IdP's subject to
+// the user, so that the pair identifies the user from now on.
+func (s *Service) linked(ctx context.Context, l *Login, already bool) (*Login, error) {
+	if already {
+		return l, nil
+	}
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		return tx.PutExternalIdentity(ctx, store.ExternalIdentity{
+			AccountID: l.AccountID, IdPID: l.IdPID, Subject: l.NameID, UserID: l.UserID, CreatedAt: s.now().UTC(),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 

@@ -448,3 +448,53 @@ func TestConcurrentFirstLogins(t *testing.T) {
 		t.Fatalf("members %v %v", ms, err)
 	}
 }
+
+// TestSubjectLinkIdentifiesUser: once a subject has logged in, the (IdP, NameID) pair
+// identifies the user, whatever email the IdP asserts later and whichever domains it is
+// still trusted for; the same subject at another IdP is another identity.
+func TestSubjectLinkIdentifiesUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ssoPlan.Name)
+	e.setSettings(sso.ProvisioningJIT, sso.EnforcementOff)
+	idp := e.newIdP(sso.IdPParams{})
+	loginAs := func(p *testIdP, subject, email string) (*sso.Login, error) {
+		p.asUser(email)
+		p.mu.Lock()
+		p.user.NameID, p.user.NameIDFormat = subject, sso.NameIDFormatPersistent
+		p.mu.Unlock()
+		lr, err := e.svc.BeginLogin(e.ctx, e.acct.ID, p.rec.ID, "/")
+		if err != nil {
+			return nil, err
+		}
+		u, err := lr.AuthnRequest.RedirectURL(lr.RelayState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, relay := p.idpRespond(t, u)
+		return e.svc.CompleteLogin(e.ctx, sso.ACSRequest{
+			AccountID: e.acct.ID, IdPID: p.rec.ID, SAMLResponse: form, RelayState: relay, BrowserState: lr.RelayState,
+		})
+	}
+
+	first, err := loginAs(idp, "00u1opaque", "ann@example.com")
+	if err != nil {
+		t.Fatalf("first login: %v", err)
+	}
+	// The IdP renames her: the pair still finds her, no second user.
+	renamed, err := loginAs(idp, "00u1opaque", "ann.smith@example.com")
+	if err != nil || renamed.UserID != first.UserID || renamed.UserCreated {
+		t.Fatalf("renamed login: %+v, %v; want user %s", renamed, err, first.UserID)
+	}
+	// The domain is no longer trusted: the linked subject still logs in...
+	other := []string{"other.example"}
+	if _, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, e.acct.ID, idp.rec.ID, sso.IdPUpdate{Domains: &other}); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if l, err := loginAs(idp, "00u1opaque", "ann@example.com"); err != nil || l.UserID != first.UserID {
+		t.Fatalf("linked login, domain no longer trusted: %+v, %v", l, err)
+	}
+	// ...but an unlinked subject with the same email is matched by email only, and refused.
+	_, err = loginAs(idp, "00u2someoneelse", "ann@example.com")
+	wantDenied(t, err, sso.ReasonUntrustedDomain)
+}
