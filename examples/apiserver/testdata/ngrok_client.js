@@ -1,0 +1,44 @@
+// Drives the API server with ngrok's own JavaScript API client (@ngrok/ngrok-api), as an
+// ngrok user would, and prints one JSON line per step for TestNgrokJavaScriptClient to check.
+// Environment: BASE_URL, API_KEY, SSH_PUBLIC_KEY; NODE_PATH must reach @ngrok/ngrok-api.
+const { Ngrok } = require('@ngrok/ngrok-api');
+
+const ngrok = new Ngrok({ apiToken: process.env.API_KEY, baseUrl: process.env.BASE_URL });
+const out = (step, v) => console.log(JSON.stringify({ step, ...v }));
+// The client parses a JSON body out of every DELETE response, so it rejects the bodyless 204
+// that ngrok documents; the deletion itself happened (the Go test checks).
+const del = async (svc, id) => { try { await svc.delete(id); } catch (e) { } };
+
+(async () => {
+  const bot = await ngrok.botUsers.create({ name: 'js-bot', active: true });
+  out('bot_create', { id: bot.id, name: bot.name, active: bot.active, createdAt: bot.createdAt });
+  for (let i = 0; i < 4; i++) await ngrok.botUsers.create({ name: 'js-extra-' + i });
+  const bots = await ngrok.botUsers.list(undefined, '2'); // the client follows next_page_uri
+  out('bot_list', { ids: bots.map(b => b.id) });
+  const upd = await ngrok.botUsers.update({ id: bot.id, name: 'js-bot-2' });
+  out('bot_update', { name: upd.name, active: upd.active });
+
+  const cred = await ngrok.credentials.create({ description: 'agent', acl: ['bind:*.example.com'], ownerId: bot.id });
+  out('credential_create', { id: cred.id, ownerId: cred.ownerId, token: cred.token, acl: cred.acl });
+  const got = await ngrok.credentials.get(cred.id);
+  out('credential_get', { token: got.token, description: got.description });
+  const cu = await ngrok.credentials.update({ id: cred.id, description: 'agent 2' });
+  out('credential_update', { description: cu.description });
+  try { await ngrok.credentials.update({ id: cred.id }); out('empty_update', {}); }
+  catch (e) { out('empty_update', { errorCode: e.errorCode, statusCode: e.statusCode }); }
+
+  const key = await ngrok.apiKeys.create({ description: 'ci key', ownerId: bot.id });
+  out('api_key_create', { id: key.id, token: key.token });
+  const keys = await ngrok.apiKeys.list();
+  out('api_key_list', { ids: keys.map(k => k.id) });
+
+  const ssh = await ngrok.sshCredentials.create({ publicKey: process.env.SSH_PUBLIC_KEY, acl: ['bind:example.com:22'] });
+  out('ssh_create', { id: ssh.id, publicKey: ssh.publicKey });
+
+  await del(ngrok.sshCredentials, ssh.id);
+  await del(ngrok.credentials, cred.id);
+  await del(ngrok.apiKeys, key.id);
+  await del(ngrok.botUsers, bot.id);
+  try { await ngrok.botUsers.get(bot.id); out('deleted_get', {}); }
+  catch (e) { out('deleted_get', { statusCode: e.statusCode }); }
+})().catch(e => { console.error(e); process.exit(1); });
