@@ -11,8 +11,6 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-var epoch = testenv.Epoch()
-
 // env is the shared fixture and the bot user service under test.
 type env struct {
 	*testenv.Env

@@ -174,8 +174,7 @@ func TestInvariant6_RemovingMemberDeletesItsCredentials(t *testing.T) {
 	inB := e.Credential(b.ID, dev.ID)
 	adminsOwn := e.Credential(a.ID, adminA.ID)
 
-	var writes []store.Change
-	writes = e.WritesOf(func() {
+	writes := e.WritesOf(func() {
 		if err := e.Dir.RemoveMember(e.Ctx, adminA, a.ID, dev.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -235,14 +235,14 @@ func TestCrewjamIdPInitiated(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	form, relay := idpInitiated()
+	form, _ := idpInitiated()
 	_, err := e.v.ValidateResponse(ctx, e.sp, e.cfg, form)
 	if !errors.Is(err, ErrUnsolicited) {
 		t.Fatalf("IdP-initiated login to an IdP that disallows it: %v", err)
 	}
 
 	e.cfg.AllowIdPInitiated = true
-	form, relay = idpInitiated()
+	form, relay := idpInitiated()
 	a, err := e.v.ValidateResponse(ctx, e.sp, e.cfg, form)
 	if err != nil {
 		t.Fatal(err)

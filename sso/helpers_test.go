@@ -314,13 +314,4 @@ func wantKind(t testing.TB, a *Assertion, err error, kind error) {
 	}
 }
 
-func mustFind(t testing.TB, el *etree.Element, path string) *etree.Element {
-	t.Helper()
-	e := el.FindElement(path)
-	if e == nil {
-		t.Fatalf("no %s", path)
-	}
-	return e
-}
-
 func cryptoRand() io.Reader { return rand.Reader }

@@ -154,6 +154,3 @@ func crc16(s string) uint16 {
 	}
 	return crc
 }
-
-// slotOf returns the cluster slot of a bucket's keys.
-func (ks *keyspace) slotOf(b int) int { return int(crc16(ks.tags[b])) % clusterSlots }
