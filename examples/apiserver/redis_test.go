@@ -2,37 +2,26 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamkit/iamkit/internal/redistest"
 )
 
 // TestRunRedisBootstrapOnce runs the server twice on one Redis: the first run bootstraps,
 // the second finds the marker (the administrator, a member of an account with an API key),
-// creates nothing and accepts the key the first run printed. It needs redis-server on PATH.
+// creates nothing and accepts the key the first run printed.
 func TestRunRedisBootstrapOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not on PATH")
-	}
-	port := freePort(t)
+	// The server writes under redisstore's default key prefix: give it a Redis of its own.
+	url := redistest.Start(t, redistest.WithPrivate()).URL
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	waitTCP(t, fmt.Sprintf("127.0.0.1:%d", port))
 
 	start := func(args ...string) (base string, out *syncBuffer, stop func()) {
 		out = &syncBuffer{}
@@ -67,27 +56,6 @@ func TestRunRedisBootstrapOnce(t *testing.T) {
 	if status := get(t, base+"/bot_users", key); status != http.StatusOK {
 		t.Fatalf("second run: GET /bot_users with the first run's key = %d", status)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitTCP(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("%s did not come up", addr)
 }
 
 // waitForListening waits for run's "listening on" line and returns the base URL.

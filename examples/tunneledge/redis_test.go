@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -16,49 +13,23 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/examples/tunneledge/tunnel"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/redistest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/redisstore"
 )
 
-// startRedis starts a throwaway redis-server on a free loopback port, without persistence,
-// and returns a client for it. It skips the test when redis-server is missing, unless CI is set.
+// startRedis gives the test a Redis of its own (the edge writes under the default key
+// prefix) and a client for it.
 func startRedis(t *testing.T) (addr string, rdb *redis.Client) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skipf("skipping: redis-server is not installed: %v", err)
-	}
-	addr = freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	srv := redistest.Start(t, redistest.WithPrivate())
 	rdb = redis.NewClient(&redis.Options{
-		Addr:                     addr,
+		Addr:                     srv.Addr,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	t.Cleanup(func() { rdb.Close() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		err := rdb.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return addr, rdb
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not answer: %v", err)
-		}
-	}
+	return srv.Addr, rdb
 }
 
 // TestSharedRedis is the deployment the README describes: something else (here the test,

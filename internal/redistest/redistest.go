@@ -31,13 +31,18 @@ const startTimeout = 15 * time.Second
 type Option func(*config)
 
 type config struct {
-	aof bool
+	aof     bool
+	private bool
 }
 
 // WithAOF turns the append-only file on (appendfsync always), so that a server killed with
 // SIGKILL and restarted keeps every write it acknowledged. It forces a private server even
 // when IAMKIT_REDIS_URL is set, since the test will kill it.
-func WithAOF() Option { return func(c *config) { c.aof = true } }
+func WithAOF() Option { return func(c *config) { c.aof, c.private = true, true } }
+
+// WithPrivate starts a server of the test's own even when IAMKIT_REDIS_URL is set: for tests
+// that restart it, or that write under the default key prefix rather than Server.Prefix.
+func WithPrivate() Option { return func(c *config) { c.private = true } }
 
 // Server is a standalone Redis a test can use.
 type Server struct {
@@ -97,7 +102,7 @@ func Launch(opts ...Option) (*Server, error) {
 		o(&c)
 	}
 	s := &Server{Prefix: UniquePrefix()}
-	if u := os.Getenv(EnvURL); u != "" && !c.aof {
+	if u := os.Getenv(EnvURL); u != "" && !c.private {
 		o, err := redis.ParseURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvURL, err)

@@ -209,10 +209,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a redis-server")
 	}
-	srv := redistest.Start(t) // private: it is restarted
-	if srv.External() {
-		t.Skip("needs a private server to restart")
-	}
+	srv := redistest.Start(t, redistest.WithPrivate()) // it is restarted
 	client := newClient(t, srv)
 	s, err := redisstore.New(client, redisstore.WithPrefix(srv.Prefix), redisstore.WithBlockWait(100*time.Millisecond))
 	if err != nil {
