@@ -117,6 +117,34 @@ func CheckCredentialChange(prev, next Credential) error {
 	return nil
 }
 
+// OwnerStateOf derives the state of ownerID as an owner of credentials in accountID from the
+// bot user with that ID and the membership of that ID in accountID, either of which may be nil
+// (not found). Adapters use it to answer Reader.OwnerState the same way.
+func OwnerStateOf(accountID string, bot *BotUser, m *Membership) OwnerState {
+	switch {
+	case bot != nil && bot.AccountID != accountID:
+		return OwnerMissing
+	case bot != nil && bot.Active:
+		return OwnerActive
+	case bot != nil:
+		return OwnerInactive
+	case m == nil:
+		return OwnerMissing
+	case m.Status == MemberActive:
+		return OwnerActive
+	}
+	return OwnerInactive
+}
+
+// CheckNewCredentialOwner returns the *InvalidError a write of a new credential gets when
+// its owner is not in its account.
+func CheckNewCredentialOwner(st OwnerState) error {
+	if st == OwnerMissing {
+		return &InvalidError{Field: "credential.owner_id", Reason: "not a bot user or member of the credential's account"}
+	}
+	return nil
+}
+
 // CheckBotUserChange returns an *ImmutableError if next moves a bot user to another account.
 func CheckBotUserChange(prev, next BotUser) error {
 	if prev.AccountID != next.AccountID {

@@ -423,29 +423,17 @@ func (t *tx) CredentialsByOwner(_ context.Context, accountID, ownerID string, p 
 }
 
 func (t *tx) OwnerState(_ context.Context, accountID, ownerID string) (store.OwnerState, error) {
-	if b, err := t.txn.First(tBots, "id", ownerID); err != nil {
+	b, err := t.txn.First(tBots, "id", ownerID)
+	if err != nil {
 		return store.OwnerMissing, wrap(err)
-	} else if b != nil {
-		b := b.(*store.BotUser)
-		switch {
-		case b.AccountID != accountID:
-			return store.OwnerMissing, nil
-		case b.Active:
-			return store.OwnerActive, nil
-		}
-		return store.OwnerInactive, nil
 	}
 	m, err := t.txn.First(tMemberships, "id", accountID, ownerID)
 	if err != nil {
 		return store.OwnerMissing, wrap(err)
 	}
-	switch {
-	case m == nil:
-		return store.OwnerMissing, nil
-	case m.(*store.Membership).Status == store.MemberActive:
-		return store.OwnerActive, nil
-	}
-	return store.OwnerInactive, nil
+	bot, _ := b.(*store.BotUser)
+	mem, _ := m.(*store.Membership)
+	return store.OwnerStateOf(accountID, bot, mem), nil
 }
 
 func (t *tx) CredentialAuth(ctx context.Context, id string) (store.Credential, store.OwnerState, error) {
@@ -474,8 +462,8 @@ func (t *tx) PutCredential(ctx context.Context, c store.Credential) error {
 		if err != nil {
 			return err
 		}
-		if st == store.OwnerMissing {
-			return &store.InvalidError{Field: "credential.owner_id", Reason: "not a bot user or member of the credential's account"}
+		if err := store.CheckNewCredentialOwner(st); err != nil {
+			return err
 		}
 	}
 	if c.SecretHash != "" {

@@ -218,30 +218,23 @@ func (t *txn) OwnerState(ctx context.Context, accountID, ownerID string) (store.
 	if err != nil {
 		return store.OwnerMissing, err
 	}
+	var (
+		bot *store.BotUser
+		mem *store.Membership
+	)
 	if vals[0].ok {
-		var b store.BotUser
-		if err := decode(vals[0].s, &b); err != nil {
+		bot = new(store.BotUser)
+		if err := decode(vals[0].s, bot); err != nil {
 			return store.OwnerMissing, err
 		}
-		switch {
-		case b.AccountID != accountID:
-			return store.OwnerMissing, nil
-		case b.Active:
-			return store.OwnerActive, nil
+	}
+	if vals[1].ok {
+		mem = new(store.Membership)
+		if err := decode(vals[1].s, mem); err != nil {
+			return store.OwnerMissing, err
 		}
-		return store.OwnerInactive, nil
 	}
-	if !vals[1].ok {
-		return store.OwnerMissing, nil
-	}
-	var m store.Membership
-	if err := decode(vals[1].s, &m); err != nil {
-		return store.OwnerMissing, err
-	}
-	if m.Status == store.MemberActive {
-		return store.OwnerActive, nil
-	}
-	return store.OwnerInactive, nil
+	return store.OwnerStateOf(accountID, bot, mem), nil
 }
 
 // CredentialAuth implements store.Reader. Outside a transaction it is one script call (one

@@ -299,8 +299,8 @@ func (t *txn) PutCredential(ctx context.Context, c store.Credential) error {
 		if err != nil {
 			return err
 		}
-		if st == store.OwnerMissing {
-			return &store.InvalidError{Field: "credential.owner_id", Reason: "not a bot user or member of the credential's account"}
+		if err := store.CheckNewCredentialOwner(st); err != nil {
+			return err
 		}
 		if c.SecretHash != "" {
 			if err := t.claimPointer(ctx, t.s.ks.secretPtr(c.SecretHash), c.ID, store.KindCredential, "secret_hash",
