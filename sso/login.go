@@ -96,19 +96,11 @@ func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo str
 	} else if _, err := RelayStatePath(returnTo); err != nil {
 		return nil, &identity.ValidationError{Field: "return_to", Reason: "must be a path on this site such as /dashboard (at most 1024 bytes)"}
 	}
-	_, rec, err := s.loginTarget(ctx, accountID, idpID)
+	lt, err := s.loginTarget(ctx, accountID, idpID)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := s.spFor(rec)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := validatorIdP(rec)
-	if err != nil {
-		return nil, err
-	}
-	req, err := sp.NewAuthnRequest(s.rand, s.clock, cfg.Metadata)
+	req, err := lt.sp.NewAuthnRequest(s.rand, s.clock, lt.cfg.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -145,24 +137,40 @@ func isRelayKey(s string) bool {
 	return err == nil
 }
 
-// loginTarget loads the account and IdP of a login, checking the plan includes SSO.
-func (s *Service) loginTarget(ctx context.Context, accountID, idpID string) (store.Account, store.IdentityProvider, error) {
-	var (
-		acct store.Account
-		rec  store.IdentityProvider
-	)
+// target is what both halves of a login need: the account, the IdP record, our SP for that
+// IdP and the Validator's view of the IdP.
+type target struct {
+	acct store.Account
+	rec  store.IdentityProvider
+	sp   *ServiceProvider
+	cfg  *IdentityProvider
+}
+
+// loginTarget reads the account and its IdP, checking the plan allows SSO, and derives the
+// SP and validator configuration for them.
+func (s *Service) loginTarget(ctx context.Context, accountID, idpID string) (target, error) {
+	var t target
 	err := s.st.View(ctx, func(r store.Reader) error {
 		var err error
-		if acct, err = r.Account(ctx, accountID); err != nil {
+		if t.acct, err = r.Account(ctx, accountID); err != nil {
 			return fmt.Errorf("sso: account %s: %w", accountID, err)
 		}
-		if err := s.requireSSO(acct); err != nil {
+		if err := s.requireSSO(t.acct); err != nil {
 			return err
 		}
-		rec, err = idpIn(ctx, r, accountID, idpID)
+		t.rec, err = idpIn(ctx, r, accountID, idpID)
 		return err
 	})
-	return acct, rec, err
+	if err != nil {
+		return target{}, err
+	}
+	if t.sp, err = s.spFor(t.rec); err != nil {
+		return target{}, err
+	}
+	if t.cfg, err = validatorIdP(t.rec); err != nil {
+		return target{}, err
+	}
+	return t, nil
 }
 
 // ACSRequest is a SAML response posted to the ACS URL of one IdP of one account.
@@ -231,19 +239,11 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	if err := checkIdPIDs(in.AccountID, in.IdPID); err != nil {
 		return nil, err
 	}
-	acct, rec, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
+	lt, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := s.spFor(rec)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := validatorIdP(rec)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.v.ValidateResponse(ctx, sp, cfg, in.SAMLResponse)
+	a, err := s.v.ValidateResponse(ctx, lt.sp, lt.cfg, in.SAMLResponse)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.provision(ctx, acct, rec, a)
+	l, err := s.provision(ctx, lt.acct, lt.rec, a)
 	if err != nil {
 		return nil, err
 	}
