@@ -585,10 +585,7 @@ func TestChecklistReplay(t *testing.T) {
 	t.Run("SameValidator", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		f.idp.AllowIdPInitiated = true
-		s := f.spec()
-		s.InResponseTo, s.SCDInResponseTo = "", ""
-		form := b64(s.signedXML(t))
+		form := f.unsolicited(t)
 		if _, err := f.validate(form); err != nil {
 			t.Fatal(err)
 		}
@@ -608,10 +605,7 @@ func TestChecklistReplay(t *testing.T) {
 	t.Run("AcrossSPInstancesSharingAStore", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		f.idp.AllowIdPInitiated = true
-		s := f.spec()
-		s.InResponseTo, s.SCDInResponseTo = "", ""
-		form := b64(s.signedXML(t))
+		form := f.unsolicited(t)
 		v2, err := NewValidator(f.store, f.clock)
 		if err != nil {
 			t.Fatal(err)
@@ -625,10 +619,7 @@ func TestChecklistReplay(t *testing.T) {
 	t.Run("ReplayJustBeforeExpiryStillCaught", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		f.idp.AllowIdPInitiated = true
-		s := f.spec()
-		s.InResponseTo, s.SCDInResponseTo = "", ""
-		form := b64(s.signedXML(t))
+		form := f.unsolicited(t)
 		if _, err := f.validate(form); err != nil {
 			t.Fatal(err)
 		}
@@ -640,10 +631,7 @@ func TestChecklistReplay(t *testing.T) {
 	t.Run("ReplayAfterCacheExpiryIsExpired", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		f.idp.AllowIdPInitiated = true
-		s := f.spec()
-		s.InResponseTo, s.SCDInResponseTo = "", ""
-		form := b64(s.signedXML(t))
+		form := f.unsolicited(t)
 		if _, err := f.validate(form); err != nil {
 			t.Fatal(err)
 		}
@@ -747,4 +735,14 @@ func TestValidateResponseConfigErrors(t *testing.T) {
 	if _, err := f.v.ValidateResponse(ctx, f.sp, f.idp, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled context: got %v", err)
 	}
+}
+
+// unsolicited lets the fixture's IdP log in IdP-initiated and returns such a response,
+// signed and encoded as posted.
+func (f *fixture) unsolicited(t *testing.T) string {
+	t.Helper()
+	f.idp.AllowIdPInitiated = true
+	s := f.spec()
+	s.InResponseTo, s.SCDInResponseTo = "", ""
+	return b64(s.signedXML(t))
 }

@@ -51,20 +51,14 @@ func TestXSW(t *testing.T) {
 		{name: "XSW3", want: ErrInvalidResponse,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				evil.CreateAttr("ID", "_evil")
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "_evil")
 				root.InsertChildAt(a.Index(), evil)
 			})},
 		// XSW4: the evil Assertion wraps the signed original.
 		{name: "XSW4", want: ErrInvalidResponse,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				evil.CreateAttr("ID", "_evil")
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "_evil")
 				root.InsertChildAt(a.Index(), evil)
 				root.RemoveChild(a)
 				evil.AddChild(a)
@@ -95,9 +89,7 @@ func TestXSW(t *testing.T) {
 		{name: "XSW7", want: ErrInvalidResponse,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "")
 				ext := etree.NewElement("samlp:Extensions")
 				root.InsertChildAt(a.Index(), ext)
 				root.RemoveChild(a)
@@ -120,18 +112,13 @@ func TestXSW(t *testing.T) {
 		{name: "SameIDTwice", want: ErrInvalidResponse,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "")
 				root.InsertChildAt(a.Index(), evil)
 			})},
 		{name: "SignedAssertionInExtensionsEvilUnsignedOutside", want: ErrInvalidResponse,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				evil.CreateAttr("ID", "_evil")
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "_evil")
 				root.RemoveChild(a)
 				ext := root.CreateElement("samlp:Extensions")
 				ext.AddChild(a)
@@ -150,14 +137,23 @@ func TestXSW(t *testing.T) {
 			setup: func(f *fixture, s *respSpec) { s.SignResponse = true },
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
-				evil := a.Copy()
-				evil.CreateAttr("ID", "_evil")
-				dropSignature(evil)
-				setNameID(evil, evilNameID)
+				evil := forgedCopy(a, "_evil")
 				root.InsertChildAt(a.Index(), evil)
 				root.RemoveChild(a)
 				evil.AddChild(a)
 			})},
 	}
 	runChecklist(t, cases)
+}
+
+// forgedCopy is the attacker's assertion of the wrapping attacks: a copy of the signed a,
+// unsigned, naming evilNameID, with the ID id ("" keeps a's).
+func forgedCopy(a *etree.Element, id string) *etree.Element {
+	evil := a.Copy()
+	if id != "" {
+		evil.CreateAttr("ID", id)
+	}
+	dropSignature(evil)
+	setNameID(evil, evilNameID)
+	return evil
 }
