@@ -139,10 +139,16 @@ func (f *Follower) Run(ctx context.Context) error {
 			behind = !atHead
 			continue
 		}
+		mustFetch := behind
 		behind = false
 		wctx, cancel := context.WithTimeout(ctx, f.poll)
 		f.mu.Lock()
 		f.wake = cancel
+		// A Sync that registered after the check above found no wake to call: answer it now,
+		// unless this read must fetch the commits the last confirmation found missing.
+		if len(f.waiters) > 0 && !mustFetch {
+			cancel()
+		}
 		f.mu.Unlock()
 		b, err := f.st.Changes(wctx, cur)
 		f.mu.Lock()
