@@ -34,8 +34,11 @@ const (
 // embedder defines (identity resolves Plan to its features); the store keeps its name and the
 // seat limit in force.
 type Account struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Key is an optional key the embedder gives the account (its own tenant ID, a slug),
+	// unique across the store when not empty: ensure-style bootstrap finds accounts by it.
+	Key       string      `json:"key,omitempty"`
 	Plan      string      `json:"plan"`
 	Seats     int         `json:"seats"` // seat limit; 0 means no limit
 	SSO       SSOSettings `json:"sso"`
@@ -143,6 +146,15 @@ const (
 	OwnerActive                     // an active bot user or active member
 	OwnerInactive                   // a deactivated bot user or disabled member
 )
+
+// Owner is a credential's owner as a verifier needs it: its state, whether it is a bot user,
+// and what audit events name it by.
+type Owner struct {
+	ID      string
+	State   OwnerState
+	Bot     bool   // a bot user; otherwise a user (a member)
+	Subject string // the bot user's name or the user's email; empty when the owner is missing
+}
 
 func (s OwnerState) String() string {
 	switch s {

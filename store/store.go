@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Store is a transactional record store with a change feed. Implementations must be safe for
-// concurrent use.
+// Store is a transactional record store with a change feed: what the domain packages of
+// iamkit read and write through. New makes one from an adapter's Backend, applying the
+// contract's rules once for every adapter. Implementations must be safe for concurrent use.
 type Store interface {
 	// View runs fn with a read-only view of the store. Each Reader call is atomic and sees
 	// only committed data; whether several calls see one snapshot depends on the adapter
@@ -16,17 +17,18 @@ type Store interface {
 
 	// Update runs fn in a read-write transaction and commits its writes atomically if fn
 	// returns nil; if fn returns an error nothing is written and Update returns that error.
-	// An adapter may run fn again when a concurrent transaction conflicts with it, and returns
-	// an error matching ErrAborted when it gives up. fn must not have side effects outside tx.
+	// An adapter may run fn again when a concurrent transaction conflicts with it, and fails
+	// with an error matching ErrUnavailable (code CodeAborted) when it gives up. fn must not
+	// have side effects outside tx.
 	Update(ctx context.Context, fn func(Tx) error) error
 
 	// Head returns the cursor of the newest commit: passing it to Changes waits for the next one.
 	Head(ctx context.Context) (Cursor, error)
 
-	// Changes returns the commits after cursor, oldest first. It blocks until there is at least
-	// one or ctx is done. When some commits after cursor are no longer retained, it returns a
-	// Batch with Gap set and no commits, whose Next resumes at the oldest change still held:
-	// the caller should treat everything it cached as stale.
+	// Changes returns the commits after cursor, oldest first. It blocks until there is at
+	// least one, or ctx is done. When some commits after cursor are no longer retained, it
+	// returns a Batch with Gap set and no commits, whose Next resumes at the oldest change
+	// still held: the caller should treat everything it cached as stale.
 	Changes(ctx context.Context, after Cursor) (Batch, error)
 
 	// RecordUse records last-used times of credentials, keeping the latest per credential.
@@ -53,6 +55,8 @@ type Store interface {
 // slice, not an error, when nothing matches.
 type Reader interface {
 	Account(ctx context.Context, id string) (Account, error)
+	// AccountByKey returns the account with the embedder's key (Account.Key).
+	AccountByKey(ctx context.Context, key string) (Account, error)
 
 	User(ctx context.Context, id string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
@@ -74,7 +78,10 @@ type Reader interface {
 	BotUserByName(ctx context.Context, accountID, name string) (BotUser, error)
 	BotUsers(ctx context.Context, accountID string, p Page) ([]BotUser, error)
 
+	// Credential returns a credential with its last-used time.
 	Credential(ctx context.Context, id string) (Credential, error)
+	// CredentialBySecretHash finds a token credential by the hash of its secret (the unique
+	// key that keeps two credentials from sharing a secret).
 	CredentialBySecretHash(ctx context.Context, hash string) (Credential, error)
 	CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error)
 	// Credentials lists an account's credentials of one kind.
@@ -85,9 +92,9 @@ type Reader interface {
 	CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error)
 	// OwnerState reports whether ownerID is an active, inactive or missing owner in accountID.
 	OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error)
-	// CredentialAuth returns a credential and its owner's state together: what a verifier
-	// needs on a cache miss, in one read where the adapter can manage it.
-	CredentialAuth(ctx context.Context, id string) (Credential, OwnerState, error)
+	// CredentialAuth returns a credential (without its last-used time) and its owner: what a
+	// verifier needs on a cache miss, in as few round trips as the adapter allows.
+	CredentialAuth(ctx context.Context, id string) (Credential, Owner, error)
 
 	Role(ctx context.Context, id string) (Role, error)
 	Roles(ctx context.Context, accountID string, p Page) ([]Role, error)
@@ -109,8 +116,8 @@ type Tx interface {
 
 	PutAccount(ctx context.Context, a Account) error
 	// PutUser writes a user. Users belong to no account, so a sharded adapter may refuse an
-	// Update that writes a user together with records of an account: write users in an
-	// Update of their own (a user without a membership is harmless).
+	// Update that writes a user together with records of an account, unless the user's ID
+	// carries that account's shard tag (see ShardTag).
 	PutUser(ctx context.Context, u User) error
 
 	PutMembership(ctx context.Context, m Membership) error
@@ -125,7 +132,8 @@ type Tx interface {
 	DeleteBotUser(ctx context.Context, id string) error
 
 	// PutCredential writes a credential. A new one's owner must exist in its account; an
-	// existing one's AccountID, OwnerID and Kind must not change (ErrImmutable).
+	// existing one's AccountID, OwnerID, Kind and secret must not change (ErrInvalid, code
+	// CodeImmutable). LastUsedAt is ignored: RecordUse keeps it.
 	PutCredential(ctx context.Context, c Credential) error
 	DeleteCredential(ctx context.Context, id string) error
 
@@ -138,7 +146,8 @@ type Tx interface {
 	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
 	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error
 
-	// AppendEvent records an audit event; it commits with the rest of the transaction.
+	// AppendEvent records an audit event; it commits with the rest of the transaction. An
+	// event is never replaced: an ID already used is a conflict.
 	AppendEvent(ctx context.Context, e Event) error
 }
 

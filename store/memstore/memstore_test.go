@@ -10,7 +10,10 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
-		s := memstore.New(memstore.WithClock(o.Now), memstore.WithFeedRetention(o.FeedRetention))
+		s, err := memstore.New(memstore.WithClock(o.Now), memstore.WithFeedRetention(o.FeedRetention))
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { s.Close() })
 		return s
 	})

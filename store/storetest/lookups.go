@@ -322,8 +322,8 @@ func testOwners(t *testing.T, ns NewStore) {
 		}
 		credAuth := func(e *env, credID string) (auth, error) {
 			return read(e, func(r store.Reader) (auth, error) {
-				c, s, err := r.CredentialAuth(e.ctx, credID)
-				return auth{c, s}, err
+				c, o, err := r.CredentialAuth(e.ctx, credID)
+				return auth{c, o.State}, err
 			})
 		}
 		check := func(e *env, what string, cred store.Credential, want store.OwnerState) {

@@ -292,8 +292,8 @@ func testTransactions(t *testing.T, ns NewStore) {
 			if err := tx.PutBotUser(ctx, b); err != nil {
 				return err
 			}
-			_, st, err = tx.CredentialAuth(ctx, cred.ID)
-			if err := check("CredentialAuth inactive", st == store.OwnerInactive, err); err != nil {
+			_, o, err := tx.CredentialAuth(ctx, cred.ID)
+			if err := check("CredentialAuth inactive", o.State == store.OwnerInactive, err); err != nil {
 				return err
 			}
 			if err := tx.AppendEvent(ctx, ev); err != nil {
@@ -385,11 +385,11 @@ func testContext(t *testing.T, ns NewStore) {
 	})
 }
 
-// retryAborted runs an Update again while it fails with ErrAborted, as a caller would.
+// retryAborted runs an Update again while it fails with code CodeAborted, as a caller would.
 func retryAborted(ctx context.Context, s store.Store, fn func(store.Tx) error) error {
 	for range 1000 {
 		err := s.Update(ctx, fn)
-		if !errors.Is(err, store.ErrAborted) {
+		if store.CodeOf(err) != store.CodeAborted {
 			return err
 		}
 	}
