@@ -62,6 +62,7 @@ const (
 	CodeOutOfRange    = "out_of_range"   // ErrInvalid: a number outside its range
 	CodeInvalidValue  = "invalid_value"  // ErrInvalid: a value outside its domain or format
 	CodeAborted       = "aborted"        // ErrUnavailable: retries exhausted under contention
+	CodePurgePending  = "purge_pending"  // ErrConflict: a removed owner's credentials are still being purged
 	CodeInternal      = "internal"       // what CodeOf says of an error outside this model
 )
 

@@ -20,6 +20,7 @@ const (
 	KindIdentityProvider Kind = "identity_provider"
 	KindEvent            Kind = "event"
 	KindExternalIdentity Kind = "external_identity"
+	KindTombstone        Kind = "tombstone"
 )
 
 // Limits the store enforces on every write.
@@ -206,6 +207,17 @@ type ExternalIdentity struct {
 	IdPID     string    `json:"idp_id"`
 	Subject   string    `json:"subject"`
 	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Tombstone marks an owner removed from an account (a bot user deleted, a member removed)
+// whose credentials are not all purged yet. From the commit that writes it, every read treats
+// the owner's credentials as gone; purging them (Tx.PurgeCredentials) happens later, in small
+// batches, and the tombstone goes with the last one. It is keyed by (AccountID, OwnerID).
+type Tombstone struct {
+	AccountID string    `json:"account_id"`
+	OwnerID   string    `json:"owner_id"`
+	By        Principal `json:"by"` // who removed the owner: the purge's events name them
 	CreatedAt time.Time `json:"created_at"`
 }
 

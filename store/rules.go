@@ -12,17 +12,50 @@ import (
 // creation fixed, requires a new credential's owner to be in its account, derives owner
 // states, deletes an owner's credentials with it, merges last-used times into credentials,
 // and never lets an audit event be replaced. The Backend stores, indexes and commits.
-func New(b Backend) Store { return &rules{b: b} }
+func New(b Backend, opts ...Option) Store {
+	s := &rules{b: b, clock: systemClock{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Clock tells the time. Every iamkit package that reads the time takes one (WithClock), so
+// that tests can fix it; implementations must be safe for concurrent use.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Option configures New.
+type Option func(*rules)
+
+// WithClock sets the clock that dates tombstones (default: the system clock).
+func WithClock(c Clock) Option {
+	return func(s *rules) {
+		if c != nil {
+			s.clock = c
+		}
+	}
+}
 
 // rules is the Store over a Backend.
-type rules struct{ b Backend }
+type rules struct {
+	b     Backend
+	clock Clock
+}
 
 func (s *rules) View(ctx context.Context, fn func(Reader) error) error {
 	return s.b.View(ctx, func(ops Ops) error { return fn(&reader{ops: ops, b: s.b}) })
 }
 
 func (s *rules) Update(ctx context.Context, fn func(Tx) error) error {
-	return s.b.Update(ctx, func(w WriteOps) error { return fn(&writer{reader: reader{ops: w, b: s.b}, w: w}) })
+	return s.b.Update(ctx, func(w WriteOps) error {
+		return fn(&writer{reader: reader{ops: w, b: s.b}, w: w, clock: s.clock})
+	})
 }
 
 func (s *rules) Head(ctx context.Context) (Cursor, error) { return s.b.Head(ctx) }
@@ -187,7 +220,7 @@ func (r *reader) BotUsers(ctx context.Context, accountID string, p Page) ([]BotU
 }
 
 func (r *reader) Credential(ctx context.Context, id string) (Credential, error) {
-	c, err := get[Credential](ctx, r.ops, KindCredential, id)
+	c, err := r.liveCredential(ctx, func() (Credential, error) { return get[Credential](ctx, r.ops, KindCredential, id) })
 	if err != nil {
 		return Credential{}, err
 	}
@@ -202,18 +235,39 @@ func (r *reader) CredentialBySecretHash(ctx context.Context, hash string) (Crede
 	if hash == "" {
 		return Credential{}, ErrNotFound
 	}
-	return find[Credential](ctx, r.ops, KindCredential, IndexSecretHash, hash)
+	return r.liveCredential(ctx, func() (Credential, error) {
+		return find[Credential](ctx, r.ops, KindCredential, IndexSecretHash, hash)
+	})
 }
 
 func (r *reader) CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error) {
 	if fingerprint == "" {
 		return Credential{}, ErrNotFound
 	}
-	return find[Credential](ctx, r.ops, KindCredential, IndexFingerprint, fingerprint)
+	return r.liveCredential(ctx, func() (Credential, error) {
+		return find[Credential](ctx, r.ops, KindCredential, IndexFingerprint, fingerprint)
+	})
+}
+
+// liveCredential returns what read returns, or ErrNotFound when the credential's owner is
+// tombstoned: its credentials are gone even before they are purged.
+func (r *reader) liveCredential(ctx context.Context, read func() (Credential, error)) (Credential, error) {
+	c, err := read()
+	if err != nil {
+		return Credential{}, err
+	}
+	gone, err := r.tombstoned(ctx, []Credential{c})
+	if err != nil {
+		return Credential{}, err
+	}
+	if gone[0] {
+		return Credential{}, ErrNotFound
+	}
+	return c, nil
 }
 
 func (r *reader) Credentials(ctx context.Context, accountID string, kind CredentialKind, p Page) ([]Credential, error) {
-	cs, err := list[Credential](ctx, r.ops, KindCredential, IndexKind, []string{accountID, string(kind)}, p)
+	cs, err := r.liveCredentials(ctx, []string{accountID, string(kind)}, p)
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +275,68 @@ func (r *reader) Credentials(ctx context.Context, accountID string, kind Credent
 }
 
 func (r *reader) CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if _, found, err := previous[Tombstone](ctx, r.ops, KindTombstone, JoinKey(accountID, ownerID)); err != nil || found {
+		return []Credential{}, err
+	}
 	cs, err := list[Credential](ctx, r.ops, KindCredential, IndexOwner, []string{accountID, ownerID}, p)
 	if err != nil {
 		return nil, err
 	}
 	return r.withLastUsed(ctx, cs)
+}
+
+// liveCredentials reads a page of an account's credentials of one kind, leaving out those of
+// tombstoned owners and reading on until the page is full or the listing ends.
+func (r *reader) liveCredentials(ctx context.Context, values []string, p Page) ([]Credential, error) {
+	out := []Credential{}
+	for {
+		cs, err := list[Credential](ctx, r.ops, KindCredential, IndexKind, values, p)
+		if err != nil {
+			return nil, err
+		}
+		gone, err := r.tombstoned(ctx, cs)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range cs {
+			if !gone[i] && len(out) < p.Limit {
+				out = append(out, c)
+			}
+		}
+		if len(cs) < p.Limit || len(out) == p.Limit {
+			return out, nil
+		}
+		p.BeforeID = cs[len(cs)-1].ID
+	}
+}
+
+// tombstoned reports, for each credential, whether its owner has a Tombstone in its account:
+// one GetMany for the distinct owners.
+func (r *reader) tombstoned(ctx context.Context, cs []Credential) ([]bool, error) {
+	gone := make([]bool, len(cs))
+	if len(cs) == 0 {
+		return gone, nil
+	}
+	at := map[string]int{} // tombstone key -> index in refs
+	var refs []Ref
+	for _, c := range cs {
+		k := JoinKey(c.AccountID, c.OwnerID)
+		if _, ok := at[k]; !ok {
+			at[k] = len(refs)
+			refs = append(refs, Ref{KindTombstone, k})
+		}
+	}
+	recs, err := r.ops.GetMany(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		gone[i] = recs[at[JoinKey(c.AccountID, c.OwnerID)]] != nil
+	}
+	return gone, nil
 }
 
 // withLastUsed fills in the credentials' last-used times, in place.
@@ -248,7 +359,7 @@ func (r *reader) withLastUsed(ctx context.Context, cs []Credential) ([]Credentia
 }
 
 func (r *reader) OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error) {
-	o, err := r.owner(ctx, accountID, ownerID, false)
+	o, _, err := r.owner(ctx, accountID, ownerID, false)
 	return o.State, err
 }
 
@@ -257,44 +368,55 @@ func (r *reader) CredentialAuth(ctx context.Context, id string) (Credential, Own
 	if err != nil {
 		return Credential{}, Owner{}, err
 	}
-	o, err := r.owner(ctx, c.AccountID, c.OwnerID, true)
-	return c, o, err
+	o, gone, err := r.owner(ctx, c.AccountID, c.OwnerID, true)
+	switch {
+	case err != nil:
+		return Credential{}, Owner{}, err
+	case gone:
+		return Credential{}, Owner{}, ErrNotFound
+	}
+	return c, o, nil
 }
 
 // owner reads what makes ownerID an owner of credentials in accountID, in one GetMany: the
-// bot user with that ID, its membership there and, with subject, the user (for its email).
-func (r *reader) owner(ctx context.Context, accountID, ownerID string, subject bool) (Owner, error) {
-	refs := []Ref{{KindBotUser, ownerID}, {KindMembership, JoinKey(accountID, ownerID)}}
+// bot user with that ID, its membership there, its tombstone and, with subject, the user (for
+// its email). A tombstoned owner is missing, and gone reports it: its credentials are gone.
+func (r *reader) owner(ctx context.Context, accountID, ownerID string, subject bool) (o Owner, gone bool, err error) {
+	refs := []Ref{{KindBotUser, ownerID}, {KindMembership, JoinKey(accountID, ownerID)}, {KindTombstone, JoinKey(accountID, ownerID)}}
 	if subject {
 		refs = append(refs, Ref{KindUser, ownerID})
 	}
+	o = Owner{ID: ownerID, State: OwnerMissing}
 	recs, err := r.ops.GetMany(ctx, refs)
 	if err != nil {
-		return Owner{ID: ownerID}, err
+		return o, false, err
+	}
+	if recs[2] != nil {
+		return o, true, nil
 	}
 	bot, err := optional[BotUser](KindBotUser, recs[0])
 	if err != nil {
-		return Owner{ID: ownerID}, err
+		return o, false, err
 	}
 	m, err := optional[Membership](KindMembership, recs[1])
 	if err != nil {
-		return Owner{ID: ownerID}, err
+		return o, false, err
 	}
-	o := Owner{ID: ownerID, State: ownerStateOf(accountID, bot, m)}
+	o.State = ownerStateOf(accountID, bot, m)
 	switch {
 	case o.State == OwnerMissing:
 	case bot != nil:
 		o.Bot, o.Subject = true, bot.Name
 	case subject:
-		u, err := optional[User](KindUser, recs[2])
+		u, err := optional[User](KindUser, recs[3])
 		if err != nil {
-			return Owner{ID: ownerID}, err
+			return o, false, err
 		}
 		if u != nil {
 			o.Subject = u.Email
 		}
 	}
-	return o, nil
+	return o, false, nil
 }
 
 func (r *reader) Role(ctx context.Context, id string) (Role, error) {
@@ -321,10 +443,15 @@ func (r *reader) ExternalIdentity(ctx context.Context, idpID, subject string) (E
 	return get[ExternalIdentity](ctx, r.ops, KindExternalIdentity, JoinKey(idpID, subject))
 }
 
+func (r *reader) Tombstones(ctx context.Context, p Page) ([]Tombstone, error) {
+	return list[Tombstone](ctx, r.ops, KindTombstone, IndexAll, []string{}, p)
+}
+
 // writer implements Tx over a Backend's WriteOps.
 type writer struct {
 	reader
-	w WriteOps
+	w     WriteOps
+	clock Clock
 }
 
 // previous returns the stored version of a record about to be replaced, and whether there
@@ -360,18 +487,71 @@ func (w *writer) PutMembership(ctx context.Context, m Membership) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
+	key := JoinKey(m.AccountID, m.UserID)
+	if _, found, err := previous[Membership](ctx, w.ops, KindMembership, key); err != nil {
+		return err
+	} else if !found {
+		if err := w.checkNoTombstone(ctx, m.AccountID, m.UserID); err != nil {
+			return err
+		}
+	}
 	return w.w.Put(ctx, KindMembership, m)
 }
 
-func (w *writer) DeleteMembership(ctx context.Context, accountID, userID string) error {
+// checkNoTombstone fails while an owner's earlier credentials in the account are still being
+// purged: a returning member must not get them back.
+func (w *writer) checkNoTombstone(ctx context.Context, accountID, ownerID string) error {
+	_, found, err := previous[Tombstone](ctx, w.ops, KindTombstone, JoinKey(accountID, ownerID))
+	if err != nil || !found {
+		return err
+	}
+	return &Error{
+		Kind: ErrConflict, Code: CodePurgePending, Field: "user_id",
+		Msg: "the user's credentials from an earlier membership are still being deleted; try again in a few seconds",
+	}
+}
+
+func (w *writer) DeleteMembership(ctx context.Context, accountID, userID string, by Principal) error {
 	key := JoinKey(accountID, userID)
 	if _, err := get[Membership](ctx, w.ops, KindMembership, key); err != nil {
 		return err
 	}
-	if err := w.deleteOwnedCredentials(ctx, accountID, userID); err != nil {
+	if err := w.w.Delete(ctx, KindMembership, key); err != nil {
 		return err
 	}
-	return w.w.Delete(ctx, KindMembership, key)
+	return w.tombstone(ctx, accountID, userID, by)
+}
+
+// tombstone records that ownerID's credentials in accountID are gone, if it has any.
+func (w *writer) tombstone(ctx context.Context, accountID, ownerID string, by Principal) error {
+	owned, err := w.ops.List(ctx, KindCredential, IndexOwner, []string{accountID, ownerID}, Page{Limit: 1})
+	if err != nil || len(owned) == 0 {
+		return err
+	}
+	return w.w.Put(ctx, KindTombstone, Tombstone{AccountID: accountID, OwnerID: ownerID, By: by, CreatedAt: w.clock.Now().UTC()})
+}
+
+func (w *writer) PurgeCredentials(ctx context.Context, accountID, ownerID string, limit int) ([]Credential, bool, error) {
+	if limit < 1 || limit > MaxPageLimit {
+		return nil, false, Invalid("limit", CodeOutOfRange, MaxPageLimit, "must be between 1 and %d, got %d", MaxPageLimit, limit)
+	}
+	key := JoinKey(accountID, ownerID)
+	if _, found, err := previous[Tombstone](ctx, w.ops, KindTombstone, key); err != nil || !found {
+		return []Credential{}, true, err
+	}
+	cs, err := list[Credential](ctx, w.ops, KindCredential, IndexOwner, []string{accountID, ownerID}, Page{Limit: limit})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, c := range cs {
+		if err := w.w.Delete(ctx, KindCredential, c.ID); err != nil {
+			return nil, false, err
+		}
+	}
+	if len(cs) == limit {
+		return cs, false, nil
+	}
+	return cs, true, w.w.Delete(ctx, KindTombstone, key)
 }
 
 func (w *writer) PutInvitation(ctx context.Context, inv Invitation) error {
@@ -410,15 +590,15 @@ func (w *writer) PutBotUser(ctx context.Context, b BotUser) error {
 	return w.w.Put(ctx, KindBotUser, b)
 }
 
-func (w *writer) DeleteBotUser(ctx context.Context, id string) error {
+func (w *writer) DeleteBotUser(ctx context.Context, id string, by Principal) error {
 	b, err := get[BotUser](ctx, w.ops, KindBotUser, id)
 	if err != nil {
 		return err
 	}
-	if err := w.deleteOwnedCredentials(ctx, b.AccountID, id); err != nil {
+	if err := w.w.Delete(ctx, KindBotUser, id); err != nil {
 		return err
 	}
-	return w.w.Delete(ctx, KindBotUser, id)
+	return w.tombstone(ctx, b.AccountID, id, by)
 }
 
 func (w *writer) PutCredential(ctx context.Context, c Credential) error {
@@ -455,31 +635,6 @@ func (w *writer) checkNewOwner(ctx context.Context, c Credential) error {
 
 func (w *writer) DeleteCredential(ctx context.Context, id string) error {
 	return w.w.Delete(ctx, KindCredential, id)
-}
-
-// deleteOwnedCredentials deletes every credential ownerID owns in accountID: what deleting a
-// bot user or a membership takes with it.
-func (w *writer) deleteOwnedCredentials(ctx context.Context, accountID, ownerID string) error {
-	p := Page{Limit: MaxPageLimit}
-	for {
-		recs, err := w.ops.List(ctx, KindCredential, IndexOwner, []string{accountID, ownerID}, p)
-		if err != nil {
-			return err
-		}
-		for _, rec := range recs {
-			c, err := as[Credential](KindCredential, rec)
-			if err != nil {
-				return err
-			}
-			if err := w.w.Delete(ctx, KindCredential, c.ID); err != nil {
-				return err
-			}
-			p.BeforeID = c.ID
-		}
-		if len(recs) < p.Limit {
-			return nil
-		}
-	}
 }
 
 func (w *writer) PutRole(ctx context.Context, r Role) error {

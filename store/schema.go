@@ -108,6 +108,7 @@ const (
 	IndexStatus      = "status"      // memberships of an account by status (counted for seats)
 	IndexUser        = "user"        // memberships of a user, across accounts (global)
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
+	IndexAll         = "all"         // listing of every record of a table (global, no values)
 )
 
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
@@ -144,6 +145,9 @@ func Schema() []Table {
 			listing(IndexAccount, false, func(e *Event) ([]string, bool) { return []string{e.AccountID}, true })),
 		newTable(KindExternalIdentity, false, func(x *ExternalIdentity) string { return JoinKey(x.IdPID, x.Subject) },
 			func(x *ExternalIdentity) string { return x.AccountID }, func(x *ExternalIdentity) string { return x.UserID }, ExternalIdentity.clone),
+		newTable(KindTombstone, false, func(t *Tombstone) string { return JoinKey(t.AccountID, t.OwnerID) },
+			func(t *Tombstone) string { return t.AccountID }, func(t *Tombstone) string { return t.OwnerID }, Tombstone.clone,
+			listing(IndexAll, true, func(*Tombstone) ([]string, bool) { return []string{}, true })),
 	}
 }
 

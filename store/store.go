@@ -106,6 +106,11 @@ type Reader interface {
 
 	// ExternalIdentity returns the link of an identity provider's subject to a user.
 	ExternalIdentity(ctx context.Context, idpID, subject string) (ExternalIdentity, error)
+
+	// Tombstones lists owners whose credentials await purging (see Tombstone), across all
+	// accounts, in descending key order; Page.BeforeID is a Tombstone's key,
+	// JoinKey(AccountID, OwnerID).
+	Tombstones(ctx context.Context, p Page) ([]Tombstone, error)
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -120,16 +125,21 @@ type Tx interface {
 	// carries that account's shard tag (see ShardTag).
 	PutUser(ctx context.Context, u User) error
 
+	// PutMembership writes a membership. A new membership of a user whose earlier membership
+	// still has credentials to purge fails with ErrConflict, code CodePurgePending.
 	PutMembership(ctx context.Context, m Membership) error
-	// DeleteMembership deletes a membership and every credential its user owns in the account.
-	DeleteMembership(ctx context.Context, accountID, userID string) error
+	// DeleteMembership deletes a membership. From this commit on, every credential the user
+	// owns in the account is gone for every read; a Tombstone attributed to by records them
+	// until PurgeCredentials has deleted them.
+	DeleteMembership(ctx context.Context, accountID, userID string, by Principal) error
 
 	PutInvitation(ctx context.Context, inv Invitation) error
 	DeleteInvitation(ctx context.Context, id string) error
 
 	PutBotUser(ctx context.Context, b BotUser) error
-	// DeleteBotUser deletes a bot user and every credential it owns.
-	DeleteBotUser(ctx context.Context, id string) error
+	// DeleteBotUser deletes a bot user. Its credentials are gone from this commit on, as for
+	// DeleteMembership.
+	DeleteBotUser(ctx context.Context, id string, by Principal) error
 
 	// PutCredential writes a credential. A new one's owner must exist in its account; an
 	// existing one's AccountID, OwnerID, Kind and secret must not change (ErrInvalid, code
@@ -145,6 +155,11 @@ type Tx interface {
 
 	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
 	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error
+
+	// PurgeCredentials deletes up to limit credentials of an owner that has a Tombstone in
+	// the account, and returns them; when none are left it deletes the tombstone and reports
+	// done. Without a tombstone it does nothing and reports done.
+	PurgeCredentials(ctx context.Context, accountID, ownerID string, limit int) (purged []Credential, done bool, err error)
 
 	// AppendEvent records an audit event; it commits with the rest of the transaction. An
 	// event is never replaced: an ID already used is a conflict.

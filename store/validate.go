@@ -213,6 +213,8 @@ func (u User) clone() User { return u }
 
 func (x ExternalIdentity) clone() ExternalIdentity { return x }
 
+func (t Tombstone) clone() Tombstone { return t }
+
 // Clone returns a deep copy of m.
 func (m Membership) Clone() Membership { m.Roles = slices.Clone(m.Roles); return m }
 
