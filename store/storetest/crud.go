@@ -116,7 +116,9 @@ func testCRUD(t *testing.T, ns NewStore) {
 		get: func(ctx context.Context, r store.Reader, b store.BotUser) (store.BotUser, error) {
 			return r.BotUser(ctx, b.ID)
 		},
-		del:    func(ctx context.Context, tx store.Tx, b store.BotUser) error { return tx.DeleteBotUser(ctx, b.ID, suite()) },
+		del: func(ctx context.Context, tx store.Tx, b store.BotUser) error {
+			return tx.DeleteBotUser(ctx, b.ID, suite())
+		},
 		clone:  store.BotUser.Clone,
 		mutate: func(b store.BotUser) { b.Roles[0] = "mutated" },
 		list: func(ctx context.Context, r store.Reader, b store.BotUser) ([]store.BotUser, error) {

@@ -57,7 +57,9 @@ func listings() []listing {
 		list: func(ctx context.Context, r store.Reader, e *env, acct string, p store.Page) ([]string, error) {
 			return ids(r.BotUsers(ctx, acct, p))(func(b store.BotUser) string { return b.ID })
 		},
-		del: func(ctx context.Context, tx store.Tx, _, key string) error { return tx.DeleteBotUser(ctx, key, suite()) },
+		del: func(ctx context.Context, tx store.Tx, _, key string) error {
+			return tx.DeleteBotUser(ctx, key, suite())
+		},
 	})
 	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
 		out = append(out, listing{
