@@ -22,7 +22,7 @@ func TestDanglingPointers(t *testing.T) {
 	srv := sharedServer(t)
 	client := newClient(t, srv)
 	prefix := srv.Prefix + ":" + redistest.UniquePrefix()
-	s, err := redisstore.New(client, redisstore.WithPrefix(prefix))
+	s, err := redisstore.New(t.Context(), client, redisstore.WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestDanglingPointers(t *testing.T) {
 	}
 
 	// A stale claim: ignored by lookups, taken over by a new user.
-	client.Set(ctx, prefix+":email:old@example.com", lease(-time.Minute), 0)
+	client.Set(ctx, prefix+":u:user:email:old@example.com", lease(-time.Minute), 0)
 	err = s.View(ctx, func(r store.Reader) error { _, err := r.UserByEmail(ctx, "old@example.com"); return err })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UserByEmail through a dangling pointer: %v, want ErrNotFound", err)
@@ -55,7 +55,7 @@ func TestDanglingPointers(t *testing.T) {
 	}
 
 	// A claim within its lease may be a commit in flight: it is a conflict until it ends.
-	client.Set(ctx, prefix+":email:new@example.com", lease(time.Minute), 0)
+	client.Set(ctx, prefix+":u:user:email:new@example.com", lease(time.Minute), 0)
 	if err := putUser("new@example.com"); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("claiming an email under a live lease: %v, want ErrConflict", err)
 	}
