@@ -70,12 +70,12 @@ func (s *Store) decodeCursor(c store.Cursor) ([]streamID, error) {
 	}
 	parts := strings.Split(string(c), ".")
 	if len(parts) != s.ks.n+2 || parts[0] != cursorVersion || parts[1] != strconv.Itoa(s.ks.n) {
-		return nil, &store.InvalidError{Field: "cursor", Reason: "not a cursor of this store (another adapter, prefix or shard count)"}
+		return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "not a cursor of this store (another adapter, prefix or shard count)")
 	}
 	for i, p := range parts[2:] {
 		id, err := parseStreamID(p)
 		if err != nil {
-			return nil, &store.InvalidError{Field: "cursor", Reason: err.Error()}
+			return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "stream position %d is malformed", i)
 		}
 		pos[i] = id
 	}

@@ -4,77 +4,45 @@ import "github.com/redis/go-redis/v9"
 
 // The Lua scripts. Each touches only keys of one hash slot: the keys it is given, or keys it
 // builds under the hash-tagged head of the bucket it was given (ARGV), and it checks with
-// luaBucket that an ID belongs to that bucket before building a key for it.
+// luaBucket that a primary key belongs to that bucket before building a key for it.
 
-// luaBucket reproduces keyspace.bucket.
+// luaBucket reproduces keyspace.bucket: the shard tag of a primary key's first ID, hashed.
 const luaBucket = `
-local function bucket(id, n)
+local function bucket(key, n)
+  local slash = string.find(key, '/', 1, true)
+  if slash then key = string.sub(key, 1, slash - 1) end
   local h = 0
-  local s = string.sub(id, -4)
-  if #id < 4 then s = '' end
-  for i = 1, #s do h = (h * 31 + string.byte(s, i)) % 65521 end
+  if #key >= 4 then
+    local s = string.sub(key, -4)
+    for i = 1, 4 do h = (h * 31 + string.byte(s, i)) % 65521 end
+  end
   return h % n
 end
 `
 
-// scriptAuth returns a credential, its last-used time and its owner's state in one call:
-// the verifier's cache miss. KEYS: credential record, last-used hash. ARGV: credential ID,
-// head of the credential's bucket, number of buckets, that bucket. The state is 0 missing,
-// 1 active, 2 inactive, or -1 when the owner or account lives in another bucket (the caller
-// then asks again).
-var scriptAuth = redis.NewScript(luaBucket + `
-local c = redis.call('GET', KEYS[1])
-if not c then return false end
-local lu = redis.call('HGET', KEYS[2], ARGV[1]) or ''
-local obj = cjson.decode(c)
-local owner, acc = obj['owner_id'], obj['account_id']
-local n, b = tonumber(ARGV[3]), tonumber(ARGV[4])
-if type(owner) ~= 'string' or type(acc) ~= 'string' or bucket(owner, n) ~= b or bucket(acc, n) ~= b then
-  return {c, lu, -1}
-end
-local st = 0
-local bot = redis.call('GET', ARGV[2] .. 'bot:' .. owner)
-if bot then
-  local bo = cjson.decode(bot)
-  if bo['account_id'] == acc then
-    if bo['active'] then st = 1 else st = 2 end
-  end
-else
-  local m = redis.call('GET', ARGV[2] .. 'x:' .. acc .. ':mem:' .. owner)
-  if m then
-    if cjson.decode(m)['status'] == 'active' then st = 1 else st = 2 end
-  end
-end
-return {c, lu, st}
-`)
-
-// scriptPage reads one newest-first page of an index and its records in one call. KEYS:
-// the index, the last-used hash (credentials) or the index again. ARGV: the ZREVRANGEBYLEX
-// max, the limit, the head of the records' keys, "1" to return last-used times, the number
-// of buckets, the index's bucket. It returns flat id, record[, last-used] tuples; a record
-// is "" when missing and "-" when it lives in another bucket.
+// scriptPage reads one newest-first page of a listing index and its records in one call.
+// KEYS: the index. ARGV: the ZREVRANGEBYLEX max, the limit, the head of the records' keys
+// (bucket head + record tail), the number of buckets, the index's bucket. It returns flat
+// primary key, record pairs; a record is "" when missing and "-" when it lives in another
+// bucket (the caller reads those itself).
 var scriptPage = redis.NewScript(luaBucket + `
-local ids = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
-local n, b = tonumber(ARGV[5]), tonumber(ARGV[6])
+local keys = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local n, b = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  local local_ = ARGV[7] == '1' or bucket(id, n) == b
-  if local_ then
-    out[#out + 1] = redis.call('GET', ARGV[3] .. id) or ''
+for _, k in ipairs(keys) do
+  out[#out + 1] = k
+  if bucket(k, n) == b then
+    out[#out + 1] = redis.call('GET', ARGV[3] .. k) or ''
   else
     out[#out + 1] = '-'
-  end
-  if ARGV[4] == '1' then
-    if local_ then out[#out + 1] = redis.call('HGET', KEYS[2], id) or '' else out[#out + 1] = '' end
   end
 end
 return out
 `)
 
 // scriptRecordUse keeps the latest last-used time per existing credential. KEYS: the
-// bucket's last-used hash. ARGV: the head of the bucket's credential keys, then pairs of
-// credential ID and fixed-width UTC time.
+// bucket's last-used hash. ARGV: the head of the bucket's credential record keys, then pairs
+// of credential ID and fixed-width UTC time.
 var scriptRecordUse = redis.NewScript(`
 for i = 2, #ARGV, 2 do
   local id, at = ARGV[i], ARGV[i + 1]
