@@ -27,7 +27,8 @@ func (t *txn) table(kind store.Kind) (*store.Table, error) {
 }
 
 // index returns the table of kind and its index called name, checking that values can
-// address it: a per-account index needs at least its first value, the account's ID.
+// address it: a per-account index needs at least its first value, the account's ID (a Global
+// listing index may have none: it lists a whole table).
 func (t *txn) index(kind store.Kind, name string, values []string) (*store.Table, store.Index, error) {
 	tb, err := t.table(kind)
 	if err != nil {
@@ -37,7 +38,7 @@ func (t *txn) index(kind store.Kind, name string, values []string) (*store.Table
 	if !ok {
 		return nil, ix, store.Invalid("index", store.CodeInvalidValue, 0, "table %s has no index %q", kind, name)
 	}
-	if len(values) == 0 {
+	if len(values) == 0 && !ix.Global {
 		return nil, ix, store.Invalid("values", store.CodeRequired, 0, "index %s.%s needs its values", kind, name)
 	}
 	return tb, ix, nil
