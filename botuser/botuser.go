@@ -116,7 +116,7 @@ func New(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service {
 
 // CreateParams describes a new bot user, like ngrok's BotUserCreate.
 type CreateParams struct {
-	Name   string   // required, at most MaxNameLen bytes, unique in the account
+	Name   string   // required, unique in the account; see identity.CheckName (at most MaxNameLen bytes)
 	Active *bool    // default true
 	Roles  []string // default none: the bot acts with rbac.DefaultBotRoles
 }
@@ -330,15 +330,7 @@ func nameFree(ctx context.Context, r store.Reader, accountID, name, self string)
 	return err
 }
 
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return &identity.ValidationError{Field: "name", Reason: "required"}
-	case len(name) > MaxNameLen:
-		return &identity.ValidationError{Field: "name", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxNameLen, len(name))}
-	}
-	return nil
-}
+func checkName(name string) error { return identity.CheckName("name", name, true) }
 
 func checkIDs(accountID, botID string) error {
 	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {

@@ -125,13 +125,3 @@ func checkPage(p store.Page, want id.Prefix) error {
 	}
 	return nil
 }
-
-func checkName(field, name string, required bool) error {
-	switch {
-	case name == "" && required:
-		return &ValidationError{Field: field, Reason: "required"}
-	case len(name) > store.MaxNameLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(name))}
-	}
-	return nil
-}

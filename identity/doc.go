@@ -21,6 +21,14 @@
 // with a *SeatLimitError. An invitation carries preset roles and an expiry; only a user with
 // the invited email can accept it.
 //
+// # Names
+//
+// Every name in iamkit (accounts, users, bot users, custom roles) follows one rule,
+// CheckName: valid UTF-8 of at most store.MaxNameLen bytes, with no control, format or
+// invisible characters (NUL, bidi overrides, zero-width characters, ...), not blank and not
+// padded with whitespace. Free text such as a role's description follows CheckDescription.
+// Refusals are *ValidationError values naming the field.
+//
 // # Authorization and the Guard
 //
 // Directory enforces the rules that do not depend on role definitions: seats, emails,

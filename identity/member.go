@@ -19,7 +19,7 @@ func (d *Directory) CreateUser(ctx context.Context, email, name string) (store.U
 	if err != nil {
 		return store.User{}, err
 	}
-	if err := checkName("name", name, false); err != nil {
+	if err := CheckName("name", name, false); err != nil {
 		return store.User{}, err
 	}
 	uid, err := d.ids.New(id.User)

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/iamkit/iamkit/botuser"
@@ -305,7 +307,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonInvalidEmail)
 	}
 	l := &Login{
-		AccountID: acct.ID, Email: email, Name: truncateName(a.Name), IdPID: idp.ID, NameID: a.NameID,
+		AccountID: acct.ID, Email: email, Name: displayName(a.Name), IdPID: idp.ID, NameID: a.NameID,
 		Groups: slices.Clone(a.Groups), IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter,
 	}
 	settings := settingsOf(acct.SSO)
@@ -459,14 +461,20 @@ func (s *Service) linked(ctx context.Context, l *Login, already bool) (*Login, e
 	return l, nil
 }
 
-// truncateName cuts a display name to store.MaxNameLen bytes on a rune boundary.
-func truncateName(n string) string {
-	if len(n) <= store.MaxNameLen {
-		return n
+// displayName is the IdP's display name as iamkit stores it: cut to store.MaxNameLen bytes on a
+// rune boundary, without the space the cut may leave at its end, and dropped altogether if
+// identity.CheckName refuses it (control or format characters, say), so that an odd name
+// from the IdP neither blocks the login nor reaches the store.
+func displayName(n string) string {
+	if len(n) > store.MaxNameLen {
+		n = n[:store.MaxNameLen]
+		for len(n) > 0 && !utf8.ValidString(n) {
+			n = n[:len(n)-1]
+		}
+		n = strings.TrimRightFunc(n, unicode.IsSpace)
 	}
-	n = n[:store.MaxNameLen]
-	for len(n) > 0 && !utf8.ValidString(n) {
-		n = n[:len(n)-1]
+	if identity.CheckName("name", n, false) != nil {
+		return ""
 	}
 	return n
 }
