@@ -322,13 +322,13 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		hasInv  bool
 	)
 	err = s.st.View(ctx, func(r store.Reader) error {
-		// A bot user's name never logs in as a user, even when it looks like an email.
-		for _, name := range []string{email, a.Email} {
-			if _, err := r.BotUserByName(ctx, acct.ID, name); err == nil {
-				return deny(ReasonBotUser)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		// A bot user's name never logs in as a user, even when it looks like an email. A bot
+		// name that looks like one is canonical (botuser checks it with
+		// identity.NormalizeEmail), so the canonical email finds it, whatever its case.
+		if _, err := r.BotUserByName(ctx, acct.ID, email); err == nil {
+			return deny(ReasonBotUser)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		// The (IdP, NameID) pair identifies the user once linked, whatever email the IdP
 		// asserts now; only an unlinked subject is matched by email, and only for a domain
