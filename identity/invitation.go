@@ -10,8 +10,10 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// Invite invites an email address into an account with preset roles (empty: the Guard's
-// defaults), valid for the Directory's invitation TTL. A pending invitation takes a seat:
+// Invite invites an email address into an account with preset roles, valid for the
+// Directory's invitation TTL. roles nil (omitted) means the Guard's default roles; a non-nil
+// empty list is refused with a *ValidationError on "roles" (defaults are never a silent
+// stand-in for "no roles"). A pending invitation takes a seat:
 // one that would exceed the plan's seats fails with a *SeatLimitError. The Guard decides
 // whether by may invite with those roles. An expired invitation for the same email is
 // replaced; an unexpired one fails with ErrAlreadyInvited, and a member's email with
@@ -22,6 +24,9 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
+		return store.Invitation{}, err
+	}
+	if err := checkRolesOrOmitted(roles); err != nil {
 		return store.Invitation{}, err
 	}
 	if err := by.Validate(accountID); err != nil {

@@ -90,6 +90,8 @@ func (s *server) getMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	return s.writeMember(w, r, c, http.StatusOK, m)
 }
 
+// memberUpdate is the body of PATCH /members/{id}: roles absent or null change nothing
+// (ERR_NGROK_606); "roles": [] reaches the library, which refuses it.
 type memberUpdate struct {
 	Roles *[]string `json:"roles"`
 }
@@ -156,6 +158,9 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
+// invitationCreate is the body of POST /invitations. Roles omitted (or null) decode as nil,
+// which the library replaces with the default roles; "roles": [] decodes as a non-nil empty
+// slice, which it refuses. Pass it through as decoded.
 type invitationCreate struct {
 	Email string   `json:"email"`
 	Roles []string `json:"roles"`
