@@ -187,7 +187,7 @@ func (d *Directory) join(ctx context.Context, accountID, userID string, roles []
 			if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
 				return err
 			}
-			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, actor.Audit(), inv); err != nil {
+			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, actor.Audit(), withoutToken(inv)); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {

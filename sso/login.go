@@ -419,7 +419,10 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonBotUser)
 	}
 	if pending {
-		_, err = s.dir.AcceptInvitation(ctx, inv.ID, user.ID, identity.SourceDashboard)
+		// The user has just proven, through the IdP trusted for the email's domain, that it is
+		// the invitee: it accepts as itself, logging into the invitation's account.
+		by := identity.Principal{ID: user.ID, Kind: identity.KindUser, AccountID: acct.ID, Subject: user.Email, Source: identity.SourceDashboard}
+		_, err = s.dir.AcceptInvitation(ctx, by, inv.ID)
 	} else {
 		_, err = s.dir.Provision(ctx, acct.ID, user.ID, idp.DefaultRoles, identity.SourceDashboard)
 	}
