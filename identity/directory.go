@@ -31,6 +31,7 @@ type Directory struct {
 	guard Guard
 	clock clock.Clock
 	ids   *id.Generator
+	rand  io.Reader // invitation tokens
 	rec   audit.Recorder
 	log   *slog.Logger
 	ttl   time.Duration
@@ -49,7 +50,8 @@ type config struct {
 // WithClock sets the time source (default: the system clock).
 func WithClock(c clock.Clock) Option { return func(o *config) { o.clock = c } }
 
-// WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
+// WithRandom sets the randomness for IDs and invitation tokens (default: crypto/rand.Reader).
+// r must be safe for concurrent use, as crypto/rand.Reader is.
 func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
 
 // WithLogger sets a logger for diagnostics (default: none).
@@ -73,7 +75,7 @@ func New(st store.Store, plans *Catalog, guard Guard, opts ...Option) *Directory
 	}
 	ids := id.NewGenerator(c.clock, c.rand)
 	return &Directory{
-		st: st, plans: plans, guard: guard, clock: c.clock, ids: ids,
+		st: st, plans: plans, guard: guard, clock: c.clock, ids: ids, rand: c.rand,
 		rec: audit.Recorder{IDs: ids, Clock: c.clock}, log: c.logger, ttl: c.ttl,
 	}
 }
@@ -122,16 +124,6 @@ func checkPage(p store.Page, want id.Prefix) error {
 	}
 	if p.BeforeID != "" {
 		return checkID("before_id", p.BeforeID, want)
-	}
-	return nil
-}
-
-func checkName(field, name string, required bool) error {
-	switch {
-	case name == "" && required:
-		return &ValidationError{Field: field, Reason: "required"}
-	case len(name) > store.MaxNameLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(name))}
 	}
 	return nil
 }

@@ -213,7 +213,7 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 	admin := e.Principal(a.ID, u.ID)
 	admin.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 	bob := e.User("bob@example.com")
-	var invID string
+	var inv identity.Invited
 
 	steps := []struct {
 		name string
@@ -222,18 +222,18 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 		by   string
 	}{
 		{"invite", func() error {
-			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
-			invID = inv.ID
+			var err error
+			inv, err = e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			return err
 		}, audit.InvitationCreated, admin.ID},
-		{"revoke", func() error { return e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, invID) }, audit.InvitationDeleted, admin.ID},
+		{"revoke", func() error { return e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, inv.ID) }, audit.InvitationDeleted, admin.ID},
 		{"invite again", func() error {
-			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
-			invID = inv.ID
+			var err error
+			inv, err = e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			return err
 		}, audit.InvitationCreated, admin.ID},
 		{"accept", func() error {
-			_, err := e.Dir.AcceptInvitation(e.Ctx, invID, bob.ID, identity.SourceDashboard)
+			_, err := e.Dir.AcceptInvitationToken(e.Ctx, inv.Token.Reveal(), "", identity.SourceDashboard)
 			return err
 		}, audit.MemberCreated, bob.ID},
 		{"set roles", func() error {

@@ -45,13 +45,17 @@
 //     email, and only when the email's domain is one the IdP is trusted for (its Domains;
 //     ReasonUntrustedDomain otherwise, whether or not the user exists, since users are global
 //     and creating one claims its email everywhere). Email alone never links an IdP that is
-//     not trusted for the domain.
+//     not trusted for the domain. Emails (NameID or attribute) and trusted domains follow
+//     identity.NormalizeEmail and identity.NormalizeDomain: ASCII only, IDNs in punycode,
+//     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (ErrNoEmail),
+//     never folded onto the address it resembles.
 //   - An active member logs in; a disabled member is refused. A pending invitation for the
 //     email is accepted (in both modes), taking the roles it carries. Otherwise "jit"
 //     creates the user (in an Update of its own) and a membership with the IdP's default
 //     roles through identity.Directory.Provision, within the plan's seats; "invite_only"
 //     refuses (ReasonNotInvited).
-//   - Bot users never log in: an asserted email equal to a bot user's name is refused, and
+//   - Bot users never log in: an asserted email equal to a bot user's name (canonical, as
+//     package botuser requires of names that look like addresses) is refused, and
 //     every session path calls botuser's checks.
 //
 // # Enforcement and sessions

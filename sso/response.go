@@ -526,7 +526,8 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 		return nil, zero, respErr(ErrMalformedResponse, "want exactly one (unencrypted) NameID")
 	}
 	txt, ok := textOf(nid)
-	if out.NameID = strings.TrimSpace(txt); !ok || out.NameID == "" || len(out.NameID) > 1024 {
+	// XML whitespace only: a Unicode space (U+00A0, ...) is part of the subject, not padding.
+	if out.NameID = strings.Trim(txt, " \t\r\n"); !ok || out.NameID == "" || len(out.NameID) > 1024 {
 		return nil, zero, respErr(ErrMalformedResponse, "NameID is empty or not text")
 	}
 	out.NameIDFormat = attrOr(nid, "Format")

@@ -100,7 +100,7 @@ func (s *server) routes() {
 	s.handle("GET /invitations", "invitations.list", rbac.MembersRead, s.listInvitations)
 	s.handle("GET /invitations/{id}", "invitations.get", rbac.MembersRead, s.getInvitation)
 	s.handle("DELETE /invitations/{id}", "invitations.delete", rbac.MembersInvite, s.deleteInvitation)
-	s.handle("POST /invitations/{id}/accept", "invitations.accept", rbac.MembersManage, s.acceptInvitation)
+	s.handle("POST /invitations/{id}/accept", "invitations.accept", authenticatedOnly, s.acceptInvitation)
 
 	s.handle("POST /roles", "roles.create", rbac.RolesManage, s.createRole)
 	s.handle("GET /roles", "roles.list", rbac.RolesRead, s.listRoles)
@@ -115,9 +115,14 @@ func (s *server) routes() {
 	}
 }
 
+// authenticatedOnly, as handle's perm, asks for a valid API key and no permission in its
+// account: the caller acts for itself and the library checks who it is (accepting one's own
+// invitation into another account).
+const authenticatedOnly rbac.Permission = 0
+
 // handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
-// key whose owner holds perm in the key's account; then h runs, and an error it returns is
-// written as ngrok's error body.
+// key whose owner holds perm in the key's account (unless perm is authenticatedOnly); then h
+// runs, and an error it returns is written as ngrok's error body.
 func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
@@ -149,8 +154,10 @@ func (s *server) admit(r *http.Request, perm rbac.Permission) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
-		return nil, err
+	if perm != authenticatedOnly {
+		if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
+			return nil, err
+		}
 	}
 	return &call{principal: p, base: s.base(r)}, nil
 }

@@ -97,23 +97,19 @@ func (e *Env) Member(admin identity.Principal, email string, roles ...string) id
 	return e.Principal(admin.AccountID, u.ID)
 }
 
-// Join invites email into by's account with roles and accepts, creating the user if needed.
+// Join invites email into by's account with roles and accepts with the invitation's token,
+// as the person at that address would, creating the user if needed.
 func (e *Env) Join(by identity.Principal, email string, roles ...string) identity.Principal {
 	e.T.Helper()
 	inv, err := e.Dir.Invite(e.Ctx, by, by.AccountID, email, roles)
 	if err != nil {
 		e.T.Fatalf("Invite(%s): %v", email, err)
 	}
-	u, err := e.Dir.UserByEmail(e.Ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		u = e.User(email)
-	} else if err != nil {
-		e.T.Fatal(err)
+	m, err := e.Dir.AcceptInvitationToken(e.Ctx, inv.Token.Reveal(), "", identity.SourceDashboard)
+	if err != nil {
+		e.T.Fatalf("AcceptInvitationToken(%s): %v", email, err)
 	}
-	if _, err := e.Dir.AcceptInvitation(e.Ctx, inv.ID, u.ID, identity.SourceDashboard); err != nil {
-		e.T.Fatalf("AcceptInvitation(%s): %v", email, err)
-	}
-	return e.Principal(by.AccountID, u.ID)
+	return e.Principal(by.AccountID, m.UserID)
 }
 
 // Credential writes an authtoken owned by ownerID straight through the store, as the

@@ -279,6 +279,7 @@ func (e *env) newInvitation(accountID string) store.Invitation {
 		InvitedBy: "usr_inviter",
 		ExpiresAt: e.now().Add(7 * 24 * time.Hour),
 		CreatedAt: e.now(),
+		TokenHash: hashOf("invitation token " + inv),
 	}
 }
 
