@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -26,7 +27,7 @@ func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, accountJSON{
-		ID: a.ID, URI: c.base + "/account", Name: a.Name, Plan: a.Plan, CreatedAt: timestamp(a.CreatedAt),
+		AccountObject: audit.Account(a), URI: c.base + "/account",
 		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
 	})
 }
