@@ -236,3 +236,60 @@ func (e *env) storedEvents() []store.Event {
 	}
 	return out
 }
+
+// TestObjectWithURI: the API adds the resource's "uri" to a stored event object, and serves
+// anything else (null, not an object, an object with a uri, an unknown resource) as stored.
+func TestObjectWithURI(t *testing.T) {
+	const base = "https://api.example.com"
+	for _, tc := range []struct {
+		res       audit.Resource
+		obj, want string
+	}{
+		{audit.ResourceBotUser, `{"id":"bot_1","name":"ci"}`, `{"id":"bot_1","name":"ci","uri":"https://api.example.com/bot_users/bot_1"}`},
+		{audit.ResourceAPIKey, `{"id":"ak_1","token":null}`, `{"id":"ak_1","token":null,"uri":"https://api.example.com/api_keys/ak_1"}`},
+		{audit.ResourceSSHPublicKey, `{"id":"sshcr_1"}`, `{"id":"sshcr_1","uri":"https://api.example.com/ssh_credentials/sshcr_1"}`},
+		{audit.ResourceSSOSettings, `{"provisioning":"jit"}`, `{"provisioning":"jit","uri":"https://api.example.com/sso_settings"}`},
+		{audit.ResourceAccount, `{"id":"ac_1"}`, `{"id":"ac_1","uri":"https://api.example.com/account"}`},
+		{audit.ResourceMember, `{"id":"usr_1","uri":"elsewhere"}`, `{"id":"usr_1","uri":"elsewhere"}`},
+		{audit.ResourceMember, `{"name":"no id"}`, `{"name":"no id"}`},
+		{audit.ResourceRole, `{"id":7}`, `{"id":7}`},
+		{"widget", `{"id":"w_1"}`, `{"id":"w_1"}`},
+		{audit.ResourceBotUser, `null`, `null`},
+		{audit.ResourceBotUser, ``, `null`},
+		{audit.ResourceBotUser, `[1,2]`, `[1,2]`},
+	} {
+		got := objectWithURI(base, tc.res, json.RawMessage(tc.obj))
+		var gotV, wantV any
+		if err := json.Unmarshal(got, &gotV); err != nil {
+			t.Fatalf("%s %s: served %s: %v", tc.res, tc.obj, got, err)
+		}
+		if err := json.Unmarshal([]byte(tc.want), &wantV); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("%s %s: served %s, want %s", tc.res, tc.obj, got, tc.want)
+		}
+	}
+}
+
+// FuzzObjectWithURI: whatever a stored event object holds, the API serves valid JSON, or the
+// object unchanged when it was not valid JSON to begin with.
+func FuzzObjectWithURI(f *testing.F) {
+	for _, s := range []string{`{"id":"bot_1"}`, `{}`, `null`, `[]`, `{"id":"x","uri":"y"}`, `{"id":"a\u0000"}`, `{"id":"a","id":"b"}`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, obj string) {
+		for _, r := range []audit.Resource{audit.ResourceBotUser, audit.ResourceAccount, ""} {
+			got := objectWithURI("https://api.example.com", r, json.RawMessage(obj))
+			if !json.Valid([]byte(obj)) {
+				if len(obj) > 0 && string(got) != obj {
+					t.Fatalf("invalid object %q served as %q", obj, got)
+				}
+				continue
+			}
+			if !json.Valid(got) {
+				t.Fatalf("object %q served as invalid JSON %q", obj, got)
+			}
+		}
+	})
+}
