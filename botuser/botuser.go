@@ -257,7 +257,8 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, 
 }
 
 // Delete deletes a bot user and, in the same transaction, revokes and deletes every
-// credential it owns. Nothing can restore them. by needs rbac.BotUsersWrite.
+// credential it owns, recording a *_deleted event for each credential and a
+// bot_user_deleted event. Nothing can restore them. by needs rbac.BotUsersWrite.
 func (s *Service) Delete(ctx context.Context, by identity.Principal, accountID, botID string) error {
 	if err := checkIDs(accountID, botID); err != nil {
 		return err
@@ -271,6 +272,9 @@ func (s *Service) Delete(ctx context.Context, by identity.Principal, accountID, 
 		}
 		b, err := botIn(ctx, tx, accountID, botID)
 		if err != nil {
+			return err
+		}
+		if err := s.rec.RecordOwnerCredentialsDeleted(ctx, tx, accountID, botID, by.Audit()); err != nil {
 			return err
 		}
 		if err := tx.DeleteBotUser(ctx, botID); err != nil {

@@ -97,23 +97,6 @@ func (d *Directory) Principal(ctx context.Context, accountID, principalID string
 	return p, err
 }
 
-// Events lists an account's audit events, newest first.
-func (d *Directory) Events(ctx context.Context, accountID string, p store.Page) ([]store.Event, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
-		return nil, err
-	}
-	if err := checkPage(p, id.Event); err != nil {
-		return nil, err
-	}
-	var evs []store.Event
-	err := d.st.View(ctx, func(r store.Reader) error {
-		var err error
-		evs, err = r.Events(ctx, accountID, p)
-		return err
-	})
-	return evs, err
-}
-
 // CheckPage returns a *ValidationError if p's limit is out of range or its BeforeID is not
 // an ID with prefix want.
 func CheckPage(p store.Page, want id.Prefix) error { return checkPage(p, want) }

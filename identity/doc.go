@@ -51,8 +51,10 @@
 // A Principal is a user or a bot user acting in one account through one source (api,
 // dashboard, sdk) and possibly one credential. Build it with PrincipalFor or
 // Directory.Principal after authentication. Every change a Directory makes writes an audit
-// event in the same transaction, attributed to the principal; Events lists them. Users
-// themselves belong to no account, so creating one writes no event: joining an account does.
+// event in the same transaction, attributed to the principal; rbac.Authorizer.Events reads
+// them, filtered by what the reader may read (events about members and invitations need
+// rbac.MembersRead). Users themselves belong to no account, so creating one writes no event:
+// joining an account does.
 //
 // # Errors
 //

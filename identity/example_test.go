@@ -48,8 +48,9 @@ func Example_inviteAndAccept() {
 	_, err = dir.AcceptInvitationToken(ctx, token, "Eve", identity.SourceDashboard)
 	fmt.Println("token used again:", errors.Is(err, identity.ErrNotFound))
 
-	evs, _ := dir.Events(ctx, acct.ID, store.Page{Limit: 2})
-	for _, ev := range evs {
+	// The audit log, as the administrator may read it (rbac filters it per reader).
+	page, _ := authz.Events(ctx, ada, acct.ID, store.Page{Limit: 2})
+	for _, ev := range page.Events {
 		fmt.Println("event:", ev.Type, "by", ev.Principal.Subject)
 	}
 	// Output:

@@ -315,7 +315,8 @@ func (d *Directory) changeMember(ctx context.Context, by Principal, accountID, u
 }
 
 // RemoveMember removes a user from an account and, in the same transaction, revokes and
-// deletes every credential the user owns in that account. The user and its other
+// deletes every credential the user owns in that account, recording a *_deleted event for
+// each credential and a member_deleted event. The user and its other
 // memberships remain. Removing the last active administrator fails with
 // ErrLastAdministrator.
 func (d *Directory) RemoveMember(ctx context.Context, by Principal, accountID, userID string) error {
@@ -338,6 +339,9 @@ func (d *Directory) RemoveMember(ctx context.Context, by Principal, accountID, u
 			if err := keepAnAdministrator(ctx, tx, accountID, userID); err != nil {
 				return err
 			}
+		}
+		if err := d.rec.RecordOwnerCredentialsDeleted(ctx, tx, accountID, userID, by.Audit()); err != nil {
+			return err
 		}
 		if err := tx.DeleteMembership(ctx, accountID, userID); err != nil {
 			return err

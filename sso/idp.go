@@ -116,7 +116,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), idpObject(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -232,7 +232,7 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), idpObject(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -273,7 +273,7 @@ func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Princi
 		if err := tx.DeleteIdentityProvider(ctx, idpID); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), idpObject(rec))
 	})
 }
 
@@ -297,6 +297,26 @@ func putIdP(ctx context.Context, tx store.Tx, rec store.IdentityProvider) error 
 		return fmt.Errorf("sso: metadata_xml: another identity provider of the account has this entity ID: %w", err)
 	}
 	return err
+}
+
+// SSOURL returns where an identity provider's logins are sent: the SingleSignOnService
+// location its metadata gives for the HTTP-Redirect binding, or else for HTTP-POST (the
+// order the Handler tries them in). It is "" if the stored metadata no longer parses.
+func SSOURL(p store.IdentityProvider) string {
+	md, err := ParseIdPMetadata([]byte(p.MetadataXML))
+	switch {
+	case err != nil:
+		return ""
+	case md.SSORedirectURL != "":
+		return md.SSORedirectURL
+	}
+	return md.SSOPostURL
+}
+
+// idpObject is an identity provider as its events show it: without the metadata document,
+// represented by its entity ID and SSO URL.
+func idpObject(p store.IdentityProvider) audit.IdentityProviderObject {
+	return audit.IdentityProvider(p, SSOURL(p))
 }
 
 func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.IdentityProvider, error) {

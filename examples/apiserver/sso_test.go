@@ -22,6 +22,7 @@ type idpOutT struct {
 	URI               string   `json:"uri"`
 	Description       string   `json:"description"`
 	EntityID          string   `json:"entity_id"`
+	SSOURL            string   `json:"sso_url"`
 	MetadataXML       string   `json:"metadata_xml"`
 	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
 	DefaultRoles      []string `json:"default_roles"`

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -25,7 +28,7 @@ func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, accountJSON{
-		ID: a.ID, URI: c.base + "/account", Name: a.Name, Plan: a.Plan, CreatedAt: timestamp(a.CreatedAt),
+		AccountObject: audit.Account(a), URI: c.base + "/account",
 		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
 	})
 }
@@ -391,6 +394,9 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
+// listEvents serves the audit log as the caller may read it (rbac.Authorizer.Events): a page
+// may hold fewer events than the limit and still be followed by next_page_uri, which
+// continues from where the library stopped reading.
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := requireNoBody(r); err != nil {
 		return err
@@ -399,15 +405,22 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	evs, err := s.Dir.Events(r.Context(), c.principal.AccountID, plusOne(p))
+	page, err := s.Authz.Events(r.Context(), c.principal, c.principal.AccountID, p)
 	if err != nil {
 		return err
 	}
-	return list(w, r, c, p, evs, func(e store.Event) string { return e.ID }, func(page []store.Event, next *string) any {
-		out := make([]eventJSON, len(page))
-		for i, e := range page {
-			out[i] = eventOut(c.base, e)
+	out := make([]eventJSON, len(page.Events))
+	for i, e := range page.Events {
+		out[i] = eventOut(c.base, e)
+	}
+	var next *string
+	if page.Next != "" {
+		q := url.Values{"before_id": {page.Next}}
+		if r.URL.Query().Has("limit") {
+			q.Set("limit", strconv.Itoa(p.Limit))
 		}
-		return map[string]any{"events": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
-	})
+		u := c.base + r.URL.Path + "?" + q.Encode()
+		next = &u
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": out, "uri": c.base + r.URL.Path, "next_page_uri": next})
 }
