@@ -84,11 +84,16 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 			}
 			events := func() int {
 				t.Helper()
-				evs, err := dir.Events(ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+				var n int
+				err := st.View(ctx, func(r store.Reader) error {
+					evs, err := r.Events(ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+					n = len(evs)
+					return err
+				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				return len(evs)
+				return n
 			}
 
 			// The invitee's user exists already and is a member (a join that left the

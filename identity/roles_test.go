@@ -19,13 +19,7 @@ func TestRoles_EmptyListIsRefused(t *testing.T) {
 	a, admin := e.Account("admin@example.com", "payg")
 	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloperReadOnly)
 	loner := e.User("loner@example.com")
-	events := func() int {
-		evs, err := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(evs)
-	}
+	events := func() int { return len(e.Events(a.ID)) }
 	before := events()
 	for _, c := range []struct {
 		name string
