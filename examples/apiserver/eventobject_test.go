@@ -44,7 +44,8 @@ func (e *env) everyEventType() map[string]string {
 	e.req("POST", "/invitations", map[string]any{"email": "revoked@example.com"}).want(http.StatusCreated, &revoked)
 	e.req("DELETE", "/invitations/"+revoked.ID, nil).want(http.StatusNoContent, nil)
 	e.req("POST", "/invitations", map[string]any{"email": "joiner@example.com"}).want(http.StatusCreated, &accepted)
-	e.req("POST", "/invitations/"+accepted.ID+"/accept", map[string]any{"name": "Joiner"}).want(http.StatusCreated, nil)
+	_, joinerKey := e.outsider("joiner@example.com")
+	e.reqAs(joinerKey, "POST", "/invitations/"+accepted.ID+"/accept", nil).want(http.StatusCreated, nil)
 
 	// Roles.
 	var role, oldRole roleOutT
