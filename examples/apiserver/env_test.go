@@ -105,19 +105,58 @@ type env struct {
 	logs *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+// envConfig is what envOptions change in newEnv.
+type envConfig struct {
+	plans         []identity.Plan               // added to the example's
+	wrap          func(store.Store) store.Store // what the services see instead of the store
+	verifierAlone bool                          // the Verifier does not follow the change feed
+}
+
+// envOption configures newEnv.
+type envOption func(*envConfig)
+
+// withPlans adds plans to the example's catalog.
+func withPlans(plans ...identity.Plan) envOption {
+	return func(c *envConfig) { c.plans = append(c.plans, plans...) }
+}
+
+// withStore gives the services wrap(store) instead of the memory store; env.st stays the
+// memory store itself.
+func withStore(wrap func(store.Store) store.Store) envOption {
+	return func(c *envConfig) { c.wrap = wrap }
+}
+
+// withoutVerifierFeed leaves the Verifier's Run off, so that it reads the store on every call
+// (its documented behaviour until it has synced with the change feed). API writes then wait
+// out their bounded sync: set such an env up through the library.
+func withoutVerifierFeed() envOption {
+	return func(c *envConfig) { c.verifierAlone = true }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	st := memstore.New()
-	logs := &syncBuffer{}
-	d, err := newDeps(st, slog.New(slog.NewTextHandler(logs, nil)), "")
+	var cfg envConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mem := memstore.New()
+	var st store.Store = mem
+	if cfg.wrap != nil {
+		st = cfg.wrap(mem)
+	}
+	plans, err := identity.NewCatalog(append(examplePlans(), cfg.plans...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &syncBuffer{}
+	d := newDeps(st, plans, slog.New(slog.NewTextHandler(logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = d.Authz.Run(ctx) })
-	wg.Go(func() { _ = d.Verifier.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
+	if !cfg.verifierAlone {
+		wg.Go(func() { _ = d.Verifier.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); wg.Wait(); mem.Close() })
 
 	boot, err := bootstrap(ctx, d.Dir, d.Creds, "admin@example.com")
 	if err != nil {
@@ -130,7 +169,7 @@ func newEnv(t *testing.T) *env {
 	srv.Config.Handler = newServer(d)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+	return &env{t: t, st: mem, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
 }
 
 // response is what a request got back.

@@ -66,10 +66,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer closeStore()
 
-	d, err := newDeps(st, logger, cfg.baseURL)
+	plans, err := identity.NewCatalog(examplePlans()...)
 	if err != nil {
 		return err
 	}
+	d := newDeps(st, plans, logger)
+	d.BaseURL = cfg.baseURL
 	authz, verifier := d.Authz, d.Verifier
 
 	// The caches follow the store's change feed until the server has shut down.
@@ -145,12 +147,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// newDeps builds the library services over st, with the example's plans.
-func newDeps(st store.Store, logger *slog.Logger, baseURL string) (deps, error) {
-	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
-	if err != nil {
-		return deps{}, err
-	}
+// examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go
+// and Enterprise.
+func examplePlans() []identity.Plan {
+	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}
+}
+
+// newDeps builds the library services over st, for accounts on plans.
+func newDeps(st store.Store, plans *identity.Catalog, logger *slog.Logger) deps {
 	authz := rbac.New(st, plans, rbac.WithLogger(logger))
 	return deps{
 		Dir:      identity.New(st, plans, authz, identity.WithLogger(logger)),
@@ -159,8 +163,7 @@ func newDeps(st store.Store, logger *slog.Logger, baseURL string) (deps, error) 
 		Creds:    credential.NewService(st, authz, credential.WithLogger(logger)),
 		Verifier: credential.NewVerifier(st, credential.WithLogger(logger)),
 		Logger:   logger,
-		BaseURL:  baseURL,
-	}, nil
+	}
 }
 
 func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstrapResult) {
