@@ -252,10 +252,17 @@ func validationError(op string, ve *identity.ValidationError) *apiError {
 	return bad(codeInvalidValue)
 }
 
+// deniedError maps an authorization denial. The Authorizer denies only the caller for being
+// inactive or gone; the Verifier refuses the same caller's key with 401 a moment later, so
+// those denials (the caller was disabled or removed between authentication and
+// authorization) answer as the Verifier does: one status for one condition.
 func deniedError(op string, d *rbac.DeniedError) *apiError {
 	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
-	if d.Reason == rbac.ReasonInactive {
-		return forbidden(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+	switch d.Reason {
+	case rbac.ReasonInactive:
+		return errOwnerInactive()
+	case rbac.ReasonNotMember, rbac.ReasonNoAccount:
+		return errOwnerGone()
 	}
 	switch d.Permission {
 	case rbac.BotUsersWrite:
@@ -299,6 +306,16 @@ func deniedError(op string, d *rbac.DeniedError) *apiError {
 		return forbidden(codeAdminOnly, "Administrator privileges are required.")
 	}
 	return forbidden(codeDenied, "Permission denied: "+d.Permission.String()+" ("+d.Reason.String()+").")
+}
+
+// errOwnerInactive is the 401 for a key whose owner is a disabled member or a deactivated bot.
+func errOwnerInactive() *apiError {
+	return newError(http.StatusUnauthorized, codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+}
+
+// errOwnerGone is the 401 for a well-formed key whose owner no longer exists in its account.
+func errOwnerGone() *apiError {
+	return newError(http.StatusUnauthorized, codeInvalidKey, "The API key you specified is properly formed, but it is invalid: its owner is gone.")
 }
 
 func verb(p rbac.Permission) string {

@@ -179,7 +179,7 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 	case errors.Is(err, credential.ReasonWrongKind):
 		return identity.Principal{}, unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
 	case errors.Is(err, credential.ReasonOwnerInactive):
-		return identity.Principal{}, unauthorized(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+		return identity.Principal{}, errOwnerInactive()
 	case errors.Is(err, credential.ReasonUnavailable):
 		return identity.Principal{}, newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
 	case errors.Is(err, credential.ErrRejected):
@@ -189,7 +189,7 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 	}
 	p, err := s.Dir.Principal(ctx, res.AccountID, res.OwnerID, identity.SourceAPI, res.CredentialID)
 	if errors.Is(err, identity.ErrNotFound) {
-		return identity.Principal{}, unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: its owner is gone.")
+		return identity.Principal{}, errOwnerGone()
 	}
 	return p, err
 }
