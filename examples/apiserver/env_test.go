@@ -110,6 +110,7 @@ type envConfig struct {
 	plans         []identity.Plan               // added to the example's
 	wrap          func(store.Store) store.Store // what the services see instead of the store
 	verifierAlone bool                          // the Verifier does not follow the change feed
+	baseURL       string                        // deps.BaseURL; default: the listener's URL
 }
 
 // envOption configures newEnv.
@@ -124,6 +125,11 @@ func withPlans(plans ...identity.Plan) envOption {
 // memory store itself.
 func withStore(wrap func(store.Store) store.Store) envOption {
 	return func(c *envConfig) { c.wrap = wrap }
+}
+
+// withBaseURL sets the external base URL of "uri" fields (the -base-url flag).
+func withBaseURL(base string) envOption {
+	return func(c *envConfig) { c.baseURL = base }
 }
 
 // withoutVerifierFeed leaves the Verifier's Run off, so that it reads the store on every call
@@ -166,7 +172,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if d.SSO, err = newSSODeps(st, d.Authz, "http://"+srv.Listener.Addr().String(), d.Logger); err != nil || d.SSO == nil {
 		t.Fatalf("sso: %v", err)
 	}
-	srv.Config.Handler = newServer(d)
+	d.BaseURL = cfg.baseURL
+	if d.BaseURL == "" {
+		d.BaseURL = "http://" + srv.Listener.Addr().String()
+	}
+	if srv.Config.Handler, err = newServer(d); err != nil {
+		t.Fatal(err)
+	}
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: mem, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}

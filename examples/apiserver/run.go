@@ -37,7 +37,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis to keep state in instead of memory: a redis:// URL, or a comma-separated list of Redis Cluster node addresses (host:port,host:port)")
-	fs.StringVar(&cfg.baseURL, "base-url", "", "external base URL of the API for the \"uri\" fields (default: from each request's Host)")
+	fs.StringVar(&cfg.baseURL, "base-url", "", "external base URL of the API for the \"uri\" fields and SSO (default: http:// and the listen address; never taken from a request)")
 	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping an empty store, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator created on an empty store")
 	addTunnelFlag(fs, &cfg)
@@ -48,6 +48,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	cfg.baseURL = strings.TrimRight(cfg.baseURL, "/")
+	if cfg.baseURL != "" {
+		if err := checkBaseURL(cfg.baseURL); err != nil {
+			return config{}, fmt.Errorf("-base-url: %w", err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -71,7 +76,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	d := newDeps(st, plans, logger)
-	d.BaseURL = cfg.baseURL
 	authz, verifier := d.Authz, d.Verifier
 
 	// The caches follow the store's change feed until the server has shut down.
@@ -105,7 +109,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	base := cfg.baseURL
 	if base == "" {
 		base = "http://" + ln.Addr().String()
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			logger.Warn("listening on every interface: the links in responses name the unspecified address; set -base-url to the one clients use", "base_url", base)
+		}
 	}
+	d.BaseURL = base
 	if d.SSO, err = newSSODeps(st, authz, base, logger); err != nil {
 		ln.Close()
 		return err
@@ -116,10 +124,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopTunnel()
+	handler, err := newServer(d)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	printBanner(stdout, base, tunnelAddr, cfg, boot)
 
 	srv := &http.Server{
-		Handler:           newServer(d),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -29,8 +29,9 @@ type deps struct {
 	Verifier *credential.Verifier
 	SSO      *ssoDeps
 	Logger   *slog.Logger
-	// BaseURL, when set, is the external base of every "uri" (e.g. "https://api.example.com");
-	// otherwise it is taken from each request.
+	// BaseURL is the external base of every "uri" and "next_page_uri" (e.g.
+	// "https://api.example.com"): configuration, never the request's Host, so that a client
+	// cannot be sent elsewhere by a forged header. Required; checkBaseURL says what it may be.
 	BaseURL string
 }
 
@@ -44,14 +45,19 @@ type server struct {
 type call struct {
 	op        string             // the operation, e.g. "bot_users.create"
 	principal identity.Principal // who is calling, through which API key
-	base      string             // scheme://host for "uri" fields
+	base      string             // deps.BaseURL, for "uri" fields
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 
 // newServer returns the HTTP API: ngrok's API v2 for bot users and credentials and iamkit's
 // own resources, each request authenticated by an API key and authorized by the Authorizer.
-func newServer(d deps) http.Handler {
+// It fails if d.BaseURL is not an acceptable base URL (checkBaseURL).
+func newServer(d deps) (http.Handler, error) {
+	if err := checkBaseURL(d.BaseURL); err != nil {
+		return nil, err
+	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -67,7 +73,29 @@ func newServer(d deps) http.Handler {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "Resource not found"))
 	})
-	return s.logRequests(s.mux)
+	return s.logRequests(s.mux), nil
+}
+
+// checkBaseURL accepts an absolute http or https URL with a host and nothing that cannot
+// prefix a path: no user information, query or fragment.
+func checkBaseURL(base string) error {
+	invalid := func(reason string) error {
+		return &identity.ValidationError{Field: "base_url", Reason: reason}
+	}
+	u, err := url.Parse(base)
+	switch {
+	case base == "":
+		return invalid("required")
+	case err != nil:
+		return invalid("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return invalid("the scheme must be http or https")
+	case u.Host == "":
+		return invalid("a host is required")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return invalid("user information, a query or a fragment are not allowed")
+	}
+	return nil
 }
 
 func (s *server) routes() {
@@ -152,7 +180,7 @@ func (s *server) admit(r *http.Request, perm rbac.Permission) (*call, error) {
 	if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
 		return nil, err
 	}
-	return &call{principal: p, base: s.base(r)}, nil
+	return &call{principal: p, base: s.BaseURL}, nil
 }
 
 // authenticate verifies a bearer API key and returns its owner as the acting principal, with
@@ -192,18 +220,6 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 		return identity.Principal{}, errOwnerGone()
 	}
 	return p, err
-}
-
-// base is the scheme and host every "uri" starts with.
-func (s *server) base(r *http.Request) string {
-	if s.BaseURL != "" {
-		return s.BaseURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // sync makes the Verifier and the Authorizer reflect a write that just committed, so that the
