@@ -8,6 +8,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -96,24 +97,43 @@ func jsonFields(t reflect.Type) map[string]bool {
 
 // pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and
 // before_id, which checkID validates. ngrok's JavaScript client (@ngrok/ngrok-api 0.11) sends
-// the cursor as beforeId, so that spelling is accepted too. Any other query parameter is
-// refused (214).
+// the cursor as beforeId, so that spelling is accepted too. Each may be given once: a repeat,
+// or the cursor under both spellings, is ambiguous (which one wins depends on who reads it)
+// and refused with 215, as is a query string that does not parse (a lenient reader drops the
+// broken pairs). Any other query parameter is refused (214).
 func pageParams(r *http.Request, checkID func(string) error) (store.Page, error) {
-	q := r.URL.Query()
-	for name := range q {
-		if name != "limit" && name != "before_id" && name != "beforeId" {
-			return store.Page{}, newError(http.StatusBadRequest, codeUnknownParam, "The request parameter %q is unknown and not expected. The supported fields are: before_id, limit.", name)
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, "query",
+			"The query string could not be parsed: give name=value pairs, percent-encoded and separated by '&'.")
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case name == "":
+			return store.Page{}, paramError(http.StatusBadRequest, codeUnknownParam, "query",
+				"The query string has a parameter without a name. The supported fields are: before_id, limit.")
+		case !isPageParam(name):
+			return store.Page{}, paramError(http.StatusBadRequest, codeUnknownParam, name,
+				"The request parameter %q is unknown and not expected. The supported fields are: before_id, limit.", name)
+		case len(q[name]) > 1:
+			return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, name,
+				"The request parameter %q is given %d times; give it once.", name, len(q[name]))
 		}
 	}
+	if q.Has("before_id") && q.Has("beforeId") {
+		return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, "before_id",
+			"The request parameter before_id is given twice, as before_id and as beforeId; give it once.")
+	}
 	before := q.Get("before_id")
-	if before == "" {
+	if !q.Has("before_id") {
 		before = q.Get("beforeId")
 	}
 	p := store.Page{Limit: defaultPageLimit, BeforeID: before}
 	if s := q.Get("limit"); q.Has("limit") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageLimit {
-			return store.Page{}, newError(http.StatusBadRequest, codeLimit, "The page size limit must be between 1 and %d but %q was provided.", maxPageLimit, s)
+			return store.Page{}, paramError(http.StatusBadRequest, codeLimit, "limit",
+				"The page size limit must be between 1 and %d but %q was provided.", maxPageLimit, s)
 		}
 		p.Limit = n
 	}
@@ -125,7 +145,16 @@ func pageParams(r *http.Request, checkID func(string) error) (store.Page, error)
 	return p, nil
 }
 
+// isPageParam reports whether name is a query parameter of a list.
+func isPageParam(name string) bool {
+	switch name {
+	case "limit", "before_id", "beforeId":
+		return true
+	}
+	return false
+}
+
 // badID is ERR_NGROK_227 for an ID parameter that checkID refused.
 func badID(param string, err error) error {
-	return newError(http.StatusBadRequest, codeBadID, "The ID given for %s is invalid: %s.", param, reasonOf(err))
+	return paramError(http.StatusBadRequest, codeBadID, param, "The ID given for %s is invalid: %s.", param, reasonOf(err))
 }

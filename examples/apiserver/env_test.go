@@ -184,6 +184,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	return &env{t: t, st: mem, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
 }
 
+// in returns e for use in subtest t: its requests report failures to t.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // response is what a request got back.
 type response struct {
 	t      *testing.T
@@ -274,6 +281,18 @@ func (r *response) wantError(status int, code string) {
 	}
 	if r.header.Get("Ngrok-Operation-Id") != e.Details["operation_id"] {
 		r.t.Fatalf("Ngrok-Operation-Id header %q, body %q", r.header.Get("Ngrok-Operation-Id"), e.Details["operation_id"])
+	}
+}
+
+// wantErrorParam is wantError for an error about one request parameter (a body field, a
+// query parameter, a header): the body names it in details.param.
+func (r *response) wantErrorParam(status int, code, param string) {
+	r.t.Helper()
+	r.wantError(status, code)
+	var e ngrokError
+	r.want(status, &e)
+	if e.Details["param"] != param {
+		r.t.Fatalf("error body %s names parameter %q, want %q", r.body, e.Details["param"], param)
 	}
 }
 

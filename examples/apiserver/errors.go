@@ -21,6 +21,10 @@ type apiError struct {
 	Status int
 	Code   int
 	Msg    string
+	// Param names the request parameter at fault, when there is one: a body field ("name",
+	// "roles[1]"), a query parameter ("limit"), "body" or "query" as a whole. It is written
+	// as details.param, so that clients (and tests) need not read the message.
+	Param string
 }
 
 func (e *apiError) Error() string {
@@ -29,6 +33,13 @@ func (e *apiError) Error() string {
 
 func newError(status, code int, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// paramError is newError for an error about one request parameter.
+func paramError(status, code int, param, format string, args ...any) *apiError {
+	e := newError(status, code, format, args...)
+	e.Param = param
+	return e
 }
 
 // Codes ngrok documents, used for the same failures.

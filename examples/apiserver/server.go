@@ -256,6 +256,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Msg:        ae.Msg,
 		Details:    map[string]string{"operation_id": info.opID},
 	}
+	if ae.Param != "" {
+		body.Details["param"] = ae.Param
+	}
 	if err := writeJSON(w, ae.Status, body); err != nil {
 		s.Logger.DebugContext(r.Context(), "writing error response", "err", err)
 	}
