@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -25,9 +28,10 @@ const (
 
 // decodeBody reads a JSON object from r's body into dst, a pointer to a struct whose json tags
 // name every accepted field. It refuses, with ngrok's codes, a body over maxBodyBytes (212),
-// a Content-Type other than JSON (210, 216), malformed JSON (213), a field dst does not name
-// (214) and a value of the wrong type (215). An empty body is the empty object. Fields sent
-// as null are left at their zero value, as if absent.
+// a Content-Type other than JSON (210, 216), malformed JSON (213), what encoding/json would
+// let through silently (checkJSON: text that is not UTF-8, a key given twice; 215), a field
+// dst does not name (214) and a value of the wrong type (215). An empty body is the empty
+// object. Fields sent as null are left at their zero value, as if absent.
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
@@ -42,9 +46,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	} else if err := checkContentType(r); err != nil {
 		return err
 	}
+	if err := checkJSON(data); err != nil {
+		return err
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed: it must be one JSON object.")
+		return errNotOneObject()
 	}
 	known := jsonFields(reflect.TypeOf(dst).Elem())
 	for name := range fields {
@@ -61,6 +68,177 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed.")
 	}
 	return nil
+}
+
+// errNotOneObject is ERR_NGROK_213 for a body that is not exactly one JSON object.
+func errNotOneObject() *apiError {
+	return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed: it must be one JSON object.")
+}
+
+// checkJSON walks a JSON text that must be one object and refuses, with 215 naming the field,
+// what encoding/json would accept silently, differently from other readers of the same
+// bytes: a string or key that is not valid UTF-8, or whose \u escapes leave a surrogate
+// unpaired (both decode to U+FFFD, so different inputs collide), and an object key given
+// twice, at any depth (the last one wins). A field is named as "name", "acl[1]" or
+// "acl[0].a"; a key that is not text is named by its object, or "body". Anything that is
+// not exactly one JSON object is 213.
+func checkJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // numbers are not converted, so none can fail here
+	var (
+		stack []jsonContainer
+		done  bool // the top-level object has been read
+	)
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) && done {
+			return nil
+		}
+		if err != nil || done {
+			return errNotOneObject()
+		}
+		raw := data[start:dec.InputOffset()] // the token, after any separator and space
+		if len(stack) == 0 {
+			if tok != json.Delim('{') {
+				return errNotOneObject()
+			}
+			stack = append(stack, jsonContainer{object: true, keys: map[string]bool{}})
+			continue
+		}
+		top := &stack[len(stack)-1]
+		switch {
+		case tok == json.Delim('}') || tok == json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				done = true
+			} else {
+				stack[len(stack)-1].next()
+			}
+			continue
+		case top.object && !top.hasKey:
+			if err := top.addKey(tok.(string), raw); err != nil { // the decoder reads only strings as keys
+				return err
+			}
+			continue
+		}
+		path := top.childPath()
+		switch t := tok.(type) {
+		case json.Delim: // '{' or '[': the value is read when it closes
+			stack = append(stack, jsonContainer{object: t == '{', path: path, keys: map[string]bool{}})
+			continue
+		case string:
+			if !isText(raw) {
+				return errNotText(path)
+			}
+		}
+		top.next()
+	}
+}
+
+// jsonContainer is an object or array checkJSON is inside.
+type jsonContainer struct {
+	object bool
+	path   string          // its own path; "" for the body
+	keys   map[string]bool // an object's keys so far
+	key    string          // an object's key whose value comes next, when hasKey
+	hasKey bool
+	index  int // an array's next item
+}
+
+// addKey records an object's next key, refusing one that is not text or was given before.
+func (c *jsonContainer) addKey(key string, raw []byte) error {
+	if !isText(raw) {
+		return errNotText(cmp.Or(c.path, "body"))
+	}
+	field := c.join(key)
+	if c.keys[key] {
+		return paramError(http.StatusBadRequest, codeInvalidValue, field, "The request parameter %q is given more than once; give it once.", field)
+	}
+	c.keys[key], c.key, c.hasKey = true, key, true
+	return nil
+}
+
+// childPath is the path of the value read next in c.
+func (c *jsonContainer) childPath() string {
+	if c.object {
+		return c.join(c.key)
+	}
+	return c.path + "[" + strconv.Itoa(c.index) + "]"
+}
+
+func (c *jsonContainer) join(key string) string {
+	if c.path == "" {
+		return key
+	}
+	return c.path + "." + key
+}
+
+// next moves past the value just read.
+func (c *jsonContainer) next() {
+	if c.object {
+		c.hasKey = false
+	} else {
+		c.index++
+	}
+}
+
+func errNotText(field string) *apiError {
+	return paramError(http.StatusBadRequest, codeInvalidValue, field, "The value provided for the request parameter %q is not valid text: it must be UTF-8, with \\u escapes of surrogates in pairs.", field)
+}
+
+// isText reports whether raw, a JSON string token (with any separator before it), is valid
+// UTF-8 and escapes surrogates only in high-low pairs: what decodes without U+FFFD being put
+// in place of something.
+func isText(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character: a backslash escaping a backslash is skipped whole
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw, i+1)
+		i += 4
+		switch {
+		case !ok || utf16.IsSurrogate(r) && r >= 0xdc00: // a low surrogate first
+			return false
+		case utf16.IsSurrogate(r):
+			low, ok := hex4(raw, i+3)
+			if !ok || raw[i+1] != '\\' || raw[i+2] != 'u' || !utf16.IsSurrogate(low) || low < 0xdc00 {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 reads the four hex digits of a \u escape at raw[at:].
+func hex4(raw []byte, at int) (rune, bool) {
+	if at < 0 || at+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[at : at+4] {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 func checkContentType(r *http.Request) error {
