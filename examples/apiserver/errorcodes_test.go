@@ -194,6 +194,8 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 233, status: 400, name: "limit 101", call: codeCall{method: "GET", path: "/credentials?limit=101"}},
 		{code: 90404, status: 404, name: "unknown bot user", call: codeCall{method: "GET", path: "/bot_users/" + notExisting(f.bot)}},
 		{code: 90404, status: 404, name: "unknown path", call: codeCall{method: "GET", path: "/tunnels"}},
+		{code: 90404, status: 404, name: "path not clean", call: codeCall{method: "GET", path: "/bot_users/" + f.bot + "/../" + f.bot}},
+		{code: 90431, status: 431, name: "headers over 32 KiB", call: codeCall{method: "GET", path: "/bot_users", hdr: []string{"X-Filler", long(maxRequestHeaderBytes)}}},
 		{code: 90405, status: 405, name: "wrong method", call: codeCall{method: "PUT", path: "/bot_users/" + f.bot, body: map[string]any{"name": "x"}}},
 
 		// Credentials.

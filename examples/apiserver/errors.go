@@ -117,6 +117,7 @@ const (
 	codeDenied           = 90403
 	codeNotFound         = 90404
 	codeMethodNotAllowed = 90405
+	codeHeaderTooLarge   = 90431
 	codeConflict         = 90409
 	codeAlreadyMember    = 90410
 	codeAlreadyInvited   = 90411

@@ -137,7 +137,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The API refuses requests over maxRequestHeaderBytes in JSON: http.Server's own
+		// plain-text 431 must come later. OPTIONS * goes to the API too (a JSON 404).
+		MaxHeaderBytes:               serverMaxHeaderBytes,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// Requests keep running through a shutdown; they end with the background context.
 		BaseContext: func(net.Listener) context.Context { return bg },
 	}

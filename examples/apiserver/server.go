@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,14 @@ type deps struct {
 	// cannot be sent elsewhere by a forged header. Required; checkBaseURL says what it may be.
 	BaseURL string
 }
+
+// Request header limits. http.Server answers requests over its MaxHeaderBytes itself, in
+// plain text; it is set to the generous serverMaxHeaderBytes so that requests over
+// maxRequestHeaderBytes reach the API, which refuses them with ngrok's JSON body (431).
+const (
+	maxRequestHeaderBytes = 32 << 10 // the request line and headers, as the API measures them
+	serverMaxHeaderBytes  = 1 << 20  // http.Server.MaxHeaderBytes
+)
 
 type server struct {
 	deps
@@ -70,10 +79,70 @@ func newServer(d deps) (http.Handler, error) {
 			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "The method %s is not allowed on %s.", r.Method, r.URL.Path))
 		})
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "Resource not found"))
+	notFound := func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound()) }
+	s.mux.HandleFunc("/", notFound)
+	if s.SSO != nil {
+		// A subtree pattern ("/sso/") makes the mux redirect its bare path ("/sso") to it;
+		// the API answers that path as any other it does not serve.
+		if bare := strings.TrimSuffix(s.SSO.Handler.Pattern(), "/"); bare != "" {
+			s.mux.HandleFunc(bare, notFound)
+		}
+	}
+	return s.logRequests(s.guard(s.mux)), nil
+}
+
+func errNotFound() *apiError {
+	return newError(http.StatusNotFound, codeNotFound, "Resource not found")
+}
+
+// guard refuses, before routing, what net/http would otherwise answer itself, in plain text
+// or HTML rather than ngrok's JSON error:
+//   - a request line and headers over maxRequestHeaderBytes (431; http.Server's own limit,
+//     serverMaxHeaderBytes, is set higher so that this one is met first);
+//   - a request-target that is not a clean absolute path: "..", "." or empty segments, "*",
+//     an authority. The mux would redirect it to the cleaned path, and a client would follow
+//     the redirect with its API key. Such a path names no resource: 404, as any path the API
+//     does not serve.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case requestHeaderBytes(r) > maxRequestHeaderBytes:
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, newError(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
+				"The request line and headers are larger than %d bytes.", maxRequestHeaderBytes))
+		case !isCleanPath(r.URL.EscapedPath()):
+			s.writeError(w, r, errNotFound())
+		default:
+			next.ServeHTTP(w, r)
+		}
 	})
-	return s.logRequests(s.mux), nil
+}
+
+// requestHeaderBytes is the size of r's request line and headers as sent, near enough:
+// net/http has already parsed them.
+func requestHeaderBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// isCleanPath reports whether p is an absolute path that net/http's ServeMux serves as it is,
+// without redirecting to a cleaned form: no empty, "." or ".." segments. A trailing slash is
+// kept, as the mux keeps it.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if p[len(p)-1] == '/' && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // checkBaseURL accepts an absolute http or https URL with a host and nothing that cannot
