@@ -85,55 +85,67 @@ func errNotOneObject() *apiError {
 func checkJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // numbers are not converted, so none can fail here
-	var (
-		stack []jsonContainer
-		done  bool // the top-level object has been read
-	)
+	var w jsonWalk
 	for {
 		start := dec.InputOffset()
 		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) && done {
+		switch {
+		case errors.Is(err, io.EOF) && w.done:
 			return nil
-		}
-		if err != nil || done {
+		case err != nil || w.done:
 			return errNotOneObject()
 		}
-		raw := data[start:dec.InputOffset()] // the token, after any separator and space
-		if len(stack) == 0 {
-			if tok != json.Delim('{') {
-				return errNotOneObject()
-			}
-			stack = append(stack, jsonContainer{object: true, keys: map[string]bool{}})
-			continue
+		if err := w.step(tok, data[start:dec.InputOffset()]); err != nil {
+			return err
 		}
-		top := &stack[len(stack)-1]
-		switch {
-		case tok == json.Delim('}') || tok == json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
-				done = true
-			} else {
-				stack[len(stack)-1].next()
-			}
-			continue
-		case top.object && !top.hasKey:
-			if err := top.addKey(tok.(string), raw); err != nil { // the decoder reads only strings as keys
-				return err
-			}
-			continue
-		}
-		path := top.childPath()
-		switch t := tok.(type) {
-		case json.Delim: // '{' or '[': the value is read when it closes
-			stack = append(stack, jsonContainer{object: t == '{', path: path, keys: map[string]bool{}})
-			continue
-		case string:
-			if !isText(raw) {
-				return errNotText(path)
-			}
-		}
-		top.next()
 	}
+}
+
+// jsonWalk is where checkJSON is in the body: the containers it is inside.
+type jsonWalk struct {
+	stack []jsonContainer
+	done  bool // the top-level object has been read
+}
+
+// step reads one token; raw is its text, after any separator and space before it.
+func (w *jsonWalk) step(tok json.Token, raw []byte) error {
+	if len(w.stack) == 0 {
+		if tok != json.Delim('{') {
+			return errNotOneObject()
+		}
+		w.stack = append(w.stack, jsonContainer{object: true, keys: map[string]bool{}})
+		return nil
+	}
+	top := &w.stack[len(w.stack)-1]
+	switch {
+	case tok == json.Delim('}') || tok == json.Delim(']'):
+		w.close()
+		return nil
+	case top.object && !top.hasKey:
+		return top.addKey(tok.(string), raw) // the decoder reads only strings as keys
+	}
+	path := top.childPath()
+	switch t := tok.(type) {
+	case json.Delim: // '{' or '[': the value is read when it closes
+		w.stack = append(w.stack, jsonContainer{object: t == '{', path: path, keys: map[string]bool{}})
+		return nil
+	case string:
+		if !isText(raw) {
+			return errNotText(path)
+		}
+	}
+	top.next()
+	return nil
+}
+
+// close leaves the innermost container, which is a value of the one around it.
+func (w *jsonWalk) close() {
+	w.stack = w.stack[:len(w.stack)-1]
+	if len(w.stack) == 0 {
+		w.done = true
+		return
+	}
+	w.stack[len(w.stack)-1].next()
 }
 
 // jsonContainer is an object or array checkJSON is inside.
