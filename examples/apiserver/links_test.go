@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,26 @@ func TestLinksIgnoreHost(t *testing.T) {
 	t.Run("run without -base-url", func(t *testing.T) {
 		base, key := startRun(t)
 		check(t, base, base, key)
+	})
+}
+
+// FuzzCheckBaseURL: a base URL checkBaseURL accepts is an absolute http or https URL with a
+// host, to which a path can be appended to make a link that parses to that host and path.
+func FuzzCheckBaseURL(f *testing.F) {
+	for _, seed := range []string{"http://127.0.0.1:8080", "https://api.example.com", "https://api.example.com/v2", "ftp://x", "https://", "//x", "https://u@x", "https://x?q", "https://x#f", "http://[::1]:80", "https://x/%zz"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, base string) {
+		if checkBaseURL(base) != nil {
+			return
+		}
+		b, err := url.Parse(base)
+		if err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
+			t.Fatalf("checkBaseURL accepted %q: %+v, %v", base, b, err)
+		}
+		link, err := url.Parse(strings.TrimRight(base, "/") + "/bot_users?limit=1")
+		if err != nil || link.Host != b.Host || !strings.HasSuffix(link.Path, "/bot_users") || link.Query().Get("limit") != "1" {
+			t.Fatalf("a link under %q parses as %+v, %v", base, link, err)
+		}
 	})
 }
