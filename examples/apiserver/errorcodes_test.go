@@ -255,6 +255,7 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 90409, status: 409, name: "role name taken", call: codeCall{method: "POST", path: "/roles", body: map[string]any{"name": "auditor", "permissions": []string{"events:read"}}}},
 		{code: 90402, status: 403, name: "custom roles not in the plan", call: codeCall{key: f.paygKey, method: "POST", path: "/roles", body: map[string]any{"name": "r", "permissions": []string{"events:read"}}}},
 		{code: 90402, status: 403, name: "custom role for a member, not in the plan", call: codeCall{key: f.paygKey, method: "POST", path: "/invitations", body: map[string]any{"email": "x@example.com", "roles": []string{f.unknownRole}}}},
+		{code: 90402, status: 403, name: "a role other than Administrator without RBAC", call: codeCall{key: f.freeKey, method: "PATCH", path: "/members/" + f.freeAdmin, body: map[string]any{"roles": []string{rbac.RoleDeveloper}}}},
 		{code: 90402, status: 403, name: "SSO not in the plan, read", call: codeCall{key: f.paygKey, method: "GET", path: "/identity_providers"}},
 		{code: 90402, status: 403, name: "SSO not in the plan, manage", call: codeCall{key: f.paygKey, method: "PATCH", path: "/sso_settings", body: map[string]any{"enforcement": "off"}}},
 		{code: 90412, status: 400, name: "enforce SSO without an IdP", call: codeCall{method: "PATCH", path: "/sso_settings", body: map[string]any{"enforcement": "enforced"}}},
@@ -326,7 +327,7 @@ type codeFixture struct {
 	invitation                                              string // pending, for who@example.com
 	unknownRole, foreignRole                                string // a role ID of no account, one of another account
 	metadata                                                string // acceptable IdP metadata
-	freeKey, freeBot, paygKey, noBotsKey                    string // other accounts: an administrator's key, a bot user
+	freeKey, freeAdmin, freeBot, paygKey, noBotsKey         string // other accounts: an administrator's key and ID, a bot user
 }
 
 func newCodeFixture(e *env) *codeFixture {
@@ -374,7 +375,7 @@ func newCodeFixture(e *env) *codeFixture {
 	var foreign roleOutT
 	e.reqAs(otherKey, "POST", "/roles", map[string]any{"name": "auditor", "permissions": []string{"events:read"}}).want(http.StatusCreated, &foreign)
 	f.foreignRole = foreign.ID
-	f.freeKey, _ = f.account("free@example.com", identity.Free().Name)
+	f.freeKey, f.freeAdmin = f.account("free@example.com", identity.Free().Name)
 	var freeBot ngrokBotUser
 	e.reqAs(f.freeKey, "POST", "/bot_users", map[string]any{"name": "free"}).want(http.StatusCreated, &freeBot)
 	f.freeBot = freeBot.ID
@@ -384,8 +385,8 @@ func newCodeFixture(e *env) *codeFixture {
 }
 
 // account creates an account on plan, founded by a new user with email, and returns an API
-// key of that administrator and the account's ID.
-func (f *codeFixture) account(email, plan string) (key, accountID string) {
+// key of that administrator and its user ID.
+func (f *codeFixture) account(email, plan string) (key, userID string) {
 	t, ctx, d := f.e.t, f.e.t.Context(), f.e.d
 	u, err := d.Dir.CreateUser(ctx, email, "Founder")
 	if err != nil {
@@ -403,7 +404,7 @@ func (f *codeFixture) account(email, plan string) (key, accountID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return issued.Token.Reveal(), a.ID
+	return issued.Token.Reveal(), u.ID
 }
 
 // expiredInvitation invites late@example.com and moves the invitation's expiry into the past
@@ -440,9 +441,13 @@ func (f *codeFixture) enforcedIdP(t *testing.T) string {
 // does not hold (a plan retired from the configuration), and returns its administrator's key.
 func (f *codeFixture) retiredPlanKey(t *testing.T) string {
 	e := f.e.in(t)
-	key, accountID := f.account("retired@example.com", identity.PayAsYouGo().Name)
+	key, admin := f.account("retired@example.com", identity.PayAsYouGo().Name)
 	err := e.st.Update(t.Context(), func(tx store.Tx) error {
-		a, err := tx.Account(t.Context(), accountID)
+		ms, err := tx.MembershipsByUser(t.Context(), admin)
+		if err != nil || len(ms) != 1 {
+			return fmt.Errorf("memberships of %s: %d, %w", admin, len(ms), err)
+		}
+		a, err := tx.Account(t.Context(), ms[0].AccountID)
 		if err != nil {
 			return err
 		}
