@@ -144,13 +144,16 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
+	if err := checkMetadataSize(in.MetadataXML); err != nil {
+		return err
+	}
 	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, sso.IdPParams{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
 		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
 	})
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", in.DefaultRoles, err)
 	}
 	return s.writeIdP(w, c, http.StatusCreated, p)
 }
@@ -215,9 +218,14 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if u == (sso.IdPUpdate{}) {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
 	}
+	if in.MetadataXML != nil {
+		if err := checkMetadataSize(*in.MetadataXML); err != nil {
+			return err
+		}
+	}
 	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id, u)
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", deref(in.DefaultRoles), err)
 	}
 	return s.writeIdP(w, c, http.StatusOK, p)
 }

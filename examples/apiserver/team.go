@@ -112,7 +112,7 @@ func (s *server) setMemberRoles(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	m, err := s.Dir.SetMemberRoles(r.Context(), c.principal, c.principal.AccountID, id, *in.Roles)
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", *in.Roles, err)
 	}
 	s.sync(r.Context())
 	return s.writeMember(w, r, c, http.StatusOK, m)
@@ -173,9 +173,12 @@ func (s *server) createInvitation(w http.ResponseWriter, r *http.Request, c *cal
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
+	if err := checkInvitationEmail(in.Email); err != nil {
+		return err
+	}
 	inv, err := s.Dir.Invite(r.Context(), c.principal, c.principal.AccountID, in.Email, in.Roles)
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", in.Roles, err)
 	}
 	// The acceptance token (inv.Token) is for the invitee alone, delivered to the invited
 	// address by the embedder's mailer; this server has none, and never gives it to the
