@@ -41,12 +41,6 @@ var (
 	ErrAlreadyInvited = errors.New("email already invited to the account")
 	// ErrInvitationExpired: the invitation can no longer be accepted.
 	ErrInvitationExpired = errors.New("invitation expired")
-	// ErrEmailMismatch is no longer returned: an acceptance by anyone but the invitee reads
-	// as ErrNotFound (Directory.AcceptInvitation), so as not to confirm that the invitation
-	// exists.
-	//
-	// Deprecated: match ErrNotFound.
-	ErrEmailMismatch = errors.New("email does not match the invitation")
 	// ErrLastAdministrator: the change would leave the account without an active administrator.
 	ErrLastAdministrator = errors.New("an account must keep at least one active administrator")
 )

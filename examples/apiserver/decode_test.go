@@ -59,10 +59,14 @@ func TestBodyEncodingAndDuplicateKeys(t *testing.T) {
 		})
 	}
 
-	// What is well-formed passes: a surrogate pair, a U+FFFD the client meant, equal keys in
-	// different objects.
-	for _, body := range []string{`{"name":"\ud83d\ude00"}`, "{\"name\":\"\xef\xbf\xbd\"}", `{"name":"\ufffd!"}`, `{"name":"caf\u00e9"}`} {
+	// What is well-formed passes the JSON layer: a surrogate pair, equal keys in different
+	// objects, and a U+FFFD the client meant, which the library's name rule then refuses
+	// (names never hold U+FFFD, so that replaced bytes cannot make two names one).
+	for _, body := range []string{`{"name":"\ud83d\ude00"}`, `{"name":"caf\u00e9"}`} {
 		e.req("POST", "/bot_users", body).want(http.StatusCreated, nil)
+	}
+	for _, body := range []string{"{\"name\":\"\xef\xbf\xbd\"}", `{"name":"\ufffd!"}`} {
+		e.req("POST", "/bot_users", body).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "name")
 	}
 	e.req("POST", "/credentials", `{"acl":["bind:a.example.com","bind:a.example.com"]}`).want(http.StatusCreated, nil)
 	// Malformed JSON stays ERR_NGROK_213.

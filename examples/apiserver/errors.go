@@ -97,7 +97,6 @@ const (
 	codeInviteAdminOnly   = 4410
 	codeInviteDenied      = 4411
 	codeInviteHigherPerms = 4412
-	codeEmailMismatch     = 4416
 
 	codeLastAdminRemove   = 6602
 	codeRemoveAdminOnly   = 6604
@@ -175,8 +174,6 @@ func toAPIError(op string, err error) *apiError {
 		return newError(http.StatusConflict, codeAlreadyInvited, "An unexpired invitation for this email already exists.")
 	case errors.Is(err, identity.ErrInvitationExpired):
 		return newError(http.StatusBadRequest, codeInvitationRedeem, "The invitation has expired and can no longer be redeemed.")
-	case errors.Is(err, identity.ErrEmailMismatch):
-		return newError(http.StatusForbidden, codeEmailMismatch, "The email does not match the invitation.")
 	case errors.Is(err, sso.ErrLastIdentityProvider):
 		return newError(http.StatusBadRequest, codeLastIdP, "You cannot delete your last identity provider while SSO is enforced.")
 	case errors.Is(err, sso.ErrNoIdentityProvider):

@@ -9,8 +9,9 @@ import (
 )
 
 // TestBotUserNames_RefuseInvisible: a bot user name with control or format characters,
-// whitespace only or padded is refused with 400 on the name (ngrok's bot-name code), on
-// create and on rename, and nothing is stored. Invalid UTF-8 in a JSON body is the JSON
+// whitespace only or padded is refused with 400 naming the field (ngrok's code for an invalid
+// value: its bot-name codes say "empty" and "too long", which these are not), on create and on
+// rename, and nothing is stored. Invalid UTF-8 in a JSON body is the JSON
 // layer's to refuse; the library refuses it too (botuser's TestNames_RefuseInvisibleAndInvalid).
 func TestBotUserNames_RefuseInvisible(t *testing.T) {
 	e := newEnv(t)
@@ -22,8 +23,8 @@ func TestBotUserNames_RefuseInvisible(t *testing.T) {
 		}
 		t.Run(c.Class, func(t *testing.T) {
 			e.t = t
-			e.req("POST", "/bot_users", map[string]any{"name": c.Name}).wantError(http.StatusBadRequest, "ERR_NGROK_4110")
-			e.req("PATCH", "/bot_users/"+bot.ID, map[string]any{"name": c.Name}).wantError(http.StatusBadRequest, "ERR_NGROK_4110")
+			e.req("POST", "/bot_users", map[string]any{"name": c.Name}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "name")
+			e.req("PATCH", "/bot_users/"+bot.ID, map[string]any{"name": c.Name}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "name")
 		})
 	}
 	e.t = t

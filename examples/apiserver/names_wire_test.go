@@ -35,7 +35,6 @@ func TestNamesWithControlOrFormatCharacters(t *testing.T) {
 			{"bot user rename", "PATCH", "/bot_users/" + bot.ID, map[string]any{"name": name.value}},
 			{"role create", "POST", "/roles", map[string]any{"name": name.value, "permissions": []string{"events:read"}}},
 			{"role rename", "PATCH", "/roles/" + role.ID, map[string]any{"name": name.value}},
-			{"accepting user's name", "POST", "/invitations/" + inv.ID + "/accept", map[string]any{"name": name.value}},
 		} {
 			t.Run(tc.name+", "+name.what, func(t *testing.T) {
 				e := e.in(t)
