@@ -74,7 +74,10 @@
 //
 //   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB, no DTD, round-trip checked):
 //     entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST bindings (https only, http on
-//     loopback for tests) and signing certificates.
+//     loopback for tests) and signing certificates within the key policy (RSA of at least
+//     2048 bits, or ECDSA on P-256, P-384 or P-521). The same policy is applied to an
+//     IdPMetadata built by hand by NewAuthnRequest, ValidateResponse and the signature check
+//     (ErrKeyPolicy).
 //   - NewServiceProvider derives the per-IdP entity ID and ACS URL from the embedder's base
 //     URL ("<base>/sso/<account_id>/<idp_id>/metadata" and ".../acs");
 //     ServiceProvider.SPMetadataXML is what the account administrator gives the IdP.
@@ -102,7 +105,8 @@
 // # Errors and concurrency
 //
 // Errors match sentinels with errors.Is: ErrInvalidMetadata (*MetadataError),
-// ErrInvalidConfig (*ConfigError), and ErrInvalidResponse (*ResponseError) together with one
+// ErrInvalidConfig (*ConfigError, also matching ErrKeyPolicy for a certificate key outside
+// the key policy), and ErrInvalidResponse (*ResponseError) together with one
 // sentinel naming the failed check, such as ErrSignature, ErrAudience, ErrReplay or
 // ErrRelayState; ErrLoginDenied (*LoginDeniedError, with a LoginReason);
 // ErrLastIdentityProvider and ErrNoIdentityProvider (*EnforcementError); ErrInvalidSession

@@ -72,6 +72,13 @@ var (
 	// ErrNoEmail: neither a mapped email attribute nor the NameID holds an email address.
 	ErrNoEmail = errors.New("sso: no email address in assertion")
 
+	// ErrKeyPolicy: a signing certificate's key is outside iamkit's key policy: RSA of at
+	// least 2048 bits, or ECDSA on P-256, P-384 or P-521. ParseIdPMetadata refuses such a
+	// certificate (a *MetadataError for KeyDescriptor); NewAuthnRequest and ValidateResponse
+	// refuse an IdPMetadata built by hand that holds one (a *ConfigError, before the response
+	// is read), and no signature is ever verified with one.
+	ErrKeyPolicy = errors.New("sso: certificate key outside the key policy")
+
 	// ErrUnsafeRelayState: an IdP-initiated RelayState that is not a same-origin relative path.
 	ErrUnsafeRelayState = errors.New("sso: unsafe RelayState")
 	// ErrBindingUnsupported: the IdP's metadata has no SingleSignOnService for the binding.
@@ -98,18 +105,23 @@ func (e *MetadataError) Is(target error) bool { return target == ErrInvalidMetad
 func (e *MetadataError) Unwrap() error { return e.Err }
 
 // ConfigError says which configuration value is unusable. It matches ErrInvalidConfig.
+// Err, if not nil, is the underlying cause (such as an error matching ErrKeyPolicy).
 type ConfigError struct {
 	Field  string
 	Reason string
+	Err    error
 }
 
 // Error names the field and the problem.
 func (e *ConfigError) Error() string {
-	return "sso: invalid configuration: " + e.Field + ": " + e.Reason
+	return joinMsg("sso: invalid configuration: "+e.Field, e.Reason, e.Err)
 }
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Unwrap returns the underlying cause, if any.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ResponseError says why a SAML response was rejected. It matches ErrInvalidResponse and its
 // Kind (one of ErrResponseTooLarge, ErrUnsafeXML, ErrMalformedResponse, ErrEncryptedAssertion,

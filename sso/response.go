@@ -187,7 +187,11 @@ func (v *Validator) TrackRequest(ctx context.Context, req *AuthnRequest) error {
 // must equal the signed SubjectConfirmationData's.
 //
 // A rejected response gives a *ResponseError matching ErrInvalidResponse and the sentinel
-// of the failed check; a store failure gives a wrapped store error instead.
+// of the failed check; a store failure gives a wrapped store error instead. An idp whose
+// metadata has no certificate, more than eight, or one whose key is outside the key policy
+// (see ErrKeyPolicy; ParseIdPMetadata never returns such metadata, but an IdPMetadata built
+// by hand may hold anything) is refused before the response is read, with a *ConfigError:
+// the configuration is at fault, not the response.
 func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, idp *IdentityProvider, samlResponse string) (*Assertion, error) {
 	if sp == nil || idp == nil || idp.Metadata == nil {
 		return nil, &ConfigError{Field: "ValidateResponse", Reason: "sp, idp and idp.Metadata are required"}
@@ -198,6 +202,12 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 	if sp.ACSURL == "" || sp.EntityID == "" {
 		return nil, &ConfigError{Field: "ValidateResponse", Reason: "sp has no ACS URL or entity ID"}
 	}
+	if len(idp.Metadata.Certificates) == 0 {
+		return nil, &ConfigError{Field: "IdPMetadata.Certificates", Reason: "no signing certificate"}
+	}
+	if err := checkCertificates(idp.Metadata.Certificates); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -207,7 +217,7 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 	if err != nil {
 		return nil, err
 	}
-	doc, err := parseUntrustedXML(raw, xmlLimits{maxDepth: 48, maxTokens: 1 + v.maxXMLSize/8})
+	doc, err := parseUntrustedXML(raw, v.responseLimits())
 	if err != nil {
 		var pe *xmlParseError
 		if errors.As(err, &pe) && pe.unsafe {
@@ -245,6 +255,11 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 		}
 	}
 	return a, nil
+}
+
+// responseLimits are the limits on a response document.
+func (v *Validator) responseLimits() xmlLimits {
+	return xmlLimits{maxDepth: 48, maxTokens: 1 + v.maxXMLSize/8}
 }
 
 // decode turns the form value into XML bytes, inflating a raw DEFLATE payload (as some IdPs
