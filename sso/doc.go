@@ -72,12 +72,12 @@
 //
 // # The SAML core
 //
-//   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB, no DTD, round-trip checked):
-//     entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST bindings (https only, http on
-//     loopback for tests) and signing certificates within the key policy (RSA of at least
-//     2048 bits, or ECDSA on P-256, P-384 or P-521). The same policy is applied to an
-//     IdPMetadata built by hand by NewAuthnRequest, ValidateResponse and the signature check
-//     (ErrKeyPolicy).
+//   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB and 1024 tokens, no DTD,
+//     round-trip checked): entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST
+//     bindings (https only, http on loopback for tests) and signing certificates within
+//     the key policy (RSA of at least 2048 bits, or ECDSA on P-256, P-384 or P-521).
+//     NewAuthnRequest, ValidateResponse and the signature check apply the same policy to
+//     an IdPMetadata built by hand (ErrKeyPolicy).
 //   - NewServiceProvider derives the per-IdP entity ID and ACS URL from the embedder's base
 //     URL ("<base>/sso/<account_id>/<idp_id>/metadata" and ".../acs");
 //     ServiceProvider.SPMetadataXML is what the account administrator gives the IdP.
@@ -85,12 +85,14 @@
 //     and PostForm/PostFormHTML send it by either binding. Validator.TrackRequest records
 //     its ID, bound to the IdP, as a single-use key.
 //   - Validator.ValidateResponse checks a posted SAMLResponse against one IdP, following
-//     iamkit's SAML checklist (size caps, XML round-trip check, goxmldsig with metadata
-//     certificates only, an algorithm allow-list without SHA-1, signatures only as direct
-//     children of the element they sign, values read only from the verified element,
-//     exactly one assertion, destination, issuer, audience, recipient, time windows with
-//     skew, single-use request IDs bound to the IdP, a replay cache, opt-in IdP-initiated
-//     login) and returns a verified Assertion with the user's email, name and groups.
+//     iamkit's SAML checklist, cheapest check first (size caps, no DEFLATE on the
+//     HTTP-POST binding, a streaming pre-scan enforcing the XML limits, goxmldsig with
+//     metadata certificates only, an algorithm allow-list without SHA-1, signatures only
+//     as direct children of the element they sign, values read only from the verified
+//     element, exactly one assertion, destination, issuer, audience, recipient, time windows with
+//     skew, a replay cache, the XML round-trip check, single-use request IDs bound to the
+//     IdP, opt-in IdP-initiated login) and returns a verified Assertion with the user's
+//     email, name and groups. BENCHMARKS.md gives the limits and what a refusal costs.
 //   - RelayStatePath accepts an IdP-initiated RelayState only as a relative path.
 //
 // Encrypted assertions are not supported: the SP metadata publishes no encryption key and

@@ -23,16 +23,20 @@ var (
 	// that the caller can tell "reject the login" from "try again later".
 	ErrInvalidResponse = errors.New("sso: invalid SAML response")
 
-	// ErrResponseTooLarge: the form value or its inflated payload exceeds the size caps.
+	// ErrResponseTooLarge: the form value or its XML exceeds the size caps
+	// (WithMaxResponseSize, WithMaxXMLSize).
 	ErrResponseTooLarge = errors.New("sso: SAML response too large")
 	// ErrUnsafeXML: the XML is not stable under an encoding/xml round trip, carries a DTD,
 	// an entity reference, a non-UTF-8 encoding, processing instructions, duplicate
-	// attributes, or exceeds the depth or token limits.
+	// attributes, names that are not qualified names, anything encoding/xml's tokenizer
+	// refuses, or exceeds a limit: tokens (WithMaxXMLTokens), depth, attributes of one
+	// element, namespace declarations in scope, name length.
 	ErrUnsafeXML = errors.New("sso: unsafe XML")
 	// ErrMalformedResponse: the message is not a well-formed SAML 2.0 Response of the one
-	// supported shape (bad base64, not XML, wrong root, missing or repeated elements, not
-	// exactly one Assertion, a Signature in any position other than a direct child of the
-	// Response or of the Assertion).
+	// supported shape (bad base64, not XML, such as a DEFLATE payload, which the HTTP-POST
+	// binding does not allow, wrong root, missing or repeated elements, not exactly one
+	// Assertion, a Signature in any position other than a direct child of the Response or
+	// of the Assertion).
 	ErrMalformedResponse = errors.New("sso: malformed SAML response")
 	// ErrEncryptedAssertion: the response carries an EncryptedAssertion. iamkit does not
 	// support assertion encryption (it publishes no encryption key), so such responses are

@@ -85,7 +85,7 @@ func TestKeyPolicyEnforcedWhereSignaturesAreVerified(t *testing.T) {
 		{"SignatureCheckItself",
 			func(t *testing.T) []*x509.Certificate { return []*x509.Certificate{weak} },
 			func(t *testing.T, f *fixture) error {
-				doc, err := parseUntrustedXML(signedByWeak(t, f), f.v.responseLimits())
+				doc, err := parseUntrustedXML(signedByWeak(t, f), f.v.lim)
 				if err != nil {
 					t.Fatal(err)
 				}

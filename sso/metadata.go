@@ -13,6 +13,11 @@ import (
 // MaxMetadataSize is the largest IdP metadata document ParseIdPMetadata accepts (16 KiB).
 const MaxMetadataSize = 16 << 10
 
+// metadataLimits bound the XML of IdP metadata, past MaxMetadataSize: the limits of a
+// response (see DefaultMaxXMLTokens), with room to spare for real metadata (the largest
+// testdata document, Entra's, has 129 tokens and nests 6 deep).
+func metadataLimits() xmlLimits { return responseLimits(MaxMetadataSize, 1024) }
+
 // maxSigningCerts bounds the certificates kept from one metadata document; each one costs a
 // signature verification attempt on every response that fails to verify.
 const maxSigningCerts = 8
@@ -69,7 +74,11 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 	if len(data) > MaxMetadataSize {
 		return nil, &MetadataError{Field: "document", Reason: "larger than 16 KiB"}
 	}
-	doc, err := parseUntrustedXML(data, xmlLimits{maxDepth: 32, maxTokens: 8192})
+	lim := metadataLimits()
+	doc, err := parseUntrustedXML(data, lim)
+	if err == nil {
+		err = checkRoundTrip(data, lim)
+	}
 	if err != nil {
 		return nil, &MetadataError{Field: "document", Reason: "not acceptable XML", Err: err}
 	}
