@@ -17,9 +17,6 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// maxACSBody caps the body of a POST to the ACS URL (the Validator caps SAMLResponse itself).
-const maxACSBody = 1 << 20
-
 // stateCookiePrefix names the cookies that bind an SP-initiated login to its browser.
 const stateCookiePrefix = "iamkit_sso_"
 
@@ -213,7 +210,7 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, rt route) {
 }
 
 func (h *Handler) acs(w http.ResponseWriter, r *http.Request, rt route) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxACSBody)
+	r.Body = http.MaxBytesReader(w, r.Body, h.svc.v.maxFormBody())
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
