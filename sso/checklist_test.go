@@ -138,6 +138,8 @@ func TestChecklistBeforeParsing(t *testing.T) {
 			after: replace(`encoding="UTF-8"`, `encoding="ISO-8859-1"`)},
 		{name: "DuplicateAttribute", want: ErrUnsafeXML,
 			after: replace(`<samlp:Response `, `<samlp:Response Version="2.0" `)},
+		{name: "DuplicateAttributeAfterNamespaceResolution", want: ErrUnsafeXML,
+			after: replace(`<samlp:Response `, `<samlp:Response xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2" `)},
 		{name: "NamespacedIDAttribute", want: ErrUnsafeXML,
 			after: replace(`<samlp:Response `, `<samlp:Response xmlns:x="urn:x" x:ID="_other" `)},
 		{name: "TwoRootElements", want: ErrMalformedResponse,

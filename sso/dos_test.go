@@ -54,6 +54,14 @@ func hostileInputs() []hostileInput {
 			return strings.Repeat("A", f.v.maxResponseSize+4)
 		}, ErrResponseTooLarge},
 		{"DeflateBomb", func(t testing.TB, f *fixture) string { return b64(deflateBomb(t)) }, ErrMalformedResponse},
+		// What the 3.4 KB POSTs inflated to under the old 256 KiB cap: 36,800 levels
+		// of nesting, or 60,000 tokens, for the round-trip validator to walk.
+		{"DeflateToDeepNesting", func(t testing.TB, f *fixture) string {
+			return b64(deflate(t, fill(responseHead, "<a>", "", 256<<10-1)))
+		}, ErrMalformedResponse},
+		{"DeflateToManyTokens", func(t testing.TB, f *fixture) string {
+			return b64(deflate(t, fill(responseHead, "<a/>", "</samlp:Response>", 256<<10-1)))
+		}, ErrMalformedResponse},
 		{"DeflatedSignedResponse", func(t testing.TB, f *fixture) string {
 			return b64(deflate(t, readFixture(t, "response-assertion-signed.xml")))
 		}, ErrMalformedResponse},

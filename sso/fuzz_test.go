@@ -106,11 +106,18 @@ func FuzzParseUntrustedXML(f *testing.F) {
 				t.Fatalf("accepted a document encoding/xml refuses: %v", err)
 			}
 			tokens++
-			switch t := tok.(type) {
+			switch el := tok.(type) {
 			case xml.StartElement:
-				tokens += len(t.Attr)
+				tokens += len(el.Attr)
 				depth++
 				maxDepth = max(maxDepth, depth)
+				for i, a := range el.Attr {
+					for _, b := range el.Attr[:i] {
+						if a.Name == b.Name {
+							t.Fatalf("accepted duplicate attribute %v", a.Name)
+						}
+					}
+				}
 			case xml.EndElement:
 				depth--
 			}

@@ -63,27 +63,35 @@ func rejectCharset(string, io.Reader) (io.Reader, error) { return nil, errCharse
 //  2. preScan, one streaming pass of encoding/xml's tokenizer (RawToken) that stops at the
 //     first limit: tokens, depth, attributes per element, namespace declarations in scope,
 //     name lengths; and no DTD or other directive, no processing instruction other than
-//     the XML declaration, no non-UTF-8 encoding, one root element, no text outside it;
-//  3. strictScan, a namespace-aware pass: end tags match, no duplicate attributes (after
-//     namespace resolution), no namespaced ID attribute;
-//  4. the etree parse.
+//     the XML declaration, no non-UTF-8 encoding, one root element, no text outside it, no
+//     duplicate attributes (compared after namespace resolution), no namespaced ID
+//     attribute;
+//  3. the etree parse (encoding/xml's strict Token), which also matches end tags.
 //
 // The round-trip check (checkRoundTrip) is not among them: at some microseconds per token
 // it is the costliest check of all, so callers run it after their own cheaper checks, and
 // before they use the document.
 func parseUntrustedXML(data []byte, lim xmlLimits) (*etree.Document, error) {
+	if err := screenXML(data, lim); err != nil {
+		return nil, err
+	}
+	return parseScreenedXML(data, lim)
+}
+
+// screenXML runs the cheap checks of parseUntrustedXML: size, UTF-8, preScan.
+func screenXML(data []byte, lim xmlLimits) error {
 	if len(data) > lim.maxBytes {
-		return nil, unsafeXML("document larger than the size cap")
+		return unsafeXML("document larger than the size cap")
 	}
 	if !utf8.Valid(data) {
-		return nil, unsafeXML("not valid UTF-8")
+		return unsafeXML("not valid UTF-8")
 	}
-	if err := preScan(data, lim); err != nil {
-		return nil, err
-	}
-	if err := strictScan(data); err != nil {
-		return nil, err
-	}
+	return preScan(data, lim)
+}
+
+// parseScreenedXML runs the rest of parseUntrustedXML, the etree parse, on data that passed
+// screenXML with the same limits.
+func parseScreenedXML(data []byte, lim xmlLimits) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{CharsetReader: rejectCharset, MaxDepth: lim.maxDepth + 1}
 	if err := doc.ReadFromBytes(data); err != nil {
@@ -120,22 +128,26 @@ func tokenError(err error) error {
 	return &xmlParseError{unsafe: true, reason: "XML tokenizer refused the document", err: err}
 }
 
-// scanState is what preScan counts.
+// scanState is what preScan counts, and the namespace bindings in scope.
 type scanState struct {
-	lim       xmlLimits
-	tokens    int
-	roots     int
-	nsInScope int
-	nsDecls   []int // namespace declarations of each open element
+	lim      xmlLimits
+	tokens   int
+	roots    int
+	bindings []nsBinding // in scope, innermost last
+	marks    []int       // len(bindings) when each open element started
 }
 
+// nsBinding is one namespace declaration: prefix ("" for the default namespace) to URI.
+type nsBinding struct{ prefix, uri string }
+
 // preScan is the cheap streaming pass: encoding/xml's RawToken neither resolves namespaces
-// nor matches end tags, so it costs little per token, and it stops at the first limit.
+// nor matches end tags, so it costs little per token, and it stops at the first limit. It
+// resolves attribute prefixes itself, as Token would, to find duplicate attributes.
 func preScan(data []byte, lim xmlLimits) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	dec.CharsetReader = rejectCharset
-	st := scanState{lim: lim, nsDecls: make([]int, 0, lim.maxDepth)}
+	st := scanState{lim: lim, marks: make([]int, 0, lim.maxDepth)}
 	for first := true; ; first = false {
 		tok, err := dec.RawToken()
 		if err == io.EOF {
@@ -153,7 +165,7 @@ func preScan(data []byte, lim xmlLimits) error {
 		case xml.EndElement:
 			err = st.end(t)
 		case xml.CharData:
-			if len(st.nsDecls) == 0 && len(bytes.TrimSpace(t)) != 0 {
+			if len(st.marks) == 0 && len(bytes.TrimSpace(t)) != 0 {
 				err = malformedXML("text outside the root element")
 			}
 		case xml.Directive:
@@ -170,7 +182,7 @@ func preScan(data []byte, lim xmlLimits) error {
 	switch {
 	case st.roots != 1:
 		return malformedXML("no root element")
-	case len(st.nsDecls) != 0:
+	case len(st.marks) != 0:
 		return malformedXML("element not closed")
 	}
 	return nil
@@ -185,12 +197,12 @@ func (st *scanState) count(n int) error {
 }
 
 func (st *scanState) start(t xml.StartElement) error {
-	if len(st.nsDecls) == 0 {
+	if len(st.marks) == 0 {
 		if st.roots++; st.roots > 1 {
 			return malformedXML("more than one root element")
 		}
 	}
-	if len(st.nsDecls) >= st.lim.maxDepth {
+	if len(st.marks) >= st.lim.maxDepth {
 		return unsafeXML("XML nested too deeply")
 	}
 	if len(t.Attr) > st.lim.maxAttrs {
@@ -202,32 +214,34 @@ func (st *scanState) start(t xml.StartElement) error {
 	if err := st.checkName(t.Name); err != nil {
 		return err
 	}
-	decls := 0
+	st.marks = append(st.marks, len(st.bindings))
 	for _, a := range t.Attr {
 		if err := st.checkName(a.Name); err != nil {
 			return err
 		}
-		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
-			decls++
+		switch {
+		case a.Name.Space == "xmlns":
+			st.bindings = append(st.bindings, nsBinding{a.Name.Local, a.Value})
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			st.bindings = append(st.bindings, nsBinding{"", a.Value})
 		}
 	}
-	if st.nsInScope += decls; st.nsInScope > st.lim.maxNSInScope {
+	if len(st.bindings) > st.lim.maxNSInScope {
 		return unsafeXML("too many namespace declarations in scope")
 	}
-	st.nsDecls = append(st.nsDecls, decls)
-	return nil
+	return st.checkAttrs(t.Attr)
 }
 
 func (st *scanState) end(t xml.EndElement) error {
-	if len(st.nsDecls) == 0 {
+	if len(st.marks) == 0 {
 		return malformedXML("end tag without a start tag")
 	}
 	if err := st.checkName(t.Name); err != nil {
 		return err
 	}
-	last := len(st.nsDecls) - 1
-	st.nsInScope -= st.nsDecls[last]
-	st.nsDecls = st.nsDecls[:last]
+	last := len(st.marks) - 1
+	st.bindings = st.bindings[:st.marks[last]]
+	st.marks = st.marks[:last]
 	return nil
 }
 
@@ -244,30 +258,39 @@ func (st *scanState) checkName(n xml.Name) error {
 	return nil
 }
 
-// strictScan is the namespace-aware pass, over a document preScan has bounded: end tags
-// must match, and no element may carry duplicate attributes (compared after namespace
-// resolution) or a namespaced ID attribute.
-func strictScan(data []byte) error {
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	dec.CharsetReader = rejectCharset
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
+// checkAttrs refuses a namespaced ID attribute, and two attributes of one element with the
+// same name once their prefixes are resolved (a:x and b:x, with a and b bound to the same
+// URI, are duplicates).
+func (st *scanState) checkAttrs(attrs []xml.Attr) error {
+	for i, a := range attrs {
+		if a.Name.Local == "ID" && a.Name.Space != "" {
+			return unsafeXML("namespaced ID attribute")
 		}
-		if err != nil {
-			if errors.Is(err, errCharset) {
-				return tokenError(err)
-			}
-			return &xmlParseError{reason: "XML parse failed", err: err}
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			if err := checkAttrs(t.Attr); err != nil {
-				return err
+		for _, b := range attrs[:i] {
+			if a.Name.Local == b.Name.Local && st.attrSpace(a.Name.Space) == st.attrSpace(b.Name.Space) {
+				return unsafeXML("duplicate attribute")
 			}
 		}
 	}
+	return nil
+}
+
+// attrSpace is the namespace of an attribute with prefix, as encoding/xml's Token resolves
+// it: none for no prefix, "xmlns" for declarations, the XML namespace for "xml", the bound
+// URI otherwise, or the prefix itself when nothing binds it.
+func (st *scanState) attrSpace(prefix string) string {
+	switch prefix {
+	case "", "xmlns":
+		return prefix
+	case "xml":
+		return "http://www.w3.org/XML/1998/namespace"
+	}
+	for i := len(st.bindings) - 1; i >= 0; i-- {
+		if st.bindings[i].prefix == prefix {
+			return st.bindings[i].uri
+		}
+	}
+	return prefix
 }
 
 // roundTrip is mattermost/xml-roundtrip-validator's Validate, token for token: the
@@ -290,20 +313,6 @@ func roundTrip(data []byte) error {
 			return err
 		}
 	}
-}
-
-func checkAttrs(attrs []xml.Attr) error {
-	for i, a := range attrs {
-		if a.Name.Local == "ID" && a.Name.Space != "" {
-			return &xmlParseError{unsafe: true, reason: "namespaced ID attribute"}
-		}
-		for _, b := range attrs[:i] {
-			if a.Name == b.Name {
-				return &xmlParseError{unsafe: true, reason: "duplicate attribute"}
-			}
-		}
-	}
-	return nil
 }
 
 // isEl reports whether el is the element {ns}local.
