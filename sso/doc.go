@@ -64,11 +64,13 @@
 //
 // Sessions issues short-lived JWTs (golang-jwt v5, EdDSA or ES256 with the embedder's key,
 // algorithm pinned) carrying the account, the user, the login method and the IdP.
-// IssueSession refuses bot principals and logins the policy denies; VerifySession checks the
-// signature, algorithm, issuer, audience and expiry by the injected clock, then re-checks
-// the membership and the current enforcement, so a password-born session ends when the
-// account switches to "enforced" (or, in "mixed", when its member is not grandfathered),
-// and an SSO session ends when its IdP is deleted.
+// IssueSession refuses bot principals and logins the policy denies. VerifySession takes the
+// account the embedder is serving with the token, so that a session is only ever valid in
+// its own account (a session of another account is ErrInvalidSession, even for a member of
+// both); it checks the signature, algorithm, issuer, audience and expiry by the injected
+// clock, then re-checks the membership and the current enforcement, so a password-born
+// session ends when the account switches to "enforced" (or, in "mixed", when its member is
+// not grandfathered), and an SSO session ends when its IdP is deleted.
 //
 // # The SAML core
 //

@@ -433,12 +433,13 @@ func (ss *Sessions) CookieLogin(cookieName string) LoginFunc {
 // prefix makes browsers insist on Secure, Path=/ and no Domain.
 const DefaultSessionCookie = "__Host-iamkit_session"
 
-// VerifyRequest verifies the session token in r's cookie cookieName, as VerifySession.
-// A missing cookie is a *SessionError matching ErrInvalidSession.
-func (ss *Sessions) VerifyRequest(r *http.Request, cookieName string) (Session, error) {
+// VerifyRequest verifies the session token in r's cookie cookieName for the account
+// accountID, as VerifySession. A missing cookie is a *SessionError matching
+// ErrInvalidSession.
+func (ss *Sessions) VerifyRequest(r *http.Request, accountID, cookieName string) (Session, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return Session{}, invalidSession("no session cookie", nil)
 	}
-	return ss.VerifySession(r.Context(), c.Value)
+	return ss.VerifySession(r.Context(), accountID, c.Value)
 }

@@ -147,7 +147,7 @@ func TestHandlerSPInitiatedRoundTrip(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
-	s, err := e.sessions.VerifyRequest(req, sso.DefaultSessionCookie)
+	s, err := e.sessions.VerifyRequest(req, e.acct.ID, sso.DefaultSessionCookie)
 	if err != nil {
 		t.Fatal(err)
 	}

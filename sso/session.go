@@ -286,10 +286,15 @@ func checkMethod(method LoginMethod, idpID string) error {
 	return nil
 }
 
-// VerifySession checks a session token and returns its session. The token must be at most
-// MaxSessionTokenLen bytes, signed by this Sessions' key (or a verification key) with the
-// pinned algorithm, with this issuer and audience, issued in the past and not expired by
-// the Service's clock; those failures are *SessionError values matching ErrInvalidSession.
+// VerifySession checks a session token for the account accountID, the account the embedder
+// is serving (from its URL, say, never from the token), and returns its session. accountID
+// must be an account ID (a *identity.ValidationError for field account_id otherwise).
+//
+// The token must be at most MaxSessionTokenLen bytes, signed by this Sessions' key (or a
+// verification key) with the pinned algorithm, with this issuer and audience, issued in the
+// past and not expired by the Service's clock, and issued for accountID: a session of
+// another account is refused even when its user is a member of accountID too. Those
+// failures are *SessionError values matching ErrInvalidSession.
 //
 // It then re-checks, in the store, that the login is still allowed: the membership exists and
 // is active, the account's current enforcement still permits the session's login method (a
@@ -297,10 +302,17 @@ func checkMethod(method LoginMethod, idpID string) error {
 // the member joined before SSO), and an SSO session's IdP still exists on a plan with SSO.
 // Those failures are *SessionError values matching ErrSessionRevoked. Store failures are
 // returned wrapped.
-func (ss *Sessions) VerifySession(ctx context.Context, token string) (Session, error) {
+func (ss *Sessions) VerifySession(ctx context.Context, accountID, token string) (Session, error) {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return Session{}, err
+	}
 	sess, err := ss.parse(token)
 	if err != nil {
 		return Session{}, err
+	}
+	if sess.AccountID != accountID {
+		// Never valid here, rather than revoked: like a token of another issuer.
+		return Session{}, invalidSession("session of another account", nil)
 	}
 	err = ss.svc.st.View(ctx, func(r store.Reader) error {
 		d, err := ss.svc.loginPolicy(ctx, r, sess.AccountID, sess.UserID, sess.Method)
