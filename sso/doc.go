@@ -10,7 +10,7 @@
 //
 //	svc, err := sso.New(st, authz, "https://dashboard.example.com") // store.Store, *rbac.Authorizer
 //	sessions, err := sso.NewSessions(svc, ed25519Key)                // or an ECDSA P-256 key
-//	h, err := sso.NewHandler(svc, sessions.CookieLogin(sso.DefaultSessionCookie))
+//	h, err := sso.NewHandler(svc, sessions.CookieLogin())
 //	mux.Handle(h.Pattern(), h)                                       // "/sso/"
 //
 // Handler serves GET /sso/{account}/login (one IdP: redirect; several: a chooser listing
@@ -36,8 +36,8 @@
 // return path (which must pass RelayStatePath) server-side under a random RelayState key,
 // also bound to the request. Service.CompleteLogin validates the response with the
 // Validator, requires an SP-initiated response to come back with its own RelayState from the
-// browser that began the login (Handler keeps it in a short-lived cookie: login CSRF
-// protection), and then provisions:
+// browser that began the login (Handler keeps it in a short-lived "__Host-" cookie: login
+// CSRF protection), and then provisions:
 //
 //   - Linking. The (IdP, NameID) pair identifies the user: the first successful login of a
 //     subject records a store.ExternalIdentity, and later logins of that subject reach the
@@ -61,6 +61,13 @@
 // membership predates Since, never when enforced; SSO logins are always allowed. A deny is a
 // LoginDecision with a reason, not an error. Settings.LoginPolicy is the same rule as a pure
 // function.
+//
+// Every cookie the package sets (the login state, and the session cookie of
+// Sessions.CookieLogin and SessionCookie, DefaultSessionCookie unless WithSessionCookie names
+// another) has the "__Host-" prefix: host-only, Secure, Path=/, HttpOnly, so that no sibling
+// subdomain can plant one. Browsers keep Secure cookies from plain HTTP only on origins
+// they treat as secure (some do for http://localhost); Go's net/http/cookiejar does for
+// localhost and loopback addresses, so tests against httptest servers work.
 //
 // Sessions issues short-lived JWTs (golang-jwt v5, EdDSA or ES256 with the embedder's key,
 // algorithm pinned) carrying the account, the user, the login method and the IdP.

@@ -78,6 +78,7 @@ type Sessions struct {
 	keys   map[string]crypto.PublicKey // kid -> verification key, the signer's included
 	ttl    time.Duration
 	issuer string
+	cookie string // the session cookie's name
 }
 
 // SessionOption configures Sessions.
@@ -86,6 +87,7 @@ type SessionOption func(*sessionConfig)
 type sessionConfig struct {
 	ttl    time.Duration
 	issuer string
+	cookie string
 	verify []crypto.PublicKey
 }
 
@@ -113,7 +115,7 @@ func NewSessions(svc *Service, key crypto.Signer, opts ...SessionOption) (*Sessi
 	if svc == nil || key == nil {
 		return nil, &ConfigError{Field: "NewSessions", Reason: "service and key are required"}
 	}
-	c := sessionConfig{ttl: DefaultSessionTTL, issuer: "iamkit"}
+	c := sessionConfig{ttl: DefaultSessionTTL, issuer: "iamkit", cookie: DefaultSessionCookie}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -123,7 +125,10 @@ func NewSessions(svc *Service, key crypto.Signer, opts ...SessionOption) (*Sessi
 	if c.issuer == "" {
 		return nil, &ConfigError{Field: "SessionIssuer", Reason: "must not be empty"}
 	}
-	ss := &Sessions{svc: svc, signer: key, ttl: c.ttl, issuer: c.issuer, keys: map[string]crypto.PublicKey{}}
+	if err := checkSessionCookieName(c.cookie); err != nil {
+		return nil, err
+	}
+	ss := &Sessions{svc: svc, signer: key, ttl: c.ttl, issuer: c.issuer, cookie: c.cookie, keys: map[string]crypto.PublicKey{}}
 	var err error
 	if ss.method, err = signingMethod(key); err != nil {
 		return nil, err

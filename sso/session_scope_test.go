@@ -40,7 +40,7 @@ func TestSessionScopedToAccount(t *testing.T) {
 	byCookie := func(accountID string) (sso.Session, error) {
 		r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 		r.AddCookie(&http.Cookie{Name: sso.DefaultSessionCookie, Value: tok})
-		return e.sessions.VerifyRequest(r, accountID, sso.DefaultSessionCookie)
+		return e.sessions.VerifyRequest(r, accountID)
 	}
 	for name, verify := range map[string]func(string) (sso.Session, error){"VerifySession": byToken, "VerifyRequest": byCookie} {
 		t.Run(name, func(t *testing.T) {
