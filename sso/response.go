@@ -201,11 +201,12 @@ func (v *Validator) TrackRequest(ctx context.Context, req *AuthnRequest) error {
 // base64 of the XML itself (the HTTP-POST binding never uses DEFLATE, so nothing is
 // inflated); a UTF-8 document without DTD or entities, within the XML limits (tokens,
 // depth, attributes, namespace declarations, name lengths; see DefaultMaxXMLTokens), as a
-// streaming pre-scan finds before anything else reads it; a Response root with exactly one Assertion, a direct child, and no EncryptedAssertion;
-// Signatures only as direct children of the Response or the Assertion; the Response
-// signature, if any, and the Assertion signature, if any, verified with goxmldsig against
-// the IdP's metadata certificates only (at least one of the two must be present), each
-// referencing its parent's ID, with allow-listed algorithms; then, reading only from the
+// streaming pre-scan finds before anything else reads it; a Response root with exactly
+// one Assertion, a direct child, and no EncryptedAssertion; Signatures only as direct
+// children of the Response or the Assertion; the Response signature, if any, and the
+// Assertion signature, if any, verified with goxmldsig against the IdP's metadata
+// certificates only (at least one of the two must be present), each referencing its
+// parent's ID, with allow-listed algorithms; then, reading only from the
 // verified elements: Version 2.0; Status Success; Destination equal to the ACS URL (required
 // when the Response is signed); Response Issuer (if present) and Assertion Issuer equal to
 // the IdP's entity ID; IssueInstants neither in the future nor older than the maximum age;
