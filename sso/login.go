@@ -241,11 +241,16 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	if err := checkIdPIDs(in.AccountID, in.IdPID); err != nil {
 		return nil, err
 	}
+	// The message alone first: a hostile one costs no store read and no metadata parse.
+	msg, err := s.v.screen(in.SAMLResponse)
+	if err != nil {
+		return nil, err
+	}
 	lt, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.v.ValidateResponse(ctx, lt.sp, lt.cfg, in.SAMLResponse)
+	a, err := s.v.validate(ctx, lt.sp, lt.cfg, msg)
 	if err != nil {
 		return nil, err
 	}

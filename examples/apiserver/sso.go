@@ -56,10 +56,7 @@ func loggedIn(sessions *sso.Sessions) sso.LoginFunc {
 			http.Error(w, "could not start a session", http.StatusForbidden)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{
-			Name: sso.DefaultSessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		})
+		http.SetCookie(w, sessions.SessionCookie(token, sess)) // __Host-, Secure, HttpOnly, SameSite=Lax
 		w.Header().Set("Cache-Control", "no-store")
 		_ = writeJSON(w, http.StatusOK, map[string]any{
 			"account_id": l.AccountID, "user_id": l.UserID, "email": l.Email, "idp_id": l.IdPID,
