@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,4 +238,145 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 	slices.Sort(delays)
 	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// rawClient is a plain client on the fleet's server, for what the store never does itself,
+// such as trimming its feed by hand.
+func (f *redisFleet) rawClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: f.srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// emptyFeed trims every feed stream of the fleet to nothing, as an operator's XTRIM would.
+func (f *redisFleet) emptyFeed(tb testing.TB) {
+	tb.Helper()
+	c := f.rawClient(tb)
+	keys, err := c.Keys(f.ctx, f.srv.Prefix+":*:feed").Result()
+	if err != nil || len(keys) == 0 {
+		tb.Fatalf("feed streams: %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if err := c.XTrimMaxLen(f.ctx, k, 0).Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// gatedFeed is a store whose change feed can be cut off, as a follower that lost its
+// connection (or could not keep up) would see it: while the gate is shut, Changes calls
+// wait, and a call that was reading when it shut loses its answer, as a cut connection
+// would. Everything else passes through.
+type gatedFeed struct {
+	store.Store
+	mu    sync.Mutex
+	open  chan struct{} // closed while the gate is open
+	epoch int           // bumped each time the gate shuts
+}
+
+var errFeedCut = errors.New("feed connection cut")
+
+func newGatedFeed(st store.Store) *gatedFeed {
+	g := &gatedFeed{Store: st, open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *gatedFeed) shut() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.epoch++
+	g.mu.Unlock()
+}
+
+func (g *gatedFeed) reopen() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+// enter waits until the gate is open and returns the epoch it entered in.
+func (g *gatedFeed) enter(ctx context.Context) (int, error) {
+	for {
+		g.mu.Lock()
+		open, epoch := g.open, g.epoch
+		g.mu.Unlock()
+		select {
+		case <-open:
+			g.mu.Lock()
+			same := g.epoch == epoch
+			g.mu.Unlock()
+			if same {
+				return epoch, nil
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (g *gatedFeed) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
+	epoch, err := g.enter(ctx)
+	if err != nil {
+		return store.Batch{}, err
+	}
+	b, err := g.Store.Changes(ctx, after)
+	g.mu.Lock()
+	cut := g.epoch != epoch
+	g.mu.Unlock()
+	if cut {
+		return store.Batch{}, errFeedCut
+	}
+	return b, err
+}
+
+// TestRevocationTrimmedPastCursorIsNotMissed: a verifier whose cursor was taken on an
+// emptied feed stream is cut off from the feed while a token it cached is revoked and the
+// feed trimmed past the revocation. Once it is back in sync (Sync, so within its staleness
+// bound), it must reject the token: the trimmed commits are a gap that flushes its cache,
+// not a tail it may skip.
+func TestRevocationTrimmedPastCursorIsNotMissed(t *testing.T) {
+	f := newRedisFleet(t)
+	ids, tokens := f.issue(t, 1)
+	f.emptyFeed(t)
+
+	feed := newGatedFeed(newRedisStore(t, f.srv))
+	v := credential.NewVerifier(feed, credential.WithMaxStaleness(2*time.Second))
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	syncCtx, cancelSync := context.WithTimeout(f.ctx, 10*time.Second) // a hang guard
+	defer cancelSync()
+	if err := v.Sync(syncCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); err != nil {
+		t.Fatalf("Verify before the revocation: %v", err)
+	}
+
+	feed.shut()
+	const retention = 4
+	trimmer := newRedisStore(t, f.srv, redisstore.WithFeedRetention(retention))
+	if err := trimmer.Update(f.ctx, func(tx store.Tx) error { return tx.DeleteCredential(f.ctx, ids[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 * retention { // commits to the same account: the same stream
+		err := trimmer.Update(f.ctx, func(tx store.Tx) error {
+			return tx.PutAccount(f.ctx, store.Account{ID: f.acct, Name: "n" + strconv.Itoa(i)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed.reopen()
+
+	if err := v.Sync(syncCtx); err != nil {
+		t.Fatalf("Sync after the feed came back: %v", err)
+	}
+	res, err := v.Verify(f.ctx, store.Authtoken, tokens[0])
+	if !errors.Is(err, credential.ErrRejected) {
+		t.Fatalf("Verify of a revoked token after Sync = %+v, %v; want a rejection", res, err)
+	}
 }

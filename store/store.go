@@ -21,12 +21,16 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 
 	// Head returns the cursor of the newest commit: passing it to Changes waits for the next one.
+	// A cursor Changes returns once it has read everything equals Head's at that moment, so
+	// a follower knows it is in sync by comparing the two.
 	Head(ctx context.Context) (Cursor, error)
 
 	// Changes returns the commits after cursor, oldest first. It blocks until there is at least
-	// one or ctx is done. When some commits after cursor are no longer retained, it returns a
-	// Batch with Gap set and no commits, whose Next resumes at the oldest change still held:
-	// the caller should treat everything it cached as stale.
+	// one, or a gap, or ctx is done. When some commits after cursor are no longer retained
+	// (trimmed, or lost with the store's data), it returns a Batch with Gap set and no
+	// commits, whose Next resumes at the oldest change still held: the caller should treat
+	// everything it cached as stale. A cursor never silently loses its place: however the
+	// store's retained commits change, commits missed after it are a gap.
 	Changes(ctx context.Context, after Cursor) (Batch, error)
 
 	// RecordUse records last-used times of credentials, keeping the latest per credential.

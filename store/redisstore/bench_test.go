@@ -242,6 +242,14 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		})
 	})
+	count("Head", 1, func() error { _, err := f.s.Head(ctx); return err })
+	count("Changes with commits waiting", 1, func() error {
+		b, err := f.s.Changes(ctx, "")
+		if err == nil && len(b.Commits) == 0 {
+			err = errors.New("no commits")
+		}
+		return err
+	})
 	count("create credential", 3, func() error {
 		c := f.newCred()
 		return f.s.Update(ctx, func(tx store.Tx) error { return tx.PutCredential(ctx, c) })

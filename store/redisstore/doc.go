@@ -94,20 +94,45 @@
 // MULTI/EXEC, trimmed with XADD MAXLEN (approximately, ~, from a retention of 1000 up;
 // exactly, one more than the retention, below). A Commit's Shard is the bucket number and its
 // Revision the entry ID packed into a uint64 (milliseconds << 20 | sequence), strictly
-// increasing along a bucket.
+// increasing along a bucket. The feed needs Redis 7.0 or later (XINFO STREAM's
+// entries-added).
 //
-// A Cursor holds one stream position per bucket ("r1.<N>.<pos>...", an empty position
-// meaning the start). Changes reads after the positions and, in the same pipeline, the first
-// retained entry of each stream the cursor has a position in. When a stream no longer holds
-// the cursor's own entry, Changes reports a gap and a cursor that resumes at the oldest
-// entry retained; this may flag a gap a little early, never late. On a standalone server the
-// read is one XREAD BLOCK over all the streams, in bounded steps (WithBlockWait). On Cluster,
-// where one XREAD cannot span slots, it is one non-blocking XREAD per stream, pipelined (a
-// round trip per node, in parallel), and between reads Changes waits for a commit's PUBLISH
-// on the doorbell channel (subscribed on every master: cross-node delivery over the cluster
-// bus has a tail of tens of milliseconds) or the end of the step. A subscriber that lost its
-// connection resumes from its cursor, without loss while the streams still hold its
-// positions, and with a gap otherwise.
+// A Cursor holds one position per bucket ("r2.<N>.<id>:<added>...", an empty position
+// meaning the start of a stream never written to): the ID of the last entry read and how
+// many entries the stream had taken up to it (its entries-added then). Stream IDs alone
+// cannot tell an emptied stream from a new one, nor a stream trimmed past the cursor from one
+// that merely holds nothing new; the count can, so a position keeps its place whatever
+// happens to the stream, and Head answers the last-generated ID and entries-added of a
+// stream even when it is empty.
+//
+// Changes reads, for each stream, its length, entries-added, last-generated ID and oldest
+// entry together with the entries after the position, atomically (one script call over all
+// the streams; on Cluster one per stream, pipelined: a round trip per node, in parallel). The
+// store never deletes single entries, so the entries trimmed from a stream are exactly its
+// first entries-added - length, and Changes reports a gap when a stream
+//
+//   - trimmed an entry after the position (entries-added - length > the position's count),
+//     whether or not anything is left in it;
+//   - took fewer entries than the position counted, or ends before its ID: the stream was
+//     deleted (a flush, a restart without persistence) or restored from an older copy (a
+//     failover to a replica that lagged);
+//   - is not the stream the position was taken on: it holds the position's entry by count
+//     but its oldest entry is after it, or what follows the position is not what was added
+//     after it (a stream deleted and written again).
+//
+// The gap's cursor resumes at the oldest entry held. One case escapes these checks: a stream
+// deleted and written again, its new entries all after the position's ID, that has trimmed
+// exactly as many entries as the position counted by the time the subscriber reads it. It
+// takes a flush followed, before the subscriber's next read, by more commits to the stream
+// than it had ever taken up to the position, to the entry.
+//
+// On a standalone server the read is one XREAD BLOCK over all the streams, in bounded steps
+// (WithBlockWait), pipelined with the read above. On Cluster, where one XREAD cannot span
+// slots, Changes reads without blocking and between reads waits for a commit's PUBLISH on
+// the doorbell channel (subscribed on every master: cross-node delivery over the cluster bus
+// has a tail of tens of milliseconds) or the end of the step. A subscriber that lost its
+// connection resumes from its cursor, without loss while the streams still hold what
+// followed its positions, and with a gap otherwise.
 //
 // # Verifier reads
 //
