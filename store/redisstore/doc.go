@@ -126,13 +126,17 @@
 // takes a flush followed, before the subscriber's next read, by more commits to the stream
 // than it had ever taken up to the position, to the entry.
 //
-// On a standalone server the read is one XREAD BLOCK over all the streams, in bounded steps
-// (WithBlockWait), pipelined with the read above. On Cluster, where one XREAD cannot span
-// slots, Changes reads without blocking and between reads waits for a commit's PUBLISH on
-// the doorbell channel (subscribed on every master: cross-node delivery over the cluster bus
-// has a tail of tens of milliseconds) or the end of the step. A subscriber that lost its
-// connection resumes from its cursor, without loss while the streams still hold what
-// followed its positions, and with a gap otherwise.
+// Changes first reads without waiting and returns at once what it finds, commits or a gap;
+// only then does it wait, in steps: each at most the block wait (WithBlockWait) and at most
+// three quarters of the time left before ctx's deadline, so that what a step finds reaches a
+// caller that polls with short deadlines, such as a cache's feed follower, before it gives
+// up (the rule store.Store.Changes states). On a standalone server a step is an XREAD BLOCK
+// over all the streams, pipelined with the read above, which runs as soon as a commit wakes
+// the XREAD or its block ends. On Cluster, where one XREAD cannot span slots, a step waits
+// for a commit's PUBLISH on the doorbell channel (subscribed on every master: cross-node
+// delivery over the cluster bus has a tail of tens of milliseconds) or the end of the step,
+// then reads. A subscriber that lost its connection resumes from its cursor, without loss
+// while the streams still hold what followed its positions, and with a gap otherwise.
 //
 // # Verifier reads
 //

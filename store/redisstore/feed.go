@@ -134,13 +134,18 @@ func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 // pollCount bounds the entries read from one stream per Changes call.
 const pollCount = 1000
 
-// Changes implements store.Store. Each step reads every stream's state and the entries
-// after the cursor, atomically per stream (one script call; on Cluster one per stream,
-// pipelined). On a standalone server a step is an XREAD BLOCK over all the streams, bounded
-// by the block wait, followed in the same pipeline by that read, and Changes loops over such
-// steps. On Redis Cluster, where one XREAD cannot span slots, the read does not block;
-// between steps Changes waits for a commit's announcement on a Pub/Sub channel, or the
-// block wait, whichever comes first.
+// minStep is the shortest wait worth another read of the feed: once less than that would
+// be left for a step, Changes stops reading and waits for its caller's deadline.
+const minStep = 5 * time.Millisecond
+
+// Changes implements store.Store. It first reads what is already there: every stream's
+// state and the entries after the cursor, atomically per stream (one script call; on
+// Cluster one per stream, pipelined), and returns at once if it finds commits or a gap. Only
+// then does it wait, in steps each bounded by the block wait and by three quarters of the
+// time left before ctx's deadline, so that what a step finds still reaches the caller. On a
+// standalone server a step is an XREAD BLOCK over all the streams followed, in the same
+// pipeline, by the read above. On Redis Cluster, where one XREAD cannot span slots, a step
+// waits for a commit's announcement on a Pub/Sub channel (or the step's end), then reads.
 func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Batch{}, err
@@ -163,7 +168,11 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 		if ok {
 			return b, nil
 		}
-		timer := time.NewTimer(s.opt.blockWait)
+		wait, more := stepWait(ctx, s.opt.blockWait)
+		if !more {
+			return store.Batch{}, s.idle(ctx)
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -178,26 +187,48 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 	}
 }
 
+// stepWait returns how long the next step of a Changes call may wait: at most limit, and at
+// most three quarters of the time left before ctx's deadline, leaving the last quarter for
+// the step's answer to reach the caller. more is false when that is under minStep.
+func stepWait(ctx context.Context, limit time.Duration) (wait time.Duration, more bool) {
+	wait = limit
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)*3/4)
+	}
+	return wait, wait >= minStep
+}
+
+// idle waits out a Changes call that has no time left for another step.
+func (s *Store) idle(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return store.ErrClosed
+	}
+}
+
 type pollResult struct {
 	b   store.Batch
 	ok  bool
 	err error
 }
 
-// changesStandalone loops over blocking polls until one returns something. Each poll runs
-// on its own goroutine so that a done context or Close ends Changes at once; the poll itself
-// ends within the block wait.
+// changesStandalone polls once without blocking, then loops over blocking polls until one
+// returns something. Each poll runs on its own goroutine so that a done context or Close
+// ends Changes at once; the poll itself ends within its step.
 func (s *Store) changesStandalone(ctx context.Context, pos []position) (store.Batch, error) {
-	block := s.opt.blockWait
-	if rt := s.single.Options().ReadTimeout; rt > 0 && block > rt/2 {
-		block = rt / 2 // a pipeline's replies must arrive within the client's read timeout
+	limit := s.opt.blockWait
+	if rt := s.single.Options().ReadTimeout; rt > 0 && limit > rt/2 {
+		limit = rt / 2 // a pipeline's replies must arrive within the client's read timeout
 	}
+	var block time.Duration // the first poll does not block: report what is there at once
 	for {
 		res := make(chan pollResult, 1)
-		go func() {
+		go func(block time.Duration) {
 			b, ok, err := s.poll(ctx, pos, block)
 			res <- pollResult{b, ok, err}
-		}()
+		}(block)
 		select {
 		case <-ctx.Done():
 			return store.Batch{}, ctx.Err()
@@ -210,6 +241,10 @@ func (s *Store) changesStandalone(ctx context.Context, pos []position) (store.Ba
 			if r.ok {
 				return r.b, nil
 			}
+		}
+		var more bool
+		if block, more = stepWait(ctx, limit); !more {
+			return store.Batch{}, s.idle(ctx)
 		}
 	}
 }

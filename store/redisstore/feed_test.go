@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,7 +181,9 @@ func feedDeployments(t *testing.T) []struct {
 	}{
 		{"standalone", func(t *testing.T) (redis.UniversalClient, string) {
 			srv := sharedServer(t)
-			return newClient(t, srv), srv.Prefix + ":" + redistest.UniquePrefix()
+			prefix := srv.Prefix + ":" + redistest.UniquePrefix()
+			c := newClient(t, srv, func(o *redis.Options) { o.ClientName = strings.ReplaceAll(prefix, ":", "-") })
+			return c, prefix
 		}},
 		{"cluster", func(t *testing.T) (redis.UniversalClient, string) {
 			if testing.Short() {
@@ -283,5 +286,98 @@ func TestFeedPositionNeverResets(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestFeedGapWithinCallersWindow checks that a gap on a quiet feed (no commit after the
+// fault) reaches a caller whose deadline is shorter than the store's block wait: the store
+// checks before it blocks, and bounds each blocking read by the time the caller has left.
+func TestFeedGapWithinCallersWindow(t *testing.T) {
+	const window = time.Second // the caller's deadline, as a follower's poll interval
+	cases := []struct {
+		name string
+		// setup commits and returns the subscriber's cursor and the fault to inject.
+		setup        func(e *feedEnv) (store.Cursor, func())
+		whileBlocked bool // inject the fault once Changes is waiting, not before the call
+	}{
+		{"deleted_before_the_call", func(e *feedEnv) (store.Cursor, func()) {
+			e.commit()
+			return e.head(), e.drop
+		}, false},
+		{"rewound_before_the_call", func(e *feedEnv) (store.Cursor, func()) {
+			e.commit()
+			restore := e.snapshot()
+			e.commit()
+			return e.head(), restore
+		}, false},
+		{"deleted_while_blocked", func(e *feedEnv) (store.Cursor, func()) {
+			e.commit()
+			return e.head(), e.drop
+		}, true},
+		{"rewound_while_blocked", func(e *feedEnv) (store.Cursor, func()) {
+			e.commit()
+			restore := e.snapshot()
+			e.commit()
+			return e.head(), restore
+		}, true},
+	}
+	for _, d := range feedDeployments(t) {
+		t.Run(d.name, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					rdb, prefix := d.rdb(t)
+					e := newFeedEnv(t, rdb, prefix, redisstore.WithBlockWait(10*time.Second))
+					cur, fault := tc.setup(e)
+					if !tc.whileBlocked {
+						fault()
+					}
+					ctx, cancel := context.WithTimeout(e.ctx, window)
+					defer cancel()
+					type result struct {
+						b   store.Batch
+						err error
+					}
+					res := make(chan result, 1)
+					go func() {
+						b, err := e.s.Changes(ctx, cur)
+						res <- result{b, err}
+					}()
+					if tc.whileBlocked {
+						e.waitWaiting(ctx)
+						fault()
+					}
+					r := <-res
+					if r.err != nil || !r.b.Gap {
+						t.Fatalf("Changes on a quiet feed, %v deadline, block wait 10s: gap=%v, %d commits, err %v; want the gap before the deadline",
+							window, r.b.Gap, len(r.b.Commits), r.err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// waitWaiting waits until a Changes call of this env's store is waiting for commits: on a
+// standalone server, until its client (named after the prefix) is blocked in XREAD. On
+// Cluster the wait is inside the store, out of sight: it gives the call a moment to get
+// there, which makes the test exercise the wait more often but decides nothing.
+func (e *feedEnv) waitWaiting(ctx context.Context) {
+	e.t.Helper()
+	c, ok := e.rdb.(*redis.Client)
+	if !ok {
+		time.Sleep(50 * time.Millisecond)
+		return
+	}
+	for ctx.Err() == nil {
+		list, err := c.ClientList(e.ctx).Result()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, "name="+c.Options().ClientName+" ") && strings.Contains(line, "cmd=xread") && strings.Contains(line, "flags=b") {
+				return
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

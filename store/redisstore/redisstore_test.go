@@ -14,8 +14,9 @@ import (
 	"github.com/iamkit/iamkit/store/storetest"
 )
 
-// newClient connects to a standalone server for the duration of t.
-func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
+// newClient connects to a standalone server for the duration of t, with the options set
+// by configure applied last.
+func newClient(t testing.TB, srv *redistest.Server, configure ...func(*redis.Options)) *redis.Client {
 	t.Helper()
 	o, err := redis.ParseURL(srv.URL)
 	if err != nil {
@@ -23,6 +24,9 @@ func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
 	}
 	o.PoolSize = 64
 	o.MaintNotificationsConfig = noMaintNotifications()
+	for _, f := range configure {
+		f(o)
+	}
 	c := redis.NewClient(o)
 	t.Cleanup(func() { c.Close() })
 	return c
