@@ -2,6 +2,7 @@ package credential_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/internal/clock"
@@ -378,5 +380,180 @@ func TestRevocationTrimmedPastCursorIsNotMissed(t *testing.T) {
 	res, err := v.Verify(f.ctx, store.Authtoken, tokens[0])
 	if !errors.Is(err, credential.ErrRejected) {
 		t.Fatalf("Verify of a revoked token after Sync = %+v, %v; want a rejection", res, err)
+	}
+}
+
+// verifyOutcome is what a Verify call running in a goroutine reports, with its context's
+// error at the moment it returned.
+type verifyOutcome struct {
+	res    credential.Result
+	err    error
+	ctxErr error
+}
+
+// TestVerifierHonoursDeadlineAgainstPausedRedis pauses Redis (SIGSTOP: connections stay up,
+// nothing is answered) under verifiers on a client that ignores context deadlines
+// (go-redis without ContextTimeoutEnabled, a long read timeout), and calls Verify with a
+// 200ms context on each path that reads the store: stale and cache miss (token and SSH
+// key), and the reload of an owner the feed invalidated. Verify must return while Redis is still
+// paused, rejecting with ReasonUnavailable because its deadline passed; and when Redis
+// answers only after the deadline, that late answer must not turn into an accept.
+func TestVerifierHonoursDeadlineAgainstPausedRedis(t *testing.T) {
+	f := newRedisFleet(t, redistest.WithPrivate()) // paused: nobody else may share it
+	_, tokens := f.issue(t, 3)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshKey, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshID, _ := f.ids.NewIn(id.SSHCredential, f.acct)
+	if err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+		return tx.PutCredential(f.ctx, store.Credential{
+			ID: sshID, AccountID: f.acct, Kind: store.SSHCredential, OwnerID: f.bot,
+			PublicKey: string(ssh.MarshalAuthorizedKey(sshKey)), Fingerprint: ssh.FingerprintSHA256(sshKey),
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pause := func(t *testing.T) {
+		t.Helper()
+		if err := f.srv.Pause(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resume := func(t *testing.T) {
+		t.Helper()
+		if err := f.srv.Resume(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// slowVerifier is a verifier on a client that waits for Redis as long as it takes.
+	slowVerifier := func(t *testing.T, clk *clock.Fake) *credential.Verifier {
+		c := redis.NewClient(&redis.Options{
+			Addr: f.srv.Addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		st, err := redisstore.New(c, redisstore.WithPrefix(f.srv.Prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close(); c.Close() })
+		v := credential.NewVerifier(st, credential.WithClock(clk), credential.WithMaxStaleness(2*time.Second))
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); v.Run(ctx) }()
+		// Resume Redis before waiting for Run: its feed reads may be stuck behind the pause.
+		t.Cleanup(func() { resume(t); cancel(); <-done })
+		if err := v.Sync(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	paths := []struct {
+		name string
+		// prepare readies v (Redis still answering); then Redis is paused and, with the
+		// clock moved by advance, verify runs.
+		prepare func(t *testing.T, v *credential.Verifier)
+		advance time.Duration
+		verify  func(ctx context.Context, v *credential.Verifier) (credential.Result, error)
+	}{
+		{"stale_token", func(t *testing.T, v *credential.Verifier) {}, time.Hour,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.Verify(ctx, store.Authtoken, tokens[0])
+			}},
+		{"stale_ssh_key", func(t *testing.T, v *credential.Verifier) {}, time.Hour,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.VerifySSHKey(ctx, sshKey)
+			}},
+		{"token_cache_miss", func(t *testing.T, v *credential.Verifier) {}, 0,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.Verify(ctx, store.Authtoken, tokens[1])
+			}},
+		{"ssh_key_cache_miss", func(t *testing.T, v *credential.Verifier) {}, 0,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.VerifySSHKey(ctx, sshKey)
+			}},
+		{"owner_reload", func(t *testing.T, v *credential.Verifier) {
+			// Cache the token, then change its owner: the feed marks the owner stale, so
+			// the next Verify reloads it from the store.
+			if _, err := v.Verify(f.ctx, store.Authtoken, tokens[2]); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+				b, err := tx.BotUser(f.ctx, f.bot)
+				if err != nil {
+					return err
+				}
+				b.Name += "-renamed"
+				return tx.PutBotUser(f.ctx, b)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.Sync(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+			return v.Verify(ctx, store.Authtoken, tokens[2])
+		}},
+	}
+	// wantUnavailable checks a Verify outcome: rejected as unavailable, because its deadline
+	// passed.
+	wantUnavailable := func(t *testing.T, what string, o verifyOutcome) {
+		t.Helper()
+		if !errors.Is(o.err, credential.ReasonUnavailable) {
+			t.Errorf("%s: Verify = %+v, %v; want %v", what, o.res, o.err, credential.ReasonUnavailable)
+		}
+		if !errors.Is(o.ctxErr, context.DeadlineExceeded) {
+			t.Errorf("%s: Verify returned with its context's error %v; want it to have given up at the deadline", what, o.ctxErr)
+		}
+	}
+	const hangGuard = 10 * time.Second // far above the 200ms deadline; only a hang reaches it
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Now())
+			v := slowVerifier(t, clk)
+			p.prepare(t, v)
+			start := func() (context.Context, <-chan verifyOutcome) {
+				ctx, cancel := context.WithTimeout(f.ctx, 200*time.Millisecond)
+				out := make(chan verifyOutcome, 1)
+				go func() {
+					defer cancel()
+					res, err := p.verify(ctx, v)
+					out <- verifyOutcome{res, err, ctx.Err()}
+				}()
+				return ctx, out
+			}
+
+			// Redis answers nothing: Verify returns by its deadline, unavailable.
+			pause(t)
+			clk.Advance(p.advance)
+			_, out := start()
+			select {
+			case o := <-out:
+				resume(t)
+				wantUnavailable(t, "Redis paused", o)
+			case <-time.After(hangGuard):
+				resume(t)
+				o := <-out
+				t.Fatalf("Redis paused: Verify did not return by its 200ms deadline; after Redis resumed it returned %+v, %v", o.res, o.err)
+			}
+
+			// Redis answers, but only once the deadline has passed: no accept.
+			pause(t)
+			ctx, out := start()
+			<-ctx.Done()
+			resume(t)
+			select {
+			case o := <-out:
+				wantUnavailable(t, "Redis answering after the deadline", o)
+			case <-time.After(hangGuard):
+				t.Fatal("Verify did not return after Redis resumed")
+			}
+		})
 	}
 }

@@ -161,6 +161,19 @@
 // in the client's options. A client pool size of at least the number of concurrent Updates
 // plus concurrent Changes calls avoids waiting for connections.
 //
+// Set ContextTimeoutEnabled in the client's options as well. Without it go-redis ignores
+// the deadline of the context a command runs with and waits for Redis as long as its own
+// ReadTimeout and WriteTimeout allow (seconds by default, indefinitely if they are
+// disabled): a call into the store with a 200ms context against a paused, partitioned or
+// overloaded Redis then returns after those seconds, and every caller behind it waits too.
+// With it, each call ends by its context's deadline. The library does not rely on it for
+// safety (credential.Verifier returns by its caller's deadline and ignores late answers
+// whatever the client does; Changes bounds its blocking reads by the deadline itself), but
+// without it the store's calls hold their connections past the deadlines, and embedders'
+// own calls wait.
+//
+//	opts.ContextTimeoutEnabled = true
+//
 // # Errors
 //
 // redis.Nil never escapes: absent records are store.ErrNotFound. Other Redis and network

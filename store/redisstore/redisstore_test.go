@@ -24,6 +24,7 @@ func newClient(t testing.TB, srv *redistest.Server, configure ...func(*redis.Opt
 	}
 	o.PoolSize = 64
 	o.MaintNotificationsConfig = noMaintNotifications()
+	o.ContextTimeoutEnabled = true // as the package documentation recommends
 	for _, f := range configure {
 		f(o)
 	}
@@ -73,7 +74,7 @@ func TestConformanceCluster(t *testing.T) {
 		t.Skip("starts a 3-master cluster")
 	}
 	cl := sharedCluster(t)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64, MaintNotificationsConfig: noMaintNotifications()})
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64, MaintNotificationsConfig: noMaintNotifications(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
