@@ -105,11 +105,14 @@
 // happens to the stream, and Head answers the last-generated ID and entries-added of a
 // stream even when it is empty.
 //
-// Changes reads, for each stream, its length, entries-added, last-generated ID and oldest
-// entry together with the entries after the position, atomically (one script call over all
-// the streams; on Cluster one per stream, pipelined: a round trip per node, in parallel). The
-// store never deletes single entries, so the entries trimmed from a stream are exactly its
-// first entries-added - length, and Changes reports a gap when a stream
+// Changes reads each stream with a script, atomically (one call over all the streams; on
+// Cluster one per stream, pipelined: a round trip per node, in parallel). Streams are only
+// ever trimmed from the oldest entry on, and the store never deletes single entries, so
+// while a stream still holds the position's own entry nothing after it was lost, and the
+// entries after it are all the script reads (an XRANGE). Otherwise it reads the stream's
+// length, entries-added, last-generated ID and oldest entry (XINFO STREAM) with the entries
+// after the position: the entries trimmed are exactly the first entries-added - length,
+// and Changes reports a gap when a stream
 //
 //   - trimmed an entry after the position (entries-added - length > the position's count),
 //     whether or not anything is left in it;
@@ -126,16 +129,18 @@
 // takes a flush followed, before the subscriber's next read, by more commits to the stream
 // than it had ever taken up to the position, to the entry.
 //
-// Changes first reads without waiting and returns at once what it finds, commits or a gap;
-// only then does it wait, in steps: each at most the block wait (WithBlockWait) and at most
-// three quarters of the time left before ctx's deadline, so that what a step finds reaches a
-// caller that polls with short deadlines, such as a cache's feed follower, before it gives
-// up (the rule store.Store.Changes states). On a standalone server a step is an XREAD BLOCK
-// over all the streams, pipelined with the read above, which runs as soon as a commit wakes
-// the XREAD or its block ends. On Cluster, where one XREAD cannot span slots, a step waits
-// for a commit's PUBLISH on the doorbell channel (subscribed on every master: cross-node
-// delivery over the cluster bus has a tail of tens of milliseconds) or the end of the step,
-// then reads. A subscriber that lost its connection resumes from its cursor, without loss
+// Changes returns at once what is already there, commits or a gap; only then does it wait,
+// in steps: each at most the block wait (WithBlockWait) and at most three quarters of the
+// time left before ctx's deadline, so that what a step finds reaches a caller that polls
+// with short deadlines, such as a cache's feed follower, before it gives up (the rule
+// store.Store.Changes states). On a standalone server a step is an XREAD BLOCK over all the
+// streams, pipelined with the read above, which runs as soon as a commit wakes the XREAD or
+// its block ends; the first step blocks for a millisecond only, which answers at once what
+// is there and still lets a commit landing meanwhile wake it without another round trip. On
+// Cluster, where one XREAD cannot span slots, the first step reads without waiting and each
+// later one waits for a commit's PUBLISH on the doorbell channel (subscribed on every
+// master: cross-node delivery over the cluster bus has a tail of tens of milliseconds) or
+// the end of the step, then reads. A subscriber that lost its connection resumes from its cursor, without loss
 // while the streams still hold what followed its positions, and with a gap otherwise.
 //
 // # Verifier reads

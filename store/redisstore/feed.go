@@ -138,14 +138,16 @@ const pollCount = 1000
 // be left for a step, Changes stops reading and waits for its caller's deadline.
 const minStep = 5 * time.Millisecond
 
-// Changes implements store.Store. It first reads what is already there: every stream's
-// state and the entries after the cursor, atomically per stream (one script call; on
-// Cluster one per stream, pipelined), and returns at once if it finds commits or a gap. Only
-// then does it wait, in steps each bounded by the block wait and by three quarters of the
-// time left before ctx's deadline, so that what a step finds still reaches the caller. On a
-// standalone server a step is an XREAD BLOCK over all the streams followed, in the same
-// pipeline, by the read above. On Redis Cluster, where one XREAD cannot span slots, a step
-// waits for a commit's announcement on a Pub/Sub channel (or the step's end), then reads.
+// Changes implements store.Store. Each step reads every stream's state and the entries after
+// the cursor, atomically per stream (one script call; on Cluster one per stream, pipelined),
+// and returns if it finds commits or a gap. The first step returns at once (on a standalone
+// server within a millisecond); the others wait, each for at most the block wait and three
+// quarters of the time left before ctx's deadline, so that what a step finds still reaches
+// the caller. On a standalone server a step is an XREAD BLOCK over all the streams followed,
+// in the same pipeline, by the read above, which runs as soon as a commit wakes the XREAD or
+// its block ends. On Redis Cluster, where one XREAD cannot span slots, the first step reads
+// without waiting and the others wait for a commit's announcement on a Pub/Sub channel (or
+// the step's end), then read.
 func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Batch{}, err
@@ -214,15 +216,20 @@ type pollResult struct {
 	err error
 }
 
-// changesStandalone polls once without blocking, then loops over blocking polls until one
-// returns something. Each poll runs on its own goroutine so that a done context or Close
-// ends Changes at once; the poll itself ends within its step.
+// firstStep is the block of a standalone Changes call's first poll: short enough that what
+// is already there, commits or a gap, comes back at once, and a blocking read all the same,
+// so that a commit landing while the call starts wakes it without another round trip.
+const firstStep = time.Millisecond
+
+// changesStandalone polls with a block of firstStep, then loops over polls blocking for a
+// step each until one returns something. Each poll runs on its own goroutine so that a done
+// context or Close ends Changes at once; the poll itself ends within its step.
 func (s *Store) changesStandalone(ctx context.Context, pos []position) (store.Batch, error) {
 	limit := s.opt.blockWait
 	if rt := s.single.Options().ReadTimeout; rt > 0 && limit > rt/2 {
 		limit = rt / 2 // a pipeline's replies must arrive within the client's read timeout
 	}
-	var block time.Duration // the first poll does not block: report what is there at once
+	block := firstStep
 	for {
 		res := make(chan pollResult, 1)
 		go func(block time.Duration) {
@@ -383,6 +390,9 @@ type feedEntry struct {
 // streamState is one feed stream as one script call saw it, with the entries it read after a
 // position, atomically. A missing stream reads as one never written to.
 type streamState struct {
+	// intact is true when the stream still held the position's own entry: nothing after
+	// it was trimmed, and the script did not read the fields below but entries.
+	intact  bool
 	length  uint64   // entries held
 	added   uint64   // entries ever added (entries-added)
 	last    streamID // last-generated-id: the ID of the added-th entry
@@ -409,6 +419,9 @@ func (st streamState) oldest() position {
 // (the store never XDELs), so the entries trimmed so far are exactly the first
 // added-length, and a position's entry is the p.added-th.
 func (st streamState) lost(p position) bool {
+	if st.intact {
+		return false
+	}
 	trimmed := st.added - st.length
 	switch {
 	case st.added < p.added || st.last.less(p.id):
@@ -521,10 +534,13 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	added, ok2 := v[1].(int64)
 	last, ok3 := v[2].(string)
 	first, ok4 := v[3].(string)
-	if !ok1 || !ok2 || !ok3 || !ok4 || length < 0 || added < length {
+	st.intact = length == -1
+	if !ok1 || !ok2 || !ok3 || !ok4 || (length < 0 || added < length) && !st.intact {
 		return bad("stream state")
 	}
-	st.length, st.added = uint64(length), uint64(added)
+	if !st.intact {
+		st.length, st.added = uint64(length), uint64(added)
+	}
 	var err error
 	if st.last, err = parseStreamID(last); err != nil {
 		return bad("last-generated-id")
