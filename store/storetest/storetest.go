@@ -27,7 +27,7 @@ type Options struct {
 	// clock that the suite advances by hand.
 	Now func() time.Time
 	// FeedRetention is how many commits per shard the store's change feed must retain at
-	// least and, for the gap test, not many more than (approximate trimming is fine: the
+	// least and, for the gap tests, not many more than (approximate trimming is fine: the
 	// suite writes 20 times more to force a gap).
 	FeedRetention int
 }
