@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
@@ -116,7 +118,7 @@ func New(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service {
 
 // CreateParams describes a new bot user, like ngrok's BotUserCreate.
 type CreateParams struct {
-	Name   string   // required, at most MaxNameLen bytes, unique in the account
+	Name   string   // required, unique in the account; see identity.CheckName (at most MaxNameLen bytes); with an @, a canonical email address
 	Active *bool    // default true
 	Roles  []string // default none: the bot acts with rbac.DefaultBotRoles
 }
@@ -255,7 +257,8 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, 
 }
 
 // Delete deletes a bot user and, in the same transaction, revokes and deletes every
-// credential it owns. Nothing can restore them. by needs rbac.BotUsersWrite.
+// credential it owns, recording a *_deleted event for each credential and a
+// bot_user_deleted event. Nothing can restore them. by needs rbac.BotUsersWrite.
 func (s *Service) Delete(ctx context.Context, by identity.Principal, accountID, botID string) error {
 	if err := checkIDs(accountID, botID); err != nil {
 		return err
@@ -269,6 +272,9 @@ func (s *Service) Delete(ctx context.Context, by identity.Principal, accountID, 
 		}
 		b, err := botIn(ctx, tx, accountID, botID)
 		if err != nil {
+			return err
+		}
+		if err := s.rec.RecordOwnerCredentialsDeleted(ctx, tx, accountID, botID, by.Audit()); err != nil {
 			return err
 		}
 		if err := tx.DeleteBotUser(ctx, botID); err != nil {
@@ -330,14 +336,28 @@ func nameFree(ctx context.Context, r store.Reader, accountID, name, self string)
 	return err
 }
 
+// checkName applies identity.CheckName, and to a name that looks like an email address
+// (it holds an at sign, ASCII, fullwidth or small) identity.NormalizeEmail as well: such a
+// name must be an address in canonical form. The SSO login, which refuses an asserted email
+// equal to a bot user's name, then compares canonical forms: no case variant or look-alike
+// of a bot user's name passes for a different address.
 func checkName(name string) error {
-	switch {
-	case name == "":
-		return &identity.ValidationError{Field: "name", Reason: "required"}
-	case len(name) > MaxNameLen:
-		return &identity.ValidationError{Field: "name", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxNameLen, len(name))}
+	if err := identity.CheckName("name", name, true); err != nil {
+		return err
+	}
+	if !looksLikeEmail(name) {
+		return nil
+	}
+	if canonical, err := identity.NormalizeEmail(name); err != nil || canonical != name {
+		return &identity.ValidationError{Field: "name", Reason: "a name with an @ must be a lower-case ASCII email address such as ci@example.com"}
 	}
 	return nil
+}
+
+// looksLikeEmail reports whether name holds an at sign: ASCII, or a compatibility form
+// (U+FF20 FULLWIDTH COMMERCIAL AT, U+FE6B SMALL COMMERCIAL AT) that folds to it, and no space.
+func looksLikeEmail(name string) bool {
+	return strings.ContainsAny(name, "@\uff20\ufe6b") && !strings.ContainsFunc(name, unicode.IsSpace)
 }
 
 func checkIDs(accountID, botID string) error {

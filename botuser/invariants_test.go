@@ -81,12 +81,17 @@ func TestInvariant2_BotNeverLogsIn(t *testing.T) {
 	// An SSO or password login finds users by email: a bot's name is never one.
 	_, err := e.Dir.UserByEmail(e.Ctx, "ci@example.com")
 	wantErr(t, err, store.ErrNotFound)
-	// Nor can a bot accept an invitation: it has no user record.
+	// Nor can a bot accept an invitation: to a bot principal it does not exist, and a
+	// principal that claims to be a user with a bot's ID is malformed.
 	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "ci@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, bot.ID, identity.SourceDashboard)
+	bp := e.Principal(a.ID, bot.ID)
+	_, err = e.Dir.AcceptInvitation(e.Ctx, bp, inv.ID)
+	wantErr(t, err, store.ErrNotFound)
+	bp.Kind = identity.KindUser
+	_, err = e.Dir.AcceptInvitation(e.Ctx, bp, inv.ID)
 	wantErr(t, err, identity.ErrInvalid)
 }
 

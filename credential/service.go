@@ -143,18 +143,6 @@ func idPrefix(k store.CredentialKind) (id.Prefix, error) {
 	return "", &identity.ValidationError{Field: "kind", Reason: fmt.Sprintf("must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)}
 }
 
-// eventTypes returns the created, updated and deleted event types of a credential kind, by
-// ngrok's names.
-func eventTypes(k store.CredentialKind) [3]audit.Type {
-	switch k {
-	case store.APIKey:
-		return [3]audit.Type{audit.APIKeyCreated, audit.APIKeyUpdated, audit.APIKeyDeleted}
-	case store.SSHCredential:
-		return [3]audit.Type{audit.SSHPublicKeyCreated, audit.SSHPublicKeyUpdated, audit.SSHPublicKeyDeleted}
-	}
-	return [3]audit.Type{audit.TunnelCredentialCreated, audit.TunnelCredentialUpdated, audit.TunnelCredentialDeleted}
-}
-
 func checkText(description, metadata *string) error {
 	if description != nil && len(*description) > store.MaxDescriptionLen {
 		return &identity.ValidationError{Field: "description", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxDescriptionLen, len(*description))}
@@ -268,7 +256,8 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 			return err
 		}
 		out.Credential = fromStore(c)
-		return s.rec.Record(ctx, tx, acct.ID, eventTypes(req.Kind)[0], by.Audit(), out.Credential)
+		created, _, _ := audit.CredentialTypes(req.Kind)
+		return s.rec.Record(ctx, tx, acct.ID, created, by.Audit(), c)
 	})
 	if err != nil {
 		return Issued{}, err
@@ -374,7 +363,8 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.
 			return err
 		}
 		out = fromStore(c)
-		return s.rec.Record(ctx, tx, c.AccountID, eventTypes(kind)[1], by.Audit(), out)
+		_, updated, _ := audit.CredentialTypes(kind)
+		return s.rec.Record(ctx, tx, c.AccountID, updated, by.Audit(), c)
 	})
 	if err != nil {
 		return Credential{}, err
@@ -395,6 +385,7 @@ func (s *Service) Delete(ctx context.Context, by identity.Principal, kind store.
 		if err := tx.DeleteCredential(ctx, c.ID); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, c.AccountID, eventTypes(kind)[2], by.Audit(), fromStore(c))
+		_, _, deleted := audit.CredentialTypes(kind)
+		return s.rec.Record(ctx, tx, c.AccountID, deleted, by.Audit(), c)
 	})
 }

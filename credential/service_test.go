@@ -221,11 +221,16 @@ func req(kind store.CredentialKind, owner string) func(*svcEnv) credential.Creat
 
 func events(t *testing.T, e *svcEnv) int {
 	t.Helper()
-	evs, err := e.dir.Events(e.ctx, e.account, store.Page{Limit: store.MaxPageLimit})
+	var n int
+	err := e.st.View(e.ctx, func(r store.Reader) error {
+		evs, err := r.Events(e.ctx, e.account, store.Page{Limit: store.MaxPageLimit})
+		n = len(evs)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(evs)
+	return n
 }
 
 func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
@@ -314,7 +319,11 @@ func TestAuditEventsCarryNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := e.dir.Events(e.ctx, e.account, store.Page{Limit: 1})
+	var evs []store.Event
+	err = e.st.View(e.ctx, func(r store.Reader) error {
+		evs, err = r.Events(e.ctx, e.account, store.Page{Limit: 1})
+		return err
+	})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("Events = %v, %v", evs, err)
 	}

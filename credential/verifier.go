@@ -299,7 +299,10 @@ func (v *Verifier) Run(ctx context.Context) error {
 func (v *Verifier) Sync(ctx context.Context) error { return v.follower.Sync(ctx) }
 
 // Verify checks a token of the given kind (store.Authtoken or store.APIKey). On success it
-// returns whose credential it is; otherwise a Reason. A cache hit does not allocate.
+// returns whose credential it is; otherwise a Reason. A cache hit does not allocate. Verify
+// returns by ctx's deadline, whatever the store's client does with it: when the store has
+// not answered by then, it rejects with ReasonUnavailable, and an answer that comes later is
+// not acted on.
 func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token string) (Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -347,7 +350,7 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 }
 
 // VerifySSHKey checks an SSH public key offered by a client. A cache hit allocates only what
-// hashing the key's wire form takes.
+// hashing the key's wire form takes. Like Verify, it returns by ctx's deadline.
 func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result, error) {
 	if key == nil {
 		return v.reject(ReasonMalformed)
@@ -355,7 +358,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 	fp := sha256.Sum256(key.Marshal())
 	now := v.now()
 	if v.stale(now) {
-		e, err := v.fetchSSH(ctx, fp, false)
+		e, err := v.direct(ctx, func(ctx context.Context) (*entry, error) { return v.fetchSSH(ctx, fp, false) })
 		if err != nil {
 			return v.rejectErr(err)
 		}
@@ -368,7 +371,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 	sh.mu.RUnlock()
 	if e == nil {
 		sh.misses.Add(1)
-		res, err, _ := v.loads.Do(string(fp[:]), func() (any, error) {
+		ch := v.loads.DoChan(string(fp[:]), func() (any, error) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
 			defer cancel()
 			e, err := v.fetchSSH(lctx, fp, true)
@@ -385,6 +388,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 			sh.mu.Unlock()
 			return e, nil
 		})
+		res, err := await(ctx, ch)
 		if err != nil {
 			return v.rejectErr(err)
 		}
@@ -511,15 +515,43 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 		}
 		return e, err
 	})
+	r, err := await(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*entry), nil
+}
+
+// await waits for a store read shared through v.loads (DoChan) or started by direct, or for
+// ctx, whichever comes first. Every store read on the verify path goes through it, so that a
+// verification returns by its caller's deadline whatever the store's client does with ctx
+// (go-redis, for one, ignores deadlines unless ContextTimeoutEnabled is set), and so that an
+// answer that arrives once the deadline has passed is not acted on: it is an error, never an
+// accept.
+func await(ctx context.Context, ch <-chan singleflight.Result) (any, error) {
 	select {
 	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+		if err := ctx.Err(); err != nil {
+			return nil, err // too late to act on, whatever it says
 		}
-		return r.Val.(*entry), nil
+		return r.Val, r.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// direct runs a read of the store on its own goroutine, with the caller's ctx, and awaits it.
+func (v *Verifier) direct(ctx context.Context, read func(context.Context) (*entry, error)) (*entry, error) {
+	ch := make(chan singleflight.Result, 1)
+	go func() {
+		e, err := read(ctx)
+		ch <- singleflight.Result{Val: e, Err: err}
+	}()
+	r, err := await(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*entry), nil
 }
 
 // fetch reads a token credential and its owner in one store read. With share, the owner entry
@@ -636,22 +668,19 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 		}
 		return v.owners.get(ownerKey{stale.accountID, stale.id}, state, epoch), nil
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		o := r.Val.(*owner)
-		e.owner.CompareAndSwap(stale, o)
-		return o, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	r, err := await(ctx, ch)
+	if err != nil {
+		return nil, err
 	}
+	o := r.(*owner)
+	e.owner.CompareAndSwap(stale, o)
+	return o, nil
 }
 
 // verifyDirect verifies against the store without the cache, touching no shared state.
 func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now int64) (Result, error) {
-	e, err := v.fetch(ctx, tok.CredentialID(), false)
+	credID := tok.CredentialID()
+	e, err := v.direct(ctx, func(ctx context.Context) (*entry, error) { return v.fetch(ctx, credID, false) })
 	if err != nil {
 		return v.rejectErr(err)
 	}

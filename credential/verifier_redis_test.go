@@ -2,14 +2,18 @@ package credential_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/internal/clock"
@@ -236,4 +240,323 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 	slices.Sort(delays)
 	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// rawClient is a plain client on the fleet's server, for what the store never does itself,
+// such as trimming its feed by hand.
+func (f *redisFleet) rawClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: f.srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// emptyFeed trims every feed stream of the fleet to nothing, as an operator's XTRIM would.
+func (f *redisFleet) emptyFeed(tb testing.TB) {
+	tb.Helper()
+	c := f.rawClient(tb)
+	keys, err := c.Keys(f.ctx, f.srv.Prefix+":*:feed").Result()
+	if err != nil || len(keys) == 0 {
+		tb.Fatalf("feed streams: %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if err := c.XTrimMaxLen(f.ctx, k, 0).Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// gatedFeed is a store whose change feed can be cut off, as a follower that lost its
+// connection (or could not keep up) would see it: while the gate is shut, Changes calls
+// wait, and a call that was reading when it shut loses its answer, as a cut connection
+// would. Everything else passes through.
+type gatedFeed struct {
+	store.Store
+	mu    sync.Mutex
+	open  chan struct{} // closed while the gate is open
+	epoch int           // bumped each time the gate shuts
+}
+
+var errFeedCut = errors.New("feed connection cut")
+
+func newGatedFeed(st store.Store) *gatedFeed {
+	g := &gatedFeed{Store: st, open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *gatedFeed) shut() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.epoch++
+	g.mu.Unlock()
+}
+
+func (g *gatedFeed) reopen() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+// enter waits until the gate is open and returns the epoch it entered in.
+func (g *gatedFeed) enter(ctx context.Context) (int, error) {
+	for {
+		g.mu.Lock()
+		open, epoch := g.open, g.epoch
+		g.mu.Unlock()
+		select {
+		case <-open:
+			g.mu.Lock()
+			same := g.epoch == epoch
+			g.mu.Unlock()
+			if same {
+				return epoch, nil
+			}
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (g *gatedFeed) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
+	epoch, err := g.enter(ctx)
+	if err != nil {
+		return store.Batch{}, err
+	}
+	b, err := g.Store.Changes(ctx, after)
+	g.mu.Lock()
+	cut := g.epoch != epoch
+	g.mu.Unlock()
+	if cut {
+		return store.Batch{}, errFeedCut
+	}
+	return b, err
+}
+
+// TestRevocationTrimmedPastCursorIsNotMissed: a verifier whose cursor was taken on an
+// emptied feed stream is cut off from the feed while a token it cached is revoked and the
+// feed trimmed past the revocation. Once it is back in sync (Sync, so within its staleness
+// bound), it must reject the token: the trimmed commits are a gap that flushes its cache,
+// not a tail it may skip.
+func TestRevocationTrimmedPastCursorIsNotMissed(t *testing.T) {
+	f := newRedisFleet(t)
+	ids, tokens := f.issue(t, 1)
+	f.emptyFeed(t)
+
+	feed := newGatedFeed(newRedisStore(t, f.srv))
+	v := credential.NewVerifier(feed, credential.WithMaxStaleness(2*time.Second))
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	syncCtx, cancelSync := context.WithTimeout(f.ctx, 10*time.Second) // a hang guard
+	defer cancelSync()
+	if err := v.Sync(syncCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(f.ctx, store.Authtoken, tokens[0]); err != nil {
+		t.Fatalf("Verify before the revocation: %v", err)
+	}
+
+	feed.shut()
+	const retention = 4
+	trimmer := newRedisStore(t, f.srv, redisstore.WithFeedRetention(retention))
+	if err := trimmer.Update(f.ctx, func(tx store.Tx) error { return tx.DeleteCredential(f.ctx, ids[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 * retention { // commits to the same account: the same stream
+		err := trimmer.Update(f.ctx, func(tx store.Tx) error {
+			return tx.PutAccount(f.ctx, store.Account{ID: f.acct, Name: "n" + strconv.Itoa(i)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed.reopen()
+
+	if err := v.Sync(syncCtx); err != nil {
+		t.Fatalf("Sync after the feed came back: %v", err)
+	}
+	res, err := v.Verify(f.ctx, store.Authtoken, tokens[0])
+	if !errors.Is(err, credential.ErrRejected) {
+		t.Fatalf("Verify of a revoked token after Sync = %+v, %v; want a rejection", res, err)
+	}
+}
+
+// verifyOutcome is what a Verify call running in a goroutine reports, with its context's
+// error at the moment it returned.
+type verifyOutcome struct {
+	res    credential.Result
+	err    error
+	ctxErr error
+}
+
+// TestVerifierHonoursDeadlineAgainstPausedRedis pauses Redis (SIGSTOP: connections stay up,
+// nothing is answered) under verifiers on a client that ignores context deadlines
+// (go-redis without ContextTimeoutEnabled, a long read timeout), and calls Verify with a
+// 200ms context on each path that reads the store: stale and cache miss (token and SSH
+// key), and the reload of an owner the feed invalidated. Verify must return while Redis is still
+// paused, rejecting with ReasonUnavailable because its deadline passed; and when Redis
+// answers only after the deadline, that late answer must not turn into an accept.
+func TestVerifierHonoursDeadlineAgainstPausedRedis(t *testing.T) {
+	f := newRedisFleet(t, redistest.WithPrivate()) // paused: nobody else may share it
+	_, tokens := f.issue(t, 3)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshKey, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshID, _ := f.ids.NewIn(id.SSHCredential, f.acct)
+	if err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+		return tx.PutCredential(f.ctx, store.Credential{
+			ID: sshID, AccountID: f.acct, Kind: store.SSHCredential, OwnerID: f.bot,
+			PublicKey: string(ssh.MarshalAuthorizedKey(sshKey)), Fingerprint: ssh.FingerprintSHA256(sshKey),
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pause := func(t *testing.T) {
+		t.Helper()
+		if err := f.srv.Pause(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resume := func(t *testing.T) {
+		t.Helper()
+		if err := f.srv.Resume(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// slowVerifier is a verifier on a client that waits for Redis as long as it takes.
+	slowVerifier := func(t *testing.T, clk *clock.Fake) *credential.Verifier {
+		c := redis.NewClient(&redis.Options{
+			Addr: f.srv.Addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		st, err := redisstore.New(c, redisstore.WithPrefix(f.srv.Prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close(); c.Close() })
+		v := credential.NewVerifier(st, credential.WithClock(clk), credential.WithMaxStaleness(2*time.Second))
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); v.Run(ctx) }()
+		// Resume Redis before waiting for Run: its feed reads may be stuck behind the pause.
+		t.Cleanup(func() { resume(t); cancel(); <-done })
+		if err := v.Sync(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	paths := []struct {
+		name string
+		// prepare readies v (Redis still answering); then Redis is paused and, with the
+		// clock moved by advance, verify runs.
+		prepare func(t *testing.T, v *credential.Verifier)
+		advance time.Duration
+		verify  func(ctx context.Context, v *credential.Verifier) (credential.Result, error)
+	}{
+		{"stale_token", func(t *testing.T, v *credential.Verifier) {}, time.Hour,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.Verify(ctx, store.Authtoken, tokens[0])
+			}},
+		{"stale_ssh_key", func(t *testing.T, v *credential.Verifier) {}, time.Hour,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.VerifySSHKey(ctx, sshKey)
+			}},
+		{"token_cache_miss", func(t *testing.T, v *credential.Verifier) {}, 0,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.Verify(ctx, store.Authtoken, tokens[1])
+			}},
+		{"ssh_key_cache_miss", func(t *testing.T, v *credential.Verifier) {}, 0,
+			func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+				return v.VerifySSHKey(ctx, sshKey)
+			}},
+		{"owner_reload", func(t *testing.T, v *credential.Verifier) {
+			// Cache the token, then change its owner: the feed marks the owner stale, so
+			// the next Verify reloads it from the store.
+			if _, err := v.Verify(f.ctx, store.Authtoken, tokens[2]); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.writer.Update(f.ctx, func(tx store.Tx) error {
+				b, err := tx.BotUser(f.ctx, f.bot)
+				if err != nil {
+					return err
+				}
+				b.Name += "-renamed"
+				return tx.PutBotUser(f.ctx, b)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := v.Sync(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, func(ctx context.Context, v *credential.Verifier) (credential.Result, error) {
+			return v.Verify(ctx, store.Authtoken, tokens[2])
+		}},
+	}
+	// wantUnavailable checks a Verify outcome: rejected as unavailable, because its deadline
+	// passed.
+	wantUnavailable := func(t *testing.T, what string, o verifyOutcome) {
+		t.Helper()
+		if !errors.Is(o.err, credential.ReasonUnavailable) {
+			t.Errorf("%s: Verify = %+v, %v; want %v", what, o.res, o.err, credential.ReasonUnavailable)
+		}
+		if !errors.Is(o.ctxErr, context.DeadlineExceeded) {
+			t.Errorf("%s: Verify returned with its context's error %v; want it to have given up at the deadline", what, o.ctxErr)
+		}
+	}
+	const hangGuard = 10 * time.Second // far above the 200ms deadline; only a hang reaches it
+	// Each phase starts a verifier of its own: a read the previous phase abandoned at its
+	// deadline may complete once Redis resumes and fill the cache.
+	phases := []struct {
+		name string
+		// lateAnswer resumes Redis as soon as the deadline has passed, so that the store
+		// answers just too late; otherwise Redis stays paused until Verify has returned.
+		lateAnswer bool
+	}{
+		{"paused", false},
+		{"late_answer", true},
+	}
+	for _, p := range paths {
+		for _, ph := range phases {
+			t.Run(p.name+"_"+ph.name, func(t *testing.T) {
+				clk := clock.NewFake(time.Now())
+				v := slowVerifier(t, clk)
+				p.prepare(t, v)
+				pause(t)
+				clk.Advance(p.advance)
+				ctx, cancel := context.WithTimeout(f.ctx, 200*time.Millisecond)
+				out := make(chan verifyOutcome, 1)
+				go func() {
+					defer cancel()
+					res, err := p.verify(ctx, v)
+					out <- verifyOutcome{res, err, ctx.Err()}
+				}()
+				if ph.lateAnswer {
+					<-ctx.Done()
+					resume(t)
+				}
+				select {
+				case o := <-out:
+					if !ph.lateAnswer {
+						resume(t)
+					}
+					wantUnavailable(t, ph.name, o)
+				case <-time.After(hangGuard):
+					if !ph.lateAnswer {
+						resume(t)
+					}
+					o := <-out
+					t.Fatalf("%s: Verify did not return by its 200ms deadline; once Redis answered it returned %+v, %v", ph.name, o.res, o.err)
+				}
+			})
+		}
+	}
 }

@@ -17,7 +17,7 @@ func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan str
 	if err := checkID("founder_id", founderID, id.User); err != nil {
 		return store.Account{}, err
 	}
-	if err := checkName("name", name, true); err != nil {
+	if err := CheckName("name", name, true); err != nil {
 		return store.Account{}, err
 	}
 	p, ok := d.plans.Plan(plan)

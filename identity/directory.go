@@ -31,6 +31,7 @@ type Directory struct {
 	guard Guard
 	clock clock.Clock
 	ids   *id.Generator
+	rand  io.Reader // invitation tokens
 	rec   audit.Recorder
 	log   *slog.Logger
 	ttl   time.Duration
@@ -49,7 +50,8 @@ type config struct {
 // WithClock sets the time source (default: the system clock).
 func WithClock(c clock.Clock) Option { return func(o *config) { o.clock = c } }
 
-// WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
+// WithRandom sets the randomness for IDs and invitation tokens (default: crypto/rand.Reader).
+// r must be safe for concurrent use, as crypto/rand.Reader is.
 func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
 
 // WithLogger sets a logger for diagnostics (default: none).
@@ -73,7 +75,7 @@ func New(st store.Store, plans *Catalog, guard Guard, opts ...Option) *Directory
 	}
 	ids := id.NewGenerator(c.clock, c.rand)
 	return &Directory{
-		st: st, plans: plans, guard: guard, clock: c.clock, ids: ids,
+		st: st, plans: plans, guard: guard, clock: c.clock, ids: ids, rand: c.rand,
 		rec: audit.Recorder{IDs: ids, Clock: c.clock}, log: c.logger, ttl: c.ttl,
 	}
 }
@@ -95,23 +97,6 @@ func (d *Directory) Principal(ctx context.Context, accountID, principalID string
 	return p, err
 }
 
-// Events lists an account's audit events, newest first.
-func (d *Directory) Events(ctx context.Context, accountID string, p store.Page) ([]store.Event, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
-		return nil, err
-	}
-	if err := checkPage(p, id.Event); err != nil {
-		return nil, err
-	}
-	var evs []store.Event
-	err := d.st.View(ctx, func(r store.Reader) error {
-		var err error
-		evs, err = r.Events(ctx, accountID, p)
-		return err
-	})
-	return evs, err
-}
-
 // CheckPage returns a *ValidationError if p's limit is out of range or its BeforeID is not
 // an ID with prefix want.
 func CheckPage(p store.Page, want id.Prefix) error { return checkPage(p, want) }
@@ -122,16 +107,6 @@ func checkPage(p store.Page, want id.Prefix) error {
 	}
 	if p.BeforeID != "" {
 		return checkID("before_id", p.BeforeID, want)
-	}
-	return nil
-}
-
-func checkName(field, name string, required bool) error {
-	switch {
-	case name == "" && required:
-		return &ValidationError{Field: field, Reason: "required"}
-	case len(name) > store.MaxNameLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(name))}
 	}
 	return nil
 }

@@ -18,8 +18,21 @@
 //
 // Seats are active members plus pending, unexpired invitations; bot users never count.
 // An invitation, direct addition or re-enabling that would exceed the plan's seats fails
-// with a *SeatLimitError. An invitation carries preset roles and an expiry; only a user with
-// the invited email can accept it.
+// with a *SeatLimitError. An invitation carries preset roles and an expiry, and nobody
+// accepts it on another's behalf: either the invited user accepts as itself, authenticated
+// (AcceptInvitation; to anyone else the invitation reads as not found), or whoever holds the
+// single-use token Invite returned, delivered to the invited address, accepts with it
+// (AcceptInvitationToken), which creates the user if the person has none. The token is an
+// InvitationToken, redacted wherever it is printed; only its SHA-256 is stored. A refused
+// acceptance stores nothing.
+//
+// # Names
+//
+// Every name in iamkit (accounts, users, bot users, custom roles) follows one rule,
+// CheckName: valid UTF-8 of at most store.MaxNameLen bytes, with no control, format or
+// invisible characters (NUL, bidi overrides, zero-width characters, ...), not blank and not
+// padded with whitespace. Free text such as a role's description follows CheckDescription.
+// Refusals are *ValidationError values naming the field.
 //
 // # Authorization and the Guard
 //
@@ -38,8 +51,10 @@
 // A Principal is a user or a bot user acting in one account through one source (api,
 // dashboard, sdk) and possibly one credential. Build it with PrincipalFor or
 // Directory.Principal after authentication. Every change a Directory makes writes an audit
-// event in the same transaction, attributed to the principal; Events lists them. Users
-// themselves belong to no account, so creating one writes no event: joining an account does.
+// event in the same transaction, attributed to the principal; rbac.Authorizer.Events reads
+// them, filtered by what the reader may read (events about members and invitations need
+// rbac.MembersRead). Users themselves belong to no account, so creating one writes no event:
+// joining an account does.
 //
 // # Errors
 //

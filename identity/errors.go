@@ -41,8 +41,6 @@ var (
 	ErrAlreadyInvited = errors.New("email already invited to the account")
 	// ErrInvitationExpired: the invitation can no longer be accepted.
 	ErrInvitationExpired = errors.New("invitation expired")
-	// ErrEmailMismatch: the accepting user's email is not the invited one.
-	ErrEmailMismatch = errors.New("email does not match the invitation")
 	// ErrLastAdministrator: the change would leave the account without an active administrator.
 	ErrLastAdministrator = errors.New("an account must keep at least one active administrator")
 )

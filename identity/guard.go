@@ -60,7 +60,9 @@ type Change struct {
 // Implementations must be safe for concurrent use and must only read through r.
 type Guard interface {
 	// MemberRoles checks role names requested for a member or invitation of account and
-	// returns the roles to store: deduplicated, sorted, and defaulted when roles is empty.
+	// returns the roles to store: deduplicated, sorted, and defaulted when roles is nil
+	// (omitted). A non-nil empty list is a *ValidationError on "roles": it never stands for
+	// the defaults.
 	MemberRoles(ctx context.Context, r store.Reader, account store.Account, roles []string) ([]string, error)
 	// Permit returns nil if c.By may make change c, and otherwise an error saying why.
 	Permit(ctx context.Context, r store.Reader, c Change) error

@@ -68,13 +68,14 @@ func TestInvitations(t *testing.T) {
 	_, err = e.Dir.Invite(e.Ctx, admin, a.ID, "admin@example.com", nil)
 	wantErr(t, err, identity.ErrAlreadyMember)
 
-	mallory := e.User("mallory@example.com")
-	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, mallory.ID, identity.SourceDashboard)
-	wantErr(t, err, identity.ErrEmailMismatch)
+	// Users accept as themselves, authenticated in an account of their own.
+	_, mallory := e.Account("mallory@example.com", "payg")
+	_, err = e.Dir.AcceptInvitation(e.Ctx, mallory, inv.ID)
+	wantErr(t, err, store.ErrNotFound)
 
-	bob := e.User("bob@example.com")
+	_, bob := e.Account("bob@example.com", "payg")
 	e.Clock.Advance(identity.DefaultInvitationTTL)
-	_, err = e.Dir.AcceptInvitation(e.Ctx, inv.ID, bob.ID, identity.SourceDashboard)
+	_, err = e.Dir.AcceptInvitation(e.Ctx, bob, inv.ID)
 	wantErr(t, err, identity.ErrInvitationExpired)
 
 	// An expired invitation is replaced by a new one.
@@ -85,7 +86,7 @@ func TestInvitations(t *testing.T) {
 	if _, err := e.Dir.Invitation(e.Ctx, a.ID, inv.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old invitation: %v", err)
 	}
-	m, err := e.Dir.AcceptInvitation(e.Ctx, inv2.ID, bob.ID, identity.SourceDashboard)
+	m, err := e.Dir.AcceptInvitation(e.Ctx, bob, inv2.ID)
 	if err != nil || m.Status != store.MemberActive || len(m.Roles) != 1 || m.Roles[0] != rbac.RoleDeveloper {
 		t.Fatalf("accepted membership %+v, %v", m, err)
 	}

@@ -213,7 +213,7 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 	admin := e.Principal(a.ID, u.ID)
 	admin.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 	bob := e.User("bob@example.com")
-	var invID string
+	var inv identity.Invited
 
 	steps := []struct {
 		name string
@@ -222,18 +222,18 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 		by   string
 	}{
 		{"invite", func() error {
-			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
-			invID = inv.ID
+			var err error
+			inv, err = e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			return err
 		}, audit.InvitationCreated, admin.ID},
-		{"revoke", func() error { return e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, invID) }, audit.InvitationDeleted, admin.ID},
+		{"revoke", func() error { return e.Dir.RevokeInvitation(e.Ctx, admin, a.ID, inv.ID) }, audit.InvitationDeleted, admin.ID},
 		{"invite again", func() error {
-			inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
-			invID = inv.ID
+			var err error
+			inv, err = e.Dir.Invite(e.Ctx, admin, a.ID, bob.Email, []string{rbac.RoleDeveloper})
 			return err
 		}, audit.InvitationCreated, admin.ID},
 		{"accept", func() error {
-			_, err := e.Dir.AcceptInvitation(e.Ctx, invID, bob.ID, identity.SourceDashboard)
+			_, err := e.Dir.AcceptInvitationToken(e.Ctx, inv.Token.Reveal(), "", identity.SourceDashboard)
 			return err
 		}, audit.MemberCreated, bob.ID},
 		{"set roles", func() error {
@@ -250,7 +250,7 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 		t.Fatalf("account creation: %+v", ev)
 	}
 	for _, s := range steps {
-		before, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+		before := e.Events(a.ID)
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -261,20 +261,20 @@ func TestInvariant8_EveryMutationRecordsAnEvent(t *testing.T) {
 		if s.by == admin.ID && (ev.Principal.Subject != "admin@example.com" || ev.Principal.Source != "api" || ev.Principal.CredentialID != admin.CredentialID) {
 			t.Fatalf("%s: principal %+v", s.name, ev.Principal)
 		}
-		after, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+		after := e.Events(a.ID)
 		if len(after) <= len(before) {
 			t.Fatalf("%s: no new event", s.name)
 		}
 	}
 	// A refused change writes no event.
-	n, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+	n := e.Events(a.ID)
 	if _, err := e.Dir.Invite(e.Ctx, admin, a.ID, "not an email", nil); err == nil {
 		t.Fatal("bad email accepted")
 	}
 	if err := e.Dir.RemoveMember(e.Ctx, admin, a.ID, u.ID); !errors.Is(err, identity.ErrLastAdministrator) {
 		t.Fatalf("removing the last admin: %v", err)
 	}
-	m, _ := e.Dir.Events(e.Ctx, a.ID, store.Page{Limit: store.MaxPageLimit})
+	m := e.Events(a.ID)
 	if len(m) != len(n) {
 		t.Fatalf("refused changes wrote %d events", len(m)-len(n))
 	}

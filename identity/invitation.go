@@ -10,26 +10,48 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// Invite invites an email address into an account with preset roles (empty: the Guard's
-// defaults), valid for the Directory's invitation TTL. A pending invitation takes a seat:
-// one that would exceed the plan's seats fails with a *SeatLimitError. The Guard decides
-// whether by may invite with those roles. An expired invitation for the same email is
-// replaced; an unexpired one fails with ErrAlreadyInvited, and a member's email with
-// ErrAlreadyMember.
-func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email string, roles []string) (store.Invitation, error) {
+// Invited is an invitation just created, with its acceptance token: the only copy, which
+// redacts itself when printed, logged or marshalled. Deliver Token.Reveal() to the invited
+// address only (by email): whoever holds it can accept the invitation. The embedded
+// Invitation's TokenHash is empty; the hash stays in the store.
+type Invited struct {
+	store.Invitation
+	Token InvitationToken `json:"token"`
+}
+
+// Invite invites an email address into an account with preset roles, valid for the
+// Directory's invitation TTL. roles nil (omitted) means the Guard's default roles; a non-nil
+// empty list is refused with a *ValidationError on "roles" (defaults are never a silent
+// stand-in for "no roles"). A pending invitation takes a seat: one that would exceed the
+// plan's seats fails with a *SeatLimitError. The Guard decides whether by may invite with
+// those roles. An expired invitation for the same email is replaced; an unexpired one fails
+// with ErrAlreadyInvited, and a member's email with ErrAlreadyMember.
+//
+// The invitation is accepted either by the invited user, authenticated
+// (AcceptInvitation), or with the returned token by whoever receives it at the invited
+// address (AcceptInvitationToken), which also serves a person who has no user yet. Only the
+// token's SHA-256 is stored.
+func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email string, roles []string) (Invited, error) {
 	if err := checkID("account_id", accountID, id.Account); err != nil {
-		return store.Invitation{}, err
+		return Invited{}, err
 	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
-		return store.Invitation{}, err
+		return Invited{}, err
+	}
+	if err := checkRolesOrOmitted(roles); err != nil {
+		return Invited{}, err
 	}
 	if err := by.Validate(accountID); err != nil {
-		return store.Invitation{}, err
+		return Invited{}, err
 	}
 	invID, err := d.ids.NewIn(id.Invitation, accountID)
 	if err != nil {
-		return store.Invitation{}, err
+		return Invited{}, err
+	}
+	tok, hash, err := newInvitationToken(d.rand, invID)
+	if err != nil {
+		return Invited{}, err
 	}
 	var inv store.Invitation
 	err = d.st.Update(ctx, func(tx store.Tx) error {
@@ -61,7 +83,7 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 			if err := tx.DeleteInvitation(ctx, old.ID); err != nil {
 				return err
 			}
-			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), old); err != nil {
+			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), withoutToken(old)); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -72,17 +94,24 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 		}
 		inv = store.Invitation{
 			ID: invID, AccountID: accountID, Email: email, Roles: granted,
-			InvitedBy: by.ID, ExpiresAt: now.Add(d.ttl), CreatedAt: now,
+			InvitedBy: by.ID, ExpiresAt: now.Add(d.ttl), CreatedAt: now, TokenHash: hash,
 		}
 		if err := tx.PutInvitation(ctx, inv); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, accountID, audit.InvitationCreated, by.Audit(), inv)
+		return d.rec.Record(ctx, tx, accountID, audit.InvitationCreated, by.Audit(), withoutToken(inv))
 	})
 	if err != nil {
-		return store.Invitation{}, err
+		return Invited{}, err
 	}
-	return inv, nil
+	return Invited{Invitation: withoutToken(inv), Token: tok}, nil
+}
+
+// withoutToken returns inv without its token hash, as every invitation leaving the
+// Directory (returned, or recorded in an event) is.
+func withoutToken(inv store.Invitation) store.Invitation {
+	inv.TokenHash = ""
+	return inv
 }
 
 // Invitation returns an invitation of an account.
@@ -99,7 +128,7 @@ func (d *Directory) Invitation(ctx context.Context, accountID, invitationID stri
 		inv, err = invitationIn(ctx, r, accountID, invitationID)
 		return err
 	})
-	return inv, err
+	return withoutToken(inv), err
 }
 
 // Invitations lists an account's invitations, newest first, expired ones included.
@@ -116,6 +145,9 @@ func (d *Directory) Invitations(ctx context.Context, accountID string, p store.P
 		invs, err = r.Invitations(ctx, accountID, p)
 		return err
 	})
+	for i := range invs {
+		invs[i] = withoutToken(invs[i])
+	}
 	return invs, err
 }
 
@@ -145,60 +177,151 @@ func (d *Directory) RevokeInvitation(ctx context.Context, by Principal, accountI
 		if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), inv)
+		return d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), withoutToken(inv))
 	})
 }
 
-// AcceptInvitation makes the user userID a member with the invitation's roles and deletes
-// the invitation, whose seat the member takes over. The user's email must be the invited
-// one (ErrEmailMismatch) and the invitation unexpired (ErrInvitationExpired). src is how
-// the user accepted, for the events (normally SourceDashboard).
-func (d *Directory) AcceptInvitation(ctx context.Context, invitationID, userID string, src Source) (store.Membership, error) {
+// AcceptInvitation makes by, the invited user, a member with the invitation's roles and
+// deletes the invitation, whose seat the member takes over. Nobody accepts on another's
+// behalf: by must be a user principal built from authentication (PrincipalFor for a
+// credential or session of any account the user belongs to, or an SSO login into the
+// invitation's account) whose user has the invited email. For any other caller, including a
+// bot user, the invitation reads as not found (an error matching ErrNotFound), so that a
+// stranger learns nothing about it. The invitee is told ErrInvitationExpired or
+// ErrAlreadyMember. The invitation_accepted and member_created events are attributed to by,
+// with its source and credential.
+func (d *Directory) AcceptInvitation(ctx context.Context, by Principal, invitationID string) (store.Membership, error) {
 	if err := checkID("invitation_id", invitationID, id.Invitation); err != nil {
 		return store.Membership{}, err
 	}
-	if err := checkID("user_id", userID, id.User); err != nil {
+	if err := by.validateAuthenticated(); err != nil {
 		return store.Membership{}, err
+	}
+	notFound := fmt.Errorf("identity: invitation %s: %w", invitationID, store.ErrNotFound)
+	if by.Kind != KindUser {
+		return store.Membership{}, notFound
 	}
 	var m store.Membership
 	err := d.st.Update(ctx, func(tx store.Tx) error {
 		inv, err := tx.Invitation(ctx, invitationID)
-		if err != nil {
-			return fmt.Errorf("identity: invitation %s: %w", invitationID, err)
-		}
-		now := d.now()
-		if !now.Before(inv.ExpiresAt) {
-			return ErrInvitationExpired
-		}
-		u, err := tx.User(ctx, userID)
-		if err != nil {
-			return fmt.Errorf("identity: user %s: %w", userID, err)
-		}
-		if u.Email != inv.Email {
-			return ErrEmailMismatch
-		}
-		if _, err := tx.Membership(ctx, inv.AccountID, userID); err == nil {
-			return ErrAlreadyMember
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound
+		} else if err != nil {
 			return err
 		}
-		m = store.Membership{
-			AccountID: inv.AccountID, UserID: userID, Roles: inv.Roles,
-			Status: store.MemberActive, CreatedAt: now, UpdatedAt: now,
-		}
-		if err := tx.PutMembership(ctx, m); err != nil {
+		u, err := tx.User(ctx, by.ID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && u.Email != inv.Email {
+			return notFound
+		} else if err != nil {
 			return err
 		}
-		if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
+		if err := d.checkAcceptable(ctx, tx, inv, u.ID); err != nil {
 			return err
 		}
-		by := Principal{ID: u.ID, Kind: KindUser, AccountID: inv.AccountID, Subject: u.Email, Source: src}
-		if err := d.rec.Record(ctx, tx, inv.AccountID, audit.InvitationAccepted, by.Audit(), inv); err != nil {
-			return err
-		}
-		return d.rec.Record(ctx, tx, inv.AccountID, audit.MemberCreated, by.Audit(), m)
+		m, err = d.accept(ctx, tx, inv, u.ID, by)
+		return err
 	})
 	if err != nil {
+		return store.Membership{}, err
+	}
+	return m, nil
+}
+
+// AcceptInvitationToken accepts an invitation with the token Invite returned, proof that the
+// caller controls the invited address: it makes the user with the invited email a member
+// with the invitation's roles, creating that user (with name, which CheckName must accept;
+// empty is fine) if there is none, and deletes the invitation. An existing user keeps its
+// name. src is how the token was presented (normally SourceDashboard); the events are
+// attributed to the user, with no credential.
+//
+// Everything is checked before anything is written, and the user, the membership, the
+// invitation's deletion and the events are one store.Update: a refused acceptance (malformed
+// or wrong token, unknown invitation, expired, already a member) stores nothing. A malformed
+// token is a *ValidationError for field "token"; a wrong token or an unknown invitation
+// matches ErrNotFound; then ErrInvitationExpired and ErrAlreadyMember. A new user's ID
+// carries the invitation account's shard tag, so that the whole write stays in one bucket
+// of a sharded store.
+func (d *Directory) AcceptInvitationToken(ctx context.Context, token, name string, src Source) (store.Membership, error) {
+	invID, hash, err := parseInvitationToken(token)
+	if err != nil {
+		return store.Membership{}, err
+	}
+	if err := CheckName("name", name, false); err != nil {
+		return store.Membership{}, err
+	}
+	if err := checkSource("source", src); err != nil {
+		return store.Membership{}, err
+	}
+	notFound := fmt.Errorf("identity: invitation %s: %w", invID, store.ErrNotFound)
+	var m store.Membership
+	err = d.st.Update(ctx, func(tx store.Tx) error {
+		inv, err := tx.Invitation(ctx, invID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !tokenMatches(inv.TokenHash, hash) {
+			return notFound
+		} else if err != nil {
+			return err
+		}
+		u, err := tx.UserByEmail(ctx, inv.Email)
+		isNew := errors.Is(err, store.ErrNotFound)
+		if err != nil && !isNew {
+			return err
+		}
+		if isNew {
+			uid, err := d.ids.NewIn(id.User, inv.AccountID)
+			if err != nil {
+				return err
+			}
+			u = store.User{ID: uid, Email: inv.Email, Name: name, CreatedAt: d.now()}
+		}
+		if err := d.checkAcceptable(ctx, tx, inv, u.ID); err != nil {
+			return err
+		}
+		if isNew {
+			if err := tx.PutUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		by := Principal{ID: u.ID, Kind: KindUser, AccountID: inv.AccountID, Subject: u.Email, Source: src}
+		m, err = d.accept(ctx, tx, inv, u.ID, by)
+		return err
+	})
+	if err != nil {
+		return store.Membership{}, err
+	}
+	return m, nil
+}
+
+// checkAcceptable returns ErrInvitationExpired or ErrAlreadyMember if userID may not accept
+// inv now.
+func (d *Directory) checkAcceptable(ctx context.Context, r store.Reader, inv store.Invitation, userID string) error {
+	if !d.now().Before(inv.ExpiresAt) {
+		return ErrInvitationExpired
+	}
+	if _, err := r.Membership(ctx, inv.AccountID, userID); err == nil {
+		return ErrAlreadyMember
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// accept writes userID's membership from inv, deletes inv and records both events as by's.
+func (d *Directory) accept(ctx context.Context, tx store.Tx, inv store.Invitation, userID string, by Principal) (store.Membership, error) {
+	now := d.now()
+	m := store.Membership{
+		AccountID: inv.AccountID, UserID: userID, Roles: inv.Roles,
+		Status: store.MemberActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := tx.PutMembership(ctx, m); err != nil {
+		return store.Membership{}, err
+	}
+	if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
+		return store.Membership{}, err
+	}
+	if err := d.rec.Record(ctx, tx, inv.AccountID, audit.InvitationAccepted, by.Audit(), withoutToken(inv)); err != nil {
+		return store.Membership{}, err
+	}
+	if err := d.rec.Record(ctx, tx, inv.AccountID, audit.MemberCreated, by.Audit(), m); err != nil {
 		return store.Membership{}, err
 	}
 	return m, nil

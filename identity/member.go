@@ -19,7 +19,7 @@ func (d *Directory) CreateUser(ctx context.Context, email, name string) (store.U
 	if err != nil {
 		return store.User{}, err
 	}
-	if err := checkName("name", name, false); err != nil {
+	if err := CheckName("name", name, false); err != nil {
 		return store.User{}, err
 	}
 	uid, err := d.ids.New(id.User)
@@ -119,10 +119,14 @@ func (d *Directory) Members(ctx context.Context, accountID string, p store.Page)
 }
 
 // AddMember makes an existing user a member of an account directly, without an
-// invitation, with roles (empty: the Guard's defaults). It takes a seat. The Guard decides
-// whether by may grant those roles.
+// invitation, with roles: nil (omitted) means the Guard's defaults, and a non-nil empty list
+// is refused with a *ValidationError on "roles". It takes a seat. The Guard decides whether
+// by may grant those roles.
 func (d *Directory) AddMember(ctx context.Context, by Principal, accountID, userID string, roles []string) (store.Membership, error) {
 	if err := d.checkMemberArgs(by, accountID, userID); err != nil {
+		return store.Membership{}, err
+	}
+	if err := checkRolesOrOmitted(roles); err != nil {
 		return store.Membership{}, err
 	}
 	return d.join(ctx, accountID, userID, roles, &by, "")
@@ -130,14 +134,18 @@ func (d *Directory) AddMember(ctx context.Context, by Principal, accountID, user
 
 // Provision makes a user a member on the authority of the account's identity provider (SSO
 // just-in-time provisioning, SCIM): the Guard checks the roles but no principal's
-// permission is needed. The event is attributed to the user, with source src. Package sso
-// calls it.
+// permission is needed. roles are the identity provider's default roles, where empty (nil or
+// not) means the Guard's defaults. The event is attributed to the user, with source src.
+// Package sso calls it.
 func (d *Directory) Provision(ctx context.Context, accountID, userID string, roles []string, src Source) (store.Membership, error) {
 	if err := checkID("account_id", accountID, id.Account); err != nil {
 		return store.Membership{}, err
 	}
 	if err := checkID("user_id", userID, id.User); err != nil {
 		return store.Membership{}, err
+	}
+	if len(roles) == 0 {
+		roles = nil // an IdP without default roles: the Guard's defaults
 	}
 	return d.join(ctx, accountID, userID, roles, nil, src)
 }
@@ -179,7 +187,7 @@ func (d *Directory) join(ctx context.Context, accountID, userID string, roles []
 			if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
 				return err
 			}
-			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, actor.Audit(), inv); err != nil {
+			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, actor.Audit(), withoutToken(inv)); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -200,12 +208,17 @@ func (d *Directory) join(ctx context.Context, accountID, userID string, roles []
 	return m, nil
 }
 
-// SetMemberRoles replaces a member's roles. The Guard decides whether by may grant them
-// (and change this member at all); demoting the last active administrator fails with
+// SetMemberRoles replaces a member's roles. roles must name at least one role: an empty
+// (or nil) list is a *ValidationError on "roles", never the Guard's defaults; to take a
+// member's access away, disable or remove the member. The Guard decides whether by may grant
+// them (and change this member at all); demoting the last active administrator fails with
 // ErrLastAdministrator.
 func (d *Directory) SetMemberRoles(ctx context.Context, by Principal, accountID, userID string, roles []string) (store.Membership, error) {
 	if err := d.checkMemberArgs(by, accountID, userID); err != nil {
 		return store.Membership{}, err
+	}
+	if len(roles) == 0 {
+		return store.Membership{}, &ValidationError{Field: "roles", Reason: "at least one role is required; to take a member's access away, disable or remove the member"}
 	}
 	return d.changeMember(ctx, by, accountID, userID, OpSetRoles, func(tx store.Tx, acct store.Account, m *store.Membership) (bool, error) {
 		granted, err := d.guard.MemberRoles(ctx, tx, acct, roles)
@@ -302,7 +315,8 @@ func (d *Directory) changeMember(ctx context.Context, by Principal, accountID, u
 }
 
 // RemoveMember removes a user from an account and, in the same transaction, revokes and
-// deletes every credential the user owns in that account. The user and its other
+// deletes every credential the user owns in that account, recording a *_deleted event for
+// each credential and a member_deleted event. The user and its other
 // memberships remain. Removing the last active administrator fails with
 // ErrLastAdministrator.
 func (d *Directory) RemoveMember(ctx context.Context, by Principal, accountID, userID string) error {
@@ -326,11 +340,22 @@ func (d *Directory) RemoveMember(ctx context.Context, by Principal, accountID, u
 				return err
 			}
 		}
+		if err := d.rec.RecordOwnerCredentialsDeleted(ctx, tx, accountID, userID, by.Audit()); err != nil {
+			return err
+		}
 		if err := tx.DeleteMembership(ctx, accountID, userID); err != nil {
 			return err
 		}
 		return d.rec.Record(ctx, tx, accountID, audit.MemberDeleted, by.Audit(), m)
 	})
+}
+
+// checkRolesOrOmitted refuses a non-nil empty role list where nil means the defaults.
+func checkRolesOrOmitted(roles []string) error {
+	if roles != nil && len(roles) == 0 {
+		return &ValidationError{Field: "roles", Reason: "must name at least one role; omit roles for the default roles"}
+	}
+	return nil
 }
 
 func (d *Directory) checkMemberArgs(by Principal, accountID, userID string) error {

@@ -63,6 +63,18 @@ func (p Principal) Audit() store.Principal {
 // Validate checks that p is well formed for accountID: a known kind whose ID has the
 // matching prefix, acting in accountID. It does not consult the store.
 func (p Principal) Validate(accountID string) error {
+	if err := p.validateAuthenticated(); err != nil {
+		return err
+	}
+	if p.AccountID != accountID {
+		return &ValidationError{Field: "principal.account_id", Reason: "principal acts in another account"}
+	}
+	return nil
+}
+
+// validateAuthenticated checks that p is well formed, acting in whichever account: a known
+// kind whose ID has the matching prefix, an account ID and a known source.
+func (p Principal) validateAuthenticated() error {
 	var want id.Prefix
 	switch p.Kind {
 	case KindUser:
@@ -75,15 +87,19 @@ func (p Principal) Validate(accountID string) error {
 	if err := id.Check(p.ID, want); err != nil {
 		return &ValidationError{Field: "principal.id", Reason: err.Error()}
 	}
-	if p.AccountID != accountID {
-		return &ValidationError{Field: "principal.account_id", Reason: "principal acts in another account"}
+	if err := id.Check(p.AccountID, id.Account); err != nil {
+		return &ValidationError{Field: "principal.account_id", Reason: err.Error()}
 	}
-	switch p.Source {
+	return checkSource("principal.source", p.Source)
+}
+
+// checkSource refuses a Source that is not one of the three.
+func checkSource(field string, src Source) error {
+	switch src {
 	case SourceAPI, SourceDashboard, SourceSDK:
-	default:
-		return &ValidationError{Field: "principal.source", Reason: `must be "api", "dashboard" or "sdk"`}
+		return nil
 	}
-	return nil
+	return &ValidationError{Field: field, Reason: `must be "api", "dashboard" or "sdk"`}
 }
 
 // PrincipalFor builds the principal for principalID (a user or a bot user, told apart by the

@@ -13,19 +13,17 @@ import (
 
 // RoleSpec describes a custom role.
 type RoleSpec struct {
-	Name        string // required, at most store.MaxNameLen bytes, unique per account, not a built-in name
-	Description string // at most store.MaxDescriptionLen bytes
+	Name        string // required, unique per account, not a built-in name; see identity.CheckName
+	Description string // free text; see identity.CheckDescription (at most store.MaxDescriptionLen bytes)
 	Permissions []Permission
 }
 
 func (s RoleSpec) validate() (Set, error) {
-	switch {
-	case s.Name == "":
-		return 0, &identity.ValidationError{Field: "name", Reason: "required"}
-	case len(s.Name) > store.MaxNameLen:
-		return 0, &identity.ValidationError{Field: "name", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(s.Name))}
-	case len(s.Description) > store.MaxDescriptionLen:
-		return 0, &identity.ValidationError{Field: "description", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxDescriptionLen, len(s.Description))}
+	if err := identity.CheckName("name", s.Name, true); err != nil {
+		return 0, err
+	}
+	if err := identity.CheckDescription("description", s.Description, store.MaxDescriptionLen); err != nil {
+		return 0, err
 	}
 	if _, ok := builtin(s.Name); ok {
 		return 0, &identity.ValidationError{Field: "name", Reason: "is the name of a built-in role"}

@@ -38,6 +38,18 @@
 // within WithMaxStaleness. Sync gives read-your-writes. CheckIn and RequireIn read
 // through a transaction instead, for authorizing a change consistently with it.
 //
+// # Reading the audit log
+//
+// Events is the only way the library reads an account's audit log, and it never reveals
+// more than the reader may read directly: it needs EventsRead, and each event is visible
+// only to a reader holding the permission that reads its resource (EventPermission:
+// members:read for member and invitation events, roles:read, sso:read, bot_users:read,
+// credentials:read, account:read; an event type this version does not know, administrators
+// only). The principal's subject is blanked, its ID kept, for a reader who may not read
+// members (a user's email) or bot users (a bot user's name). A call reads a bounded stretch
+// of the log, so a page may be short, even empty, and still be followed: page on with
+// EventPage.Next.
+//
 // # Granting rules
 //
 // As the identity.Guard, the Authorizer enforces: nobody invites or grants roles with

@@ -12,11 +12,14 @@ import (
 var _ identity.Guard = (*Authorizer)(nil)
 
 // MemberRoles implements identity.Guard. Roles are built-in role names or custom role IDs
-// of the account (custom roles need identity.FeatureCustomRoles). Empty roles get
-// DefaultMemberRoles. On plans without identity.FeatureRBAC the only role is Administrator:
-// every member is stored as one, and asking for another role fails with an
-// *identity.FeatureError.
+// of the account (custom roles need identity.FeatureCustomRoles). nil roles (omitted) get
+// DefaultMemberRoles; a non-nil empty list is an *identity.ValidationError on "roles". On
+// plans without identity.FeatureRBAC the only role is Administrator: every member is stored
+// as one, and asking for another role fails with an *identity.FeatureError.
 func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
+	if roles != nil && len(roles) == 0 {
+		return nil, &identity.ValidationError{Field: "roles", Reason: "must name at least one role; omit roles for the default roles"}
+	}
 	plan, err := a.plans.PlanOf(acct)
 	if err != nil {
 		return nil, err
@@ -29,7 +32,7 @@ func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store
 		}
 		return []string{RoleAdministrator}, nil
 	}
-	if len(roles) == 0 {
+	if roles == nil {
 		return DefaultMemberRoles(), nil
 	}
 	return a.checkRoles(ctx, r, acct, plan, roles)

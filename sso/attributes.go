@@ -1,9 +1,10 @@
 package sso
 
 import (
-	"net/mail"
 	"slices"
 	"strings"
+
+	"github.com/iamkit/iamkit/identity"
 )
 
 // AttributeMapping names, per IdP, the SAML attributes that carry a user's email, name and
@@ -14,7 +15,9 @@ import (
 //
 // Email: if a mapped email attribute is present, it must hold exactly one email address and
 // that is the user's email, whatever the NameID is (so an IdP may send a persistent or
-// opaque NameID). Otherwise the NameID itself must be an email address.
+// opaque NameID). Otherwise the NameID itself must be an email address. Either way the
+// address must pass identity.NormalizeEmail (ASCII only, IDN domains in punycode) and is
+// used in its canonical form.
 type AttributeMapping struct {
 	Email       []string
 	DisplayName []string
@@ -116,38 +119,26 @@ func firstNonEmpty(vals []string) string {
 	return ""
 }
 
-// isEmail accepts a bare addr-spec (local@domain) of at most 254 bytes, without display
-// name, quotes, brackets or whitespace.
-func isEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n\"<>()[]\\,;:") || strings.Count(s, "@") != 1 {
-		return false
-	}
-	at := strings.IndexByte(s, '@')
-	if at == 0 || at == len(s)-1 {
-		return false
-	}
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Name == "" && a.Address == s
-}
-
-// mapIdentity applies m (already with defaults) to the attributes and NameID.
+// mapIdentity applies m (already with defaults) to the attributes and NameID. The email it
+// returns is canonical (identity.NormalizeEmail): an address that rule refuses, a non-ASCII
+// look-alike for one, is no email at all.
 func mapIdentity(m AttributeMapping, attrs []samlAttribute, nameID string) (email, name string, groups []string, err error) {
 	if vals, ok := lookup(attrs, m.Email); ok {
 		var nonEmpty []string
 		for _, v := range vals {
-			if v = strings.TrimSpace(v); v != "" {
+			// XML whitespace only: identity.NormalizeEmail refuses a Unicode space.
+			if v = strings.Trim(v, " \t\r\n"); v != "" {
 				nonEmpty = append(nonEmpty, v)
 			}
 		}
-		if len(nonEmpty) != 1 || !isEmail(nonEmpty[0]) {
+		if len(nonEmpty) != 1 {
 			return "", "", nil, respErr(ErrNoEmail, "the mapped email attribute does not hold exactly one email address")
 		}
-		email = nonEmpty[0]
-	} else {
-		if !isEmail(nameID) {
-			return "", "", nil, respErr(ErrNoEmail, "NameID is not an email address and no email attribute is mapped")
+		if email, err = identity.NormalizeEmail(nonEmpty[0]); err != nil {
+			return "", "", nil, respErr(ErrNoEmail, "the mapped email attribute does not hold an ASCII email address")
 		}
-		email = nameID
+	} else if email, err = identity.NormalizeEmail(nameID); err != nil {
+		return "", "", nil, respErr(ErrNoEmail, "NameID is not an ASCII email address and no email attribute is mapped")
 	}
 
 	if vals, ok := lookup(attrs, m.DisplayName); ok {

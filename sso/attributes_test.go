@@ -36,10 +36,13 @@ func TestMapIdentity(t *testing.T) {
 	if err != nil || groups != nil {
 		t.Fatalf("disabled groups: %v %v", groups, err)
 	}
-	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "Alice <a@b.c>", "a b@c.d", strings.Repeat("a", 250) + "@x.io"} {
-		if isEmail(bad) {
-			t.Errorf("isEmail(%q)", bad)
+	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "Alice <a@b.c>", "a b@c.d", strings.Repeat("a", 250) + "@x.io", "\u212Aim@example.com"} {
+		if _, _, _, err := mapIdentity(AttributeMapping{}.withDefaults(), nil, bad); !errors.Is(err, ErrNoEmail) {
+			t.Errorf("NameID %q: %v, want ErrNoEmail", bad, err)
 		}
+	}
+	if email, _, _, err := mapIdentity(AttributeMapping{}.withDefaults(), nil, "Alice@Example.COM"); err != nil || email != "alice@example.com" {
+		t.Errorf("NameID is not normalised: %q %v", email, err)
 	}
 	if d := DefaultAttributeMapping(); &d.Email[0] == &DefaultAttributeMapping().Email[0] {
 		t.Fatal("DefaultAttributeMapping shares its slices")

@@ -45,13 +45,18 @@ type AuthnRequest struct {
 }
 
 // NewAuthnRequest makes a request to the IdP described by idp, with an ID made of 160 bits
-// read from random (pass crypto/rand.Reader) and an IssueInstant from clock.
+// read from random (pass crypto/rand.Reader) and an IssueInstant from clock. An idp whose
+// certificates ValidateResponse would refuse (more than eight, or a key outside the key
+// policy) is refused now, with a *ConfigError (matching ErrKeyPolicy for a key).
 func (sp *ServiceProvider) NewAuthnRequest(random io.Reader, clock Clock, idp *IdPMetadata) (*AuthnRequest, error) {
 	if random == nil || clock == nil || idp == nil {
 		return nil, &ConfigError{Field: "NewAuthnRequest", Reason: "random, clock and idp are required"}
 	}
 	if idp.SSORedirectURL == "" && idp.SSOPostURL == "" {
 		return nil, &ConfigError{Field: "idp", Reason: "metadata has no SSO URL"}
+	}
+	if err := checkCertificates(idp.Certificates); err != nil {
+		return nil, err // refuse now rather than when the response comes back
 	}
 	var buf [requestIDBytes]byte
 	if _, err := io.ReadFull(random, buf[:]); err != nil {

@@ -10,7 +10,7 @@
 //
 //	svc, err := sso.New(st, authz, "https://dashboard.example.com") // store.Store, *rbac.Authorizer
 //	sessions, err := sso.NewSessions(svc, ed25519Key)                // or an ECDSA P-256 key
-//	h, err := sso.NewHandler(svc, sessions.CookieLogin(sso.DefaultSessionCookie))
+//	h, err := sso.NewHandler(svc, sessions.CookieLogin())
 //	mux.Handle(h.Pattern(), h)                                       // "/sso/"
 //
 // Handler serves GET /sso/{account}/login (one IdP: redirect; several: a chooser listing
@@ -36,8 +36,8 @@
 // return path (which must pass RelayStatePath) server-side under a random RelayState key,
 // also bound to the request. Service.CompleteLogin validates the response with the
 // Validator, requires an SP-initiated response to come back with its own RelayState from the
-// browser that began the login (Handler keeps it in a short-lived cookie: login CSRF
-// protection), and then provisions:
+// browser that began the login (Handler keeps it in a short-lived "__Host-" cookie: login
+// CSRF protection), and then provisions:
 //
 //   - Linking. The (IdP, NameID) pair identifies the user: the first successful login of a
 //     subject records a store.ExternalIdentity, and later logins of that subject reach the
@@ -45,13 +45,17 @@
 //     email, and only when the email's domain is one the IdP is trusted for (its Domains;
 //     ReasonUntrustedDomain otherwise, whether or not the user exists, since users are global
 //     and creating one claims its email everywhere). Email alone never links an IdP that is
-//     not trusted for the domain.
+//     not trusted for the domain. Emails (NameID or attribute) and trusted domains follow
+//     identity.NormalizeEmail and identity.NormalizeDomain: ASCII only, IDNs in punycode,
+//     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (ErrNoEmail),
+//     never folded onto the address it resembles.
 //   - An active member logs in; a disabled member is refused. A pending invitation for the
 //     email is accepted (in both modes), taking the roles it carries. Otherwise "jit"
 //     creates the user (in an Update of its own) and a membership with the IdP's default
 //     roles through identity.Directory.Provision, within the plan's seats; "invite_only"
 //     refuses (ReasonNotInvited).
-//   - Bot users never log in: an asserted email equal to a bot user's name is refused, and
+//   - Bot users never log in: an asserted email equal to a bot user's name (canonical, as
+//     package botuser requires of names that look like addresses) is refused, and
 //     every session path calls botuser's checks.
 //
 // # Enforcement and sessions
@@ -62,19 +66,31 @@
 // LoginDecision with a reason, not an error. Settings.LoginPolicy is the same rule as a pure
 // function.
 //
+// Every cookie the package sets (the login state, and the session cookie of
+// Sessions.CookieLogin and SessionCookie, DefaultSessionCookie unless WithSessionCookie names
+// another) has the "__Host-" prefix: host-only, Secure, Path=/, HttpOnly, so that no sibling
+// subdomain can plant one. Browsers keep Secure cookies from plain HTTP only on origins
+// they treat as secure (some do for http://localhost); Go's net/http/cookiejar does for
+// localhost and loopback addresses, so tests against httptest servers work.
+//
 // Sessions issues short-lived JWTs (golang-jwt v5, EdDSA or ES256 with the embedder's key,
 // algorithm pinned) carrying the account, the user, the login method and the IdP.
-// IssueSession refuses bot principals and logins the policy denies; VerifySession checks the
-// signature, algorithm, issuer, audience and expiry by the injected clock, then re-checks
-// the membership and the current enforcement, so a password-born session ends when the
-// account switches to "enforced" (or, in "mixed", when its member is not grandfathered),
-// and an SSO session ends when its IdP is deleted.
+// IssueSession refuses bot principals and logins the policy denies. VerifySession takes the
+// account the embedder is serving with the token, so that a session is only ever valid in
+// its own account (a session of another account is ErrInvalidSession, even for a member of
+// both); it checks the signature, algorithm, issuer, audience and expiry by the injected
+// clock, then re-checks the membership and the current enforcement, so a password-born
+// session ends when the account switches to "enforced" (or, in "mixed", when its member is
+// not grandfathered), and an SSO session ends when its IdP is deleted.
 //
 // # The SAML core
 //
-//   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB, no DTD, round-trip checked):
-//     entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST bindings (https only, http on
-//     loopback for tests) and signing certificates.
+//   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB and 1024 tokens, no DTD,
+//     round-trip checked): entity ID, SSO URLs for the HTTP-Redirect and HTTP-POST
+//     bindings (https only, http on loopback for tests) and signing certificates within
+//     the key policy (RSA of at least 2048 bits, or ECDSA on P-256, P-384 or P-521).
+//     NewAuthnRequest, ValidateResponse and the signature check apply the same policy to
+//     an IdPMetadata built by hand (ErrKeyPolicy).
 //   - NewServiceProvider derives the per-IdP entity ID and ACS URL from the embedder's base
 //     URL ("<base>/sso/<account_id>/<idp_id>/metadata" and ".../acs");
 //     ServiceProvider.SPMetadataXML is what the account administrator gives the IdP.
@@ -82,12 +98,14 @@
 //     and PostForm/PostFormHTML send it by either binding. Validator.TrackRequest records
 //     its ID, bound to the IdP, as a single-use key.
 //   - Validator.ValidateResponse checks a posted SAMLResponse against one IdP, following
-//     iamkit's SAML checklist (size caps, XML round-trip check, goxmldsig with metadata
-//     certificates only, an algorithm allow-list without SHA-1, signatures only as direct
-//     children of the element they sign, values read only from the verified element,
-//     exactly one assertion, destination, issuer, audience, recipient, time windows with
-//     skew, single-use request IDs bound to the IdP, a replay cache, opt-in IdP-initiated
-//     login) and returns a verified Assertion with the user's email, name and groups.
+//     iamkit's SAML checklist, cheapest check first (size caps, no DEFLATE on the
+//     HTTP-POST binding, a streaming pre-scan enforcing the XML limits, goxmldsig with
+//     metadata certificates only, an algorithm allow-list without SHA-1, signatures only
+//     as direct children of the element they sign, values read only from the verified
+//     element, exactly one assertion, destination, issuer, audience, recipient, time windows with
+//     skew, a replay cache, the XML round-trip check, single-use request IDs bound to the
+//     IdP, opt-in IdP-initiated login) and returns a verified Assertion with the user's
+//     email, name and groups. BENCHMARKS.md gives the limits and what a refusal costs.
 //   - RelayStatePath accepts an IdP-initiated RelayState only as a relative path.
 //
 // Encrypted assertions are not supported: the SP metadata publishes no encryption key and
@@ -102,7 +120,8 @@
 // # Errors and concurrency
 //
 // Errors match sentinels with errors.Is: ErrInvalidMetadata (*MetadataError),
-// ErrInvalidConfig (*ConfigError), and ErrInvalidResponse (*ResponseError) together with one
+// ErrInvalidConfig (*ConfigError, also matching ErrKeyPolicy for a certificate key outside
+// the key policy), and ErrInvalidResponse (*ResponseError) together with one
 // sentinel naming the failed check, such as ErrSignature, ErrAudience, ErrReplay or
 // ErrRelayState; ErrLoginDenied (*LoginDeniedError, with a LoginReason);
 // ErrLastIdentityProvider and ErrNoIdentityProvider (*EnforcementError); ErrInvalidSession

@@ -90,7 +90,7 @@ func newEnv(t testing.TB, plan string) *env {
 	if e.sessions, err = sso.NewSessions(e.svc, e.key, sso.WithSessionTTL(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if e.handler, err = sso.NewHandler(e.svc, e.sessions.CookieLogin(sso.DefaultSessionCookie)); err != nil {
+	if e.handler, err = sso.NewHandler(e.svc, e.sessions.CookieLogin()); err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle(e.handler.Pattern(), e.handler)

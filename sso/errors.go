@@ -23,16 +23,20 @@ var (
 	// that the caller can tell "reject the login" from "try again later".
 	ErrInvalidResponse = errors.New("sso: invalid SAML response")
 
-	// ErrResponseTooLarge: the form value or its inflated payload exceeds the size caps.
+	// ErrResponseTooLarge: the form value or its XML exceeds the size caps
+	// (WithMaxResponseSize, WithMaxXMLSize).
 	ErrResponseTooLarge = errors.New("sso: SAML response too large")
 	// ErrUnsafeXML: the XML is not stable under an encoding/xml round trip, carries a DTD,
 	// an entity reference, a non-UTF-8 encoding, processing instructions, duplicate
-	// attributes, or exceeds the depth or token limits.
+	// attributes, names that are not qualified names, anything encoding/xml's tokenizer
+	// refuses, or exceeds a limit: tokens (WithMaxXMLTokens), depth, attributes of one
+	// element, namespace declarations in scope, name length.
 	ErrUnsafeXML = errors.New("sso: unsafe XML")
 	// ErrMalformedResponse: the message is not a well-formed SAML 2.0 Response of the one
-	// supported shape (bad base64, not XML, wrong root, missing or repeated elements, not
-	// exactly one Assertion, a Signature in any position other than a direct child of the
-	// Response or of the Assertion).
+	// supported shape (bad base64, not XML, such as a DEFLATE payload, which the HTTP-POST
+	// binding does not allow, wrong root, missing or repeated elements, not exactly one
+	// Assertion, a Signature in any position other than a direct child of the Response or
+	// of the Assertion).
 	ErrMalformedResponse = errors.New("sso: malformed SAML response")
 	// ErrEncryptedAssertion: the response carries an EncryptedAssertion. iamkit does not
 	// support assertion encryption (it publishes no encryption key), so such responses are
@@ -72,6 +76,13 @@ var (
 	// ErrNoEmail: neither a mapped email attribute nor the NameID holds an email address.
 	ErrNoEmail = errors.New("sso: no email address in assertion")
 
+	// ErrKeyPolicy: a signing certificate's key is outside iamkit's key policy: RSA of at
+	// least 2048 bits, or ECDSA on P-256, P-384 or P-521. ParseIdPMetadata refuses such a
+	// certificate (a *MetadataError for KeyDescriptor); NewAuthnRequest and ValidateResponse
+	// refuse an IdPMetadata built by hand that holds one (a *ConfigError, before the response
+	// is read), and no signature is ever verified with one.
+	ErrKeyPolicy = errors.New("sso: certificate key outside the key policy")
+
 	// ErrUnsafeRelayState: an IdP-initiated RelayState that is not a same-origin relative path.
 	ErrUnsafeRelayState = errors.New("sso: unsafe RelayState")
 	// ErrBindingUnsupported: the IdP's metadata has no SingleSignOnService for the binding.
@@ -98,18 +109,23 @@ func (e *MetadataError) Is(target error) bool { return target == ErrInvalidMetad
 func (e *MetadataError) Unwrap() error { return e.Err }
 
 // ConfigError says which configuration value is unusable. It matches ErrInvalidConfig.
+// Err, if not nil, is the underlying cause (such as an error matching ErrKeyPolicy).
 type ConfigError struct {
 	Field  string
 	Reason string
+	Err    error
 }
 
 // Error names the field and the problem.
 func (e *ConfigError) Error() string {
-	return "sso: invalid configuration: " + e.Field + ": " + e.Reason
+	return joinMsg("sso: invalid configuration: "+e.Field, e.Reason, e.Err)
 }
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Unwrap returns the underlying cause, if any.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ResponseError says why a SAML response was rejected. It matches ErrInvalidResponse and its
 // Kind (one of ErrResponseTooLarge, ErrUnsafeXML, ErrMalformedResponse, ErrEncryptedAssertion,

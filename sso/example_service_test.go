@@ -66,7 +66,7 @@ func ExampleService_CreateIdentityProvider() {
 	// The embedder's server: sessions signed with its own Ed25519 key, endpoints under /sso/.
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // load yours from a secret store
 	sessions, _ := sso.NewSessions(svc, key, sso.WithSessionTTL(8*time.Hour))
-	h, _ := sso.NewHandler(svc, sessions.CookieLogin(sso.DefaultSessionCookie))
+	h, _ := sso.NewHandler(svc, sessions.CookieLogin())
 	fmt.Println("mount at:            ", h.Pattern())
 	// Output:
 	// IdP entity ID:        http://www.okta.com/exk9iamkitTest0h7

@@ -3,7 +3,9 @@ package sso
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -53,6 +55,75 @@ func FuzzValidateResponse(f *testing.F) {
 		// Only an untouched committed response can pass (once: the replay cache holds).
 		if a.Email != "alice@example.com" || a.IdPEntityID != testIdPEntityID {
 			t.Fatalf("accepted %+v", a)
+		}
+	})
+}
+
+// FuzzParseUntrustedXML: the parser of untrusted XML never panics, refuses only with an
+// *xmlParseError, and whatever it accepts is within its limits, as an independent count
+// with encoding/xml's namespace-aware Token finds.
+func FuzzParseUntrustedXML(f *testing.F) {
+	for _, c := range committedResponses {
+		f.Add(readFixture(f, c.file))
+	}
+	f.Add(readFixture(f, "metadata-entra.xml"))
+	for _, s := range []string{
+		`<a><a><a><a><a><a><a><a><a></a></a></a></a></a></a></a></a></a>`,
+		`<a b="1" c="2" d="3" e="4" f="5" g="6" h="7" i="8" j="9"/>`,
+		`<a xmlns:x="u"><x:b xmlns:y="v"><y:c x:d="1"/></x:b></a>`,
+		`<a :b="1"/>`, `<x::a/>`, `<a/><b/>`, `text<a/>`, `<a>&xxe;</a>`, `<!DOCTYPE a><a/>`,
+		`<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, `<a x="1" x="2"/>`, `<a xmlns:p="u" xmlns:q="u" p:x="1" q:x="2"/>`,
+	} {
+		f.Add([]byte(s))
+	}
+	lim := xmlLimits{maxBytes: 4096, maxTokens: 64, maxDepth: 6, maxAttrs: 8, maxNSInScope: 4, maxNameLen: 16}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := parseUntrustedXML(data, lim)
+		if err != nil {
+			var pe *xmlParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not an *xmlParseError", err)
+			}
+			return
+		}
+		if doc.Root() == nil {
+			t.Fatal("accepted a document without a root")
+		}
+		if err := checkRoundTrip(data, lim); err != nil {
+			var pe *xmlParseError
+			if !errors.As(err, &pe) || !pe.unsafe {
+				t.Fatalf("round trip: %v", err)
+			}
+		}
+		tokens, depth, maxDepth := 0, 0, 0
+		dec := xml.NewDecoder(bytes.NewReader(data))
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("accepted a document encoding/xml refuses: %v", err)
+			}
+			tokens++
+			switch el := tok.(type) {
+			case xml.StartElement:
+				tokens += len(el.Attr)
+				depth++
+				maxDepth = max(maxDepth, depth)
+				for i, a := range el.Attr {
+					for _, b := range el.Attr[:i] {
+						if a.Name == b.Name {
+							t.Fatalf("accepted duplicate attribute %v", a.Name)
+						}
+					}
+				}
+			case xml.EndElement:
+				depth--
+			}
+		}
+		if len(data) > lim.maxBytes || tokens > lim.maxTokens || maxDepth > lim.maxDepth {
+			t.Fatalf("accepted %d bytes, %d tokens, depth %d: beyond %+v", len(data), tokens, maxDepth, lim)
 		}
 	})
 }

@@ -9,19 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
-
-// maxACSBody caps the body of a POST to the ACS URL (the Validator caps SAMLResponse itself).
-const maxACSBody = 1 << 20
-
-// stateCookiePrefix names the cookies that bind an SP-initiated login to its browser.
-const stateCookiePrefix = "iamkit_sso_"
 
 // LoginFunc finishes a completed SSO login, typically by issuing a session and redirecting
 // to l.ReturnTo (Sessions.CookieLogin does both). It writes the whole response.
@@ -39,8 +32,11 @@ type LoginFunc func(w http.ResponseWriter, r *http.Request, l *Login)
 // login is handed to the LoginFunc; every failure is an HTML error page with a fitting
 // status code, a fixed message (no stack trace, secret or unescaped input) and headers that
 // forbid caching and framing. An SP-initiated login keeps its RelayState in a short-lived
-// cookie scoped to the ACS path (SameSite=None, since the IdP posts cross-site) so the ACS
-// accepts the response only in the browser that began the login.
+// cookie, "__Host-iamkit_sso_" and the first 8 characters of the key (host-only, Secure,
+// Path=/, HttpOnly, SameSite=None, since the IdP posts cross-site), so the ACS accepts the
+// response only in the browser that began the login. Browsers keep such a cookie from a
+// plain-HTTP origin only if they treat it as secure (some do for http://localhost): try
+// the endpoints over https.
 //
 // A Handler is immutable and safe for concurrent use.
 type Handler struct {
@@ -172,11 +168,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, accountID, idpID
 		h.Error(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: stateCookiePrefix + lr.RelayState[:8], Value: lr.RelayState,
-		Path:   h.prefix + accountID + "/" + idpID + "/acs",
-		MaxAge: int(h.svc.loginTTL / time.Second), Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode,
-	})
+	http.SetCookie(w, stateCookie(lr.RelayState, h.svc.loginTTL))
 	if u, err := lr.AuthnRequest.RedirectURL(lr.RelayState); err == nil {
 		securityHeaders(w, "")
 		w.Header().Set("Location", u)
@@ -213,7 +205,7 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, rt route) {
 }
 
 func (h *Handler) acs(w http.ResponseWriter, r *http.Request, rt route) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxACSBody)
+	r.Body = http.MaxBytesReader(w, r.Body, h.svc.v.maxFormBody())
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -232,12 +224,11 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if isRelayKey(in.RelayState) {
-		name := stateCookiePrefix + in.RelayState[:8]
+		name := stateCookieName(in.RelayState)
 		if c, err := r.Cookie(name); err == nil {
 			in.BrowserState = c.Value
 		}
-		http.SetCookie(w, &http.Cookie{Name: name, Path: h.prefix + rt.accountID + "/" + rt.idpID + "/acs",
-			MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteNoneMode})
+		http.SetCookie(w, clearStateCookie(in.RelayState))
 	}
 	l, err := h.svc.CompleteLogin(r.Context(), in)
 	if err != nil {
@@ -404,44 +395,4 @@ func renderPage(w http.ResponseWriter, status int, t *template.Template, data an
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, b.String()) // nothing to do about a failed write
-}
-
-// CookieLogin returns a LoginFunc that issues the session of a completed SSO login
-// (IssueLoginSession), stores it in the cookie cookieName (Secure, HttpOnly, SameSite=Lax,
-// Path=/, expiring with the session; a "__Host-" name such as DefaultSessionCookie is
-// recommended) and redirects to the login's return path with 303 See Other. Failures are
-// error pages, as Handler.Error writes them.
-func (ss *Sessions) CookieLogin(cookieName string) LoginFunc {
-	return func(w http.ResponseWriter, r *http.Request, l *Login) {
-		tok, sess, err := ss.IssueLoginSession(r.Context(), l)
-		if err != nil {
-			ss.svc.writeError(w, r, err)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name: cookieName, Value: tok, Path: "/", Expires: sess.ExpiresAt,
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		})
-		returnTo, err := RelayStatePath(l.ReturnTo)
-		if err != nil {
-			returnTo = DefaultReturnPath
-		}
-		securityHeaders(w, "")
-		w.Header().Set("Location", returnTo)
-		w.WriteHeader(http.StatusSeeOther)
-	}
-}
-
-// DefaultSessionCookie is a cookie name for CookieLogin and VerifyRequest. The "__Host-"
-// prefix makes browsers insist on Secure, Path=/ and no Domain.
-const DefaultSessionCookie = "__Host-iamkit_session"
-
-// VerifyRequest verifies the session token in r's cookie cookieName, as VerifySession.
-// A missing cookie is a *SessionError matching ErrInvalidSession.
-func (ss *Sessions) VerifyRequest(r *http.Request, cookieName string) (Session, error) {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return Session{}, invalidSession("no session cookie", nil)
-	}
-	return ss.VerifySession(r.Context(), c.Value)
 }

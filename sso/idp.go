@@ -116,7 +116,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), idpObject(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -232,7 +232,7 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), idpObject(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -273,7 +273,7 @@ func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Princi
 		if err := tx.DeleteIdentityProvider(ctx, idpID); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), rec)
+		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), idpObject(rec))
 	})
 }
 
@@ -297,6 +297,26 @@ func putIdP(ctx context.Context, tx store.Tx, rec store.IdentityProvider) error 
 		return fmt.Errorf("sso: metadata_xml: another identity provider of the account has this entity ID: %w", err)
 	}
 	return err
+}
+
+// SSOURL returns where an identity provider's logins are sent: the SingleSignOnService
+// location its metadata gives for the HTTP-Redirect binding, or else for HTTP-POST (the
+// order the Handler tries them in). It is "" if the stored metadata no longer parses.
+func SSOURL(p store.IdentityProvider) string {
+	md, err := ParseIdPMetadata([]byte(p.MetadataXML))
+	switch {
+	case err != nil:
+		return ""
+	case md.SSORedirectURL != "":
+		return md.SSORedirectURL
+	}
+	return md.SSOPostURL
+}
+
+// idpObject is an identity provider as its events show it: without the metadata document,
+// represented by its entity ID and SSO URL.
+func idpObject(p store.IdentityProvider) audit.IdentityProviderObject {
+	return audit.IdentityProvider(p, SSOURL(p))
 }
 
 func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.IdentityProvider, error) {
@@ -368,7 +388,9 @@ func checkAttributes(p store.IdentityProvider) error {
 	return nil
 }
 
-// normalizeDomains lower-cases, checks, deduplicates and sorts email domains.
+// normalizeDomains checks, lower-cases (identity.NormalizeDomain: ASCII only, IDNs in
+// punycode, never folded), deduplicates and sorts email domains. Each must have two labels
+// or more.
 func normalizeDomains(ds []string) ([]string, error) {
 	if len(ds) == 0 {
 		return nil, &identity.ValidationError{Field: "domains", Reason: "at least one email domain the IdP is trusted for is required"}
@@ -378,9 +400,9 @@ func normalizeDomains(ds []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(ds))
 	for _, d := range ds {
-		d = strings.ToLower(strings.TrimSpace(d))
-		if !isDomain(d) {
-			return nil, &identity.ValidationError{Field: "domains", Reason: "each must be a domain name such as example.com (at most 253 bytes, no wildcard)"}
+		d, err := identity.NormalizeDomain(strings.TrimSpace(d))
+		if err != nil || !strings.Contains(d, ".") {
+			return nil, &identity.ValidationError{Field: "domains", Reason: "each must be an ASCII domain name such as example.com, IDNs in punycode (at most 253 bytes, no wildcard)"}
 		}
 		out = append(out, d)
 	}
@@ -388,31 +410,8 @@ func normalizeDomains(ds []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// isDomain accepts a lower-case DNS name of two or more labels of [a-z0-9-], none starting
-// or ending with a hyphen, at most 253 bytes.
-func isDomain(d string) bool {
-	if len(d) == 0 || len(d) > 253 {
-		return false
-	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// trustedFor reports whether email's domain is one of domains.
+// trustedFor reports whether email's domain is one of domains. Both are canonical
+// (identity.NormalizeEmail, identity.NormalizeDomain), so bytes compare.
 func trustedFor(domains []string, email string) bool {
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {

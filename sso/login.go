@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/iamkit/iamkit/botuser"
@@ -239,11 +241,16 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	if err := checkIdPIDs(in.AccountID, in.IdPID); err != nil {
 		return nil, err
 	}
+	// The message alone first: a hostile one costs no store read and no metadata parse.
+	msg, err := s.v.screen(in.SAMLResponse)
+	if err != nil {
+		return nil, err
+	}
 	lt, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.v.ValidateResponse(ctx, lt.sp, lt.cfg, in.SAMLResponse)
+	a, err := s.v.validate(ctx, lt.sp, lt.cfg, msg)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +312,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonInvalidEmail)
 	}
 	l := &Login{
-		AccountID: acct.ID, Email: email, Name: truncateName(a.Name), IdPID: idp.ID, NameID: a.NameID,
+		AccountID: acct.ID, Email: email, Name: displayName(a.Name), IdPID: idp.ID, NameID: a.NameID,
 		Groups: slices.Clone(a.Groups), IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter,
 	}
 	settings := settingsOf(acct.SSO)
@@ -320,13 +327,13 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		hasInv  bool
 	)
 	err = s.st.View(ctx, func(r store.Reader) error {
-		// A bot user's name never logs in as a user, even when it looks like an email.
-		for _, name := range []string{email, a.Email} {
-			if _, err := r.BotUserByName(ctx, acct.ID, name); err == nil {
-				return deny(ReasonBotUser)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		// A bot user's name never logs in as a user, even when it looks like an email. A bot
+		// name that looks like one is canonical (botuser checks it with
+		// identity.NormalizeEmail), so the canonical email finds it, whatever its case.
+		if _, err := r.BotUserByName(ctx, acct.ID, email); err == nil {
+			return deny(ReasonBotUser)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		// The (IdP, NameID) pair identifies the user once linked, whatever email the IdP
 		// asserts now; only an unlinked subject is matched by email, and only for a domain
@@ -417,7 +424,10 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonBotUser)
 	}
 	if pending {
-		_, err = s.dir.AcceptInvitation(ctx, inv.ID, user.ID, identity.SourceDashboard)
+		// The user has just proven, through the IdP trusted for the email's domain, that it is
+		// the invitee: it accepts as itself, logging into the invitation's account.
+		by := identity.Principal{ID: user.ID, Kind: identity.KindUser, AccountID: acct.ID, Subject: user.Email, Source: identity.SourceDashboard}
+		_, err = s.dir.AcceptInvitation(ctx, by, inv.ID)
 	} else {
 		_, err = s.dir.Provision(ctx, acct.ID, user.ID, idp.DefaultRoles, identity.SourceDashboard)
 	}
@@ -459,14 +469,20 @@ func (s *Service) linked(ctx context.Context, l *Login, already bool) (*Login, e
 	return l, nil
 }
 
-// truncateName cuts a display name to store.MaxNameLen bytes on a rune boundary.
-func truncateName(n string) string {
-	if len(n) <= store.MaxNameLen {
-		return n
+// displayName is the IdP's display name as iamkit stores it: cut to store.MaxNameLen bytes on a
+// rune boundary, without the space the cut may leave at its end, and dropped altogether if
+// identity.CheckName refuses it (control or format characters, say), so that an odd name
+// from the IdP neither blocks the login nor reaches the store.
+func displayName(n string) string {
+	if len(n) > store.MaxNameLen {
+		n = n[:store.MaxNameLen]
+		for len(n) > 0 && !utf8.ValidString(n) {
+			n = n[:len(n)-1]
+		}
+		n = strings.TrimRightFunc(n, unicode.IsSpace)
 	}
-	n = n[:store.MaxNameLen]
-	for len(n) > 0 && !utf8.ValidString(n) {
-		n = n[:len(n)-1]
+	if identity.CheckName("name", n, false) != nil {
+		return ""
 	}
 	return n
 }

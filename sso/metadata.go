@@ -1,9 +1,6 @@
 package sso
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"net/url"
@@ -15,6 +12,11 @@ import (
 
 // MaxMetadataSize is the largest IdP metadata document ParseIdPMetadata accepts (16 KiB).
 const MaxMetadataSize = 16 << 10
+
+// metadataLimits bound the XML of IdP metadata, past MaxMetadataSize: the limits of a
+// response (see DefaultMaxXMLTokens), with room to spare for real metadata (the largest
+// testdata document, Entra's, has 129 tokens and nests 6 deep).
+func metadataLimits() xmlLimits { return responseLimits(MaxMetadataSize, 1024) }
 
 // maxSigningCerts bounds the certificates kept from one metadata document; each one costs a
 // signature verification attempt on every response that fails to verify.
@@ -38,7 +40,9 @@ type IdPMetadata struct {
 	// SSOPostURL is the SingleSignOnService location for the HTTP-POST binding, or empty.
 	SSOPostURL string
 	// Certificates are the IdP's signing certificates (KeyDescriptor use="signing" or with no
-	// use), in document order, without duplicates. Only these verify responses.
+	// use), in document order, without duplicates. Only these verify responses. An
+	// IdPMetadata built by hand must hold at most eight, each within the key policy (see
+	// ErrKeyPolicy): NewAuthnRequest and ValidateResponse refuse it otherwise.
 	Certificates []*x509.Certificate
 	// WantAuthnRequestsSigned reports the IdP's WantAuthnRequestsSigned flag. iamkit does not
 	// sign AuthnRequests, so such an IdP must be configured to accept unsigned requests.
@@ -57,8 +61,9 @@ func (m *IdPMetadata) Clone() *IdPMetadata {
 // Keycloak serves). The document must be at most MaxMetadataSize bytes of UTF-8 XML without a
 // DTD, and must survive an XML round trip unchanged. The result has an entity ID, at least
 // one SingleSignOnService URL for the HTTP-Redirect or HTTP-POST binding (https, or http on
-// a loopback host for tests), and at least one signing certificate that parses and holds an
-// RSA key of at least 2048 bits or an ECDSA P-256/P-384/P-521 key.
+// a loopback host for tests), and one to eight signing certificates that parse and whose
+// keys are within the key policy (an RSA key of at least 2048 bits or an ECDSA
+// P-256/P-384/P-521 key; a *MetadataError matching ErrKeyPolicy otherwise).
 //
 // A signature on the metadata document itself is ignored: metadata is trusted because an
 // account administrator uploaded it, not because it is signed. validUntil and cacheDuration
@@ -69,7 +74,11 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 	if len(data) > MaxMetadataSize {
 		return nil, &MetadataError{Field: "document", Reason: "larger than 16 KiB"}
 	}
-	doc, err := parseUntrustedXML(data, xmlLimits{maxDepth: 32, maxTokens: 8192})
+	lim := metadataLimits()
+	doc, err := parseUntrustedXML(data, lim)
+	if err == nil {
+		err = checkRoundTrip(data, lim)
+	}
 	if err != nil {
 		return nil, &MetadataError{Field: "document", Reason: "not acceptable XML", Err: err}
 	}
@@ -185,19 +194,8 @@ func parseCertText(el *etree.Element) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate does not parse", Err: err}
 	}
-	switch k := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "RSA key shorter than 2048 bits"}
-		}
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256(), elliptic.P384(), elliptic.P521():
-		default:
-			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "unsupported ECDSA curve"}
-		}
-	default:
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "certificate key is neither RSA nor ECDSA"}
+	if err := checkKeyPolicy(cert); err != nil {
+		return nil, &MetadataError{Field: "KeyDescriptor", Reason: keyPolicyReason, Err: err}
 	}
 	return cert, nil
 }

@@ -2,13 +2,11 @@ package sso
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -19,11 +17,33 @@ import (
 
 // Defaults of the Validator options.
 const (
-	DefaultClockSkew       = 90 * time.Second
-	DefaultMaxIssueAge     = 3 * time.Minute
-	DefaultRequestTTL      = 10 * time.Minute
-	DefaultMaxResponseSize = 256 << 10 // bytes of the base64 SAMLResponse form value
-	DefaultMaxXMLSize      = 256 << 10 // bytes of XML after base64 decoding and any inflation
+	DefaultClockSkew   = 90 * time.Second
+	DefaultMaxIssueAge = 3 * time.Minute
+	DefaultRequestTTL  = 10 * time.Minute
+	// DefaultMaxResponseSize caps the base64 SAMLResponse form value: the base64 of
+	// DefaultMaxXMLSize, with room for line breaks.
+	DefaultMaxResponseSize = 96 << 10
+	// DefaultMaxXMLSize caps the XML of a response: 8 times the largest real response in
+	// the tests (crewjam/saml's, 7.8 KB), and about what DefaultMaxXMLTokens fill with
+	// verbose attribute values.
+	DefaultMaxXMLSize = 64 << 10
+	// DefaultMaxXMLTokens caps the tokens of a response, each attribute counting as one
+	// more: 5 times the largest real response in the tests (190), and room for about 280
+	// group values. Each token costs a refused response up to 2 µs of CPU and an accepted
+	// one some 3.5 µs; see BENCHMARKS.md before raising it with WithMaxXMLTokens.
+	DefaultMaxXMLTokens = 1024
+)
+
+// Fixed limits on the XML of a response (and of IdP metadata), which the pre-scan enforces
+// before anything costlier reads the document; see BENCHMARKS.md. Real documents stay far
+// below them: in the testdata and crewjam/saml's responses the deepest nesting is 7, the
+// most attributes on one element 8, the most namespace declarations in scope 5, the
+// longest name 31 bytes.
+const (
+	maxXMLDepth     = 32  // element nesting
+	maxXMLAttrs     = 24  // attributes of one element, namespace declarations included
+	maxXMLNSInScope = 32  // namespace declarations in scope at any one point
+	maxXMLNameLen   = 128 // bytes of an element or attribute name, prefix included
 )
 
 const (
@@ -86,6 +106,8 @@ type Validator struct {
 	requestTTL      time.Duration
 	maxResponseSize int
 	maxXMLSize      int
+	maxXMLTokens    int
+	lim             xmlLimits // limits on a response document
 }
 
 // ValidatorOption configures a Validator.
@@ -107,14 +129,20 @@ func WithRequestTTL(d time.Duration) ValidatorOption {
 }
 
 // WithMaxResponseSize caps the length of the base64 SAMLResponse form value
-// (default 256 KiB).
+// (default DefaultMaxResponseSize).
 func WithMaxResponseSize(n int) ValidatorOption {
 	return func(v *Validator) { v.maxResponseSize = n }
 }
 
-// WithMaxXMLSize caps the XML after base64 decoding and, for a deflated payload, after
-// inflating it (default 256 KiB): a deflate bomb stops there.
+// WithMaxXMLSize caps the XML after base64 decoding (default DefaultMaxXMLSize). Nothing is
+// ever inflated: the HTTP-POST binding does not use DEFLATE.
 func WithMaxXMLSize(n int) ValidatorOption { return func(v *Validator) { v.maxXMLSize = n } }
+
+// WithMaxXMLTokens caps the XML tokens of a response, each attribute counting as one more
+// (default DefaultMaxXMLTokens, at most 1<<20). Raise it, with WithMaxXMLSize, only for an
+// IdP that sends hundreds of groups and cannot filter them: a hostile response costs CPU in
+// proportion (see BENCHMARKS.md).
+func WithMaxXMLTokens(n int) ValidatorOption { return func(v *Validator) { v.maxXMLTokens = n } }
 
 // NewValidator returns a Validator that keeps request IDs and the replay cache in store and
 // reads the time from clock.
@@ -130,6 +158,7 @@ func NewValidator(store SingleUseStore, clock Clock, opts ...ValidatorOption) (*
 		requestTTL:      DefaultRequestTTL,
 		maxResponseSize: DefaultMaxResponseSize,
 		maxXMLSize:      DefaultMaxXMLSize,
+		maxXMLTokens:    DefaultMaxXMLTokens,
 	}
 	for _, o := range opts {
 		o(v)
@@ -143,7 +172,10 @@ func NewValidator(store SingleUseStore, clock Clock, opts ...ValidatorOption) (*
 		return nil, &ConfigError{Field: "RequestTTL", Reason: "must be positive and at most a day"}
 	case v.maxResponseSize <= 0 || v.maxXMLSize <= 0:
 		return nil, &ConfigError{Field: "MaxResponseSize", Reason: "sizes must be positive"}
+	case v.maxXMLTokens <= 0 || v.maxXMLTokens > 1<<20:
+		return nil, &ConfigError{Field: "MaxXMLTokens", Reason: "must be positive and at most 1<<20"}
 	}
+	v.lim = responseLimits(v.maxXMLSize, v.maxXMLTokens)
 	return v, nil
 }
 
@@ -164,58 +196,117 @@ func (v *Validator) TrackRequest(ctx context.Context, req *AuthnRequest) error {
 // idp, and returns the verified assertion. sp must be the ServiceProvider of idp (sp.IdPID
 // equal to idp.ID).
 //
-// The checks, in order: size caps on the form value and on the XML (a deflated payload is
-// inflated up to the cap); a UTF-8, round-trip-stable document without DTD or entities; a
-// Response root with exactly one Assertion, a direct child, and no EncryptedAssertion;
-// Signatures only as direct children of the Response or the Assertion; the Response
-// signature, if any, and the Assertion signature, if any, verified with goxmldsig against
-// the IdP's metadata certificates only (at least one of the two must be present), each
-// referencing its parent's ID, with allow-listed algorithms; then, reading only from the
+// The checks run cheapest first, so that a hostile message costs little however it is
+// built (see BENCHMARKS.md): size caps on the form value and on the XML, which must be the
+// base64 of the XML itself (the HTTP-POST binding never uses DEFLATE, so nothing is
+// inflated); a UTF-8 document without DTD or entities, within the XML limits (tokens,
+// depth, attributes, namespace declarations, name lengths; see DefaultMaxXMLTokens), as a
+// streaming pre-scan finds before anything else reads it; a Response root with exactly
+// one Assertion, a direct child, and no EncryptedAssertion; Signatures only as direct
+// children of the Response or the Assertion; the Response signature, if any, and the
+// Assertion signature, if any, verified with goxmldsig against the IdP's metadata
+// certificates only (at least one of the two must be present), each referencing its
+// parent's ID, with allow-listed algorithms; then, reading only from the
 // verified elements: Version 2.0; Status Success; Destination equal to the ACS URL (required
 // when the Response is signed); Response Issuer (if present) and Assertion Issuer equal to
 // the IdP's entity ID; IssueInstants neither in the future nor older than the maximum age;
 // exactly one bearer SubjectConfirmation whose Recipient is the ACS URL, NotOnOrAfter in the
 // future and InResponseTo equal to the Response's; Conditions with NotBefore and
 // NotOnOrAfter around now and every AudienceRestriction naming sp.EntityID; an
-// AuthnStatement; an email (see AttributeMapping). Finally the assertion ID enters the
-// replay cache until the assertion expires, and the InResponseTo request ID is taken from
-// the store, which proves it was issued to this IdP and not used before; with no
-// InResponseTo the response is accepted only if idp.AllowIdPInitiated.
+// AuthnStatement; an email (see AttributeMapping). Then the assertion ID enters the replay
+// cache until the assertion expires; the document must survive an encoding/xml round trip
+// unchanged (mattermost/xml-roundtrip-validator, the costliest check per token, so the last
+// one: only a response the IdP signed, not seen before, gets there); and the InResponseTo
+// request ID is taken from the store, which proves it was issued to this IdP and not used
+// before; with no InResponseTo the response is accepted only if idp.AllowIdPInitiated.
 //
 // When only the Assertion is signed, the Response's own attributes (Destination, Status,
 // InResponseTo) are unsigned: they are checked but never used as data, and InResponseTo
 // must equal the signed SubjectConfirmationData's.
 //
 // A rejected response gives a *ResponseError matching ErrInvalidResponse and the sentinel
-// of the failed check; a store failure gives a wrapped store error instead.
+// of the failed check; a store failure gives a wrapped store error instead. An idp whose
+// metadata has no certificate, more than eight, or one whose key is outside the key policy
+// (see ErrKeyPolicy; ParseIdPMetadata never returns such metadata, but an IdPMetadata built
+// by hand may hold anything) is refused before the response is read, with a *ConfigError:
+// the configuration is at fault, not the response.
 func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, idp *IdentityProvider, samlResponse string) (*Assertion, error) {
+	if err := checkTarget(sp, idp); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	msg, err := v.screen(samlResponse)
+	if err != nil {
+		return nil, err
+	}
+	return v.validate(ctx, sp, idp, msg)
+}
+
+// checkTarget checks the arguments of ValidateResponse other than the message.
+func checkTarget(sp *ServiceProvider, idp *IdentityProvider) error {
 	if sp == nil || idp == nil || idp.Metadata == nil {
-		return nil, &ConfigError{Field: "ValidateResponse", Reason: "sp, idp and idp.Metadata are required"}
+		return &ConfigError{Field: "ValidateResponse", Reason: "sp, idp and idp.Metadata are required"}
 	}
 	if !pathSafeID(idp.ID) || sp.IdPID != idp.ID {
-		return nil, &ConfigError{Field: "ValidateResponse", Reason: "sp is not the ServiceProvider of idp"}
+		return &ConfigError{Field: "ValidateResponse", Reason: "sp is not the ServiceProvider of idp"}
 	}
 	if sp.ACSURL == "" || sp.EntityID == "" {
-		return nil, &ConfigError{Field: "ValidateResponse", Reason: "sp has no ACS URL or entity ID"}
+		return &ConfigError{Field: "ValidateResponse", Reason: "sp has no ACS URL or entity ID"}
+	}
+	if len(idp.Metadata.Certificates) == 0 {
+		return &ConfigError{Field: "IdPMetadata.Certificates", Reason: "no signing certificate"}
+	}
+	return checkCertificates(idp.Metadata.Certificates)
+}
+
+// maxFormBody is the most of a form body posted to the ACS worth reading: a SAMLResponse
+// within the size cap even if every character came percent-encoded (three bytes each),
+// and room for RelayState (RelayStatePath takes 1024 bytes) and the field names. Reading
+// and decoding a larger body would cost more than refusing it.
+func (v *Validator) maxFormBody() int64 { return 3*int64(v.maxResponseSize) + 8<<10 }
+
+// screenedResponse is a SAMLResponse form value that passed screen: its XML, within the
+// size caps and the XML limits.
+type screenedResponse struct{ xml []byte }
+
+// screen runs the checks that need nothing but the message, and cost little: the size
+// caps, base64 without DEFLATE (decode), UTF-8 and the pre-scan of the XML limits. Callers
+// that must read the store or parse metadata to validate a response (Service.CompleteLogin)
+// screen it first, so that a hostile message costs them nothing more.
+func (v *Validator) screen(samlResponse string) (screenedResponse, error) {
+	raw, err := v.decode(samlResponse)
+	if err != nil {
+		return screenedResponse{}, err
+	}
+	if err := screenXML(raw, v.lim); err != nil {
+		return screenedResponse{}, xmlRefusal(err)
+	}
+	return screenedResponse{xml: raw}, nil
+}
+
+// validate is ValidateResponse for a message that passed screen.
+func (v *Validator) validate(ctx context.Context, sp *ServiceProvider, idp *IdentityProvider, msg screenedResponse) (*Assertion, error) {
+	if err := checkTarget(sp, idp); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	now := v.clock.Now()
+	raw := msg.xml
 
-	raw, err := v.decode(samlResponse)
+	// The checks run cheapest first (see BENCHMARKS.md): the size caps in decode, the XML
+	// limits and the parse, the shape and the signatures, the SAML conditions, the replay
+	// cache, and only then the round-trip check, which costs microseconds per token. The
+	// checks are pure functions of the message, so their order decides what a refusal
+	// costs, not whether a response is accepted: only a document the IdP signed, and not
+	// seen before, reaches the round trip.
+	doc, err := parseScreenedXML(raw, v.lim)
 	if err != nil {
-		return nil, err
+		return nil, xmlRefusal(err)
 	}
-	doc, err := parseUntrustedXML(raw, xmlLimits{maxDepth: 48, maxTokens: 1 + v.maxXMLSize/8})
-	if err != nil {
-		var pe *xmlParseError
-		if errors.As(err, &pe) && pe.unsafe {
-			return nil, respErrCause(ErrUnsafeXML, "document refused", err)
-		}
-		return nil, respErrCause(ErrMalformedResponse, "document is not XML", err)
-	}
-
 	vr, err := verifyResponse(doc.Root(), idp.Metadata.Certificates, now)
 	if err != nil {
 		return nil, err
@@ -225,12 +316,17 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 		return nil, err
 	}
 
-	// Single-use state last, so that a forged or broken response burns nothing.
+	// Single-use state after the signature and the conditions, so that a forged or broken
+	// response burns nothing. (One the IdP signed that then fails the round trip burns its
+	// own assertion ID, which it could never use.)
 	if err := v.store.PutSingleUse(ctx, assertionKey(idp.ID, a.AssertionID), []byte{1}, deadline); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, respErrCause(ErrReplay, "assertion ID already used", err)
 		}
 		return nil, fmt.Errorf("sso: recording assertion ID: %w", err)
+	}
+	if err := checkRoundTrip(raw, v.lim); err != nil {
+		return nil, xmlRefusal(err)
 	}
 	if a.InResponseTo != "" {
 		val, err := v.store.TakeSingleUse(ctx, requestKey(idp.ID, a.InResponseTo))
@@ -247,8 +343,26 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 	return a, nil
 }
 
-// decode turns the form value into XML bytes, inflating a raw DEFLATE payload (as some IdPs
-// send, and as the Redirect binding uses) up to the size cap.
+// xmlRefusal is the *ResponseError for a document parseUntrustedXML or checkRoundTrip
+// refused.
+func xmlRefusal(err error) error {
+	var pe *xmlParseError
+	if errors.As(err, &pe) && pe.unsafe {
+		return respErrCause(ErrUnsafeXML, "document refused", err)
+	}
+	return respErrCause(ErrMalformedResponse, "document is not XML", err)
+}
+
+func responseLimits(maxBytes, maxTokens int) xmlLimits {
+	return xmlLimits{maxBytes: maxBytes, maxTokens: maxTokens, maxDepth: maxXMLDepth,
+		maxAttrs: maxXMLAttrs, maxNSInScope: maxXMLNSInScope, maxNameLen: maxXMLNameLen}
+}
+
+// decode turns the form value into XML bytes, cheapest checks first: the length of the
+// form value, the decoded length (known before decoding), then the decoding itself. The
+// HTTP-POST binding carries base64 of the XML itself, never DEFLATE (SAML 2.0 Bindings,
+// 3.5.4; DEFLATE belongs to the HTTP-Redirect binding), so nothing is ever inflated: a
+// payload that does not decode to XML is refused as malformed.
 func (v *Validator) decode(s string) ([]byte, error) {
 	if len(s) > v.maxResponseSize {
 		return nil, respErr(ErrResponseTooLarge, "SAMLResponse form value exceeds the size cap")
@@ -259,26 +373,20 @@ func (v *Validator) decode(s string) ([]byte, error) {
 		}
 		return r
 	}, s)
+	if base64.StdEncoding.DecodedLen(len(s)) > v.maxXMLSize+2 { // +2: DecodedLen counts padding
+		return nil, respErr(ErrResponseTooLarge, "XML exceeds the size cap")
+	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, respErrCause(ErrMalformedResponse, "SAMLResponse is not base64", err)
 	}
-	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '<' {
-		if len(b) > v.maxXMLSize {
-			return nil, respErr(ErrResponseTooLarge, "XML exceeds the size cap")
-		}
-		return b, nil
+	if len(b) > v.maxXMLSize {
+		return nil, respErr(ErrResponseTooLarge, "XML exceeds the size cap")
 	}
-	fr := flate.NewReader(bytes.NewReader(b))
-	defer fr.Close()
-	out, err := io.ReadAll(io.LimitReader(fr, int64(v.maxXMLSize)+1))
-	if len(out) > v.maxXMLSize {
-		return nil, respErr(ErrResponseTooLarge, "inflated XML exceeds the size cap")
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '<' {
+		return nil, respErr(ErrMalformedResponse, "SAMLResponse is not XML (the HTTP-POST binding does not use DEFLATE)")
 	}
-	if err != nil {
-		return nil, respErrCause(ErrMalformedResponse, "SAMLResponse is neither XML nor DEFLATE", err)
-	}
-	return out, nil
+	return b, nil
 }
 
 // verifiedResponse is what survives signature verification.
@@ -526,7 +634,8 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 		return nil, zero, respErr(ErrMalformedResponse, "want exactly one (unencrypted) NameID")
 	}
 	txt, ok := textOf(nid)
-	if out.NameID = strings.TrimSpace(txt); !ok || out.NameID == "" || len(out.NameID) > 1024 {
+	// XML whitespace only: a Unicode space (U+00A0, ...) is part of the subject, not padding.
+	if out.NameID = strings.Trim(txt, " \t\r\n"); !ok || out.NameID == "" || len(out.NameID) > 1024 {
 		return nil, zero, respErr(ErrMalformedResponse, "NameID is empty or not text")
 	}
 	out.NameIDFormat = attrOr(nid, "Format")

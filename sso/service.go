@@ -202,12 +202,6 @@ type SettingsUpdate struct {
 	Enforcement  *Enforcement
 }
 
-// settingsEvent is the object of an sso_settings_updated event.
-type settingsEvent struct {
-	AccountID string `json:"account_id"`
-	Settings
-}
-
 // UpdateSettings changes an account's provisioning mode or enforcement; by needs
 // rbac.SSOManage and the plan identity.FeatureSSO. When enforcement leaves "off", Since is
 // set to now: members who joined before keep their other logins in mixed mode. Enforcement
@@ -259,7 +253,7 @@ func (s *Service) UpdateSettings(ctx context.Context, by identity.Principal, acc
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.SSOSettingsUpdated, by.Audit(), settingsEvent{accountID, out})
+		return s.rec.Record(ctx, tx, accountID, audit.SSOSettingsUpdated, by.Audit(), audit.SSOSettings(string(out.Provisioning), string(out.Enforcement), out.Since))
 	})
 	if err != nil {
 		return Settings{}, err

@@ -25,7 +25,12 @@ func readMetadata(t *testing.T, name string) string {
 
 func eventTypes(t *testing.T, e *env) []string {
 	t.Helper()
-	evs, err := e.dir.Events(e.ctx, e.acct.ID, store.Page{Limit: 100})
+	var evs []store.Event
+	err := e.st.View(e.ctx, func(r store.Reader) error {
+		var err error
+		evs, err = r.Events(e.ctx, e.acct.ID, store.Page{Limit: 100})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

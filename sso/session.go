@@ -78,6 +78,7 @@ type Sessions struct {
 	keys   map[string]crypto.PublicKey // kid -> verification key, the signer's included
 	ttl    time.Duration
 	issuer string
+	cookie string // the session cookie's name
 }
 
 // SessionOption configures Sessions.
@@ -86,6 +87,7 @@ type SessionOption func(*sessionConfig)
 type sessionConfig struct {
 	ttl    time.Duration
 	issuer string
+	cookie string
 	verify []crypto.PublicKey
 }
 
@@ -113,7 +115,7 @@ func NewSessions(svc *Service, key crypto.Signer, opts ...SessionOption) (*Sessi
 	if svc == nil || key == nil {
 		return nil, &ConfigError{Field: "NewSessions", Reason: "service and key are required"}
 	}
-	c := sessionConfig{ttl: DefaultSessionTTL, issuer: "iamkit"}
+	c := sessionConfig{ttl: DefaultSessionTTL, issuer: "iamkit", cookie: DefaultSessionCookie}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -123,7 +125,10 @@ func NewSessions(svc *Service, key crypto.Signer, opts ...SessionOption) (*Sessi
 	if c.issuer == "" {
 		return nil, &ConfigError{Field: "SessionIssuer", Reason: "must not be empty"}
 	}
-	ss := &Sessions{svc: svc, signer: key, ttl: c.ttl, issuer: c.issuer, keys: map[string]crypto.PublicKey{}}
+	if err := checkSessionCookieName(c.cookie); err != nil {
+		return nil, err
+	}
+	ss := &Sessions{svc: svc, signer: key, ttl: c.ttl, issuer: c.issuer, cookie: c.cookie, keys: map[string]crypto.PublicKey{}}
 	var err error
 	if ss.method, err = signingMethod(key); err != nil {
 		return nil, err
@@ -286,10 +291,15 @@ func checkMethod(method LoginMethod, idpID string) error {
 	return nil
 }
 
-// VerifySession checks a session token and returns its session. The token must be at most
-// MaxSessionTokenLen bytes, signed by this Sessions' key (or a verification key) with the
-// pinned algorithm, with this issuer and audience, issued in the past and not expired by
-// the Service's clock; those failures are *SessionError values matching ErrInvalidSession.
+// VerifySession checks a session token for the account accountID, the account the embedder
+// is serving (from its URL, say, never from the token), and returns its session. accountID
+// must be an account ID (a *identity.ValidationError for field account_id otherwise).
+//
+// The token must be at most MaxSessionTokenLen bytes, signed by this Sessions' key (or a
+// verification key) with the pinned algorithm, with this issuer and audience, issued in the
+// past and not expired by the Service's clock, and issued for accountID: a session of
+// another account is refused even when its user is a member of accountID too. Those
+// failures are *SessionError values matching ErrInvalidSession.
 //
 // It then re-checks, in the store, that the login is still allowed: the membership exists and
 // is active, the account's current enforcement still permits the session's login method (a
@@ -297,10 +307,17 @@ func checkMethod(method LoginMethod, idpID string) error {
 // the member joined before SSO), and an SSO session's IdP still exists on a plan with SSO.
 // Those failures are *SessionError values matching ErrSessionRevoked. Store failures are
 // returned wrapped.
-func (ss *Sessions) VerifySession(ctx context.Context, token string) (Session, error) {
+func (ss *Sessions) VerifySession(ctx context.Context, accountID, token string) (Session, error) {
+	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+		return Session{}, err
+	}
 	sess, err := ss.parse(token)
 	if err != nil {
 		return Session{}, err
+	}
+	if sess.AccountID != accountID {
+		// Never valid here, rather than revoked: like a token of another issuer.
+		return Session{}, invalidSession("session of another account", nil)
 	}
 	err = ss.svc.st.View(ctx, func(r store.Reader) error {
 		d, err := ss.svc.loginPolicy(ctx, r, sess.AccountID, sess.UserID, sess.Method)

@@ -97,7 +97,7 @@ func TestSessionEnforcement(t *testing.T) {
 			}
 			e.tick()
 			c.change(e, u.ID, idp)
-			s, err := e.sessions.VerifySession(e.ctx, tok)
+			s, err := e.sessions.VerifySession(e.ctx, e.acct.ID, tok)
 			switch c.revoke {
 			case "":
 				if err != nil || s != issued {
@@ -169,13 +169,14 @@ func TestSessionTokenChecks(t *testing.T) {
 		"sso without idp":      resign(jwt.SigningMethodEdDSA, e.key, func(c jwt.MapClaims) { c["login_method"] = "sso" }),
 		"year-long lifetime":   resign(jwt.SigningMethodEdDSA, e.key, func(c jwt.MapClaims) { c["exp"] = c["iat"].(float64) + 365*86400 }),
 		"issued in the future": resign(jwt.SigningMethodEdDSA, e.key, func(c jwt.MapClaims) { c["iat"] = c["iat"].(float64) + 3600 }),
+		"other account":        resign(jwt.SigningMethodEdDSA, e.key, func(c jwt.MapClaims) { c["account_id"] = "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ" }),
 	}
 	for name, b := range bad {
-		if _, err := e.sessions.VerifySession(e.ctx, b); !errors.Is(err, sso.ErrInvalidSession) {
+		if _, err := e.sessions.VerifySession(e.ctx, e.acct.ID, b); !errors.Is(err, sso.ErrInvalidSession) {
 			t.Errorf("%s: %v, want ErrInvalidSession", name, err)
 		}
 	}
-	if _, err := e.sessions.VerifySession(e.ctx, tok); err != nil {
+	if _, err := e.sessions.VerifySession(e.ctx, e.acct.ID, tok); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,12 +186,12 @@ func TestSessionTokenChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rotated.VerifySession(e.ctx, tok); err != nil {
+	if _, err := rotated.VerifySession(e.ctx, e.acct.ID, tok); err != nil {
 		t.Fatalf("rotated: %v", err)
 	}
 	// Expiry by the injected clock.
 	e.clk.Advance(time.Hour + time.Second)
-	_, err = e.sessions.VerifySession(e.ctx, tok)
+	_, err = e.sessions.VerifySession(e.ctx, e.acct.ID, tok)
 	wantErr(t, err, sso.ErrInvalidSession)
 }
 
@@ -210,11 +211,11 @@ func TestSessionKeys(t *testing.T) {
 	if p, _, _ := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{}); p.Method.Alg() != "ES256" {
 		t.Fatalf("alg %s", p.Method.Alg())
 	}
-	if _, err := s.VerifySession(e.ctx, tok); err != nil {
+	if _, err := s.VerifySession(e.ctx, e.acct.ID, tok); err != nil {
 		t.Fatal(err)
 	}
 	// The EdDSA Sessions does not accept the ES256 token, nor the reverse.
-	_, err = e.sessions.VerifySession(e.ctx, tok)
+	_, err = e.sessions.VerifySession(e.ctx, e.acct.ID, tok)
 	wantErr(t, err, sso.ErrInvalidSession)
 
 	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
@@ -238,22 +239,23 @@ func FuzzVerifySession(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(valid)
-	f.Add(valid[:len(valid)-2])
-	f.Add(strings.Replace(valid, ".", "..", 1))
-	f.Add("")
-	f.Add("a.b.c")
-	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c3JfeCJ9.")
-	f.Add("eyJhbGciOiJFZERTQSIsImtpZCI6IngifQ.e30.AAAA")
-	f.Fuzz(func(t *testing.T, tok string) {
-		s, err := e.sessions.VerifySession(e.ctx, tok)
+	other := "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	for _, tok := range []string{valid, valid[:len(valid)-2], strings.Replace(valid, ".", "..", 1), "", "a.b.c",
+		"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c3JfeCJ9.", "eyJhbGciOiJFZERTQSIsImtpZCI6IngifQ.e30.AAAA"} {
+		f.Add(e.acct.ID, tok)
+	}
+	f.Add(other, valid)
+	f.Add("", valid)
+	f.Add(strings.ToLower(e.acct.ID), valid)
+	f.Fuzz(func(t *testing.T, accountID, tok string) {
+		s, err := e.sessions.VerifySession(e.ctx, accountID, tok)
 		if err == nil {
-			if tok != valid || s.UserID != u.ID {
-				t.Fatalf("accepted a token it did not issue: %+v", s)
+			if tok != valid || accountID != e.acct.ID || s.UserID != u.ID || s.AccountID != accountID {
+				t.Fatalf("accepted a token it did not issue for this account: %q %+v", accountID, s)
 			}
 			return
 		}
-		if !errors.Is(err, sso.ErrInvalidSession) && !errors.Is(err, sso.ErrSessionRevoked) {
+		if !errors.Is(err, sso.ErrInvalidSession) && !errors.Is(err, sso.ErrSessionRevoked) && !errors.Is(err, identity.ErrInvalid) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 	})

@@ -148,7 +148,8 @@ func checkSignatureShape(sig *etree.Element, id string) error {
 // returned element may be read: it is the signed content and nothing else (no comments, no
 // wrapped siblings). Any KeyInfo in the message is removed first, so a certificate the
 // message carries is never consulted, let alone trusted; certificates are checked to be
-// valid at now.
+// valid at now, and to be within the key policy (a *ConfigError matching ErrKeyPolicy
+// otherwise, whatever the message).
 func verifySigned(el, sig *etree.Element, certs []*x509.Certificate, now time.Time) (*etree.Element, error) {
 	id := attrOr(el, "ID")
 	if err := checkSignatureShape(sig, id); err != nil {
@@ -169,6 +170,9 @@ func verifySigned(el, sig *etree.Element, certs []*x509.Certificate, now time.Ti
 	}
 	if len(certs) == 0 {
 		return nil, respErr(ErrSignature, "the IdP has no certificates")
+	}
+	if err := checkCertificates(certs); err != nil {
+		return nil, err // never verify with a key outside the policy
 	}
 	var lastErr error
 	for _, cert := range certs {

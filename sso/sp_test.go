@@ -101,7 +101,7 @@ func newTestRequest(t *testing.T, md *IdPMetadata) (*ServiceProvider, *AuthnRequ
 
 func parseRequestXML(t *testing.T, x []byte) *etree.Element {
 	t.Helper()
-	doc, err := parseUntrustedXML(x, xmlLimits{maxDepth: 10, maxTokens: 100})
+	doc, err := parseUntrustedXML(x, responseLimits(4096, 100))
 	if err != nil {
 		t.Fatal(err)
 	}

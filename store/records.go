@@ -89,6 +89,9 @@ type Invitation struct {
 	InvitedBy string    `json:"invited_by"` // principal ID
 	ExpiresAt time.Time `json:"expires_at"`
 	CreatedAt time.Time `json:"created_at"`
+	// TokenHash is the hex SHA-256 of the invitation's acceptance token, which only the
+	// invitee receives; empty if the invitation has none. It is never a lookup key.
+	TokenHash string `json:"token_hash,omitempty"`
 }
 
 // BotUser is a service account: it belongs to exactly one account and owns credentials.

@@ -23,12 +23,25 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 
 	// Head returns the cursor of the newest commit: passing it to Changes waits for the next one.
+	// A cursor Changes returns once it has read everything equals Head's at that moment, so
+	// a follower knows it is in sync by comparing the two.
 	Head(ctx context.Context) (Cursor, error)
 
-	// Changes returns the commits after cursor, oldest first. It blocks until there is at
-	// least one, or ctx is done. When some commits after cursor are no longer retained, it
-	// returns a Batch with Gap set and no commits, whose Next resumes at the oldest change
-	// still held: the caller should treat everything it cached as stale.
+	// Changes returns the commits after cursor, oldest first. When some commits after cursor
+	// are no longer retained (trimmed, or lost with the store's data), it returns a Batch
+	// with Gap set and no commits, whose Next resumes at the oldest change still held: the
+	// caller should treat everything it cached as stale. A cursor never silently loses its
+	// place: however the store's retained commits change, commits missed after it are a gap.
+	//
+	// Who waits: Changes answers at once when there is something to report, commits or a
+	// gap, and blocks only while there is nothing, until there is or ctx is done (then it
+	// returns ctx.Err()). While it blocks it keeps watching for both, and an answer it finds
+	// must reach a caller whose ctx has a deadline before that deadline: an adapter that
+	// waits on something that cannot be interrupted (a blocking read over the network) bounds
+	// each such wait well inside the time ctx has left, rather than by a setting of its own
+	// that may be longer. Callers such as a cache's feed follower rely on this: they call
+	// Changes with a deadline of one poll interval and treat a deadline with no answer as a
+	// quiet feed.
 	Changes(ctx context.Context, after Cursor) (Batch, error)
 
 	// RecordUse records last-used times of credentials, keeping the latest per credential.

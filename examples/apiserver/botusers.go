@@ -27,11 +27,14 @@ func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
+	if err := checkBotName(in.Name); err != nil {
+		return err
+	}
 	b, err := s.Bots.Create(r.Context(), c.principal, c.principal.AccountID, botuser.CreateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", in.Roles, err)
 	}
 	return writeJSON(w, http.StatusCreated, botUserOut(c.base, b))
 }
@@ -84,11 +87,16 @@ func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if in.ID != "" && in.ID != id {
 		return newError(http.StatusBadRequest, codeInvalidValue, "The id in the body does not match the id in the path.")
 	}
+	if in.Name != nil {
+		if err := checkBotName(*in.Name); err != nil {
+			return err
+		}
+	}
 	b, err := s.Bots.Update(r.Context(), c.principal, c.principal.AccountID, id, botuser.UpdateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", deref(in.Roles), err)
 	}
 	s.sync(r.Context()) // a deactivated bot's credentials stop working from the next request
 	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))

@@ -1,6 +1,7 @@
 // Command apiserver is an HTTP API wire-compatible with ngrok's API v2 for bot users,
 // authtokens, API keys and SSH credentials, plus iamkit's own resources (members,
-// invitations, roles, the audit event log), built on iamkit's public packages only.
+// invitations, roles, the audit event log), built on iamkit's public packages and on
+// internal/audit's definitions of the resources, which audit event objects share.
 //
 //	go run ./examples/apiserver [-addr 127.0.0.1:8080] [-redis redis://localhost:6379/0]
 //

@@ -105,19 +105,64 @@ type env struct {
 	logs *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+// envConfig is what envOptions change in newEnv.
+type envConfig struct {
+	plans         []identity.Plan               // added to the example's
+	wrap          func(store.Store) store.Store // what the services see instead of the store
+	verifierAlone bool                          // the Verifier does not follow the change feed
+	baseURL       string                        // deps.BaseURL; default: the listener's URL
+}
+
+// envOption configures newEnv.
+type envOption func(*envConfig)
+
+// withPlans adds plans to the example's catalog.
+func withPlans(plans ...identity.Plan) envOption {
+	return func(c *envConfig) { c.plans = append(c.plans, plans...) }
+}
+
+// withStore gives the services wrap(store) instead of the memory store; env.st stays the
+// memory store itself.
+func withStore(wrap func(store.Store) store.Store) envOption {
+	return func(c *envConfig) { c.wrap = wrap }
+}
+
+// withBaseURL sets the external base URL of "uri" fields (the -base-url flag).
+func withBaseURL(base string) envOption {
+	return func(c *envConfig) { c.baseURL = base }
+}
+
+// withoutVerifierFeed leaves the Verifier's Run off, so that it reads the store on every call
+// (its documented behaviour until it has synced with the change feed). API writes then wait
+// out their bounded sync: set such an env up through the library.
+func withoutVerifierFeed() envOption {
+	return func(c *envConfig) { c.verifierAlone = true }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	st := memstore.New()
-	logs := &syncBuffer{}
-	d, err := newDeps(st, slog.New(slog.NewTextHandler(logs, nil)), "")
+	var cfg envConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mem := memstore.New()
+	var st store.Store = mem
+	if cfg.wrap != nil {
+		st = cfg.wrap(mem)
+	}
+	plans, err := identity.NewCatalog(append(examplePlans(), cfg.plans...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &syncBuffer{}
+	d := newDeps(st, plans, slog.New(slog.NewTextHandler(logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = d.Authz.Run(ctx) })
-	wg.Go(func() { _ = d.Verifier.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })
+	if !cfg.verifierAlone {
+		wg.Go(func() { _ = d.Verifier.Run(ctx) })
+	}
+	t.Cleanup(func() { cancel(); wg.Wait(); mem.Close() })
 
 	boot, err := bootstrap(ctx, d.Dir, d.Creds, "admin@example.com")
 	if err != nil {
@@ -127,10 +172,23 @@ func newEnv(t *testing.T) *env {
 	if d.SSO, err = newSSODeps(st, d.Authz, "http://"+srv.Listener.Addr().String(), d.Logger); err != nil || d.SSO == nil {
 		t.Fatalf("sso: %v", err)
 	}
-	srv.Config.Handler = newServer(d)
+	d.BaseURL = cfg.baseURL
+	if d.BaseURL == "" {
+		d.BaseURL = "http://" + srv.Listener.Addr().String()
+	}
+	if srv.Config.Handler, err = newServer(d); err != nil {
+		t.Fatal(err)
+	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+	return &env{t: t, st: mem, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+}
+
+// in returns e for use in subtest t: its requests report failures to t.
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 // response is what a request got back.
@@ -223,6 +281,18 @@ func (r *response) wantError(status int, code string) {
 	}
 	if r.header.Get("Ngrok-Operation-Id") != e.Details["operation_id"] {
 		r.t.Fatalf("Ngrok-Operation-Id header %q, body %q", r.header.Get("Ngrok-Operation-Id"), e.Details["operation_id"])
+	}
+}
+
+// wantErrorParam is wantError for an error about one request parameter (a body field, a
+// query parameter, a header): the body names it in details.param.
+func (r *response) wantErrorParam(status int, code, param string) {
+	r.t.Helper()
+	r.wantError(status, code)
+	var e ngrokError
+	r.want(status, &e)
+	if e.Details["param"] != param {
+		r.t.Fatalf("error body %s names parameter %q, want %q", r.body, e.Details["param"], param)
 	}
 }
 

@@ -21,6 +21,10 @@ type apiError struct {
 	Status int
 	Code   int
 	Msg    string
+	// Param names the request parameter at fault, when there is one: a body field ("name",
+	// "roles[1]"), a query parameter ("limit"), "body" or "query" as a whole. It is written
+	// as details.param, so that clients (and tests) need not read the message.
+	Param string
 }
 
 func (e *apiError) Error() string {
@@ -29,6 +33,13 @@ func (e *apiError) Error() string {
 
 func newError(status, code int, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// paramError is newError for an error about one request parameter.
+func paramError(status, code int, param, format string, args ...any) *apiError {
+	e := newError(status, code, format, args...)
+	e.Param = param
+	return e
 }
 
 // Codes ngrok documents, used for the same failures.
@@ -86,7 +97,6 @@ const (
 	codeInviteAdminOnly   = 4410
 	codeInviteDenied      = 4411
 	codeInviteHigherPerms = 4412
-	codeEmailMismatch     = 4416
 
 	codeLastAdminRemove   = 6602
 	codeRemoveAdminOnly   = 6604
@@ -106,6 +116,7 @@ const (
 	codeDenied           = 90403
 	codeNotFound         = 90404
 	codeMethodNotAllowed = 90405
+	codeHeaderTooLarge   = 90431
 	codeConflict         = 90409
 	codeAlreadyMember    = 90410
 	codeAlreadyInvited   = 90411
@@ -163,14 +174,12 @@ func toAPIError(op string, err error) *apiError {
 		return newError(http.StatusConflict, codeAlreadyInvited, "An unexpired invitation for this email already exists.")
 	case errors.Is(err, identity.ErrInvitationExpired):
 		return newError(http.StatusBadRequest, codeInvitationRedeem, "The invitation has expired and can no longer be redeemed.")
-	case errors.Is(err, identity.ErrEmailMismatch):
-		return newError(http.StatusForbidden, codeEmailMismatch, "The email does not match the invitation.")
 	case errors.Is(err, sso.ErrLastIdentityProvider):
 		return newError(http.StatusBadRequest, codeLastIdP, "You cannot delete your last identity provider while SSO is enforced.")
 	case errors.Is(err, sso.ErrNoIdentityProvider):
 		return newError(http.StatusBadRequest, codeNoIdP, "SSO cannot be enforced without an identity provider.")
 	case errors.As(err, &invalid):
-		return validationError(op, invalid)
+		return validationError(invalid)
 	case errors.Is(err, store.ErrNotFound):
 		if strings.HasPrefix(op, "invitations.") {
 			return newError(http.StatusNotFound, codeInvitationNotFound, "Invitation not found.")
@@ -220,53 +229,114 @@ func ownerImmutable(op string) *apiError {
 	return newError(http.StatusBadRequest, codeOwnerImmutableCr, "The auth token is already owned by a user and cannot be re-assigned ownership.")
 }
 
-func validationError(op string, ve *identity.ValidationError) *apiError {
-	bad := func(code int) *apiError {
-		return newError(http.StatusBadRequest, code, "The value provided for the request parameter %s is invalid: %s.", ve.Field, ve.Reason)
+// validationError maps a library validation error on one field. Where ngrok has several
+// codes for one field (a bot user's name, an invitation's email, IdP metadata), the handler
+// picks ngrok's code from the value before calling the library (checkBotName,
+// checkInvitationEmail, checkMetadataSize): the library's reasons are for people, not to be
+// matched. What remains maps by field alone.
+func validationError(ve *identity.ValidationError) *apiError {
+	bad := func(code int, format string, args ...any) *apiError {
+		return paramError(http.StatusBadRequest, code, ve.Field, format, args...)
 	}
 	switch field := ve.Field; {
-	case field == "name" && strings.HasPrefix(op, "bot_users."):
-		if ve.Reason == "required" {
-			return newError(http.StatusBadRequest, codeBotNameEmpty, "Bot user name must not be empty.")
-		}
-		return newError(http.StatusBadRequest, codeBotNameTooLong, "Bot user name exceeds max length: %s.", ve.Reason)
 	case field == "description":
-		return newError(http.StatusBadRequest, codeDescriptionLen, "A description is limited to %d bytes: %s.", store.MaxDescriptionLen, ve.Reason)
+		return bad(codeDescriptionLen, "A description is limited to %d bytes: %s.", store.MaxDescriptionLen, ve.Reason)
 	case field == "metadata":
-		return newError(http.StatusBadRequest, codeMetadataLen, "Metadata is limited to %d bytes: %s.", store.MaxMetadataLen, ve.Reason)
+		return bad(codeMetadataLen, "Metadata is limited to %d bytes: %s.", store.MaxMetadataLen, ve.Reason)
 	case field == "owner_id":
-		return newError(http.StatusBadRequest, codeNoOwner, "No credential owner could be determined: %s.", ve.Reason)
-	case field == "email" && ve.Reason == "required":
-		return newError(http.StatusBadRequest, codeEmailRequired, "An email address is required.")
-	case field == "email" && strings.Contains(ve.Reason, "at most"):
-		return newError(http.StatusBadRequest, codeEmailTooLong, "The email address is too long: %s.", ve.Reason)
-	case field == "metadata_xml" && strings.Contains(ve.Reason, "at most"):
-		return newError(http.StatusBadRequest, codeIdPMetadataSize, "The IdP metadata must be smaller than 16 KB: %s.", ve.Reason)
+		return bad(codeNoOwner, "No credential owner could be determined: %s.", ve.Reason)
 	case field == "metadata_xml":
-		return newError(http.StatusBadRequest, codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", ve.Reason)
+		return bad(codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", ve.Reason)
 	case field == "limit":
-		return newError(http.StatusBadRequest, codeLimit, "The page size limit must be between 1 and %d.", maxPageLimit)
+		return bad(codeLimit, "The page size limit must be between 1 and %d.", maxPageLimit)
 	case field == "id" || strings.HasSuffix(field, "_id"):
-		return bad(codeBadID)
+		return bad(codeBadID, "The ID given for %s is invalid: %s.", field, ve.Reason)
 	}
-	return bad(codeInvalidValue)
+	return bad(codeInvalidValue, "The value provided for the request parameter %s is invalid: %s.", ve.Field, ve.Reason)
 }
 
+// checkBotName gives ngrok's codes for the bot user names ngrok refuses (4109 empty, 4110
+// over botuser.MaxNameLen bytes); the library checks the rest (215).
+func checkBotName(name string) error {
+	switch {
+	case name == "":
+		return paramError(http.StatusBadRequest, codeBotNameEmpty, "name", "Bot user name must not be empty.")
+	case len(name) > botuser.MaxNameLen:
+		return paramError(http.StatusBadRequest, codeBotNameTooLong, "name", "Bot user name exceeds max length: %d bytes at most, got %d.", botuser.MaxNameLen, len(name))
+	}
+	return nil
+}
+
+// checkInvitationEmail gives ngrok's codes for an invitation email that is missing (4400) or
+// too long (4401), measured as identity.NormalizeEmail measures it; the library checks the
+// rest (215).
+func checkInvitationEmail(email string) error {
+	normalized := strings.ToLower(strings.TrimSpace(email))
+	switch {
+	case normalized == "":
+		return paramError(http.StatusBadRequest, codeEmailRequired, "email", "An email address is required.")
+	case len(normalized) > identity.MaxEmailLen:
+		return paramError(http.StatusBadRequest, codeEmailTooLong, "email", "The email address is too long: %d bytes at most, got %d.", identity.MaxEmailLen, len(normalized))
+	}
+	return nil
+}
+
+// checkMetadataSize gives ngrok's code for IdP metadata over sso.MaxMetadataSize (10031);
+// the library refuses what does not parse (10027).
+func checkMetadataSize(xml string) error {
+	if len(xml) > sso.MaxMetadataSize {
+		return paramError(http.StatusBadRequest, codeIdPMetadataSize, "metadata_xml", "The IdP metadata must be smaller than 16 KB: %d bytes at most, got %d.", sso.MaxMetadataSize, len(xml))
+	}
+	return nil
+}
+
+// deref is *roles, or nil for an absent list.
+func deref(roles *[]string) []string {
+	if roles == nil {
+		return nil
+	}
+	return *roles
+}
+
+// explainRoles turns the not-found of an operation that was given roles (field, e.g.
+// "roles") into a 400 naming the role, when one of them is no custom role of the account:
+// the request named a bad value; the member, invitation or bot user it acts on may well
+// exist. The library reports an unknown or foreign role ID as store.ErrNotFound, as it does
+// a missing record, so the account's roles are asked which it was. Other errors pass.
+func (s *server) explainRoles(ctx context.Context, accountID, field string, roles []string, err error) error {
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	for i, name := range roles {
+		if identity.CheckID(field, name, "role") != nil {
+			continue // a built-in role's name, or no role ID: the library says what is wrong
+		}
+		if _, rerr := s.Authz.Role(ctx, accountID, name); errors.Is(rerr, store.ErrNotFound) {
+			param := fmt.Sprintf("%s[%d]", field, i)
+			return paramError(http.StatusBadRequest, codeInvalidValue, param, "The value provided for the request parameter %s is invalid: the account has no role with this ID.", param)
+		}
+	}
+	return err
+}
+
+// deniedError maps an authorization denial. The Authorizer denies only the caller for being
+// inactive or gone; the Verifier refuses the same caller's key with 401 a moment later, so
+// those denials (the caller was disabled or removed between authentication and
+// authorization) answer as the Verifier does: one status for one condition.
 func deniedError(op string, d *rbac.DeniedError) *apiError {
 	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
-	if d.Reason == rbac.ReasonInactive {
-		return forbidden(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+	switch d.Reason {
+	case rbac.ReasonInactive:
+		return errOwnerInactive()
+	case rbac.ReasonNotMember, rbac.ReasonNoAccount:
+		return errOwnerGone()
+	case rbac.ReasonNotInPlan:
+		return notInPlanError(d.Permission)
 	}
 	switch d.Permission {
 	case rbac.BotUsersWrite:
-		if d.Reason == rbac.ReasonNotInPlan {
-			return forbidden(codeBotNotInPlan, "This account does not have access to bot users, please upgrade to a paid plan.")
-		}
 		return forbidden(codeBotAdminOnly, "You must be an admin to create, update, or delete Bots.")
 	case rbac.CredentialsAssignOwner:
-		if d.Reason == rbac.ReasonNotInPlan {
-			return forbidden(codeOwnerNotInPlan, "Your account is not authorized to specify credential ownership.")
-		}
 		return forbidden(codeOwnerAdminOnly, "You must be an admin to set credential ownership.")
 	case rbac.BotUsersRead, rbac.CredentialsRead, rbac.CredentialsWrite:
 		return forbidden(codeDeveloperWrite, "You do not have permission to "+verb(d.Permission)+" developer resources.")
@@ -299,6 +369,30 @@ func deniedError(op string, d *rbac.DeniedError) *apiError {
 		return forbidden(codeAdminOnly, "Administrator privileges are required.")
 	}
 	return forbidden(codeDenied, "Permission denied: "+d.Permission.String()+" ("+d.Reason.String()+").")
+}
+
+// errOwnerInactive is the 401 for a key whose owner is a disabled member or a deactivated bot.
+func errOwnerInactive() *apiError {
+	return newError(http.StatusUnauthorized, codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+}
+
+// errOwnerGone is the 401 for a well-formed key whose owner no longer exists in its account.
+func errOwnerGone() *apiError {
+	return newError(http.StatusUnauthorized, codeInvalidKey, "The API key you specified is properly formed, but it is invalid: its owner is gone.")
+}
+
+// notInPlanError is the denial of a permission the account's plan lacks the feature for:
+// ngrok's codes for bot users (4119) and credential owners (633), 90402 for the rest (custom
+// roles, SSO), whatever the caller's roles.
+func notInPlanError(p rbac.Permission) *apiError {
+	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
+	switch p {
+	case rbac.BotUsersRead, rbac.BotUsersWrite:
+		return forbidden(codeBotNotInPlan, "This account does not have access to bot users, please upgrade to a paid plan.")
+	case rbac.CredentialsAssignOwner:
+		return forbidden(codeOwnerNotInPlan, "Your account is not authorized to specify credential ownership.")
+	}
+	return forbidden(codeFeatureNotInPlan, "The account's plan does not include "+p.String()+"; upgrade the plan.")
 }
 
 func verb(p rbac.Permission) string {

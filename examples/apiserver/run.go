@@ -37,7 +37,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.redis, "redis", "", "Redis to keep state in instead of memory: a redis:// URL, or a comma-separated list of Redis Cluster node addresses (host:port,host:port)")
-	fs.StringVar(&cfg.baseURL, "base-url", "", "external base URL of the API for the \"uri\" fields (default: from each request's Host)")
+	fs.StringVar(&cfg.baseURL, "base-url", "", "external base URL of the API for the \"uri\" fields and SSO (default: http:// and the listen address; never taken from a request)")
 	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping an empty store, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator created on an empty store")
 	addTunnelFlag(fs, &cfg)
@@ -48,6 +48,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	cfg.baseURL = strings.TrimRight(cfg.baseURL, "/")
+	if cfg.baseURL != "" {
+		if err := checkBaseURL(cfg.baseURL); err != nil {
+			return config{}, fmt.Errorf("-base-url: %w", err)
+		}
+	}
 	return cfg, nil
 }
 
@@ -66,10 +71,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer closeStore()
 
-	d, err := newDeps(st, logger, cfg.baseURL)
+	plans, err := identity.NewCatalog(examplePlans()...)
 	if err != nil {
 		return err
 	}
+	d := newDeps(st, plans, logger)
 	authz, verifier := d.Authz, d.Verifier
 
 	// The caches follow the store's change feed until the server has shut down.
@@ -103,7 +109,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	base := cfg.baseURL
 	if base == "" {
 		base = "http://" + ln.Addr().String()
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			logger.Warn("listening on every interface: the links in responses name the unspecified address; set -base-url to the one clients use", "base_url", base)
+		}
 	}
+	d.BaseURL = base
 	if d.SSO, err = newSSODeps(st, authz, base, logger); err != nil {
 		ln.Close()
 		return err
@@ -114,15 +124,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopTunnel()
+	handler, err := newServer(d)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	printBanner(stdout, base, tunnelAddr, cfg, boot)
 
 	srv := &http.Server{
-		Handler:           newServer(d),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The API refuses requests over maxRequestHeaderBytes in JSON: http.Server's own
+		// plain-text 431 must come later. OPTIONS * goes to the API too (a JSON 404).
+		MaxHeaderBytes:               serverMaxHeaderBytes,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// Requests keep running through a shutdown; they end with the background context.
 		BaseContext: func(net.Listener) context.Context { return bg },
 	}
@@ -145,12 +164,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// newDeps builds the library services over st, with the example's plans.
-func newDeps(st store.Store, logger *slog.Logger, baseURL string) (deps, error) {
-	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
-	if err != nil {
-		return deps{}, err
-	}
+// examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go
+// and Enterprise.
+func examplePlans() []identity.Plan {
+	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}
+}
+
+// newDeps builds the library services over st, for accounts on plans.
+func newDeps(st store.Store, plans *identity.Catalog, logger *slog.Logger) deps {
 	authz := rbac.New(st, plans, rbac.WithLogger(logger))
 	return deps{
 		Dir:      identity.New(st, plans, authz, identity.WithLogger(logger)),
@@ -159,8 +180,7 @@ func newDeps(st store.Store, logger *slog.Logger, baseURL string) (deps, error) 
 		Creds:    credential.NewService(st, authz, credential.WithLogger(logger)),
 		Verifier: credential.NewVerifier(st, credential.WithLogger(logger)),
 		Logger:   logger,
-		BaseURL:  baseURL,
-	}, nil
+	}
 }
 
 func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstrapResult) {

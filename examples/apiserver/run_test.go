@@ -115,6 +115,11 @@ func TestRunFlags(t *testing.T) {
 	if err := run(t.Context(), []string{"-nope"}, out); err == nil {
 		t.Fatal("run accepted an unknown flag")
 	}
+	for _, base := range []string{"ftp://api.example.com", "api.example.com", "https://", "https://api.example.com/?x=1", "https://u:p@api.example.com", "https://api.example.com/#f"} {
+		if err := run(t.Context(), []string{"-base-url", base}, out); err == nil {
+			t.Errorf("run accepted -base-url %q", base)
+		}
+	}
 	if err := run(t.Context(), []string{"-redis", "redis://127.0.0.1:1"}, out); err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("run with an unreachable Redis: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -29,10 +30,19 @@ type deps struct {
 	Verifier *credential.Verifier
 	SSO      *ssoDeps
 	Logger   *slog.Logger
-	// BaseURL, when set, is the external base of every "uri" (e.g. "https://api.example.com");
-	// otherwise it is taken from each request.
+	// BaseURL is the external base of every "uri" and "next_page_uri" (e.g.
+	// "https://api.example.com"): configuration, never the request's Host, so that a client
+	// cannot be sent elsewhere by a forged header. Required; checkBaseURL says what it may be.
 	BaseURL string
 }
+
+// Request header limits. http.Server answers requests over its MaxHeaderBytes itself, in
+// plain text; it is set to the generous serverMaxHeaderBytes so that requests over
+// maxRequestHeaderBytes reach the API, which refuses them with ngrok's JSON body (431).
+const (
+	maxRequestHeaderBytes = 32 << 10 // the request line and headers, as the API measures them
+	serverMaxHeaderBytes  = 1 << 20  // http.Server.MaxHeaderBytes
+)
 
 type server struct {
 	deps
@@ -44,14 +54,19 @@ type server struct {
 type call struct {
 	op        string             // the operation, e.g. "bot_users.create"
 	principal identity.Principal // who is calling, through which API key
-	base      string             // scheme://host for "uri" fields
+	base      string             // deps.BaseURL, for "uri" fields
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 
 // newServer returns the HTTP API: ngrok's API v2 for bot users and credentials and iamkit's
 // own resources, each request authenticated by an API key and authorized by the Authorizer.
-func newServer(d deps) http.Handler {
+// It fails if d.BaseURL is not an acceptable base URL (checkBaseURL).
+func newServer(d deps) (http.Handler, error) {
+	if err := checkBaseURL(d.BaseURL); err != nil {
+		return nil, err
+	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -64,10 +79,92 @@ func newServer(d deps) http.Handler {
 			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "The method %s is not allowed on %s.", r.Method, r.URL.Path))
 		})
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "Resource not found"))
+	notFound := func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound()) }
+	s.mux.HandleFunc("/", notFound)
+	if s.SSO != nil {
+		// A subtree pattern ("/sso/") makes the mux redirect its bare path ("/sso") to it;
+		// the API answers that path as any other it does not serve.
+		if bare := strings.TrimSuffix(s.SSO.Handler.Pattern(), "/"); bare != "" {
+			s.mux.HandleFunc(bare, notFound)
+		}
+	}
+	return s.logRequests(s.guard(s.mux)), nil
+}
+
+func errNotFound() *apiError {
+	return newError(http.StatusNotFound, codeNotFound, "Resource not found")
+}
+
+// guard refuses, before routing, what net/http would otherwise answer itself, in plain text
+// or HTML rather than ngrok's JSON error:
+//   - a request line and headers over maxRequestHeaderBytes (431; http.Server's own limit,
+//     serverMaxHeaderBytes, is set higher so that this one is met first);
+//   - a request-target that is not a clean absolute path: "..", "." or empty segments, "*",
+//     an authority. The mux would redirect it to the cleaned path, and a client would follow
+//     the redirect with its API key. Such a path names no resource: 404, as any path the API
+//     does not serve.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case requestHeaderBytes(r) > maxRequestHeaderBytes:
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, newError(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
+				"The request line and headers are larger than %d bytes.", maxRequestHeaderBytes))
+		case !isCleanPath(r.URL.EscapedPath()):
+			s.writeError(w, r, errNotFound())
+		default:
+			next.ServeHTTP(w, r)
+		}
 	})
-	return s.logRequests(s.mux)
+}
+
+// requestHeaderBytes is the size of r's request line and headers as sent, near enough:
+// net/http has already parsed them.
+func requestHeaderBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// isCleanPath reports whether p is an absolute path that net/http's ServeMux serves as it is,
+// without redirecting to a cleaned form: no empty, "." or ".." segments. A trailing slash is
+// kept, as the mux keeps it.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if p[len(p)-1] == '/' && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
+}
+
+// checkBaseURL accepts an absolute http or https URL with a host and nothing that cannot
+// prefix a path: no user information, query or fragment.
+func checkBaseURL(base string) error {
+	invalid := func(reason string) error {
+		return &identity.ValidationError{Field: "base_url", Reason: reason}
+	}
+	u, err := url.Parse(base)
+	switch {
+	case base == "":
+		return invalid("required")
+	case err != nil:
+		return invalid("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return invalid("the scheme must be http or https")
+	case u.Host == "":
+		return invalid("a host is required")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return invalid("user information, a query or a fragment are not allowed")
+	}
+	return nil
 }
 
 func (s *server) routes() {
@@ -100,7 +197,7 @@ func (s *server) routes() {
 	s.handle("GET /invitations", "invitations.list", rbac.MembersRead, s.listInvitations)
 	s.handle("GET /invitations/{id}", "invitations.get", rbac.MembersRead, s.getInvitation)
 	s.handle("DELETE /invitations/{id}", "invitations.delete", rbac.MembersInvite, s.deleteInvitation)
-	s.handle("POST /invitations/{id}/accept", "invitations.accept", rbac.MembersManage, s.acceptInvitation)
+	s.handle("POST /invitations/{id}/accept", "invitations.accept", authenticatedOnly, s.acceptInvitation)
 
 	s.handle("POST /roles", "roles.create", rbac.RolesManage, s.createRole)
 	s.handle("GET /roles", "roles.list", rbac.RolesRead, s.listRoles)
@@ -115,9 +212,14 @@ func (s *server) routes() {
 	}
 }
 
+// authenticatedOnly, as handle's perm, asks for a valid API key and no permission in its
+// account: the caller acts for itself and the library checks who it is (accepting one's own
+// invitation into another account).
+const authenticatedOnly rbac.Permission = 0
+
 // handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
-// key whose owner holds perm in the key's account; then h runs, and an error it returns is
-// written as ngrok's error body.
+// key whose owner holds perm in the key's account (unless perm is authenticatedOnly); then h
+// runs, and an error it returns is written as ngrok's error body.
 func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
@@ -149,10 +251,12 @@ func (s *server) admit(r *http.Request, perm rbac.Permission) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
-		return nil, err
+	if perm != authenticatedOnly {
+		if err := s.Authz.Require(ctx, p, p.AccountID, perm); err != nil {
+			return nil, err
+		}
 	}
-	return &call{principal: p, base: s.base(r)}, nil
+	return &call{principal: p, base: s.BaseURL}, nil
 }
 
 // authenticate verifies a bearer API key and returns its owner as the acting principal, with
@@ -179,7 +283,7 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 	case errors.Is(err, credential.ReasonWrongKind):
 		return identity.Principal{}, unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
 	case errors.Is(err, credential.ReasonOwnerInactive):
-		return identity.Principal{}, unauthorized(codeOwnerInactive, "The credential owner is marked as inactive on the account.")
+		return identity.Principal{}, errOwnerInactive()
 	case errors.Is(err, credential.ReasonUnavailable):
 		return identity.Principal{}, newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
 	case errors.Is(err, credential.ErrRejected):
@@ -189,21 +293,9 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 	}
 	p, err := s.Dir.Principal(ctx, res.AccountID, res.OwnerID, identity.SourceAPI, res.CredentialID)
 	if errors.Is(err, identity.ErrNotFound) {
-		return identity.Principal{}, unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: its owner is gone.")
+		return identity.Principal{}, errOwnerGone()
 	}
 	return p, err
-}
-
-// base is the scheme and host every "uri" starts with.
-func (s *server) base(r *http.Request) string {
-	if s.BaseURL != "" {
-		return s.BaseURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // sync makes the Verifier and the Authorizer reflect a write that just committed, so that the
@@ -239,6 +331,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		StatusCode: ae.Status,
 		Msg:        ae.Msg,
 		Details:    map[string]string{"operation_id": info.opID},
+	}
+	if ae.Param != "" {
+		body.Details["param"] = ae.Param
 	}
 	if err := writeJSON(w, ae.Status, body); err != nil {
 		s.Logger.DebugContext(r.Context(), "writing error response", "err", err)

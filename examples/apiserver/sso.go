@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
@@ -55,10 +56,7 @@ func loggedIn(sessions *sso.Sessions) sso.LoginFunc {
 			http.Error(w, "could not start a session", http.StatusForbidden)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{
-			Name: sso.DefaultSessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
-			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		})
+		http.SetCookie(w, sessions.SessionCookie(token, sess)) // __Host-, Secure, HttpOnly, SameSite=Lax
 		w.Header().Set("Cache-Control", "no-store")
 		_ = writeJSON(w, http.StatusOK, map[string]any{
 			"account_id": l.AccountID, "user_id": l.UserID, "email": l.Email, "idp_id": l.IdPID,
@@ -81,26 +79,17 @@ func (s *server) ssoRoutes() {
 
 func checkIdPID(s string) error { return identity.CheckID("id", s, "idp") }
 
-// identityProviderJSON is an identity provider with the service provider side an
-// administrator gives the IdP: the entity ID (metadata URL), the ACS URL, and the URL that
-// starts a login.
+// identityProviderJSON is an identity provider (its event object) with its metadata document
+// and the service provider side an administrator gives the IdP: the entity ID (metadata
+// URL), the ACS URL, and the URL that starts a login.
 type identityProviderJSON struct {
-	ID                string   `json:"id"`
-	URI               string   `json:"uri"`
-	Description       string   `json:"description,omitempty"`
-	EntityID          string   `json:"entity_id"`
-	MetadataXML       string   `json:"metadata_xml"`
-	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
-	DefaultRoles      []string `json:"default_roles"`
-	EmailAttribute    string   `json:"email_attribute,omitempty"`
-	NameAttribute     string   `json:"name_attribute,omitempty"`
-	GroupsAttribute   string   `json:"groups_attribute,omitempty"`
-	Domains           []string `json:"domains"`
-	SPEntityID        string   `json:"sp_entity_id"`
-	SPMetadataURL     string   `json:"sp_metadata_url"`
-	ACSURL            string   `json:"acs_url"`
-	LoginURL          string   `json:"login_url"`
-	CreatedAt         string   `json:"created_at"`
+	audit.IdentityProviderObject
+	URI           string `json:"uri"`
+	MetadataXML   string `json:"metadata_xml"`
+	SPEntityID    string `json:"sp_entity_id"`
+	SPMetadataURL string `json:"sp_metadata_url"`
+	ACSURL        string `json:"acs_url"`
+	LoginURL      string `json:"login_url"`
 }
 
 func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON, error) {
@@ -108,20 +97,11 @@ func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON
 	if err != nil {
 		return identityProviderJSON{}, err
 	}
-	nonNil := func(v []string) []string {
-		if v == nil {
-			return []string{}
-		}
-		return v
-	}
 	return identityProviderJSON{
-		ID: p.ID, URI: c.base + "/identity_providers/" + p.ID, Description: p.Description,
-		EntityID: p.EntityID, MetadataXML: p.MetadataXML, AllowIDPInitiated: p.AllowIDPInitiated,
-		DefaultRoles: nonNil(p.DefaultRoles), EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute,
-		GroupsAttribute: p.GroupsAttribute, Domains: nonNil(p.Domains),
+		IdentityProviderObject: audit.IdentityProvider(p, sso.SSOURL(p)),
+		URI:                    c.base + "/identity_providers/" + p.ID, MetadataXML: p.MetadataXML,
 		SPEntityID: sp.EntityID, SPMetadataURL: sp.MetadataURL, ACSURL: sp.ACSURL,
-		LoginURL:  s.SSO.BaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
-		CreatedAt: timestamp(p.CreatedAt),
+		LoginURL: s.SSO.BaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
 	}, nil
 }
 
@@ -161,13 +141,16 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
+	if err := checkMetadataSize(in.MetadataXML); err != nil {
+		return err
+	}
 	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, sso.IdPParams{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
 		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
 	})
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", in.DefaultRoles, err)
 	}
 	return s.writeIdP(w, c, http.StatusCreated, p)
 }
@@ -232,9 +215,14 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if u == (sso.IdPUpdate{}) {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
 	}
+	if in.MetadataXML != nil {
+		if err := checkMetadataSize(*in.MetadataXML); err != nil {
+			return err
+		}
+	}
 	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id, u)
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", deref(in.DefaultRoles), err)
 	}
 	return s.writeIdP(w, c, http.StatusOK, p)
 }
@@ -255,10 +243,8 @@ func (s *server) deleteIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 type ssoSettingsJSON struct {
-	URI          string  `json:"uri"`
-	Provisioning string  `json:"provisioning"`
-	Enforcement  string  `json:"enforcement"`
-	Since        *string `json:"since"` // when enforcement last left "off"; null if never
+	audit.SSOSettingsObject
+	URI string `json:"uri"`
 }
 
 type ssoSettingsUpdate struct {
@@ -267,12 +253,10 @@ type ssoSettingsUpdate struct {
 }
 
 func settingsOut(c *call, st sso.Settings) ssoSettingsJSON {
-	out := ssoSettingsJSON{URI: c.base + "/sso_settings", Provisioning: string(st.Provisioning), Enforcement: string(st.Enforcement)}
-	if !st.Since.IsZero() {
-		since := timestamp(st.Since)
-		out.Since = &since
+	return ssoSettingsJSON{
+		SSOSettingsObject: audit.SSOSettings(string(st.Provisioning), string(st.Enforcement), st.Since),
+		URI:               c.base + "/sso_settings",
 	}
-	return out
 }
 
 func (s *server) getSSOSettings(w http.ResponseWriter, r *http.Request, c *call) error {

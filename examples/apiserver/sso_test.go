@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -10,11 +11,13 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 )
 
 type idpOutT struct {
@@ -22,6 +25,7 @@ type idpOutT struct {
 	URI               string   `json:"uri"`
 	Description       string   `json:"description"`
 	EntityID          string   `json:"entity_id"`
+	SSOURL            string   `json:"sso_url"`
 	MetadataXML       string   `json:"metadata_xml"`
 	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
 	DefaultRoles      []string `json:"default_roles"`
@@ -101,6 +105,12 @@ func TestSSO(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, "https://idp.example.com/sso?") {
 		t.Fatalf("login: %d to %q", resp.StatusCode, loc)
 	}
+	// The login state cookie is a __Host- cookie: host-only and Secure, so that no sibling
+	// subdomain can plant one; SameSite=None, to come back with the IdP's cross-site POST.
+	if cs := resp.Cookies(); len(cs) != 1 || !strings.HasPrefix(cs[0].Name, "__Host-") || !cs[0].Secure || !cs[0].HttpOnly ||
+		cs[0].Path != "/" || cs[0].Domain != "" || cs[0].SameSite != http.SameSiteNoneMode {
+		t.Fatalf("login state cookie %+v", cs)
+	}
 
 	// Listing, updating.
 	var idps struct {
@@ -144,4 +154,36 @@ func TestSSO(t *testing.T) {
 	e.req("PATCH", "/sso_settings", map[string]any{"enforcement": "off"}).want(http.StatusOK, &st)
 	e.req("DELETE", "/identity_providers/"+idp.ID, nil).want(http.StatusNoContent, nil)
 	e.req("GET", "/identity_providers/"+idp.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+}
+
+// TestSSOSessionCookie: the session cookie this server sets after an SSO login is a __Host-
+// cookie (host-only, Secure, Path=/), HttpOnly and SameSite=Lax, and verifies for its account.
+func TestSSOSessionCookie(t *testing.T) {
+	e := newEnv(t)
+	var idp idpOutT
+	e.req("POST", "/identity_providers", map[string]any{
+		"metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
+	}).want(http.StatusCreated, &idp)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := sso.NewSessions(e.d.SSO.Service, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	loggedIn(sessions)(rec, httptest.NewRequest(http.MethodPost, idp.ACSURL, nil),
+		&sso.Login{AccountID: e.boot.AccountID, UserID: e.boot.AdminUserID, IdPID: idp.ID, Email: "admin@example.com"})
+	cs := rec.Result().Cookies()
+	if rec.Code != http.StatusOK || len(cs) != 1 {
+		t.Fatalf("%d, cookies %v: %s", rec.Code, cs, rec.Body)
+	}
+	c := cs[0]
+	if !strings.HasPrefix(c.Name, "__Host-") || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie %+v", c)
+	}
+	if _, err := sessions.VerifySession(t.Context(), e.boot.AccountID, c.Value); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -26,7 +28,7 @@ func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	return writeJSON(w, http.StatusOK, accountJSON{
-		ID: a.ID, URI: c.base + "/account", Name: a.Name, Plan: a.Plan, CreatedAt: timestamp(a.CreatedAt),
+		AccountObject: audit.Account(a), URI: c.base + "/account",
 		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
 	})
 }
@@ -90,6 +92,8 @@ func (s *server) getMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	return s.writeMember(w, r, c, http.StatusOK, m)
 }
 
+// memberUpdate is the body of PATCH /members/{id}: roles absent or null change nothing
+// (ERR_NGROK_606); "roles": [] reaches the library, which refuses it.
 type memberUpdate struct {
 	Roles *[]string `json:"roles"`
 }
@@ -108,7 +112,7 @@ func (s *server) setMemberRoles(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	m, err := s.Dir.SetMemberRoles(r.Context(), c.principal, c.principal.AccountID, id, *in.Roles)
 	if err != nil {
-		return err
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", *in.Roles, err)
 	}
 	s.sync(r.Context())
 	return s.writeMember(w, r, c, http.StatusOK, m)
@@ -156,6 +160,9 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
+// invitationCreate is the body of POST /invitations. Roles omitted (or null) decode as nil,
+// which the library replaces with the default roles; "roles": [] decodes as a non-nil empty
+// slice, which it refuses. Pass it through as decoded.
 type invitationCreate struct {
 	Email string   `json:"email"`
 	Roles []string `json:"roles"`
@@ -166,11 +173,17 @@ func (s *server) createInvitation(w http.ResponseWriter, r *http.Request, c *cal
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	inv, err := s.Dir.Invite(r.Context(), c.principal, c.principal.AccountID, in.Email, in.Roles)
-	if err != nil {
+	if err := checkInvitationEmail(in.Email); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, invitationOut(c.base, inv))
+	inv, err := s.Dir.Invite(r.Context(), c.principal, c.principal.AccountID, in.Email, in.Roles)
+	if err != nil {
+		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", in.Roles, err)
+	}
+	// The acceptance token (inv.Token) is for the invitee alone, delivered to the invited
+	// address by the embedder's mailer; this server has none, and never gives it to the
+	// inviter, who could otherwise accept in the invitee's place.
+	return writeJSON(w, http.StatusCreated, invitationOut(c.base, inv.Invitation))
 }
 
 func (s *server) listInvitations(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -224,49 +237,25 @@ func (s *server) deleteInvitation(w http.ResponseWriter, r *http.Request, c *cal
 	return nil
 }
 
-// invitationAccept names the user accepting. Without user_id, the user with the invited email
-// accepts, created (with name) if there is none yet.
-type invitationAccept struct {
-	UserID string `json:"user_id"`
-	Name   string `json:"name"`
-}
-
-// acceptInvitation stands in for the dashboard's "accept invitation" flow: a caller allowed to
-// manage members accepts on behalf of the invited user. The event is attributed to that user.
+// acceptInvitation accepts an invitation as the calling API key's owner, who must be the
+// invited user: the key may belong to any account of that user, not necessarily the
+// invitation's. It takes no body and creates no user; for anyone else (another member, an
+// administrator, a bot user) the invitation reads as not found, and the events name the
+// caller and its key. A person with no user yet joins through SSO or the embedder's own flow
+// around identity.Directory.AcceptInvitationToken.
 func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
 	id, err := pathID(r, checkInvitationID)
 	if err != nil {
 		return err
 	}
-	var in invitationAccept
-	if err := decodeBody(w, r, &in); err != nil {
+	if err := decodeBody(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	inv, err := s.Dir.Invitation(ctx, c.principal.AccountID, id)
+	m, err := s.Dir.AcceptInvitation(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
-	userID := in.UserID
-	if userID != "" {
-		if err := identity.CheckID("user_id", userID, "usr"); err != nil {
-			return badID("user_id", err)
-		}
-	} else {
-		u, err := s.Dir.UserByEmail(ctx, inv.Email)
-		if errors.Is(err, identity.ErrNotFound) {
-			u, err = s.Dir.CreateUser(ctx, inv.Email, in.Name)
-		}
-		if err != nil {
-			return err
-		}
-		userID = u.ID
-	}
-	m, err := s.Dir.AcceptInvitation(ctx, id, userID, identity.SourceAPI)
-	if err != nil {
-		return err
-	}
-	s.sync(ctx)
+	s.sync(r.Context())
 	return s.writeMember(w, r, c, http.StatusCreated, m)
 }
 
@@ -408,6 +397,9 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
+// listEvents serves the audit log as the caller may read it (rbac.Authorizer.Events): a page
+// may hold fewer events than the limit and still be followed by next_page_uri, which
+// continues from where the library stopped reading.
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := requireNoBody(r); err != nil {
 		return err
@@ -416,15 +408,22 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	evs, err := s.Dir.Events(r.Context(), c.principal.AccountID, plusOne(p))
+	page, err := s.Authz.Events(r.Context(), c.principal, c.principal.AccountID, p)
 	if err != nil {
 		return err
 	}
-	return list(w, r, c, p, evs, func(e store.Event) string { return e.ID }, func(page []store.Event, next *string) any {
-		out := make([]eventJSON, len(page))
-		for i, e := range page {
-			out[i] = eventOut(c.base, e)
+	out := make([]eventJSON, len(page.Events))
+	for i, e := range page.Events {
+		out[i] = eventOut(c.base, e)
+	}
+	var next *string
+	if page.Next != "" {
+		q := url.Values{"before_id": {page.Next}}
+		if r.URL.Query().Has("limit") {
+			q.Set("limit", strconv.Itoa(p.Limit))
 		}
-		return map[string]any{"events": out, "uri": c.base + r.URL.Path, "next_page_uri": next}
-	})
+		u := c.base + r.URL.Path + "?" + q.Encode()
+		next = &u
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": out, "uri": c.base + r.URL.Path, "next_page_uri": next})
 }

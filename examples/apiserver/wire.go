@@ -6,23 +6,24 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/store"
 )
 
 // The resources as ngrok's API v2 writes them: snake_case, RFC 3339 UTC times with a Z,
 // "uri" on every resource and list, "token" present but null outside a create response,
 // "acl" always an array, description and metadata left out when empty.
+//
+// Each resource is its audit event object (internal/audit, the one definition of both) plus
+// its "uri" and what is computed when it is served: an event's object and a GET of the
+// resource cannot drift apart.
 
 // timestamp formats t as ngrok does: RFC 3339, UTC, whole seconds.
-func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+func timestamp(t time.Time) string { return audit.Timestamp(t) }
 
 type botUserJSON struct {
-	ID        string   `json:"id"`
-	URI       string   `json:"uri"`
-	Name      string   `json:"name"`
-	Active    bool     `json:"active"`
-	CreatedAt string   `json:"created_at"`
-	Roles     []string `json:"roles,omitempty"` // iamkit: roles given to the bot (RBAC plans)
+	audit.BotUserObject
+	URI string `json:"uri"`
 }
 
 type botUserListJSON struct {
@@ -32,125 +33,72 @@ type botUserListJSON struct {
 }
 
 func botUserOut(base string, b store.BotUser) botUserJSON {
-	return botUserJSON{
-		ID: b.ID, URI: base + "/bot_users/" + b.ID, Name: b.Name, Active: b.Active,
-		CreatedAt: timestamp(b.CreatedAt), Roles: b.Roles,
-	}
+	return botUserJSON{BotUserObject: audit.BotUser(b), URI: base + "/bot_users/" + b.ID}
 }
 
 // tokenCredentialJSON is ngrok's Credential (/credentials) and APIKey (/api_keys): "token" is
 // always present, null except in the create response; API keys have no "acl".
 type tokenCredentialJSON struct {
-	ID          string    `json:"id"`
-	URI         string    `json:"uri"`
-	CreatedAt   string    `json:"created_at"`
-	Description string    `json:"description,omitempty"`
-	Metadata    string    `json:"metadata,omitempty"`
-	Token       *string   `json:"token"`
-	ACL         *[]string `json:"acl,omitempty"`
-	OwnerID     string    `json:"owner_id"`
+	audit.TokenCredentialObject
+	URI string `json:"uri"`
 }
 
 // sshCredentialJSON is ngrok's SSHCredential (/ssh_credentials).
 type sshCredentialJSON struct {
-	ID          string   `json:"id"`
-	URI         string   `json:"uri"`
-	CreatedAt   string   `json:"created_at"`
-	Description string   `json:"description,omitempty"`
-	Metadata    string   `json:"metadata,omitempty"`
-	PublicKey   string   `json:"public_key"`
-	ACL         []string `json:"acl"`
-	OwnerID     string   `json:"owner_id"`
+	audit.SSHCredentialObject
+	URI string `json:"uri"`
 }
 
 // credentialOut renders a credential of kind; token is the secret of a create response,
 // "" otherwise.
 func credentialOut(base string, kind store.CredentialKind, c credential.Credential, token string) any {
 	uri := base + kindInfoOf(kind).path + "/" + c.ID
-	acl := c.ACL
-	if acl == nil {
-		acl = []string{}
-	}
+	sc := storeCredential(kind, c)
 	if kind == store.SSHCredential {
-		return sshCredentialJSON{
-			ID: c.ID, URI: uri, CreatedAt: timestamp(c.CreatedAt), Description: c.Description,
-			Metadata: c.Metadata, PublicKey: c.PublicKey, ACL: acl, OwnerID: c.OwnerID,
-		}
+		return sshCredentialJSON{SSHCredentialObject: audit.SSHCredential(sc), URI: uri}
 	}
-	out := tokenCredentialJSON{
-		ID: c.ID, URI: uri, CreatedAt: timestamp(c.CreatedAt), Description: c.Description,
-		Metadata: c.Metadata, OwnerID: c.OwnerID,
-	}
+	out := tokenCredentialJSON{TokenCredentialObject: audit.TokenCredential(sc), URI: uri}
 	if token != "" {
 		out.Token = &token
-	}
-	if kind == store.Authtoken {
-		out.ACL = &acl
 	}
 	return out
 }
 
+// storeCredential is c as the store record audit's objects are made from (no secret: the
+// API never has its hash).
+func storeCredential(kind store.CredentialKind, c credential.Credential) store.Credential {
+	return store.Credential{
+		ID: c.ID, AccountID: c.AccountID, Kind: kind, OwnerID: c.OwnerID, Description: c.Description,
+		Metadata: c.Metadata, ACL: c.ACL, PublicKey: c.PublicKey, Fingerprint: c.Fingerprint,
+		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt,
+	}
+}
+
 type memberJSON struct {
-	ID        string   `json:"id"`
-	URI       string   `json:"uri"`
-	Email     string   `json:"email"`
-	Name      string   `json:"name,omitempty"`
-	Roles     []string `json:"roles"`
-	Status    string   `json:"status"`
-	CreatedAt string   `json:"created_at"`
-	UpdatedAt string   `json:"updated_at"`
+	audit.MemberObject
+	URI string `json:"uri"`
 }
 
 func memberOut(base string, m store.Membership, u store.User) memberJSON {
-	roles := m.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return memberJSON{
-		ID: m.UserID, URI: base + "/members/" + m.UserID, Email: u.Email, Name: u.Name,
-		Roles: roles, Status: m.Status, CreatedAt: timestamp(m.CreatedAt), UpdatedAt: timestamp(m.UpdatedAt),
-	}
+	return memberJSON{MemberObject: audit.Member(m, u), URI: base + "/members/" + m.UserID}
 }
 
 type invitationJSON struct {
-	ID        string   `json:"id"`
-	URI       string   `json:"uri"`
-	Email     string   `json:"email"`
-	Roles     []string `json:"roles"`
-	InvitedBy string   `json:"invited_by"`
-	ExpiresAt string   `json:"expires_at"`
-	CreatedAt string   `json:"created_at"`
+	audit.InvitationObject
+	URI string `json:"uri"`
 }
 
 func invitationOut(base string, inv store.Invitation) invitationJSON {
-	roles := inv.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return invitationJSON{
-		ID: inv.ID, URI: base + "/invitations/" + inv.ID, Email: inv.Email, Roles: roles,
-		InvitedBy: inv.InvitedBy, ExpiresAt: timestamp(inv.ExpiresAt), CreatedAt: timestamp(inv.CreatedAt),
-	}
+	return invitationJSON{InvitationObject: audit.Invitation(inv), URI: base + "/invitations/" + inv.ID}
 }
 
 type roleJSON struct {
-	ID          string   `json:"id"`
-	URI         string   `json:"uri"`
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Permissions []string `json:"permissions"`
-	CreatedAt   string   `json:"created_at"`
+	audit.RoleObject
+	URI string `json:"uri"`
 }
 
 func roleOut(base string, r store.Role) roleJSON {
-	perms := r.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	return roleJSON{
-		ID: r.ID, URI: base + "/roles/" + r.ID, Name: r.Name, Description: r.Description,
-		Permissions: perms, CreatedAt: timestamp(r.CreatedAt),
-	}
+	return roleJSON{RoleObject: audit.Role(r), URI: base + "/roles/" + r.ID}
 }
 
 // eventJSON is an audit event in the shape of ngrok's event log envelope.
@@ -180,14 +128,74 @@ func eventOut(base string, e store.Event) eventJSON {
 	if id := e.Principal.CredentialID; id != "" {
 		p.Credential = &refJSON{ID: id, URI: base + credentialPath(id) + "/" + id}
 	}
-	obj := e.Object
-	if len(obj) == 0 {
-		obj = json.RawMessage("null")
-	}
 	return eventJSON{
 		ID: e.ID, AccountID: e.AccountID, EventType: e.Type, CreatedAt: timestamp(e.CreatedAt),
-		Principal: p, Object: obj,
+		Principal: p, Object: objectWithURI(base, audit.Type(e.Type).Resource(), e.Object),
 	}
+}
+
+// objectWithURI is an event's object as the API serves it: the resource with its "uri",
+// which the library cannot know. An object that is not a JSON object, or that has a "uri"
+// already, is served as stored; an empty one as null.
+func objectWithURI(base string, r audit.Resource, obj json.RawMessage) json.RawMessage {
+	if len(obj) == 0 {
+		return json.RawMessage("null")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &fields); err != nil || fields == nil {
+		return obj
+	}
+	var id string
+	if raw, ok := fields["id"]; ok {
+		_ = json.Unmarshal(raw, &id) // a non-string id leaves id empty
+	}
+	path := resourcePath(r, id)
+	if _, has := fields["uri"]; has || path == "" {
+		return obj
+	}
+	uri, err := json.Marshal(base + path)
+	if err != nil {
+		return obj
+	}
+	fields["uri"] = uri
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return obj
+	}
+	return out
+}
+
+// resourcePath is where the API serves the resource an event is about, or "" if it does not
+// serve it.
+func resourcePath(r audit.Resource, id string) string {
+	switch r {
+	case audit.ResourceAccount:
+		return "/account"
+	case audit.ResourceSSOSettings:
+		return "/sso_settings"
+	}
+	if id == "" {
+		return ""
+	}
+	switch r {
+	case audit.ResourceMember:
+		return "/members/" + id
+	case audit.ResourceInvitation:
+		return "/invitations/" + id
+	case audit.ResourceRole:
+		return "/roles/" + id
+	case audit.ResourceBotUser:
+		return "/bot_users/" + id
+	case audit.ResourceTunnelCredential:
+		return kindInfoOf(store.Authtoken).path + "/" + id
+	case audit.ResourceAPIKey:
+		return kindInfoOf(store.APIKey).path + "/" + id
+	case audit.ResourceSSHPublicKey:
+		return kindInfoOf(store.SSHCredential).path + "/" + id
+	case audit.ResourceIdentityProvider:
+		return "/identity_providers/" + id
+	}
+	return ""
 }
 
 // sourceName spells a principal's source as ngrok's event log does ("API", "Dashboard").
@@ -213,13 +221,11 @@ func credentialPath(id string) string {
 	return "/credentials"
 }
 
+// accountJSON is the account with its seat usage, counted when it is served.
 type accountJSON struct {
-	ID        string    `json:"id"`
-	URI       string    `json:"uri"`
-	Name      string    `json:"name"`
-	Plan      string    `json:"plan"`
-	Seats     seatsJSON `json:"seats"`
-	CreatedAt string    `json:"created_at"`
+	audit.AccountObject
+	URI   string    `json:"uri"`
+	Seats seatsJSON `json:"seats"`
 }
 
 type seatsJSON struct {

@@ -50,11 +50,77 @@ const (
 	SSOSettingsUpdated      Type = "sso_settings_updated.v0"
 )
 
-// Redactor is implemented by objects that must not be logged as they are: Record marshals
-// AuditObject() instead of the value itself. A credential resource that holds its token
-// implements it and returns a copy with the token nulled.
-type Redactor interface {
-	AuditObject() any
+// Types returns every event type iamkit writes, in the order above.
+func Types() []Type {
+	return []Type{
+		AccountCreated, AccountUpdated,
+		MemberCreated, MemberUpdated, MemberDeleted,
+		InvitationCreated, InvitationAccepted, InvitationDeleted,
+		RoleCreated, RoleUpdated, RoleDeleted,
+		BotUserCreated, BotUserUpdated, BotUserDeleted,
+		TunnelCredentialCreated, TunnelCredentialUpdated, TunnelCredentialDeleted,
+		APIKeyCreated, APIKeyUpdated, APIKeyDeleted,
+		SSHPublicKeyCreated, SSHPublicKeyUpdated, SSHPublicKeyDeleted,
+		IdentityProviderCreated, IdentityProviderUpdated, IdentityProviderDeleted,
+		SSOSettingsUpdated,
+	}
+}
+
+// Resource is what an event is about: it decides the event's object and, in package rbac,
+// who may read the event.
+type Resource string
+
+// The resources events are about, named as the event types name them.
+const (
+	ResourceAccount          Resource = "account"
+	ResourceMember           Resource = "member"
+	ResourceInvitation       Resource = "invitation"
+	ResourceRole             Resource = "role"
+	ResourceBotUser          Resource = "bot_user"
+	ResourceTunnelCredential Resource = "tunnel_credential"
+	ResourceAPIKey           Resource = "api_key"
+	ResourceSSHPublicKey     Resource = "ssh_public_key"
+	ResourceIdentityProvider Resource = "identity_provider"
+	ResourceSSOSettings      Resource = "sso_settings"
+)
+
+// Resource returns what events of type t are about, or "" if t is not a type iamkit writes.
+func (t Type) Resource() Resource {
+	switch t {
+	case AccountCreated, AccountUpdated:
+		return ResourceAccount
+	case MemberCreated, MemberUpdated, MemberDeleted:
+		return ResourceMember
+	case InvitationCreated, InvitationAccepted, InvitationDeleted:
+		return ResourceInvitation
+	case RoleCreated, RoleUpdated, RoleDeleted:
+		return ResourceRole
+	case BotUserCreated, BotUserUpdated, BotUserDeleted:
+		return ResourceBotUser
+	case TunnelCredentialCreated, TunnelCredentialUpdated, TunnelCredentialDeleted:
+		return ResourceTunnelCredential
+	case APIKeyCreated, APIKeyUpdated, APIKeyDeleted:
+		return ResourceAPIKey
+	case SSHPublicKeyCreated, SSHPublicKeyUpdated, SSHPublicKeyDeleted:
+		return ResourceSSHPublicKey
+	case IdentityProviderCreated, IdentityProviderUpdated, IdentityProviderDeleted:
+		return ResourceIdentityProvider
+	case SSOSettingsUpdated:
+		return ResourceSSOSettings
+	}
+	return ""
+}
+
+// CredentialTypes returns the created, updated and deleted event types of a credential
+// kind, by ngrok's names.
+func CredentialTypes(k store.CredentialKind) (created, updated, deleted Type) {
+	switch k {
+	case store.APIKey:
+		return APIKeyCreated, APIKeyUpdated, APIKeyDeleted
+	case store.SSHCredential:
+		return SSHPublicKeyCreated, SSHPublicKeyUpdated, SSHPublicKeyDeleted
+	}
+	return TunnelCredentialCreated, TunnelCredentialUpdated, TunnelCredentialDeleted
 }
 
 // Recorder writes events. The zero value is not usable; both fields are required. It is safe
@@ -64,12 +130,22 @@ type Recorder struct {
 	Clock clock.Clock
 }
 
-// Record appends one event of type t to accountID's log inside tx, attributed to by, with
-// object (the record after the change) marshalled to JSON. A store.Credential is written
-// with secret_hash removed and "token": null; any other secret-bearing value must implement
-// Redactor. The error, if any, is the marshalling or the store's, and aborts the transaction.
+// Record appends one event of type t to accountID's log inside tx, attributed to by. Its
+// object is the record after the change in the representation the API shows for it (see
+// Object): pass the store record (store.Account, store.Membership, store.Invitation,
+// store.Role, store.BotUser or store.Credential) or an Object built by this package
+// (IdentityProvider, SSOSettings). A membership's user is read through tx for the member's
+// email and name. Record fails, aborting the transaction, for any other object, for an
+// object about another resource than t's, and on the store's errors.
 func (r Recorder) Record(ctx context.Context, tx store.Tx, accountID string, t Type, by store.Principal, object any) error {
-	raw, err := Marshal(object)
+	obj, err := objectOf(ctx, tx, object)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", t, err)
+	}
+	if got := obj.resource(); got != t.Resource() {
+		return fmt.Errorf("audit: %s: the object is a %s", t, got)
+	}
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return fmt.Errorf("audit: %s: %w", t, err)
 	}
@@ -87,24 +163,25 @@ func (r Recorder) Record(ctx context.Context, tx store.Tx, accountID string, t T
 	})
 }
 
-// Marshal returns the JSON of an event object, with secrets nulled as Record describes.
-func Marshal(object any) (json.RawMessage, error) {
-	switch o := object.(type) {
-	case Redactor:
-		object = o.AuditObject()
-	case store.Credential:
-		object = credentialObject{Credential: o}
-	case *store.Credential:
-		object = credentialObject{Credential: *o}
+// RecordOwnerCredentialsDeleted records one *_deleted event for each credential ownerID
+// owns in accountID, inside tx and attributed to by. Call it just before deleting the owner
+// (tx.DeleteBotUser, tx.DeleteMembership), whose deletion deletes those credentials with it.
+func (r Recorder) RecordOwnerCredentialsDeleted(ctx context.Context, tx store.Tx, accountID, ownerID string, by store.Principal) error {
+	p := store.Page{Limit: store.MaxPageLimit}
+	for {
+		cs, err := tx.CredentialsByOwner(ctx, accountID, ownerID, p)
+		if err != nil {
+			return fmt.Errorf("audit: credentials of %s: %w", ownerID, err)
+		}
+		for _, c := range cs {
+			_, _, deleted := CredentialTypes(c.Kind)
+			if err := r.Record(ctx, tx, accountID, deleted, by, c); err != nil {
+				return err
+			}
+		}
+		if len(cs) < p.Limit {
+			return nil
+		}
+		p.BeforeID = cs[len(cs)-1].ID
 	}
-	return json.Marshal(object)
-}
-
-// credentialObject is a store.Credential as an event shows it: the shallower SecretHash
-// shadows the embedded one and is always omitted, and Token is always null (ngrok's event
-// objects carry the API resource, whose token field is null after creation).
-type credentialObject struct {
-	store.Credential
-	SecretHash *string `json:"secret_hash,omitempty"`
-	Token      *string `json:"token"`
 }

@@ -47,7 +47,9 @@ func WithClock(c clock.Clock) Option { return func(f *Follower) { f.clock = c } 
 
 // WithPollInterval bounds how long one wait on the feed lasts before the follower confirms
 // with the store that it is still in sync (default 1s). It is the resolution of Synced while
-// the feed is quiet.
+// the feed is quiet. Each wait is a Changes call whose context has this deadline; the store
+// answers within it when it finds commits or a gap (store.Store.Changes), so a gap is seen
+// within one interval even when no commit follows it.
 func WithPollInterval(d time.Duration) Option {
 	return func(f *Follower) {
 		if d > 0 {

@@ -9,6 +9,9 @@
 //
 // Servers started here listen on 127.0.0.1 only, run without persistence unless asked
 // (WithAOF), keep their files in a temporary directory removed on Close, and are killed
-// with SIGKILL when closed. The functions are safe for concurrent use; a Server's Stop,
-// Restart and Close must not race with each other.
+// with SIGKILL when closed. A test can crash one (Stop, Restart) or freeze it (Pause,
+// Resume: SIGSTOP and SIGCONT, connections stay open and go unanswered). The package's own
+// clients set go-redis's ContextTimeoutEnabled, as store/redisstore recommends. The
+// functions are safe for concurrent use; a Server's Stop, Restart and Close must not race
+// with each other.
 package redistest

@@ -107,6 +107,7 @@ func Launch(opts ...Option) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvURL, err)
 		}
+		o.ContextTimeoutEnabled = true // honour the deadlines below (see redisstore's doc)
 		s.Addr, s.URL, s.external = o.Addr, u, true
 		if err := ping(o); err != nil {
 			return nil, fmt.Errorf("%w: %s=%s does not answer: %v", ErrUnavailable, EnvURL, u, err)
@@ -327,7 +328,7 @@ func (c *Cluster) Close() {
 }
 
 func clusterOK(addr string) bool {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

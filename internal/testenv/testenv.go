@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
@@ -70,7 +73,9 @@ func (e *Env) Account(founderEmail, plan string) (store.Account, identity.Princi
 	} else if err != nil {
 		e.T.Fatal(err)
 	}
-	a, err := e.Dir.CreateAccount(e.Ctx, u.ID, "acct of "+founderEmail, plan)
+	// Named without the email: a log reader without members:read sees the account's name.
+	name, _, _ := strings.Cut(founderEmail, "@")
+	a, err := e.Dir.CreateAccount(e.Ctx, u.ID, "acct of "+name, plan)
 	if err != nil {
 		e.T.Fatalf("CreateAccount: %v", err)
 	}
@@ -97,36 +102,45 @@ func (e *Env) Member(admin identity.Principal, email string, roles ...string) id
 	return e.Principal(admin.AccountID, u.ID)
 }
 
-// Join invites email into by's account with roles and accepts, creating the user if needed.
+// Join invites email into by's account with roles and accepts with the invitation's token,
+// as the person at that address would, creating the user if needed.
 func (e *Env) Join(by identity.Principal, email string, roles ...string) identity.Principal {
 	e.T.Helper()
 	inv, err := e.Dir.Invite(e.Ctx, by, by.AccountID, email, roles)
 	if err != nil {
 		e.T.Fatalf("Invite(%s): %v", email, err)
 	}
-	u, err := e.Dir.UserByEmail(e.Ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		u = e.User(email)
-	} else if err != nil {
-		e.T.Fatal(err)
+	m, err := e.Dir.AcceptInvitationToken(e.Ctx, inv.Token.Reveal(), "", identity.SourceDashboard)
+	if err != nil {
+		e.T.Fatalf("AcceptInvitationToken(%s): %v", email, err)
 	}
-	if _, err := e.Dir.AcceptInvitation(e.Ctx, inv.ID, u.ID, identity.SourceDashboard); err != nil {
-		e.T.Fatalf("AcceptInvitation(%s): %v", email, err)
-	}
-	return e.Principal(by.AccountID, u.ID)
+	return e.Principal(by.AccountID, m.UserID)
 }
 
 // Credential writes an authtoken owned by ownerID straight through the store, as the
 // credential package would, with a random secret hash.
 func (e *Env) Credential(accountID, ownerID string) store.Credential {
 	e.T.Helper()
-	cid, err := e.IDs.NewIn(id.Authtoken, accountID)
+	return e.CredentialOf(accountID, ownerID, store.Authtoken)
+}
+
+// CredentialOf writes a credential of kind owned by ownerID straight through the store, with
+// a random secret hash (tokens) or a random fingerprint (SSH keys).
+func (e *Env) CredentialOf(accountID, ownerID string, kind store.CredentialKind) store.Credential {
+	e.T.Helper()
+	prefix := map[store.CredentialKind]id.Prefix{store.Authtoken: id.Authtoken, store.APIKey: id.APIKey, store.SSHCredential: id.SSHCredential}[kind]
+	cid, err := e.IDs.NewIn(prefix, accountID)
 	if err != nil {
 		e.T.Fatal(err)
 	}
 	var h [32]byte
 	rand.Read(h[:])
-	c := store.Credential{ID: cid, AccountID: accountID, Kind: store.Authtoken, OwnerID: ownerID, SecretHash: hex.EncodeToString(h[:]), CreatedAt: e.Clock.Now()}
+	c := store.Credential{ID: cid, AccountID: accountID, Kind: kind, OwnerID: ownerID, CreatedAt: e.Clock.Now()}
+	if kind == store.SSHCredential {
+		c.PublicKey, c.Fingerprint = "ssh-ed25519 AAAA"+hex.EncodeToString(h[:]), "SHA256:"+hex.EncodeToString(h[:])
+	} else {
+		c.SecretHash = hex.EncodeToString(h[:])
+	}
 	if err := e.Store.Update(e.Ctx, func(tx store.Tx) error { return tx.PutCredential(e.Ctx, c) }); err != nil {
 		e.T.Fatalf("PutCredential: %v", err)
 	}
@@ -150,15 +164,39 @@ func (e *Env) Auth(credentialID string) (store.Credential, store.OwnerState, err
 // LastEvent returns an account's newest audit event.
 func (e *Env) LastEvent(accountID string) store.Event {
 	e.T.Helper()
-	evs, err := e.Dir.Events(e.Ctx, accountID, store.Page{Limit: 1})
-	if err != nil || len(evs) != 1 {
-		e.T.Fatalf("Events: %v (%d)", err, len(evs))
+	evs := e.Events(accountID)
+	if len(evs) == 0 {
+		e.T.Fatal("no events")
 	}
 	return evs[0]
 }
 
-// WritesOf runs fn and returns the changes, audit events left out, of the commits it made.
-func (e *Env) WritesOf(fn func()) []store.Change {
+// Events returns an account's whole audit log, newest first, straight from the store.
+func (e *Env) Events(accountID string) []store.Event {
+	e.T.Helper()
+	var out []store.Event
+	p := store.Page{Limit: store.MaxPageLimit}
+	err := e.Store.View(e.Ctx, func(r store.Reader) error {
+		for {
+			evs, err := r.Events(e.Ctx, accountID, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, evs...)
+			if len(evs) < p.Limit {
+				return nil
+			}
+			p.BeforeID = evs[len(evs)-1].ID
+		}
+	})
+	if err != nil {
+		e.T.Fatalf("Events: %v", err)
+	}
+	return out
+}
+
+// CommitsOf runs fn and returns the commits it made, audit events included.
+func (e *Env) CommitsOf(fn func()) []store.Commit {
 	e.T.Helper()
 	head, err := e.Store.Head(e.Ctx)
 	if err != nil {
@@ -171,8 +209,96 @@ func (e *Env) WritesOf(fn func()) []store.Change {
 	if err != nil {
 		e.T.Fatalf("Changes: %v", err)
 	}
+	return b.Commits
+}
+
+// EventsIn returns the audit events a commit appended, read back from the store, in the
+// order the commit lists them.
+func (e *Env) EventsIn(c store.Commit) []store.Event {
+	e.T.Helper()
+	var out []store.Event
+	for _, ch := range c.Changes {
+		if ch.Kind != store.KindEvent {
+			continue
+		}
+		ev, err := e.Event(ch.AccountID, ch.ID)
+		if err != nil {
+			e.T.Fatalf("event %s: %v", ch.ID, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// Event reads one audit event of an account from the store.
+func (e *Env) Event(accountID, eventID string) (store.Event, error) {
+	var out store.Event
+	err := e.Store.View(e.Ctx, func(r store.Reader) error {
+		evs, err := r.Events(e.Ctx, accountID, store.Page{BeforeID: eventID + "~", Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 || evs[0].ID != eventID {
+			return store.ErrNotFound
+		}
+		out = evs[0]
+		return nil
+	})
+	return out, err
+}
+
+// CredentialsOfEveryKind writes one credential of each kind owned by ownerID.
+func (e *Env) CredentialsOfEveryKind(accountID, ownerID string) []store.Credential {
+	e.T.Helper()
+	var out []store.Credential
+	for _, k := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+		out = append(out, e.CredentialOf(accountID, ownerID, k))
+	}
+	return out
+}
+
+// WantOwnerDeletion fails the test unless commits is one commit holding exactly the events
+// of deleting an owner (ownerEvent about ownerID) and one *_deleted event about each of creds,
+// all attributed to by.
+func (e *Env) WantOwnerDeletion(commits []store.Commit, by store.Principal, ownerEvent audit.Type, ownerID string, creds []store.Credential) {
+	e.T.Helper()
+	if len(commits) != 1 {
+		e.T.Fatalf("deletion made %d commits, want 1", len(commits))
+	}
+	want := map[string]string{ownerID: string(ownerEvent)} // object ID -> event type
+	for _, c := range creds {
+		_, _, deleted := audit.CredentialTypes(c.Kind)
+		want[c.ID] = string(deleted)
+	}
+	got := map[string]string{}
+	events := e.EventsIn(commits[0])
+	for _, ev := range events {
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(ev.Object, &obj); err != nil {
+			e.T.Fatalf("%s: object %s: %v", ev.Type, ev.Object, err)
+		}
+		if ev.Principal != by {
+			e.T.Errorf("%s by %+v, want %+v", ev.Type, ev.Principal, by)
+		}
+		got[obj.ID] = ev.Type
+	}
+	if len(events) != len(want) {
+		e.T.Errorf("the commit holds %d events (%v), want %d: %v", len(events), got, len(want), want)
+	}
+	for id, typ := range want {
+		if got[id] != typ {
+			e.T.Errorf("object %s: event %q, want %q (the commit's events: %v)", id, got[id], typ, got)
+		}
+	}
+}
+
+// WritesOf runs fn and returns the changes, audit events left out, of the commits it made.
+func (e *Env) WritesOf(fn func()) []store.Change {
+	e.T.Helper()
 	var out []store.Change
-	for _, c := range b.Commits {
+	for _, c := range e.CommitsOf(fn) {
 		for _, ch := range c.Changes {
 			if ch.Kind != store.KindEvent {
 				out = append(out, ch)

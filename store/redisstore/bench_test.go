@@ -180,6 +180,31 @@ func BenchmarkRedis(b *testing.B) {
 			})
 		})
 	})
+	b.Run("FeedHead", func(b *testing.B) {
+		cur := populateFeeds(b, f)
+		f.measure(b, func(int) error {
+			h, err := f.s.Head(ctx)
+			if err == nil && h != cur {
+				b.Fatal("Head moved")
+			}
+			return err
+		})
+	})
+	b.Run("FeedChanges", func(b *testing.B) { // one commit waiting: no blocking
+		before := populateFeeds(b, f)
+		if err := f.s.Update(ctx, func(tx store.Tx) error {
+			return tx.PutAccount(ctx, store.Account{ID: f.acct, Name: "bench again"})
+		}); err != nil {
+			b.Fatal(err)
+		}
+		f.measure(b, func(int) error {
+			batch, err := f.s.Changes(ctx, before)
+			if err == nil && (batch.Gap || len(batch.Commits) != 1) {
+				b.Fatalf("gap %v, %d commits", batch.Gap, len(batch.Commits))
+			}
+			return err
+		})
+	})
 	b.Run("RedisPING", func(b *testing.B) { // the floor: one bare round trip
 		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", portOf(srv.Addr))})
 		defer c.Close()
@@ -190,6 +215,25 @@ func BenchmarkRedis(b *testing.B) {
 			}
 		}
 	})
+}
+
+// populateFeeds writes to enough accounts that every feed stream of f's store holds
+// entries, as in a deployment with many accounts, and returns the head.
+func populateFeeds(b *testing.B, f *fixture) store.Cursor {
+	ctx := context.Background()
+	for range 200 { // 16 buckets: all hit, but for a chance of 16*(15/16)^200 < 1e-4
+		acct, _ := f.ids.New(id.Account)
+		if err := f.s.Update(ctx, func(tx store.Tx) error {
+			return tx.PutAccount(ctx, store.Account{ID: acct, Name: "feed"})
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	head, err := f.s.Head(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return head
 }
 
 func portOf(addr string) string {
@@ -245,6 +289,14 @@ func TestRoundTrips(t *testing.T) {
 			_, err := r.Credentials(ctx, f.acct, store.Authtoken, store.Page{Limit: 50})
 			return err
 		})
+	})
+	count("Head", 1, func() error { _, err := f.s.Head(ctx); return err })
+	count("Changes with commits waiting", 1, func() error {
+		b, err := f.s.Changes(ctx, "")
+		if err == nil && len(b.Commits) == 0 {
+			err = errors.New("no commits")
+		}
+		return err
 	})
 	// The credential, its owner (GetMany), the secret hash's pointer, the SET NX claim of
 	// the pointer, the MULTI/EXEC.

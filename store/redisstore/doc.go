@@ -113,20 +113,54 @@
 // MULTI/EXEC, trimmed with XADD MAXLEN (approximately, ~, from a retention of 1000 up;
 // exactly, one more than the retention, below). A Commit's Shard is the bucket number and its
 // Revision the entry ID packed into a uint64 (milliseconds << 20 | sequence), strictly
-// increasing along a bucket.
+// increasing along a bucket. The feed needs Redis 7.0 or later (XINFO STREAM's
+// entries-added).
 //
-// A Cursor holds one stream position per bucket ("r1.<N>.<pos>...", an empty position
-// meaning the start). Changes reads after the positions and, in the same pipeline, the first
-// retained entry of each stream the cursor has a position in. When a stream no longer holds
-// the cursor's own entry, Changes reports a gap and a cursor that resumes at the oldest
-// entry retained; this may flag a gap a little early, never late. On a standalone server the
-// read is one XREAD BLOCK over all the streams, in bounded steps (WithBlockWait). On Cluster,
-// where one XREAD cannot span slots, it is one non-blocking XREAD per stream, pipelined (a
-// round trip per node, in parallel), and between reads Changes waits for a commit's PUBLISH
-// on the doorbell channel (subscribed on every master: cross-node delivery over the cluster
-// bus has a tail of tens of milliseconds) or the end of the step. A subscriber that lost its
-// connection resumes from its cursor, without loss while the streams still hold its
-// positions, and with a gap otherwise.
+// A Cursor holds one position per bucket ("r2.<N>.<id>:<added>...", an empty position
+// meaning the start of a stream never written to): the ID of the last entry read and how
+// many entries the stream had taken up to it (its entries-added then). Stream IDs alone
+// cannot tell an emptied stream from a new one, nor a stream trimmed past the cursor from one
+// that merely holds nothing new; the count can, so a position keeps its place whatever
+// happens to the stream, and Head answers the last-generated ID and entries-added of a
+// stream even when it is empty.
+//
+// Changes reads each stream with a script, atomically (one call over all the streams; on
+// Cluster one per stream, pipelined: a round trip per node, in parallel). Streams are only
+// ever trimmed from the oldest entry on, and the store never deletes single entries, so
+// while a stream still holds the position's own entry nothing after it was lost, and the
+// entries after it are all the script reads (an XRANGE). Otherwise it reads the stream's
+// length, entries-added, last-generated ID and oldest entry (XINFO STREAM) with the entries
+// after the position: the entries trimmed are exactly the first entries-added - length,
+// and Changes reports a gap when a stream
+//
+//   - trimmed an entry after the position (entries-added - length > the position's count),
+//     whether or not anything is left in it;
+//   - took fewer entries than the position counted, or ends before its ID: the stream was
+//     deleted (a flush, a restart without persistence) or restored from an older copy (a
+//     failover to a replica that lagged);
+//   - is not the stream the position was taken on: it holds the position's entry by count
+//     but its oldest entry is after it, or what follows the position is not what was added
+//     after it (a stream deleted and written again).
+//
+// The gap's cursor resumes at the oldest entry held. One case escapes these checks: a stream
+// deleted and written again, its new entries all after the position's ID, that has trimmed
+// exactly as many entries as the position counted by the time the subscriber reads it. It
+// takes a flush followed, before the subscriber's next read, by more commits to the stream
+// than it had ever taken up to the position, to the entry.
+//
+// Changes returns at once what is already there, commits or a gap; only then does it wait,
+// in steps: each at most the block wait (WithBlockWait) and at most three quarters of the
+// time left before ctx's deadline, so that what a step finds reaches a caller that polls
+// with short deadlines, such as a cache's feed follower, before it gives up (the rule
+// store.Store.Changes states). On a standalone server a step is an XREAD BLOCK over all the
+// streams, pipelined with the read above, which runs as soon as a commit wakes the XREAD or
+// its block ends; the first step blocks for a millisecond only, which answers at once what
+// is there and still lets a commit landing meanwhile wake it without another round trip. On
+// Cluster, where one XREAD cannot span slots, the first step reads without waiting and each
+// later one waits for a commit's PUBLISH on the doorbell channel (subscribed on every
+// master: cross-node delivery over the cluster bus has a tail of tens of milliseconds) or
+// the end of the step, then reads. A subscriber that lost its connection resumes from its cursor, without loss
+// while the streams still hold what followed its positions, and with a gap otherwise.
 //
 // # Verifier reads
 //
@@ -154,6 +188,19 @@
 //
 // in the client's options. A client pool size of at least the number of concurrent Updates
 // plus concurrent Changes calls avoids waiting for connections.
+//
+// Set ContextTimeoutEnabled in the client's options as well. Without it go-redis ignores
+// the deadline of the context a command runs with and waits for Redis as long as its own
+// ReadTimeout and WriteTimeout allow (seconds by default, indefinitely if they are
+// disabled): a call into the store with a 200ms context against a paused, partitioned or
+// overloaded Redis then returns after those seconds, and every caller behind it waits too.
+// With it, each call ends by its context's deadline. The library does not rely on it for
+// safety (credential.Verifier returns by its caller's deadline and ignores late answers
+// whatever the client does; Changes bounds its blocking reads by the deadline itself), but
+// without it the store's calls hold their connections past the deadlines, and embedders'
+// own calls wait.
+//
+//	opts.ContextTimeoutEnabled = true
 //
 // # Errors
 //

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -59,65 +58,75 @@ func (id streamID) pred() streamID {
 // need a million commits in one millisecond to overflow the sequence part).
 func (id streamID) revision() uint64 { return id.ms<<20 | id.seq&(1<<20-1) }
 
-// The cursor is "r1.<shards>.<pos 0>.<pos 1>...", one stream position per shard bucket,
-// an empty position standing for 0-0 (before everything).
-const cursorVersion = "r1"
+// position is where a cursor stands in one stream: after the entry id, which was the
+// added-th entry the stream ever took (XINFO STREAM's entries-added once it was added). The
+// count is what lets Changes tell a stream trimmed or emptied past the cursor from one that
+// merely holds nothing new: entries-added minus length is how many entries were trimmed, the
+// oldest first. The zero position stands before a stream's first entry.
+type position struct {
+	id    streamID
+	added uint64
+}
 
-func (s *Store) decodeCursor(c store.Cursor) ([]streamID, error) {
-	pos := make([]streamID, s.ks.n)
+func (p position) zero() bool { return p == position{} }
+
+// The cursor is "r2.<shards>.<pos 0>.<pos 1>...", one position per shard bucket, each
+// "<ms>-<seq>:<added>" or empty for the zero position. ("r1" cursors, of stream IDs alone,
+// are refused: they cannot tell an emptied stream from a new one.)
+const cursorVersion = "r2"
+
+func (s *Store) decodeCursor(c store.Cursor) ([]position, error) {
+	pos := make([]position, s.ks.n)
 	if c == "" {
 		return pos, nil
 	}
 	parts := strings.Split(string(c), ".")
 	if len(parts) != s.ks.n+2 || parts[0] != cursorVersion || parts[1] != strconv.Itoa(s.ks.n) {
-		return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "not a cursor of this store (another adapter, prefix or shard count)")
+		return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "not a cursor of this store (another adapter, prefix, shard count or cursor version)")
 	}
 	for i, p := range parts[2:] {
-		id, err := parseStreamID(p)
-		if err != nil {
+		if p == "" {
+			continue
+		}
+		at, added, ok := strings.Cut(p, ":")
+		id, err := parseStreamID(at)
+		n, nerr := strconv.ParseUint(added, 10, 64)
+		if !ok || err != nil || nerr != nil {
 			return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "stream position %d is malformed", i)
 		}
-		pos[i] = id
+		pos[i] = position{id, n}
 	}
 	return pos, nil
 }
 
-func (s *Store) encodeCursor(pos []streamID) store.Cursor {
+func (s *Store) encodeCursor(pos []position) store.Cursor {
 	var b strings.Builder
 	b.WriteString(cursorVersion + "." + strconv.Itoa(len(pos)))
 	for _, p := range pos {
 		b.WriteByte('.')
 		if !p.zero() {
-			b.WriteString(p.String())
+			b.WriteString(p.id.String())
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatUint(p.added, 10))
 		}
 	}
 	return store.Cursor(b.String())
 }
 
-// Head returns the cursor at the newest entry of every feed stream, in one pipelined round
-// trip.
+// Head returns the cursor at the end of every feed stream (its last-generated ID and
+// entries-added, so that an emptied stream keeps its place), in one round trip: one script
+// call over all the streams, or on Cluster one per stream, pipelined.
 func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 	if err := s.check(ctx); err != nil {
 		return "", err
 	}
-	cmds := make([]*redis.XMessageSliceCmd, s.ks.n)
-	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for b := range s.ks.n {
-			cmds[b] = p.XRevRangeN(ctx, s.ks.feed(b).k, "+", "-", 1)
-		}
-		return nil
-	})
-	pos := make([]streamID, s.ks.n)
-	for b, c := range cmds {
-		msgs, err := c.Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return "", wrap(err)
-		}
-		if len(msgs) > 0 {
-			if pos[b], err = parseStreamID(msgs[0].ID); err != nil {
-				return "", wrap(err)
-			}
-		}
+	states, err := s.readStreams(ctx, nil, 0)
+	if err != nil {
+		return "", s.stopErr(ctx, err)
+	}
+	pos := make([]position, s.ks.n)
+	for b, st := range states {
+		pos[b] = st.end()
 	}
 	return s.encodeCursor(pos), nil
 }
@@ -125,13 +134,20 @@ func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 // pollCount bounds the entries read from one stream per Changes call.
 const pollCount = 1000
 
-// Changes implements store.Store. Each step reads every stream after the cursor and the
-// first entry retained by each stream the cursor has a position in (to detect trimming), in
-// one pipelined round trip. On a standalone server the read is one XREAD BLOCK over all the
-// streams, bounded by the block wait, and Changes loops over such steps. On Redis Cluster,
-// where one XREAD cannot span slots, the read is one non-blocking XREAD per stream (one
-// round trip per node, in parallel); between steps Changes waits for a commit's
-// announcement on a Pub/Sub channel, or the block wait, whichever comes first.
+// minStep is the shortest wait worth another read of the feed: once less than that would
+// be left for a step, Changes stops reading and waits for its caller's deadline.
+const minStep = 5 * time.Millisecond
+
+// Changes implements store.Store. Each step reads every stream's state and the entries after
+// the cursor, atomically per stream (one script call; on Cluster one per stream, pipelined),
+// and returns if it finds commits or a gap. The first step returns at once (on a standalone
+// server within a millisecond); the others wait, each for at most the block wait and three
+// quarters of the time left before ctx's deadline, so that what a step finds still reaches
+// the caller. On a standalone server a step is an XREAD BLOCK over all the streams followed,
+// in the same pipeline, by the read above, which runs as soon as a commit wakes the XREAD or
+// its block ends. On Redis Cluster, where one XREAD cannot span slots, the first step reads
+// without waiting and the others wait for a commit's announcement on a Pub/Sub channel (or
+// the step's end), then read.
 func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
 	if err := s.check(ctx); err != nil {
 		return store.Batch{}, err
@@ -154,7 +170,11 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 		if ok {
 			return b, nil
 		}
-		timer := time.NewTimer(s.opt.blockWait)
+		wait, more := stepWait(ctx, s.opt.blockWait)
+		if !more {
+			return store.Batch{}, s.idle(ctx)
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -169,27 +189,53 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 	}
 }
 
+// stepWait returns how long the next step of a Changes call may wait: at most limit, and at
+// most three quarters of the time left before ctx's deadline, leaving the last quarter for
+// the step's answer to reach the caller. more is false when that is under minStep.
+func stepWait(ctx context.Context, limit time.Duration) (wait time.Duration, more bool) {
+	wait = limit
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)*3/4)
+	}
+	return wait, wait >= minStep
+}
+
+// idle waits out a Changes call that has no time left for another step.
+func (s *Store) idle(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return store.ErrClosed
+	}
+}
+
 type pollResult struct {
 	b   store.Batch
 	ok  bool
 	err error
 }
 
-// changesStandalone loops over blocking polls (XREAD BLOCK over every stream, then the
-// trimming check, in one pipeline) until one returns something. Each poll runs on its own
-// goroutine so that a done context or Close ends Changes at once; the poll itself ends
-// within the block wait.
-func (s *Store) changesStandalone(ctx context.Context, pos []streamID) (store.Batch, error) {
-	block := s.opt.blockWait
-	if rt := s.single.Options().ReadTimeout; rt > 0 && block > rt/2 {
-		block = rt / 2 // a pipeline's replies must arrive within the client's read timeout
+// firstStep is the block of a standalone Changes call's first poll: short enough that what
+// is already there, commits or a gap, comes back at once, and a blocking read all the same,
+// so that a commit landing while the call starts wakes it without another round trip.
+const firstStep = time.Millisecond
+
+// changesStandalone polls with a block of firstStep, then loops over polls blocking for a
+// step each until one returns something. Each poll runs on its own goroutine so that a done
+// context or Close ends Changes at once; the poll itself ends within its step.
+func (s *Store) changesStandalone(ctx context.Context, pos []position) (store.Batch, error) {
+	limit := s.opt.blockWait
+	if rt := s.single.Options().ReadTimeout; rt > 0 && limit > rt/2 {
+		limit = rt / 2 // a pipeline's replies must arrive within the client's read timeout
 	}
+	block := firstStep
 	for {
 		res := make(chan pollResult, 1)
-		go func() {
+		go func(block time.Duration) {
 			b, ok, err := s.poll(ctx, pos, block)
 			res <- pollResult{b, ok, err}
-		}()
+		}(block)
 		select {
 		case <-ctx.Done():
 			return store.Batch{}, ctx.Err()
@@ -202,6 +248,10 @@ func (s *Store) changesStandalone(ctx context.Context, pos []streamID) (store.Ba
 			if r.ok {
 				return r.b, nil
 			}
+		}
+		var more bool
+		if block, more = stepWait(ctx, limit); !more {
+			return store.Batch{}, s.idle(ctx)
 		}
 	}
 }
@@ -283,100 +333,37 @@ func (s *Store) stopErr(ctx context.Context, err error) error {
 	return wrap(err)
 }
 
-// poll reads what follows pos in every stream, then, for each stream the cursor has a
-// position in, the first entry retained, to detect trimming. On a standalone server with
-// block > 0 the read is an XREAD BLOCK over every stream; the trimming check, queued behind
-// it on the connection, runs as soon as it returns. ok is false when there is nothing: no
-// commit and no gap.
-func (s *Store) poll(ctx context.Context, pos []streamID, block time.Duration) (store.Batch, bool, error) {
-	n := s.ks.n
-	firsts := make([]*redis.XMessageSliceCmd, n)
-	var reads []*redis.XStreamSliceCmd
-	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if s.cluster == nil {
-			streams := make([]string, 0, 2*n)
-			for b := range n {
-				streams = append(streams, s.ks.feed(b).k)
-			}
-			for _, q := range pos {
-				streams = append(streams, q.String())
-			}
-			a := &redis.XReadArgs{Streams: streams, Count: pollCount, Block: -1}
-			if block > 0 {
-				a.Block = block
-			}
-			reads = append(reads, p.XRead(ctx, a))
-		} else {
-			for b := range n {
-				reads = append(reads, p.XRead(ctx, &redis.XReadArgs{
-					Streams: []string{s.ks.feed(b).k, pos[b].String()}, Count: pollCount, Block: -1}))
-			}
-		}
-		for b := range n {
-			if !pos[b].zero() {
-				firsts[b] = p.XRangeN(ctx, s.ks.feed(b).k, "-", "+", 1)
-			}
-		}
-		return nil
-	})
+// poll reads every stream's state and the entries after pos, and makes a Batch of them: a
+// gap if any stream lost entries the cursor had not read, else the commits read. With block
+// > 0 (standalone only) an XREAD BLOCK over every stream goes first in the same pipeline,
+// so that the read runs as soon as a commit arrives or the block ends. ok is false when
+// there is nothing: no commit and no gap.
+func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (store.Batch, bool, error) {
+	states, err := s.readStreams(ctx, pos, block)
+	if err != nil {
+		return store.Batch{}, false, err
+	}
 	next := slices.Clone(pos)
 	gap := false
-	for b, c := range firsts {
-		if c == nil {
-			continue
-		}
-		msgs, err := c.Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return store.Batch{}, false, err
-		}
-		if len(msgs) == 0 {
-			// The stream is gone (data lost, or flushed): everything after pos is.
-			gap, next[b] = true, streamID{}
-			continue
-		}
-		first, err := parseStreamID(msgs[0].ID)
-		if err != nil {
-			return store.Batch{}, false, err
-		}
-		// pos is below the first entry's predecessor: pos's own entry was trimmed, and the
-		// entries after it may have been too. (Exact trimming keeps one entry more than
-		// the retention, so this does not fire while the retention's worth of commits
-		// after pos is all still there; a cursor a gap returned sits at the predecessor.)
-		if pos[b].less(first.pred()) {
-			gap, next[b] = true, first.pred()
+	for b, st := range states {
+		if st.lost(pos[b]) {
+			gap, next[b] = true, st.oldest()
 		}
 	}
 	if gap {
 		return store.Batch{Gap: true, Next: s.encodeCursor(next)}, true, nil
 	}
 	var commits []store.Commit
-	for _, r := range reads {
-		streams, err := r.Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			return store.Batch{}, false, err
-		}
-		for _, st := range streams {
-			b := s.bucketOfFeed(st.Stream)
-			if b < 0 {
-				continue
+	for b, st := range states {
+		for _, e := range st.entries {
+			c := store.Commit{Shard: strconv.Itoa(b), Revision: e.id.revision()}
+			if err := json.Unmarshal([]byte(e.payload), &c.Changes); err != nil {
+				return store.Batch{}, false, fmt.Errorf("decoding a feed entry: %w", err)
 			}
-			for _, m := range st.Messages {
-				id, err := parseStreamID(m.ID)
-				if err != nil {
-					return store.Batch{}, false, err
-				}
-				c := store.Commit{Shard: strconv.Itoa(b), Revision: id.revision()}
-				if raw, ok := m.Values["c"].(string); ok {
-					if err := json.Unmarshal([]byte(raw), &c.Changes); err != nil {
-						return store.Batch{}, false, fmt.Errorf("decoding a feed entry: %w", err)
-					}
-				}
-				commits = append(commits, c)
-				next[b] = id
-			}
+			commits = append(commits, c)
+		}
+		if n := len(st.entries); n > 0 {
+			next[b] = position{st.entries[n-1].id, pos[b].added + uint64(n)}
 		}
 	}
 	if len(commits) == 0 {
@@ -394,9 +381,182 @@ func (s *Store) poll(ctx context.Context, pos []streamID, block time.Duration) (
 	return store.Batch{Commits: commits, Next: s.encodeCursor(next)}, true, nil
 }
 
-func (s *Store) bucketOfFeed(stream string) int {
-	if b, ok := s.ks.feeds[stream]; ok {
-		return b
+// feedEntry is one stream entry: its ID and its changes, as JSON.
+type feedEntry struct {
+	id      streamID
+	payload string
+}
+
+// streamState is one feed stream as one script call saw it, with the entries it read after a
+// position, atomically. A missing stream reads as one never written to.
+type streamState struct {
+	// intact is true when the stream still held the position's own entry: nothing after
+	// it was trimmed, and the script did not read the fields below but entries.
+	intact  bool
+	length  uint64   // entries held
+	added   uint64   // entries ever added (entries-added)
+	last    streamID // last-generated-id: the ID of the added-th entry
+	first   streamID // the oldest entry held, when length > 0
+	entries []feedEntry
+	// full is true when entries holds every entry after the position (fewer than the
+	// count asked for were returned).
+	full bool
+}
+
+// end is the position after the stream's last entry: where Head puts a cursor.
+func (st streamState) end() position { return position{st.last, st.added} }
+
+// oldest is the position just before the oldest entry held: where a gap resumes.
+func (st streamState) oldest() position {
+	if st.length == 0 {
+		return st.end()
 	}
-	return -1
+	return position{st.first.pred(), st.added - st.length}
+}
+
+// lost reports whether the stream no longer holds everything that followed p, or is not the
+// stream p was taken on at all. Streams only grow at the end and are trimmed from the start
+// (the store never XDELs), so the entries trimmed so far are exactly the first
+// added-length, and a position's entry is the p.added-th.
+func (st streamState) lost(p position) bool {
+	if st.intact {
+		return false
+	}
+	trimmed := st.added - st.length
+	switch {
+	case st.added < p.added || st.last.less(p.id):
+		// Fewer entries were ever added than the cursor counted, or the stream ends
+		// before the cursor's entry: it was deleted, flushed or restored from an older
+		// copy since.
+		return true
+	case trimmed > p.added:
+		// Entries after the cursor's were trimmed (the stream may be empty now).
+		return true
+	case trimmed < p.added && p.id.less(st.first):
+		// The cursor's entry should still be held, yet the oldest entry held is after
+		// it: the stream was recreated.
+		return true
+	case st.added == p.added && st.last != p.id:
+		// Nothing was added since the cursor's entry, yet the stream ends elsewhere.
+		return true
+	case st.full && uint64(len(st.entries)) != st.added-p.added:
+		// The entries after the cursor's are not the ones added after it.
+		return true
+	}
+	return false
+}
+
+// readStreams returns the state of every stream and, when pos is not nil, up to count
+// entries after pos in each, atomically per stream: one script call over all the streams on
+// a standalone server, one per stream on Cluster (pipelined: a round trip per node). With
+// block > 0 (standalone only) an XREAD BLOCK over every stream, a wake-up whose reply is
+// not used, goes first in the pipeline.
+func (s *Store) readStreams(ctx context.Context, pos []position, block time.Duration) ([]streamState, error) {
+	n := s.ks.n
+	count := 0
+	starts := make([]any, n)
+	for b := range n {
+		starts[b] = "0-0"
+		if pos != nil {
+			starts[b] = pos[b].id.String()
+		}
+	}
+	if pos != nil {
+		count = pollCount
+	}
+	var calls []*redis.Cmd // standalone: one; Cluster: one per stream
+	var keys [][]string
+	var args [][]any
+	if s.cluster == nil {
+		all := make([]string, n)
+		for b := range n {
+			all[b] = s.ks.feed(b).k
+		}
+		keys = [][]string{all}
+		args = [][]any{append([]any{count}, starts...)}
+	} else {
+		for b := range n {
+			keys = append(keys, []string{s.ks.feed(b).k})
+			args = append(args, []any{count, starts[b]})
+		}
+	}
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if block > 0 {
+			streams := make([]string, 0, 2*n)
+			for b := range n {
+				streams = append(streams, s.ks.feed(b).k)
+			}
+			for b := range n {
+				streams = append(streams, starts[b].(string))
+			}
+			p.XRead(ctx, &redis.XReadArgs{Streams: streams, Count: 1, Block: block})
+		}
+		for i := range keys {
+			calls = append(calls, scriptFeed.EvalSha(ctx, p, keys[i], args[i]...))
+		}
+		return nil
+	})
+	states := make([]streamState, 0, n)
+	for i, c := range calls {
+		v, err := c.Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			v, err = scriptFeed.Eval(ctx, s.client, keys[i], args[i]...).Slice()
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, raw := range v {
+			st, err := parseStreamState(raw, count)
+			if err != nil {
+				return nil, err
+			}
+			states = append(states, st)
+		}
+	}
+	if len(states) != n {
+		return nil, fmt.Errorf("feed script returned %d streams for %d", len(states), n)
+	}
+	return states, nil
+}
+
+// parseStreamState decodes one stream's part of scriptFeed's reply: length, entries-added,
+// last-generated-id, first entry's ID, then ID and payload pairs.
+func parseStreamState(raw any, count int) (streamState, error) {
+	var st streamState
+	bad := func(what string) (streamState, error) {
+		return streamState{}, fmt.Errorf("feed script reply: bad %s", what)
+	}
+	v, ok := raw.([]any)
+	if !ok || len(v) < 4 || len(v)%2 != 0 {
+		return bad("shape")
+	}
+	length, ok1 := v[0].(int64)
+	added, ok2 := v[1].(int64)
+	last, ok3 := v[2].(string)
+	first, ok4 := v[3].(string)
+	st.intact = length == -1
+	if !ok1 || !ok2 || !ok3 || !ok4 || (length < 0 || added < length) && !st.intact {
+		return bad("stream state")
+	}
+	if !st.intact {
+		st.length, st.added = uint64(length), uint64(added)
+	}
+	var err error
+	if st.last, err = parseStreamID(last); err != nil {
+		return bad("last-generated-id")
+	}
+	if st.first, err = parseStreamID(first); err != nil {
+		return bad("first entry ID")
+	}
+	for i := 4; i < len(v); i += 2 {
+		at, ok1 := v[i].(string)
+		payload, ok2 := v[i+1].(string)
+		id, err := parseStreamID(at)
+		if !ok1 || !ok2 || err != nil {
+			return bad("entry")
+		}
+		st.entries = append(st.entries, feedEntry{id, payload})
+	}
+	st.full = len(st.entries) < count
+	return st, nil
 }

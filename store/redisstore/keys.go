@@ -24,9 +24,8 @@ func (k key) global() bool { return k.b < 0 }
 type keyspace struct {
 	prefix string
 	n      int
-	tags   []string       // the hash tag of each bucket, without braces
-	heads  []string       // prefix + ":{" + tag + "}:" for each bucket
-	feeds  map[string]int // feed stream key -> bucket
+	tags   []string // the hash tag of each bucket, without braces
+	heads  []string // prefix + ":{" + tag + "}:" for each bucket
 }
 
 func newKeyspace(prefix string, n int) *keyspace {
@@ -43,10 +42,8 @@ func newKeyspace(prefix string, n int) *keyspace {
 			filled++
 		}
 	}
-	ks.feeds = make(map[string]int, n)
 	for i, t := range ks.tags {
 		ks.heads[i] = prefix + ":{" + t + "}:"
-		ks.feeds[ks.feed(i).k] = i
 	}
 	return ks
 }

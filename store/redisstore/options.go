@@ -75,8 +75,10 @@ func WithShards(n int) Option {
 }
 
 // WithBlockWait bounds each blocking read of the change feed (default one second). Changes
-// loops over such reads until its context is done; a shorter wait notices Close sooner at
-// the cost of more idle round trips.
+// loops over such reads until its context is done, each also bounded by three quarters of
+// the time its context has left, so that a caller polling with shorter deadlines still gets
+// what a read finds. A shorter wait notices Close sooner at the cost of more idle round
+// trips.
 func WithBlockWait(d time.Duration) Option {
 	return func(o *options) { o.blockWait = d }
 }

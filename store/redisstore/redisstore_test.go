@@ -14,8 +14,9 @@ import (
 	"github.com/iamkit/iamkit/store/storetest"
 )
 
-// newClient connects to a standalone server for the duration of t.
-func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
+// newClient connects to a standalone server for the duration of t, with the options set
+// by configure applied last.
+func newClient(t testing.TB, srv *redistest.Server, configure ...func(*redis.Options)) *redis.Client {
 	t.Helper()
 	o, err := redis.ParseURL(srv.URL)
 	if err != nil {
@@ -23,6 +24,10 @@ func newClient(t testing.TB, srv *redistest.Server) *redis.Client {
 	}
 	o.PoolSize = 64
 	o.MaintNotificationsConfig = noMaintNotifications()
+	o.ContextTimeoutEnabled = true // as the package documentation recommends
+	for _, f := range configure {
+		f(o)
+	}
 	c := redis.NewClient(o)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -69,7 +74,7 @@ func TestConformanceCluster(t *testing.T) {
 		t.Skip("starts a 3-master cluster")
 	}
 	cl := sharedCluster(t)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64, MaintNotificationsConfig: noMaintNotifications()})
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 64, MaintNotificationsConfig: noMaintNotifications(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -87,3 +87,54 @@ if string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
 end
 return 0
 `)
+
+// scriptFeed reads feed streams. KEYS: the streams. ARGV: the most entries to read per
+// stream (0: none), then for each stream the position's ID to read after. For each stream it
+// returns four fields, then up to that many entries after the position as pairs of ID and
+// the entry's "c" field. The fields are the stream's length, entries-added,
+// last-generated-id and oldest entry's ID ("0-0" when empty); a missing stream reads as one
+// never written to. When entries are asked for and the stream still holds the position's own
+// entry, nothing after it can have been trimmed (streams are trimmed oldest first), and
+// the script skips XINFO: the fields are then -1, 0, "0-0", "0-0". XINFO STREAM's
+// entries-added needs Redis 7.
+var scriptFeed = redis.NewScript(`
+local count = tonumber(ARGV[1])
+local function add(r, e)
+  local c = ''
+  for j = 1, #e[2], 2 do
+    if e[2][j] == 'c' then c = e[2][j + 1] end
+  end
+  r[#r + 1] = e[1]
+  r[#r + 1] = c
+end
+local out = {}
+for i, k in ipairs(KEYS) do
+  local from = ARGV[i + 1]
+  local r = nil
+  if count > 0 and from ~= '0-0' then
+    local es = redis.call('XRANGE', k, from, '+', 'COUNT', count + 1)
+    if #es > 0 and es[1][1] == from then
+      r = {-1, 0, '0-0', '0-0'}
+      for j = 2, #es do add(r, es[j]) end
+    end
+  end
+  if not r then
+    r = {0, 0, '0-0', '0-0'}
+    if redis.call('EXISTS', k) == 1 then
+      local info = redis.call('XINFO', 'STREAM', k)
+      local f = {}
+      for j = 1, #info, 2 do f[info[j]] = info[j + 1] end
+      if not f['entries-added'] then
+        return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
+      end
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0'}
+      if f['length'] > 0 then r[4] = f['recorded-first-entry-id'] end
+      if count > 0 then
+        for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end
+      end
+    end
+  end
+  out[i] = r
+end
+return out
+`)

@@ -87,6 +87,7 @@ func testCRUD(t *testing.T, ns NewStore) {
 			i = i.Clone()
 			i.Roles = append(i.Roles, "admin")
 			i.ExpiresAt = i.ExpiresAt.Add(1e9)
+			i.TokenHash = hashOf("another token " + i.ID)
 			return i
 		},
 		put: func(ctx context.Context, tx store.Tx, i store.Invitation) error { return tx.PutInvitation(ctx, i) },

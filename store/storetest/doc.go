@@ -21,7 +21,7 @@
 //
 // The factory must honour both Options: o.Now is the only clock the store may read (the
 // suite advances it by hand to expire single-use keys), and o.FeedRetention bounds how many
-// commits per shard the change feed keeps (the gap test sets it low). An adapter backed by a
+// commits per shard the change feed keeps (the gap tests set it low). An adapter backed by a
 // server (Redis) gives each subtest its own empty keyspace, for example a fresh database or
 // a key prefix per subtest, and flushes it in its cleanup. The Close subtest closes its
 // store itself, so the cleanup must tolerate a second Close.

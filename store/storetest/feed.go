@@ -263,6 +263,50 @@ func testChangeFeed(t *testing.T, ns NewStore) {
 		want := []store.Change{{Kind: store.KindRole, Op: store.OpPut, AccountID: a, ID: role.ID}}
 		diff(e.t, "commit after catching up", want, more[0].Changes)
 	})
+
+	// A cursor taken where the feed (or the part of it a new account's commits go to) held
+	// nothing yet still remembers where it stood: once every commit it missed is trimmed, so
+	// that all the store retains comes after commits the subscriber never saw, Changes
+	// reports a gap instead of handing over the retained tail as if it followed the cursor.
+	gapCases := []struct {
+		name string
+		// setup returns the subscriber's cursor and the account whose commits then pass it.
+		setup func(e *env) (store.Cursor, string)
+	}{
+		{"gap_all_missed_from_empty_head", func(e *env) (store.Cursor, string) {
+			head := e.head()
+			return head, e.putAccount()
+		}},
+		{"gap_all_missed_from_head_before_account", func(e *env) (store.Cursor, string) {
+			e.putBot(e.putAccount(), true)
+			head := e.head()
+			return head, e.putAccount()
+		}},
+	}
+	for _, tc := range gapCases {
+		leafWith(t, tc.name, ns, retention, func(e *env) {
+			old, a := tc.setup(e)
+			role := e.newRole(a)
+			for i := range 20 * retention {
+				r := role
+				r.Description = strconv.Itoa(i)
+				e.update(func(tx store.Tx) error { return tx.PutRole(e.ctx, r) })
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, waitTimeout)
+			defer cancel()
+			b, err := e.s.Changes(ctx, old)
+			if err != nil {
+				e.t.Fatalf("Changes from a cursor every later commit of which was trimmed: %v", err)
+			}
+			if !b.Gap {
+				e.t.Fatalf("Changes from a cursor %d commits behind (retention %d) returned %d commits and no gap",
+					20*retention+1, retention, len(b.Commits))
+			}
+			if len(b.Commits) != 0 {
+				e.t.Errorf("a gap Batch carries %d commits, want none", len(b.Commits))
+			}
+		})
+	}
 }
 
 func testSingleUse(t *testing.T, ns NewStore) {

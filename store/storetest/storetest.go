@@ -27,7 +27,7 @@ type Options struct {
 	// clock that the suite advances by hand.
 	Now func() time.Time
 	// FeedRetention is how many commits per shard the store's change feed must retain at
-	// least and, for the gap test, not many more than (approximate trimming is fine: the
+	// least and, for the gap tests, not many more than (approximate trimming is fine: the
 	// suite writes 20 times more to force a gap).
 	FeedRetention int
 }
@@ -279,6 +279,7 @@ func (e *env) newInvitation(accountID string) store.Invitation {
 		InvitedBy: "usr_inviter",
 		ExpiresAt: e.now().Add(7 * 24 * time.Hour),
 		CreatedAt: e.now(),
+		TokenHash: hashOf("invitation token " + inv),
 	}
 }
 

@@ -23,7 +23,8 @@ func Open(ctx context.Context, spec string) (store.Store, func(), error) {
 		return st, func() { st.Close() }, nil
 	}
 	// Maintenance notifications need Redis 8; with older servers go-redis's "auto" mode races
-	// on concurrent dials (see the redisstore documentation).
+	// on concurrent dials. Without ContextTimeoutEnabled go-redis ignores context deadlines
+	// and waits out its own read timeout. (See the redisstore documentation.)
 	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	var client redis.UniversalClient
 	if strings.Contains(spec, ",") {
@@ -33,7 +34,7 @@ func Open(ctx context.Context, spec string) (store.Store, func(), error) {
 				addrs = append(addrs, a)
 			}
 		}
-		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaintNotificationsConfig: noMaint})
+		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaintNotificationsConfig: noMaint, ContextTimeoutEnabled: true})
 	} else {
 		if !strings.Contains(spec, "://") {
 			spec = "redis://" + spec
@@ -43,6 +44,7 @@ func Open(ctx context.Context, spec string) (store.Store, func(), error) {
 			return nil, nil, fmt.Errorf("-redis: %w", err)
 		}
 		opts.MaintNotificationsConfig = noMaint
+		opts.ContextTimeoutEnabled = true
 		client = redis.NewClient(opts)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

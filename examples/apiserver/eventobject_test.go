@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/store"
+)
+
+// everyEventType makes the account's log hold at least one event of every type iamkit
+// writes, and returns, per resource left alive at the end, its API path: the newest event
+// about each holds the resource as it is now.
+func (e *env) everyEventType() map[string]string {
+	e.t.Helper()
+	ctx := e.t.Context()
+	live := map[string]string{}
+
+	// Account (created by bootstrap).
+	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.d.Dir.ChangePlan(ctx, admin, e.boot.AccountID, identity.Enterprise().Name); err != nil {
+		e.t.Fatal(err)
+	}
+	live[e.boot.AccountID] = "/account"
+
+	// Members and invitations.
+	mate := e.addMember("teammate@example.com", "developer")
+	e.req("PATCH", "/members/"+mate, map[string]any{"roles": []string{"team_manager"}}).want(http.StatusOK, nil)
+	live[mate] = "/members/" + mate
+	gone := e.addMember("gone@example.com", "developer")
+	e.req("DELETE", "/members/"+gone, nil).want(http.StatusNoContent, nil)
+	var kept, revoked, accepted invitationOutT
+	e.req("POST", "/invitations", map[string]any{"email": "kept@example.com", "roles": []string{"developer"}}).want(http.StatusCreated, &kept)
+	live[kept.ID] = "/invitations/" + kept.ID
+	e.req("POST", "/invitations", map[string]any{"email": "revoked@example.com"}).want(http.StatusCreated, &revoked)
+	e.req("DELETE", "/invitations/"+revoked.ID, nil).want(http.StatusNoContent, nil)
+	e.req("POST", "/invitations", map[string]any{"email": "joiner@example.com"}).want(http.StatusCreated, &accepted)
+	_, joinerKey := e.outsider("joiner@example.com")
+	e.reqAs(joinerKey, "POST", "/invitations/"+accepted.ID+"/accept", nil).want(http.StatusCreated, nil)
+
+	// Roles.
+	var role, oldRole roleOutT
+	e.req("POST", "/roles", map[string]any{"name": "auditor", "description": "reads the log", "permissions": []string{"events:read"}}).want(http.StatusCreated, &role)
+	e.req("PATCH", "/roles/"+role.ID, map[string]any{"permissions": []string{"events:read", "members:read"}}).want(http.StatusOK, nil)
+	live[role.ID] = "/roles/" + role.ID
+	e.req("POST", "/roles", map[string]any{"name": "old", "permissions": []string{"events:read"}}).want(http.StatusCreated, &oldRole)
+	e.req("DELETE", "/roles/"+oldRole.ID, nil).want(http.StatusNoContent, nil)
+
+	// Bot users and credentials of every kind, updated, deleted, and deleted with their owner.
+	bot := e.createBot("deployer")
+	e.req("PATCH", "/bot_users/"+bot.ID, map[string]any{"active": false}).want(http.StatusOK, nil)
+	live[bot.ID] = "/bot_users/" + bot.ID
+	doomed := e.createBot("doomed")
+	for _, k := range []struct{ path, kind string }{{"/credentials", "authtoken"}, {"/api_keys", "api key"}, {"/ssh_credentials", "ssh"}} {
+		create := func(owner string) string {
+			body := map[string]any{"description": k.kind, "metadata": `{"team":"edge"}`, "owner_id": owner}
+			if k.path == "/ssh_credentials" {
+				body["public_key"] = sshPublicKey(e.t)
+			}
+			if k.path != "/api_keys" {
+				body["acl"] = []string{"bind:*.example.com"}
+			}
+			id, _ := e.req("POST", k.path, body).want(http.StatusCreated, nil).raw()["id"].(string)
+			return id
+		}
+		kept := create(e.boot.AdminUserID)
+		e.req("PATCH", k.path+"/"+kept, map[string]any{"description": k.kind + " (renamed)"}).want(http.StatusOK, nil)
+		live[kept] = k.path + "/" + kept
+		deleted := create(e.boot.AdminUserID)
+		e.req("DELETE", k.path+"/"+deleted, nil).want(http.StatusNoContent, nil)
+		create(doomed.ID)
+	}
+	e.req("DELETE", "/bot_users/"+doomed.ID, nil).want(http.StatusNoContent, nil)
+
+	// SSO.
+	var idp, oldIdP idpOutT
+	e.req("POST", "/identity_providers", map[string]any{
+		"description": "Okta", "metadata_xml": idpMetadata(e.t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
+	}).want(http.StatusCreated, &idp)
+	e.req("PATCH", "/identity_providers/"+idp.ID, map[string]any{"description": "Okta (prod)", "default_roles": []string{"developer"}}).want(http.StatusOK, nil)
+	live[idp.ID] = "/identity_providers/" + idp.ID
+	e.req("POST", "/identity_providers", map[string]any{
+		"metadata_xml": idpMetadata(e.t, "https://old.example.com/metadata"), "domains": []string{"old.example.com"},
+	}).want(http.StatusCreated, &oldIdP)
+	e.req("DELETE", "/identity_providers/"+oldIdP.ID, nil).want(http.StatusNoContent, nil)
+	e.req("PATCH", "/sso_settings", map[string]any{"provisioning": "jit", "enforcement": "mixed"}).want(http.StatusOK, nil)
+	live["sso_settings"] = "/sso_settings"
+	return live
+}
+
+// internalFields are what an event object may not hold: the store's internal fields, which
+// the API never shows.
+var internalFields = []string{"secret_hash", "metadata_xml", "account_id", "fingerprint", "last_used_at", "kind", "sso", "uri"}
+
+// TestEventObjects_HaveNoInternalFields is the regression test for event objects being the
+// store's records: for every event type, the stored object has no internal field (no secret
+// hash, no raw IdP metadata, no account ID) and a token, where the resource has one, is
+// null.
+func TestEventObjects_HaveNoInternalFields(t *testing.T) {
+	e := newEnv(t)
+	e.everyEventType()
+	byType := map[string][]map[string]any{}
+	for _, ev := range e.storedEvents() {
+		var obj map[string]any
+		if err := json.Unmarshal(ev.Object, &obj); err != nil {
+			t.Fatalf("%s: object %s: %v", ev.Type, ev.Object, err)
+		}
+		byType[ev.Type] = append(byType[ev.Type], obj)
+	}
+	for _, typ := range audit.Types() {
+		objs := byType[string(typ)]
+		if len(objs) == 0 {
+			t.Errorf("%s: no event recorded", typ)
+		}
+		for _, obj := range objs {
+			for _, f := range internalFields {
+				if _, ok := obj[f]; ok {
+					t.Errorf("%s: object has %q: %v", typ, f, obj)
+				}
+			}
+			if tok, ok := obj["token"]; ok && tok != nil {
+				t.Errorf("%s: token not null: %v", typ, obj)
+			}
+			if strings.HasPrefix(string(typ), "tunnel_credential_") || strings.HasPrefix(string(typ), "api_key_") {
+				if tok, ok := obj["token"]; !ok || tok != nil {
+					t.Errorf("%s: want \"token\": null, as the API shows it: %v", typ, obj)
+				}
+			}
+			if id, _ := obj["id"].(string); id == "" && !strings.HasPrefix(string(typ), "sso_settings_") {
+				t.Errorf("%s: object has no id: %v", typ, obj)
+			}
+		}
+	}
+}
+
+// apiExtras are the fields a resource's GET has beyond its event object: what is computed
+// when it is served (seat usage, the SAML endpoints) or too large and sensitive for the log
+// (the IdP's metadata document, represented in events by its entity ID and SSO URL).
+var apiExtras = map[string][]string{
+	"/account":             {"seats"},
+	"/identity_providers/": {"metadata_xml", "sp_entity_id", "sp_metadata_url", "acs_url", "login_url"},
+}
+
+// TestEventObjects_MatchAPI checks that an event's object is the resource as the API shows
+// it: the newest event about each resource, as GET /events serves it, equals GET of that
+// resource (less what only the GET computes, apiExtras).
+func TestEventObjects_MatchAPI(t *testing.T) {
+	e := newEnv(t)
+	live := e.everyEventType()
+	events, _ := e.eventsAs(e.key)
+	newest := map[string]map[string]any{}
+	for _, ev := range events { // newest first
+		var obj map[string]any
+		if err := json.Unmarshal(ev.Object, &obj); err != nil {
+			t.Fatalf("%s: object %s: %v", ev.EventType, ev.Object, err)
+		}
+		key, _ := obj["id"].(string)
+		if strings.HasPrefix(ev.EventType, "sso_settings_") {
+			key = "sso_settings"
+		}
+		if _, seen := newest[key]; !seen {
+			newest[key] = obj
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(live)) {
+		path := live[key]
+		obj, ok := newest[key]
+		if !ok {
+			t.Errorf("%s: no event", path)
+			continue
+		}
+		got := e.req("GET", path, nil).want(http.StatusOK, nil).raw()
+		for prefix, extras := range apiExtras {
+			if strings.HasPrefix(path, prefix) {
+				for _, f := range extras {
+					delete(got, f)
+				}
+			}
+		}
+		if !reflect.DeepEqual(obj, got) {
+			t.Errorf("%s:\nevent object %v\nGET          %v", path, obj, got)
+		}
+	}
+}
+
+// eventsAs reads the whole log with an API key, following next_page_uri, and returns its
+// events and every response body, concatenated.
+func (e *env) eventsAs(key string) ([]eventOutT, string) {
+	e.t.Helper()
+	var (
+		events []eventOutT
+		bodies strings.Builder
+	)
+	for next := "/events?limit=100"; next != ""; {
+		var page eventListT
+		resp := e.reqAs(key, "GET", next, nil).want(http.StatusOK, &page)
+		bodies.Write(resp.body)
+		events = append(events, page.Events...)
+		next = ""
+		if page.NextPageURI != nil {
+			next = *page.NextPageURI
+		}
+	}
+	return events, bodies.String()
+}
+
+// storedEvents returns the account's whole log, newest first, straight from the store.
+func (e *env) storedEvents() []store.Event {
+	e.t.Helper()
+	ctx := e.t.Context()
+	var out []store.Event
+	p := store.Page{Limit: store.MaxPageLimit}
+	err := e.st.View(ctx, func(r store.Reader) error {
+		for {
+			evs, err := r.Events(ctx, e.boot.AccountID, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, evs...)
+			if len(evs) < p.Limit {
+				return nil
+			}
+			p.BeforeID = evs[len(evs)-1].ID
+		}
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// TestObjectWithURI: the API adds the resource's "uri" to a stored event object, and serves
+// anything else (null, not an object, an object with a uri, an unknown resource) as stored.
+func TestObjectWithURI(t *testing.T) {
+	const base = "https://api.example.com"
+	for _, tc := range []struct {
+		res       audit.Resource
+		obj, want string
+	}{
+		{audit.ResourceBotUser, `{"id":"bot_1","name":"ci"}`, `{"id":"bot_1","name":"ci","uri":"https://api.example.com/bot_users/bot_1"}`},
+		{audit.ResourceAPIKey, `{"id":"ak_1","token":null}`, `{"id":"ak_1","token":null,"uri":"https://api.example.com/api_keys/ak_1"}`},
+		{audit.ResourceSSHPublicKey, `{"id":"sshcr_1"}`, `{"id":"sshcr_1","uri":"https://api.example.com/ssh_credentials/sshcr_1"}`},
+		{audit.ResourceSSOSettings, `{"provisioning":"jit"}`, `{"provisioning":"jit","uri":"https://api.example.com/sso_settings"}`},
+		{audit.ResourceAccount, `{"id":"ac_1"}`, `{"id":"ac_1","uri":"https://api.example.com/account"}`},
+		{audit.ResourceMember, `{"id":"usr_1","uri":"elsewhere"}`, `{"id":"usr_1","uri":"elsewhere"}`},
+		{audit.ResourceMember, `{"name":"no id"}`, `{"name":"no id"}`},
+		{audit.ResourceRole, `{"id":7}`, `{"id":7}`},
+		{"widget", `{"id":"w_1"}`, `{"id":"w_1"}`},
+		{audit.ResourceBotUser, `null`, `null`},
+		{audit.ResourceBotUser, ``, `null`},
+		{audit.ResourceBotUser, `[1,2]`, `[1,2]`},
+	} {
+		got := objectWithURI(base, tc.res, json.RawMessage(tc.obj))
+		var gotV, wantV any
+		if err := json.Unmarshal(got, &gotV); err != nil {
+			t.Fatalf("%s %s: served %s: %v", tc.res, tc.obj, got, err)
+		}
+		if err := json.Unmarshal([]byte(tc.want), &wantV); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("%s %s: served %s, want %s", tc.res, tc.obj, got, tc.want)
+		}
+	}
+}
+
+// FuzzObjectWithURI: whatever a stored event object holds, the API serves valid JSON, or the
+// object unchanged when it was not valid JSON to begin with.
+func FuzzObjectWithURI(f *testing.F) {
+	for _, s := range []string{`{"id":"bot_1"}`, `{}`, `null`, `[]`, `{"id":"x","uri":"y"}`, `{"id":"a\u0000"}`, `{"id":"a","id":"b"}`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, obj string) {
+		for _, r := range []audit.Resource{audit.ResourceBotUser, audit.ResourceAccount, ""} {
+			got := objectWithURI("https://api.example.com", r, json.RawMessage(obj))
+			if !json.Valid([]byte(obj)) {
+				if len(obj) > 0 && string(got) != obj {
+					t.Fatalf("invalid object %q served as %q", obj, got)
+				}
+				continue
+			}
+			if !json.Valid(got) {
+				t.Fatalf("object %q served as invalid JSON %q", obj, got)
+			}
+		}
+	})
+}
