@@ -116,9 +116,11 @@
 // increasing along a bucket. The feed needs Redis 7.0 or later (XINFO STREAM's
 // entries-added).
 //
-// A Cursor holds one position per bucket ("r2.<N>.<id>:<added>...", an empty position
-// meaning the start of a stream never written to): the ID of the last entry read and how
-// many entries the stream had taken up to it (its entries-added then). Stream IDs alone
+// A Cursor holds one position per bucket ("r3.<N>.<id>:<added>:<tag>...", an empty position
+// meaning the start of a stream never written to): the ID of the last entry read, how many
+// entries the stream had taken up to it (its entries-added then) and the random tag of the
+// commit that wrote it (every entry carries its commit's tag, and a key beside each stream
+// the last one written, which Head reads). Stream IDs alone
 // cannot tell an emptied stream from a new one, nor a stream trimmed past the cursor from one
 // that merely holds nothing new; the count can, so a position keeps its place whatever
 // happens to the stream, and Head answers the last-generated ID and entries-added of a
@@ -127,7 +129,8 @@
 // Changes reads each stream with a script, atomically (one call over all the streams; on
 // Cluster one per stream, pipelined: a round trip per node, in parallel). Streams are only
 // ever trimmed from the oldest entry on, and the store never deletes single entries, so
-// while a stream still holds the position's own entry nothing after it was lost, and the
+// while a stream still holds the position's own entry (its ID with its tag: a stream restored
+// from an older copy may give another entry the same ID) nothing after it was lost, and the
 // entries after it are all the script reads (an XRANGE). Otherwise it reads the stream's
 // length, entries-added, last-generated ID and oldest entry (XINFO STREAM) with the entries
 // after the position: the entries trimmed are exactly the first entries-added - length,

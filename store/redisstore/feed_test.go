@@ -266,6 +266,30 @@ func TestFeedPositionNeverResets(t *testing.T) {
 			restore()
 			e.wantGap("stream rewound below the cursor", cur, window)
 		}},
+		{"rewound_stream_rewritten_at_the_cursors_id", func(e *feedEnv) {
+			// Restored from an older copy, then written at exactly the ID the cursor stands
+			// at (a commit in the same millisecond can get it): the stream still "holds" an
+			// entry with the cursor's ID, but not the cursor's entry.
+			e.commit()
+			restore := e.snapshot()
+			e.commits(2)
+			cur := e.head()
+			last := map[string]string{}
+			e.each("XREVRANGE", func(k string) error {
+				es, err := e.rdb.XRevRangeN(e.ctx, k, "+", "-", 1).Result()
+				if len(es) == 1 {
+					last[k] = es[0].ID
+				}
+				return err
+			})
+			restore()
+			for k, id := range last {
+				if err := e.rdb.XAdd(e.ctx, &redis.XAddArgs{Stream: k, ID: id, Values: []any{"c", "[]", "t", "0000000000000"}}).Err(); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+			e.wantGap("stream rewound, then written at the cursor's own ID", cur, window)
+		}},
 		{"rewound_stream_then_written", func(e *feedEnv) {
 			// Restored from an older copy, then written again past the cursor's ID.
 			e.commit()

@@ -88,17 +88,26 @@ end
 return 0
 `)
 
-// scriptFeed reads feed streams. KEYS: the streams. ARGV: the most entries to read per
-// stream (0: none), then for each stream the position's ID to read after. For each stream it
-// returns four fields, then up to that many entries after the position as pairs of ID and
-// the entry's "c" field. The fields are the stream's length, entries-added,
-// last-generated-id and oldest entry's ID ("0-0" when empty); a missing stream reads as one
-// never written to. When entries are asked for and the stream still holds the position's own
-// entry, nothing after it can have been trimmed (streams are trimmed oldest first), and
-// the script skips XINFO: the fields are then -1, 0, "0-0", "0-0". XINFO STREAM's
-// entries-added needs Redis 7.
+// scriptFeed reads feed streams. KEYS: the streams, then their tag keys (feedTag). ARGV: the
+// most entries to read per stream (0: none), then for each stream the position's ID to read
+// after and the tag of the commit at that ID ("" when the position is at no entry). For each
+// stream it returns five fields, then up to that many entries after the position as triples
+// of ID, the entry's "c" field (its changes) and its "t" field (its commit's tag). The fields
+// are the stream's length, entries-added, last-generated-id, oldest entry's ID ("0-0" when
+// empty) and the tag of the last commit written to it (its tag key); a missing stream reads
+// as one never written to. When entries are asked for and the stream still holds the
+// position's own entry, with the same tag, nothing after it can have been trimmed (streams
+// are trimmed oldest first), and the script skips XINFO: the fields are then -1, 0, "0-0",
+// "0-0", "". The tag is what tells the cursor's entry from another that a stream restored
+// from an older copy gave the same ID. XINFO STREAM's entries-added needs Redis 7.
 var scriptFeed = redis.NewScript(`
 local count = tonumber(ARGV[1])
+local function tagOf(fields)
+  for j = 1, #fields, 2 do
+    if fields[j] == 't' then return fields[j + 1] end
+  end
+  return ''
+end
 local function add(r, e)
   local c = ''
   for j = 1, #e[2], 2 do
@@ -106,20 +115,23 @@ local function add(r, e)
   end
   r[#r + 1] = e[1]
   r[#r + 1] = c
+  r[#r + 1] = tagOf(e[2])
 end
 local out = {}
-for i, k in ipairs(KEYS) do
-  local from = ARGV[i + 1]
+local n = #KEYS / 2
+for i = 1, n do
+  local k = KEYS[i]
+  local from, tag = ARGV[2 * i], ARGV[2 * i + 1]
   local r = nil
-  if count > 0 and from ~= '0-0' then
+  if count > 0 and from ~= '0-0' and tag ~= '' then
     local es = redis.call('XRANGE', k, from, '+', 'COUNT', count + 1)
-    if #es > 0 and es[1][1] == from then
-      r = {-1, 0, '0-0', '0-0'}
+    if #es > 0 and es[1][1] == from and tagOf(es[1][2]) == tag then
+      r = {-1, 0, '0-0', '0-0', ''}
       for j = 2, #es do add(r, es[j]) end
     end
   end
   if not r then
-    r = {0, 0, '0-0', '0-0'}
+    r = {0, 0, '0-0', '0-0', ''}
     if redis.call('EXISTS', k) == 1 then
       local info = redis.call('XINFO', 'STREAM', k)
       local f = {}
@@ -127,7 +139,7 @@ for i, k in ipairs(KEYS) do
       if not f['entries-added'] then
         return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
       end
-      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0'}
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', redis.call('GET', KEYS[n + i]) or ''}
       if f['length'] > 0 then r[4] = f['recorded-first-entry-id'] end
       if count > 0 then
         for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end

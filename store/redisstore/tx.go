@@ -534,7 +534,8 @@ func (t *txn) commit(ctx context.Context) error {
 	cmds, err := t.conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		t.queueWrites(ctx, p)
 		for _, f := range feeds {
-			p.XAdd(ctx, f)
+			p.XAdd(ctx, f.args)
+			p.Set(ctx, t.s.ks.feedTag(f.bucket).k, f.tag, 0)
 		}
 		if t.s.cluster != nil {
 			p.Publish(ctx, t.s.ks.doorbell(), "1")
@@ -717,7 +718,14 @@ func (t *txn) releaseClaims(ctx context.Context) {
 }
 
 // feedEntries groups the changes by bucket into one XADD each.
-func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
+// feedAppend is one commit's entry in one bucket's stream, and the tag it carries.
+type feedAppend struct {
+	bucket int
+	args   *redis.XAddArgs
+	tag    string
+}
+
+func (t *txn) feedEntries() ([]feedAppend, error) {
 	byBucket := map[int][]store.Change{}
 	var order []int
 	for _, c := range t.changes {
@@ -726,7 +734,8 @@ func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
 		}
 		byBucket[c.b] = append(byBucket[c.b], c.c)
 	}
-	out := make([]*redis.XAddArgs, 0, len(order))
+	out := make([]feedAppend, 0, len(order))
+	tag := newTag()
 	for _, b := range order {
 		payload, err := json.Marshal(byBucket[b])
 		if err != nil {
@@ -734,7 +743,7 @@ func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
 		}
 		a := &redis.XAddArgs{
 			Stream: t.s.ks.feed(b).k,
-			Values: []any{"c", string(payload)},
+			Values: []any{"c", string(payload), "t", tag},
 		}
 		// Small retentions are trimmed exactly (one more than asked, so that a subscriber
 		// at the oldest commit it saw still finds it); larger ones approximately, which
@@ -744,7 +753,7 @@ func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
 		} else {
 			a.MaxLen = t.s.opt.retention + 1
 		}
-		out = append(out, a)
+		out = append(out, feedAppend{bucket: b, args: a, tag: tag})
 	}
 	return out, nil
 }
