@@ -433,7 +433,7 @@ type streamState struct {
 	length  uint64   // entries held
 	added   uint64   // entries ever added (entries-added)
 	last    streamID // last-generated-id: the ID of the added-th entry
-	lastTag string   // the tag of the last commit written to the stream
+	lastTag string   // the tag of the last entry (of the last commit, when the stream is empty)
 	first   streamID // the oldest entry held, when length > 0
 	entries []feedEntry
 	// full is true when entries holds every entry after the position (fewer than the

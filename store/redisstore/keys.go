@@ -101,7 +101,7 @@ func (ks *keyspace) index(kind store.Kind, ix store.Index, values []string) key 
 func (ks *keyspace) lastUsed(b int) key { return ks.inBucket(b, "lastused") }
 
 // feedTag holds the tag of the last commit written to bucket b's change stream: what Head
-// gives a position at the stream's end, even when the stream has been emptied.
+// gives a position at the end of a stream that has been emptied.
 func (ks *keyspace) feedTag(b int) key { return ks.inBucket(b, "feedtag") }
 
 // feed is the change stream of bucket b.

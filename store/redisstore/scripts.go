@@ -94,8 +94,8 @@ return 0
 // stream it returns five fields, then up to that many entries after the position as triples
 // of ID, the entry's "c" field (its changes) and its "t" field (its commit's tag). The fields
 // are the stream's length, entries-added, last-generated-id, oldest entry's ID ("0-0" when
-// empty) and the tag of the last commit written to it (its tag key); a missing stream reads
-// as one never written to. When entries are asked for and the stream still holds the
+// empty) and the tag of its last entry (of the last commit written to it, from its tag key,
+// when it is empty); a missing stream reads as one never written to. When entries are asked for and the stream still holds the
 // position's own entry, with the same tag, nothing after it can have been trimmed (streams
 // are trimmed oldest first), and the script skips XINFO: the fields are then -1, 0, "0-0",
 // "0-0", "". The tag is what tells the cursor's entry from another that a stream restored
@@ -139,8 +139,13 @@ for i = 1, n do
       if not f['entries-added'] then
         return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
       end
-      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', redis.call('GET', KEYS[n + i]) or ''}
-      if f['length'] > 0 then r[4] = f['recorded-first-entry-id'] end
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', ''}
+      if f['length'] > 0 then
+        r[4] = f['recorded-first-entry-id']
+        r[5] = tagOf(f['last-entry'][2])
+      else
+        r[5] = redis.call('GET', KEYS[n + i]) or ''
+      end
       if count > 0 then
         for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end
       end
