@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -295,7 +296,13 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, func(context.Conte
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	// FILE_COPY (PostgreSQL 15 and later) is several times faster than WAL-logging the copy.
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY")
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42601" { // a syntax error: an older server
+		_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
+	}
+	if err != nil {
 		return "", nil, fmt.Errorf("creating database %s: %w", name, err)
 	}
 	u, err := url.Parse(s.URL)
