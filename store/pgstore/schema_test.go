@@ -1,0 +1,221 @@
+package pgstore
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// TestSchemaRefuses checks that the database itself refuses what the contract forbids, for
+// whoever writes to it: statements that bypass the store fail on the schema's constraints.
+func TestSchemaRefuses(t *testing.T) {
+	b, st := open(t, shared(t).Database(t))
+	g := ids()
+	ctx := t.Context()
+	acct := putAccount(t, st, g)
+	other := putAccount(t, st, g)
+	bot := newBot(t, g, acct, "deploy")
+	user := store.User{ID: mustID(t, g, id.User, ""), Email: "a@example.com"}
+	cred := store.Credential{ID: mustID(t, g, id.Authtoken, acct), AccountID: acct, Kind: store.Authtoken, OwnerID: bot.ID, SecretHash: "h1"}
+	ssh := store.Credential{ID: mustID(t, g, id.SSHCredential, acct), AccountID: acct, Kind: store.SSHCredential, OwnerID: bot.ID,
+		PublicKey: "ssh-ed25519 AAAA", Fingerprint: "SHA256:f1"}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for _, put := range []func() error{
+			func() error { return tx.PutBotUser(ctx, bot) },
+			func() error { return tx.PutCredential(ctx, cred) },
+			func() error { return tx.PutCredential(ctx, ssh) },
+		} {
+			if err := put(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.PutUser(ctx, user) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		a, err := tx.Account(ctx, acct)
+		if err != nil {
+			return err
+		}
+		a.Key = "tenant-1"
+		return tx.PutAccount(ctx, a)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name, sql, code, constraint string
+		args                        []any
+	}{
+		{"user email", `INSERT INTO iamkit.users (id, email, name) VALUES ('usr_x', $1, '')`, pgUniqueViolation, "users_email_key", []any{user.Email}},
+		{"account key", `INSERT INTO iamkit.accounts (id, name, key, plan, seats) VALUES ('ac_x', '', 'tenant-1', '', 0)`, pgUniqueViolation, "accounts_key_key", nil},
+		{"bot name in its account", `INSERT INTO iamkit.bot_users (id, account_id, name, active, roles) VALUES ('bot_x', $1, 'deploy', true, '{}')`, pgUniqueViolation, "bot_users_name_key", []any{acct}},
+		{"secret hash", `INSERT INTO iamkit.credentials (id, account_id, kind, owner_id, description, metadata, acl, secret_hash)
+			VALUES ('cr_x', $1, 'api_key', 'bot_x', '', '', '{}', 'h1')`, pgUniqueViolation, "credentials_secret_hash_key", []any{other}},
+		{"fingerprint", `INSERT INTO iamkit.credentials (id, account_id, kind, owner_id, description, metadata, acl, public_key, fingerprint)
+			VALUES ('sshcr_x', $1, 'ssh_key', 'bot_x', '', '', '{}', 'k', 'SHA256:f1')`, pgUniqueViolation, "credentials_fingerprint_key", []any{other}},
+		{"record of no account", `INSERT INTO iamkit.roles (id, account_id, name, description, permissions) VALUES ('role_x', 'ac_missing', 'r', '', '{}')`,
+			pgForeignKeyViolation, "roles_account_id_fkey", nil},
+		{"membership of no user", `INSERT INTO iamkit.memberships (account_id, user_id, roles, status) VALUES ($1, 'usr_missing', '{}', 'active')`,
+			pgForeignKeyViolation, "memberships_user_id_fkey", []any{acct}},
+		{"membership status", `INSERT INTO iamkit.memberships (account_id, user_id, roles, status) VALUES ($1, $2, '{}', 'pending')`,
+			pgCheckViolation, "memberships_status_check", []any{acct, user.ID}},
+		{"credential kind", `INSERT INTO iamkit.credentials (id, account_id, kind, owner_id, description, metadata, acl, secret_hash)
+			VALUES ('pw_x', $1, 'password', 'bot_x', '', '', '{}', 'h2')`, pgCheckViolation, "credentials_kind_check", []any{acct}},
+		{"deleting an account with records", `DELETE FROM iamkit.accounts WHERE id = $1`, pgForeignKeyViolation, "bot_users_account_id_fkey", []any{acct}},
+	} {
+		_, err := b.pool.Exec(ctx, c.sql, c.args...)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != c.code || pe.ConstraintName != c.constraint {
+			t.Errorf("%s: %v, want SQLSTATE %s on %s", c.name, err, c.code, c.constraint)
+		}
+	}
+
+	// Empty keys are not keys: tokens have no fingerprint, SSH keys no secret hash, accounts
+	// need no key.
+	for _, sql := range []string{
+		`INSERT INTO iamkit.accounts (id, name, plan, seats) VALUES ('ac_y', '', '', 0), ('ac_z', '', '', 0)`,
+		`INSERT INTO iamkit.credentials (id, account_id, kind, owner_id, description, metadata, acl, secret_hash)
+			VALUES ('cr_y', 'ac_y', 'authtoken', 'bot_y', '', '', '{}', 'h3'), ('cr_z', 'ac_y', 'authtoken', 'bot_y', '', '', '{}', 'h4')`,
+	} {
+		if _, err := b.pool.Exec(ctx, sql); err != nil {
+			t.Errorf("%s: %v", sql, err)
+		}
+	}
+}
+
+// TestUpdateSpanningAccounts checks that an Update writing the records of two accounts is
+// refused and commits nothing: the account is the unit of atomicity and of the feed's
+// shards.
+func TestUpdateSpanningAccounts(t *testing.T) {
+	_, st := open(t, shared(t).Database(t))
+	g := ids()
+	ctx := t.Context()
+	a, c := putAccount(t, st, g), putAccount(t, st, g)
+	ba, bc := newBot(t, g, a, ""), newBot(t, g, c, "")
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.PutBotUser(ctx, bc) }); err != nil {
+		t.Fatal(err)
+	}
+	for name, fn := range map[string]func(tx store.Tx) error{
+		"two puts": func(tx store.Tx) error {
+			if err := tx.PutBotUser(ctx, ba); err != nil {
+				return err
+			}
+			other := newBot(t, g, c, "")
+			return tx.PutBotUser(ctx, other)
+		},
+		"a put and a delete, the error ignored": func(tx store.Tx) error {
+			if err := tx.PutBotUser(ctx, ba); err != nil {
+				return err
+			}
+			_ = tx.DeleteBotUser(ctx, bc.ID)
+			return nil
+		},
+	} {
+		err := st.Update(ctx, fn)
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+		err = st.View(ctx, func(r store.Reader) error {
+			if _, err := r.BotUser(ctx, ba.ID); !errors.Is(err, store.ErrNotFound) {
+				return errors.New("the first account's bot user was committed")
+			}
+			_, err := r.BotUser(ctx, bc.ID)
+			return err
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestDeletedCredentialTakesItsLastUse checks what the suite cannot see: deleting a
+// credential deletes its last-used row, and a use recorded for a deleted one writes none.
+func TestDeletedCredentialTakesItsLastUse(t *testing.T) {
+	b, st := open(t, shared(t).Database(t))
+	g := ids()
+	ctx := t.Context()
+	acct := putAccount(t, st, g)
+	bot := newBot(t, g, acct, "")
+	cred := store.Credential{ID: mustID(t, g, id.APIKey, acct), AccountID: acct, Kind: store.APIKey, OwnerID: bot.ID, SecretHash: "h"}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutBotUser(ctx, bot); err != nil {
+			return err
+		}
+		return tx.PutCredential(ctx, cred)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() int {
+		var n int
+		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM iamkit.last_used`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	use := []store.Use{{CredentialID: cred.ID, At: time.Now()}, {CredentialID: "ak_never_stored", At: time.Now()}}
+	if err := st.RecordUse(ctx, use); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 1 {
+		t.Fatalf("%d last-used rows, want 1 (the stored credential's)", n)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.DeleteBotUser(ctx, bot.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 0 {
+		t.Fatalf("%d last-used rows after the credential was deleted, want 0", n)
+	}
+	if err := st.RecordUse(ctx, use); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 0 {
+		t.Fatalf("%d last-used rows after recording a deleted credential's use, want 0", n)
+	}
+}
+
+// TestSweepExpiredSingleUse checks that expired single-use keys are deleted, not only
+// refused.
+func TestSweepExpiredSingleUse(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	b, _ := open(t, shared(t).Database(t), WithClock(clock))
+	ctx := t.Context()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.PutSingleUse(ctx, k, nil, now.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	now = now.Add(2 * sweepEvery)
+	mu.Unlock()
+	if err := b.PutSingleUse(ctx, "d", nil, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	rows, err := b.pool.Query(ctx, `SELECT key FROM iamkit.single_use`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) != 1 || keys[0] != "d" {
+		t.Fatalf("keys left after the sweep = %q, want [d]", keys)
+	}
+}
