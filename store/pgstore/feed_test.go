@@ -22,16 +22,17 @@ const waitTimeout = 30 * time.Second
 // error) and returns them with the cursor after the last.
 func follow(t *testing.T, st store.Store, from store.Cursor, n int) ([]store.Commit, store.Cursor) {
 	t.Helper()
-	got, next, err := collect(t.Context(), st, from, n)
+	got, next, err := collect(t.Context(), st, from, n, waitTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got, next
 }
 
-// collect reads the feed of st from cursor until it has n commits; a gap is an error.
-func collect(ctx context.Context, st store.Store, from store.Cursor, n int) ([]store.Commit, store.Cursor, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// collect reads the feed of st from cursor until it has n commits, within timeout; a gap is
+// an error.
+func collect(ctx context.Context, st store.Store, from store.Cursor, n int, timeout time.Duration) ([]store.Commit, store.Cursor, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var got []store.Commit
 	for len(got) < n {
@@ -92,7 +93,7 @@ func TestFeedEveryCommitOnceInAccountOrder(t *testing.T) {
 	seen := make([][]store.Commit, 2)
 	followErrs := make([]error, 2)
 	for i, st := range []store.Store{writer, other} {
-		followers.Go(func() { seen[i], _, followErrs[i] = collect(ctx, st, from, total) })
+		followers.Go(func() { seen[i], _, followErrs[i] = collect(ctx, st, from, total, 2*time.Minute) })
 	}
 
 	var seq sync.Map // bot ID -> the value of its account's counter it was created with
@@ -215,7 +216,9 @@ func TestFeedCommitThatBeganFirstEndsLast(t *testing.T) {
 			}
 			slow, fast := newBot(t, g, slowAcct, "slow"), newBot(t, g, fastAcct, "fast")
 
-			began, release := make(chan struct{}), make(chan struct{})
+			began, released := make(chan struct{}), make(chan struct{})
+			release := sync.OnceFunc(func() { close(released) })
+			t.Cleanup(release) // before the pool closes: it waits for the transaction's connection
 			done := make(chan error, 1)
 			go func() {
 				attempt := 0
@@ -226,7 +229,7 @@ func TestFeedCommitThatBeganFirstEndsLast(t *testing.T) {
 					}
 					if attempt == 1 {
 						close(began)
-						<-release
+						<-released
 					}
 					return nil
 				})
@@ -237,7 +240,7 @@ func TestFeedCommitThatBeganFirstEndsLast(t *testing.T) {
 			}
 			first, next := follow(t, st, from, 1)
 			wantBot(t, "the commit that finished first", first[0], fast.ID)
-			close(release)
+			release()
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
