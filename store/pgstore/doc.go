@@ -17,7 +17,11 @@
 //	defer st.Close()
 //
 // New needs a role that may create a schema and tables in the database the first time, and
-// whenever a release brings a migration; afterwards it only reads, writes and LISTENs.
+// whenever a release brings a migration; afterwards it only reads, writes and LISTENs. A
+// transaction or a View holds one connection of the pool and never waits for a second (its
+// credentials' last-used times are read on the same connection), so any pool size works;
+// the listening connection of the feed is taken out of the pool and does not count against
+// its size.
 //
 // # Tables
 //

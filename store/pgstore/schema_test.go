@@ -1,12 +1,14 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
@@ -217,5 +219,65 @@ func TestSweepExpiredSingleUse(t *testing.T) {
 	}
 	if len(keys) != 1 || keys[0] != "d" {
 		t.Fatalf("keys left after the sweep = %q, want [d]", keys)
+	}
+}
+
+// TestOneConnectionIsEnough checks that no read holds one connection while it waits for
+// another: with a pool of one connection, a View and an Update that read credentials (and so
+// their last-used times) complete. Otherwise N concurrent transactions deadlock a pool of N.
+func TestOneConnectionIsEnough(t *testing.T) {
+	url := shared(t).Database(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	st, err := New(t.Context(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	g := ids()
+	acct := putAccount(t, st, g)
+	bot := newBot(t, g, acct, "")
+	cred := store.Credential{ID: mustID(t, g, id.APIKey, acct), AccountID: acct, Kind: store.APIKey, OwnerID: bot.ID, SecretHash: "h"}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutBotUser(ctx, bot); err != nil {
+			return err
+		}
+		return tx.PutCredential(ctx, cred)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordUse(ctx, []store.Use{{CredentialID: cred.ID, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(ctx, func(r store.Reader) error {
+		_, err := r.Credential(ctx, cred.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("View reading a credential: %v", err)
+	}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		cs, err := tx.CredentialsByOwner(ctx, acct, bot.ID, store.Page{Limit: 10})
+		if err != nil {
+			return err
+		}
+		if len(cs) != 1 || cs[0].LastUsedAt.IsZero() {
+			return errors.New("the credential or its last use is missing")
+		}
+		cs[0].Description = "read with its last use"
+		return tx.PutCredential(ctx, cs[0])
+	})
+	if err != nil {
+		t.Fatalf("Update reading credentials: %v", err)
 	}
 }

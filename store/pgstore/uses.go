@@ -63,8 +63,23 @@ func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
+	return s.lastUsed(ctx, s.pool, ids)
+}
+
+// LastUsed implements store.LastUsedReader: the read runs on the transaction's connection.
+func (o *ops) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+	return o.s.lastUsed(ctx, o.tx, ids)
+}
+
+// querier is what lastUsed reads through: the pool, or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// lastUsed reads the last-used times of ids through q.
+func (s *Store) lastUsed(ctx context.Context, q querier, ids []string) ([]time.Time, error) {
 	out := make([]time.Time, len(ids))
-	rows, err := s.pool.Query(ctx, `SELECT credential_id, at FROM iamkit.last_used WHERE credential_id = ANY($1::text[])`, storableOnly(ids))
+	rows, err := q.Query(ctx, `SELECT credential_id, at FROM iamkit.last_used WHERE credential_id = ANY($1::text[])`, storableOnly(ids))
 	if err != nil {
 		return nil, s.fail(ctx, err, "read last uses")
 	}
