@@ -49,14 +49,16 @@ func collect(ctx context.Context, st store.Store, from store.Cursor, n int, time
 	return got, from, nil
 }
 
-// retryAborted runs an Update again while it fails with code CodeAborted, as a caller would.
+// retryAborted runs an Update again while it fails with code CodeAborted, as a caller would,
+// up to 1000 times.
 func retryAborted(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
-	for {
+	for range 1000 {
 		err := st.Update(ctx, fn)
 		if store.CodeOf(err) != store.CodeAborted {
 			return err
 		}
 	}
+	return errors.New("Update aborted 1000 times in a row")
 }
 
 // TestFeedEveryCommitOnceInAccountOrder has writers commit concurrently on many accounts,
