@@ -263,7 +263,11 @@ func (o *ops) writeError(ctx context.Context, t *table, err error) error {
 			"refused by the database's constraint %s", pe.ConstraintName)
 	}
 	if strings.HasPrefix(pe.Code, "22") { // data exception: a value out of the column's range
-		return store.Invalid(string(t.Kind)+"."+pe.ColumnName, store.CodeInvalidValue, 0, "PostgreSQL cannot store the value (%s)", pe.Code)
+		field := string(t.Kind)
+		if pe.ColumnName != "" {
+			field += "." + pe.ColumnName
+		}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "PostgreSQL cannot store a value (SQLSTATE %s)", pe.Code)
 	}
 	return o.fail(ctx, err, "write "+string(t.Kind))
 }

@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -279,5 +281,81 @@ func TestOneConnectionIsEnough(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("Update reading credentials: %v", err)
+	}
+}
+
+// TestListingsInByteOrder checks that listings come in descending byte order of their keys,
+// as the contract says, though the test server's collation (ICU en-US) sorts "usr_a" after
+// "usr_B", and that a page bound compares the same way.
+func TestListingsInByteOrder(t *testing.T) {
+	_, st := open(t, shared(t).Database(t))
+	ctx := t.Context()
+	acct := putAccount(t, st, ids())
+	users := []string{"usr_0", "usr_B", "usr_a", "usr_bA", "usr_b_"} // ascending bytes
+	for i, u := range users {
+		if err := st.Update(ctx, func(tx store.Tx) error {
+			return tx.PutUser(ctx, store.User{ID: u, Email: u + "@example.com"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		m := store.Membership{AccountID: acct, UserID: users[i], Status: store.MemberActive}
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.PutMembership(ctx, m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(before string) []string {
+		var out []string
+		err := st.View(ctx, func(r store.Reader) error {
+			ms, err := r.Memberships(ctx, acct, store.Page{BeforeID: before, Limit: 10})
+			for _, m := range ms {
+				out = append(out, m.UserID)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got, want := list(""), []string{"usr_b_", "usr_bA", "usr_a", "usr_B", "usr_0"}; !slices.Equal(got, want) {
+		t.Errorf("Memberships = %q, want %q", got, want)
+	}
+	if got, want := list("usr_a"), []string{"usr_B", "usr_0"}; !slices.Equal(got, want) {
+		t.Errorf("Memberships before usr_a = %q, want %q", got, want)
+	}
+}
+
+// TestValuesPostgreSQLCannotHold checks strings with a NUL byte or invalid UTF-8, which text
+// columns refuse: a write is ErrInvalid naming the field, a lookup finds nothing.
+func TestValuesPostgreSQLCannotHold(t *testing.T) {
+	_, st := open(t, shared(t).Database(t))
+	g := ids()
+	ctx := t.Context()
+	acct := putAccount(t, st, g)
+	for _, bad := range []string{"a\x00b", "a\xffb"} {
+		bot := newBot(t, g, acct, bad)
+		err := st.Update(ctx, func(tx store.Tx) error { return tx.PutBotUser(ctx, bot) })
+		var se *store.Error
+		if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) || se.Field != "bot_user.name" {
+			t.Errorf("PutBotUser(name %q) = %v, want ErrInvalid on bot_user.name", bad, err)
+		}
+		err = st.View(ctx, func(r store.Reader) error {
+			if _, err := r.BotUserByName(ctx, acct, bad); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("BotUserByName: %v, want ErrNotFound", err)
+			}
+			if _, err := r.BotUser(ctx, bad); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("BotUser: %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%q: %v", bad, err)
+		}
+		if err := st.PutSingleUse(ctx, bad, nil, time.Now().Add(time.Hour)); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("PutSingleUse(%q) = %v, want ErrInvalid", bad, err)
+		}
+		if _, err := st.TakeSingleUse(ctx, bad); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TakeSingleUse(%q) = %v, want ErrNotFound", bad, err)
+		}
 	}
 }
