@@ -127,6 +127,10 @@
 // database is down their Changes calls fail with store.ErrUnavailable, so they fail closed,
 // and the same Store resumes from the same cursor when it is back.
 //
+// PostgreSQL serialises the COMMITs of transactions that NOTIFY (they take a short lock on
+// its notification queue), so NOTIFY bounds the write rate of a database: the benchmarks are
+// to say where.
+//
 // Retention: each commit deletes, in the same statement, the rows of its shard that are
 // more than WithFeedRetention (default 4096) revisions old. A cursor that cannot be followed
 // gets a Batch with Gap set, whose Next resumes at the oldest commit still held: one whose

@@ -149,26 +149,11 @@ func (o *ops) List(ctx context.Context, kind store.Kind, index string, values []
 	if ix, _ := t.Index(index); ix.Unique {
 		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
 	}
-	if !allStorable(values) {
+	sql, args, ok := listQuery(t, cols, values, p)
+	if !ok {
 		return []any{}, nil
 	}
-	args := anys(values)
-	var sql strings.Builder
-	sql.WriteString("SELECT " + strings.Join(t.columns, ", ") + " FROM " + t.name + " WHERE " + equal(cols, 1))
-	if p.BeforeID != "" {
-		if !storable(p.BeforeID) {
-			return []any{}, nil
-		}
-		before, ok := t.keyValues(p.BeforeID)
-		if !ok { // a composite key's first part alone: below every key that starts with it
-			before = []any{p.BeforeID, ""}
-		}
-		sql.WriteString(" AND (" + strings.Join(t.key, ", ") + ") < (" + placeholders(len(args)+1, len(before)) + ")")
-		args = append(args, before...)
-	}
-	sql.WriteString(" ORDER BY " + strings.Join(t.key, " DESC, ") + " DESC LIMIT $" + strconv.Itoa(len(args)+1))
-	args = append(args, p.Limit)
-	rows, err := o.tx.Query(ctx, sql.String(), args...)
+	rows, err := o.tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, o.fail(ctx, err, "list "+string(kind))
 	}
@@ -180,6 +165,27 @@ func (o *ops) List(ctx context.Context, kind store.Kind, index string, values []
 		out = []any{}
 	}
 	return out, nil
+}
+
+// listQuery returns the query of one page of a listing index, or false when no record can
+// match (a value PostgreSQL cannot hold).
+func listQuery(t *table, cols, values []string, p store.Page) (string, []any, bool) {
+	if !allStorable(values) || !storable(p.BeforeID) {
+		return "", nil, false
+	}
+	args := anys(values)
+	var sql strings.Builder
+	sql.WriteString("SELECT " + strings.Join(t.columns, ", ") + " FROM " + t.name + " WHERE " + equal(cols, 1))
+	if p.BeforeID != "" {
+		before, ok := t.keyValues(p.BeforeID)
+		if !ok { // a composite key's first part alone: below every key that starts with it
+			before = []any{p.BeforeID, ""}
+		}
+		sql.WriteString(" AND (" + strings.Join(t.key, ", ") + ") < (" + placeholders(len(args)+1, len(before)) + ")")
+		args = append(args, before...)
+	}
+	sql.WriteString(" ORDER BY " + strings.Join(t.key, " DESC, ") + " DESC LIMIT $" + strconv.Itoa(len(args)+1))
+	return sql.String(), append(args, p.Limit), true
 }
 
 // Count implements store.Ops.

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,7 +138,7 @@ func (t *table) prepare() {
 	t.get = "SELECT " + cols + " FROM " + t.name + " WHERE " + equal(t.key, 1)
 	var set []string
 	for _, c := range t.columns {
-		if !contains(t.key, c) {
+		if !slices.Contains(t.key, c) {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
 	}
@@ -172,15 +173,6 @@ func placeholders(from, n int) string {
 		parts[i] = "$" + strconv.Itoa(from+i)
 	}
 	return strings.Join(parts, ", ")
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // storable reports whether PostgreSQL can hold s in a text column: valid UTF-8 without NUL.
