@@ -89,13 +89,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrateLock)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS iamkit`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS iamkit.schema_version (
-			version     integer PRIMARY KEY,
-			name        text NOT NULL,
-			applied_at  timestamptz NOT NULL DEFAULT now())`); err != nil {
+		if err := createVersionTable(ctx, tx); err != nil {
 			return err
 		}
 		var current int
@@ -118,6 +112,23 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		return err
 	})
 	return setup, err
+}
+
+// createVersionTable creates the schema iamkit and its schema_version table, unless they
+// exist: a role that may not create anything can open a database that is up to date.
+func createVersionTable(ctx context.Context, tx pgx.Tx) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('iamkit.schema_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS iamkit`); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `CREATE TABLE iamkit.schema_version (
+		version     integer PRIMARY KEY,
+		name        text NOT NULL,
+		applied_at  timestamptz NOT NULL DEFAULT now())`)
+	return err
 }
 
 // setUpFeed gives a new database its feed epoch and shard heads, and returns those the

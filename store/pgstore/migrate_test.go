@@ -1,9 +1,13 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
+	neturl "net/url"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -124,6 +128,38 @@ func TestMigrations(t *testing.T) {
 		if adopted.shards != 4 {
 			t.Fatalf("opened without WithShards: %d shards, want the database's 4", adopted.shards)
 		}
+	})
+	t.Run("least_privilege_role", func(t *testing.T) {
+		// Once the schema is up to date, a role that may only read and write its tables
+		// opens the database: no migration, no CREATE.
+		t.Parallel()
+		url := srv.Database(t)
+		admin, _ := open(t, url)
+		role := "iamkit_rw_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		for _, sql := range []string{
+			"CREATE ROLE " + role + " LOGIN",
+			"GRANT USAGE ON SCHEMA iamkit TO " + role,
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA iamkit TO " + role,
+		} {
+			if _, err := admin.pool.Exec(t.Context(), sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() {
+			ctx := context.WithoutCancel(t.Context())
+			_, _ = admin.pool.Exec(ctx, "DROP OWNED BY "+role)
+			_, _ = admin.pool.Exec(ctx, "DROP ROLE "+role)
+		})
+		u, err := neturl.Parse(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = neturl.User(role)
+		b, st := open(t, u.String())
+		if b.epoch != admin.epoch {
+			t.Fatalf("the role sees epoch %s, the owner %s", b.epoch, admin.epoch)
+		}
+		putAccount(t, st, ids())
 	})
 	t.Run("bad_options", func(t *testing.T) {
 		t.Parallel()
