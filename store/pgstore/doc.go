@@ -55,9 +55,14 @@
 //   - foreign keys: every record of an account references accounts (ON DELETE RESTRICT:
 //     accounts are never deleted); memberships and external identities reference users
 //     (which are never deleted); last_used references credentials ON DELETE CASCADE, so
-//     deleting a credential deletes its last-used time;
+//     deleting a credential deletes its last-used time. A write that breaks one (a bot
+//     user of an account that does not exist) fails with store.ErrInvalid naming the field,
+//     e.g. bot_user.account_id;
 //   - checks: a membership's status is active or disabled, a credential's kind is
-//     authtoken, api_key or ssh_key, seats are not negative.
+//     authtoken, api_key or ssh_key, seats are not negative (store.ErrInvalid too).
+//
+// Text columns cannot hold a NUL byte or invalid UTF-8: a write of such a string fails with
+// store.ErrInvalid naming its field, and a lookup of one finds nothing.
 //
 // A credential's owner has no foreign key: it is a bot user of the account or a user with a
 // membership in it, which no single reference can say; store.New checks it when the
