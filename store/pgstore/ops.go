@@ -327,30 +327,23 @@ func (o *ops) writable() error {
 // route checks that a change keeps the transaction to one account, the unit of atomicity and
 // of the feed's shards; users, which belong to none, go with the account's records.
 func (o *ops) route(c store.Change) error {
-	switch {
-	case c.AccountID == "":
-		if o.user == "" {
-			o.user = c.ID
-		}
-	case o.account == "":
-		o.account = c.AccountID
-	case o.account != c.AccountID:
+	if o.account != "" && c.AccountID != "" && c.AccountID != o.account {
 		return store.Invalid("transaction", store.CodeInvalidValue, 0,
 			"an Update writes the records of one account: this one writes in %s and in %s", o.account, c.AccountID)
 	}
 	return nil
 }
 
-// shardKey returns the ID whose shard tag places the transaction's commit.
-func (o *ops) shardKey() string {
-	if o.account != "" {
-		return o.account
-	}
-	return o.user
-}
-
-// record notes a change, collapsing repeated writes of one record into its last op.
+// record notes a change made, binding the transaction to its account (or, until an
+// account's record is written, to the first user's ID), and collapsing repeated writes of one
+// record into its last op.
 func (o *ops) record(c store.Change) {
+	switch {
+	case c.AccountID != "":
+		o.account = c.AccountID
+	case o.user == "":
+		o.user = c.ID
+	}
 	k := c
 	k.Op = ""
 	if i, ok := o.seen[k]; ok {
@@ -359,6 +352,14 @@ func (o *ops) record(c store.Change) {
 	}
 	o.seen[k] = len(o.changes)
 	o.changes = append(o.changes, c)
+}
+
+// shardKey returns the ID whose shard tag places the transaction's commit.
+func (o *ops) shardKey() string {
+	if o.account != "" {
+		return o.account
+	}
+	return o.user
 }
 
 func anys(values []string) []any {

@@ -359,3 +359,33 @@ func TestValuesPostgreSQLCannotHold(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordOfNoAccount checks how a write the foreign keys refuse comes back through the
+// store: ErrInvalid naming the field, and the transaction still usable after it.
+func TestRecordOfNoAccount(t *testing.T) {
+	_, st := open(t, shared(t).Database(t))
+	g := ids()
+	ctx := t.Context()
+	acct := putAccount(t, st, g)
+	orphan := newBot(t, g, mustID(t, g, id.Account, ""), "")
+	kept := newBot(t, g, acct, "")
+	var putErr error
+	err := st.Update(ctx, func(tx store.Tx) error {
+		putErr = tx.PutBotUser(ctx, orphan)
+		return tx.PutBotUser(ctx, kept)
+	})
+	var se *store.Error
+	if !errors.Is(putErr, store.ErrInvalid) || !errors.As(putErr, &se) || se.Field != "bot_user.account_id" {
+		t.Errorf("PutBotUser in an account never stored: %v, want ErrInvalid on bot_user.account_id", putErr)
+	}
+	if err != nil {
+		t.Fatalf("the Update that went on after the refused write: %v", err)
+	}
+	err = st.View(ctx, func(r store.Reader) error {
+		_, err := r.BotUser(ctx, kept.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the bot user written after the refused write: %v", err)
+	}
+}
