@@ -60,6 +60,15 @@ type Ops interface {
 	GetMany(ctx context.Context, refs []Ref) ([]any, error)
 }
 
+// LastUsedReader is implemented by Ops that read last-used times themselves, on their own
+// connection (an SQL transaction's). Store reads them through it, rather than through
+// Backend.LastUsed, so that a read never holds one connection while it waits for another: N
+// concurrent transactions would otherwise deadlock a pool of N connections.
+type LastUsedReader interface {
+	// LastUsed is Backend.LastUsed.
+	LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
+}
+
 // Ref names a record by table and primary key.
 type Ref struct {
 	Kind Kind

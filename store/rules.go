@@ -339,7 +339,8 @@ func (r *reader) tombstoned(ctx context.Context, cs []Credential) ([]bool, error
 	return gone, nil
 }
 
-// withLastUsed fills in the credentials' last-used times, in place.
+// withLastUsed fills in the credentials' last-used times, in place: through the Ops when
+// they read them (LastUsedReader), through the Backend otherwise.
 func (r *reader) withLastUsed(ctx context.Context, cs []Credential) ([]Credential, error) {
 	if len(cs) == 0 {
 		return cs, nil
@@ -348,7 +349,11 @@ func (r *reader) withLastUsed(ctx context.Context, cs []Credential) ([]Credentia
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	ts, err := r.b.LastUsed(ctx, ids)
+	var lastUsed LastUsedReader = r.b
+	if lu, ok := r.ops.(LastUsedReader); ok {
+		lastUsed = lu
+	}
+	ts, err := lastUsed.LastUsed(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -64,7 +65,7 @@ func testCRUD(t *testing.T, ns NewStore) {
 			m = m.Clone()
 			m.Status = store.MemberDisabled
 			m.Roles = append(m.Roles, "billing")
-			m.UpdatedAt = m.UpdatedAt.Add(1)
+			m.UpdatedAt = m.UpdatedAt.Add(time.Microsecond) // stored times have microsecond precision
 			return m
 		},
 		put: func(ctx context.Context, tx store.Tx, m store.Membership) error { return tx.PutMembership(ctx, m) },
