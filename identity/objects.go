@@ -6,11 +6,15 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// The public representations of this package's resources: what audit events record as
-// their object and what an API serves (adding its own "uri"). Each package defines those of
-// the resources it owns (rbac.RoleObject, botuser.BotUserObject, credential's and sso's),
-// with the JSON names of iamkit's API. Internal fields never appear: no account_id (an event
-// has it), no token hash. Every object reports its Resource.
+// Object is a resource's public representation: what audit events record as their object
+// and what an API serves (adding its own "uri"). Each package defines those of the resources
+// it owns (AccountObject, MemberObject and InvitationObject here, rbac.RoleObject,
+// botuser.BotUserObject, credential's and sso's), with the JSON names of iamkit's API.
+// Internal fields never appear: no account_id (an event has it), no secret or its hash, no
+// raw IdP metadata. Every object reports its Resource.
+type Object interface {
+	Resource() Resource
+}
 
 // AccountObject is an account. Its SSO settings are a resource of their own
 // (sso.SettingsObject).
