@@ -221,13 +221,22 @@ func (h *feedHandler) Flush() { h.cache.flush() }
 // principal, a permission the registry does not hold). With the cache warm it makes no
 // allocation and does not touch the store.
 func (a *Authorizer) Check(ctx context.Context, p identity.Principal, perm Permission) (Decision, error) {
+	if a.live.Load() && a.perms.Valid(perm) {
+		if g := a.cache.get(key{p.AccountID, p.ID}); g != nil {
+			// Built here, in the result, rather than by a.decide: copying a Decision between
+			// frames would cost more than the rest of the check.
+			allowed, reason, role := g.decide(perm)
+			return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}, nil
+		}
+	}
+	return a.checkCold(ctx, p, perm)
+}
+
+// checkCold is Check without a warm cache entry: it validates perm and compiles p's grants
+// from the store. It is apart from Check to keep the warm path small.
+func (a *Authorizer) checkCold(ctx context.Context, p identity.Principal, perm Permission) (Decision, error) {
 	if !a.perms.Valid(perm) {
 		return Decision{}, store.Invalid("permission", CodeUnknownPermission, 0, "unknown permission")
-	}
-	if a.live.Load() {
-		if g := a.cache.get(key{p.AccountID, p.ID}); g != nil {
-			return a.decide(g, perm), nil
-		}
 	}
 	g, err := a.load(ctx, p)
 	if err != nil {
@@ -271,9 +280,8 @@ func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.P
 
 // decide answers one permission, valid in the registry, from compiled grants.
 func (a *Authorizer) decide(g *grants, perm Permission) Decision {
-	d := g.decide(perm)
-	d.Name = a.perms.names[perm]
-	return d
+	allowed, reason, role := g.decide(perm)
+	return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}
 }
 
 // deny is a denial of perm for reason, as an error.
@@ -340,23 +348,27 @@ type roleSet struct {
 	perms Set
 }
 
-// decide answers one permission.
-func (g *grants) decide(perm Permission) Decision {
+// decide answers one permission: allowed, or why not, and the role that grants it. It
+// returns scalars rather than a Decision, which Check builds in its own result.
+func (g *grants) decide(perm Permission) (allowed bool, reason Reason, role string) {
 	switch {
 	case g.deny != ReasonGranted:
-		return Decision{Permission: perm, Reason: g.deny}
-	case g.allowed.Has(perm):
+		return false, g.deny, ""
+	case g.allowed.contains(perm):
 		for i := range g.roles {
-			if g.roles[i].perms.Has(perm) {
-				return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted, Role: g.roles[i].name}
+			if g.roles[i].perms.contains(perm) {
+				return true, ReasonGranted, g.roles[i].name
 			}
 		}
-		return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted}
-	case g.masked.Has(perm):
-		return Decision{Permission: perm, Reason: ReasonNotInPlan}
+		return true, ReasonGranted, ""
+	case g.masked.contains(perm):
+		return false, ReasonNotInPlan, ""
 	}
-	return Decision{Permission: perm, Reason: ReasonNoRole}
+	return false, ReasonNoRole, ""
 }
+
+// allows reports whether the grants allow perm.
+func (g *grants) allows(perm Permission) bool { return g.deny == ReasonGranted && g.allowed.Has(perm) }
 
 // holds returns every permission the principal's roles grant, plan or not.
 func (g *grants) holds() Set { return g.allowed.Union(g.masked) }

@@ -100,7 +100,7 @@ func (v eventReader) may(perm Permission, ok bool) bool {
 	if !ok {
 		return v.g.admin
 	}
-	return v.g.decide(perm).Allowed
+	return v.g.allows(perm)
 }
 
 // view returns ev as the reader may see it, or false if it may not see it at all.

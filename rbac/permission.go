@@ -302,9 +302,13 @@ func bit(p Permission) (int, uint64, bool) {
 }
 
 // Has reports whether p is in s.
-func (s Set) Has(p Permission) bool {
-	w, m, ok := bit(p)
-	return ok && s[w]&m != 0
+func (s Set) Has(p Permission) bool { return s.contains(p) }
+
+// contains is Has through a pointer: the warm path of Check reads the word in place rather
+// than copying the set first.
+func (s *Set) contains(p Permission) bool {
+	i := uint(p) - 1 // permission 0 wraps around, out of range
+	return i < MaxPermissions && s[i>>6&(setWords-1)]&(1<<(i&63)) != 0
 }
 
 // With returns s with p added.
