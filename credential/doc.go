@@ -73,7 +73,8 @@
 //   - CodeMalformedToken, CodeTokenUnknownKind and CodeTokenChecksum (a token that does not
 //     parse);
 //   - CodeInvalidACL (Field "acl" or "acl[i]", Limit for a size limit), CodeSSHKeyInvalid and
-//     CodeSSHKeyMissing (Field "public_key"), CodeNoChanges (store.ErrInvalid);
+//     CodeSSHKeyMissing (Field "public_key"), CodeUnknownOwner (Field "owner_id": no member
+//     or bot user of the account), CodeNoChanges (store.ErrInvalid);
 //   - CodeSSHKeyInUse and CodeSSHKeyInUseElsewhere (an SSH key already registered, in this
 //     account or another, store.ErrConflict, Field "public_key"), CodeOwnerInactive (a new
 //     credential for an inactive owner, store.ErrConflict);

@@ -28,6 +28,10 @@ const (
 	CodeSSHKeyInUseElsewhere = "ssh_key_in_use_elsewhere"
 	// CodeNoChanges: an update that sets nothing (store.ErrInvalid).
 	CodeNoChanges = "no_changes"
+	// CodeUnknownOwner: the owner_id of a new credential is a well-formed user or bot user
+	// ID, but of no member or bot user of the account (store.ErrInvalid, Field
+	// "owner_id"). An ID of another kind, or malformed, is store.CodeInvalidValue.
+	CodeUnknownOwner = "unknown_owner"
 	// CodeOwnerInactive: the credential's owner is a deactivated bot user or a disabled
 	// member (store.ErrConflict when creating a credential for it; the Verifier's
 	// ReasonOwnerInactive, store.ErrUnauthenticated).

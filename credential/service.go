@@ -190,7 +190,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 	owner := req.OwnerID
 	if owner == "" {
 		owner = by.ID
-	} else if _, err := id.PrefixOf(owner); err != nil {
+	} else if id.Check(owner, id.User) != nil && id.Check(owner, id.BotUser) != nil {
 		return Issued{}, store.Invalid("owner_id", store.CodeInvalidValue, 0, "must be a user's or a bot user's id")
 	}
 	var ssh SSHPublicKey
@@ -220,7 +220,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		case err != nil:
 			return err
 		case st == store.OwnerMissing:
-			return store.Invalid("owner_id", store.CodeInvalidValue, 0, "not a member or bot user of the account")
+			return store.Invalid("owner_id", CodeUnknownOwner, 0, "not a member or bot user of the account")
 		case st == store.OwnerInactive:
 			return store.NewError(store.ErrConflict, CodeOwnerInactive, "the owner is a deactivated bot user or a disabled member")
 		}

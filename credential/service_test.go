@@ -162,10 +162,13 @@ func TestCreateRules(t *testing.T) {
 		{"read-only developer", e, reader, req(store.Authtoken, ""), store.ErrDenied, ""},
 		{"owner outside the account", e, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: free.bot.ID}
-		}, store.ErrInvalid, ""},
+		}, store.ErrInvalid, credential.CodeUnknownOwner},
 		{"owner id with a wrong prefix", e, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: "cr_" + e.bot.ID[4:]}
-		}, store.ErrInvalid, ""},
+		}, store.ErrInvalid, store.CodeInvalidValue},
+		{"owner id of another kind", e, admin, func(e *svcEnv) credential.CreateRequest {
+			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.account}
+		}, store.ErrInvalid, store.CodeInvalidValue},
 		{"description over 255 bytes", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, Description: long}
 		}, store.ErrInvalid, ""},
