@@ -17,15 +17,15 @@
 // makes its credentials in that account gone at once (a store.Tombstone), to be purged in
 // batches by credential's purger.
 //
-// Seats are active members plus pending, unexpired invitations; bot users never count.
-// An invitation, direct addition or re-enabling that would exceed the plan's seats fails
-// with store.ErrLimitExceeded, code CodeSeatLimit. An invitation carries preset roles and an expiry, and nobody
-// accepts it on another's behalf: either the invited user accepts as itself, authenticated
-// (AcceptInvitation; to anyone else the invitation reads as not found), or whoever holds the
-// single-use token Invite returned, delivered to the invited address, accepts with it
-// (AcceptInvitationToken), which creates the user if the person has none. The token is an
-// InvitationToken, redacted wherever it is printed; only its SHA-256 is stored. A refused
-// acceptance stores nothing.
+// Seats are active members plus pending, unexpired invitations; bot users never count. An
+// invitation, direct addition or re-enabling that would exceed the plan's seats fails with
+// store.ErrLimitExceeded, code CodeSeatLimit. An invitation carries preset roles and an
+// expiry, and nobody accepts it on another's behalf: either the invited user accepts as
+// itself, authenticated (AcceptInvitation; to anyone else the invitation reads as not found),
+// or whoever holds the single-use token Invite returned, delivered to the invited address,
+// accepts with it (AcceptInvitationToken), which creates the user if the person has none. The
+// token is an InvitationToken, redacted wherever it is printed; only its SHA-256 is stored. A
+// refused acceptance stores nothing.
 //
 // # Names
 //

@@ -33,7 +33,8 @@ const (
 //     each, MaxDomainLen in all) separated by single dots: no IP literals, no trailing dot;
 //   - at most MaxEmailLen bytes in all.
 //
-// The result is lower-cased in ASCII. Anything else is an error matching store.ErrInvalid for field "email".
+// The result is lower-cased in ASCII. Anything else is an error matching store.ErrInvalid for
+// field "email".
 func NormalizeEmail(email string) (string, error) {
 	e := strings.Trim(email, asciiSpace)
 	if err := checkEmail(e); err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// CheckName returns an error matching store.ErrInvalid, naming field, unless name is acceptable as the name of
-// an account, a user, a bot user or a custom role. Every name in iamkit goes through it. A
-// name:
+// CheckName returns an error matching store.ErrInvalid, naming field, unless name is
+// acceptable as the name of an account, a user, a bot user or a custom role. Every name in
+// iamkit goes through it. A name:
 //   - is at most store.MaxNameLen bytes of valid UTF-8 (invalid bytes are refused, not
 //     replaced with U+FFFD, and U+FFFD itself is refused: two different inputs must never
 //     become the same name);
@@ -51,12 +51,13 @@ func hiddenInName(r rune) bool {
 		r == utf8.RuneError
 }
 
-// CheckDescription returns an error matching store.ErrInvalid, naming field, unless text is acceptable free
-// text of at most maxLen bytes, such as a custom role's description: valid UTF-8, no control
-// characters except newline and tab, and no bidi embeddings, overrides or isolates (U+202A to
-// U+202E, U+2066 to U+2069), which can make text display in another order than it is stored.
-// Other format characters stay allowed: zero-width joiners build emoji sequences and are
-// needed by some scripts, and bidi marks only affect the characters next to them.
+// CheckDescription returns an error matching store.ErrInvalid, naming field, unless text is
+// acceptable free text of at most maxLen bytes, such as a custom role's description: valid
+// UTF-8, no control characters except newline and tab, and no bidi embeddings, overrides or
+// isolates (U+202A to U+202E, U+2066 to U+2069), which can make text display in another order
+// than it is stored. Other format characters stay allowed: zero-width joiners build emoji
+// sequences and are needed by some scripts, and bidi marks only affect the characters next to
+// them.
 func CheckDescription(field, text string, maxLen int) error {
 	switch {
 	case len(text) > maxLen:

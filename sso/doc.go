@@ -20,17 +20,17 @@
 //
 // # Identity providers and settings
 //
-// Every call that manages or reads them takes the acting identity.Principal, whose account
-// it works in. Service.CreateIdentityProvider, UpdateIdentityProvider, DeleteIdentityProvider
-// and UpdateSettings need rbac.SSOManage (administrators) and a plan with
-// identity.FeatureSSO, and record audit events in the same transaction (IdentityProviderObject
-// and SettingsObject are what they record); IdentityProvider, IdentityProviders and Settings
-// need rbac.SSORead, checked in the transaction that reads. An IdP is its metadata (checked by ParseIdPMetadata), a
-// description for the chooser, the IdP-initiated toggle (off by default), default roles for
-// just-in-time members, an attribute mapping and the email domains it is trusted for.
-// Settings are provisioning ("invite_only", the default, or "jit") and enforcement ("off",
-// "mixed" or "enforced"); Since records when enforcement last left "off". Enforcing needs an
-// IdP, and the last IdP of an enforced account cannot be deleted (CodeNoIdentityProvider,
+// Every call that manages or reads them takes the acting identity.Principal, whose account it
+// works in. Service.CreateIdentityProvider, UpdateIdentityProvider, DeleteIdentityProvider and
+// UpdateSettings need rbac.SSOManage (administrators) and a plan with identity.FeatureSSO, and
+// record audit events in the same transaction (IdentityProviderObject and SettingsObject are
+// what they record); IdentityProvider, IdentityProviders and Settings need rbac.SSORead,
+// checked in the transaction that reads. An IdP is its metadata (checked by ParseIdPMetadata),
+// a description for the chooser, the IdP-initiated toggle (off by default), default roles for
+// just-in-time members, an attribute mapping and the email domains it is trusted for. Settings
+// are provisioning ("invite_only", the default, or "jit") and enforcement ("off", "mixed" or
+// "enforced"); Since records when enforcement last left "off". Enforcing needs an IdP, and the
+// last IdP of an enforced account cannot be deleted (CodeNoIdentityProvider,
 // CodeLastIdentityProvider). On a plan without SSO, enforcement counts as off.
 //
 // # Logins and provisioning

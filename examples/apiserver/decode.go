@@ -285,12 +285,12 @@ func jsonFields(t reflect.Type) map[string]bool {
 	return out
 }
 
-// pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and
-// before_id (which the library validates when it reads the page). ngrok's JavaScript client (@ngrok/ngrok-api 0.11) sends
-// the cursor as beforeId, so that spelling is accepted too. Each may be given once: a repeat,
-// or the cursor under both spellings, is ambiguous (which one wins depends on who reads it)
-// and refused with 215, as is a query string that does not parse (a lenient reader drops the
-// broken pairs). Any other query parameter is refused (214).
+// pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and before_id
+// (which the library validates when it reads the page). ngrok's JavaScript client
+// (@ngrok/ngrok-api 0.11) sends the cursor as beforeId, so that spelling is accepted too. Each
+// may be given once: a repeat, or the cursor under both spellings, is ambiguous (which one
+// wins depends on who reads it) and refused with 215, as is a query string that does not parse
+// (a lenient reader drops the broken pairs). Any other query parameter is refused (214).
 func pageParams(r *http.Request) (store.Page, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {

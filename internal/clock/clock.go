@@ -11,8 +11,8 @@ type System struct{}
 // Now returns time.Now().
 func (System) Now() time.Time { return time.Now() }
 
-// Fake is a manually advanced clock for tests, a store.Clock. The zero value is not usable; call NewFake.
-// It is safe for concurrent use.
+// Fake is a manually advanced clock for tests, a store.Clock. The zero value is not usable;
+// call NewFake. It is safe for concurrent use.
 type Fake struct {
 	mu  sync.Mutex
 	now time.Time
