@@ -74,7 +74,9 @@ type Error struct {
 	// Code is the stable machine-readable code, e.g. "seat_limit".
 	Code string
 	// Field is the input field at fault (ErrInvalid, and ErrConflict on a unique key), in the
-	// snake_case of the API, e.g. "description" or "roles[2]".
+	// snake_case of the API, e.g. "description" or "roles[2]". An ErrDenied error names the
+	// permission denied in it (e.g. "bot_users:write"), and an ErrFeatureUnavailable error
+	// the plan feature missing (e.g. "bot_users").
 	Field string
 	// Limit is the limit that was broken (bytes, count), or 0 when none applies.
 	Limit int

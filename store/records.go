@@ -224,11 +224,15 @@ type Tombstone struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// EventType is the type of an audit event, "<resource>_<verb>.v<version>" such as
+// "bot_user_created.v0". Package identity lists the types iamkit writes.
+type EventType string
+
 // Event is an audit event. Events are append-only.
 type Event struct {
 	ID        string          `json:"id"`
 	AccountID string          `json:"account_id"`
-	Type      string          `json:"type"` // e.g. "bot_user_created.v0"
+	Type      EventType       `json:"type"` // e.g. "bot_user_created.v0"
 	Principal Principal       `json:"principal"`
 	Object    json.RawMessage `json:"object"` // the object after the change, secrets removed
 	CreatedAt time.Time       `json:"created_at"`

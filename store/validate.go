@@ -116,7 +116,7 @@ func (e Event) Validate() error {
 	return firstError(
 		required("event.id", e.ID),
 		required("event.account_id", e.AccountID),
-		required("event.type", e.Type),
+		required("event.type", string(e.Type)),
 	)
 }
 

@@ -28,7 +28,7 @@ type Handler interface {
 type Follower struct {
 	st     store.Store
 	h      Handler
-	clock  clock.Clock
+	clock  store.Clock
 	poll   time.Duration
 	logger *slog.Logger
 
@@ -43,7 +43,7 @@ type Follower struct {
 type Option func(*Follower)
 
 // WithClock sets the clock used to stamp Synced (default: the system clock).
-func WithClock(c clock.Clock) Option { return func(f *Follower) { f.clock = c } }
+func WithClock(c store.Clock) Option { return func(f *Follower) { f.clock = c } }
 
 // WithPollInterval bounds how long one wait on the feed lasts before the follower confirms
 // with the store that it is still in sync (default 1s). It is the resolution of Synced while

@@ -64,12 +64,18 @@ func (r *redisFeed) commit() {
 	putAccount(r.t, r.st, 1)
 }
 
-// streams returns the store's feed stream keys.
+// streams returns the store's feed keys: each bucket's stream and the key beside it that
+// holds the tag of the last commit written to it (redisstore writes both in every commit,
+// so whatever loses or rewinds the one loses or rewinds the other).
 func (r *redisFeed) streams() []string {
 	r.t.Helper()
-	keys, err := r.rdb.Keys(r.ctx, r.prefix+":*:feed").Result()
-	if err != nil || len(keys) == 0 {
-		r.t.Fatalf("feed streams: %v, %v", keys, err)
+	var keys []string
+	for _, pattern := range []string{r.prefix + ":*:feed", r.prefix + ":*:feedtag"} {
+		ks, err := r.rdb.Keys(r.ctx, pattern).Result()
+		if err != nil || len(ks) == 0 {
+			r.t.Fatalf("feed keys %s: %v, %v", pattern, ks, err)
+		}
+		keys = append(keys, ks...)
 	}
 	return keys
 }

@@ -56,6 +56,17 @@ func waitFor(t *testing.T, r *recorder, cond func() bool) {
 	}
 }
 
+// newMem returns a memstore closed when the test ends.
+func newMem(t *testing.T, opts ...memstore.Option) store.Store {
+	t.Helper()
+	s, err := memstore.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func putAccount(t *testing.T, s store.Store, n int) {
 	t.Helper()
 	err := s.Update(context.Background(), func(tx store.Tx) error {
@@ -67,7 +78,7 @@ func putAccount(t *testing.T, s store.Store, n int) {
 }
 
 func TestAppliesCommitsInOrder(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
 	f := feedwatch.New(s, r, feedwatch.WithPollInterval(20*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -96,7 +107,7 @@ func TestAppliesCommitsInOrder(t *testing.T) {
 }
 
 func TestGapFlushes(t *testing.T) {
-	s := memstore.New(memstore.WithFeedRetention(2))
+	s := newMem(t, memstore.WithFeedRetention(2))
 	r := newRecorder()
 	// Block the handler so the follower falls behind the 2-commit retention.
 	gate := make(chan struct{})
@@ -132,7 +143,7 @@ func (g *gated) Apply(c store.Commit) {
 }
 
 func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	r := newRecorder()
 	f := feedwatch.New(s, r, feedwatch.WithClock(clk), feedwatch.WithPollInterval(5*time.Millisecond))
@@ -153,7 +164,7 @@ func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
 }
 
 func TestSyncGivesReadYourWrites(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
 	// A long poll interval: Sync must not wait for it.
 	f := feedwatch.New(s, r, feedwatch.WithPollInterval(time.Hour))
@@ -177,7 +188,7 @@ func TestSyncGivesReadYourWrites(t *testing.T) {
 // A confirmation that ends a long quiet wait stamps Synced with the time of the confirmation,
 // not the time the wait began.
 func TestSyncStampsTheConfirmation(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := feedwatch.New(s, newRecorder(), feedwatch.WithClock(clk), feedwatch.WithPollInterval(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,7 +209,7 @@ func TestSyncStampsTheConfirmation(t *testing.T) {
 // What a cache learned before Run read its starting cursor may be older than commits the feed
 // will never deliver (they precede the cursor), so Run flushes once it has the cursor.
 func TestRunFlushesAtStart(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
 	f := feedwatch.New(s, r)
 	ctx, cancel := context.WithCancel(context.Background())

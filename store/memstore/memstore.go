@@ -21,7 +21,7 @@ var _ store.Backend = (*Store)(nil)
 type Store struct {
 	db        *memdb.MemDB
 	tables    map[store.Kind]store.Table
-	now       func() time.Time
+	clock     store.Clock
 	retention int
 
 	writeMu sync.Mutex // serialises Update, so revisions follow commit order
@@ -37,9 +37,9 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithClock sets the clock the store reads to expire single-use keys. The default is
-// time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+// WithClock sets the clock the store reads to expire single-use keys and, through New, to date
+// tombstones (store.WithClock). The default is the system clock.
+func WithClock(c store.Clock) Option { return func(s *Store) { s.clock = c } }
 
 // WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
 // behind (default 4096). A subscriber further behind gets Batch.Gap.
@@ -57,7 +57,7 @@ func New(opts ...Option) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.New(b), nil
+	return store.New(b, store.WithClock(b.clock)), nil
 }
 
 // NewBackend returns an empty Store, the Backend that New wraps.
@@ -70,15 +70,20 @@ func NewBackend(opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memstore: invalid schema: %w", err)
 	}
-	s := &Store{db: db, tables: tables, now: time.Now, retention: 4096, notify: make(chan struct{})}
+	s := &Store{db: db, tables: tables, clock: systemClock{}, retention: 4096, notify: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
-	if s.now == nil {
+	if s.clock == nil {
 		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
 	}
 	return s, nil
 }
+
+// systemClock is the wall clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 func (s *Store) isClosed() bool {
 	s.mu.Lock()
@@ -265,7 +270,7 @@ func (s *Store) PutSingleUse(ctx context.Context, key string, value []byte, expi
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	prev, err := txn.First(tSingleUse, idIndex, key)
@@ -331,7 +336,7 @@ func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	txn.Commit()
-	if !s.now().Before(su.ExpiresAt) {
+	if !s.clock.Now().Before(su.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}
 	return slices.Clone(su.Value), nil

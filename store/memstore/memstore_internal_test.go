@@ -13,7 +13,7 @@ import (
 // keys are removed from memory, not only refused.
 func TestSweepExpiredSingleUse(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := NewBackend(WithClock(func() time.Time { return now }))
+	s, err := NewBackend(WithClock(clockFunc(func() time.Time { return now })))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,3 +43,8 @@ func TestSweepExpiredSingleUse(t *testing.T) {
 		t.Fatalf("Take(swept key) = %v, want ErrNotFound", err)
 	}
 }
+
+// clockFunc adapts a function to a store.Clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
