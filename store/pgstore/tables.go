@@ -379,7 +379,7 @@ func encodeEvent(e *encoder, rec any) []any {
 	if len(ev.Object) > 0 {
 		obj = string(ev.Object)
 	}
-	return []any{e.text("id", ev.ID), e.text("account_id", ev.AccountID), e.text("type", ev.Type),
+	return []any{e.text("id", ev.ID), e.text("account_id", ev.AccountID), e.text("type", string(ev.Type)),
 		e.text("principal.id", ev.Principal.ID), e.text("principal.subject", ev.Principal.Subject),
 		e.text("principal.source", ev.Principal.Source), e.text("principal.credential_id", ev.Principal.CredentialID),
 		obj, e.time(ev.CreatedAt)}
