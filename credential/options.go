@@ -25,6 +25,7 @@ type config struct {
 	useEvery time.Duration
 	batch    int
 	poll     time.Duration
+	follower *store.Follower
 }
 
 func newConfig(opts []Option) config {
@@ -119,3 +120,9 @@ func WithPurgeBatch(n int) Option { return func(c *config) { c.batch = n } }
 // WithPurgePoll sets how often a running Purger looks for tombstones when the change feed
 // has not woken it (Purger; default DefaultPurgePoll).
 func WithPurgePoll(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithFollower makes a Verifier's cache, or a Purger's wake-ups, follow the change feed
+// through f, shared with other caches (the Authorizer's): f must not be running yet, and
+// whoever owns it runs it. Without it each has a follower of its own, which its Run runs.
+// (Verifier and Purger.)
+func WithFollower(f *store.Follower) Option { return func(c *config) { c.follower = f } }

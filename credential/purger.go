@@ -8,7 +8,6 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -24,16 +23,19 @@ import (
 // Run one Purger per deployment (more are safe, but do the same work). It is safe for
 // concurrent use.
 type Purger struct {
-	st    store.Store
-	rec   audit.Recorder[identity.Resource]
-	log   *slog.Logger
-	batch int
-	poll  time.Duration
-	clock store.Clock
+	st       store.Store
+	rec      audit.Recorder[identity.Resource]
+	log      *slog.Logger
+	batch    int
+	poll     time.Duration
+	clock    store.Clock
+	follower *store.Follower
+	ownFeed  bool // the follower is the Purger's own: Run runs it
+	wake     chan struct{}
 }
 
 // NewPurger returns a Purger over st. It takes the options WithPurgeBatch, WithPurgePoll,
-// WithClock, WithRandom and WithLogger. A nil store, or an option set to nil or out of
+// WithClock, WithRandom, WithLogger and WithFollower. A nil store, or an option set to nil or out of
 // range, is an error matching store.ErrInvalid that names it.
 func NewPurger(st store.Store, opts ...Option) (*Purger, error) {
 	if st == nil {
@@ -51,10 +53,22 @@ func NewPurger(st store.Store, opts ...Option) (*Purger, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Purger{
+	p := &Purger{
 		st: st, rec: audit.New(id.NewGenerator(c.clock, r), c.clock, identity.ResourceOf),
 		log: log, batch: c.batch, poll: c.poll, clock: c.clock,
-	}, nil
+		follower: c.follower, wake: make(chan struct{}, 1),
+	}
+	if p.follower == nil {
+		var err error
+		if p.follower, err = store.NewFollower(st, store.WithFollowerClock(c.clock), store.WithFollowerLogger(log)); err != nil {
+			return nil, err
+		}
+		p.ownFeed = true
+	}
+	if err := p.follower.Subscribe(tombstoneWatch(p.wake)); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Purge purges every pending tombstone, batch by batch, and returns how many credentials it
@@ -131,12 +145,14 @@ func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, 
 // closed; it returns why it stopped. Store errors are logged and retried at the next wake.
 // Run it in its own goroutine, once.
 func (p *Purger) Run(ctx context.Context) error {
-	wake := make(chan struct{}, 1)
-	f := feedwatch.New(p.st, tombstoneWatch(wake), feedwatch.WithClock(p.clock), feedwatch.WithLogger(p.log))
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	followed := make(chan error, 1)
-	go func() { followed <- f.Run(fctx) }()
+	if p.ownFeed {
+		go func() { followed <- p.follower.Run(fctx) }()
+	} else {
+		go func() { <-fctx.Done(); followed <- fctx.Err() }()
+	}
 	t := time.NewTicker(p.poll)
 	defer t.Stop()
 	for {
@@ -150,7 +166,7 @@ func (p *Purger) Run(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-followed: // the store was closed: nothing more to purge
 			return err
-		case <-wake:
+		case <-p.wake:
 		case <-t.C:
 		}
 	}

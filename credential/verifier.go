@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -166,7 +165,8 @@ type Verifier struct {
 	loadLimit time.Duration
 	useEvery  time.Duration
 	seed      maphash.Seed
-	follower  *feedwatch.Follower
+	follower  *store.Follower
+	ownFeed   bool // the follower is the Verifier's own: Run runs it
 
 	shards [numShards]shard
 	owners owners
@@ -306,16 +306,24 @@ func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
 	v.owners.m = map[ownerKey]*owner{}
 	v.acls.m = map[string]*ACL{}
 	v.sshIDs = map[string][sha256.Size]byte{}
-	fopts := []feedwatch.Option{feedwatch.WithClock(v.clock)}
-	if v.logger != nil {
-		fopts = append(fopts, feedwatch.WithLogger(v.logger))
+	v.follower = c.follower
+	if v.follower == nil {
+		var err error
+		if v.follower, err = store.NewFollower(st, store.WithFollowerClock(v.clock), store.WithFollowerLogger(v.logger)); err != nil {
+			return nil, err
+		}
+		v.ownFeed = true
 	}
-	v.follower = feedwatch.New(st, (*feedHandler)(v), fopts...)
+	if err := v.follower.Subscribe((*feedHandler)(v)); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
 // Run follows the store's change feed and flushes last-used times until ctx is done or the
-// store is closed, and returns why it stopped. Call it once, in its own goroutine.
+// store is closed, and returns why it stopped. With WithFollower the shared follower's owner
+// runs the feed, and Run keeps the coarse clock and the last-used writes until ctx is done.
+// Call it once, in its own goroutine.
 func (v *Verifier) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer close(done)
@@ -347,13 +355,20 @@ func (v *Verifier) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := v.follower.Run(ctx)
+	var err error
+	if v.ownFeed {
+		err = v.follower.Run(ctx)
+	} else {
+		<-ctx.Done()
+		err = ctx.Err()
+	}
 	v.FlushUsage(context.WithoutCancel(ctx))
 	return err
 }
 
-// Sync returns once the cache reflects every store commit made before it was called (Run must
-// be running), or when ctx is done. Call it after a write when the next verification must see
+// Sync returns once the cache reflects every store commit made before it was called, or when
+// ctx is done; it fails at once (store.ErrUnavailable, code store.CodeNotRunning) when
+// nothing follows the feed. Call it after a write when the next verification must see
 // that write: without it, the change reaches the cache within moments, not at once.
 func (v *Verifier) Sync(ctx context.Context) error { return v.follower.Sync(ctx) }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -41,7 +40,8 @@ type Authorizer struct {
 	log      *slog.Logger
 	ids      *id.Generator
 	rec      audit.Recorder[identity.Resource]
-	follower *feedwatch.Follower
+	follower *store.Follower
+	ownFeed  bool // the follower is the Authorizer's own: Run runs it
 	maxStale time.Duration
 
 	cache *cache
@@ -60,7 +60,14 @@ type config struct {
 	maxStale time.Duration
 	poll     time.Duration
 	perms    *Permissions
+	follower *store.Follower
 }
+
+// WithFollower makes the Authorizer's cache follow the change feed through f, shared with
+// other caches (the credential Verifier's): f must not be running yet, and whoever owns it
+// runs it; the Authorizer's Run then only keeps its cache's staleness bound. Without it the
+// Authorizer has a follower of its own, which its Run runs.
+func WithFollower(f *store.Follower) Option { return func(o *config) { o.follower = f } }
 
 // WithClock sets the time source (default: the system clock).
 func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
@@ -111,18 +118,27 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*Authorizer, 
 			return nil, err
 		}
 	}
-	fopts := []feedwatch.Option{feedwatch.WithClock(c.clock), feedwatch.WithPollInterval(c.poll)}
-	if c.logger != nil {
-		fopts = append(fopts, feedwatch.WithLogger(c.logger))
-	} else {
+	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	ids := id.NewGenerator(c.clock, c.rand)
 	a := &Authorizer{
 		st: st, plans: plans, perms: c.perms, clock: c.clock, log: c.logger, ids: ids,
 		rec: audit.New(ids, c.clock, identity.ResourceOf), maxStale: c.maxStale, cache: newCache(),
+		follower: c.follower,
 	}
-	a.follower = feedwatch.New(st, (*feedHandler)(a), fopts...)
+	if a.follower == nil {
+		var err error
+		a.follower, err = store.NewFollower(st, store.WithFollowerClock(c.clock), store.WithPollInterval(c.poll),
+			store.WithFollowerLogger(c.logger))
+		if err != nil {
+			return nil, err
+		}
+		a.ownFeed = true
+	}
+	if err := a.follower.Subscribe((*feedHandler)(a)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -139,7 +155,9 @@ func (a *Authorizer) Permission(name string) (Permission, error) { return a.perm
 func (a *Authorizer) Catalog() *identity.Catalog { return a.plans }
 
 // Run follows the store's change feed, keeping the cache coherent, until ctx is done or the
-// store is closed, and returns why it stopped. Run it in its own goroutine, once.
+// store is closed, and returns why it stopped. With WithFollower, the shared follower's owner
+// runs the feed and Run only keeps the cache's staleness bound, until ctx is done. Run it in
+// its own goroutine, once.
 func (a *Authorizer) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -157,7 +175,13 @@ func (a *Authorizer) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := a.follower.Run(ctx)
+	var err error
+	if a.ownFeed {
+		err = a.follower.Run(ctx)
+	} else {
+		<-ctx.Done()
+		err = ctx.Err()
+	}
 	close(done)
 	<-stopped
 	a.setLive(false)
@@ -165,8 +189,8 @@ func (a *Authorizer) Run(ctx context.Context) error {
 }
 
 // Sync returns once every commit made before it was called is reflected in the cache (so a
-// Check after Sync sees an Update that returned before it), or when ctx is done. It needs
-// Run to be running.
+// Check after Sync sees an Update that returned before it), or when ctx is done. It fails at
+// once (store.ErrUnavailable, code store.CodeNotRunning) when nothing follows the feed.
 func (a *Authorizer) Sync(ctx context.Context) error {
 	if err := a.follower.Sync(ctx); err != nil {
 		return err
@@ -195,7 +219,7 @@ func (a *Authorizer) setLive(on bool) {
 	a.log.Debug("rbac: grant cache", "enabled", on)
 }
 
-// feedHandler is the Authorizer as the feedwatch.Handler of its cache.
+// feedHandler is the Authorizer as the store.FeedHandler of its cache.
 type feedHandler Authorizer
 
 // Apply invalidates what a commit changed.

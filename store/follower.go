@@ -39,6 +39,7 @@ type Follower struct {
 
 	synced  atomic.Int64 // UnixNano of the last moment the follower was known in sync; 0: never
 	running atomic.Bool
+	begun   chan struct{} // closed when Run starts
 
 	mu       sync.Mutex
 	handlers []FeedHandler
@@ -81,7 +82,7 @@ func NewFollower(st Store, opts ...FollowerOption) (*Follower, error) {
 	if st == nil {
 		return nil, Invalid("store", CodeRequired, 0, "required")
 	}
-	f := &Follower{st: st, clock: systemClock{}, poll: time.Second}
+	f := &Follower{st: st, clock: systemClock{}, poll: time.Second, begun: make(chan struct{})}
 	for _, o := range opts {
 		o(f)
 	}
@@ -121,16 +122,28 @@ func (f *Follower) Running() bool { return f.running.Load() }
 
 func (f *Follower) markSynced(at time.Time) { f.synced.Store(at.UnixNano()) }
 
+// startGrace is how long Sync waits for a Run that has not begun yet: long enough for
+// "go f.Run(ctx); f.Sync(ctx)", short enough that a forgotten Run fails fast.
+const startGrace = time.Second
+
 // Sync returns once every commit made before it was called has been handed to the handlers:
-// read-your-writes, after an Update, for the caches the follower feeds. It fails at once with
-// ErrUnavailable (code CodeNotRunning) when Run is not running, and with ctx's error when ctx
-// is done first.
+// read-your-writes, after an Update, for the caches the follower feeds. It fails with
+// ErrUnavailable (code CodeNotRunning) when nothing follows the feed: at once when Run has
+// stopped, and after a second when Run was never called (a Run started in a goroutine just
+// before Sync gets that second to begin). It fails with ctx's error when ctx is done first.
 func (f *Follower) Sync(ctx context.Context) error {
+	select {
+	case <-f.begun:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(startGrace):
+		return NewError(ErrUnavailable, CodeNotRunning, "the change feed follower is not running: call Run")
+	}
 	ch := make(chan error, 1)
 	f.mu.Lock()
 	if !f.running.Load() {
 		f.mu.Unlock()
-		return NewError(ErrUnavailable, CodeNotRunning, "the change feed follower is not running: call Run")
+		return NewError(ErrUnavailable, CodeNotRunning, "the change feed follower stopped: nothing follows the feed")
 	}
 	f.waiters = append(f.waiters, ch)
 	if f.wake != nil {
@@ -168,6 +181,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 	f.started = true
 	f.running.Store(true)
+	close(f.begun)
 	f.mu.Unlock()
 	defer f.stopped()
 

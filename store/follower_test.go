@@ -243,8 +243,8 @@ func start(ctx context.Context, t *testing.T, f *store.Follower) {
 	}
 }
 
-// TestSyncWithoutRunFails: Sync when nothing follows the feed fails at once instead of
-// waiting for its deadline; so does a Sync waiting when Run stops.
+// TestSyncWithoutRunFails: Sync when nothing follows the feed fails (within the start grace,
+// or at once once Run has stopped) instead of waiting for its deadline.
 func TestSyncWithoutRunFails(t *testing.T) {
 	s := newMem(t)
 	f := follow(t, s, newRecorder(), store.WithPollInterval(time.Hour))
