@@ -16,6 +16,11 @@ import (
 // alone. A plan outside the catalog is an error matching store.ErrInvalid, code
 // CodeUnknownPlan.
 func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan string) (store.Account, error) {
+	return d.createAccount(ctx, "", founderID, name, plan)
+}
+
+// createAccount is CreateAccount with the account's key (empty: none).
+func (d *Directory) createAccount(ctx context.Context, key, founderID, name, plan string) (store.Account, error) {
 	if err := id.CheckArg("founder_id", founderID, id.User); err != nil {
 		return store.Account{}, err
 	}
@@ -37,7 +42,7 @@ func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan str
 			return fmt.Errorf("identity: founder %s: %w", founderID, err)
 		}
 		now := d.now()
-		acct = store.Account{ID: acctID, Name: name, Plan: p.Name, Seats: p.Seats, CreatedAt: now}
+		acct = store.Account{ID: acctID, Name: name, Key: key, Plan: p.Name, Seats: p.Seats, CreatedAt: now}
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
