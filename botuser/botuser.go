@@ -22,50 +22,69 @@ import (
 // MaxNameLen is the longest bot user name, in bytes.
 const MaxNameLen = store.MaxNameLen
 
-// ErrNameTaken is matched by *NameTakenError.
-var ErrNameTaken = errors.New("bot user name already used in this account")
+// The codes of this package's errors (store.CodeOf), besides the store's and those of the
+// packages it calls (identity, rbac).
+const (
+	// CodeNameTaken: a bot user name is already used in the account (store.ErrConflict,
+	// Field "name").
+	CodeNameTaken = "name_taken"
+	// CodeNoDashboard: bot users never log into the dashboard (store.ErrDenied).
+	CodeNoDashboard = "bot_no_dashboard"
+)
 
-// NameTakenError says a bot user name is already used in an account. It matches
-// ErrNameTaken and store.ErrConflict.
-type NameTakenError struct {
-	AccountID string
-	Name      string
+// nameTaken is the error of a bot user name already used in an account.
+func nameTaken() error {
+	return &store.Error{
+		Kind: store.ErrConflict, Code: CodeNameTaken, Field: "name",
+		Msg: "already used in this account; bot user names must be unique within an account",
+	}
 }
 
-func (e *NameTakenError) Error() string {
-	return fmt.Sprintf("botuser: name %q is already used in account %s; bot user names must be unique within an account", e.Name, e.AccountID)
+// noDashboard is the error of a bot user at a login.
+func noDashboard() error {
+	return store.NewError(store.ErrDenied, CodeNoDashboard, "bot users cannot log into the dashboard")
 }
 
-// Is reports whether target is ErrNameTaken or store.ErrConflict.
-func (e *NameTakenError) Is(target error) bool {
-	return target == ErrNameTaken || target == store.ErrConflict
-}
-
-// ErrNoDashboard is returned by CanLogIn for bot users.
-var ErrNoDashboard = errors.New("bot users cannot log into the dashboard")
-
-// CanLogIn returns ErrNoDashboard if p is a bot user (by kind or by ID prefix), and nil for
-// a user. Every path that issues a dashboard session calls it first.
+// CanLogIn returns an error matching store.ErrDenied (code CodeNoDashboard) if p is a bot
+// user (by kind or by ID prefix), and nil for a user. Every path that issues a dashboard
+// session calls it first.
 func CanLogIn(p identity.Principal) error {
 	if p.Kind == identity.KindBotUser {
-		return ErrNoDashboard
+		return noDashboard()
 	}
 	return CanLogInID(p.ID)
 }
 
 // CanLogInID is CanLogIn for a path that holds only a principal ID: nil for a well-formed
-// user ID, ErrNoDashboard for a bot user ID, a *identity.ValidationError otherwise.
+// user ID, the CodeNoDashboard denial for a bot user ID, an error matching store.ErrInvalid
+// (Field "principal_id") otherwise.
 func CanLogInID(principalID string) error {
 	pre, err := id.PrefixOf(principalID)
 	switch {
 	case pre == id.BotUser:
-		return ErrNoDashboard
-	case err != nil:
-		return &identity.ValidationError{Field: "principal_id", Reason: err.Error()}
-	case pre != id.User:
-		return &identity.ValidationError{Field: "principal_id", Reason: "not a user id"}
+		return noDashboard()
+	case err != nil || pre != id.User:
+		return store.Invalid("principal_id", store.CodeInvalidValue, 0, "not a user id")
 	}
 	return nil
+}
+
+// BotUserObject is a bot user as audit events record it and an API serves it: ngrok's
+// BotUser; roles is iamkit's extension (RBAC plans).
+type BotUserObject struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Active    bool     `json:"active"`
+	CreatedAt string   `json:"created_at"`
+	Roles     []string `json:"roles,omitempty"`
+}
+
+// Resource returns identity.ResourceBotUser.
+func (BotUserObject) Resource() identity.Resource { return identity.ResourceBotUser }
+
+// BotUserObjectOf returns the object of a bot user.
+func BotUserObjectOf(b store.BotUser) BotUserObject {
+	return BotUserObject{ID: b.ID, Name: b.Name, Active: b.Active, CreatedAt: identity.Timestamp(b.CreatedAt), Roles: slices.Clone(b.Roles)}
 }
 
 // Service manages bot users. It is safe for concurrent use.
@@ -73,9 +92,9 @@ type Service struct {
 	st    store.Store
 	authz *rbac.Authorizer
 	plans *identity.Catalog
-	clock clock.Clock
+	clock store.Clock
 	ids   *id.Generator
-	rec   audit.Recorder
+	rec   audit.Recorder[identity.Resource]
 	log   *slog.Logger
 }
 
@@ -83,13 +102,13 @@ type Service struct {
 type Option func(*config)
 
 type config struct {
-	clock  clock.Clock
+	clock  store.Clock
 	rand   io.Reader
 	logger *slog.Logger
 }
 
 // WithClock sets the time source (default: the system clock).
-func WithClock(c clock.Clock) Option { return func(o *config) { o.clock = c } }
+func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
 
 // WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
 func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
@@ -98,13 +117,24 @@ func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
 func WithLogger(l *slog.Logger) Option { return func(o *config) { o.logger = l } }
 
 // New returns a Service over st that authorizes with authz (and uses its plan catalog).
-func New(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service {
-	if st == nil || authz == nil {
-		panic("botuser.New: store and authorizer are required")
+// Both are required: a nil one, or an option set to nil, is an error matching
+// store.ErrInvalid that names it.
+func New(st store.Store, authz *rbac.Authorizer, opts ...Option) (*Service, error) {
+	switch {
+	case st == nil:
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	case authz == nil:
+		return nil, store.Invalid("authorizer", store.CodeRequired, 0, "required")
 	}
 	c := config{clock: clock.System{}, rand: rand.Reader}
 	for _, o := range opts {
 		o(&c)
+	}
+	switch {
+	case c.clock == nil:
+		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	case c.rand == nil:
+		return nil, store.Invalid("random", store.CodeRequired, 0, "must not be nil")
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -112,8 +142,8 @@ func New(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service {
 	ids := id.NewGenerator(c.clock, c.rand)
 	return &Service{
 		st: st, authz: authz, plans: authz.Catalog(), clock: c.clock, ids: ids,
-		rec: audit.Recorder{IDs: ids, Clock: c.clock}, log: c.logger,
-	}
+		rec: audit.New(ids, c.clock, identity.ResourceOf), log: c.logger,
+	}, nil
 }
 
 // CreateParams describes a new bot user, like ngrok's BotUserCreate.
@@ -130,39 +160,37 @@ type UpdateParams struct {
 	Roles  *[]string
 }
 
-// Create creates a bot user in accountID. by needs rbac.BotUsersWrite, the plan
-// identity.FeatureBotUsers, and roles (if any) must be ones by could grant.
-func (s *Service) Create(ctx context.Context, by identity.Principal, accountID string, p CreateParams) (store.BotUser, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
-		return store.BotUser{}, err
-	}
-	if err := by.Validate(accountID); err != nil {
+// Create creates a bot user in by's account. by needs rbac.BotUsersWrite, the plan
+// identity.FeatureBotUsers, and roles (if any) must be ones by could grant. A name already
+// used in the account is a conflict (code CodeNameTaken).
+func (s *Service) Create(ctx context.Context, by identity.Principal, p CreateParams) (store.BotUser, error) {
+	if err := by.Validate(); err != nil {
 		return store.BotUser{}, err
 	}
 	if err := checkName(p.Name); err != nil {
 		return store.BotUser{}, err
 	}
-	botID, err := s.ids.NewIn(id.BotUser, accountID)
+	botID, err := s.ids.NewIn(id.BotUser, by.AccountID)
 	if err != nil {
 		return store.BotUser{}, err
 	}
-	b := store.BotUser{ID: botID, AccountID: accountID, Name: p.Name, Active: p.Active == nil || *p.Active}
+	b := store.BotUser{ID: botID, AccountID: by.AccountID, Name: p.Name, Active: p.Active == nil || *p.Active}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.BotUsersWrite)
 		if err != nil {
 			return err
 		}
 		if b.Roles, err = s.roles(ctx, tx, by, acct, p.Roles); err != nil {
 			return err
 		}
-		if err := nameFree(ctx, tx, accountID, p.Name, ""); err != nil {
+		if err := nameFree(ctx, tx, by.AccountID, p.Name, ""); err != nil {
 			return err
 		}
 		b.CreatedAt = s.clock.Now().UTC()
 		if err := s.put(ctx, tx, b); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.BotUserCreated, by.Audit(), b)
+		return s.rec.Record(ctx, tx, by.AccountID, identity.EventBotUserCreated, by.Audit(), BotUserObjectOf(b))
 	})
 	if err != nil {
 		return store.BotUser{}, err
@@ -170,47 +198,57 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, accountID s
 	return b, nil
 }
 
-// Get returns a bot user of accountID.
-func (s *Service) Get(ctx context.Context, accountID, botID string) (store.BotUser, error) {
-	if err := checkIDs(accountID, botID); err != nil {
+// Get returns a bot user of by's account; by needs rbac.BotUsersRead (and the plan
+// identity.FeatureBotUsers).
+func (s *Service) Get(ctx context.Context, by identity.Principal, botID string) (store.BotUser, error) {
+	if err := checkArgs(by, botID); err != nil {
 		return store.BotUser{}, err
 	}
 	var b store.BotUser
 	err := s.st.View(ctx, func(r store.Reader) error {
+		if err := s.authz.RequireIn(ctx, r, by, rbac.BotUsersRead); err != nil {
+			return err
+		}
 		var err error
-		b, err = botIn(ctx, r, accountID, botID)
+		b, err = botIn(ctx, r, by.AccountID, botID)
 		return err
 	})
-	return b, err
+	if err != nil {
+		return store.BotUser{}, err
+	}
+	return b, nil
 }
 
-// List returns a page of accountID's bot users, newest first: at most p.Limit of them
-// created before p.BeforeID (from the newest when empty). The next page's BeforeID is the
-// last ID returned, when the page is full.
-func (s *Service) List(ctx context.Context, accountID string, p store.Page) ([]store.BotUser, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+// List returns a page of the bot users of by's account, newest first: at most p.Limit of
+// them created before p.BeforeID (from the newest when empty). The next page's BeforeID is
+// the last ID returned, when the page is full. by needs rbac.BotUsersRead.
+func (s *Service) List(ctx context.Context, by identity.Principal, p store.Page) ([]store.BotUser, error) {
+	if err := by.Validate(); err != nil {
 		return nil, err
 	}
-	if err := identity.CheckPage(p, id.BotUser); err != nil {
+	if err := id.CheckPage(p, id.BotUser); err != nil {
 		return nil, err
 	}
 	var bs []store.BotUser
 	err := s.st.View(ctx, func(r store.Reader) error {
+		if err := s.authz.RequireIn(ctx, r, by, rbac.BotUsersRead); err != nil {
+			return err
+		}
 		var err error
-		bs, err = r.BotUsers(ctx, accountID, p)
+		bs, err = r.BotUsers(ctx, by.AccountID, p)
 		return err
 	})
-	return bs, err
+	if err != nil {
+		return nil, err
+	}
+	return bs, nil
 }
 
 // Update changes a bot user's name, active flag or roles; by needs rbac.BotUsersWrite.
 // Setting Active to false suspends every credential the bot owns, in this one write;
 // setting it to true restores them.
-func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, botID string, p UpdateParams) (store.BotUser, error) {
-	if err := checkIDs(accountID, botID); err != nil {
-		return store.BotUser{}, err
-	}
-	if err := by.Validate(accountID); err != nil {
+func (s *Service) Update(ctx context.Context, by identity.Principal, botID string, p UpdateParams) (store.BotUser, error) {
+	if err := checkArgs(by, botID); err != nil {
 		return store.BotUser{}, err
 	}
 	if p.Name != nil {
@@ -220,16 +258,16 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, 
 	}
 	var b store.BotUser
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.BotUsersWrite)
 		if err != nil {
 			return err
 		}
-		if b, err = botIn(ctx, tx, accountID, botID); err != nil {
+		if b, err = botIn(ctx, tx, by.AccountID, botID); err != nil {
 			return err
 		}
 		before := b.Clone()
 		if p.Name != nil && *p.Name != b.Name {
-			if err := nameFree(ctx, tx, accountID, *p.Name, b.ID); err != nil {
+			if err := nameFree(ctx, tx, by.AccountID, *p.Name, b.ID); err != nil {
 				return err
 			}
 			b.Name = *p.Name
@@ -248,7 +286,7 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, 
 		if err := s.put(ctx, tx, b); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.BotUserUpdated, by.Audit(), b)
+		return s.rec.Record(ctx, tx, by.AccountID, identity.EventBotUserUpdated, by.Audit(), BotUserObjectOf(b))
 	})
 	if err != nil {
 		return store.BotUser{}, err
@@ -256,38 +294,33 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, accountID, 
 	return b, nil
 }
 
-// Delete deletes a bot user and, in the same transaction, revokes and deletes every
-// credential it owns, recording a *_deleted event for each credential and a
-// bot_user_deleted event. Nothing can restore them. by needs rbac.BotUsersWrite.
-func (s *Service) Delete(ctx context.Context, by identity.Principal, accountID, botID string) error {
-	if err := checkIDs(accountID, botID); err != nil {
-		return err
-	}
-	if err := by.Validate(accountID); err != nil {
+// Delete deletes a bot user of by's account, recording a bot_user_deleted event; by needs
+// rbac.BotUsersWrite. From that commit on, every credential the bot owned is gone for every
+// read (the store keeps a store.Tombstone), irreversibly; credential's purger deletes them
+// later, in batches, recording their *_deleted events attributed to by.
+func (s *Service) Delete(ctx context.Context, by identity.Principal, botID string) error {
+	if err := checkArgs(by, botID); err != nil {
 		return err
 	}
 	return s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := s.permit(ctx, tx, by, accountID); err != nil {
+		if _, err := s.permit(ctx, tx, by, rbac.BotUsersWrite); err != nil {
 			return err
 		}
-		b, err := botIn(ctx, tx, accountID, botID)
+		b, err := botIn(ctx, tx, by.AccountID, botID)
 		if err != nil {
 			return err
 		}
-		if err := s.rec.RecordOwnerCredentialsDeleted(ctx, tx, accountID, botID, by.Audit()); err != nil {
+		if err := tx.DeleteBotUser(ctx, botID, by.Audit()); err != nil {
 			return err
 		}
-		if err := tx.DeleteBotUser(ctx, botID); err != nil {
-			return err
-		}
-		return s.rec.Record(ctx, tx, accountID, audit.BotUserDeleted, by.Audit(), b)
+		return s.rec.Record(ctx, tx, by.AccountID, identity.EventBotUserDeleted, by.Audit(), BotUserObjectOf(b))
 	})
 }
 
-// permit checks, inside tx, that the account's plan has bot users and that by may manage
-// them, and returns the account.
-func (s *Service) permit(ctx context.Context, tx store.Tx, by identity.Principal, accountID string) (store.Account, error) {
-	acct, err := tx.Account(ctx, accountID)
+// permit checks, inside tx, that the account's plan has bot users and that by holds perm,
+// and returns the account.
+func (s *Service) permit(ctx context.Context, tx store.Tx, by identity.Principal, perm rbac.Permission) (store.Account, error) {
+	acct, err := tx.Account(ctx, by.AccountID)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -298,7 +331,7 @@ func (s *Service) permit(ctx context.Context, tx store.Tx, by identity.Principal
 	if err := plan.Require(identity.FeatureBotUsers); err != nil {
 		return store.Account{}, err
 	}
-	if err := s.authz.RequireIn(ctx, tx, by, accountID, rbac.BotUsersWrite); err != nil {
+	if err := s.authz.RequireIn(ctx, tx, by, perm); err != nil {
 		return store.Account{}, err
 	}
 	return acct, nil
@@ -315,12 +348,12 @@ func (s *Service) roles(ctx context.Context, tx store.Tx, by identity.Principal,
 	return out, nil
 }
 
-// put writes b, turning the store's name conflict into a *NameTakenError.
+// put writes b, turning the store's name conflict into the CodeNameTaken error.
 func (s *Service) put(ctx context.Context, tx store.Tx, b store.BotUser) error {
 	err := tx.PutBotUser(ctx, b)
-	var ce *store.ConflictError
-	if errors.As(err, &ce) && ce.Index == "name" {
-		return &NameTakenError{AccountID: b.AccountID, Name: b.Name}
+	var se *store.Error
+	if errors.As(err, &se) && se.Code == store.CodeAlreadyExists && se.Field == store.IndexName {
+		return nameTaken()
 	}
 	return err
 }
@@ -329,7 +362,7 @@ func nameFree(ctx context.Context, r store.Reader, accountID, name, self string)
 	other, err := r.BotUserByName(ctx, accountID, name)
 	switch {
 	case err == nil && other.ID != self:
-		return &NameTakenError{AccountID: accountID, Name: name}
+		return nameTaken()
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		return nil
 	}
@@ -349,7 +382,7 @@ func checkName(name string) error {
 		return nil
 	}
 	if canonical, err := identity.NormalizeEmail(name); err != nil || canonical != name {
-		return &identity.ValidationError{Field: "name", Reason: "a name with an @ must be a lower-case ASCII email address such as ci@example.com"}
+		return store.Invalid("name", store.CodeInvalidValue, 0, "a name with an @ must be a lower-case ASCII email address such as ci@example.com")
 	}
 	return nil
 }
@@ -360,11 +393,11 @@ func looksLikeEmail(name string) bool {
 	return strings.ContainsAny(name, "@\uff20\ufe6b") && !strings.ContainsFunc(name, unicode.IsSpace)
 }
 
-func checkIDs(accountID, botID string) error {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+func checkArgs(by identity.Principal, botID string) error {
+	if err := by.Validate(); err != nil {
 		return err
 	}
-	return identity.CheckID("bot_user_id", botID, id.BotUser)
+	return id.CheckArg("bot_user_id", botID, id.BotUser)
 }
 
 // botIn reads a bot user and checks it belongs to accountID (a bot user of another account

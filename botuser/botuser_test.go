@@ -1,44 +1,48 @@
 package botuser_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
 func TestCreate_Validation(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.Account("a@example.com", "payg")
+	_, admin := e.Account("a@example.com", "payg")
 	e.create(admin, "ci")
+	elsewhere := admin
+	elsewhere.AccountID = admin.ID // a principal whose account is no account ID
 	for _, c := range []struct {
-		name, account, field string
-		target               error
+		name  string
+		by    identity.Principal
+		field string
+		code  string
 	}{
-		{"", a.ID, "name", identity.ErrInvalid},
-		{strings.Repeat("x", 256), a.ID, "name", identity.ErrInvalid},
-		{"ok", admin.ID, "account_id", identity.ErrInvalid},
-		{"ci", a.ID, "", botuser.ErrNameTaken},
+		{"", admin, "name", store.CodeRequired},
+		{strings.Repeat("x", 256), admin, "name", store.CodeTooLong},
+		{"ok", elsewhere, "principal.account_id", store.CodeInvalidValue},
+		{"ci", admin, "name", botuser.CodeNameTaken},
 	} {
-		_, err := e.bots.Create(e.Ctx, admin, c.account, botuser.CreateParams{Name: c.name})
-		if !errors.Is(err, c.target) {
-			t.Errorf("Create(%.10q): %v, want %v", c.name, err, c.target)
-			continue
-		}
-		var ve *identity.ValidationError
-		if c.field != "" && (!errors.As(err, &ve) || ve.Field != c.field) {
-			t.Errorf("Create(%.10q): %v, want field %s", c.name, err, c.field)
+		_, err := e.bots.Create(e.Ctx, c.by, botuser.CreateParams{Name: c.name})
+		var se *store.Error
+		if !errors.As(err, &se) || se.Code != c.code || se.Field != c.field {
+			t.Errorf("Create(%.10q): %v, want code %s on %s", c.name, err, c.code, c.field)
 		}
 	}
-	_, err := e.bots.Create(e.Ctx, admin, a.ID, botuser.CreateParams{Name: strings.Repeat("x", 256)})
-	if !strings.Contains(err.Error(), "255 bytes at most, got 256") {
+	_, err := e.bots.Create(e.Ctx, admin, botuser.CreateParams{Name: strings.Repeat("x", 256)})
+	var se *store.Error
+	if !errors.As(err, &se) || se.Limit != botuser.MaxNameLen {
 		t.Errorf("length error does not name the limit: %v", err)
 	}
-	_, err = e.bots.Create(e.Ctx, admin, a.ID, botuser.CreateParams{Name: "ci"})
+	_, err = e.bots.Create(e.Ctx, admin, botuser.CreateParams{Name: "ci"})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate name should match store.ErrConflict: %v", err)
 	}
@@ -49,18 +53,17 @@ func TestCreate_Validation(t *testing.T) {
 	// Renaming onto a taken name fails.
 	other := e.create(admin, "other")
 	taken := "ci"
-	_, err = e.bots.Update(e.Ctx, admin, a.ID, other.ID, botuser.UpdateParams{Name: &taken})
-	if !errors.Is(err, botuser.ErrNameTaken) {
+	_, err = e.bots.Update(e.Ctx, admin, other.ID, botuser.UpdateParams{Name: &taken})
+	if store.CodeOf(err) != botuser.CodeNameTaken {
 		t.Errorf("rename to a taken name: %v", err)
 	}
 	// Wrong ID prefixes are refused before any lookup.
-	_, err = e.bots.Get(e.Ctx, a.ID, admin.ID)
-	var ve *identity.ValidationError
-	if !errors.As(err, &ve) || ve.Field != "bot_user_id" {
+	_, err = e.bots.Get(e.Ctx, admin, admin.ID)
+	if invalidField(err) != "bot_user_id" {
 		t.Errorf("Get(user ID): %v", err)
 	}
-	_, err = e.bots.List(e.Ctx, a.ID, store.Page{Limit: 1001})
-	if !errors.As(err, &ve) || ve.Field != "limit" {
+	_, err = e.bots.List(e.Ctx, admin, store.Page{Limit: 1001})
+	if invalidField(err) != "limit" {
 		t.Errorf("List(limit 1001): %v", err)
 	}
 }
@@ -70,7 +73,7 @@ func TestCreate_Validation(t *testing.T) {
 func TestOnlyBotManagersWrite(t *testing.T) {
 	e := newEnv(t)
 	a, admin := e.Account("a@example.com", "enterprise")
-	botAdmin, err := e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "bot-admin", Permissions: []rbac.Permission{rbac.BotUsersWrite, rbac.BotUsersRead}})
+	botAdmin, err := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "bot-admin", Permissions: []rbac.Permission{rbac.BotUsersWrite, rbac.BotUsersRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +92,15 @@ func TestOnlyBotManagersWrite(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			off := false
-			_, errCreate := e.bots.Create(e.Ctx, c.p, a.ID, botuser.CreateParams{Name: "by " + c.name})
-			_, errUpdate := e.bots.Update(e.Ctx, c.p, a.ID, target.ID, botuser.UpdateParams{Active: &off})
-			errDelete := e.bots.Delete(e.Ctx, c.p, a.ID, target.ID)
+			_, errCreate := e.bots.Create(e.Ctx, c.p, botuser.CreateParams{Name: "by " + c.name})
+			_, errUpdate := e.bots.Update(e.Ctx, c.p, target.ID, botuser.UpdateParams{Active: &off})
+			errDelete := e.bots.Delete(e.Ctx, c.p, target.ID)
 			for op, err := range map[string]error{"create": errCreate, "update": errUpdate, "delete": errDelete} {
 				if c.ok && err != nil {
 					t.Errorf("%s refused: %v", op, err)
 				}
-				var de *rbac.DeniedError
-				if !c.ok && (!errors.As(err, &de) || de.Permission != rbac.BotUsersWrite) {
-					t.Errorf("%s: %v, want a DeniedError for bot_users:write", op, err)
+				if _, perm := denial(err); !c.ok && perm != "bot_users:write" {
+					t.Errorf("%s: %v, want a denial of bot_users:write", op, err)
 				}
 			}
 			if c.ok {
@@ -110,7 +112,7 @@ func TestOnlyBotManagersWrite(t *testing.T) {
 
 func TestList_NewestFirstInPages(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.Account("a@example.com", "payg")
+	_, admin := e.Account("a@example.com", "payg")
 	var made []string
 	for i := range 7 {
 		made = append(made, e.create(admin, "bot-"+string(rune('a'+i))).ID)
@@ -118,7 +120,7 @@ func TestList_NewestFirstInPages(t *testing.T) {
 	var got []string
 	p := store.Page{Limit: 3}
 	for {
-		page, err := e.bots.List(e.Ctx, a.ID, p)
+		page, err := e.bots.List(e.Ctx, admin, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,24 +144,23 @@ func TestList_NewestFirstInPages(t *testing.T) {
 
 func TestUpdate_RolesFollowGrantRules(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.Account("a@example.com", "enterprise")
+	_, admin := e.Account("a@example.com", "enterprise")
 	bot := e.create(admin, "ci")
 	roles := []string{rbac.RoleBilling, rbac.RoleDeveloperReadOnly}
-	got, err := e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Roles: &roles})
+	got, err := e.bots.Update(e.Ctx, admin, bot.ID, botuser.UpdateParams{Roles: &roles})
 	if err != nil || len(got.Roles) != 2 {
 		t.Fatalf("Update roles = %+v, %v", got, err)
 	}
 	// A bot manager who lacks billing cannot hand it to a bot.
-	r, _ := e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "bots", Permissions: []rbac.Permission{rbac.BotUsersWrite}})
+	r, _ := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "bots", Permissions: []rbac.Permission{rbac.BotUsersWrite}})
 	mgr := e.Member(admin, "mgr@example.com", r.ID, rbac.RoleDeveloper)
-	_, err = e.bots.Create(e.Ctx, mgr, a.ID, botuser.CreateParams{Name: "payer", Roles: []string{rbac.RoleBilling}})
-	var de *rbac.DeniedError
-	if !errors.As(err, &de) || de.Reason != rbac.ReasonExceedsGrantor {
+	_, err = e.bots.Create(e.Ctx, mgr, botuser.CreateParams{Name: "payer", Roles: []string{rbac.RoleBilling}})
+	if code, _ := denial(err); code != rbac.CodeExceedsGrantor {
 		t.Fatalf("granting billing without holding it: %v", err)
 	}
 	// Clearing roles returns the bot to the developer default.
 	none := []string{}
-	got, err = e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Roles: &none})
+	got, err = e.bots.Update(e.Ctx, admin, bot.ID, botuser.UpdateParams{Roles: &none})
 	if err != nil || len(got.Roles) != 0 {
 		t.Fatalf("clear roles = %+v, %v", got, err)
 	}
@@ -168,14 +169,74 @@ func TestUpdate_RolesFollowGrantRules(t *testing.T) {
 func TestPlanWithoutBotUsers(t *testing.T) {
 	e := newEnv(t)
 	plans, _ := identity.NewCatalog(identity.Plan{Name: "nobots", Seats: 1})
-	authz := rbac.New(e.Store, plans)
-	dir := identity.New(e.Store, plans, authz)
+	authz := testenv.Authz(t, e.Store, plans)
+	dir := testenv.Directory(t, e.Store, authz)
 	u, _ := dir.CreateUser(e.Ctx, "a@example.com", "")
 	a, _ := dir.CreateAccount(e.Ctx, u.ID, "a", "nobots")
 	p, _ := dir.Principal(e.Ctx, a.ID, u.ID, identity.SourceAPI, "")
-	_, err := botuser.New(e.Store, authz).Create(e.Ctx, p, a.ID, botuser.CreateParams{Name: "ci"})
-	var fe *identity.FeatureError
-	if !errors.As(err, &fe) || fe.Feature != identity.FeatureBotUsers {
+	bots, err := botuser.New(e.Store, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bots.Create(e.Ctx, p, botuser.CreateParams{Name: "ci"})
+	var se *store.Error
+	if !errors.As(err, &se) || !errors.Is(err, store.ErrFeatureUnavailable) || se.Field != string(identity.FeatureBotUsers) {
 		t.Fatalf("bot on a plan without bot users: %v", err)
+	}
+}
+
+// TestReads_NeedBotUsersRead: Get and List are authorized like writes: bot_users:read.
+func TestReads_NeedBotUsersRead(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.Account("a@example.com", "enterprise")
+	bot := e.create(admin, "ci")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloperReadOnly) // bot_users:read
+	tm := e.Member(admin, "tm@example.com", rbac.RoleTeamManager)         // no bot_users:read
+	for _, p := range []identity.Principal{admin, dev} {
+		if _, err := e.bots.Get(e.Ctx, p, bot.ID); err != nil {
+			t.Errorf("Get by %s: %v", p.Subject, err)
+		}
+		if bs, err := e.bots.List(e.Ctx, p, store.Page{Limit: 10}); err != nil || len(bs) != 1 {
+			t.Errorf("List by %s: %d, %v", p.Subject, len(bs), err)
+		}
+	}
+	_, err := e.bots.Get(e.Ctx, tm, bot.ID)
+	if code, perm := denial(err); code != rbac.CodeNoRole || perm != "bot_users:read" {
+		t.Errorf("Get by a team manager: %v", err)
+	}
+	_, err = e.bots.List(e.Ctx, tm, store.Page{Limit: 10})
+	if code, perm := denial(err); code != rbac.CodeNoRole || perm != "bot_users:read" {
+		t.Errorf("List by a team manager: %v", err)
+	}
+}
+
+// TestBotUserObject_IsTheAPIResource checks the bot user's public representation.
+func TestBotUserObject_IsTheAPIResource(t *testing.T) {
+	epoch := time.Date(2025, 1, 2, 3, 4, 5, 678, time.UTC)
+	obj := botuser.BotUserObjectOf(store.BotUser{ID: "bot_1", AccountID: "ac_1", Name: "ci", Roles: []string{"developer"}, CreatedAt: epoch})
+	got, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"bot_1","name":"ci","active":false,"created_at":"2025-01-02T03:04:05Z","roles":["developer"]}`
+	if string(got) != want || obj.Resource() != identity.ResourceBotUser {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// TestNew_RefusesMissingParts: the constructor validates instead of panicking.
+func TestNew_RefusesMissingParts(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		field string
+		new   func() (*botuser.Service, error)
+	}{
+		{"store", func() (*botuser.Service, error) { return botuser.New(nil, e.Authz) }},
+		{"authorizer", func() (*botuser.Service, error) { return botuser.New(e.Store, nil) }},
+		{"clock", func() (*botuser.Service, error) { return botuser.New(e.Store, e.Authz, botuser.WithClock(nil)) }},
+	} {
+		if s, err := c.new(); s != nil || invalidField(err) != c.field {
+			t.Errorf("New without %s: %v, %v", c.field, s, err)
+		}
 	}
 }

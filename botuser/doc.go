@@ -11,9 +11,23 @@
 //
 // Deactivating a bot user (Active false) suspends every credential it owns in one write:
 // the credentials are untouched, and the verifier sees their owner inactive through
-// store.OwnerState. Reactivating restores them. Deleting a bot user revokes and deletes all
-// of its credentials in the same transaction, irreversibly.
+// store.OwnerState. Reactivating restores them. Deleting a bot user revokes all of its
+// credentials in the same small commit, irreversibly: the store writes a store.Tombstone
+// that makes them gone for every read, and credential's Purger deletes them later, in
+// batches, recording their events.
 //
+// Every call acts for a principal in its account (identity.Principal.AccountID), with one
+// shape: Create(ctx, by, params), Get/Update/Delete(ctx, by, id), List(ctx, by, page).
 // Only principals holding rbac.BotUsersWrite (administrators, by default) may create,
-// update or delete bot users. Reads do not authorize: guard them with rbac.BotUsersRead.
+// update or delete bot users; reads need rbac.BotUsersRead. Both need a plan with
+// identity.FeatureBotUsers.
+//
+// BotUserObject is a bot user's public representation, what its audit events record.
+//
+// # Errors
+//
+// Every error is a *store.Error (or wraps one). This package's codes are CodeNameTaken (a
+// name used in the account, store.ErrConflict, Field "name") and CodeNoDashboard (a bot user
+// at a login, store.ErrDenied); invalid arguments are store.ErrInvalid with the store's
+// codes, naming the field; denials are rbac's.
 package botuser

@@ -21,7 +21,11 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	twoSeats := identity.Plan{Name: "two", Seats: 2, Features: []identity.Feature{identity.FeatureBotUsers, identity.FeatureRBAC}}
 	b := testenv.New(t, []identity.Plan{twoSeats})
-	return &env{Env: b, bots: botuser.New(b.Store, b.Authz, botuser.WithClock(b.Clock))}
+	bots, err := botuser.New(b.Store, b.Authz, botuser.WithClock(b.Clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{Env: b, bots: bots}
 }
 
 // create creates a bot user. It first steps the fake clock: IDs from different services'
@@ -30,7 +34,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) create(by identity.Principal, name string) store.BotUser {
 	e.T.Helper()
 	e.Clock.Advance(time.Millisecond)
-	b, err := e.bots.Create(e.Ctx, by, by.AccountID, botuser.CreateParams{Name: name})
+	b, err := e.bots.Create(e.Ctx, by, botuser.CreateParams{Name: name})
 	if err != nil {
 		e.T.Fatalf("Create(%q): %v", name, err)
 	}
@@ -42,4 +46,31 @@ func wantErr(t *testing.T, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("error = %v, want one matching %v", err, target)
 	}
+}
+
+// wantCode fails unless err matches kind and has code.
+func wantCode(t *testing.T, err, kind error, code string) {
+	t.Helper()
+	if !errors.Is(err, kind) || store.CodeOf(err) != code {
+		t.Fatalf("error = %v (code %q), want one matching %v with code %q", err, store.CodeOf(err), kind, code)
+	}
+}
+
+// invalidField returns the field an error matching store.ErrInvalid names, or "" for any
+// other error.
+func invalidField(err error) string {
+	var se *store.Error
+	if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) {
+		return ""
+	}
+	return se.Field
+}
+
+// denial returns the code and permission of an error matching store.ErrDenied, or "", "".
+func denial(err error) (code, perm string) {
+	var se *store.Error
+	if !errors.Is(err, store.ErrDenied) || !errors.As(err, &se) {
+		return "", ""
+	}
+	return se.Code, se.Field
 }

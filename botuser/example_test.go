@@ -15,18 +15,18 @@ import (
 // back when it is reactivated.
 func Example_createAndDeactivate() {
 	ctx := context.Background()
-	st := memstore.New()
+	st, _ := memstore.New()
 	defer st.Close()
 	plans, _ := identity.NewCatalog(identity.PayAsYouGo())
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
-	bots := botuser.New(st, authz)
+	authz, _ := rbac.New(st, plans)
+	dir, _ := identity.New(st, authz)
+	bots, _ := botuser.New(st, authz)
 
 	u, _ := dir.CreateUser(ctx, "ops@example.com", "")
 	acct, _ := dir.CreateAccount(ctx, u.ID, "Ops", "payg")
 	admin, _ := dir.Principal(ctx, acct.ID, u.ID, identity.SourceAPI, "")
 
-	bot, err := bots.Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "deploy-bot"})
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "deploy-bot"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,7 +35,7 @@ func Example_createAndDeactivate() {
 
 	// The bot acts as a developer, and can never log into the dashboard.
 	p, _ := dir.Principal(ctx, acct.ID, bot.ID, identity.SourceAPI, "")
-	d, _ := authz.Check(ctx, p, acct.ID, rbac.CredentialsWrite)
+	d, _ := authz.Check(ctx, p, rbac.CredentialsWrite)
 	fmt.Println(d)
 	fmt.Println("dashboard:", botuser.CanLogIn(p))
 
@@ -48,11 +48,11 @@ func Example_createAndDeactivate() {
 		return s
 	}
 	off := false
-	bot, _ = bots.Update(ctx, admin, acct.ID, bot.ID, botuser.UpdateParams{Active: &off})
+	bot, _ = bots.Update(ctx, admin, bot.ID, botuser.UpdateParams{Active: &off})
 	fmt.Println("active:", bot.Active, "credentials' owner:", ownerState())
 
 	on := true
-	bot, _ = bots.Update(ctx, admin, acct.ID, bot.ID, botuser.UpdateParams{Active: &on})
+	bot, _ = bots.Update(ctx, admin, bot.ID, botuser.UpdateParams{Active: &on})
 	fmt.Println("active:", bot.Active, "credentials' owner:", ownerState())
 	// Output:
 	// created: deploy-bot active: true

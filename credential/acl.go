@@ -1,12 +1,11 @@
 package credential
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/store"
 )
 
 // Limits on ACLs, checked by ParseACL.
@@ -29,47 +28,19 @@ const (
 	maxBindTarget = maxHostnameLen + 1 + 5
 )
 
-// ErrInvalidACL is matched (errors.Is) by every error ParseACL returns: *ACLRuleError and
-// *ACLLimitError. Both also match identity.ErrInvalid.
-var ErrInvalidACL = errors.New("credential: invalid ACL")
-
-// ACLRuleError says why one rule of an ACL is invalid. Rule is the rule as given (at most
-// MaxACLRuleLen bytes): ACL rules are not secret.
-type ACLRuleError struct {
-	Index  int    // position of the rule in the list
-	Rule   string // the rule
-	Reason string // what is wrong with it
-}
-
-// Error implements error.
-func (e *ACLRuleError) Error() string {
-	return fmt.Sprintf("credential: invalid ACL rule %d %q: %s", e.Index, e.Rule, e.Reason)
-}
-
-// Is reports whether target is ErrInvalidACL or identity.ErrInvalid.
-func (e *ACLRuleError) Is(target error) bool {
-	return target == ErrInvalidACL || target == identity.ErrInvalid
-}
-
-// ACLLimitError says an ACL broke a size limit: it has more than MaxACLRules rules (Index is
-// -1), or rule Index is longer than MaxACLRuleLen bytes.
-type ACLLimitError struct {
-	Index int // the rule that is too long, or -1 when there are too many rules
-	Limit int // MaxACLRules or MaxACLRuleLen
-	Got   int // the number of rules, or the length of the rule in bytes
-}
-
-// Error implements error.
-func (e *ACLLimitError) Error() string {
-	if e.Index < 0 {
-		return fmt.Sprintf("credential: invalid ACL: %d rules, the limit is %d", e.Got, e.Limit)
+// aclLimit is the error of an ACL over a size limit: more than MaxACLRules rules (field
+// "acl"), or a rule longer than MaxACLRuleLen bytes (field "acl[i]").
+func aclLimit(field string, limit, got int, unit string) error {
+	return &store.Error{
+		Kind: store.ErrInvalid, Code: CodeInvalidACL, Field: field, Limit: limit,
+		Msg: fmt.Sprintf("%d %s at most, got %d", limit, unit, got),
 	}
-	return fmt.Sprintf("credential: invalid ACL rule %d: %d bytes, the limit is %d", e.Index, e.Got, e.Limit)
 }
 
-// Is reports whether target is ErrInvalidACL or identity.ErrInvalid.
-func (e *ACLLimitError) Is(target error) bool {
-	return target == ErrInvalidACL || target == identity.ErrInvalid
+// aclRule is the error of an invalid rule: reason says what is wrong with it. The rule is
+// not repeated: Field "acl[i]" names it.
+func aclRule(i int, reason string) error {
+	return store.Invalid(fmt.Sprintf("acl[%d]", i), CodeInvalidACL, 0, "%s", reason)
 }
 
 // ACL is the parsed list of rules that restricts what an authtoken or an SSH credential may
@@ -121,23 +92,24 @@ type labelRule struct {
 }
 
 // ParseACL parses and validates a credential's ACL rules, once, when they are written. nil
-// and an empty list give the empty ACL, which allows everything. An invalid rule is an
-// *ACLRuleError, a list or rule over a limit an *ACLLimitError; only the first problem is
-// reported. Both match ErrInvalidACL and identity.ErrInvalid.
+// and an empty list give the empty ACL, which allows everything. Errors match
+// store.ErrInvalid with code CodeInvalidACL: an invalid rule names it in Field ("acl[2]"), a
+// list or a rule over a limit names the list ("acl") or the rule and gives the Limit; only
+// the first problem is reported.
 func ParseACL(rules []string) (ACL, error) {
 	if len(rules) == 0 {
 		return ACL{}, nil
 	}
 	if len(rules) > MaxACLRules {
-		return ACL{}, &ACLLimitError{Index: -1, Limit: MaxACLRules, Got: len(rules)}
+		return ACL{}, aclLimit("acl", MaxACLRules, len(rules), "rules")
 	}
 	a := ACL{rules: slices.Clone(rules)}
 	for i, r := range rules {
 		if len(r) > MaxACLRuleLen {
-			return ACL{}, &ACLLimitError{Index: i, Limit: MaxACLRuleLen, Got: len(r)}
+			return ACL{}, aclLimit(fmt.Sprintf("acl[%d]", i), MaxACLRuleLen, len(r), "bytes")
 		}
 		if reason := a.add(r); reason != "" {
-			return ACL{}, &ACLRuleError{Index: i, Rule: r, Reason: reason}
+			return ACL{}, aclRule(i, reason)
 		}
 	}
 	return a, nil

@@ -2,6 +2,7 @@ package credential
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -9,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/store"
 )
 
 func mustACL(t testing.TB, rules ...string) ACL {
@@ -213,15 +214,12 @@ func TestParseACLInvalid(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := ParseACL(tc.rules)
-			var re *ACLRuleError
-			if !errors.As(err, &re) {
-				t.Fatalf("err = %v, want an *ACLRuleError", err)
+			var se *store.Error
+			if !errors.As(err, &se) || !errors.Is(err, store.ErrInvalid) || se.Code != CodeInvalidACL {
+				t.Fatalf("err = %v, want ErrInvalid with code %s", err, CodeInvalidACL)
 			}
-			if !errors.Is(err, ErrInvalidACL) || !errors.Is(err, identity.ErrInvalid) {
-				t.Errorf("err = %v does not match ErrInvalidACL and identity.ErrInvalid", err)
-			}
-			if re.Index != tc.index || re.Rule != tc.rules[tc.index] || re.Reason == "" {
-				t.Errorf("err = %#v, want index %d and its rule", re, tc.index)
+			if se.Field != fmt.Sprintf("acl[%d]", tc.index) || se.Msg == "" {
+				t.Errorf("err = %#v, want it to name rule %d and say why", se, tc.index)
 			}
 			if a.Len() != 0 || !a.Unrestricted() {
 				t.Error("a failed ParseACL returned rules")
@@ -253,23 +251,21 @@ func TestParseACLLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		rules []string
-		want  ACLLimitError
+		field string
+		limit int
 	}{
-		{"too many rules", append(slices.Clone(max), "bind:x.example.com"), ACLLimitError{Index: -1, Limit: MaxACLRules, Got: MaxACLRules + 1}},
-		{"rule too long", []string{"*", longest + "a"}, ACLLimitError{Index: 1, Limit: MaxACLRuleLen, Got: MaxACLRuleLen + 1}},
-		{"huge rule", []string{strings.Repeat("x", 1<<20)}, ACLLimitError{Index: 0, Limit: MaxACLRuleLen, Got: 1 << 20}},
+		{"too many rules", append(slices.Clone(max), "bind:x.example.com"), "acl", MaxACLRules},
+		{"rule too long", []string{"*", longest + "a"}, "acl[1]", MaxACLRuleLen},
+		{"huge rule", []string{strings.Repeat("x", 1<<20)}, "acl[0]", MaxACLRuleLen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseACL(tc.rules)
-			var le *ACLLimitError
-			if !errors.As(err, &le) || *le != tc.want {
-				t.Fatalf("err = %#v, want %#v", err, tc.want)
+			var se *store.Error
+			if !errors.As(err, &se) || !errors.Is(err, store.ErrInvalid) || se.Code != CodeInvalidACL || se.Field != tc.field || se.Limit != tc.limit {
+				t.Fatalf("err = %#v, want ErrInvalid with code %s on %s, limit %d", err, CodeInvalidACL, tc.field, tc.limit)
 			}
-			if !errors.Is(err, ErrInvalidACL) || !errors.Is(err, identity.ErrInvalid) {
-				t.Errorf("err = %v does not match ErrInvalidACL and identity.ErrInvalid", err)
-			}
-			if len(err.Error()) > 200 {
-				t.Errorf("error message is %d bytes", len(err.Error()))
+			if n := len(fmt.Sprint(err)); n > 200 { // a size bound: the error never echoes the input
+				t.Errorf("error message is %d bytes", n)
 			}
 		})
 	}
@@ -386,12 +382,13 @@ func FuzzParseACL(f *testing.F) {
 		rules := strings.Split(in, "\n")
 		a, err := ParseACL(rules)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidACL) {
-				t.Fatalf("error %v does not match ErrInvalidACL", err)
+			var se *store.Error
+			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) || se.Code != CodeInvalidACL {
+				t.Fatalf("error %v is not ErrInvalid with code %s", err, CodeInvalidACL)
 			}
-			var re *ACLRuleError
-			if errors.As(err, &re) && (re.Index < 0 || re.Index >= len(rules) || re.Rule != rules[re.Index] || re.Reason == "") {
-				t.Fatalf("bad rule error %#v", re)
+			var i int
+			if _, scanErr := fmt.Sscanf(se.Field, "acl[%d]", &i); se.Field != "acl" && (scanErr != nil || i < 0 || i >= len(rules) || se.Msg == "") {
+				t.Fatalf("bad rule error %#v", se)
 			}
 			return
 		}

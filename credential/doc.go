@@ -43,12 +43,47 @@
 // normalised form and with the SHA-256 fingerprint the store keeps. It rejects weak and
 // unsupported keys (DSA, RSA under 2048 bits), certificates and more than one key.
 //
+// # Service, Verifier and Purger
+//
+// Service issues, reads, updates and deletes credentials for an acting principal, in its
+// account (identity.Principal.AccountID), with one call shape: Create(ctx, by, req),
+// Get/Update/Delete(ctx, by, id) (the kind is the ID's: cr_, ak_ or sshcr_) and List(ctx,
+// by, kind, page). Reads need rbac.CredentialsRead, changes rbac.CredentialsWrite.
+//
+// Verifier checks tokens and SSH keys at a high rate from a cache that the store's change
+// feed keeps coherent. Verify takes one kind (a tunnel edge takes authtokens), VerifyToken
+// any kind (its prefix says which). A Result tells whose credential it is, whether the owner
+// is a bot user and what events name it by (Result.Principal builds the acting principal
+// with no store read). A cache hit makes no allocation.
+//
+// Purger deletes the credentials of removed owners. Deleting a bot user or removing a member
+// writes a store.Tombstone in the deletion's commit, which makes every credential of the
+// owner gone at once for every read and for the Verifier; a Purger (Purge, or Run in the
+// background) deletes them in batches, recording their *_deleted events attributed to whoever
+// removed the owner.
+//
 // # Errors
 //
-// Match errors with errors.Is against the sentinels: ErrMalformedToken (with
-// ErrUnknownTokenKind and ErrTokenChecksum), ErrInvalidACL and ErrInvalidSSHKey (with
-// ErrMissingSSHKey); read details with errors.As from *ACLRuleError, *ACLLimitError and
-// *SSHKeyError. Every validation error also matches identity.ErrInvalid.
+// Every error is a *store.Error (or wraps one), except the two that must not allocate:
+// ParseToken's errors and the Verifier's Reason. Both carry a code (store.CodeOf) and match
+// a store sentinel with errors.Is: ParseToken's errors store.ErrInvalid, a Reason
+// store.ErrUnauthenticated (ReasonUnavailable: store.ErrUnavailable). This package's codes
+// are:
+//
+//   - CodeMalformedToken, CodeTokenUnknownKind and CodeTokenChecksum (a token that does not
+//     parse);
+//   - CodeInvalidACL (Field "acl" or "acl[i]", Limit for a size limit), CodeSSHKeyInvalid and
+//     CodeSSHKeyMissing (Field "public_key"), CodeUnknownOwner (Field "owner_id": no member
+//     or bot user of the account), CodeNoChanges (store.ErrInvalid);
+//   - CodeSSHKeyInUse and CodeSSHKeyInUseElsewhere (an SSH key already registered, in this
+//     account or another, store.ErrConflict, Field "public_key"), CodeOwnerInactive (a new
+//     credential for an inactive owner, store.ErrConflict);
+//   - the Reasons' codes: CodeMalformedToken, CodeWrongKind, CodeUnknown, CodeRevoked,
+//     CodeExpired, CodeOwnerInactive and CodeVerifierUnavailable.
+//
+// Other invalid arguments are store.ErrInvalid with the store's codes, naming the field;
+// denials are rbac's (store.ErrDenied) and plan features identity's
+// (store.ErrFeatureUnavailable).
 //
 // # Concurrency
 //

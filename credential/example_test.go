@@ -26,9 +26,9 @@ func ExampleParseACL() {
 	}
 
 	_, err = credential.ParseACL([]string{"bind:ok.example.com", "bind:foo..example.com"})
-	var ruleErr *credential.ACLRuleError
-	if errors.As(err, &ruleErr) {
-		fmt.Println(errors.Is(err, credential.ErrInvalidACL), ruleErr.Index, ruleErr.Rule)
+	var se *store.Error
+	if errors.As(err, &se) {
+		fmt.Println(errors.Is(err, store.ErrInvalid), se.Code == credential.CodeInvalidACL, se.Field)
 	}
 	// Output:
 	// x.example.com          true
@@ -38,7 +38,7 @@ func ExampleParseACL() {
 	// 1.tcp.ngrok.io:20003   false
 	// app=web                true
 	// env=prod               false
-	// true 1 bind:foo..example.com
+	// true true acl[1]
 }
 
 func ExampleSecret() {
@@ -78,7 +78,7 @@ func ExampleParseToken() {
 	fmt.Println(tok) // the secret part is redacted
 
 	_, err = credential.ParseToken("iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCng")
-	fmt.Println(errors.Is(err, credential.ErrMalformedToken), errors.Is(err, credential.ErrTokenChecksum))
+	fmt.Println(errors.Is(err, store.ErrInvalid), store.CodeOf(err) == credential.CodeTokenChecksum)
 	// Output:
 	// authtoken cr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ K3ZQ
 	// iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_[REDACTED]

@@ -3,9 +3,8 @@ package credential
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 
-	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/store"
 )
 
 // MinPepperLen is the shortest pepper WithPepper accepts, in bytes. A pepper should come from
@@ -52,7 +51,8 @@ func WithPepper(pepper []byte) HasherOption {
 }
 
 // NewHasher returns a Hasher. Without options it hashes with plain SHA-256. A pepper shorter
-// than MinPepperLen is an *identity.ValidationError (Field "pepper").
+// than MinPepperLen is an error matching store.ErrInvalid (Field "pepper", Limit
+// MinPepperLen).
 func NewHasher(opts ...HasherOption) (*Hasher, error) {
 	var c hasherConfig
 	for _, o := range opts {
@@ -62,7 +62,7 @@ func NewHasher(opts ...HasherOption) (*Hasher, error) {
 		return &Hasher{}, nil
 	}
 	if len(c.pepper) < MinPepperLen {
-		return nil, &identity.ValidationError{Field: "pepper", Reason: fmt.Sprintf("must be at least %d bytes", MinPepperLen)}
+		return nil, store.Invalid("pepper", store.CodeOutOfRange, MinPepperLen, "must be at least %d bytes", MinPepperLen)
 	}
 	key := c.pepper
 	if len(key) > sha256.BlockSize { // RFC 2104: hash keys longer than the block size
@@ -125,7 +125,7 @@ func (h *Hasher) GoString() string { return h.String() }
 
 // ParseSecretHash decodes a store.Credential.SecretHash (64 hex digits) into the digest Hash
 // returns, e.g. to key a verifier's cache. It does not allocate when s is well-formed. A malformed hash is an
-// *identity.ValidationError (Field "secret_hash").
+// error matching store.ErrInvalid (Field "secret_hash").
 func ParseSecretHash(s string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	if len(s) != hex.EncodedLen(sha256.Size) {
@@ -138,5 +138,5 @@ func ParseSecretHash(s string) ([sha256.Size]byte, error) {
 }
 
 func secretHashError() error {
-	return &identity.ValidationError{Field: "secret_hash", Reason: "must be 64 hex digits"}
+	return store.Invalid("secret_hash", store.CodeInvalidValue, 0, "must be 64 hex digits")
 }

@@ -6,15 +6,16 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
 )
 
-// Option configures a Service or a Verifier. Each option's doc says which it applies to; the
-// other ignores it. Pass the same WithHasher to both.
+// Option configures a Service, a Verifier or a Purger. Each option's doc says which it
+// applies to; the others ignore it. Pass the same WithHasher to the Service and the Verifier.
 type Option func(*config)
 
 type config struct {
 	hasher   *Hasher
-	clock    clock.Clock
+	clock    store.Clock
 	clockSet bool // WithClock was given: read it on every call, exactly
 	rand     io.Reader
 	logger   *slog.Logger
@@ -22,6 +23,9 @@ type config struct {
 	negTTL   time.Duration
 	negMax   int
 	useEvery time.Duration
+	batch    int
+	poll     time.Duration
+	follower *store.Follower
 }
 
 func newConfig(opts []Option) config {
@@ -31,6 +35,8 @@ func newConfig(opts []Option) config {
 		negTTL:   5 * time.Second,
 		negMax:   100_000,
 		useEvery: time.Minute,
+		batch:    DefaultPurgeBatch,
+		poll:     DefaultPurgePoll,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -38,23 +44,42 @@ func newConfig(opts []Option) config {
 	return c
 }
 
+// check refuses a configuration an option left unusable, naming the option.
+func (c config) check() error {
+	switch {
+	case c.clock == nil:
+		return store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	case c.maxStale <= 0:
+		return store.Invalid("max_staleness", store.CodeOutOfRange, 0, "must be positive")
+	case c.negTTL < 0 || c.negMax < 0:
+		return store.Invalid("negative_cache", store.CodeOutOfRange, 0, "must not be negative")
+	case c.batch < 1 || c.batch > store.MaxPageLimit:
+		return store.Invalid("purge_batch", store.CodeOutOfRange, store.MaxPageLimit, "must be between 1 and %d", store.MaxPageLimit)
+	case c.poll <= 0:
+		return store.Invalid("purge_poll", store.CodeOutOfRange, 0, "must be positive")
+	}
+	return nil
+}
+
 // WithHasher sets how token secrets are hashed (Service and Verifier; default plain SHA-256).
 // Every Service and Verifier of a deployment must use the same configuration.
 func WithHasher(h *Hasher) Option { return func(c *config) { c.hasher = h } }
 
-// WithClock sets the clock (Service: creation times; Verifier: expiry and staleness). Default:
+// WithClock sets the clock (Service: creation times; Verifier: expiry and staleness; Purger:
+// event times). Default:
 // the system clock, which a running Verifier reads once a millisecond rather than on every
 // call (reading it costs about as much as hashing the token); an injected clock is read on
 // every call.
-func WithClock(clk clock.Clock) Option {
+func WithClock(clk store.Clock) Option {
 	return func(c *config) { c.clock, c.clockSet = clk, true }
 }
 
-// WithRandom sets the source of randomness for IDs and secrets (Service). The default is
+// WithRandom sets the source of randomness for IDs and secrets (Service, Purger). The default is
 // crypto/rand.Reader; anything else must be as unpredictable.
 func WithRandom(r io.Reader) Option { return func(c *config) { c.rand = r } }
 
-// WithLogger logs store and feed errors to l (Service and Verifier; default: no logging).
+// WithLogger logs store and feed errors to l (Service, Verifier and Purger; default: no
+// logging).
 // Nothing secret is ever logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -78,3 +103,26 @@ func WithLastUsedInterval(d time.Duration) Option {
 		}
 	}
 }
+
+// Defaults of the Purger.
+const (
+	// DefaultPurgeBatch is how many credentials one purge transaction deletes at most.
+	DefaultPurgeBatch = 500
+	// DefaultPurgePoll is how often a running Purger looks for tombstones when the change
+	// feed has not woken it.
+	DefaultPurgePoll = time.Minute
+)
+
+// WithPurgeBatch sets how many credentials one purge transaction deletes at most (Purger;
+// default DefaultPurgeBatch, at most store.MaxPageLimit).
+func WithPurgeBatch(n int) Option { return func(c *config) { c.batch = n } }
+
+// WithPurgePoll sets how often a running Purger looks for tombstones when the change feed
+// has not woken it (Purger; default DefaultPurgePoll).
+func WithPurgePoll(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithFollower makes a Verifier's cache, or a Purger's wake-ups, follow the change feed
+// through f, shared with other caches (the Authorizer's): f must not be running yet, and
+// whoever owns it runs it. Without it each has a follower of its own, which its Run runs.
+// (Verifier and Purger.)
+func WithFollower(f *store.Follower) Option { return func(c *config) { c.follower = f } }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"time"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
-	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
@@ -71,54 +69,32 @@ type UpdateRequest struct {
 	ACL         *[]string
 }
 
-// ErrNoChanges is matched by the error of an update that sets nothing. It also matches
-// identity.ErrInvalid.
-var ErrNoChanges = errors.New("credential: update with no values; specify at least one")
-
-type noChangesError struct{}
-
-func (noChangesError) Error() string { return ErrNoChanges.Error() }
-
-func (noChangesError) Is(target error) bool {
-	return target == ErrNoChanges || target == identity.ErrInvalid
-}
-
-// ErrOwnerInactive is matched by the error of creating a credential for a deactivated bot
-// user or a disabled member.
-var ErrOwnerInactive = errors.New("credential: the owner is inactive")
-
-// SSHKeyInUseError says an SSH public key is already a credential: in the same account, or in
-// another one (which it does not name). It matches store.ErrConflict.
-type SSHKeyInUseError struct {
-	SameAccount bool
-}
-
-func (e *SSHKeyInUseError) Error() string {
-	if e.SameAccount {
-		return "credential: this SSH public key already exists on the account"
-	}
-	return "credential: this SSH public key is already used in a different account"
-}
-
-// Is reports whether target is store.ErrConflict.
-func (e *SSHKeyInUseError) Is(target error) bool { return target == store.ErrConflict }
-
 // Service issues, reads, updates and deletes credentials, enforcing who may do what with the
 // Authorizer and writing an audit event for every change. It is safe for concurrent use.
 type Service struct {
 	st     store.Store
 	authz  *rbac.Authorizer
 	hasher *Hasher
-	clock  clock.Clock
+	clock  store.Clock
 	rand   io.Reader
 	ids    *id.Generator
-	rec    audit.Recorder
+	rec    audit.Recorder[identity.Resource]
 }
 
 // NewService returns a Service on st that asks authz (and its plan catalog) who may do what.
-// It takes the options WithHasher, WithClock, WithRandom and WithLogger.
-func NewService(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service {
+// It takes the options WithHasher, WithClock and WithRandom. A nil store or authorizer, or
+// an option set to nil, is an error matching store.ErrInvalid that names it.
+func NewService(st store.Store, authz *rbac.Authorizer, opts ...Option) (*Service, error) {
+	switch {
+	case st == nil:
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	case authz == nil:
+		return nil, store.Invalid("authorizer", store.CodeRequired, 0, "required")
+	}
 	c := newConfig(opts)
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	r := c.rand
 	if r == nil {
 		r = rand.Reader
@@ -126,8 +102,8 @@ func NewService(st store.Store, authz *rbac.Authorizer, opts ...Option) *Service
 	ids := id.NewGenerator(c.clock, r)
 	return &Service{
 		st: st, authz: authz, hasher: c.hasher, clock: c.clock, rand: r, ids: ids,
-		rec: audit.Recorder{IDs: ids, Clock: c.clock},
-	}
+		rec: audit.New(ids, c.clock, identity.ResourceOf),
+	}, nil
 }
 
 // idPrefix is the ID prefix of each credential kind.
@@ -140,15 +116,32 @@ func idPrefix(k store.CredentialKind) (id.Prefix, error) {
 	case store.SSHCredential:
 		return id.SSHCredential, nil
 	}
-	return "", &identity.ValidationError{Field: "kind", Reason: fmt.Sprintf("must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)}
+	return "", store.Invalid("kind", store.CodeInvalidValue, 0, "must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)
+}
+
+// KindOf returns the kind of a credential ID (cr_, ak_ or sshcr_), or an error matching
+// store.ErrInvalid for field "id" when it is no credential's ID.
+func KindOf(credentialID string) (store.CredentialKind, error) {
+	pre, err := id.PrefixOf(credentialID)
+	if err == nil {
+		switch pre {
+		case id.Authtoken:
+			return store.Authtoken, nil
+		case id.APIKey:
+			return store.APIKey, nil
+		case id.SSHCredential:
+			return store.SSHCredential, nil
+		}
+	}
+	return "", store.Invalid("id", store.CodeInvalidValue, 0, "must be a credential's id (%s_, %s_ or %s_)", id.Authtoken, id.APIKey, id.SSHCredential)
 }
 
 func checkText(description, metadata *string) error {
 	if description != nil && len(*description) > store.MaxDescriptionLen {
-		return &identity.ValidationError{Field: "description", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxDescriptionLen, len(*description))}
+		return store.Invalid("description", store.CodeTooLong, store.MaxDescriptionLen, "%d bytes at most, got %d", store.MaxDescriptionLen, len(*description))
 	}
 	if metadata != nil && len(*metadata) > store.MaxMetadataLen {
-		return &identity.ValidationError{Field: "metadata", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxMetadataLen, len(*metadata))}
+		return store.Invalid("metadata", store.CodeTooLong, store.MaxMetadataLen, "%d bytes at most, got %d", store.MaxMetadataLen, len(*metadata))
 	}
 	return nil
 }
@@ -159,17 +152,26 @@ func (s *Service) checkACL(acct store.Account, kind store.CredentialKind, rules 
 		return nil
 	}
 	if kind == store.APIKey {
-		return &identity.ValidationError{Field: "acl", Reason: "API keys take no ACL"}
+		return store.Invalid("acl", store.CodeInvalidValue, 0, "API keys take no ACL")
 	}
 	plan, err := s.authz.Catalog().PlanOf(acct)
 	if err != nil {
 		return err
 	}
-	if !plan.Has(identity.FeatureCredentialACLs) {
-		return &identity.FeatureError{Feature: identity.FeatureCredentialACLs, Plan: plan.Name}
+	if err := plan.Require(identity.FeatureCredentialACLs); err != nil {
+		return err
 	}
 	_, err = ParseACL(rules)
 	return err
+}
+
+// sshKeyInUse is the error of an SSH key that is already a credential, in this account or in
+// another (which it does not name).
+func sshKeyInUse(sameAccount bool) error {
+	if sameAccount {
+		return &store.Error{Kind: store.ErrConflict, Code: CodeSSHKeyInUse, Field: "public_key", Msg: "this SSH public key already exists on the account"}
+	}
+	return &store.Error{Kind: store.ErrConflict, Code: CodeSSHKeyInUseElsewhere, Field: "public_key", Msg: "this SSH public key is already used in a different account"}
 }
 
 // Create issues a credential of req.Kind in the principal's account. Tokens are returned once,
@@ -179,7 +181,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 	if err != nil {
 		return Issued{}, err
 	}
-	if err := by.Validate(by.AccountID); err != nil {
+	if err := by.Validate(); err != nil {
 		return Issued{}, err
 	}
 	if err := checkText(&req.Description, &req.Metadata); err != nil {
@@ -188,8 +190,8 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 	owner := req.OwnerID
 	if owner == "" {
 		owner = by.ID
-	} else if _, err := id.PrefixOf(owner); err != nil {
-		return Issued{}, &identity.ValidationError{Field: "owner_id", Reason: err.Error()}
+	} else if id.Check(owner, id.User) != nil && id.Check(owner, id.BotUser) != nil {
+		return Issued{}, store.Invalid("owner_id", store.CodeInvalidValue, 0, "must be a user's or a bot user's id")
 	}
 	var ssh SSHPublicKey
 	switch {
@@ -198,7 +200,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 			return Issued{}, err
 		}
 	case req.PublicKey != "":
-		return Issued{}, &identity.ValidationError{Field: "public_key", Reason: "only SSH credentials take a public key"}
+		return Issued{}, store.Invalid("public_key", store.CodeInvalidValue, 0, "only SSH credentials take a public key")
 	}
 	var out Issued
 	err = s.st.Update(ctx, func(tx store.Tx) error {
@@ -206,11 +208,11 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		if err != nil {
 			return err
 		}
-		if err := s.authz.RequireIn(ctx, tx, by, acct.ID, rbac.CredentialsWrite); err != nil {
+		if err := s.authz.RequireIn(ctx, tx, by, rbac.CredentialsWrite); err != nil {
 			return err
 		}
 		if owner != by.ID {
-			if err := s.authz.RequireIn(ctx, tx, by, acct.ID, rbac.CredentialsAssignOwner); err != nil {
+			if err := s.authz.RequireIn(ctx, tx, by, rbac.CredentialsAssignOwner); err != nil {
 				return err
 			}
 		}
@@ -218,9 +220,9 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		case err != nil:
 			return err
 		case st == store.OwnerMissing:
-			return &identity.ValidationError{Field: "owner_id", Reason: "not a member or bot user of the account"}
+			return store.Invalid("owner_id", CodeUnknownOwner, 0, "not a member or bot user of the account")
 		case st == store.OwnerInactive:
-			return ErrOwnerInactive
+			return store.NewError(store.ErrConflict, CodeOwnerInactive, "the owner is a deactivated bot user or a disabled member")
 		}
 		if err := s.checkACL(acct, req.Kind, req.ACL); err != nil {
 			return err
@@ -238,7 +240,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		if req.Kind == store.SSHCredential {
 			c.PublicKey, c.Fingerprint = ssh.AuthorizedKey, ssh.Fingerprint
 			if prev, err := tx.CredentialByFingerprint(ctx, ssh.Fingerprint); err == nil {
-				return &SSHKeyInUseError{SameAccount: prev.AccountID == acct.ID}
+				return sshKeyInUse(prev.AccountID == acct.ID)
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
@@ -249,15 +251,15 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 			c.SecretHash = s.hasher.HashHex(out.Token.Token())
 		}
 		if err := tx.PutCredential(ctx, c); err != nil {
-			var ce *store.ConflictError
-			if errors.As(err, &ce) && ce.Index == "fingerprint" {
-				return &SSHKeyInUseError{} // claimed by another account between our check and the write
+			var se *store.Error
+			if errors.As(err, &se) && se.Code == store.CodeAlreadyExists && se.Field == store.IndexFingerprint {
+				return sshKeyInUse(false) // claimed by another account between our check and the write
 			}
 			return err
 		}
 		out.Credential = fromStore(c)
-		created, _, _ := audit.CredentialTypes(req.Kind)
-		return s.rec.Record(ctx, tx, acct.ID, created, by.Audit(), c)
+		created, _, _ := identity.CredentialEventTypes(req.Kind)
+		return s.rec.Record(ctx, tx, acct.ID, created, by.Audit(), objectOf(c))
 	})
 	if err != nil {
 		return Issued{}, err
@@ -265,14 +267,10 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 	return out, nil
 }
 
-// lookup reads a credential of one kind in the principal's account, checking the ID's prefix
-// before any lookup. A credential of another account is not found.
-func lookup(ctx context.Context, r store.Reader, by identity.Principal, kind store.CredentialKind, credentialID string) (store.Credential, error) {
-	prefix, err := idPrefix(kind)
-	if err != nil {
-		return store.Credential{}, err
-	}
-	if err := identity.CheckID("id", credentialID, prefix); err != nil {
+// lookup reads a credential of the principal's account, checking the ID's prefix before any
+// lookup. A credential of another account is not found.
+func lookup(ctx context.Context, r store.Reader, by identity.Principal, credentialID string) (store.Credential, error) {
+	if _, err := KindOf(credentialID); err != nil {
 		return store.Credential{}, err
 	}
 	c, err := r.Credential(ctx, credentialID)
@@ -282,14 +280,18 @@ func lookup(ctx context.Context, r store.Reader, by identity.Principal, kind sto
 	return c, err
 }
 
-// Get returns one credential of the principal's account.
-func (s *Service) Get(ctx context.Context, by identity.Principal, kind store.CredentialKind, credentialID string) (Credential, error) {
+// Get returns one credential of the principal's account; its kind is its ID's (cr_, ak_,
+// sshcr_). by needs rbac.CredentialsRead.
+func (s *Service) Get(ctx context.Context, by identity.Principal, credentialID string) (Credential, error) {
+	if err := by.Validate(); err != nil {
+		return Credential{}, err
+	}
 	var out Credential
 	err := s.st.View(ctx, func(r store.Reader) error {
-		if err := s.authz.RequireIn(ctx, r, by, by.AccountID, rbac.CredentialsRead); err != nil {
+		if err := s.authz.RequireIn(ctx, r, by, rbac.CredentialsRead); err != nil {
 			return err
 		}
-		c, err := lookup(ctx, r, by, kind, credentialID)
+		c, err := lookup(ctx, r, by, credentialID)
 		out = fromStore(c)
 		return err
 	})
@@ -299,18 +301,22 @@ func (s *Service) Get(ctx context.Context, by identity.Principal, kind store.Cre
 	return out, nil
 }
 
-// List returns one newest-first page of the account's credentials of one kind.
+// List returns one newest-first page of the account's credentials of one kind; by needs
+// rbac.CredentialsRead.
 func (s *Service) List(ctx context.Context, by identity.Principal, kind store.CredentialKind, p store.Page) ([]Credential, error) {
 	prefix, err := idPrefix(kind)
 	if err != nil {
 		return nil, err
 	}
-	if err := identity.CheckPage(p, prefix); err != nil {
+	if err := by.Validate(); err != nil {
+		return nil, err
+	}
+	if err := id.CheckPage(p, prefix); err != nil {
 		return nil, err
 	}
 	var out []Credential
 	err = s.st.View(ctx, func(r store.Reader) error {
-		if err := s.authz.RequireIn(ctx, r, by, by.AccountID, rbac.CredentialsRead); err != nil {
+		if err := s.authz.RequireIn(ctx, r, by, rbac.CredentialsRead); err != nil {
 			return err
 		}
 		cs, err := r.Credentials(ctx, by.AccountID, kind, p)
@@ -326,20 +332,24 @@ func (s *Service) List(ctx context.Context, by identity.Principal, kind store.Cr
 	return out, nil
 }
 
-// Update changes a credential's description, metadata or ACL.
-func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.CredentialKind, credentialID string, req UpdateRequest) (Credential, error) {
+// Update changes a credential's description, metadata or ACL; its kind is its ID's. by needs
+// rbac.CredentialsWrite. An update that sets nothing is refused (code CodeNoChanges).
+func (s *Service) Update(ctx context.Context, by identity.Principal, credentialID string, req UpdateRequest) (Credential, error) {
 	if req.Description == nil && req.Metadata == nil && req.ACL == nil {
-		return Credential{}, noChangesError{}
+		return Credential{}, store.NewError(store.ErrInvalid, CodeNoChanges, "update with no values; specify at least one")
+	}
+	if err := by.Validate(); err != nil {
+		return Credential{}, err
 	}
 	if err := checkText(req.Description, req.Metadata); err != nil {
 		return Credential{}, err
 	}
 	var out Credential
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		if err := s.authz.RequireIn(ctx, tx, by, by.AccountID, rbac.CredentialsWrite); err != nil {
+		if err := s.authz.RequireIn(ctx, tx, by, rbac.CredentialsWrite); err != nil {
 			return err
 		}
-		c, err := lookup(ctx, tx, by, kind, credentialID)
+		c, err := lookup(ctx, tx, by, credentialID)
 		if err != nil {
 			return err
 		}
@@ -354,7 +364,7 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.
 			if err != nil {
 				return err
 			}
-			if err := s.checkACL(acct, kind, *req.ACL); err != nil {
+			if err := s.checkACL(acct, c.Kind, *req.ACL); err != nil {
 				return err
 			}
 			c.ACL = slices.Clone(*req.ACL)
@@ -363,8 +373,8 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.
 			return err
 		}
 		out = fromStore(c)
-		_, updated, _ := audit.CredentialTypes(kind)
-		return s.rec.Record(ctx, tx, c.AccountID, updated, by.Audit(), c)
+		_, updated, _ := identity.CredentialEventTypes(c.Kind)
+		return s.rec.Record(ctx, tx, c.AccountID, updated, by.Audit(), objectOf(c))
 	})
 	if err != nil {
 		return Credential{}, err
@@ -372,20 +382,24 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, kind store.
 	return out, nil
 }
 
-// Delete revokes and deletes a credential. It cannot be restored.
-func (s *Service) Delete(ctx context.Context, by identity.Principal, kind store.CredentialKind, credentialID string) error {
+// Delete revokes and deletes a credential; its kind is its ID's. by needs
+// rbac.CredentialsWrite. It cannot be restored.
+func (s *Service) Delete(ctx context.Context, by identity.Principal, credentialID string) error {
+	if err := by.Validate(); err != nil {
+		return err
+	}
 	return s.st.Update(ctx, func(tx store.Tx) error {
-		if err := s.authz.RequireIn(ctx, tx, by, by.AccountID, rbac.CredentialsWrite); err != nil {
+		if err := s.authz.RequireIn(ctx, tx, by, rbac.CredentialsWrite); err != nil {
 			return err
 		}
-		c, err := lookup(ctx, tx, by, kind, credentialID)
+		c, err := lookup(ctx, tx, by, credentialID)
 		if err != nil {
 			return err
 		}
 		if err := tx.DeleteCredential(ctx, c.ID); err != nil {
 			return err
 		}
-		_, _, deleted := audit.CredentialTypes(kind)
-		return s.rec.Record(ctx, tx, c.AccountID, deleted, by.Audit(), c)
+		_, _, deleted := identity.CredentialEventTypes(c.Kind)
+		return s.rec.Record(ctx, tx, c.AccountID, deleted, by.Audit(), objectOf(c))
 	})
 }

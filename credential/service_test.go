@@ -15,9 +15,9 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
 )
 
 // svcEnv is an account with an administrator, a developer, a read-only developer and a bot
@@ -25,7 +25,7 @@ import (
 type svcEnv struct {
 	t                  *testing.T
 	ctx                context.Context
-	st                 *memstore.Store
+	st                 store.Store
 	dir                *identity.Directory
 	authz              *rbac.Authorizer
 	creds              *credential.Service
@@ -37,15 +37,18 @@ type svcEnv struct {
 func newSvcEnv(t *testing.T, plan string) *svcEnv {
 	t.Helper()
 	ctx := context.Background()
-	st := memstore.New()
-	t.Cleanup(func() { st.Close() })
+	st := testenv.Mem(t, nil)
 	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
-	e := &svcEnv{t: t, ctx: ctx, st: st, dir: dir, authz: authz, creds: credential.NewService(st, authz)}
+	authz := testenv.Authz(t, st, plans)
+	dir := testenv.Directory(t, st, authz)
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &svcEnv{t: t, ctx: ctx, st: st, dir: dir, authz: authz, creds: creds}
 	adminUser := e.user("ada@example.com")
 	acct, err := dir.CreateAccount(ctx, adminUser, "acme", plan)
 	if err != nil {
@@ -57,7 +60,11 @@ func newSvcEnv(t *testing.T, plan string) *svcEnv {
 		e.dev = e.member("dev@example.com", rbac.RoleDeveloper)
 		e.reader = e.member("reader@example.com", rbac.RoleDeveloperReadOnly)
 	}
-	b, err := botuser.New(st, authz).Create(ctx, e.admin, e.account, botuser.CreateParams{Name: "ci"})
+	bots, err := botuser.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bots.Create(ctx, e.admin, botuser.CreateParams{Name: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +84,7 @@ func (e *svcEnv) user(email string) string {
 func (e *svcEnv) member(email, role string) identity.Principal {
 	e.t.Helper()
 	uid := e.user(email)
-	if _, err := e.dir.AddMember(e.ctx, e.admin, e.account, uid, []string{role}); err != nil {
+	if _, err := e.dir.AddMember(e.ctx, e.admin, uid, []string{role}); err != nil {
 		e.t.Fatal(err)
 	}
 	return e.principal(uid)
@@ -107,7 +114,7 @@ func sshKey(t *testing.T) string {
 
 func TestCreatedTokensVerify(t *testing.T) {
 	e := newSvcEnv(t, identity.PayAsYouGo().Name)
-	v := credential.NewVerifier(e.st)
+	v := verifier(t, e.st)
 	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey} {
 		t.Run(string(kind), func(t *testing.T) {
 			iss, err := e.creds.Create(e.ctx, e.dev, credential.CreateRequest{Kind: kind, Description: "laptop"})
@@ -141,52 +148,56 @@ func TestCreateRules(t *testing.T) {
 		env  *svcEnv
 		by   func(*svcEnv) identity.Principal
 		req  func(*svcEnv) credential.CreateRequest
-		want error // nil: created
+		want error  // nil: created
+		code string // "": any code
 	}{
-		{"developer for itself", e, dev, req(store.Authtoken, ""), nil},
-		{"bot for itself", e, bot, req(store.APIKey, ""), nil},
+		{"developer for itself", e, dev, req(store.Authtoken, ""), nil, ""},
+		{"bot for itself", e, bot, req(store.APIKey, ""), nil, ""},
 		{"admin names a bot as owner", e, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.bot.ID}
-		}, nil},
+		}, nil, ""},
 		{"developer names another owner", e, dev, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.bot.ID}
-		}, rbac.ErrDenied},
-		{"read-only developer", e, reader, req(store.Authtoken, ""), rbac.ErrDenied},
+		}, store.ErrDenied, ""},
+		{"read-only developer", e, reader, req(store.Authtoken, ""), store.ErrDenied, ""},
 		{"owner outside the account", e, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: free.bot.ID}
-		}, identity.ErrInvalid},
+		}, store.ErrInvalid, credential.CodeUnknownOwner},
 		{"owner id with a wrong prefix", e, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: "cr_" + e.bot.ID[4:]}
-		}, identity.ErrInvalid},
+		}, store.ErrInvalid, store.CodeInvalidValue},
+		{"owner id of another kind", e, admin, func(e *svcEnv) credential.CreateRequest {
+			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.account}
+		}, store.ErrInvalid, store.CodeInvalidValue},
 		{"description over 255 bytes", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, Description: long}
-		}, identity.ErrInvalid},
+		}, store.ErrInvalid, ""},
 		{"metadata over 4096 bytes", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, Metadata: longMeta}
-		}, identity.ErrInvalid},
+		}, store.ErrInvalid, ""},
 		{"ACL", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, ACL: []string{"bind:*.example.com"}}
-		}, nil},
+		}, nil, ""},
 		{"invalid ACL rule", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, ACL: []string{"connect:x"}}
-		}, credential.ErrInvalidACL},
+		}, store.ErrInvalid, credential.CodeInvalidACL},
 		{"ACL on an API key", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.APIKey, ACL: []string{"bind:a.example.com"}}
-		}, identity.ErrInvalid},
+		}, store.ErrInvalid, ""},
 		{"ACL on a plan without ACLs", free, admin, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, ACL: []string{"bind:a.example.com"}}
-		}, identity.ErrFeatureUnavailable},
+		}, store.ErrFeatureUnavailable, identity.CodeFeatureUnavailable},
 		{"owner assignment on a plan without it", free, admin, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.bot.ID}
-		}, rbac.ErrDenied},
+		}, store.ErrDenied, ""},
 		{"SSH key", e, dev, func(e *svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.SSHCredential, PublicKey: sshKey(t)}
-		}, nil},
-		{"SSH credential without a key", e, dev, req(store.SSHCredential, ""), credential.ErrMissingSSHKey},
+		}, nil, ""},
+		{"SSH credential without a key", e, dev, req(store.SSHCredential, ""), store.ErrInvalid, credential.CodeSSHKeyMissing},
 		{"public key on an authtoken", e, dev, func(*svcEnv) credential.CreateRequest {
 			return credential.CreateRequest{Kind: store.Authtoken, PublicKey: sshKey(t)}
-		}, identity.ErrInvalid},
-		{"unknown kind", e, dev, req("password", ""), identity.ErrInvalid},
+		}, store.ErrInvalid, ""},
+		{"unknown kind", e, dev, req("password", ""), store.ErrInvalid, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,8 +207,8 @@ func TestCreateRules(t *testing.T) {
 			if tt.want == nil && err != nil {
 				t.Fatalf("Create: %v", err)
 			}
-			if tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("Create = %v, want an error matching %v", err, tt.want)
+			if tt.want != nil && (!errors.Is(err, tt.want) || tt.code != "" && store.CodeOf(err) != tt.code) {
+				t.Fatalf("Create = %v, want an error matching %v %s", err, tt.want, tt.code)
 			}
 			wantEvents := before
 			if tt.want == nil {
@@ -241,8 +252,7 @@ func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := a.creds.Create(a.ctx, a.admin, credential.CreateRequest{Kind: store.SSHCredential, PublicKey: key})
-	var inUse *credential.SSHKeyInUseError
-	if !errors.As(err, &inUse) || !inUse.SameAccount || !errors.Is(err, store.ErrConflict) {
+	if store.CodeOf(err) != credential.CodeSSHKeyInUse || !errors.Is(err, store.ErrConflict) {
 		t.Errorf("same key, same account: %v", err)
 	}
 	// b's store is another store, so put the first key there too to test "another account".
@@ -259,7 +269,7 @@ func TestSSHKeyUniqueAcrossAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.creds.Create(b.ctx, cp, credential.CreateRequest{Kind: store.SSHCredential, PublicKey: key})
-	if !errors.As(err, &inUse) || inUse.SameAccount {
+	if store.CodeOf(err) != credential.CodeSSHKeyInUseElsewhere || !errors.Is(err, store.ErrConflict) {
 		t.Errorf("same key, other account: %v", err)
 	}
 }
@@ -270,21 +280,21 @@ func TestUpdateChangesOnlyDescriptionMetadataACL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.creds.Update(e.ctx, e.dev, store.Authtoken, iss.ID, credential.UpdateRequest{}); !errors.Is(err, credential.ErrNoChanges) || !errors.Is(err, identity.ErrInvalid) {
+	if _, err := e.creds.Update(e.ctx, e.dev, iss.ID, credential.UpdateRequest{}); store.CodeOf(err) != credential.CodeNoChanges || !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("empty update: %v", err)
 	}
 	desc, acl := "ci runner", []string{"bind:ci.example.com"}
-	got, err := e.creds.Update(e.ctx, e.dev, store.Authtoken, iss.ID, credential.UpdateRequest{Description: &desc, ACL: &acl})
+	got, err := e.creds.Update(e.ctx, e.dev, iss.ID, credential.UpdateRequest{Description: &desc, ACL: &acl})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Description != desc || len(got.ACL) != 1 || got.OwnerID != e.bot.ID || got.CreatedAt != iss.CreatedAt {
 		t.Errorf("after update: %+v", got)
 	}
-	if _, err := e.creds.Update(e.ctx, e.dev, store.APIKey, iss.ID, credential.UpdateRequest{Description: &desc}); !errors.Is(err, identity.ErrInvalid) {
-		t.Errorf("update through the wrong kind: %v, want a validation error (wrong prefix)", err)
+	if _, err := e.creds.Update(e.ctx, e.dev, e.bot.ID, credential.UpdateRequest{Description: &desc}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("update of an ID that is no credential's: %v, want a validation error (wrong prefix)", err)
 	}
-	if _, err := e.creds.Update(e.ctx, e.reader, store.Authtoken, iss.ID, credential.UpdateRequest{Description: &desc}); !errors.Is(err, rbac.ErrDenied) {
+	if _, err := e.creds.Update(e.ctx, e.reader, iss.ID, credential.UpdateRequest{Description: &desc}); !errors.Is(err, store.ErrDenied) {
 		t.Errorf("read-only developer: %v", err)
 	}
 }
@@ -295,20 +305,20 @@ func TestDeleteAndReadScopedToAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.creds.Get(e.ctx, e.reader, store.APIKey, iss.ID); err != nil || got.ID != iss.ID {
+	if got, err := e.creds.Get(e.ctx, e.reader, iss.ID); err != nil || got.ID != iss.ID {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
 	list, err := e.creds.List(e.ctx, e.reader, store.APIKey, store.Page{Limit: 10})
 	if err != nil || len(list) != 1 || list[0].ID != iss.ID {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
-	if err := e.creds.Delete(e.ctx, e.dev, store.APIKey, iss.ID); err != nil {
+	if err := e.creds.Delete(e.ctx, e.dev, iss.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.creds.Get(e.ctx, e.dev, store.APIKey, iss.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.creds.Get(e.ctx, e.dev, iss.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after delete: %v", err)
 	}
-	if err := e.creds.Delete(e.ctx, e.dev, store.APIKey, iss.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := e.creds.Delete(e.ctx, e.dev, iss.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 }
@@ -347,11 +357,11 @@ func TestAuditEventsCarryNoSecret(t *testing.T) {
 
 func TestInactiveOwnerGetsNoNewCredential(t *testing.T) {
 	e := newSvcEnv(t, identity.PayAsYouGo().Name)
-	if _, err := e.dir.DisableMember(e.ctx, e.admin, e.account, e.dev.ID); err != nil {
+	if _, err := e.dir.DisableMember(e.ctx, e.admin, e.dev.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.creds.Create(e.ctx, e.admin, credential.CreateRequest{Kind: store.Authtoken, OwnerID: e.dev.ID})
-	if !errors.Is(err, credential.ErrOwnerInactive) {
+	if !errors.Is(err, store.ErrConflict) || store.CodeOf(err) != credential.CodeOwnerInactive {
 		t.Errorf("Create for a disabled member: %v", err)
 	}
 }

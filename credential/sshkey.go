@@ -2,13 +2,12 @@ package credential
 
 import (
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/store"
 )
 
 // Limits on SSH public keys, checked by ParseSSHPublicKey.
@@ -22,34 +21,14 @@ const (
 	MaxRSAKeyBits = 16384
 )
 
-// ErrInvalidSSHKey is matched (errors.Is) by every error ParseSSHPublicKey returns (each an
-// *SSHKeyError, which also matches identity.ErrInvalid).
-var ErrInvalidSSHKey = errors.New("credential: invalid SSH public key")
-
-// ErrMissingSSHKey is matched by the *SSHKeyError for an empty input, or one with only blank
-// and comment lines (ngrok's ERR-611, "Public key is missing or empty").
-var ErrMissingSSHKey = errors.New("credential: SSH public key is missing or empty")
-
-// SSHKeyError says why a public key was rejected. It never repeats the input: at most the key
-// type, and only when it is a known algorithm name.
-type SSHKeyError struct {
-	KeyType string // e.g. "ssh-dss"; "" when unknown
-	Reason  string
-	missing bool
-}
-
-// Error implements error.
-func (e *SSHKeyError) Error() string {
-	if e.KeyType != "" {
-		return fmt.Sprintf("credential: invalid SSH public key (%s): %s", e.KeyType, e.Reason)
+// sshKeyError is the error of a rejected public key: code CodeSSHKeyInvalid, Field
+// "public_key". It never repeats the input: at most the key type, and only when it is a
+// known algorithm name.
+func sshKeyError(keyType, reason string) error {
+	if keyType != "" {
+		return store.Invalid("public_key", CodeSSHKeyInvalid, 0, "%s key: %s", keyType, reason)
 	}
-	return "credential: invalid SSH public key: " + e.Reason
-}
-
-// Is reports whether target is ErrInvalidSSHKey or identity.ErrInvalid, or ErrMissingSSHKey
-// for a missing key.
-func (e *SSHKeyError) Is(target error) bool {
-	return target == ErrInvalidSSHKey || target == identity.ErrInvalid || (e.missing && target == ErrMissingSSHKey)
+	return store.Invalid("public_key", CodeSSHKeyInvalid, 0, "%s", reason)
 }
 
 // SSHPublicKey is an accepted SSH public key, in the forms the store and a verifier need.
@@ -74,24 +53,28 @@ type SSHPublicKey struct {
 //
 // Accepted key types: ssh-ed25519, ecdsa-sha2-nistp256/384/521, their FIDO security-key
 // variants (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com), and ssh-rsa of
-// MinRSAKeyBits to MaxRSAKeyBits bits. Rejected: an empty input (ErrMissingSSHKey), anything
+// MinRSAKeyBits to MaxRSAKeyBits bits. Rejected: an empty input (code CodeSSHKeyMissing), anything
 // that does not parse, more than one key, authorized_keys options (from=, command=, ...:
 // they would restrict nothing here), DSA keys, RSA keys outside those sizes, other types,
 // private keys, RFC 4716 ("---- BEGIN SSH2 PUBLIC KEY ----") blocks, and certificates: a
 // credential is the key itself, and a certificate's validity period and principals would be
 // silently ignored; register the certified key instead.
 //
-// Every error is an *SSHKeyError matching ErrInvalidSSHKey.
+// Every error matches store.ErrInvalid, names the field "public_key" and has code
+// CodeSSHKeyInvalid, or CodeSSHKeyMissing for an empty input.
 func ParseSSHPublicKey(authorizedKeysLine string) (SSHPublicKey, error) {
 	in := authorizedKeysLine
 	if len(in) > MaxSSHPublicKeyLen {
-		return SSHPublicKey{}, &SSHKeyError{Reason: fmt.Sprintf("longer than %d bytes", MaxSSHPublicKeyLen)}
+		return SSHPublicKey{}, &store.Error{
+			Kind: store.ErrInvalid, Code: CodeSSHKeyInvalid, Field: "public_key", Limit: MaxSSHPublicKeyLen,
+			Msg: fmt.Sprintf("longer than %d bytes", MaxSSHPublicKeyLen),
+		}
 	}
 	if strings.Contains(in, "PRIVATE KEY-----") {
-		return SSHPublicKey{}, &SSHKeyError{Reason: "this is a private key: give the public key (the .pub file) and keep the private key secret"}
+		return SSHPublicKey{}, sshKeyError("", "this is a private key: give the public key (the .pub file) and keep the private key secret")
 	}
 	if strings.Contains(in, "BEGIN SSH2 PUBLIC KEY") {
-		return SSHPublicKey{}, &SSHKeyError{Reason: "RFC 4716 format: give the key in OpenSSH authorized_keys format (ssh-keygen -i -f key.pub converts it)"}
+		return SSHPublicKey{}, sshKeyError("", "RFC 4716 format: give the key in OpenSSH authorized_keys format (ssh-keygen -i -f key.pub converts it)")
 	}
 	line, err := onlyLine(in)
 	if err != nil {
@@ -103,17 +86,14 @@ func ParseSSHPublicKey(authorizedKeysLine string) (SSHPublicKey, error) {
 		if i := strings.IndexAny(line, " \t"); i >= 0 {
 			typ = line[:i]
 		}
-		return SSHPublicKey{}, &SSHKeyError{
-			KeyType: knownKeyType(typ),
-			Reason:  "not a valid OpenSSH public key (authorized_keys format: <type> <base64> [comment])",
-		}
+		return SSHPublicKey{}, sshKeyError(knownKeyType(typ), "not a valid OpenSSH public key (authorized_keys format: <type> <base64> [comment])")
 	}
 	typ := key.Type()
 	if len(options) > 0 {
-		return SSHPublicKey{}, &SSHKeyError{KeyType: typ, Reason: "authorized_keys options (from=, command=, ...) are not accepted"}
+		return SSHPublicKey{}, sshKeyError(typ, "authorized_keys options (from=, command=, ...) are not accepted")
 	}
 	if reason := checkKeyType(key); reason != "" {
-		return SSHPublicKey{}, &SSHKeyError{KeyType: typ, Reason: reason}
+		return SSHPublicKey{}, sshKeyError(typ, reason)
 	}
 	return SSHPublicKey{
 		Key:           key,
@@ -137,11 +117,11 @@ func onlyLine(in string) (string, error) {
 	}
 	switch n {
 	case 0:
-		return "", &SSHKeyError{Reason: "missing or empty", missing: true}
+		return "", store.Invalid("public_key", CodeSSHKeyMissing, 0, "missing or empty")
 	case 1:
 		return found, nil
 	}
-	return "", &SSHKeyError{Reason: "more than one line: give exactly one key"}
+	return "", sshKeyError("", "more than one line: give exactly one key")
 }
 
 // checkKeyType says why key is not acceptable, or returns "".

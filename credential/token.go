@@ -1,13 +1,11 @@
 package credential
 
 import (
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
 
-	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -59,35 +57,53 @@ const (
 	redacted = "[REDACTED]"
 )
 
-// ErrMalformedToken is matched (errors.Is) by every error ParseToken returns: the string is
-// not a well-formed iamkit token, whatever the detail. No store lookup is needed to know it.
-var ErrMalformedToken = errors.New("credential: malformed token")
+// tokenError is the type of ParseToken's errors: a small integer, so returning one never
+// allocates, which keeps ParseToken's reject path allocation-free. Every tokenError matches
+// store.ErrInvalid (it unwraps to it) and has a code (ErrorCode, read by store.CodeOf).
+type tokenError uint8
 
-// Errors for particular ways a token can be malformed. Each matches ErrMalformedToken. They
-// are constants in disguise (a string type), so returning them never allocates.
-var (
-	// ErrUnknownTokenKind: the string does not start with an iamkit token prefix ("iat_",
-	// "iak_"); it may be another issuer's token, or an SSH key or an ID pasted by mistake.
-	ErrUnknownTokenKind error = tokenError("credential: malformed token: unknown kind prefix")
-	// ErrTokenChecksum: the token has the right shape but its checksum does not match; it
-	// was mistyped, truncated and padded, or made up.
-	ErrTokenChecksum error = tokenError("credential: malformed token: checksum mismatch")
-
-	errTokenShape  error = tokenError("credential: malformed token: misplaced separator")
-	errTokenLength error = tokenError("credential: malformed token: wrong length")
-	errTokenID     error = tokenError("credential: malformed token: invalid credential ID part")
-	errTokenSecret error = tokenError("credential: malformed token: invalid secret part")
+// The ways a token can be malformed.
+const (
+	errTokenShape    tokenError = iota + 1 // a misplaced separator
+	errTokenKind                           // no iamkit token prefix
+	errTokenLength                         // the wrong length
+	errTokenID                             // an invalid credential ID part
+	errTokenSecret                         // an invalid secret part
+	errTokenChecksum                       // a checksum that does not match
+	numTokenErrors
 )
 
-// tokenError is the type of the token parse errors. Converting a constant of a string type to
-// an interface does not allocate, which keeps ParseToken's reject path allocation-free.
-type tokenError string
+var tokenErrorText = [numTokenErrors]string{
+	errTokenShape:    "credential: malformed token: misplaced separator",
+	errTokenKind:     "credential: malformed token: unknown kind prefix",
+	errTokenLength:   "credential: malformed token: wrong length",
+	errTokenID:       "credential: malformed token: invalid credential ID part",
+	errTokenSecret:   "credential: malformed token: invalid secret part",
+	errTokenChecksum: "credential: malformed token: checksum mismatch",
+}
 
-// Error implements error.
-func (e tokenError) Error() string { return string(e) }
+// Error implements error. It never repeats any part of the token.
+func (e tokenError) Error() string {
+	if e < numTokenErrors {
+		return tokenErrorText[e]
+	}
+	return "credential: malformed token"
+}
 
-// Is reports whether target is ErrMalformedToken.
-func (e tokenError) Is(target error) bool { return target == ErrMalformedToken }
+// ErrorCode returns the error's code: CodeTokenUnknownKind, CodeTokenChecksum or
+// CodeMalformedToken.
+func (e tokenError) ErrorCode() string {
+	switch e {
+	case errTokenKind:
+		return CodeTokenUnknownKind
+	case errTokenChecksum:
+		return CodeTokenChecksum
+	}
+	return CodeMalformedToken
+}
+
+// Unwrap returns store.ErrInvalid: a malformed token is an invalid argument.
+func (e tokenError) Unwrap() error { return store.ErrInvalid }
 
 // Token is a parsed, well-formed token: its kind, credential ID and secret part, and a
 // checksum that matched. Parsing says nothing about whether the credential exists; that is
@@ -105,14 +121,16 @@ type Token struct {
 // secret range and checksum. It neither allocates nor looks anything up, whether it accepts
 // or rejects s, so it is cheap enough to run before any other work on untrusted input.
 //
-// Every error matches ErrMalformedToken; ErrUnknownTokenKind and ErrTokenChecksum single out
-// two cases. Errors never repeat any part of s.
+// Every error matches store.ErrInvalid and has a code (store.CodeOf): CodeMalformedToken,
+// or CodeTokenUnknownKind (not an iamkit token at all: another issuer's, an SSH key or an
+// ID pasted by mistake) or CodeTokenChecksum (the right shape but a checksum that does not
+// match: mistyped, truncated and padded, or made up). Errors never repeat any part of s.
 func ParseToken(s string) (Token, error) {
 	if len(s) <= kindPrefixLen || s[kindPrefixLen] != '_' {
 		return Token{}, errTokenShape
 	}
 	if kindOfPrefix(s[:kindPrefixLen]) == "" {
-		return Token{}, ErrUnknownTokenKind
+		return Token{}, errTokenKind
 	}
 	if len(s) != TokenLen {
 		return Token{}, errTokenLength
@@ -150,7 +168,7 @@ func ParseToken(s string) (Token, error) {
 		sum = sum*62 + uint64(c&classValue)
 	}
 	if invalid&classInvalid != 0 || sum != uint64(checksum(bytesOf(s[:secretEnd]))) {
-		return Token{}, ErrTokenChecksum
+		return Token{}, errTokenChecksum
 	}
 	return Token{p: tokenPointer(s)}, nil
 }
@@ -165,14 +183,10 @@ func ParseToken(s string) (Token, error) {
 func NewToken(kind store.CredentialKind, credentialID string, rand io.Reader) (Secret, error) {
 	prefix, idPrefix := tokenPrefixOf(kind)
 	if prefix == "" {
-		return Secret{}, &identity.ValidationError{Field: "kind", Reason: fmt.Sprintf("%q credentials have no token", kind)}
+		return Secret{}, store.Invalid("kind", store.CodeInvalidValue, 0, "%q credentials have no token", kind)
 	}
-	if err := id.Check(credentialID, idPrefix); err != nil {
-		var idErr *id.Error
-		if errors.As(err, &idErr) {
-			return Secret{}, &identity.ValidationError{Field: "credential_id", Reason: idErr.Reason}
-		}
-		return Secret{}, &identity.ValidationError{Field: "credential_id", Reason: "malformed"}
+	if err := id.CheckArg("credential_id", credentialID, idPrefix); err != nil {
+		return Secret{}, err
 	}
 	var raw [SecretBytes]byte
 	defer clear(raw[:])

@@ -16,15 +16,16 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/feedwatch"
+	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
 
 // Reason is why a Verifier rejected a credential. It is itself the error Verify returns, so
-// rejecting never allocates: match a reason with errors.Is(err, credential.ReasonExpired), any
-// rejection with errors.Is(err, credential.ErrRejected), or read it with errors.As.
+// rejecting never allocates: match a reason with errors.Is(err, credential.ReasonExpired) or
+// by its code (store.CodeOf), any rejection with errors.Is(err, store.ErrUnauthenticated)
+// (ReasonUnavailable: store.ErrUnavailable, since retrying may succeed), or read it with
+// errors.As.
 type Reason uint8
 
 // Rejection reasons.
@@ -49,9 +50,6 @@ const (
 	numReasons = int(ReasonUnavailable) + 1
 )
 
-// ErrRejected is matched (errors.Is) by every Reason.
-var ErrRejected = errors.New("credential: rejected")
-
 func (r Reason) String() string {
 	switch r {
 	case ReasonMalformed:
@@ -75,18 +73,65 @@ func (r Reason) String() string {
 // Error implements error.
 func (r Reason) Error() string { return "credential: rejected: " + r.String() }
 
-// Is reports whether target is ErrRejected.
-func (r Reason) Is(target error) bool { return target == ErrRejected }
+// Is reports whether target is the store sentinel r matches: store.ErrUnavailable for
+// ReasonUnavailable, store.ErrUnauthenticated for every other reason.
+func (r Reason) Is(target error) bool {
+	if r == ReasonUnavailable {
+		return target == store.ErrUnavailable
+	}
+	return target == store.ErrUnauthenticated
+}
 
-// Result is what a successful verification tells: whose credential it is and what it allows.
-// Its strings and ACL are shared, immutable values; a Result is safe to keep and to share.
+// ErrorCode returns r's code: CodeMalformedToken, CodeWrongKind, CodeUnknown, CodeRevoked,
+// CodeExpired, CodeOwnerInactive or CodeVerifierUnavailable.
+func (r Reason) ErrorCode() string {
+	switch r {
+	case ReasonMalformed:
+		return CodeMalformedToken
+	case ReasonWrongKind:
+		return CodeWrongKind
+	case ReasonUnknown:
+		return CodeUnknown
+	case ReasonRevoked:
+		return CodeRevoked
+	case ReasonExpired:
+		return CodeExpired
+	case ReasonOwnerInactive:
+		return CodeOwnerInactive
+	case ReasonUnavailable:
+		return CodeVerifierUnavailable
+	}
+	return store.CodeInternal
+}
+
+// Result is what a successful verification tells: whose credential it is, who its owner is
+// and what it allows. Its strings and ACL are shared, immutable values; a Result is safe to
+// keep and to share.
 type Result struct {
 	Kind         store.CredentialKind
 	CredentialID string
 	AccountID    string
 	OwnerID      string
-	ACL          ACL
-	ExpiresAt    time.Time // zero: never
+	// OwnerBot reports whether the owner is a bot user (otherwise a user, a member).
+	OwnerBot bool
+	// Subject is what audit events name the owner by: the bot user's name or the user's
+	// email.
+	Subject   string
+	ACL       ACL
+	ExpiresAt time.Time // zero: never
+}
+
+// Principal returns the owner as the principal acting with this credential, through src: a
+// caller builds it from the verification alone, with no store read.
+func (r Result) Principal(src identity.Source) identity.Principal {
+	kind := identity.KindUser
+	if r.OwnerBot {
+		kind = identity.KindBotUser
+	}
+	return identity.Principal{
+		ID: r.OwnerID, Kind: kind, AccountID: r.AccountID, Subject: r.Subject,
+		Source: src, CredentialID: r.CredentialID,
+	}
 }
 
 // Stats are a Verifier's counters since it was made.
@@ -112,7 +157,7 @@ const coarseTick = time.Millisecond
 type Verifier struct {
 	st        store.Store
 	hasher    *Hasher
-	clock     clock.Clock
+	clock     store.Clock
 	logger    *slog.Logger
 	maxStale  time.Duration
 	negTTL    time.Duration
@@ -120,7 +165,8 @@ type Verifier struct {
 	loadLimit time.Duration
 	useEvery  time.Duration
 	seed      maphash.Seed
-	follower  *feedwatch.Follower
+	follower  *store.Follower
+	ownFeed   bool // the follower is the Verifier's own: Run runs it
 
 	shards [numShards]shard
 	owners owners
@@ -205,10 +251,16 @@ func (a *acls) get(rules []string) (*ACL, error) {
 }
 
 // owner is the cached state of a credential's owner, shared by all of its credentials, so a
-// change of state is one write seen by all of them.
+// change of state is one write seen by all of them. Its kind and subject are fixed: a change
+// of either (a bot user renamed, a user's email changed) replaces the entry.
 type owner struct {
 	accountID, id string
+	bot           bool
+	subject       string
 	state         atomic.Int32 // store.OwnerState, or ownerStale
+	// gone is set when the owner was removed (a store.Tombstone was written for it): its
+	// credentials, purged later, were not revoked one by one.
+	gone atomic.Bool
 }
 
 const ownerStale = -1
@@ -222,9 +274,16 @@ type owners struct {
 }
 
 // NewVerifier returns a Verifier reading st. It takes the options WithHasher, WithClock,
-// WithLogger, WithMaxStaleness, WithNegativeCache and WithLastUsedInterval.
-func NewVerifier(st store.Store, opts ...Option) *Verifier {
+// WithLogger, WithMaxStaleness, WithNegativeCache and WithLastUsedInterval. A nil store, or
+// an option set to nil or out of range, is an error matching store.ErrInvalid that names it.
+func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
+	if st == nil {
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	}
 	c := newConfig(opts)
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	v := &Verifier{
 		st:        st,
 		hasher:    c.hasher,
@@ -247,16 +306,24 @@ func NewVerifier(st store.Store, opts ...Option) *Verifier {
 	v.owners.m = map[ownerKey]*owner{}
 	v.acls.m = map[string]*ACL{}
 	v.sshIDs = map[string][sha256.Size]byte{}
-	fopts := []feedwatch.Option{feedwatch.WithClock(v.clock)}
-	if v.logger != nil {
-		fopts = append(fopts, feedwatch.WithLogger(v.logger))
+	v.follower = c.follower
+	if v.follower == nil {
+		var err error
+		if v.follower, err = store.NewFollower(st, store.WithFollowerClock(v.clock), store.WithFollowerLogger(v.logger)); err != nil {
+			return nil, err
+		}
+		v.ownFeed = true
 	}
-	v.follower = feedwatch.New(st, (*feedHandler)(v), fopts...)
-	return v
+	if err := v.follower.Subscribe((*feedHandler)(v)); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Run follows the store's change feed and flushes last-used times until ctx is done or the
-// store is closed, and returns why it stopped. Call it once, in its own goroutine.
+// store is closed, and returns why it stopped. With WithFollower the shared follower's owner
+// runs the feed, and Run keeps the coarse clock and the last-used writes until ctx is done.
+// Call it once, in its own goroutine.
 func (v *Verifier) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer close(done)
@@ -288,21 +355,29 @@ func (v *Verifier) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := v.follower.Run(ctx)
+	var err error
+	if v.ownFeed {
+		err = v.follower.Run(ctx)
+	} else {
+		<-ctx.Done()
+		err = ctx.Err()
+	}
 	v.FlushUsage(context.WithoutCancel(ctx))
 	return err
 }
 
-// Sync returns once the cache reflects every store commit made before it was called (Run must
-// be running), or when ctx is done. Call it after a write when the next verification must see
+// Sync returns once the cache reflects every store commit made before it was called, or when
+// ctx is done; it fails at once (store.ErrUnavailable, code store.CodeNotRunning) when
+// nothing follows the feed. Call it after a write when the next verification must see
 // that write: without it, the change reaches the cache within moments, not at once.
 func (v *Verifier) Sync(ctx context.Context) error { return v.follower.Sync(ctx) }
 
-// Verify checks a token of the given kind (store.Authtoken or store.APIKey). On success it
-// returns whose credential it is; otherwise a Reason. A cache hit does not allocate. Verify
-// returns by ctx's deadline, whatever the store's client does with it: when the store has
-// not answered by then, it rejects with ReasonUnavailable, and an answer that comes later is
-// not acted on.
+// Verify checks a token that must be of the given kind (store.Authtoken or store.APIKey), for
+// callers that accept one kind only (a tunnel edge takes authtokens): a token of another
+// kind is rejected with ReasonWrongKind. On success it returns whose credential it is;
+// otherwise a Reason. A cache hit does not allocate. Verify returns by ctx's deadline,
+// whatever the store's client does with it: when the store has not answered by then, it
+// rejects with ReasonUnavailable, and an answer that comes later is not acted on.
 func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token string) (Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -311,6 +386,22 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 	if tok.Kind() != kind {
 		return v.reject(ReasonWrongKind)
 	}
+	return v.verify(ctx, tok)
+}
+
+// VerifyToken checks a token of any kind, the kind read from its prefix (Result.Kind says
+// which). Otherwise it is Verify.
+func (v *Verifier) VerifyToken(ctx context.Context, token string) (Result, error) {
+	tok, err := ParseToken(token)
+	if err != nil {
+		return v.reject(ReasonMalformed)
+	}
+	return v.verify(ctx, tok)
+}
+
+// verify checks a parsed token.
+func (v *Verifier) verify(ctx context.Context, tok Token) (Result, error) {
+	kind := tok.Kind()
 	sum := v.hasher.Hash(tok)
 	now := v.now()
 	if v.stale(now) {
@@ -335,6 +426,7 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 			return v.reject(neg.reason)
 		}
 		sh.misses.Add(1)
+		var err error
 		if e, err = v.loadToken(ctx, sh, epoch, tok, now); err != nil {
 			return v.rejectErr(err)
 		}
@@ -434,6 +526,8 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 		CredentialID: e.id,
 		AccountID:    o.accountID,
 		OwnerID:      o.id,
+		OwnerBot:     o.bot,
+		Subject:      o.subject,
 		ACL:          *e.acl,
 		ExpiresAt:    unixTime(e.expires),
 	}, nil
@@ -492,10 +586,18 @@ func (v *Verifier) rejectErr(err error) (Result, error) {
 func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok Token, now int64) (*entry, error) {
 	credID := tok.CredentialID()
 	ch := v.loads.DoChan(credID, func() (any, error) {
+		body := id.Body(credID)
+		// A load that finished just before this one began may have cached it: the caller
+		// missed the cache before that load filled it.
+		sh.mu.RLock()
+		cached := sh.creds[body]
+		sh.mu.RUnlock()
+		if cached != nil {
+			return cached, nil
+		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
 		defer cancel()
 		e, err := v.fetch(lctx, credID, true)
-		body := id.Body(credID)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		if sh.epoch != epoch {
@@ -557,35 +659,35 @@ func (v *Verifier) direct(ctx context.Context, read func(context.Context) (*entr
 // fetch reads a token credential and its owner in one store read. With share, the owner entry
 // is the shared one (cached); without, it is private to the result.
 func (v *Verifier) fetch(ctx context.Context, credID string, share bool) (*entry, error) {
-	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.OwnerState, error) {
+	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.Owner, error) {
 		return r.CredentialAuth(ctx, credID)
 	})
 }
 
-// fetchSSH reads an SSH credential by fingerprint, then its owner. share is as for fetch.
+// fetchSSH reads an SSH credential by fingerprint, then it and its owner. share is as for
+// fetch.
 func (v *Verifier) fetchSSH(ctx context.Context, fp [sha256.Size]byte, share bool) (*entry, error) {
-	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.OwnerState, error) {
+	return v.load(ctx, share, func(r store.Reader) (store.Credential, store.Owner, error) {
 		c, err := r.CredentialByFingerprint(ctx, fingerprintString(fp))
 		if err != nil {
-			return c, store.OwnerMissing, err
+			return c, store.Owner{}, err
 		}
-		state, err := r.OwnerState(ctx, c.AccountID, c.OwnerID)
-		return c, state, err
+		return r.CredentialAuth(ctx, c.ID)
 	})
 }
 
 // load runs read in a View and makes a cache entry of what it found.
-func (v *Verifier) load(ctx context.Context, share bool, read func(store.Reader) (store.Credential, store.OwnerState, error)) (*entry, error) {
+func (v *Verifier) load(ctx context.Context, share bool, read func(store.Reader) (store.Credential, store.Owner, error)) (*entry, error) {
 	var (
-		c     store.Credential
-		state store.OwnerState
+		c store.Credential
+		o store.Owner
 	)
 	v.owners.mu.Lock()
 	epoch := v.owners.epoch // read before the store: a change applied after it is not missed
 	v.owners.mu.Unlock()
 	err := v.st.View(ctx, func(r store.Reader) error {
 		var err error
-		c, state, err = read(r)
+		c, o, err = read(r)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -594,10 +696,10 @@ func (v *Verifier) load(ctx context.Context, share bool, read func(store.Reader)
 	if err != nil {
 		return nil, err
 	}
-	return v.newEntry(c, state, epoch, share)
+	return v.newEntry(c, o, epoch, share)
 }
 
-func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpoch uint64, share bool) (*entry, error) {
+func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint64, share bool) (*entry, error) {
 	acl, err := v.acls.get(c.ACL)
 	if err != nil {
 		// Stored ACLs were validated on write; one that no longer parses allows nothing.
@@ -620,25 +722,29 @@ func (v *Verifier) newEntry(c store.Credential, state store.OwnerState, ownerEpo
 		e.expires = c.ExpiresAt.UnixNano()
 	}
 	if share {
-		e.owner.Store(v.owners.get(ownerKey{c.AccountID, c.OwnerID}, state, ownerEpoch))
+		e.owner.Store(v.owners.get(ownerKey{c.AccountID, c.OwnerID}, so, ownerEpoch))
 	} else {
-		o := &owner{accountID: c.AccountID, id: c.OwnerID}
-		o.state.Store(int32(state))
-		e.owner.Store(o)
+		e.owner.Store(newOwner(ownerKey{c.AccountID, c.OwnerID}, so))
 	}
 	return e, nil
 }
 
-// get returns the shared owner entry for k, creating it with state unless an owner change
-// was applied since ownerEpoch was read, in which case the entry is private and stale.
-func (os *owners) get(k ownerKey, state store.OwnerState, epoch uint64) *owner {
+// newOwner returns an owner entry for k as the store reported it.
+func newOwner(k ownerKey, so store.Owner) *owner {
+	o := &owner{accountID: k.accountID, id: k.id, bot: so.Bot, subject: so.Subject}
+	o.state.Store(int32(so.State))
+	return o
+}
+
+// get returns the shared owner entry for k, creating it from so unless an owner change was
+// applied since ownerEpoch was read, in which case the entry is private and stale.
+func (os *owners) get(k ownerKey, so store.Owner, epoch uint64) *owner {
 	os.mu.Lock()
 	defer os.mu.Unlock()
 	if o := os.m[k]; o != nil {
 		return o
 	}
-	o := &owner{accountID: k.accountID, id: k.id}
-	o.state.Store(int32(state))
+	o := newOwner(k, so)
 	if os.epoch != epoch {
 		o.state.Store(ownerStale)
 		return o
@@ -648,7 +754,8 @@ func (os *owners) get(k ownerKey, state store.OwnerState, epoch uint64) *owner {
 }
 
 // reloadOwner replaces a stale owner entry with a fresh one, one store read per owner for all
-// concurrent callers.
+// concurrent callers. It reads the owner through e's credential (store.Reader.CredentialAuth),
+// which also tells its kind and subject; a credential gone meanwhile is ReasonUnknown.
 func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*owner, error) {
 	key := "owner\x00" + stale.accountID + "\x00" + stale.id
 	ch := v.loads.DoChan(key, func() (any, error) {
@@ -657,16 +764,19 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 		v.owners.mu.Unlock()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadLimit)
 		defer cancel()
-		var state store.OwnerState
+		var so store.Owner
 		err := v.st.View(lctx, func(r store.Reader) error {
 			var err error
-			state, err = r.OwnerState(lctx, stale.accountID, stale.id)
+			_, so, err = r.CredentialAuth(lctx, e.id)
 			return err
 		})
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ReasonUnknown
+		}
 		if err != nil {
 			return nil, err
 		}
-		return v.owners.get(ownerKey{stale.accountID, stale.id}, state, epoch), nil
+		return v.owners.get(ownerKey{stale.accountID, stale.id}, so, epoch), nil
 	})
 	r, err := await(ctx, ch)
 	if err != nil {
@@ -734,7 +844,15 @@ func (h *feedHandler) Apply(c store.Commit) {
 	v := (*Verifier)(h)
 	var deletedOwners map[ownerKey]bool
 	for _, ch := range c.Changes {
+		if ch.Kind == store.KindTombstone && ch.Op == store.OpPut {
+			v.markOwnerGone(ownerKey{ch.AccountID, ch.ID})
+		}
+	}
+	for _, ch := range c.Changes {
 		switch ch.Kind {
+		case store.KindUser:
+			// A user's email is the subject of its owner entries, in every account.
+			v.invalidateOwnerInAllAccounts(ch.ID)
 		case store.KindBotUser, store.KindMembership:
 			k := ownerKey{ch.AccountID, ch.ID}
 			v.invalidateOwner(k)
@@ -775,6 +893,29 @@ func (h *feedHandler) Flush() {
 	v.owners.mu.Unlock()
 }
 
+// markOwnerGone records that an owner was removed, so that the purge of its credentials,
+// later, is not taken for revocations.
+func (v *Verifier) markOwnerGone(k ownerKey) {
+	v.owners.mu.Lock()
+	if o := v.owners.m[k]; o != nil {
+		o.gone.Store(true)
+	}
+	v.owners.mu.Unlock()
+}
+
+// invalidateOwnerInAllAccounts drops the owner entries of ownerID in every account.
+func (v *Verifier) invalidateOwnerInAllAccounts(ownerID string) {
+	v.owners.mu.Lock()
+	v.owners.epoch++
+	for k, o := range v.owners.m {
+		if k.id == ownerID {
+			o.state.Store(ownerStale)
+			delete(v.owners.m, k)
+		}
+	}
+	v.owners.mu.Unlock()
+}
+
 func (v *Verifier) invalidateOwner(k ownerKey) {
 	v.owners.mu.Lock()
 	v.owners.epoch++
@@ -786,7 +927,8 @@ func (v *Verifier) invalidateOwner(k ownerKey) {
 }
 
 // invalidateCredential drops a credential from the cache. A credential deleted on its own is
-// remembered as revoked for the negative-cache TTL; one deleted with its owner is not.
+// remembered as revoked for the negative-cache TTL; one deleted with its owner, or purged
+// after its owner was removed, is not.
 func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwners map[ownerKey]bool) {
 	body := id.Body(credID)
 	sh := &v.shards[maphash.String(v.seed, body)%numShards]
@@ -795,7 +937,7 @@ func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwne
 	if e := sh.creds[body]; e != nil {
 		delete(sh.creds, body)
 		sh.invalid.Add(1)
-		if o := e.owner.Load(); deleted && !deletedOwners[ownerKey{o.accountID, o.id}] {
+		if o := e.owner.Load(); deleted && !o.gone.Load() && !deletedOwners[ownerKey{o.accountID, o.id}] {
 			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.now() + int64(v.negTTL)}
 		}
 	} else {

@@ -9,7 +9,6 @@ import (
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
 )
 
 // An API key's secret re-wrapped as an authtoken (same ID body, "iat" prefix, checksum
@@ -20,7 +19,7 @@ func TestSecretRewrappedUnderAnotherKindIsRejected(t *testing.T) {
 	defer cancel()
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ids := id.NewGenerator(clk, rand.Reader)
-	st := memstore.New()
+	st := memT(t)
 	acct, _ := ids.New(id.Account)
 	bot, _ := ids.NewIn(id.BotUser, acct)
 	key, _ := ids.NewIn(id.APIKey, acct)
@@ -46,12 +45,12 @@ func TestSecretRewrappedUnderAnotherKindIsRejected(t *testing.T) {
 		t.Fatalf("the forged token should be well formed: %v", err)
 	}
 
-	direct := NewVerifier(st, WithClock(clk)) // not running: reads the store every time
+	direct := verifierT(t, st, WithClock(clk)) // not running: reads the store every time
 	if _, err := direct.Verify(ctx, store.Authtoken, string(forged)); err != ReasonUnknown {
 		t.Errorf("uncached: %v, want %v", err, ReasonUnknown)
 	}
 
-	cached := NewVerifier(st, WithClock(clk))
+	cached := verifierT(t, st, WithClock(clk))
 	go cached.Run(ctx)
 	if err := cached.Sync(ctx); err != nil {
 		t.Fatal(err)

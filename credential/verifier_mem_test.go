@@ -11,7 +11,6 @@ import (
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
 )
 
 // BenchmarkCache1M fills a Verifier's cache with 1,000,000 authtokens of 100,000 owners, as
@@ -25,7 +24,7 @@ func BenchmarkCache1M(b *testing.B) {
 	acl := []string{"bind:*.example.com"}
 	var perEntry float64
 	for range b.N {
-		v := NewVerifier(memstore.New())
+		v := verifierT(b, memT(b))
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -39,7 +38,7 @@ func BenchmarkCache1M(b *testing.B) {
 			rand.Read(secret[:])
 			c := store.Credential{ID: cid, AccountID: acct, Kind: store.Authtoken, OwnerID: owner,
 				SecretHash: hex.EncodeToString(secret[:]), ACL: acl}
-			e, err := v.newEntry(c, store.OwnerActive, 0, true)
+			e, err := v.newEntry(c, store.Owner{ID: owner, State: store.OwnerActive, Bot: true, Subject: "bot"}, 0, true)
 			if err != nil {
 				b.Fatal(err)
 			}

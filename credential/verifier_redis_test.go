@@ -39,7 +39,7 @@ func newRedisStore(tb testing.TB, srv *redistest.Server, opts ...redisstore.Opti
 	// go-redis v9.23 races on maintenance-notification handshakes with Redis < 8
 	// (store/redisstore's doc): switch them off.
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
-	st, err := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(srv.Prefix)}, opts...)...)
+	st, err := redisstore.New(tb.Context(), c, append([]redisstore.Option{redisstore.WithPrefix(srv.Prefix)}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func newRedisFleet(tb testing.TB, srvOpts ...redistest.Option) *redisFleet {
 // verifier starts a Verifier on a Redis client of its own.
 func (f *redisFleet) verifier(tb testing.TB, opts ...credential.Option) *credential.Verifier {
 	tb.Helper()
-	v := credential.NewVerifier(newRedisStore(tb, f.srv), opts...)
+	v := verifier(tb, newRedisStore(tb, f.srv), opts...)
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); v.Run(ctx) }()
@@ -344,7 +344,7 @@ func TestRevocationTrimmedPastCursorIsNotMissed(t *testing.T) {
 	f.emptyFeed(t)
 
 	feed := newGatedFeed(newRedisStore(t, f.srv))
-	v := credential.NewVerifier(feed, credential.WithMaxStaleness(2*time.Second))
+	v := verifier(t, feed, credential.WithMaxStaleness(2*time.Second))
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); v.Run(ctx) }()
@@ -378,7 +378,7 @@ func TestRevocationTrimmedPastCursorIsNotMissed(t *testing.T) {
 		t.Fatalf("Sync after the feed came back: %v", err)
 	}
 	res, err := v.Verify(f.ctx, store.Authtoken, tokens[0])
-	if !errors.Is(err, credential.ErrRejected) {
+	if !errors.Is(err, store.ErrUnauthenticated) {
 		t.Fatalf("Verify of a revoked token after Sync = %+v, %v; want a rejection", res, err)
 	}
 }
@@ -437,12 +437,12 @@ func TestVerifierHonoursDeadlineAgainstPausedRedis(t *testing.T) {
 			Addr: f.srv.Addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		})
-		st, err := redisstore.New(c, redisstore.WithPrefix(f.srv.Prefix))
+		st, err := redisstore.New(t.Context(), c, redisstore.WithPrefix(f.srv.Prefix))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close(); c.Close() })
-		v := credential.NewVerifier(st, credential.WithClock(clk), credential.WithMaxStaleness(2*time.Second))
+		v := verifier(t, st, credential.WithClock(clk), credential.WithMaxStaleness(2*time.Second))
 		ctx, cancel := context.WithCancel(f.ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); v.Run(ctx) }()

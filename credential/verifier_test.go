@@ -29,7 +29,7 @@ type env struct {
 	ctx     context.Context
 	clock   *clock.Fake
 	ids     *id.Generator
-	inner   *memstore.Store
+	inner   store.Store
 	st      *faultyStore
 	v       *credential.Verifier
 	account string
@@ -40,7 +40,10 @@ func newEnv(t *testing.T, opts ...credential.Option) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	inner := memstore.New(memstore.WithClock(clk.Now))
+	inner, err := memstore.New(memstore.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, ctx: ctx, clock: clk, ids: id.NewGenerator(clk, rand.Reader), inner: inner, st: &faultyStore{Store: inner}}
 	e.account = e.newID(id.Account, "")
 	e.bot = e.newID(id.BotUser, e.account)
@@ -50,7 +53,7 @@ func newEnv(t *testing.T, opts ...credential.Option) *env {
 		}
 		return tx.PutBotUser(ctx, store.BotUser{ID: e.bot, AccountID: e.account, Name: "ci", Active: true})
 	})
-	e.v = credential.NewVerifier(e.st, append([]credential.Option{credential.WithClock(clk)}, opts...)...)
+	e.v = verifier(t, e.st, append([]credential.Option{credential.WithClock(clk)}, opts...)...)
 	done := make(chan struct{})
 	go func() { defer close(done); e.v.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; inner.Close() })
@@ -237,7 +240,7 @@ func TestVerifyRejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for range 2 { // the second call is answered from the cache
 				_, err := e.v.Verify(e.ctx, tt.kind, tt.token)
-				if !errors.Is(err, tt.want) || !errors.Is(err, credential.ErrRejected) {
+				if !errors.Is(err, tt.want) || !errors.Is(err, store.ErrUnauthenticated) || store.CodeOf(err) != tt.want.ErrorCode() {
 					t.Fatalf("Verify = %v, want %v", err, tt.want)
 				}
 				var r credential.Reason
@@ -253,7 +256,8 @@ func TestVerifyRejections(t *testing.T) {
 }
 
 // Invariant 5: deactivating an owner suspends all of its credentials at once, without
-// touching them; reactivating restores them. Invariant 6: deleting it deletes them.
+// touching them; reactivating restores them. Invariant 6: deleting it revokes them at once
+// (they are purged later).
 func TestSuspendingOwnerRejectsAllItsCredentials(t *testing.T) {
 	e := newEnv(t)
 	const n = 1000
@@ -287,7 +291,7 @@ func TestSuspendingOwnerRejectsAllItsCredentials(t *testing.T) {
 		t.Errorf("suspend and restore reloaded %d credentials from the store, want 0 (one owner flip)", got)
 	}
 
-	e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, e.bot) })
+	e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, e.bot, store.Principal{ID: "usr_x"}) })
 	e.sync()
 	verifyAll(credential.ReasonUnknown)
 }
@@ -318,7 +322,9 @@ func TestDisabledMemberCredentialsAreSuspended(t *testing.T) {
 	e.update(func(tx store.Tx) error { return tx.PutMembership(e.ctx, m) })
 	e.sync()
 	check(nil)
-	e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, e.account, user) })
+	e.update(func(tx store.Tx) error {
+		return tx.DeleteMembership(e.ctx, e.account, user, store.Principal{ID: "usr_x"})
+	})
 	e.sync()
 	check(credential.ReasonUnknown)
 }
@@ -539,7 +545,7 @@ func TestChangeBeforeRunStartsIsNotMissed(t *testing.T) {
 	defer cancel()
 	e := newEnv(t)
 	tok, _ := e.issue(store.Authtoken, e.bot, nil)
-	v := credential.NewVerifier(e.inner, credential.WithClock(e.clock)) // not running yet
+	v := verifier(t, e.inner, credential.WithClock(e.clock)) // not running yet
 	if _, err := v.Verify(ctx, store.Authtoken, tok.Reveal()); err != nil {
 		t.Fatal(err)
 	}

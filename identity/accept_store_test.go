@@ -15,7 +15,6 @@ import (
 	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
 	"github.com/iamkit/iamkit/store/redisstore"
 )
 
@@ -27,16 +26,14 @@ type backend struct {
 
 var backends = []backend{
 	{"memstore", func(t *testing.T, clk *clock.Fake) store.Store {
-		st := memstore.New(memstore.WithClock(clk.Now))
-		t.Cleanup(func() { st.Close() })
-		return st
+		return testenv.Mem(t, clk)
 	}},
 	{"redis cluster", func(t *testing.T, clk *clock.Fake) store.Store {
 		cl := redistest.StartCluster(t, 3)
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs,
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 		t.Cleanup(func() { c.Close() })
-		st, err := redisstore.New(c, redisstore.WithPrefix(redistest.UniquePrefix()), redisstore.WithClock(clk.Now))
+		st, err := redisstore.New(t.Context(), c, redisstore.WithPrefix(redistest.UniquePrefix()), redisstore.WithClock(clk.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +57,7 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := identity.New(st, plans, rbac.New(st, plans, rbac.WithClock(clk)), identity.WithClock(clk))
+			dir := testenv.Directory(t, st, testenv.Authz(t, st, plans, rbac.WithClock(clk)), identity.WithClock(clk))
 			ctx := t.Context()
 			founder, err := dir.CreateUser(ctx, "admin@example.com", "")
 			if err != nil {
@@ -76,7 +73,7 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 			}
 			invite := func(email string) identity.Invited {
 				t.Helper()
-				inv, err := dir.Invite(ctx, admin, a.ID, email, nil)
+				inv, err := dir.Invite(ctx, admin, email, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -110,7 +107,7 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			revoked := invite("revoked@example.com")
-			if err := dir.RevokeInvitation(ctx, admin, a.ID, revoked.ID); err != nil {
+			if err := dir.RevokeInvitation(ctx, admin, revoked.ID); err != nil {
 				t.Fatal(err)
 			}
 			wrong := invite("wrong@example.com")
@@ -126,21 +123,22 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 			for _, c := range []struct {
 				name, token, userName, email string
 				want                         error
+				code                         string // "": any
 			}{
-				{"wrong token", string(tok), "", "wrong@example.com", store.ErrNotFound},
-				{"malformed token", wrong.Token.Reveal()[1:], "", "wrong@example.com", identity.ErrInvalid},
-				{"revoked", revoked.Token.Reveal(), "", "revoked@example.com", store.ErrNotFound},
-				{"invalid name", named.Token.Reveal(), "Named\u202e", "named@example.com", identity.ErrInvalid},
-				{"already a member", member.Token.Reveal(), "New Name", "member@example.com", identity.ErrAlreadyMember},
-				{"expired", late.Token.Reveal(), "Late", "late@example.com", identity.ErrInvitationExpired},
+				{"wrong token", string(tok), "", "wrong@example.com", store.ErrNotFound, ""},
+				{"malformed token", wrong.Token.Reveal()[1:], "", "wrong@example.com", store.ErrInvalid, ""},
+				{"revoked", revoked.Token.Reveal(), "", "revoked@example.com", store.ErrNotFound, ""},
+				{"invalid name", named.Token.Reveal(), "Named\u202e", "named@example.com", store.ErrInvalid, ""},
+				{"already a member", member.Token.Reveal(), "New Name", "member@example.com", store.ErrConflict, identity.CodeAlreadyMember},
+				{"expired", late.Token.Reveal(), "Late", "late@example.com", store.ErrConflict, identity.CodeInvitationExpired},
 			} {
 				if c.name == "expired" {
 					clk.Advance(identity.DefaultInvitationTTL)
 				}
 				before := events()
 				_, err := dir.AcceptInvitationToken(ctx, c.token, c.userName, identity.SourceDashboard)
-				if !errors.Is(err, c.want) {
-					t.Errorf("%s: %v, want %v", c.name, err, c.want)
+				if !errors.Is(err, c.want) || c.code != "" && store.CodeOf(err) != c.code {
+					t.Errorf("%s: %v, want %v %s", c.name, err, c.want, c.code)
 				}
 				u, err := dir.UserByEmail(ctx, c.email)
 				switch {
@@ -154,7 +152,7 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 				}
 			}
 			for _, inv := range []identity.Invited{member, wrong, named, late} {
-				if _, err := dir.Invitation(ctx, a.ID, inv.ID); err != nil {
+				if _, err := dir.Invitation(ctx, admin, inv.ID); err != nil {
 					t.Errorf("invitation of %s: %v", inv.Email, err)
 				}
 			}
@@ -169,7 +167,7 @@ func TestAcceptInvitationToken_OneTransaction(t *testing.T) {
 			if err != nil || u.ID != m.UserID || id.Tag(u.ID) != id.Tag(a.ID) {
 				t.Fatalf("carol: %+v, %v", u, err)
 			}
-			if got, err := dir.Member(ctx, a.ID, u.ID); err != nil || got.Status != store.MemberActive {
+			if got, err := dir.Member(ctx, admin, u.ID); err != nil || got.Status != store.MemberActive {
 				t.Fatalf("carol's membership: %+v, %v", got, err)
 			}
 		})

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
@@ -29,11 +28,11 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 	_, vic := e.Account("vic@example.com", "payg")
 	vic.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 
-	inv, err := e.Dir.Invite(e.Ctx, tm, a.ID, "vic@example.com", []string{rbac.RoleTeamReadOnly})
+	inv, err := e.Dir.Invite(e.Ctx, tm, "vic@example.com", []string{rbac.RoleTeamReadOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
-	boss, err := e.Dir.Invite(e.Ctx, admin, a.ID, "boss@example.com", []string{rbac.RoleAdministrator})
+	boss, err := e.Dir.Invite(e.Ctx, admin, "boss@example.com", []string{rbac.RoleAdministrator})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +62,7 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 	if _, err := e.Dir.UserByEmail(e.Ctx, "boss@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused acceptance created a user: %v", err)
 	}
-	if _, err := e.Dir.Member(e.Ctx, a.ID, vic.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Dir.Member(e.Ctx, admin, vic.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("vic became a member without accepting: %v", err)
 	}
 	malformed := vic
@@ -76,8 +75,8 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 		t.Fatalf("vic accepts: %+v, %v", m, err)
 	}
 	evs := e.Events(a.ID)[:2]
-	for i, want := range []audit.Type{audit.MemberCreated, audit.InvitationAccepted} {
-		if evs[i].Type != string(want) || evs[i].Principal != vic.Audit() {
+	for i, want := range []store.EventType{identity.EventMemberCreated, identity.EventInvitationAccepted} {
+		if evs[i].Type != want || evs[i].Principal != vic.Audit() {
 			t.Errorf("event %d: %+v, want %s by %+v", i, evs[i], want, vic.Audit())
 		}
 	}
@@ -91,7 +90,7 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 func TestAcceptInvitationToken(t *testing.T) {
 	e := newEnv(t)
 	a, admin := e.Account("admin@example.com", "payg")
-	carol, err := e.Dir.Invite(e.Ctx, admin, a.ID, "carol@example.com", []string{rbac.RoleDeveloper})
+	carol, err := e.Dir.Invite(e.Ctx, admin, "carol@example.com", []string{rbac.RoleDeveloper})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +103,14 @@ func TestAcceptInvitationToken(t *testing.T) {
 		t.Fatalf("carol's user: %+v, %v (account %s)", u, err, a.ID)
 	}
 	ev := e.LastEvent(a.ID)
-	if ev.Type != string(audit.MemberCreated) || ev.Principal != (store.Principal{ID: u.ID, Subject: u.Email, Source: "dashboard"}) {
+	if ev.Type != identity.EventMemberCreated || ev.Principal != (store.Principal{ID: u.ID, Subject: u.Email, Source: "dashboard"}) {
 		t.Fatalf("event %+v", ev)
 	}
 	_, err = e.Dir.AcceptInvitationToken(e.Ctx, carol.Token.Reveal(), "Carol", identity.SourceDashboard)
 	wantErr(t, err, store.ErrNotFound)
 
 	_, dan := e.Account("dan@example.com", "payg")
-	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "dan@example.com", nil)
+	inv, err := e.Dir.Invite(e.Ctx, admin, "dan@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ func TestAcceptInvitationToken(t *testing.T) {
 	if err != nil || m.UserID != dan.ID {
 		t.Fatalf("dan accepts: %+v, %v", m, err)
 	}
-	if u, _ := e.Dir.User(e.Ctx, dan.ID); u.Name != "" {
+	if u, _ := e.Dir.User(e.Ctx, dan, dan.ID); u.Name != "" {
 		t.Fatalf("an existing user was renamed to %q", u.Name)
 	}
 	_, err = e.Dir.AcceptInvitationToken(e.Ctx, inv.Token.Reveal(), "", identity.Source("carrier pigeon"))
@@ -132,11 +131,11 @@ func TestAcceptInvitationToken(t *testing.T) {
 func TestInvitationToken_Secret(t *testing.T) {
 	e := newEnv(t)
 	a, admin := e.Account("admin@example.com", "payg")
-	inv, err := e.Dir.Invite(e.Ctx, admin, a.ID, "carol@example.com", nil)
+	inv, err := e.Dir.Invite(e.Ctx, admin, "carol@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := e.Dir.Invite(e.Ctx, admin, a.ID, "dan@example.com", nil)
+	other, err := e.Dir.Invite(e.Ctx, admin, "dan@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +169,8 @@ func TestInvitationToken_Secret(t *testing.T) {
 	if err != nil || len(stored.TokenHash) != 64 || strings.Contains(stored.TokenHash, secret) {
 		t.Fatalf("stored hash %q, %v", stored.TokenHash, err)
 	}
-	got, err := e.Dir.Invitation(e.Ctx, a.ID, inv.ID)
-	list, _ := e.Dir.Invitations(e.Ctx, a.ID, store.Page{Limit: 10})
+	got, err := e.Dir.Invitation(e.Ctx, admin, inv.ID)
+	list, _ := e.Dir.Invitations(e.Ctx, admin, store.Page{Limit: 10})
 	if err != nil || got.TokenHash != "" || inv.TokenHash != "" || len(list) != 2 || list[0].TokenHash != "" || list[1].TokenHash != "" {
 		t.Fatalf("a read returned the hash: %+v %+v %v", got, list, err)
 	}

@@ -3,26 +3,33 @@ package identity
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/members"
 	"github.com/iamkit/iamkit/store"
 )
 
 // CreateAccount creates an account on plan with the user founderID as its first member and
 // administrator, and records account_created and member_created events attributed to the
-// founder (source sdk).
+// founder (source sdk). It is a bootstrap call: nobody acts in the account yet, so it checks
+// no permission; call it from sign-up or provisioning code, never on a request's say-so
+// alone. A plan outside the catalog is an error matching store.ErrInvalid, code
+// CodeUnknownPlan.
 func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan string) (store.Account, error) {
-	if err := checkID("founder_id", founderID, id.User); err != nil {
+	return d.createAccount(ctx, "", founderID, name, plan)
+}
+
+// createAccount is CreateAccount with the account's key (empty: none).
+func (d *Directory) createAccount(ctx context.Context, key, founderID, name, plan string) (store.Account, error) {
+	if err := id.CheckArg("founder_id", founderID, id.User); err != nil {
 		return store.Account{}, err
 	}
 	if err := CheckName("name", name, true); err != nil {
 		return store.Account{}, err
 	}
-	p, ok := d.plans.Plan(plan)
+	p, ok := d.Catalog().Plan(plan)
 	if !ok {
-		return store.Account{}, &ValidationError{Field: "plan", Reason: "not in the plan catalog"}
+		return store.Account{}, unknownPlan()
 	}
 	acctID, err := d.ids.New(id.Account)
 	if err != nil {
@@ -35,7 +42,7 @@ func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan str
 			return fmt.Errorf("identity: founder %s: %w", founderID, err)
 		}
 		now := d.now()
-		acct = store.Account{ID: acctID, Name: name, Plan: p.Name, Seats: p.Seats, CreatedAt: now}
+		acct = store.Account{ID: acctID, Name: name, Key: key, Plan: p.Name, Seats: p.Seats, CreatedAt: now}
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
@@ -47,10 +54,10 @@ func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan str
 			return err
 		}
 		by := Principal{ID: u.ID, Kind: KindUser, AccountID: acctID, Subject: u.Email, Source: SourceSDK}
-		if err := d.rec.Record(ctx, tx, acctID, audit.AccountCreated, by.Audit(), acct); err != nil {
+		if err := d.record(ctx, tx, acctID, EventAccountCreated, by, AccountObjectOf(acct)); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, acctID, audit.MemberCreated, by.Audit(), m)
+		return d.record(ctx, tx, acctID, EventMemberCreated, by, MemberObjectOf(m, u))
 	})
 	if err != nil {
 		return store.Account{}, err
@@ -58,57 +65,57 @@ func (d *Directory) CreateAccount(ctx context.Context, founderID, name, plan str
 	return acct, nil
 }
 
-// Account returns an account.
-func (d *Directory) Account(ctx context.Context, accountID string) (store.Account, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// Account returns by's account. by needs the Guard's OpReadAccount (rbac: account:read).
+func (d *Directory) Account(ctx context.Context, by Principal) (store.Account, error) {
+	if err := by.Validate(); err != nil {
 		return store.Account{}, err
 	}
 	var a store.Account
 	err := d.st.View(ctx, func(r store.Reader) error {
 		var err error
-		a, err = r.Account(ctx, accountID)
+		a, err = d.permit(ctx, r, by, OpReadAccount)
 		return err
 	})
-	return a, err
+	if err != nil {
+		return store.Account{}, err
+	}
+	return a, nil
 }
 
-// Plan returns the plan an account is on.
-func (d *Directory) Plan(ctx context.Context, accountID string) (Plan, error) {
-	a, err := d.Account(ctx, accountID)
+// Plan returns the plan by's account is on; by needs OpReadAccount (rbac: account:read). An
+// account whose stored plan left the catalog gives an error matching store.ErrInvalid, code
+// CodeUnknownPlan.
+func (d *Directory) Plan(ctx context.Context, by Principal) (Plan, error) {
+	a, err := d.Account(ctx, by)
 	if err != nil {
 		return Plan{}, err
 	}
-	return d.plans.PlanOf(a)
+	return d.Catalog().PlanOf(a)
 }
 
-// ChangePlan moves an account to another plan of the catalog, taking its seat limit. A
+// ChangePlan moves by's account to another plan of the catalog, taking its seat limit. A
 // smaller limit does not remove anyone: it refuses new invitations until seats free up.
-// The Guard decides who may (rbac: billing:manage).
-func (d *Directory) ChangePlan(ctx context.Context, by Principal, accountID, plan string) (store.Account, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// The Guard decides who may (rbac: billing:manage). A plan outside the catalog is an error
+// matching store.ErrInvalid, code CodeUnknownPlan.
+func (d *Directory) ChangePlan(ctx context.Context, by Principal, plan string) (store.Account, error) {
+	if err := by.Validate(); err != nil {
 		return store.Account{}, err
 	}
-	if err := by.Validate(accountID); err != nil {
-		return store.Account{}, err
-	}
-	p, ok := d.plans.Plan(plan)
+	p, ok := d.Catalog().Plan(plan)
 	if !ok {
-		return store.Account{}, &ValidationError{Field: "plan", Reason: "not in the plan catalog"}
+		return store.Account{}, unknownPlan()
 	}
 	var acct store.Account
 	err := d.st.Update(ctx, func(tx store.Tx) error {
 		var err error
-		if acct, err = tx.Account(ctx, accountID); err != nil {
-			return err
-		}
-		if err := d.guard.Permit(ctx, tx, Change{Op: OpChangePlan, By: by, Account: acct}); err != nil {
+		if acct, err = d.permit(ctx, tx, by, OpChangePlan); err != nil {
 			return err
 		}
 		acct.Plan, acct.Seats = p.Name, p.Seats
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, accountID, audit.AccountUpdated, by.Audit(), acct)
+		return d.record(ctx, tx, acct.ID, EventAccountUpdated, by, AccountObjectOf(acct))
 	})
 	if err != nil {
 		return store.Account{}, err
@@ -126,58 +133,23 @@ type Seats struct {
 // Used returns the seats taken: active members plus pending invitations.
 func (s Seats) Used() int { return s.Members + s.Invitations }
 
-// Seats returns an account's seat usage.
-func (d *Directory) Seats(ctx context.Context, accountID string) (Seats, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// Seats returns the seat usage of by's account; by needs OpReadAccount (rbac: account:read).
+func (d *Directory) Seats(ctx context.Context, by Principal) (Seats, error) {
+	if err := by.Validate(); err != nil {
 		return Seats{}, err
 	}
 	var s Seats
 	err := d.st.View(ctx, func(r store.Reader) error {
-		a, err := r.Account(ctx, accountID)
+		a, err := d.permit(ctx, r, by, OpReadAccount)
 		if err != nil {
 			return err
 		}
-		s, err = seatsOf(ctx, r, a, d.now())
+		s.Limit = a.Seats
+		s.Members, s.Invitations, err = members.Seats(ctx, r, a, d.now())
 		return err
 	})
-	return s, err
-}
-
-func seatsOf(ctx context.Context, r store.Reader, a store.Account, now time.Time) (Seats, error) {
-	s := Seats{Limit: a.Seats}
-	var err error
-	if s.Members, err = r.CountMemberships(ctx, a.ID, store.MemberActive); err != nil {
+	if err != nil {
 		return Seats{}, err
 	}
-	p := store.Page{Limit: store.MaxPageLimit}
-	for {
-		invs, err := r.Invitations(ctx, a.ID, p)
-		if err != nil {
-			return Seats{}, err
-		}
-		for _, inv := range invs {
-			if now.Before(inv.ExpiresAt) {
-				s.Invitations++
-			}
-		}
-		if len(invs) < p.Limit {
-			return s, nil
-		}
-		p.BeforeID = invs[len(invs)-1].ID
-	}
-}
-
-// takeSeats returns a *SeatLimitError if n more seats would exceed the account's limit.
-func takeSeats(ctx context.Context, r store.Reader, a store.Account, now time.Time, n int) error {
-	if a.Seats == 0 || n <= 0 {
-		return nil
-	}
-	s, err := seatsOf(ctx, r, a, now)
-	if err != nil {
-		return err
-	}
-	if s.Used()+n > a.Seats {
-		return &SeatLimitError{Limit: a.Seats, Used: s.Used()}
-	}
-	return nil
+	return s, nil
 }

@@ -1,8 +1,9 @@
 package identity
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/iamkit/iamkit/store"
 )
 
 // Limits on email addresses, in bytes (RFC 5321).
@@ -32,7 +33,8 @@ const (
 //     each, MaxDomainLen in all) separated by single dots: no IP literals, no trailing dot;
 //   - at most MaxEmailLen bytes in all.
 //
-// The result is lower-cased in ASCII. Anything else is a *ValidationError for field "email".
+// The result is lower-cased in ASCII. Anything else is an error matching store.ErrInvalid for
+// field "email".
 func NormalizeEmail(email string) (string, error) {
 	e := strings.Trim(email, asciiSpace)
 	if err := checkEmail(e); err != nil {
@@ -44,7 +46,7 @@ func NormalizeEmail(email string) (string, error) {
 // NormalizeDomain returns the canonical form of a domain name under the rule NormalizeEmail
 // applies to the domain of an address (ASCII LDH labels, IDNs in punycode), lower-cased in
 // ASCII: package sso uses it for the domains an identity provider is trusted for. Anything
-// else is a *ValidationError for field "domain".
+// else is an error matching store.ErrInvalid for field "domain".
 func NormalizeDomain(domain string) (string, error) {
 	if err := checkASCII("domain", domain); err != nil {
 		return "", err
@@ -60,16 +62,16 @@ const asciiSpace = " \t\r\n"
 func checkEmail(e string) error {
 	switch {
 	case e == "":
-		return &ValidationError{Field: "email", Reason: "required"}
+		return store.Invalid("email", store.CodeRequired, 0, "required")
 	case len(e) > MaxEmailLen:
-		return &ValidationError{Field: "email", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxEmailLen, len(e))}
+		return store.Invalid("email", store.CodeTooLong, MaxEmailLen, "%d bytes at most, got %d", MaxEmailLen, len(e))
 	}
 	if err := checkASCII("email", e); err != nil {
 		return err
 	}
 	local, domain, ok := strings.Cut(e, "@")
 	if !ok || local == "" || domain == "" {
-		return &ValidationError{Field: "email", Reason: "must be a bare address such as name@example.com"}
+		return store.Invalid("email", store.CodeInvalidValue, 0, "must be a bare address such as name@example.com")
 	}
 	if err := checkLocalPart(local); err != nil {
 		return err
@@ -81,7 +83,7 @@ func checkEmail(e string) error {
 func checkASCII(field, s string) error {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
-			return &ValidationError{Field: field, Reason: fmt.Sprintf("must be ASCII (non-ASCII byte at %d): write internationalised domain names in punycode (xn--...); non-ASCII local parts are not accepted", i)}
+			return store.Invalid(field, store.CodeInvalidValue, 0, "must be ASCII (non-ASCII byte at %d): write internationalised domain names in punycode (xn--...); non-ASCII local parts are not accepted", i)
 		}
 	}
 	return nil
@@ -90,14 +92,14 @@ func checkASCII(field, s string) error {
 // checkLocalPart accepts an RFC 5322 dot-atom: atext runs separated by single dots.
 func checkLocalPart(local string) error {
 	if len(local) > MaxEmailLocalLen {
-		return &ValidationError{Field: "email", Reason: fmt.Sprintf("local part %d bytes at most, got %d", MaxEmailLocalLen, len(local))}
+		return store.Invalid("email", store.CodeTooLong, MaxEmailLocalLen, "local part %d bytes at most, got %d", MaxEmailLocalLen, len(local))
 	}
 	for _, atom := range strings.Split(local, ".") {
 		if atom == "" {
-			return &ValidationError{Field: "email", Reason: "local part must not start or end with a dot or hold two dots in a row"}
+			return store.Invalid("email", store.CodeInvalidValue, 0, "local part must not start or end with a dot or hold two dots in a row")
 		}
 		if strings.IndexFunc(atom, notAtext) >= 0 {
-			return &ValidationError{Field: "email", Reason: "local part may hold letters, digits and !#$%&'*+-/=?^_`{|}~ only (no quotes, spaces, comments or a second @)"}
+			return store.Invalid("email", store.CodeInvalidValue, 0, "%s", "local part may hold letters, digits and !#$%&'*+-/=?^_`{|}~ only (no quotes, spaces, comments or a second @)")
 		}
 	}
 	return nil
@@ -111,10 +113,10 @@ func notAtext(r rune) bool {
 // checkDomain accepts LDH labels separated by single dots.
 func checkDomain(field, domain string) error {
 	if domain == "" {
-		return &ValidationError{Field: field, Reason: "domain required"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "domain required")
 	}
 	if len(domain) > MaxDomainLen {
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("domain %d bytes at most, got %d", MaxDomainLen, len(domain))}
+		return store.Invalid(field, store.CodeTooLong, MaxDomainLen, "domain %d bytes at most, got %d", MaxDomainLen, len(domain))
 	}
 	for _, label := range strings.Split(domain, ".") {
 		if err := checkLabel(field, label); err != nil {
@@ -127,13 +129,13 @@ func checkDomain(field, domain string) error {
 func checkLabel(field, label string) error {
 	switch {
 	case label == "":
-		return &ValidationError{Field: field, Reason: "domain must not start or end with a dot or hold two dots in a row"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "domain must not start or end with a dot or hold two dots in a row")
 	case len(label) > MaxDomainLabelLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("domain labels %d bytes at most, got %d", MaxDomainLabelLen, len(label))}
+		return store.Invalid(field, store.CodeTooLong, MaxDomainLabelLen, "domain labels %d bytes at most, got %d", MaxDomainLabelLen, len(label))
 	case label[0] == '-' || label[len(label)-1] == '-':
-		return &ValidationError{Field: field, Reason: "domain labels must not start or end with a hyphen"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "domain labels must not start or end with a hyphen")
 	case strings.IndexFunc(label, notLDH) >= 0:
-		return &ValidationError{Field: field, Reason: "domain labels may hold letters, digits and hyphens only (no IP literals; IDNs in punycode)"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "domain labels may hold letters, digits and hyphens only (no IP literals; IDNs in punycode)")
 	}
 	return nil
 }

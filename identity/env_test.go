@@ -6,6 +6,7 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/testenv"
+	"github.com/iamkit/iamkit/store"
 )
 
 var epoch = testenv.Epoch()
@@ -23,4 +24,22 @@ func wantErr(t *testing.T, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("error = %v, want one matching %v", err, target)
 	}
+}
+
+// wantCode fails unless err matches kind and has code.
+func wantCode(t *testing.T, err, kind error, code string) {
+	t.Helper()
+	if !errors.Is(err, kind) || store.CodeOf(err) != code {
+		t.Fatalf("error = %v (code %q), want one matching %v with code %q", err, store.CodeOf(err), kind, code)
+	}
+}
+
+// invalidField returns the field an error matching store.ErrInvalid names, or "" for any
+// other error.
+func invalidField(err error) string {
+	var se *store.Error
+	if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) {
+		return ""
+	}
+	return se.Field
 }

@@ -16,24 +16,28 @@ import (
 // with it. A token works once.
 func Example_inviteAndAccept() {
 	ctx := context.Background()
-	st := memstore.New()
+	st, err := memstore.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer st.Close()
 	plans, _ := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, _ := rbac.New(st, plans) // the plan catalog is passed once, here
+	dir, _ := identity.New(st, authz)
 
 	founder, _ := dir.CreateUser(ctx, "ada@example.com", "Ada")
 	acct, _ := dir.CreateAccount(ctx, founder.ID, "Analytical Engines", identity.PayAsYouGo().Name)
 	ada, _ := dir.Principal(ctx, acct.ID, founder.ID, identity.SourceDashboard, "")
 
-	inv, err := dir.Invite(ctx, ada, acct.ID, "Charles@Example.com", []string{rbac.RoleDeveloper, rbac.RoleTeamInvite})
+	inv, err := dir.Invite(ctx, ada, "Charles@Example.com", []string{rbac.RoleDeveloper, rbac.RoleTeamInvite})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println("invited:", inv.Email, inv.Roles, "token:", inv.Token)
 
-	seats, _ := dir.Seats(ctx, acct.ID)
+	seats, _ := dir.Seats(ctx, ada)
 	fmt.Printf("seats: %d of %d\n", seats.Used(), seats.Limit)
 
 	token := inv.Token.Reveal() // what the invitation email carries
@@ -42,14 +46,14 @@ func Example_inviteAndAccept() {
 		fmt.Println(err)
 		return
 	}
-	charles, _ := dir.User(ctx, m.UserID)
+	charles, _ := dir.User(ctx, ada, m.UserID)
 	fmt.Println("member:", charles.Email, charles.Name, m.Status, m.Roles)
 
 	_, err = dir.AcceptInvitationToken(ctx, token, "Eve", identity.SourceDashboard)
-	fmt.Println("token used again:", errors.Is(err, identity.ErrNotFound))
+	fmt.Println("token used again:", errors.Is(err, store.ErrNotFound))
 
 	// The audit log, as the administrator may read it (rbac filters it per reader).
-	page, _ := authz.Events(ctx, ada, acct.ID, store.Page{Limit: 2})
+	page, _ := authz.Events(ctx, ada, store.Page{Limit: 2})
 	for _, ev := range page.Events {
 		fmt.Println("event:", ev.Type, "by", ev.Principal.Subject)
 	}

@@ -15,10 +15,11 @@ const RoleAdministrator = "admin"
 // IsAdministrator reports whether roles include RoleAdministrator.
 func IsAdministrator(roles []string) bool { return slices.Contains(roles, RoleAdministrator) }
 
-// Op names a change to an account's members, invitations or plan, for a Guard.
+// Op names a change to an account's members, invitations or plan, or a read of them, for a
+// Guard.
 type Op uint8
 
-// The changes a Guard is asked to permit.
+// The changes and reads a Guard is asked to permit.
 const (
 	OpChangePlan Op = iota + 1
 	OpInvite
@@ -28,9 +29,13 @@ const (
 	OpDisableMember
 	OpEnableMember
 	OpRemoveMember
+	// OpReadAccount reads the account, its plan and seat usage (rbac: account:read).
+	OpReadAccount
+	// OpReadMembers reads members, their users and invitations (rbac: members:read).
+	OpReadMembers
 )
 
-var opNames = [...]string{"invalid", "change_plan", "invite", "revoke_invitation", "add_member", "set_roles", "disable_member", "enable_member", "remove_member"}
+var opNames = [...]string{"invalid", "change_plan", "invite", "revoke_invitation", "add_member", "set_roles", "disable_member", "enable_member", "remove_member", "read_account", "read_members"}
 
 // String returns the operation's name, such as "invite".
 func (o Op) String() string {
@@ -53,17 +58,21 @@ type Change struct {
 	Roles []string
 }
 
-// Guard is the policy Directory consults inside the transaction of every change it makes on
-// behalf of a principal. *rbac.Authorizer implements it: who may invite, manage members,
-// grant which roles, change the plan. Directory itself keeps the rules that do not depend
-// on role definitions: seats, the last administrator, email matching, expiry.
-// Implementations must be safe for concurrent use and must only read through r.
+// Guard is the policy Directory consults inside the transaction of every change it makes and
+// every read it serves on behalf of a principal. *rbac.Authorizer implements it: who may
+// read, invite, manage members, grant which roles, change the plan. Directory itself keeps
+// the rules that do not depend on role definitions: seats, the last administrator, email
+// matching, expiry. Implementations must be safe for concurrent use and must only read
+// through r.
 type Guard interface {
+	// Catalog returns the plans accounts may be on: the one catalog every package uses.
+	Catalog() *Catalog
 	// MemberRoles checks role names requested for a member or invitation of account and
 	// returns the roles to store: deduplicated, sorted, and defaulted when roles is nil
-	// (omitted). A non-nil empty list is a *ValidationError on "roles": it never stands for
-	// the defaults.
+	// (omitted). A non-nil empty list is an error matching store.ErrInvalid on "roles": it
+	// never stands for the defaults.
 	MemberRoles(ctx context.Context, r store.Reader, account store.Account, roles []string) ([]string, error)
-	// Permit returns nil if c.By may make change c, and otherwise an error saying why.
+	// Permit returns nil if c.By may make change c (or the read it names), and otherwise an
+	// error saying why (matching store.ErrDenied for a denial).
 	Permit(ctx context.Context, r store.Reader, c Change) error
 }

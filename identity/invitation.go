@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/members"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -19,20 +19,21 @@ type Invited struct {
 	Token InvitationToken `json:"token"`
 }
 
-// Invite invites an email address into an account with preset roles, valid for the
+// Invite invites an email address into by's account with preset roles, valid for the
 // Directory's invitation TTL. roles nil (omitted) means the Guard's default roles; a non-nil
-// empty list is refused with a *ValidationError on "roles" (defaults are never a silent
-// stand-in for "no roles"). A pending invitation takes a seat: one that would exceed the
-// plan's seats fails with a *SeatLimitError. The Guard decides whether by may invite with
-// those roles. An expired invitation for the same email is replaced; an unexpired one fails
-// with ErrAlreadyInvited, and a member's email with ErrAlreadyMember.
+// empty list is refused (store.ErrInvalid on "roles": defaults are never a silent stand-in
+// for "no roles"). A pending invitation takes a seat: one that would exceed the plan's seats
+// fails with store.ErrLimitExceeded (code CodeSeatLimit). The Guard decides whether by may
+// invite with those roles. An expired invitation for the same email is replaced; an
+// unexpired one is a conflict (code CodeAlreadyInvited), and so is a member's email (code
+// CodeAlreadyMember).
 //
 // The invitation is accepted either by the invited user, authenticated
 // (AcceptInvitation), or with the returned token by whoever receives it at the invited
 // address (AcceptInvitationToken), which also serves a person who has no user yet. Only the
 // token's SHA-256 is stored.
-func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email string, roles []string) (Invited, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+func (d *Directory) Invite(ctx context.Context, by Principal, email string, roles []string) (Invited, error) {
+	if err := by.Validate(); err != nil {
 		return Invited{}, err
 	}
 	email, err := NormalizeEmail(email)
@@ -42,10 +43,7 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 	if err := checkRolesOrOmitted(roles); err != nil {
 		return Invited{}, err
 	}
-	if err := by.Validate(accountID); err != nil {
-		return Invited{}, err
-	}
-	invID, err := d.ids.NewIn(id.Invitation, accountID)
+	invID, err := d.ids.NewIn(id.Invitation, by.AccountID)
 	if err != nil {
 		return Invited{}, err
 	}
@@ -55,7 +53,7 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 	}
 	var inv store.Invitation
 	err = d.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := tx.Account(ctx, accountID)
+		acct, err := tx.Account(ctx, by.AccountID)
 		if err != nil {
 			return err
 		}
@@ -67,39 +65,37 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 			return err
 		}
 		if u, err := tx.UserByEmail(ctx, email); err == nil {
-			if _, err := tx.Membership(ctx, accountID, u.ID); err == nil {
-				return ErrAlreadyMember
-			} else if !errors.Is(err, store.ErrNotFound) {
+			if err := members.CheckNotMember(ctx, tx, acct.ID, u.ID); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		now := d.now()
-		if old, err := tx.InvitationByEmail(ctx, accountID, email); err == nil {
+		if old, err := tx.InvitationByEmail(ctx, acct.ID, email); err == nil {
 			if now.Before(old.ExpiresAt) {
-				return ErrAlreadyInvited
+				return store.NewError(store.ErrConflict, CodeAlreadyInvited, "an unexpired invitation for this email exists in the account")
 			}
 			if err := tx.DeleteInvitation(ctx, old.ID); err != nil {
 				return err
 			}
-			if err := d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), withoutToken(old)); err != nil {
+			if err := d.record(ctx, tx, acct.ID, EventInvitationDeleted, by, InvitationObjectOf(old)); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := takeSeats(ctx, tx, acct, now, 1); err != nil {
+		if err := members.TakeSeats(ctx, tx, acct, now, 1); err != nil {
 			return err
 		}
 		inv = store.Invitation{
-			ID: invID, AccountID: accountID, Email: email, Roles: granted,
+			ID: invID, AccountID: acct.ID, Email: email, Roles: granted,
 			InvitedBy: by.ID, ExpiresAt: now.Add(d.ttl), CreatedAt: now, TokenHash: hash,
 		}
 		if err := tx.PutInvitation(ctx, inv); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, accountID, audit.InvitationCreated, by.Audit(), withoutToken(inv))
+		return d.record(ctx, tx, acct.ID, EventInvitationCreated, by, InvitationObjectOf(inv))
 	})
 	if err != nil {
 		return Invited{}, err
@@ -108,66 +104,77 @@ func (d *Directory) Invite(ctx context.Context, by Principal, accountID, email s
 }
 
 // withoutToken returns inv without its token hash, as every invitation leaving the
-// Directory (returned, or recorded in an event) is.
+// Directory is.
 func withoutToken(inv store.Invitation) store.Invitation {
 	inv.TokenHash = ""
 	return inv
 }
 
-// Invitation returns an invitation of an account.
-func (d *Directory) Invitation(ctx context.Context, accountID, invitationID string) (store.Invitation, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// Invitation returns an invitation of by's account; by needs OpReadMembers (rbac:
+// members:read).
+func (d *Directory) Invitation(ctx context.Context, by Principal, invitationID string) (store.Invitation, error) {
+	if err := by.Validate(); err != nil {
 		return store.Invitation{}, err
 	}
-	if err := checkID("invitation_id", invitationID, id.Invitation); err != nil {
+	if err := id.CheckArg("invitation_id", invitationID, id.Invitation); err != nil {
 		return store.Invitation{}, err
 	}
 	var inv store.Invitation
 	err := d.st.View(ctx, func(r store.Reader) error {
+		if _, err := d.permit(ctx, r, by, OpReadMembers); err != nil {
+			return err
+		}
 		var err error
-		inv, err = invitationIn(ctx, r, accountID, invitationID)
+		inv, err = invitationIn(ctx, r, by.AccountID, invitationID)
 		return err
 	})
-	return withoutToken(inv), err
+	if err != nil {
+		return store.Invitation{}, err
+	}
+	return withoutToken(inv), nil
 }
 
-// Invitations lists an account's invitations, newest first, expired ones included.
-func (d *Directory) Invitations(ctx context.Context, accountID string, p store.Page) ([]store.Invitation, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// Invitations lists the invitations of by's account, newest first, expired ones included;
+// by needs OpReadMembers (rbac: members:read).
+func (d *Directory) Invitations(ctx context.Context, by Principal, p store.Page) ([]store.Invitation, error) {
+	if err := by.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkPage(p, id.Invitation); err != nil {
+	if err := id.CheckPage(p, id.Invitation); err != nil {
 		return nil, err
 	}
 	var invs []store.Invitation
 	err := d.st.View(ctx, func(r store.Reader) error {
+		if _, err := d.permit(ctx, r, by, OpReadMembers); err != nil {
+			return err
+		}
 		var err error
-		invs, err = r.Invitations(ctx, accountID, p)
+		invs, err = r.Invitations(ctx, by.AccountID, p)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	for i := range invs {
 		invs[i] = withoutToken(invs[i])
 	}
-	return invs, err
+	return invs, nil
 }
 
-// RevokeInvitation deletes a pending invitation, freeing its seat.
-func (d *Directory) RevokeInvitation(ctx context.Context, by Principal, accountID, invitationID string) error {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+// RevokeInvitation deletes a pending invitation of by's account, freeing its seat.
+func (d *Directory) RevokeInvitation(ctx context.Context, by Principal, invitationID string) error {
+	if err := by.Validate(); err != nil {
 		return err
 	}
-	if err := checkID("invitation_id", invitationID, id.Invitation); err != nil {
-		return err
-	}
-	if err := by.Validate(accountID); err != nil {
+	if err := id.CheckArg("invitation_id", invitationID, id.Invitation); err != nil {
 		return err
 	}
 	return d.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := tx.Account(ctx, accountID)
+		acct, err := tx.Account(ctx, by.AccountID)
 		if err != nil {
 			return err
 		}
-		inv, err := invitationIn(ctx, tx, accountID, invitationID)
+		inv, err := invitationIn(ctx, tx, acct.ID, invitationID)
 		if err != nil {
 			return err
 		}
@@ -177,7 +184,7 @@ func (d *Directory) RevokeInvitation(ctx context.Context, by Principal, accountI
 		if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
 			return err
 		}
-		return d.rec.Record(ctx, tx, accountID, audit.InvitationDeleted, by.Audit(), withoutToken(inv))
+		return d.record(ctx, tx, acct.ID, EventInvitationDeleted, by, InvitationObjectOf(inv))
 	})
 }
 
@@ -185,16 +192,17 @@ func (d *Directory) RevokeInvitation(ctx context.Context, by Principal, accountI
 // deletes the invitation, whose seat the member takes over. Nobody accepts on another's
 // behalf: by must be a user principal built from authentication (PrincipalFor for a
 // credential or session of any account the user belongs to, or an SSO login into the
-// invitation's account) whose user has the invited email. For any other caller, including a
-// bot user, the invitation reads as not found (an error matching ErrNotFound), so that a
-// stranger learns nothing about it. The invitee is told ErrInvitationExpired or
-// ErrAlreadyMember. The invitation_accepted and member_created events are attributed to by,
-// with its source and credential.
+// invitation's account; by.AccountID need not be the invitation's) whose user has the
+// invited email. For any other caller, including a bot user, the invitation reads as not
+// found (an error matching store.ErrNotFound), so that a stranger learns nothing about it.
+// The invitee is told it expired (code CodeInvitationExpired) or that it is already a member
+// (code CodeAlreadyMember). The invitation_accepted and member_created events are attributed
+// to by, with its source and credential.
 func (d *Directory) AcceptInvitation(ctx context.Context, by Principal, invitationID string) (store.Membership, error) {
-	if err := checkID("invitation_id", invitationID, id.Invitation); err != nil {
+	if err := by.Validate(); err != nil {
 		return store.Membership{}, err
 	}
-	if err := by.validateAuthenticated(); err != nil {
+	if err := id.CheckArg("invitation_id", invitationID, id.Invitation); err != nil {
 		return store.Membership{}, err
 	}
 	notFound := fmt.Errorf("identity: invitation %s: %w", invitationID, store.ErrNotFound)
@@ -215,10 +223,11 @@ func (d *Directory) AcceptInvitation(ctx context.Context, by Principal, invitati
 		} else if err != nil {
 			return err
 		}
-		if err := d.checkAcceptable(ctx, tx, inv, u.ID); err != nil {
+		now := d.now()
+		if err := members.CheckAcceptable(ctx, tx, inv, u, now); err != nil {
 			return err
 		}
-		m, err = d.accept(ctx, tx, inv, u.ID, by)
+		m, err = members.Accept(ctx, tx, d.ev, inv, u, by.Audit(), now)
 		return err
 	})
 	if err != nil {
@@ -232,15 +241,16 @@ func (d *Directory) AcceptInvitation(ctx context.Context, by Principal, invitati
 // with the invitation's roles, creating that user (with name, which CheckName must accept;
 // empty is fine) if there is none, and deletes the invitation. An existing user keeps its
 // name. src is how the token was presented (normally SourceDashboard); the events are
-// attributed to the user, with no credential.
+// attributed to the user, with no credential. It is a sign-in call: the token is the
+// authority, so no principal acts yet.
 //
 // Everything is checked before anything is written, and the user, the membership, the
 // invitation's deletion and the events are one store.Update: a refused acceptance (malformed
 // or wrong token, unknown invitation, expired, already a member) stores nothing. A malformed
-// token is a *ValidationError for field "token"; a wrong token or an unknown invitation
-// matches ErrNotFound; then ErrInvitationExpired and ErrAlreadyMember. A new user's ID
-// carries the invitation account's shard tag, so that the whole write stays in one bucket
-// of a sharded store.
+// token is an error matching store.ErrInvalid for field "token"; a wrong token or an unknown
+// invitation matches store.ErrNotFound; then the codes CodeInvitationExpired and
+// CodeAlreadyMember. A new user's ID carries the invitation account's shard tag, so that the
+// whole write stays in one bucket of a sharded store.
 func (d *Directory) AcceptInvitationToken(ctx context.Context, token, name string, src Source) (store.Membership, error) {
 	invID, hash, err := parseInvitationToken(token)
 	if err != nil {
@@ -266,14 +276,15 @@ func (d *Directory) AcceptInvitationToken(ctx context.Context, token, name strin
 		if err != nil && !isNew {
 			return err
 		}
+		now := d.now()
 		if isNew {
 			uid, err := d.ids.NewIn(id.User, inv.AccountID)
 			if err != nil {
 				return err
 			}
-			u = store.User{ID: uid, Email: inv.Email, Name: name, CreatedAt: d.now()}
+			u = store.User{ID: uid, Email: inv.Email, Name: name, CreatedAt: now}
 		}
-		if err := d.checkAcceptable(ctx, tx, inv, u.ID); err != nil {
+		if err := members.CheckAcceptable(ctx, tx, inv, u, now); err != nil {
 			return err
 		}
 		if isNew {
@@ -282,46 +293,10 @@ func (d *Directory) AcceptInvitationToken(ctx context.Context, token, name strin
 			}
 		}
 		by := Principal{ID: u.ID, Kind: KindUser, AccountID: inv.AccountID, Subject: u.Email, Source: src}
-		m, err = d.accept(ctx, tx, inv, u.ID, by)
+		m, err = members.Accept(ctx, tx, d.ev, inv, u, by.Audit(), now)
 		return err
 	})
 	if err != nil {
-		return store.Membership{}, err
-	}
-	return m, nil
-}
-
-// checkAcceptable returns ErrInvitationExpired or ErrAlreadyMember if userID may not accept
-// inv now.
-func (d *Directory) checkAcceptable(ctx context.Context, r store.Reader, inv store.Invitation, userID string) error {
-	if !d.now().Before(inv.ExpiresAt) {
-		return ErrInvitationExpired
-	}
-	if _, err := r.Membership(ctx, inv.AccountID, userID); err == nil {
-		return ErrAlreadyMember
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
-// accept writes userID's membership from inv, deletes inv and records both events as by's.
-func (d *Directory) accept(ctx context.Context, tx store.Tx, inv store.Invitation, userID string, by Principal) (store.Membership, error) {
-	now := d.now()
-	m := store.Membership{
-		AccountID: inv.AccountID, UserID: userID, Roles: inv.Roles,
-		Status: store.MemberActive, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := tx.PutMembership(ctx, m); err != nil {
-		return store.Membership{}, err
-	}
-	if err := tx.DeleteInvitation(ctx, inv.ID); err != nil {
-		return store.Membership{}, err
-	}
-	if err := d.rec.Record(ctx, tx, inv.AccountID, audit.InvitationAccepted, by.Audit(), withoutToken(inv)); err != nil {
-		return store.Membership{}, err
-	}
-	if err := d.rec.Record(ctx, tx, inv.AccountID, audit.MemberCreated, by.Audit(), m); err != nil {
 		return store.Membership{}, err
 	}
 	return m, nil

@@ -9,12 +9,11 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// wantField fails unless err is a *ValidationError on field.
+// wantField fails unless err is an invalid-argument error on field.
 func wantField(t *testing.T, what string, err error, field string) {
 	t.Helper()
-	var ve *identity.ValidationError
-	if !errors.As(err, &ve) || ve.Field != field || !errors.Is(err, identity.ErrInvalid) {
-		t.Errorf("%s: error %v, want a *ValidationError on %s", what, err, field)
+	if invalidField(err) != field || !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("%s: error %v, want an invalid-argument error on %s", what, err, field)
 	}
 }
 

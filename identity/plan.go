@@ -41,10 +41,11 @@ type Plan struct {
 // Has reports whether the plan includes f.
 func (p Plan) Has(f Feature) bool { return slices.Contains(p.Features, f) }
 
-// Require returns a *FeatureError if the plan lacks f.
+// Require returns an error matching store.ErrFeatureUnavailable (code
+// CodeFeatureUnavailable, Field the feature) if the plan lacks f.
 func (p Plan) Require(f Feature) error {
 	if !p.Has(f) {
-		return &FeatureError{Plan: p.Name, Feature: f}
+		return featureUnavailable(p.Name, f)
 	}
 	return nil
 }
@@ -82,21 +83,21 @@ type Catalog struct {
 // negative. The plans are copied.
 func NewCatalog(plans ...Plan) (*Catalog, error) {
 	if len(plans) == 0 {
-		return nil, &ValidationError{Field: "plans", Reason: "at least one plan is required"}
+		return nil, store.Invalid("plans", store.CodeInvalidValue, 0, "at least one plan is required")
 	}
 	c := &Catalog{plans: make(map[string]Plan, len(plans))}
 	for i, p := range plans {
 		field := fmt.Sprintf("plans[%d]", i)
 		switch {
 		case p.Name == "":
-			return nil, &ValidationError{Field: field + ".name", Reason: "required"}
+			return nil, store.Invalid(field+".name", store.CodeRequired, 0, "required")
 		case len(p.Name) > store.MaxNameLen:
-			return nil, &ValidationError{Field: field + ".name", Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(p.Name))}
+			return nil, store.Invalid(field+".name", store.CodeTooLong, store.MaxNameLen, "%d bytes at most, got %d", store.MaxNameLen, len(p.Name))
 		case p.Seats < 0:
-			return nil, &ValidationError{Field: field + ".seats", Reason: "must not be negative"}
+			return nil, store.Invalid(field+".seats", store.CodeOutOfRange, 0, "must not be negative")
 		}
 		if _, dup := c.plans[p.Name]; dup {
-			return nil, &ValidationError{Field: field + ".name", Reason: "duplicate plan name"}
+			return nil, store.Invalid(field+".name", store.CodeInvalidValue, 0, "duplicate plan name")
 		}
 		p.Features = slices.Clone(p.Features)
 		c.plans[p.Name] = p
@@ -113,11 +114,12 @@ func (c *Catalog) Plan(name string) (Plan, bool) {
 	return p, ok
 }
 
-// PlanOf returns the plan an account is on, or an error matching ErrUnknownPlan.
+// PlanOf returns the plan an account is on, or an error matching store.ErrInvalid with code
+// CodeUnknownPlan when the account's plan is not in the catalog.
 func (c *Catalog) PlanOf(a store.Account) (Plan, error) {
 	p, ok := c.Plan(a.Plan)
 	if !ok {
-		return Plan{}, fmt.Errorf("identity: account %s: %w %q", a.ID, ErrUnknownPlan, a.Plan)
+		return Plan{}, fmt.Errorf("identity: account %s: %w", a.ID, unknownPlan())
 	}
 	return p, nil
 }

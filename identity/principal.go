@@ -40,9 +40,10 @@ const (
 )
 
 // Principal is who acts: a user or a bot user, within one account, through one source and
-// possibly one credential. It carries what audit events record. It is a plain value; build
-// it with PrincipalFor (or Directory.Principal) from an authenticated identity, never from
-// unauthenticated input.
+// possibly one credential. It carries what audit events record. Every call that acts or
+// reads on a principal's behalf acts in p.AccountID. It is a plain value; build it with
+// PrincipalFor (or Directory.Principal, or credential.Result.Principal) from an
+// authenticated identity, never from unauthenticated input.
 type Principal struct {
 	ID           string // usr_... or bot_...
 	Kind         Kind
@@ -60,21 +61,10 @@ func (p Principal) Audit() store.Principal {
 	return store.Principal{ID: p.ID, Subject: p.Subject, Source: string(p.Source), CredentialID: p.CredentialID}
 }
 
-// Validate checks that p is well formed for accountID: a known kind whose ID has the
-// matching prefix, acting in accountID. It does not consult the store.
-func (p Principal) Validate(accountID string) error {
-	if err := p.validateAuthenticated(); err != nil {
-		return err
-	}
-	if p.AccountID != accountID {
-		return &ValidationError{Field: "principal.account_id", Reason: "principal acts in another account"}
-	}
-	return nil
-}
-
-// validateAuthenticated checks that p is well formed, acting in whichever account: a known
-// kind whose ID has the matching prefix, an account ID and a known source.
-func (p Principal) validateAuthenticated() error {
+// Validate checks that p is well formed: a known kind whose ID has the matching prefix, an
+// account ID and a known source. It does not consult the store. The error matches
+// store.ErrInvalid and names the principal's field at fault.
+func (p Principal) Validate() error {
 	var want id.Prefix
 	switch p.Kind {
 	case KindUser:
@@ -82,13 +72,13 @@ func (p Principal) validateAuthenticated() error {
 	case KindBotUser:
 		want = id.BotUser
 	default:
-		return &ValidationError{Field: "principal.kind", Reason: "must be user or bot_user"}
+		return store.Invalid("principal.kind", store.CodeInvalidValue, 0, "must be user or bot_user")
 	}
-	if err := id.Check(p.ID, want); err != nil {
-		return &ValidationError{Field: "principal.id", Reason: err.Error()}
+	if err := id.CheckArg("principal.id", p.ID, want); err != nil {
+		return err
 	}
-	if err := id.Check(p.AccountID, id.Account); err != nil {
-		return &ValidationError{Field: "principal.account_id", Reason: err.Error()}
+	if err := id.CheckArg("principal.account_id", p.AccountID, id.Account); err != nil {
+		return err
 	}
 	return checkSource("principal.source", p.Source)
 }
@@ -99,23 +89,23 @@ func checkSource(field string, src Source) error {
 	case SourceAPI, SourceDashboard, SourceSDK:
 		return nil
 	}
-	return &ValidationError{Field: field, Reason: `must be "api", "dashboard" or "sdk"`}
+	return store.Invalid(field, store.CodeInvalidValue, 0, `must be "api", "dashboard" or "sdk"`)
 }
 
 // PrincipalFor builds the principal for principalID (a user or a bot user, told apart by the
 // ID prefix) acting in accountID, reading its subject from r. A user must have a membership
-// in the account and a bot user must belong to it, or the error matches ErrNotFound. It does
-// not check that the principal is active: authorization does (rbac), and so does the
-// credential verifier through store.OwnerState. Use it inside a transaction, or from a
-// credential verifier that has a store.Reader at hand; otherwise use Directory.Principal.
+// in the account and a bot user must belong to it, or the error matches store.ErrNotFound.
+// It does not check that the principal is active: authorization does (rbac), and so does the
+// credential verifier through the owner's state. Use it inside a transaction; otherwise use
+// Directory.Principal, or credential.Result.Principal after a verification.
 func PrincipalFor(ctx context.Context, r store.Reader, accountID, principalID string, src Source, credentialID string) (Principal, error) {
-	if err := checkID("account_id", accountID, id.Account); err != nil {
+	if err := id.CheckArg("account_id", accountID, id.Account); err != nil {
 		return Principal{}, err
 	}
 	p := Principal{ID: principalID, AccountID: accountID, Source: src, CredentialID: credentialID}
 	prefix, err := id.PrefixOf(principalID)
 	if err != nil {
-		return Principal{}, &ValidationError{Field: "principal_id", Reason: err.Error()}
+		return Principal{}, store.Invalid("principal_id", store.CodeInvalidValue, 0, "must be a %s_ or %s_ id", id.User, id.BotUser)
 	}
 	switch prefix {
 	case id.User:
@@ -139,22 +129,10 @@ func PrincipalFor(ctx context.Context, r store.Reader, accountID, principalID st
 		}
 		p.Subject = b.Name
 	default:
-		return Principal{}, &ValidationError{Field: "principal_id", Reason: fmt.Sprintf("must be a %s_ or %s_ id", id.User, id.BotUser)}
+		return Principal{}, store.Invalid("principal_id", store.CodeInvalidValue, 0, "must be a %s_ or %s_ id", id.User, id.BotUser)
 	}
-	if err := p.Validate(accountID); err != nil {
+	if err := p.Validate(); err != nil {
 		return Principal{}, err
 	}
 	return p, nil
 }
-
-// checkID validates an ID argument's prefix before any lookup.
-func checkID(field, s string, want id.Prefix) error {
-	if err := id.Check(s, want); err != nil {
-		return &ValidationError{Field: field, Reason: err.Error()}
-	}
-	return nil
-}
-
-// CheckID returns a *ValidationError naming field if s is not a well-formed ID with prefix
-// want. Domain packages call it on every ID argument before any lookup.
-func CheckID(field, s string, want id.Prefix) error { return checkID(field, s, want) }

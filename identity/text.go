@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -9,9 +8,9 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// CheckName returns a *ValidationError naming field unless name is acceptable as the name of
-// an account, a user, a bot user or a custom role. Every name in iamkit goes through it. A
-// name:
+// CheckName returns an error matching store.ErrInvalid, naming field, unless name is
+// acceptable as the name of an account, a user, a bot user or a custom role. Every name in
+// iamkit goes through it. A name:
 //   - is at most store.MaxNameLen bytes of valid UTF-8 (invalid bytes are refused, not
 //     replaced with U+FFFD, and U+FFFD itself is refused: two different inputs must never
 //     become the same name);
@@ -26,21 +25,21 @@ import (
 func CheckName(field, name string, required bool) error {
 	switch {
 	case name == "" && required:
-		return &ValidationError{Field: field, Reason: "required"}
+		return store.Invalid(field, store.CodeRequired, 0, "required")
 	case name == "":
 		return nil
 	case len(name) > store.MaxNameLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", store.MaxNameLen, len(name))}
+		return store.Invalid(field, store.CodeTooLong, store.MaxNameLen, "%d bytes at most, got %d", store.MaxNameLen, len(name))
 	case !utf8.ValidString(name):
-		return &ValidationError{Field: field, Reason: "must be valid UTF-8"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must be valid UTF-8")
 	case strings.TrimFunc(name, unicode.IsSpace) == "":
-		return &ValidationError{Field: field, Reason: "must not be whitespace only"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must not be whitespace only")
 	case strings.TrimFunc(name, unicode.IsSpace) != name:
-		return &ValidationError{Field: field, Reason: "must not begin or end with whitespace"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must not begin or end with whitespace")
 	}
 	if i := strings.IndexFunc(name, hiddenInName); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(name[i:])
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("must not contain control, format or invisible characters (U+%04X at byte %d)", r, i)}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must not contain control, format or invisible characters (U+%04X at byte %d)", r, i)
 	}
 	return nil
 }
@@ -52,22 +51,23 @@ func hiddenInName(r rune) bool {
 		r == utf8.RuneError
 }
 
-// CheckDescription returns a *ValidationError naming field unless text is acceptable free
-// text of at most maxLen bytes, such as a custom role's description: valid UTF-8, no control
-// characters except newline and tab, and no bidi embeddings, overrides or isolates (U+202A to
-// U+202E, U+2066 to U+2069), which can make text display in another order than it is stored.
-// Other format characters stay allowed: zero-width joiners build emoji sequences and are
-// needed by some scripts, and bidi marks only affect the characters next to them.
+// CheckDescription returns an error matching store.ErrInvalid, naming field, unless text is
+// acceptable free text of at most maxLen bytes, such as a custom role's description: valid
+// UTF-8, no control characters except newline and tab, and no bidi embeddings, overrides or
+// isolates (U+202A to U+202E, U+2066 to U+2069), which can make text display in another order
+// than it is stored. Other format characters stay allowed: zero-width joiners build emoji
+// sequences and are needed by some scripts, and bidi marks only affect the characters next to
+// them.
 func CheckDescription(field, text string, maxLen int) error {
 	switch {
 	case len(text) > maxLen:
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", maxLen, len(text))}
+		return store.Invalid(field, store.CodeTooLong, maxLen, "%d bytes at most, got %d", maxLen, len(text))
 	case !utf8.ValidString(text):
-		return &ValidationError{Field: field, Reason: "must be valid UTF-8"}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must be valid UTF-8")
 	}
 	if i := strings.IndexFunc(text, hiddenInText); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(text[i:])
-		return &ValidationError{Field: field, Reason: fmt.Sprintf("must not contain control characters other than newline and tab, nor bidi embeddings, overrides or isolates (U+%04X at byte %d)", r, i)}
+		return store.Invalid(field, store.CodeInvalidValue, 0, "must not contain control characters other than newline and tab, nor bidi embeddings, overrides or isolates (U+%04X at byte %d)", r, i)
 	}
 	return nil
 }

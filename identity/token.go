@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
 )
 
 // Invitation tokens: "ivt_" + the invitation ID's body + "_" + 32 random bytes in unpadded
@@ -94,9 +95,10 @@ func tokenHash(secret []byte) string {
 }
 
 // parseInvitationToken returns the invitation ID a token names and the hash of its secret.
-// A malformed token is a *ValidationError for field "token" that never repeats it.
+// A malformed token is an error matching store.ErrInvalid for field "token" that never
+// repeats it.
 func parseInvitationToken(tok string) (invitationID, hash string, err error) {
-	malformed := &ValidationError{Field: "token", Reason: fmt.Sprintf("not an invitation token (%s..., %d characters)", invitationTokenPrefix, InvitationTokenLen)}
+	malformed := store.Invalid("token", store.CodeInvalidValue, 0, "not an invitation token (%s..., %d characters)", invitationTokenPrefix, InvitationTokenLen)
 	body, ok := strings.CutPrefix(tok, invitationTokenPrefix)
 	if !ok || len(tok) != InvitationTokenLen || body[id.BodyLen] != '_' {
 		return "", "", malformed

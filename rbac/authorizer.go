@@ -15,7 +15,6 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -25,7 +24,7 @@ import (
 const DefaultMaxStaleness = 5 * time.Second
 
 // Authorizer decides what principals may do in accounts, manages custom roles, and is the
-// identity.Guard for member and invitation changes. It is safe for concurrent use.
+// identity.Guard for member and invitation reads and changes. It is safe for concurrent use.
 //
 // Check answers from a cache of compiled grants (one bit set per principal and account)
 // while Run follows the store's change feed, which invalidates the entries a commit
@@ -36,11 +35,13 @@ const DefaultMaxStaleness = 5 * time.Second
 type Authorizer struct {
 	st       store.Store
 	plans    *identity.Catalog
-	clock    clock.Clock
+	perms    *Permissions
+	clock    store.Clock
 	log      *slog.Logger
 	ids      *id.Generator
-	rec      audit.Recorder
-	follower *feedwatch.Follower
+	rec      audit.Recorder[identity.Resource]
+	follower *store.Follower
+	ownFeed  bool // the follower is the Authorizer's own: Run runs it
 	maxStale time.Duration
 
 	cache *cache
@@ -53,15 +54,23 @@ type Authorizer struct {
 type Option func(*config)
 
 type config struct {
-	clock    clock.Clock
+	clock    store.Clock
 	rand     io.Reader
 	logger   *slog.Logger
 	maxStale time.Duration
 	poll     time.Duration
+	perms    *Permissions
+	follower *store.Follower
 }
 
+// WithFollower makes the Authorizer's cache follow the change feed through f, shared with
+// other caches (the credential Verifier's): f must not be running yet, and whoever owns it
+// runs it; the Authorizer's Run then only keeps its cache's staleness bound. Without it the
+// Authorizer has a follower of its own, which its Run runs.
+func WithFollower(f *store.Follower) Option { return func(o *config) { o.follower = f } }
+
 // WithClock sets the time source (default: the system clock).
-func WithClock(c clock.Clock) Option { return func(o *config) { o.clock = c } }
+func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
 
 // WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
 func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
@@ -76,36 +85,79 @@ func WithMaxStaleness(d time.Duration) Option { return func(o *config) { o.maxSt
 // WithFeedPollInterval sets how often a quiet change feed is confirmed in sync (default 1s).
 func WithFeedPollInterval(d time.Duration) Option { return func(o *config) { o.poll = d } }
 
-// New returns an Authorizer over st for accounts on the plans of plans. Call Run to enable
-// its cache.
-func New(st store.Store, plans *identity.Catalog, opts ...Option) *Authorizer {
-	if st == nil || plans == nil {
-		panic("rbac.New: store and catalog are required")
+// WithPermissions sets the permission registry: the built-ins and the embedder's own
+// (default: the built-ins alone).
+func WithPermissions(p *Permissions) Option { return func(o *config) { o.perms = p } }
+
+// New returns an Authorizer over st for accounts on the plans of plans: the one catalog of
+// the deployment, which identity.New and the other packages take from the Authorizer. Call
+// Run to enable its cache. A nil store or catalog, or an option set to nil or out of range,
+// is an error matching store.ErrInvalid that names it.
+func New(st store.Store, plans *identity.Catalog, opts ...Option) (*Authorizer, error) {
+	switch {
+	case st == nil:
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	case plans == nil:
+		return nil, store.Invalid("plans", store.CodeRequired, 0, "required")
 	}
 	c := config{clock: clock.System{}, rand: rand.Reader, maxStale: DefaultMaxStaleness, poll: time.Second}
 	for _, o := range opts {
 		o(&c)
 	}
-	fopts := []feedwatch.Option{feedwatch.WithClock(c.clock), feedwatch.WithPollInterval(c.poll)}
-	if c.logger != nil {
-		fopts = append(fopts, feedwatch.WithLogger(c.logger))
-	} else {
+	switch {
+	case c.clock == nil:
+		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	case c.rand == nil:
+		return nil, store.Invalid("random", store.CodeRequired, 0, "must not be nil")
+	case c.maxStale <= 0 || c.poll <= 0:
+		return nil, store.Invalid("max_staleness", store.CodeOutOfRange, 0, "the maximum staleness and the poll interval must be positive")
+	}
+	if c.perms == nil {
+		var err error
+		if c.perms, err = NewPermissions(); err != nil {
+			return nil, err
+		}
+	}
+	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
 	ids := id.NewGenerator(c.clock, c.rand)
 	a := &Authorizer{
-		st: st, plans: plans, clock: c.clock, log: c.logger, ids: ids,
-		rec: audit.Recorder{IDs: ids, Clock: c.clock}, maxStale: c.maxStale, cache: newCache(),
+		st: st, plans: plans, perms: c.perms, clock: c.clock, log: c.logger, ids: ids,
+		rec: audit.New(ids, c.clock, identity.ResourceOf), maxStale: c.maxStale, cache: newCache(),
+		follower: c.follower,
 	}
-	a.follower = feedwatch.New(st, (*feedHandler)(a), fopts...)
-	return a
+	if a.follower == nil {
+		var err error
+		a.follower, err = store.NewFollower(st, store.WithFollowerClock(c.clock), store.WithPollInterval(c.poll),
+			store.WithFollowerLogger(c.logger))
+		if err != nil {
+			return nil, err
+		}
+		a.ownFeed = true
+	}
+	if err := a.follower.Subscribe((*feedHandler)(a)); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
-// Catalog returns the plans the Authorizer was built with.
+// Permissions returns the Authorizer's permission registry.
+func (a *Authorizer) Permissions() *Permissions { return a.perms }
+
+// Permission looks a permission up by its "resource:action" name in the Authorizer's
+// registry (Permissions.Lookup).
+func (a *Authorizer) Permission(name string) (Permission, error) { return a.perms.Lookup(name) }
+
+// Catalog returns the plans the Authorizer was built with: the one catalog of the
+// deployment, which identity, botuser, credential and sso read from the Authorizer
+// (identity.Guard).
 func (a *Authorizer) Catalog() *identity.Catalog { return a.plans }
 
 // Run follows the store's change feed, keeping the cache coherent, until ctx is done or the
-// store is closed, and returns why it stopped. Run it in its own goroutine, once.
+// store is closed, and returns why it stopped. With WithFollower, the shared follower's owner
+// runs the feed and Run only keeps the cache's staleness bound, until ctx is done. Run it in
+// its own goroutine, once.
 func (a *Authorizer) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
@@ -123,7 +175,13 @@ func (a *Authorizer) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := a.follower.Run(ctx)
+	var err error
+	if a.ownFeed {
+		err = a.follower.Run(ctx)
+	} else {
+		<-ctx.Done()
+		err = ctx.Err()
+	}
 	close(done)
 	<-stopped
 	a.setLive(false)
@@ -131,8 +189,8 @@ func (a *Authorizer) Run(ctx context.Context) error {
 }
 
 // Sync returns once every commit made before it was called is reflected in the cache (so a
-// Check after Sync sees an Update that returned before it), or when ctx is done. It needs
-// Run to be running.
+// Check after Sync sees an Update that returned before it), or when ctx is done. It fails at
+// once (store.ErrUnavailable, code store.CodeNotRunning) when nothing follows the feed.
 func (a *Authorizer) Sync(ctx context.Context) error {
 	if err := a.follower.Sync(ctx); err != nil {
 		return err
@@ -161,7 +219,7 @@ func (a *Authorizer) setLive(on bool) {
 	a.log.Debug("rbac: grant cache", "enabled", on)
 }
 
-// feedHandler is the Authorizer as the feedwatch.Handler of its cache.
+// feedHandler is the Authorizer as the store.FeedHandler of its cache.
 type feedHandler Authorizer
 
 // Apply invalidates what a commit changed.
@@ -182,75 +240,85 @@ func (h *feedHandler) Apply(c store.Commit) {
 // Flush drops every cached grant.
 func (h *feedHandler) Flush() { h.cache.flush() }
 
-// Check decides whether principal p may use permission perm in accountID. A deny is a
+// Check decides whether principal p may use permission perm in p.AccountID. A deny is a
 // Decision with a Reason; the error is for failures to decide (the store, a malformed
-// principal). With the cache warm it makes no allocation and does not touch the store.
-func (a *Authorizer) Check(ctx context.Context, p identity.Principal, accountID string, perm Permission) (Decision, error) {
-	if !perm.Valid() {
-		return Decision{}, &identity.ValidationError{Field: "permission", Reason: "unknown permission"}
-	}
-	if p.AccountID != accountID {
-		return Decision{Permission: perm, Reason: ReasonOtherAccount}, nil
-	}
-	if a.live.Load() {
-		if g := a.cache.get(key{accountID, p.ID}); g != nil {
-			return g.decide(perm), nil
+// principal, a permission the registry does not hold). With the cache warm it makes no
+// allocation and does not touch the store.
+func (a *Authorizer) Check(ctx context.Context, p identity.Principal, perm Permission) (Decision, error) {
+	if a.live.Load() && a.perms.Valid(perm) {
+		if g := a.cache.get(key{p.AccountID, p.ID}); g != nil {
+			// Built here, in the result, rather than by a.decide: copying a Decision between
+			// frames would cost more than the rest of the check.
+			allowed, reason, role := g.decide(perm)
+			return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}, nil
 		}
 	}
-	g, err := a.load(ctx, p, accountID)
+	return a.checkCold(ctx, p, perm)
+}
+
+// checkCold is Check without a warm cache entry: it validates perm and compiles p's grants
+// from the store. It is apart from Check to keep the warm path small.
+func (a *Authorizer) checkCold(ctx context.Context, p identity.Principal, perm Permission) (Decision, error) {
+	if !a.perms.Valid(perm) {
+		return Decision{}, store.Invalid("permission", CodeUnknownPermission, 0, "unknown permission")
+	}
+	g, err := a.load(ctx, p)
 	if err != nil {
 		return Decision{}, err
 	}
-	return g.decide(perm), nil
+	return a.decide(g, perm), nil
 }
 
-// Require is Check for middleware: nil when allowed, a *DeniedError (matching ErrDenied)
-// when denied, or the error that prevented a decision.
-func (a *Authorizer) Require(ctx context.Context, p identity.Principal, accountID string, perm Permission) error {
-	d, err := a.Check(ctx, p, accountID, perm)
+// Require is Check for middleware: nil when allowed, an error matching store.ErrDenied
+// (code of the Reason, Field the permission's name) when denied, or the error that
+// prevented a decision.
+func (a *Authorizer) Require(ctx context.Context, p identity.Principal, perm Permission) error {
+	d, err := a.Check(ctx, p, perm)
 	if err != nil {
 		return err
 	}
-	return d.err(p.ID, accountID)
+	return d.Err()
 }
 
-// CheckIn is Check reading through r, bypassing the cache: use it inside a store.Update to
-// authorize a change consistently with the data it writes.
-func (a *Authorizer) CheckIn(ctx context.Context, r store.Reader, p identity.Principal, accountID string, perm Permission) (Decision, error) {
-	if !perm.Valid() {
-		return Decision{}, &identity.ValidationError{Field: "permission", Reason: "unknown permission"}
+// CheckIn is Check reading through r, bypassing the cache: use it inside a store.Update (or
+// View) to authorize a change or read consistently with the data it touches.
+func (a *Authorizer) CheckIn(ctx context.Context, r store.Reader, p identity.Principal, perm Permission) (Decision, error) {
+	if !a.perms.Valid(perm) {
+		return Decision{}, store.Invalid("permission", CodeUnknownPermission, 0, "unknown permission")
 	}
-	if p.AccountID != accountID {
-		return Decision{Permission: perm, Reason: ReasonOtherAccount}, nil
-	}
-	g, err := a.compileFor(ctx, r, p, accountID)
+	g, err := a.compileFor(ctx, r, p)
 	if err != nil {
 		return Decision{}, err
 	}
-	return g.decide(perm), nil
+	return a.decide(g, perm), nil
 }
 
 // RequireIn is Require reading through r, bypassing the cache (see CheckIn).
-func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.Principal, accountID string, perm Permission) error {
-	d, err := a.CheckIn(ctx, r, p, accountID, perm)
+func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.Principal, perm Permission) error {
+	d, err := a.CheckIn(ctx, r, p, perm)
 	if err != nil {
 		return err
 	}
-	return d.err(p.ID, accountID)
+	return d.Err()
 }
 
-func (d Decision) err(principalID, accountID string) error {
-	if d.Allowed {
-		return nil
-	}
-	return &DeniedError{PrincipalID: principalID, AccountID: accountID, Permission: d.Permission, Reason: d.Reason}
+// decide answers one permission, valid in the registry, from compiled grants.
+func (a *Authorizer) decide(g *grants, perm Permission) Decision {
+	allowed, reason, role := g.decide(perm)
+	return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}
+}
+
+// deny is a denial of perm for reason, as an error.
+func (a *Authorizer) deny(perm Permission, reason Reason) error {
+	return Decision{Permission: perm, Name: a.perms.Name(perm), Reason: reason}.Err()
 }
 
 // load compiles p's grants from the store, caching them while the cache is live.
-func (a *Authorizer) load(ctx context.Context, p identity.Principal, accountID string) (*grants, error) {
-	if err := checkPrincipalID(p.ID); err != nil {
+func (a *Authorizer) load(ctx context.Context, p identity.Principal) (*grants, error) {
+	if err := checkPrincipal(p); err != nil {
 		return nil, err
 	}
+	accountID := p.AccountID
 	live := a.live.Load()
 	var (
 		e   *entry
@@ -274,21 +342,20 @@ func (a *Authorizer) load(ctx context.Context, p identity.Principal, accountID s
 	return g, nil
 }
 
-func (a *Authorizer) compileFor(ctx context.Context, r store.Reader, p identity.Principal, accountID string) (*grants, error) {
-	if err := checkPrincipalID(p.ID); err != nil {
+func (a *Authorizer) compileFor(ctx context.Context, r store.Reader, p identity.Principal) (*grants, error) {
+	if err := checkPrincipal(p); err != nil {
 		return nil, err
 	}
-	return a.compile(ctx, r, accountID, p.ID)
+	return a.compile(ctx, r, p.AccountID, p.ID)
 }
 
-func checkPrincipalID(s string) error {
-	switch pre, err := id.PrefixOf(s); {
-	case err != nil:
-		return &identity.ValidationError{Field: "principal.id", Reason: err.Error()}
-	case pre != id.User && pre != id.BotUser:
-		return &identity.ValidationError{Field: "principal.id", Reason: "must be a usr_ or bot_ id"}
+// checkPrincipal refuses a principal whose ID is no user's or bot user's, or whose account
+// is not an account ID.
+func checkPrincipal(p identity.Principal) error {
+	if pre, err := id.PrefixOf(p.ID); err != nil || pre != id.User && pre != id.BotUser {
+		return store.Invalid("principal.id", store.CodeInvalidValue, 0, "must be a usr_ or bot_ id")
 	}
-	return nil
+	return id.CheckArg("principal.account_id", p.AccountID, id.Account)
 }
 
 // grants is a principal's compiled permissions in one account. It is immutable.
@@ -305,26 +372,30 @@ type roleSet struct {
 	perms Set
 }
 
-// decide answers one permission.
-func (g *grants) decide(perm Permission) Decision {
+// decide answers one permission: allowed, or why not, and the role that grants it. It
+// returns scalars rather than a Decision, which Check builds in its own result.
+func (g *grants) decide(perm Permission) (allowed bool, reason Reason, role string) {
 	switch {
 	case g.deny != ReasonGranted:
-		return Decision{Permission: perm, Reason: g.deny}
-	case g.allowed.Has(perm):
+		return false, g.deny, ""
+	case g.allowed.contains(perm):
 		for i := range g.roles {
-			if g.roles[i].perms.Has(perm) {
-				return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted, Role: g.roles[i].name}
+			if g.roles[i].perms.contains(perm) {
+				return true, ReasonGranted, g.roles[i].name
 			}
 		}
-		return Decision{Allowed: true, Permission: perm, Reason: ReasonGranted}
-	case g.masked.Has(perm):
-		return Decision{Permission: perm, Reason: ReasonNotInPlan}
+		return true, ReasonGranted, ""
+	case g.masked.contains(perm):
+		return false, ReasonNotInPlan, ""
 	}
-	return Decision{Permission: perm, Reason: ReasonNoRole}
+	return false, ReasonNoRole, ""
 }
 
+// allows reports whether the grants allow perm.
+func (g *grants) allows(perm Permission) bool { return g.deny == ReasonGranted && g.allowed.Has(perm) }
+
 // holds returns every permission the principal's roles grant, plan or not.
-func (g *grants) holds() Set { return g.allowed | g.masked }
+func (g *grants) holds() Set { return g.allowed.Union(g.masked) }
 
 // compile reads what principalID may do in accountID.
 //
@@ -389,37 +460,37 @@ func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, pri
 			continue // bot users are never administrators
 		}
 		g.roles = append(g.roles, roleSet{name: name, perms: perms})
-		all |= perms
+		all = all.Union(perms)
 		g.admin = g.admin || name == RoleAdministrator
 	}
-	mask := planMask(plan)
-	g.allowed, g.masked = all&mask, all&^mask
+	mask := a.perms.planMask(plan)
+	g.allowed, g.masked = all.Intersect(mask), all.Minus(mask)
 	return g, nil
 }
 
 // rolePerms returns the permissions of a built-in role name or a custom role ID of acct.
 // ok is false for a custom role that does not exist in acct or that the plan does not allow.
 func (a *Authorizer) rolePerms(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, name string) (Set, bool, error) {
-	if s, ok := builtin(name); ok {
+	if s, ok := a.perms.RoleGrants(name); ok {
 		return s, true, nil
 	}
 	if id.Check(name, id.Role) != nil || !plan.Has(identity.FeatureCustomRoles) {
-		return 0, false, nil
+		return Set{}, false, nil
 	}
 	role, err := r.Role(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && role.AccountID != acct.ID):
-		return 0, false, nil
+		return Set{}, false, nil
 	case err != nil:
-		return 0, false, fmt.Errorf("rbac: role %s: %w", name, err)
+		return Set{}, false, fmt.Errorf("rbac: role %s: %w", name, err)
 	}
 	var s Set
-	for _, ps := range role.Permissions {
-		if p, err := ParsePermission(ps); err == nil {
-			s |= 1 << p
+	for _, name := range role.Permissions {
+		if p, ok := a.perms.byName[name]; ok { // a permission no longer registered grants nothing
+			s = s.With(p)
 		}
 	}
-	return s &^ AdminOnly, true, nil
+	return s.Minus(AdminOnly()), true, nil
 }
 
 // permsOf returns the union of the permissions of roles (already validated).
@@ -428,9 +499,9 @@ func (a *Authorizer) permsOf(ctx context.Context, r store.Reader, acct store.Acc
 	for _, name := range roles {
 		s, _, err := a.rolePerms(ctx, r, acct, plan, name)
 		if err != nil {
-			return 0, err
+			return Set{}, err
 		}
-		all |= s
+		all = all.Union(s)
 	}
 	return all, nil
 }

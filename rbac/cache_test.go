@@ -8,6 +8,7 @@ import (
 
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -28,7 +29,7 @@ func TestCache_WarmCheckNeitherReadsNorAllocates(t *testing.T) {
 	_, admin := e.Account("admin@example.com", "payg")
 	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
 	cs := &countingStore{Store: e.Store}
-	authz := rbac.New(cs, e.Plans, rbac.WithClock(e.Clock))
+	authz := testenv.Authz(t, cs, e.Plans, rbac.WithClock(e.Clock))
 	ctx, cancel := context.WithCancel(e.Ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); authz.Run(ctx) }()
@@ -36,15 +37,15 @@ func TestCache_WarmCheckNeitherReadsNorAllocates(t *testing.T) {
 	if err := authz.Sync(e.Ctx); err != nil || !authz.Caching() {
 		t.Fatalf("Sync: %v, caching %v", err, authz.Caching())
 	}
-	if d, err := authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite); err != nil || !d.Allowed {
+	if d, err := authz.Check(e.Ctx, dev, rbac.CredentialsWrite); err != nil || !d.Allowed {
 		t.Fatalf("cold Check = %v, %v", d, err)
 	}
 	before := cs.views.Load()
 	allocs := testing.AllocsPerRun(1000, func() {
-		if d, _ := authz.Check(e.Ctx, dev, dev.AccountID, rbac.CredentialsWrite); !d.Allowed {
+		if d, _ := authz.Check(e.Ctx, dev, rbac.CredentialsWrite); !d.Allowed {
 			t.Fatal("denied")
 		}
-		if d, _ := authz.Check(e.Ctx, dev, dev.AccountID, rbac.BillingManage); d.Allowed {
+		if d, _ := authz.Check(e.Ctx, dev, rbac.BillingManage); d.Allowed {
 			t.Fatal("allowed")
 		}
 	})
@@ -60,7 +61,7 @@ func TestCache_WarmCheckNeitherReadsNorAllocates(t *testing.T) {
 func TestCache_FollowsTheFeed(t *testing.T) {
 	e := newEnv(t)
 	e.run()
-	a, admin := e.Account("admin@example.com", "payg")
+	_, admin := e.Account("admin@example.com", "payg")
 	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
 	bot := e.bot(admin, "ci")
 	expect := func(step string, p identity.Principal, perm rbac.Permission, allowed bool, reason rbac.Reason) {
@@ -74,37 +75,37 @@ func TestCache_FollowsTheFeed(t *testing.T) {
 	expect("warm bot", bot, rbac.CredentialsWrite, true, rbac.ReasonGranted)
 	expect("warm admin", admin, rbac.SSOManage, false, rbac.ReasonNotInPlan)
 
-	e.Dir.DisableMember(e.Ctx, admin, a.ID, dev.ID)
+	e.Dir.DisableMember(e.Ctx, admin, dev.ID)
 	expect("disabled", dev, rbac.CredentialsWrite, false, rbac.ReasonInactive)
-	e.Dir.EnableMember(e.Ctx, admin, a.ID, dev.ID)
+	e.Dir.EnableMember(e.Ctx, admin, dev.ID)
 	expect("enabled", dev, rbac.CredentialsWrite, true, rbac.ReasonGranted)
-	e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, dev.ID, []string{rbac.RoleDeveloperReadOnly})
+	e.Dir.SetMemberRoles(e.Ctx, admin, dev.ID, []string{rbac.RoleDeveloperReadOnly})
 	expect("demoted", dev, rbac.CredentialsWrite, false, rbac.ReasonNoRole)
 
 	off := false
-	e.bots.Update(e.Ctx, admin, a.ID, bot.ID, botuser.UpdateParams{Active: &off})
+	e.bots.Update(e.Ctx, admin, bot.ID, botuser.UpdateParams{Active: &off})
 	expect("bot deactivated", bot, rbac.CredentialsWrite, false, rbac.ReasonInactive)
-	e.bots.Delete(e.Ctx, admin, a.ID, bot.ID)
+	e.bots.Delete(e.Ctx, admin, bot.ID)
 	expect("bot deleted", bot, rbac.CredentialsWrite, false, rbac.ReasonNotMember)
 
-	e.Dir.ChangePlan(e.Ctx, admin, a.ID, "enterprise")
+	e.Dir.ChangePlan(e.Ctx, admin, "enterprise")
 	expect("plan changed", admin, rbac.SSOManage, true, rbac.ReasonGranted)
-	role, err := e.Authz.CreateRole(e.Ctx, admin, a.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.BillingRead}})
+	role, err := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.BillingRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Dir.SetMemberRoles(e.Ctx, admin, a.ID, dev.ID, []string{role.ID})
+	e.Dir.SetMemberRoles(e.Ctx, admin, dev.ID, []string{role.ID})
 	expect("custom role", dev, rbac.BillingRead, true, rbac.ReasonGranted)
-	e.Authz.UpdateRole(e.Ctx, admin, a.ID, role.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.EventsRead}})
+	e.Authz.UpdateRole(e.Ctx, admin, role.ID, rbac.RoleSpec{Name: "r", Permissions: []rbac.Permission{rbac.EventsRead}})
 	expect("custom role updated", dev, rbac.BillingRead, false, rbac.ReasonNoRole)
-	e.Dir.RemoveMember(e.Ctx, admin, a.ID, dev.ID)
+	e.Dir.RemoveMember(e.Ctx, admin, dev.ID)
 	expect("removed", dev, rbac.EventsRead, false, rbac.ReasonNotMember)
 }
 
 // Without a live feed the cache is off and every Check reads the store: never stale.
 func TestCache_OffWithoutFeed(t *testing.T) {
 	e := newEnv(t)
-	a, admin := e.Account("admin@example.com", "payg")
+	_, admin := e.Account("admin@example.com", "payg")
 	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
 	if e.Authz.Caching() {
 		t.Fatal("caching before Run")
@@ -112,7 +113,7 @@ func TestCache_OffWithoutFeed(t *testing.T) {
 	if d := e.check(dev, rbac.CredentialsWrite); !d.Allowed {
 		t.Fatal(d)
 	}
-	e.Dir.DisableMember(e.Ctx, admin, a.ID, dev.ID)
+	e.Dir.DisableMember(e.Ctx, admin, dev.ID)
 	if d := e.check(dev, rbac.CredentialsWrite); d.Allowed { // no Sync needed
 		t.Fatal(d)
 	}

@@ -1,8 +1,9 @@
 package rbac
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/iamkit/iamkit/store"
 )
 
 // Reason says why a Decision allowed or denied.
@@ -21,6 +22,22 @@ const (
 	ReasonAdminOnly                    // only administrators may grant, invite or change administrators
 )
 
+// The codes of this package's errors (store.CodeOf). A denial matches store.ErrDenied, has
+// the code of its Reason (Reason.Code) and names the permission denied in Field.
+const (
+	CodeNoRole         = "no_role"            // ReasonNoRole
+	CodeNotInPlan      = "not_in_plan"        // ReasonNotInPlan
+	CodeNotMember      = "not_member"         // ReasonNotMember
+	CodeInactive       = "principal_inactive" // ReasonInactive
+	CodeOtherAccount   = "other_account"      // ReasonOtherAccount
+	CodeNoAccount      = "no_account"         // ReasonNoAccount
+	CodeExceedsGrantor = "exceeds_grantor"    // ReasonExceedsGrantor
+	CodeAdminOnly      = "admin_only"         // ReasonAdminOnly
+
+	// CodeUnknownPermission: a permission name the registry does not hold (store.ErrInvalid).
+	CodeUnknownPermission = "unknown_permission"
+)
+
 var reasonText = [...]string{
 	ReasonGranted:        "granted by a role",
 	ReasonNoRole:         "no role of the principal grants it",
@@ -33,6 +50,18 @@ var reasonText = [...]string{
 	ReasonAdminOnly:      "only administrators may grant, invite or change administrators",
 }
 
+var reasonCode = [...]string{
+	ReasonGranted:        "",
+	ReasonNoRole:         CodeNoRole,
+	ReasonNotInPlan:      CodeNotInPlan,
+	ReasonNotMember:      CodeNotMember,
+	ReasonInactive:       CodeInactive,
+	ReasonOtherAccount:   CodeOtherAccount,
+	ReasonNoAccount:      CodeNoAccount,
+	ReasonExceedsGrantor: CodeExceedsGrantor,
+	ReasonAdminOnly:      CodeAdminOnly,
+}
+
 // String describes the reason in words.
 func (r Reason) String() string {
 	if int(r) < len(reasonText) {
@@ -41,11 +70,22 @@ func (r Reason) String() string {
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
+// Code returns the code of a denial for this reason (CodeNoRole, ...), or "" for
+// ReasonGranted and unknown values.
+func (r Reason) Code() string {
+	if int(r) < len(reasonCode) {
+		return reasonCode[r]
+	}
+	return ""
+}
+
 // Decision is the answer to a Check. A deny is a Decision, not an error.
 type Decision struct {
 	Allowed    bool
 	Permission Permission
-	Reason     Reason
+	// Name is the permission's "resource:action" name.
+	Name   string
+	Reason Reason
 	// Role is, when Allowed, the principal's role that grants the permission: a built-in
 	// role's name or a custom role's ID.
 	Role string
@@ -54,25 +94,19 @@ type Decision struct {
 // String returns "allow <permission> (role <role>)" or "deny <permission>: <reason>".
 func (d Decision) String() string {
 	if d.Allowed {
-		return fmt.Sprintf("allow %s (role %s)", d.Permission, d.Role)
+		return fmt.Sprintf("allow %s (role %s)", d.Name, d.Role)
 	}
-	return fmt.Sprintf("deny %s: %s", d.Permission, d.Reason)
+	return fmt.Sprintf("deny %s: %s", d.Name, d.Reason)
 }
 
-// ErrDenied is matched (errors.Is) by every *DeniedError.
-var ErrDenied = errors.New("permission denied")
-
-// DeniedError is a denied Decision as an error, for middleware. It matches ErrDenied.
-type DeniedError struct {
-	PrincipalID string
-	AccountID   string
-	Permission  Permission
-	Reason      Reason
+// Err returns nil for an allowed decision, and for a denied one an error matching
+// store.ErrDenied with the reason's code, naming the permission in Field.
+func (d Decision) Err() error {
+	if d.Allowed {
+		return nil
+	}
+	return &store.Error{
+		Kind: store.ErrDenied, Code: d.Reason.Code(), Field: d.Name,
+		Msg: fmt.Sprintf("may not %s: %s", d.Name, d.Reason),
+	}
 }
-
-func (e *DeniedError) Error() string {
-	return fmt.Sprintf("rbac: %s may not %s in %s: %s", e.PrincipalID, e.Permission, e.AccountID, e.Reason)
-}
-
-// Is reports whether target is ErrDenied.
-func (e *DeniedError) Is(target error) bool { return target == ErrDenied }

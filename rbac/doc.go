@@ -4,18 +4,40 @@
 // # Permissions and roles
 //
 // A Permission is "resource:action" (credentials:write, members:invite, sso:manage, ...);
-// a Set of them is one 64-bit word. The built-in roles follow ngrok's: Administrator (every
-// permission, the only role with account settings, SSO, custom-role management and
-// credential owner assignment: AdminOnly), Developer read/write or read-only, Team manager,
-// invite-only or read-only, and Billing. A member holds any set of roles and gets the union
-// of their permissions. Accounts whose plan includes identity.FeatureCustomRoles may define
-// their own roles (CreateRole); members reference them by ID.
+// a Set of them is a fixed array of two 64-bit words. The built-in roles follow ngrok's:
+// Administrator (every permission, the only role with account settings, SSO, custom-role
+// management and credential owner assignment: AdminOnly), Developer read/write or
+// read-only, Team manager, invite-only or read-only, and Billing. A member holds any set of
+// roles and gets the union of their permissions. Accounts whose plan includes
+// identity.FeatureCustomRoles may define their own roles (CreateRole); members reference
+// them by ID.
+//
+// # Embedder-defined permissions
+//
+// The 17 built-in permissions cover iamkit's own resources. An embedder registers its own,
+// for resources iamkit does not know (endpoints, domains, ...), in a Permissions registry
+// passed to New:
+//
+//	perms, err := rbac.NewPermissions(
+//		rbac.PermissionSpec{Name: "endpoints:read", Roles: []string{rbac.RoleDeveloper, rbac.RoleDeveloperReadOnly}},
+//		rbac.PermissionSpec{Name: "endpoints:write", Roles: []string{rbac.RoleDeveloper}},
+//	)
+//	authz, err := rbac.New(st, plans, rbac.WithPermissions(perms))
+//	write, err := authz.Permission("endpoints:write") // look it up once, Check it often
+//
+// A registered permission is granted by the built-in roles its spec lists and always by
+// Administrator; custom roles may include it; its Feature, if set, gates it on the plan.
+// Registered permissions compile to the same bit sets as the built-ins, so Check stays a bit
+// test without allocation. A registry holds at most MaxPermissions (128) in all. Names and
+// parsing go through the registry: Permissions.Name and Permissions.Lookup (or
+// Authorizer.Permission).
 //
 // Plans without identity.FeatureRBAC behave as ngrok's plans without RBAC: every active
 // member acts as an administrator (members are stored with the Administrator role, and
-// asking for another role fails with an *identity.FeatureError), and bot users act as
+// asking for another role fails with store.ErrFeatureUnavailable), and bot users act as
 // developers. Permissions tied to a plan feature (SSO, bot users, owner assignment, custom
-// roles) are denied with ReasonNotInPlan when the plan lacks it.
+// roles, or a registered permission's Feature) are denied with ReasonNotInPlan when the
+// plan lacks it.
 //
 // Bot users act as Developer read/write unless given roles, which needs RBAC; they are never
 // administrators.
@@ -23,12 +45,13 @@
 // # Checking
 //
 // Check returns a Decision: allowed or not, and why (the granting role, or a Reason). A
-// deny is not an error. Require turns a deny into a *DeniedError for middleware.
+// deny is not an error. Require turns a deny into an error for middleware. The account is
+// always the principal's (Principal.AccountID).
 //
-//	authz := rbac.New(st, plans)
+//	authz, err := rbac.New(st, plans)
 //	go authz.Run(ctx) // follow the change feed: enables the cache
-//	if err := authz.Require(ctx, principal, accountID, rbac.BotUsersWrite); err != nil {
-//		// errors.Is(err, rbac.ErrDenied)
+//	if err := authz.Require(ctx, principal, rbac.BotUsersWrite); err != nil {
+//		// errors.Is(err, store.ErrDenied); store.CodeOf(err) is the Reason's code
 //	}
 //
 // Grants compile to bit sets cached per (account, principal): a warm Check is a map lookup
@@ -54,6 +77,16 @@
 //
 // As the identity.Guard, the Authorizer enforces: nobody invites or grants roles with
 // permissions they do not hold themselves; only administrators invite, grant or change
-// administrators. identity enforces that the last active administrator cannot be removed,
-// disabled or demoted.
+// administrators; reading members and invitations needs members:read, reading the account
+// account:read. identity enforces that the last active administrator cannot be removed,
+// disabled or demoted. Role and Roles need roles:read, like every read of iamkit's services.
+//
+// # Errors
+//
+// Every error is a *store.Error (or wraps one). A denial (Require, RequireIn, and every
+// call that acts or reads for a principal) matches store.ErrDenied, names the permission
+// denied in Field, and has its Reason's code: CodeNoRole, CodeNotInPlan, CodeNotMember,
+// CodeInactive, CodeOtherAccount, CodeNoAccount, CodeExceedsGrantor or CodeAdminOnly. A
+// permission name the registry does not hold is store.ErrInvalid with CodeUnknownPermission;
+// other invalid arguments are store.ErrInvalid with the store's codes, naming the field.
 package rbac

@@ -10,6 +10,7 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
 )
 
 var epoch = testenv.Epoch()
@@ -22,8 +23,18 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...rbac.Option) *env {
 	t.Helper()
-	b := testenv.New(t, nil, opts...)
-	return &env{Env: b, bots: botuser.New(b.Store, b.Authz, botuser.WithClock(b.Clock))}
+	return newEnvWith(t, nil, opts...)
+}
+
+// newEnvWith is newEnv with extra plans in the catalog.
+func newEnvWith(t testing.TB, extra []identity.Plan, opts ...rbac.Option) *env {
+	t.Helper()
+	b := testenv.New(t, extra, opts...)
+	bots, err := botuser.New(b.Store, b.Authz, botuser.WithClock(b.Clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{Env: b, bots: bots}
 }
 
 // run starts the authorizer's feed follower for the test's lifetime and waits until its
@@ -54,7 +65,7 @@ func (e *env) sync() {
 
 func (e *env) bot(admin identity.Principal, name string, roles ...string) identity.Principal {
 	e.T.Helper()
-	b, err := e.bots.Create(e.Ctx, admin, admin.AccountID, botuser.CreateParams{Name: name, Roles: roles})
+	b, err := e.bots.Create(e.Ctx, admin, botuser.CreateParams{Name: name, Roles: roles})
 	if err != nil {
 		e.T.Fatalf("Create bot: %v", err)
 	}
@@ -63,18 +74,46 @@ func (e *env) bot(admin identity.Principal, name string, roles ...string) identi
 
 func (e *env) check(p identity.Principal, perm rbac.Permission) rbac.Decision {
 	e.T.Helper()
-	d, err := e.Authz.Check(e.Ctx, p, p.AccountID, perm)
+	d, err := e.Authz.Check(e.Ctx, p, perm)
 	if err != nil {
 		e.T.Fatalf("Check: %v", err)
 	}
 	return d
 }
 
-// denied asserts err is a *rbac.DeniedError with reason.
+// denied asserts err is a denial (store.ErrDenied) with reason's code.
 func denied(t *testing.T, err error, reason rbac.Reason) {
 	t.Helper()
-	var de *rbac.DeniedError
-	if !errors.As(err, &de) || !errors.Is(err, rbac.ErrDenied) || de.Reason != reason {
-		t.Fatalf("error = %v, want a DeniedError for %q", err, reason)
+	if !errors.Is(err, store.ErrDenied) || store.CodeOf(err) != reason.Code() {
+		t.Fatalf("error = %v, want a denial with code %s (%s)", err, reason.Code(), reason)
 	}
+}
+
+// denial returns the code and permission of an error matching store.ErrDenied, or "", "".
+func denial(err error) (code, perm string) {
+	var se *store.Error
+	if !errors.Is(err, store.ErrDenied) || !errors.As(err, &se) {
+		return "", ""
+	}
+	return se.Code, se.Field
+}
+
+// invalidField returns the field an error matching store.ErrInvalid names, or "" for any
+// other error.
+func invalidField(err error) string {
+	var se *store.Error
+	if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) {
+		return ""
+	}
+	return se.Field
+}
+
+// builtins is the registry of the built-in permissions alone.
+func builtins(t testing.TB) *rbac.Permissions {
+	t.Helper()
+	ps, err := rbac.NewPermissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }

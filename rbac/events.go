@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -26,19 +25,19 @@ const (
 // identity_provider_* and sso_settings_*, bot_users:read for bot_user_*, credentials:read
 // for tunnel_credential_*, api_key_* and ssh_public_key_*, account:read for account_*. ok
 // is false for a type iamkit does not write: only administrators see such events.
-func EventPermission(eventType string) (p Permission, ok bool) {
-	switch audit.Type(eventType).Resource() {
-	case audit.ResourceAccount:
+func EventPermission(eventType store.EventType) (p Permission, ok bool) {
+	switch identity.ResourceOf(eventType) {
+	case identity.ResourceAccount:
 		return AccountRead, true
-	case audit.ResourceMember, audit.ResourceInvitation:
+	case identity.ResourceMember, identity.ResourceInvitation:
 		return MembersRead, true
-	case audit.ResourceRole:
+	case identity.ResourceRole:
 		return RolesRead, true
-	case audit.ResourceBotUser:
+	case identity.ResourceBotUser:
 		return BotUsersRead, true
-	case audit.ResourceTunnelCredential, audit.ResourceAPIKey, audit.ResourceSSHPublicKey:
+	case identity.ResourceTunnelCredential, identity.ResourceAPIKey, identity.ResourceSSHPublicKey:
 		return CredentialsRead, true
-	case audit.ResourceIdentityProvider, audit.ResourceSSOSettings:
+	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings:
 		return SSORead, true
 	}
 	return 0, false
@@ -54,26 +53,26 @@ type EventPage struct {
 	Next string
 }
 
-// Events returns one page of accountID's audit log, newest first, as by may read it: by
-// needs EventsRead in accountID (a *DeniedError otherwise), and sees only the events whose
+// Events returns one page of the audit log of by's account, newest first, as by may read it:
+// by needs EventsRead (an error matching store.ErrDenied otherwise), and sees only the events whose
 // EventPermission it holds, with the principal's subject blanked (the principal's ID kept)
 // unless it holds MembersRead (for a user, whose subject is an email) or BotUsersRead (for a
 // bot user, whose subject is its name). Events reads at most 10 store pages per call, so
 // follow EventPage.Next, not the page's length, to read on. p.BeforeID is an event ID.
-func (a *Authorizer) Events(ctx context.Context, by identity.Principal, accountID string, p store.Page) (EventPage, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+func (a *Authorizer) Events(ctx context.Context, by identity.Principal, p store.Page) (EventPage, error) {
+	if err := by.Validate(); err != nil {
 		return EventPage{}, err
 	}
-	if err := identity.CheckPage(p, id.Event); err != nil {
+	if err := id.CheckPage(p, id.Event); err != nil {
 		return EventPage{}, err
 	}
 	var page EventPage
 	err := a.st.View(ctx, func(r store.Reader) error {
-		v, err := a.eventReader(ctx, r, by, accountID)
+		v, err := a.eventReader(ctx, r, by)
 		if err != nil {
 			return err
 		}
-		page, err = scanEvents(ctx, r, accountID, p, v.view)
+		page, err = scanEvents(ctx, r, by.AccountID, p, v.view)
 		return err
 	})
 	if err != nil {
@@ -85,15 +84,12 @@ func (a *Authorizer) Events(ctx context.Context, by identity.Principal, accountI
 // eventReader is a principal's grants, allowed to read the log.
 type eventReader struct{ g *grants }
 
-func (a *Authorizer) eventReader(ctx context.Context, r store.Reader, by identity.Principal, accountID string) (eventReader, error) {
-	if by.AccountID != accountID {
-		return eventReader{}, Decision{Permission: EventsRead, Reason: ReasonOtherAccount}.err(by.ID, accountID)
-	}
-	g, err := a.compileFor(ctx, r, by, accountID)
+func (a *Authorizer) eventReader(ctx context.Context, r store.Reader, by identity.Principal) (eventReader, error) {
+	g, err := a.compileFor(ctx, r, by)
 	if err != nil {
 		return eventReader{}, err
 	}
-	if err := g.decide(EventsRead).err(by.ID, accountID); err != nil {
+	if err := a.decide(g, EventsRead).Err(); err != nil {
 		return eventReader{}, err
 	}
 	return eventReader{g}, nil
@@ -104,7 +100,7 @@ func (v eventReader) may(perm Permission, ok bool) bool {
 	if !ok {
 		return v.g.admin
 	}
-	return v.g.decide(perm).Allowed
+	return v.g.allows(perm)
 }
 
 // view returns ev as the reader may see it, or false if it may not see it at all.

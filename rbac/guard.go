@@ -13,12 +13,13 @@ var _ identity.Guard = (*Authorizer)(nil)
 
 // MemberRoles implements identity.Guard. Roles are built-in role names or custom role IDs
 // of the account (custom roles need identity.FeatureCustomRoles). nil roles (omitted) get
-// DefaultMemberRoles; a non-nil empty list is an *identity.ValidationError on "roles". On
-// plans without identity.FeatureRBAC the only role is Administrator: every member is stored
-// as one, and asking for another role fails with an *identity.FeatureError.
+// DefaultMemberRoles; a non-nil empty list is an error matching store.ErrInvalid on "roles".
+// On plans without identity.FeatureRBAC the only role is Administrator: every member is
+// stored as one, and asking for another role fails with an error matching
+// store.ErrFeatureUnavailable (Field "rbac").
 func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
 	if roles != nil && len(roles) == 0 {
-		return nil, &identity.ValidationError{Field: "roles", Reason: "must name at least one role; omit roles for the default roles"}
+		return nil, store.Invalid("roles", store.CodeRequired, 0, "must name at least one role; omit roles for the default roles")
 	}
 	plan, err := a.plans.PlanOf(acct)
 	if err != nil {
@@ -27,7 +28,7 @@ func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store
 	if !plan.Has(identity.FeatureRBAC) {
 		for _, name := range roles {
 			if name != RoleAdministrator {
-				return nil, &identity.FeatureError{Plan: plan.Name, Feature: identity.FeatureRBAC}
+				return nil, plan.Require(identity.FeatureRBAC)
 			}
 		}
 		return []string{RoleAdministrator}, nil
@@ -55,7 +56,7 @@ func (a *Authorizer) BotRoles(ctx context.Context, r store.Reader, acct store.Ac
 	}
 	for _, name := range roles {
 		if name == RoleAdministrator {
-			return nil, &identity.ValidationError{Field: "roles", Reason: "a bot user cannot be an administrator"}
+			return nil, store.Invalid("roles", store.CodeInvalidValue, 0, "a bot user cannot be an administrator")
 		}
 	}
 	return a.checkRoles(ctx, r, acct, plan, roles)
@@ -64,15 +65,15 @@ func (a *Authorizer) BotRoles(ctx context.Context, r store.Reader, acct store.Ac
 func (a *Authorizer) checkRoles(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, roles []string) ([]string, error) {
 	out := normalizeRoles(roles)
 	if len(out) > MaxRoles {
-		return nil, &identity.ValidationError{Field: "roles", Reason: fmt.Sprintf("%d roles at most, got %d", MaxRoles, len(out))}
+		return nil, store.Invalid("roles", store.CodeOutOfRange, MaxRoles, "%d roles at most, got %d", MaxRoles, len(out))
 	}
 	for i, name := range out {
 		if _, ok := builtin(name); ok {
 			continue
 		}
 		field := fmt.Sprintf("roles[%d]", i)
-		if err := identity.CheckID(field, name, id.Role); err != nil {
-			return nil, &identity.ValidationError{Field: field, Reason: "not a built-in role name nor a role_ id"}
+		if err := id.Check(name, id.Role); err != nil {
+			return nil, store.Invalid(field, store.CodeInvalidValue, 0, "not a built-in role name nor a role_ id")
 		}
 		if err := plan.Require(identity.FeatureCustomRoles); err != nil {
 			return nil, err
@@ -98,33 +99,37 @@ var need = [...]Permission{
 	identity.OpDisableMember:    MembersManage,
 	identity.OpEnableMember:     MembersManage,
 	identity.OpRemoveMember:     MembersManage,
+	identity.OpReadAccount:      AccountRead,
+	identity.OpReadMembers:      MembersRead,
 }
 
-// Permit implements identity.Guard, reading through r. It returns a *DeniedError unless:
+// Permit implements identity.Guard, reading through r. It returns an error matching
+// store.ErrDenied unless:
 //   - c.By holds the permission the operation needs (members:invite to invite or revoke an
 //     invitation, members:manage to add, change, disable, enable or remove a member,
-//     billing:manage to change the plan);
+//     billing:manage to change the plan, account:read to read the account, members:read to
+//     read members and invitations);
 //   - the roles granted (c.Roles) give no permission c.By does not hold itself
 //     (ReasonExceedsGrantor);
 //   - if they include Administrator, or the target member is an administrator, c.By is an
 //     administrator (ReasonAdminOnly).
 func (a *Authorizer) Permit(ctx context.Context, r store.Reader, c identity.Change) error {
 	if int(c.Op) >= len(need) || need[c.Op] == 0 {
-		return &identity.ValidationError{Field: "op", Reason: "unknown operation"}
+		return store.Invalid("op", store.CodeInvalidValue, 0, "unknown operation")
 	}
 	perm := need[c.Op]
 	if c.By.AccountID != c.Account.ID {
-		return Decision{Permission: perm, Reason: ReasonOtherAccount}.err(c.By.ID, c.Account.ID)
+		return a.deny(perm, ReasonOtherAccount)
 	}
-	g, err := a.compileFor(ctx, r, c.By, c.Account.ID)
+	g, err := a.compileFor(ctx, r, c.By)
 	if err != nil {
 		return err
 	}
-	if err := g.decide(perm).err(c.By.ID, c.Account.ID); err != nil {
+	if err := a.decide(g, perm).Err(); err != nil {
 		return err
 	}
 	if c.Member != nil && identity.IsAdministrator(c.Member.Roles) && !g.admin {
-		return Decision{Permission: perm, Reason: ReasonAdminOnly}.err(c.By.ID, c.Account.ID)
+		return a.deny(perm, ReasonAdminOnly)
 	}
 	if c.Roles != nil {
 		return a.permitGrant(ctx, r, g, c.By, c.Account, perm, c.Roles)
@@ -132,19 +137,20 @@ func (a *Authorizer) Permit(ctx context.Context, r store.Reader, c identity.Chan
 	return nil
 }
 
-// PermitGrant returns a *DeniedError unless by may grant roles in acct: by needs every
+// PermitGrant returns an error matching store.ErrDenied unless by may grant roles in acct:
+// by needs every
 // permission they give, and must be an administrator to grant Administrator. perm is the
 // permission the surrounding operation needs, for the error. Package botuser calls it
 // when roles are given to a bot user.
 func (a *Authorizer) PermitGrant(ctx context.Context, r store.Reader, by identity.Principal, acct store.Account, perm Permission, roles []string) error {
 	if by.AccountID != acct.ID {
-		return Decision{Permission: perm, Reason: ReasonOtherAccount}.err(by.ID, acct.ID)
+		return a.deny(perm, ReasonOtherAccount)
 	}
-	g, err := a.compileFor(ctx, r, by, acct.ID)
+	g, err := a.compileFor(ctx, r, by)
 	if err != nil {
 		return err
 	}
-	if err := g.decide(perm).err(by.ID, acct.ID); err != nil {
+	if err := a.decide(g, perm).Err(); err != nil {
 		return err
 	}
 	return a.permitGrant(ctx, r, g, by, acct, perm, roles)
@@ -152,7 +158,7 @@ func (a *Authorizer) PermitGrant(ctx context.Context, r store.Reader, by identit
 
 func (a *Authorizer) permitGrant(ctx context.Context, r store.Reader, g *grants, by identity.Principal, acct store.Account, perm Permission, roles []string) error {
 	if identity.IsAdministrator(roles) && !g.admin {
-		return Decision{Permission: perm, Reason: ReasonAdminOnly}.err(by.ID, acct.ID)
+		return a.deny(perm, ReasonAdminOnly)
 	}
 	plan, err := a.plans.PlanOf(acct)
 	if err != nil {
@@ -163,7 +169,7 @@ func (a *Authorizer) permitGrant(ctx context.Context, r store.Reader, g *grants,
 		return err
 	}
 	if !g.holds().Covers(granted) {
-		return Decision{Permission: perm, Reason: ReasonExceedsGrantor}.err(by.ID, acct.ID)
+		return a.deny(perm, ReasonExceedsGrantor)
 	}
 	return nil
 }

@@ -19,15 +19,24 @@ const (
 type BuiltinRole struct {
 	Name        string
 	Description string
+	// Permissions are the built-in permissions the role grants. Registered permissions a
+	// role grants besides are in Permissions.RoleGrants (Administrator grants all of them).
 	Permissions Set
 }
 
-var builtins = []BuiltinRole{
-	{RoleAdministrator, "Full control of the account, including SSO and account settings.", All},
+type builtinRole struct {
+	name, description string
+	perms             Set
+}
+
+// builtins are the built-in roles with their built-in permissions; Administrator's set is
+// completed by the registry.
+var builtins = [...]builtinRole{
+	{RoleAdministrator, "Full control of the account, including SSO and account settings.", allBuiltins()},
 	{RoleDeveloper, "Create, modify and delete credentials and developer resources.", SetOf(
-		AccountRead, BotUsersRead, CredentialsRead, CredentialsWrite, EventsRead, ResourcesRead, ResourcesWrite)},
+		AccountRead, BotUsersRead, CredentialsRead, CredentialsWrite, EventsRead)},
 	{RoleDeveloperReadOnly, "See credentials and developer resources.", SetOf(
-		AccountRead, BotUsersRead, CredentialsRead, EventsRead, ResourcesRead)},
+		AccountRead, BotUsersRead, CredentialsRead, EventsRead)},
 	{RoleTeamManager, "Invite and remove members and change their roles, except administrators'.", SetOf(
 		AccountRead, MembersRead, MembersInvite, MembersManage, RolesRead)},
 	{RoleTeamInvite, "See members and invite new ones.", SetOf(
@@ -36,30 +45,40 @@ var builtins = []BuiltinRole{
 	{RoleBilling, "See and change the plan and billing details.", SetOf(AccountRead, BillingRead, BillingManage)},
 }
 
-// BuiltinRoles returns the built-in roles.
-func BuiltinRoles() []BuiltinRole { return append([]BuiltinRole(nil), builtins...) }
-
-// builtin returns the permissions of a built-in role.
-func builtin(name string) (Set, bool) {
-	for _, b := range builtins {
-		if b.Name == name {
-			return b.Permissions, true
-		}
+func allBuiltins() Set {
+	var s Set
+	for p := Permission(1); p <= numBuiltins; p++ {
+		s = s.With(p)
 	}
-	return 0, false
+	return s
 }
 
-// DefaultMemberRoles are the roles of an invitation or member created with none, on plans
-// with RBAC: Developer read/write and Team invite-only, what ngrok gives members provisioned
-// by SSO or SCIM.
-var defaultMemberRoles = []string{RoleDeveloper, RoleTeamInvite}
+// BuiltinRoles returns the built-in roles with their built-in permissions.
+func BuiltinRoles() []BuiltinRole {
+	out := make([]BuiltinRole, len(builtins))
+	for i, b := range builtins {
+		out[i] = BuiltinRole{Name: b.name, Description: b.description, Permissions: b.perms}
+	}
+	return out
+}
+
+// builtin returns the built-in permissions of a built-in role.
+func builtin(name string) (Set, bool) {
+	for _, b := range builtins {
+		if b.name == name {
+			return b.perms, true
+		}
+	}
+	return Set{}, false
+}
 
 // DefaultMemberRoles returns the roles given to members invited or added without roles, on
-// plans with RBAC.
-func DefaultMemberRoles() []string { return append([]string(nil), defaultMemberRoles...) }
+// plans with RBAC: Developer read/write and Team invite-only, what ngrok gives members
+// provisioned by SSO or SCIM.
+func DefaultMemberRoles() []string { return []string{RoleDeveloper, RoleTeamInvite} }
 
-// DefaultBotRoles are the roles a bot user without roles acts with: Developer read/write,
-// as ngrok's service users do.
+// DefaultBotRoles returns the roles a bot user without roles acts with: Developer
+// read/write, as ngrok's service users do.
 func DefaultBotRoles() []string { return []string{RoleDeveloper} }
 
 // MaxRoles is the most roles a member, invitation or bot user may hold.

@@ -32,12 +32,12 @@ func TestACSChecksTheMessageFirst(t *testing.T) {
 	_ = w.Close()
 	for _, c := range []struct {
 		name, samlResponse string
-		want               error
+		want               string
 	}{
-		{"DeflateBomb", base64.StdEncoding.EncodeToString(bomb.Bytes()), sso.ErrMalformedResponse},
-		{"OverSizeCap", strings.Repeat("A", sso.DefaultMaxResponseSize+4), sso.ErrResponseTooLarge},
-		{"DeepNesting", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("<a>", 10000))), sso.ErrUnsafeXML},
-		{"NotBase64", "%%%", sso.ErrMalformedResponse},
+		{"DeflateBomb", base64.StdEncoding.EncodeToString(bomb.Bytes()), sso.CodeMalformedResponse},
+		{"OverSizeCap", strings.Repeat("A", sso.DefaultMaxResponseSize+4), sso.CodeResponseTooLarge},
+		{"DeepNesting", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("<a>", 10000))), sso.CodeUnsafeXML},
+		{"NotBase64", "%%%", sso.CodeMalformedResponse},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -45,7 +45,10 @@ func TestACSChecksTheMessageFirst(t *testing.T) {
 			if errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("looked the IdP up before checking the message: %v", err)
 			}
-			wantErr(t, err, c.want)
+			wantCode(t, err, c.want)
+			if !isResponseErr(err) {
+				t.Fatalf("error %v, want a rejected response", err)
+			}
 		})
 	}
 

@@ -132,13 +132,13 @@ func mapIdentity(m AttributeMapping, attrs []samlAttribute, nameID string) (emai
 			}
 		}
 		if len(nonEmpty) != 1 {
-			return "", "", nil, respErr(ErrNoEmail, "the mapped email attribute does not hold exactly one email address")
+			return "", "", nil, respErr(CodeNoEmail, "the mapped email attribute does not hold exactly one email address")
 		}
 		if email, err = identity.NormalizeEmail(nonEmpty[0]); err != nil {
-			return "", "", nil, respErr(ErrNoEmail, "the mapped email attribute does not hold an ASCII email address")
+			return "", "", nil, respErr(CodeNoEmail, "the mapped email attribute does not hold an ASCII email address")
 		}
 	} else if email, err = identity.NormalizeEmail(nameID); err != nil {
-		return "", "", nil, respErr(ErrNoEmail, "NameID is not an ASCII email address and no email attribute is mapped")
+		return "", "", nil, respErr(CodeNoEmail, "NameID is not an ASCII email address and no email attribute is mapped")
 	}
 
 	if vals, ok := lookup(attrs, m.DisplayName); ok {

@@ -37,8 +37,8 @@ func TestMapIdentity(t *testing.T) {
 		t.Fatalf("disabled groups: %v %v", groups, err)
 	}
 	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "Alice <a@b.c>", "a b@c.d", strings.Repeat("a", 250) + "@x.io", "\u212Aim@example.com"} {
-		if _, _, _, err := mapIdentity(AttributeMapping{}.withDefaults(), nil, bad); !errors.Is(err, ErrNoEmail) {
-			t.Errorf("NameID %q: %v, want ErrNoEmail", bad, err)
+		if _, _, _, err := mapIdentity(AttributeMapping{}.withDefaults(), nil, bad); store.CodeOf(err) != CodeNoEmail {
+			t.Errorf("NameID %q: %v, want CodeNoEmail", bad, err)
 		}
 	}
 	if email, _, _, err := mapIdentity(AttributeMapping{}.withDefaults(), nil, "Alice@Example.COM"); err != nil || email != "alice@example.com" {
@@ -51,19 +51,25 @@ func TestMapIdentity(t *testing.T) {
 
 func TestErrorTypes(t *testing.T) {
 	t.Parallel()
-	cause := &store.ConflictError{Kind: "single_use", Index: "key"}
-	var err error = respErrCause(ErrReplay, "assertion ID already used", cause)
-	var re *ResponseError
-	if !errors.As(err, &re) || re.Kind != ErrReplay || !errors.Is(err, store.ErrConflict) ||
-		!errors.Is(err, ErrInvalidResponse) || errors.Is(err, ErrExpired) || !strings.Contains(err.Error(), "replayed") {
-		t.Fatalf("ResponseError: %v", err)
+	cause := &store.Error{Kind: store.ErrConflict, Code: store.CodeAlreadyExists, Field: "key"}
+	var err error = respErrCause(CodeReplay, "assertion ID already used", cause)
+	var se *store.Error
+	if !errors.As(err, &se) || se.Code != CodeReplay || !errors.Is(err, store.ErrConflict) || !errors.Is(err, store.ErrUnauthenticated) ||
+		!isResponseErr(err) || store.CodeOf(err) != CodeReplay || se.Msg == "" {
+		t.Fatalf("response error: %v", err)
 	}
-	err = &MetadataError{Field: "KeyDescriptor", Reason: "bad", Err: errors.New("inner")}
-	if !errors.Is(err, ErrInvalidMetadata) || errors.Unwrap(err) == nil || err.Error() != "sso: invalid IdP metadata: KeyDescriptor: bad: inner" {
-		t.Fatalf("MetadataError: %v", err)
+	err = metadataErr("KeyDescriptor", "bad", errors.New("inner"))
+	if !isMetadataErr(err) || errors.Unwrap(err) == nil || store.CodeOf(err) != CodeMetadataInvalid {
+		t.Fatalf("metadata error: %v", err)
 	}
-	err = &ConfigError{Field: "baseURL", Reason: "bad"}
-	if !errors.Is(err, ErrInvalidConfig) || err.Error() != "sso: invalid configuration: baseURL: bad" {
-		t.Fatalf("ConfigError: %v", err)
+	err = configErr("base_url", "bad", nil)
+	if !errors.Is(err, store.ErrInvalid) || store.CodeOf(err) != CodeConfigInvalid || invalidField(err) != "base_url" {
+		t.Fatalf("config error: %v", err)
+	}
+	for _, r := range []LoginReason{ReasonNotInvited, ReasonBotUser, ReasonSSOEnforced} {
+		err := loginDenied(r)
+		if !errors.Is(err, store.ErrDenied) || store.CodeOf(err) != string(r) || !isLoginReason(r) {
+			t.Fatalf("login denied for %s: %v", r, err)
+		}
 	}
 }

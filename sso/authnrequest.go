@@ -11,13 +11,9 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
-)
 
-// Clock tells the time. iamkit never reads the wall clock itself; pass a clock that does, or
-// a fake one in tests. Implementations must be safe for concurrent use.
-type Clock interface {
-	Now() time.Time
-}
+	"github.com/iamkit/iamkit/store"
+)
 
 // MaxRelayStateSize is the longest RelayState the SAML bindings allow (80 bytes). For
 // SP-initiated logins, send an opaque random key and keep the return path server-side.
@@ -47,13 +43,19 @@ type AuthnRequest struct {
 // NewAuthnRequest makes a request to the IdP described by idp, with an ID made of 160 bits
 // read from random (pass crypto/rand.Reader) and an IssueInstant from clock. An idp whose
 // certificates ValidateResponse would refuse (more than eight, or a key outside the key
-// policy) is refused now, with a *ConfigError (matching ErrKeyPolicy for a key).
-func (sp *ServiceProvider) NewAuthnRequest(random io.Reader, clock Clock, idp *IdPMetadata) (*AuthnRequest, error) {
-	if random == nil || clock == nil || idp == nil {
-		return nil, &ConfigError{Field: "NewAuthnRequest", Reason: "random, clock and idp are required"}
+// policy) is refused now, with store.ErrInvalid (code CodeKeyPolicy for a key,
+// CodeConfigInvalid otherwise). A nil random, clock or idp is store.ErrInvalid naming it.
+func (sp *ServiceProvider) NewAuthnRequest(random io.Reader, clock store.Clock, idp *IdPMetadata) (*AuthnRequest, error) {
+	switch {
+	case random == nil:
+		return nil, required("random")
+	case clock == nil:
+		return nil, required("clock")
+	case idp == nil:
+		return nil, required("idp")
 	}
 	if idp.SSORedirectURL == "" && idp.SSOPostURL == "" {
-		return nil, &ConfigError{Field: "idp", Reason: "metadata has no SSO URL"}
+		return nil, configErr("idp", "metadata has no SSO URL", nil)
 	}
 	if err := checkCertificates(idp.Certificates); err != nil {
 		return nil, err // refuse now rather than when the response comes back
@@ -108,14 +110,14 @@ func (r *AuthnRequest) destination(binding string) (string, error) {
 		dest = r.postURL
 	}
 	if dest == "" {
-		return "", ErrBindingUnsupported
+		return "", store.NewError(store.ErrInvalid, CodeBindingUnsupported, "the IdP does not support this binding")
 	}
 	return dest, nil
 }
 
 func checkRelayState(rs string) error {
 	if len(rs) > MaxRelayStateSize {
-		return &ConfigError{Field: "relayState", Reason: "longer than 80 bytes"}
+		return configErr("relay_state", "longer than 80 bytes", nil)
 	}
 	return nil
 }
@@ -123,7 +125,7 @@ func checkRelayState(rs string) error {
 // RedirectURL returns the URL to send the browser to for the HTTP-Redirect binding: the
 // IdP's SSO URL with SAMLRequest (DEFLATE, then base64, then URL-encoded) and, if not empty,
 // RelayState (at most MaxRelayStateSize bytes) appended to any query it already has. The
-// request is not signed. It fails with ErrBindingUnsupported if the IdP has no
+// request is not signed. It fails with an error with code CodeBindingUnsupported if the IdP has no
 // HTTP-Redirect SSO URL.
 func (r *AuthnRequest) RedirectURL(relayState string) (string, error) {
 	if err := checkRelayState(relayState); err != nil {
@@ -163,7 +165,7 @@ func (r *AuthnRequest) RedirectURL(relayState string) (string, error) {
 // PostForm returns the form for the HTTP-POST binding: the action URL (the IdP's HTTP-POST
 // SSO URL) and the fields SAMLRequest (base64, not deflated) and, if not empty, RelayState.
 // Use it with your own page template, or use PostFormHTML. It fails with
-// ErrBindingUnsupported if the IdP has no HTTP-POST SSO URL.
+// an error with code CodeBindingUnsupported if the IdP has no HTTP-POST SSO URL.
 func (r *AuthnRequest) PostForm(relayState string) (action string, fields url.Values, err error) {
 	if err := checkRelayState(relayState); err != nil {
 		return "", nil, err

@@ -58,14 +58,14 @@ const maxCookieName = 64
 // WithSessionCookie sets the name of the session cookie that CookieLogin sets,
 // VerifyRequest reads and SessionCookie builds (default DefaultSessionCookie). It must
 // start with "__Host-" and be a valid cookie name of at most 64 bytes; NewSessions refuses
-// any other with a *ConfigError.
+// any other (store.ErrInvalid, code CodeConfigInvalid).
 func WithSessionCookie(name string) SessionOption {
 	return func(c *sessionConfig) { c.cookie = name }
 }
 
 func checkSessionCookieName(name string) error {
 	if !strings.HasPrefix(name, "__Host-") || len(name) > maxCookieName || (&http.Cookie{Name: name}).Valid() != nil {
-		return &ConfigError{Field: "SessionCookie", Reason: `must be a cookie name starting with "__Host-", at most 64 bytes`}
+		return configErr("session_cookie", `must be a cookie name starting with "__Host-", at most 64 bytes`, nil)
 	}
 	return nil
 }
@@ -104,8 +104,8 @@ func (ss *Sessions) CookieLogin() LoginFunc {
 }
 
 // VerifyRequest verifies the session token in r's session cookie for the account
-// accountID, as VerifySession. A missing cookie is a *SessionError matching
-// ErrInvalidSession.
+// accountID, as VerifySession. A missing cookie is store.ErrUnauthenticated with code
+// CodeSessionInvalid.
 func (ss *Sessions) VerifyRequest(r *http.Request, accountID string) (Session, error) {
 	c, err := r.Cookie(ss.cookie)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"encoding/xml"
-	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -24,7 +23,7 @@ import (
 	"github.com/crewjam/saml/logger"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"github.com/iamkit/iamkit/store/memstore"
+	"github.com/iamkit/iamkit/store"
 )
 
 // This file runs full SAML flows against crewjam/saml's IdentityProvider, an independent
@@ -56,7 +55,7 @@ type crewjamEnv struct {
 	sp    *ServiceProvider
 	cfg   *IdentityProvider
 	v     *Validator
-	store *memstore.Store
+	store store.Store
 }
 
 func newCrewjamEnv(t *testing.T, signatureMethod string) *crewjamEnv {
@@ -116,7 +115,7 @@ func newCrewjamEnv(t *testing.T, signatureMethod string) *crewjamEnv {
 	if md.SSORedirectURL != srv.URL+"/sso" || md.SSOPostURL != srv.URL+"/sso" || len(md.Certificates) != 1 {
 		t.Fatalf("metadata %+v", md)
 	}
-	st := memstore.New()
+	st := memT(t, nil)
 	v, err := NewValidator(st, wallClock{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +214,7 @@ func TestCrewjamSPInitiated(t *testing.T) {
 				t.Fatalf("assertion %+v", a)
 			}
 			_, err = e.v.ValidateResponse(ctx, e.sp, e.cfg, form)
-			if !errors.Is(err, ErrReplay) {
+			if store.CodeOf(err) != CodeReplay {
 				t.Fatalf("replay: %v", err)
 			}
 		})
@@ -237,7 +236,7 @@ func TestCrewjamIdPInitiated(t *testing.T) {
 
 	form, _ := idpInitiated()
 	_, err := e.v.ValidateResponse(ctx, e.sp, e.cfg, form)
-	if !errors.Is(err, ErrUnsolicited) {
+	if store.CodeOf(err) != CodeUnsolicited {
 		t.Fatalf("IdP-initiated login to an IdP that disallows it: %v", err)
 	}
 
@@ -254,7 +253,7 @@ func TestCrewjamIdPInitiated(t *testing.T) {
 	if p, err := RelayStatePath(relay); err != nil || p != "/dashboard/x" {
 		t.Fatalf("RelayState %q: %v", relay, err)
 	}
-	if _, err := e.v.ValidateResponse(ctx, e.sp, e.cfg, form); !errors.Is(err, ErrReplay) {
+	if _, err := e.v.ValidateResponse(ctx, e.sp, e.cfg, form); store.CodeOf(err) != CodeReplay {
 		t.Fatalf("replay: %v", err)
 	}
 }
@@ -268,5 +267,5 @@ func TestCrewjamDefaultSHA1Rejected(t *testing.T) {
 	e.idp.ServeIDPInitiated(rec, httptest.NewRequest(http.MethodGet, "/login", nil), e.sp.EntityID, "")
 	form, _ := postedForm(t, rec.Body.Bytes())
 	a, err := e.v.ValidateResponse(context.Background(), e.sp, e.cfg, form)
-	wantKind(t, a, err, ErrAlgorithm)
+	wantKind(t, a, err, CodeAlgorithm)
 }

@@ -20,17 +20,23 @@
 //
 // # Identity providers and settings
 //
-// Service.CreateIdentityProvider, UpdateIdentityProvider and DeleteIdentityProvider need
-// rbac.SSOManage (administrators) and a plan with identity.FeatureSSO, and record audit
-// events in the same transaction. An IdP is its metadata (checked by ParseIdPMetadata), a
-// description for the chooser, the IdP-initiated toggle (off by default), default roles for
-// just-in-time members, an attribute mapping and the email domains it is trusted for.
-// Settings are provisioning ("invite_only", the default, or "jit") and enforcement ("off",
-// "mixed" or "enforced"); Since records when enforcement last left "off". Enforcing needs an
-// IdP, and the last IdP of an enforced account cannot be deleted (ErrNoIdentityProvider,
-// ErrLastIdentityProvider). On a plan without SSO, enforcement counts as off.
+// Every call that manages or reads them takes the acting identity.Principal, whose account it
+// works in. Service.CreateIdentityProvider, UpdateIdentityProvider, DeleteIdentityProvider and
+// UpdateSettings need rbac.SSOManage (administrators) and a plan with identity.FeatureSSO, and
+// record audit events in the same transaction (IdentityProviderObject and SettingsObject are
+// what they record); IdentityProvider, IdentityProviders and Settings need rbac.SSORead,
+// checked in the transaction that reads. An IdP is its metadata (checked by ParseIdPMetadata),
+// a description for the chooser, the IdP-initiated toggle (off by default), default roles for
+// just-in-time members, an attribute mapping and the email domains it is trusted for. Settings
+// are provisioning ("invite_only", the default, or "jit") and enforcement ("off", "mixed" or
+// "enforced"); Since records when enforcement last left "off". Enforcing needs an IdP, and the
+// last IdP of an enforced account cannot be deleted (CodeNoIdentityProvider,
+// CodeLastIdentityProvider). On a plan without SSO, enforcement counts as off.
 //
 // # Logins and provisioning
+//
+// The login flows (LoginChoices, BeginLogin, CompleteLogin, ServiceProvider, LoginPolicy)
+// take no principal: nobody is signed in yet. They take the account's ID instead.
 //
 // Service.BeginLogin makes an AuthnRequest, tracks its ID bound to the IdP and stores the
 // return path (which must pass RelayStatePath) server-side under a random RelayState key,
@@ -47,13 +53,14 @@
 //     and creating one claims its email everywhere). Email alone never links an IdP that is
 //     not trusted for the domain. Emails (NameID or attribute) and trusted domains follow
 //     identity.NormalizeEmail and identity.NormalizeDomain: ASCII only, IDNs in punycode,
-//     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (ErrNoEmail),
+//     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (CodeNoEmail),
 //     never folded onto the address it resembles.
 //   - An active member logs in; a disabled member is refused. A pending invitation for the
 //     email is accepted (in both modes), taking the roles it carries. Otherwise "jit"
 //     creates the user (in an Update of its own) and a membership with the IdP's default
-//     roles through identity.Directory.Provision, within the plan's seats; "invite_only"
-//     refuses (ReasonNotInvited).
+//     roles, within the plan's seats, through the same member-creation core as
+//     identity's invitations (events member_created.v0, or invitation_accepted.v0);
+//     "invite_only" refuses (ReasonNotInvited).
 //   - Bot users never log in: an asserted email equal to a bot user's name (canonical, as
 //     package botuser requires of names that look like addresses) is refused, and
 //     every session path calls botuser's checks.
@@ -77,7 +84,7 @@
 // algorithm pinned) carrying the account, the user, the login method and the IdP.
 // IssueSession refuses bot principals and logins the policy denies. VerifySession takes the
 // account the embedder is serving with the token, so that a session is only ever valid in
-// its own account (a session of another account is ErrInvalidSession, even for a member of
+// its own account (a session of another account is CodeSessionInvalid, even for a member of
 // both); it checks the signature, algorithm, issuer, audience and expiry by the injected
 // clock, then re-checks the membership and the current enforcement, so a password-born
 // session ends when the account switches to "enforced" (or, in "mixed", when its member is
@@ -90,7 +97,7 @@
 //     bindings (https only, http on loopback for tests) and signing certificates within
 //     the key policy (RSA of at least 2048 bits, or ECDSA on P-256, P-384 or P-521).
 //     NewAuthnRequest, ValidateResponse and the signature check apply the same policy to
-//     an IdPMetadata built by hand (ErrKeyPolicy).
+//     an IdPMetadata built by hand (CodeKeyPolicy).
 //   - NewServiceProvider derives the per-IdP entity ID and ACS URL from the embedder's base
 //     URL ("<base>/sso/<account_id>/<idp_id>/metadata" and ".../acs");
 //     ServiceProvider.SPMetadataXML is what the account administrator gives the IdP.
@@ -119,15 +126,30 @@
 //
 // # Errors and concurrency
 //
-// Errors match sentinels with errors.Is: ErrInvalidMetadata (*MetadataError),
-// ErrInvalidConfig (*ConfigError, also matching ErrKeyPolicy for a certificate key outside
-// the key policy), and ErrInvalidResponse (*ResponseError) together with one
-// sentinel naming the failed check, such as ErrSignature, ErrAudience, ErrReplay or
-// ErrRelayState; ErrLoginDenied (*LoginDeniedError, with a LoginReason);
-// ErrLastIdentityProvider and ErrNoIdentityProvider (*EnforcementError); ErrInvalidSession
-// and ErrSessionRevoked (*SessionError). Invalid arguments are *identity.ValidationError
-// values naming the field and the limit; denials by rbac and plan features are rbac's and
-// identity's errors.
+// Every error is a *store.Error (or wraps one): it matches one of the store's sentinels with
+// errors.Is and carries a stable code (store.CodeOf). This package's codes are:
+//
+//   - A rejected SAML response (Validator.ValidateResponse, Service.CompleteLogin) matches
+//     store.ErrUnauthenticated with one code per check of the SAML checklist:
+//     CodeResponseTooLarge, CodeUnsafeXML, CodeMalformedResponse, CodeEncryptedAssertion,
+//     CodeSignature, CodeAlgorithm, CodeStatus, CodeDestination, CodeIssuer, CodeAudience,
+//     CodeRecipient, CodeExpired, CodeNotYetValid, CodeUnknownRequest, CodeUnsolicited,
+//     CodeReplay, CodeNoEmail and CodeRelayState (all of them start with "saml_").
+//   - Rejected IdP metadata matches store.ErrInvalid with CodeMetadataInvalid, and Field
+//     "metadata_xml.<part>" naming the part of the document at fault; a certificate key
+//     outside the key policy has CodeKeyPolicy; an unusable base URL, ID, option or
+//     IdentityProvider CodeConfigInvalid; a missing binding CodeBindingUnsupported; an
+//     unsafe return path CodeRelayStateUnsafe.
+//   - A refused login matches store.ErrDenied; its code is the LoginReason's value
+//     (string(ReasonNotInvited), ...), and the LoginReason is its cause (errors.As).
+//   - CodeLastIdentityProvider and CodeNoIdentityProvider match store.ErrConflict.
+//   - A session token that is not valid matches store.ErrUnauthenticated with
+//     CodeSessionInvalid; one whose login is no longer allowed, CodeSessionRevoked.
+//
+// Invalid arguments match store.ErrInvalid and name the field (and the limit), with the
+// store's codes (CodeRequired, CodeTooLong, CodeInvalidValue, ...); a nil argument to a
+// constructor names the argument. Denials by rbac match store.ErrDenied (Field names the
+// permission), a plan without SSO store.ErrFeatureUnavailable (Field names the feature).
 //
 // Service, Sessions, Handler and Validator hold no mutable state after construction and are
 // safe for concurrent use. Values they return (store records, Login, Session, Settings) are

@@ -26,12 +26,13 @@ import (
 	"github.com/crewjam/saml/logger"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/memstore"
 )
 
 // This file builds a complete environment for the Service, Sessions and Handler tests:
@@ -51,7 +52,7 @@ type env struct {
 	t        testing.TB
 	ctx      context.Context
 	clk      *clock.Fake
-	st       *memstore.Store
+	st       store.Store
 	authz    *rbac.Authorizer
 	dir      *identity.Directory
 	svc      *sso.Service
@@ -66,15 +67,14 @@ type env struct {
 func newEnv(t testing.TB, plan string) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
-	st := memstore.New(memstore.WithClock(clk.Now))
-	t.Cleanup(func() { st.Close() })
+	st := testenv.Mem(t, clk)
 	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise(), ssoPlan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := rbac.New(st, plans, rbac.WithClock(clk))
+	authz := testenv.Authz(t, st, plans, rbac.WithClock(clk))
 	e := &env{t: t, ctx: t.Context(), clk: clk, st: st, authz: authz,
-		dir: identity.New(st, plans, authz, identity.WithClock(clk))}
+		dir: testenv.Directory(t, st, authz, identity.WithClock(clk))}
 
 	mux := http.NewServeMux()
 	e.sp = httptest.NewServer(mux)
@@ -129,16 +129,26 @@ func (e *env) principal(id string) identity.Principal {
 func (e *env) member(email string, roles ...string) store.User {
 	e.t.Helper()
 	u := e.user(email)
-	if _, err := e.dir.AddMember(e.ctx, e.admin, e.acct.ID, u.ID, roles); err != nil {
+	if _, err := e.dir.AddMember(e.ctx, e.admin, u.ID, roles); err != nil {
 		e.t.Fatal(err)
 	}
 	e.tick()
 	return u
 }
 
+// bots returns a bot-user service on the environment's store.
+func (e *env) bots() *botuser.Service {
+	e.t.Helper()
+	bots, err := botuser.New(e.st, e.authz, botuser.WithClock(e.clk))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return bots
+}
+
 func (e *env) setSettings(p sso.Provisioning, enf sso.Enforcement) sso.Settings {
 	e.t.Helper()
-	s, err := e.svc.UpdateSettings(e.ctx, e.admin, e.acct.ID, sso.SettingsUpdate{Provisioning: &p, Enforcement: &enf})
+	s, err := e.svc.UpdateSettings(e.ctx, e.admin, sso.SettingsUpdate{Provisioning: &p, Enforcement: &enf})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -260,7 +270,7 @@ func (e *env) newIdP(p sso.IdPParams) *testIdP {
 	if p.GroupsAttribute == "" {
 		p.GroupsAttribute = "eduPersonAffiliation" // where crewjam puts groups
 	}
-	rec, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, p)
+	rec, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, p)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -350,8 +360,37 @@ func wantErr(t *testing.T, err, target error) {
 
 func wantDenied(t *testing.T, err error, reason sso.LoginReason) {
 	t.Helper()
-	var d *sso.LoginDeniedError
-	if !errors.As(err, &d) || d.Reason != reason {
+	if !errors.Is(err, store.ErrDenied) || store.CodeOf(err) != string(reason) {
 		t.Fatalf("error %v, want login denied: %s", err, reason)
 	}
+}
+
+// wantCode fails unless err has code.
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if store.CodeOf(err) != code {
+		t.Fatalf("error %v (code %q), want code %q", err, store.CodeOf(err), code)
+	}
+}
+
+// invalidField returns the field an error matching store.ErrInvalid names, or "" for any
+// other error.
+func invalidField(err error) string {
+	var se *store.Error
+	if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) {
+		return ""
+	}
+	return se.Field
+}
+
+// isMetadataErr reports whether err is rejected IdP metadata: store.ErrInvalid on a part of
+// metadata_xml.
+func isMetadataErr(err error) bool {
+	return strings.HasPrefix(invalidField(err), "metadata_xml.")
+}
+
+// isResponseErr reports whether err is a rejected SAML response: store.ErrUnauthenticated
+// with one of the saml_ codes.
+func isResponseErr(err error) bool {
+	return errors.Is(err, store.ErrUnauthenticated) && strings.HasPrefix(store.CodeOf(err), "saml_")
 }

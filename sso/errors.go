@@ -1,179 +1,158 @@
 package sso
 
 import (
-	"errors"
-	"strings"
+	"fmt"
+
+	"github.com/iamkit/iamkit/store"
 )
 
-// Sentinel errors. Errors returned by this package match them with errors.Is; no caller needs
-// to compare error strings.
-var (
-	// ErrInvalidMetadata: IdP metadata was rejected. The error is a *MetadataError.
-	ErrInvalidMetadata = errors.New("sso: invalid IdP metadata")
-
-	// ErrInvalidConfig: a ServiceProvider, IdentityProvider or option is unusable (a base URL
-	// that is not absolute https, an ID with characters that cannot appear in a URL path, an
-	// IdentityProvider that does not belong to the ServiceProvider). The error is a
-	// *ConfigError.
-	ErrInvalidConfig = errors.New("sso: invalid configuration")
-
-	// ErrInvalidResponse: a SAML response failed validation. The error is a *ResponseError,
-	// which also matches exactly one of the more specific sentinels below that say which
-	// check failed. Store failures are not ErrInvalidResponse: they are returned wrapped so
-	// that the caller can tell "reject the login" from "try again later".
-	ErrInvalidResponse = errors.New("sso: invalid SAML response")
-
-	// ErrResponseTooLarge: the form value or its XML exceeds the size caps
+// The codes of a rejected SAML response: each error matches store.ErrUnauthenticated, and
+// its code (store.CodeOf) says which check of the SAML checklist failed.
+const (
+	// CodeResponseTooLarge: the form value or its XML exceeds the size caps
 	// (WithMaxResponseSize, WithMaxXMLSize).
-	ErrResponseTooLarge = errors.New("sso: SAML response too large")
-	// ErrUnsafeXML: the XML is not stable under an encoding/xml round trip, carries a DTD,
+	CodeResponseTooLarge = "saml_too_large"
+	// CodeUnsafeXML: the XML is not stable under an encoding/xml round trip, carries a DTD,
 	// an entity reference, a non-UTF-8 encoding, processing instructions, duplicate
 	// attributes, names that are not qualified names, anything encoding/xml's tokenizer
 	// refuses, or exceeds a limit: tokens (WithMaxXMLTokens), depth, attributes of one
 	// element, namespace declarations in scope, name length.
-	ErrUnsafeXML = errors.New("sso: unsafe XML")
-	// ErrMalformedResponse: the message is not a well-formed SAML 2.0 Response of the one
+	CodeUnsafeXML = "saml_unsafe_xml"
+	// CodeMalformedResponse: the message is not a well-formed SAML 2.0 Response of the one
 	// supported shape (bad base64, not XML, such as a DEFLATE payload, which the HTTP-POST
 	// binding does not allow, wrong root, missing or repeated elements, not exactly one
 	// Assertion, a Signature in any position other than a direct child of the Response or
 	// of the Assertion).
-	ErrMalformedResponse = errors.New("sso: malformed SAML response")
-	// ErrEncryptedAssertion: the response carries an EncryptedAssertion. iamkit does not
-	// support assertion encryption (it publishes no encryption key), so such responses are
-	// always rejected.
-	ErrEncryptedAssertion = errors.New("sso: encrypted assertions are not supported")
-	// ErrSignature: neither the Response nor the Assertion is signed, or a signature does
+	CodeMalformedResponse = "saml_malformed"
+	// CodeEncryptedAssertion: the response carries an EncryptedAssertion. iamkit does not
+	// support assertion encryption (it publishes no encryption key).
+	CodeEncryptedAssertion = "saml_encrypted_assertion"
+	// CodeSignature: neither the Response nor the Assertion is signed, or a signature does
 	// not verify against the IdP's metadata certificates, or the certificate that verifies
 	// it is outside its validity period.
-	ErrSignature = errors.New("sso: signature missing or invalid")
-	// ErrAlgorithm: a signature uses an algorithm outside the allow-list (RSA or ECDSA with
+	CodeSignature = "saml_signature"
+	// CodeAlgorithm: a signature uses an algorithm outside the allow-list (RSA or ECDSA with
 	// SHA-256/384/512, SHA-256/384/512 digests, exclusive canonicalization).
-	ErrAlgorithm = errors.New("sso: signature algorithm not allowed")
-	// ErrStatus: the Response status is not Success.
-	ErrStatus = errors.New("sso: SAML status is not success")
-	// ErrDestination: the Response Destination is not this service provider's ACS URL.
-	ErrDestination = errors.New("sso: wrong destination")
-	// ErrIssuer: the Response or Assertion Issuer is not the IdP's entity ID.
-	ErrIssuer = errors.New("sso: wrong issuer")
-	// ErrAudience: an AudienceRestriction is missing or does not name this service provider.
-	ErrAudience = errors.New("sso: wrong audience")
-	// ErrRecipient: the bearer SubjectConfirmation is missing or its Recipient is not this
+	CodeAlgorithm = "saml_algorithm"
+	// CodeStatus: the Response status is not Success.
+	CodeStatus = "saml_status"
+	// CodeDestination: the Response Destination is not this service provider's ACS URL.
+	CodeDestination = "saml_destination"
+	// CodeIssuer: the Response or Assertion Issuer is not the IdP's entity ID.
+	CodeIssuer = "saml_issuer"
+	// CodeAudience: an AudienceRestriction is missing or does not name this service provider.
+	CodeAudience = "saml_audience"
+	// CodeRecipient: the bearer SubjectConfirmation is missing or its Recipient is not this
 	// service provider's ACS URL.
-	ErrRecipient = errors.New("sso: wrong subject confirmation")
-	// ErrExpired: a NotOnOrAfter has passed (beyond the clock skew) or IssueInstant is older
-	// than the maximum age.
-	ErrExpired = errors.New("sso: assertion expired")
-	// ErrNotYetValid: a NotBefore or IssueInstant lies in the future (beyond the clock skew).
-	ErrNotYetValid = errors.New("sso: assertion not yet valid")
-	// ErrUnknownRequest: InResponseTo names no outstanding request issued to this IdP: it
+	CodeRecipient = "saml_recipient"
+	// CodeExpired: a NotOnOrAfter has passed (beyond the clock skew) or IssueInstant is
+	// older than the maximum age.
+	CodeExpired = "saml_expired"
+	// CodeNotYetValid: a NotBefore or IssueInstant lies in the future (beyond the clock skew).
+	CodeNotYetValid = "saml_not_yet_valid"
+	// CodeUnknownRequest: InResponseTo names no outstanding request issued to this IdP: it
 	// was never issued, was issued to another IdP, has expired, or was already used.
-	ErrUnknownRequest = errors.New("sso: unknown or used request ID")
-	// ErrUnsolicited: an IdP-initiated response (no InResponseTo) from an IdP that does not
+	CodeUnknownRequest = "saml_unknown_request"
+	// CodeUnsolicited: an IdP-initiated response (no InResponseTo) from an IdP that does not
 	// allow IdP-initiated login.
-	ErrUnsolicited = errors.New("sso: unsolicited response not allowed for this IdP")
-	// ErrReplay: this assertion ID was already accepted.
-	ErrReplay = errors.New("sso: assertion replayed")
-	// ErrNoEmail: neither a mapped email attribute nor the NameID holds an email address.
-	ErrNoEmail = errors.New("sso: no email address in assertion")
-
-	// ErrKeyPolicy: a signing certificate's key is outside iamkit's key policy: RSA of at
-	// least 2048 bits, or ECDSA on P-256, P-384 or P-521. ParseIdPMetadata refuses such a
-	// certificate (a *MetadataError for KeyDescriptor); NewAuthnRequest and ValidateResponse
-	// refuse an IdPMetadata built by hand that holds one (a *ConfigError, before the response
-	// is read), and no signature is ever verified with one.
-	ErrKeyPolicy = errors.New("sso: certificate key outside the key policy")
-
-	// ErrUnsafeRelayState: an IdP-initiated RelayState that is not a same-origin relative path.
-	ErrUnsafeRelayState = errors.New("sso: unsafe RelayState")
-	// ErrBindingUnsupported: the IdP's metadata has no SingleSignOnService for the binding.
-	ErrBindingUnsupported = errors.New("sso: IdP does not support this binding")
+	CodeUnsolicited = "saml_unsolicited"
+	// CodeReplay: this assertion ID was already accepted.
+	CodeReplay = "saml_replay"
+	// CodeNoEmail: neither a mapped email attribute nor the NameID holds an email address.
+	CodeNoEmail = "saml_no_email"
+	// CodeRelayState: an SP-initiated response did not come back with the RelayState of its
+	// own request from the browser that began the login (a missing, used, expired or
+	// foreign key, or login CSRF).
+	CodeRelayState = "saml_relay_state"
 )
 
-// MetadataError says which part of IdP metadata was rejected and why. It matches
-// ErrInvalidMetadata. Err, if not nil, is the underlying cause.
-type MetadataError struct {
-	Field  string // e.g. "EntityDescriptor", "entityID", "SingleSignOnService", "KeyDescriptor"
-	Reason string
-	Err    error
+// The codes of this package's other errors.
+const (
+	// CodeMetadataInvalid: IdP metadata was rejected (store.ErrInvalid; Field is
+	// "metadata_xml." and the rejected part of the document, such as
+	// "metadata_xml.KeyDescriptor").
+	CodeMetadataInvalid = "idp_metadata_invalid"
+	// CodeKeyPolicy: a signing certificate's key is outside iamkit's key policy: RSA of at
+	// least 2048 bits, or ECDSA on P-256, P-384 or P-521 (store.ErrInvalid). ParseIdPMetadata
+	// refuses such a certificate; NewAuthnRequest and ValidateResponse refuse an IdPMetadata
+	// built by hand that holds one, before the response is read.
+	CodeKeyPolicy = "key_policy"
+	// CodeConfigInvalid: a ServiceProvider, IdentityProvider or option is unusable (a base
+	// URL that is not absolute https, an ID with characters that cannot appear in a URL
+	// path, an IdentityProvider that does not belong to the ServiceProvider)
+	// (store.ErrInvalid; Field names it).
+	CodeConfigInvalid = "config_invalid"
+	// CodeBindingUnsupported: the IdP's metadata has no SingleSignOnService for the binding
+	// (store.ErrInvalid).
+	CodeBindingUnsupported = "binding_unsupported"
+	// CodeRelayStateUnsafe: an IdP-initiated RelayState, or a return path, that is not a
+	// same-origin relative path (store.ErrInvalid).
+	CodeRelayStateUnsafe = "relay_state_unsafe"
+	// CodeLastIdentityProvider: the account's SSO enforcement is "enforced" and this is its
+	// last identity provider, so it cannot be deleted (store.ErrConflict).
+	CodeLastIdentityProvider = "last_identity_provider"
+	// CodeNoIdentityProvider: enforcement cannot become "enforced" while the account has no
+	// identity provider (store.ErrConflict).
+	CodeNoIdentityProvider = "no_identity_provider"
+	// CodeSessionInvalid: a session token was rejected: malformed, oversized, signed with
+	// another key or algorithm, expired, of another account, or carrying unusable claims
+	// (store.ErrUnauthenticated).
+	CodeSessionInvalid = "session_invalid"
+	// CodeSessionRevoked: a well-signed, unexpired session token whose login is no longer
+	// allowed: the membership was removed or disabled, the IdP it came from was deleted, or
+	// the account's enforcement no longer permits its login method
+	// (store.ErrUnauthenticated).
+	CodeSessionRevoked = "session_revoked"
+)
+
+// A refused login (store.ErrDenied) has the code of its LoginReason: the reason's value,
+// such as "not_invited" (string(ReasonNotInvited)).
+
+// respErr is the error of a SAML response that failed a check: reason is a fixed
+// description of the failed check that never contains values from the message.
+func respErr(code, reason string) *store.Error {
+	return &store.Error{Kind: store.ErrUnauthenticated, Code: code, Msg: reason}
 }
 
-// Error describes the rejected part of the metadata.
-func (e *MetadataError) Error() string {
-	return joinMsg("sso: invalid IdP metadata: "+e.Field, e.Reason, e.Err)
+// respErrCause is respErr with an underlying cause (a parser's, goxmldsig's or the store's
+// error), which may quote parts of the message.
+func respErrCause(code, reason string, cause error) *store.Error {
+	return &store.Error{Kind: store.ErrUnauthenticated, Code: code, Msg: reason, Err: cause}
 }
 
-// Is reports whether target is ErrInvalidMetadata.
-func (e *MetadataError) Is(target error) bool { return target == ErrInvalidMetadata }
-
-// Unwrap returns the underlying cause, if any.
-func (e *MetadataError) Unwrap() error { return e.Err }
-
-// ConfigError says which configuration value is unusable. It matches ErrInvalidConfig.
-// Err, if not nil, is the underlying cause (such as an error matching ErrKeyPolicy).
-type ConfigError struct {
-	Field  string
-	Reason string
-	Err    error
+// metadataErr is the error of rejected IdP metadata: part names the rejected part of the
+// document (such as "KeyDescriptor"), reason says why; cause, if any, is the underlying error.
+func metadataErr(part, reason string, cause error) *store.Error {
+	return &store.Error{Kind: store.ErrInvalid, Code: CodeMetadataInvalid, Field: metadataField + part, Msg: reason, Err: cause}
 }
 
-// Error names the field and the problem.
-func (e *ConfigError) Error() string {
-	return joinMsg("sso: invalid configuration: "+e.Field, e.Reason, e.Err)
+// metadataField prefixes the Field of a metadata error: the part of metadata_xml at fault.
+const metadataField = "metadata_xml."
+
+// configErr is the error of an unusable configuration value, named by field.
+func configErr(field, reason string, cause error) *store.Error {
+	return &store.Error{Kind: store.ErrInvalid, Code: CodeConfigInvalid, Field: field, Msg: reason, Err: cause}
 }
 
-// Is reports whether target is ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
-
-// Unwrap returns the underlying cause, if any.
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// ResponseError says why a SAML response was rejected. It matches ErrInvalidResponse and its
-// Kind (one of ErrResponseTooLarge, ErrUnsafeXML, ErrMalformedResponse, ErrEncryptedAssertion,
-// ErrSignature, ErrAlgorithm, ErrStatus, ErrDestination, ErrIssuer, ErrAudience, ErrRecipient,
-// ErrExpired, ErrNotYetValid, ErrUnknownRequest, ErrUnsolicited, ErrReplay, ErrNoEmail).
-// Reason is a fixed description of the failed check and never contains values from the
-// message; Err may quote parts of the message (a parser's or goxmldsig's error text).
-type ResponseError struct {
-	Kind   error
-	Reason string
-	Err    error // underlying cause (a parser, goxmldsig or store error), may be nil
+// required is the error of a missing constructor argument.
+func required(field string) error {
+	return store.Invalid(field, store.CodeRequired, 0, "required")
 }
 
-// Error names the failed check, the reason and the cause.
-func (e *ResponseError) Error() string {
-	kind := "invalid SAML response"
-	if e.Kind != nil {
-		kind = strings.TrimPrefix(e.Kind.Error(), "sso: ")
-	}
-	return joinMsg("sso: "+kind, e.Reason, e.Err)
+// loginDenied is the error of a refused login: store.ErrDenied with the reason as its code.
+func loginDenied(r LoginReason) error {
+	return &store.Error{Kind: store.ErrDenied, Code: string(r), Msg: "login denied", Err: r}
 }
 
-// Is reports whether target is ErrInvalidResponse or e.Kind.
-func (e *ResponseError) Is(target error) bool {
-	return target == ErrInvalidResponse || (e.Kind != nil && target == e.Kind)
+func invalidSession(reason string, err error) error {
+	return &store.Error{Kind: store.ErrUnauthenticated, Code: CodeSessionInvalid, Msg: "invalid session: " + reason, Err: err}
 }
 
-// Unwrap returns the underlying cause, if any.
-func (e *ResponseError) Unwrap() error { return e.Err }
-
-func respErr(kind error, reason string) *ResponseError {
-	return &ResponseError{Kind: kind, Reason: reason}
+func revokedSession(reason string, err error) error {
+	return &store.Error{Kind: store.ErrUnauthenticated, Code: CodeSessionRevoked, Msg: "session no longer valid: " + reason, Err: err}
 }
 
-func respErrCause(kind error, reason string, cause error) *ResponseError {
-	return &ResponseError{Kind: kind, Reason: reason, Err: cause}
-}
-
-func joinMsg(head, reason string, err error) string {
-	var b strings.Builder
-	b.WriteString(head)
-	if reason != "" {
-		b.WriteString(": ")
-		b.WriteString(reason)
-	}
-	if err != nil {
-		b.WriteString(": ")
-		b.WriteString(err.Error())
-	}
-	return b.String()
+// keyPolicyErr is the error of a certificate key outside the key policy.
+func keyPolicyErr(field, format string, args ...any) error {
+	return &store.Error{Kind: store.ErrInvalid, Code: CodeKeyPolicy, Field: field, Msg: fmt.Sprintf(format, args...)}
 }

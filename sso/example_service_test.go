@@ -20,11 +20,14 @@ import (
 // just-in-time provisioning and mixed enforcement, and the embedder mounts the endpoints.
 func ExampleService_CreateIdentityProvider() {
 	ctx := context.Background()
-	st := memstore.New()
+	st, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer st.Close()
 	plans, _ := identity.NewCatalog(identity.Enterprise())
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, _ := rbac.New(st, plans)
+	dir, _ := identity.New(st, authz)
 	founder, _ := dir.CreateUser(ctx, "admin@example.com", "Ada")
 	acct, _ := dir.CreateAccount(ctx, founder.ID, "Acme", identity.Enterprise().Name)
 	admin, _ := dir.Principal(ctx, acct.ID, founder.ID, identity.SourceDashboard, "")
@@ -34,7 +37,7 @@ func ExampleService_CreateIdentityProvider() {
 		log.Fatal(err)
 	}
 	metadata, _ := os.ReadFile("testdata/metadata-okta.xml")
-	idp, err := svc.CreateIdentityProvider(ctx, admin, acct.ID, sso.IdPParams{
+	idp, err := svc.CreateIdentityProvider(ctx, admin, sso.IdPParams{
 		Description:  "Okta",
 		MetadataXML:  string(metadata),
 		DefaultRoles: []string{rbac.RoleDeveloper},
@@ -52,7 +55,7 @@ func ExampleService_CreateIdentityProvider() {
 	fmt.Println("ACS URL:             ", strings.Replace(sp.ACSURL, acct.ID+"/"+idp.ID, "{account}/{idp}", 1))
 
 	jit, mixed := sso.ProvisioningJIT, sso.EnforcementMixed
-	settings, err := svc.UpdateSettings(ctx, admin, acct.ID, sso.SettingsUpdate{Provisioning: &jit, Enforcement: &mixed})
+	settings, err := svc.UpdateSettings(ctx, admin, sso.SettingsUpdate{Provisioning: &jit, Enforcement: &mixed})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,8 +63,8 @@ func ExampleService_CreateIdentityProvider() {
 
 	// Deleting the last IdP is refused while SSO is enforced.
 	enforced := sso.EnforcementEnforced
-	svc.UpdateSettings(ctx, admin, acct.ID, sso.SettingsUpdate{Enforcement: &enforced})
-	fmt.Println(svc.DeleteIdentityProvider(ctx, admin, acct.ID, idp.ID) != nil)
+	svc.UpdateSettings(ctx, admin, sso.SettingsUpdate{Enforcement: &enforced})
+	fmt.Println(svc.DeleteIdentityProvider(ctx, admin, idp.ID) != nil)
 
 	// The embedder's server: sessions signed with its own Ed25519 key, endpoints under /sso/.
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // load yours from a secret store
@@ -93,7 +96,7 @@ func ExampleSettings_LoginPolicy() {
 	}
 	s := sso.Settings{Enforcement: sso.EnforcementEnforced, Since: since}
 	fmt.Println(s.LoginPolicy(newcomer, sso.MethodSSO))
-	if err := s.LoginPolicy(veteran, sso.MethodPassword).Err("ac_1"); err != nil {
+	if err := s.LoginPolicy(veteran, sso.MethodPassword).Err(); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -101,5 +104,5 @@ func ExampleSettings_LoginPolicy() {
 	// mixed    veteran: allow password: joined_before_sso      newcomer: deny password: sso_required
 	// enforced veteran: deny password: sso_enforced            newcomer: deny password: sso_enforced
 	// allow sso: sso_login
-	// sso: login to account ac_1 denied: sso_enforced
+	// login denied: sso_enforced
 }

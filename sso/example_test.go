@@ -33,7 +33,7 @@ func ExampleParseIdPMetadata() {
 	// entity ID: http://www.okta.com/exk9iamkitTest0h7
 	// redirect:  https://iamkit-test.okta.com/app/iamkit-test_iamkit_1/exk9iamkitTest0h7/sso/saml
 	// certs:     1 iamkit test IdP
-	// sso: invalid IdP metadata: IDPSSODescriptor: want exactly one supporting SAML 2.0
+	// metadata_xml.IDPSSODescriptor: want exactly one supporting SAML 2.0
 }
 
 // fixedClock is a Clock that always says the same time.

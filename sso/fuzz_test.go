@@ -18,8 +18,8 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		md, err := ParseIdPMetadata(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidMetadata) {
-				t.Fatalf("error %v does not match ErrInvalidMetadata", err)
+			if !isMetadataErr(err) {
+				t.Fatalf("error %v is not a metadata error", err)
 			}
 			return
 		}
@@ -47,8 +47,8 @@ func FuzzValidateResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := fx.v.ValidateResponse(context.Background(), fx.sp, fx.idp, b64(data))
 		if err != nil {
-			if !errors.Is(err, ErrInvalidResponse) {
-				t.Fatalf("error %v does not match ErrInvalidResponse", err)
+			if !isResponseErr(err) {
+				t.Fatalf("error %v is not a rejected response", err)
 			}
 			return
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
-	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -47,12 +46,15 @@ type Handler struct {
 
 // NewHandler returns the HTTP endpoints of svc; onLogin finishes each successful login.
 func NewHandler(svc *Service, onLogin LoginFunc) (*Handler, error) {
-	if svc == nil || onLogin == nil {
-		return nil, &ConfigError{Field: "NewHandler", Reason: "service and login function are required"}
+	switch {
+	case svc == nil:
+		return nil, required("service")
+	case onLogin == nil:
+		return nil, required("login_func")
 	}
 	u, err := url.Parse(svc.base)
 	if err != nil {
-		return nil, &ConfigError{Field: "baseURL", Reason: "unparsable"}
+		return nil, configErr("base_url", "unparsable", nil)
 	}
 	return &Handler{svc: svc, onLogin: onLogin, prefix: strings.TrimSuffix(u.Path, "/") + "/sso/"}, nil
 }
@@ -298,47 +300,68 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	var re *ResponseError
-	if errors.As(err, &re) {
+	if isResponseCode(store.CodeOf(err)) {
 		// The cause may quote the message; log the failed check only.
-		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "check", re.Kind, "reason", re.Reason)
+		var se *store.Error
+		errors.As(err, &se)
+		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "check", se.Code, "reason", se.Msg)
 	} else {
 		log.Log(r.Context(), level, "sso: request refused", "path", r.URL.Path, "status", status, "error", err)
 	}
 	s.pages.renderError(w, status, msg)
 }
 
+// isResponseCode reports whether code is that of a rejected SAML response.
+func isResponseCode(code string) bool {
+	switch code {
+	case CodeResponseTooLarge, CodeUnsafeXML, CodeMalformedResponse, CodeEncryptedAssertion, CodeSignature,
+		CodeAlgorithm, CodeStatus, CodeDestination, CodeIssuer, CodeAudience, CodeRecipient, CodeExpired,
+		CodeNotYetValid, CodeUnknownRequest, CodeUnsolicited, CodeReplay, CodeNoEmail, CodeRelayState:
+		return true
+	}
+	return false
+}
+
+// classify chooses the status and fixed message of an error page by the error's kind and
+// code.
 func classify(err error) (int, string) {
-	var denied *LoginDeniedError
-	switch {
-	case errors.As(err, &denied):
-		return http.StatusForbidden, deniedMessage(denied.Reason)
-	case errors.Is(err, ErrRelayState):
+	code := store.CodeOf(err)
+	switch kind := store.KindOf(err); {
+	case kind == store.ErrDenied && isLoginReason(LoginReason(code)):
+		return http.StatusForbidden, deniedMessage(LoginReason(code))
+	case code == CodeRelayState:
 		return http.StatusBadRequest, msgNotBrowser
-	case errors.Is(err, ErrUnsolicited):
+	case code == CodeUnsolicited:
 		return http.StatusForbidden, msgUnsolicited
-	case errors.Is(err, ErrUnknownRequest), errors.Is(err, ErrReplay), errors.Is(err, ErrExpired), errors.Is(err, ErrNotYetValid):
+	case code == CodeUnknownRequest, code == CodeReplay, code == CodeExpired, code == CodeNotYetValid:
 		return http.StatusBadRequest, msgStale
-	case errors.Is(err, ErrInvalidResponse):
+	case isResponseCode(code):
 		return http.StatusBadRequest, msgBadResponse
-	case errors.Is(err, identity.ErrSeatLimit):
+	case code == identity.CodeSeatLimit:
 		return http.StatusForbidden, msgSeats
-	case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrSessionRevoked):
+	case code == CodeSessionInvalid, code == CodeSessionRevoked:
 		return http.StatusUnauthorized, msgSession
-	case errors.Is(err, identity.ErrFeatureUnavailable), errors.Is(err, store.ErrNotFound):
+	case kind == store.ErrFeatureUnavailable, kind == store.ErrNotFound:
 		return http.StatusNotFound, msgNotFound
-	case errors.Is(err, identity.ErrInvalid):
-		var ve *identity.ValidationError
-		if errors.As(err, &ve) && ve.Field == "return_to" {
-			return http.StatusBadRequest, msgBadReturn
-		}
+	case kind == store.ErrInvalid && invalidField(err) == "return_to":
+		return http.StatusBadRequest, msgBadReturn
+	case kind == store.ErrInvalid:
 		return http.StatusBadRequest, msgNotFound
-	case errors.Is(err, rbac.ErrDenied):
+	case kind == store.ErrDenied:
 		return http.StatusForbidden, msgDenied
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, msgInternal
 	}
 	return http.StatusInternalServerError, msgInternal
+}
+
+// invalidField returns the field an invalid-argument error names.
+func invalidField(err error) string {
+	var se *store.Error
+	if !errors.As(err, &se) {
+		return ""
+	}
+	return se.Field
 }
 
 const basePageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"

@@ -20,6 +20,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
 
@@ -180,7 +181,7 @@ func sigTemplate(id, alg, digest string) string {
 type fixture struct {
 	t     testing.TB
 	clock *clock.Fake
-	store *memstore.Store
+	store store.Store
 	v     *Validator
 	sp    *ServiceProvider
 	idp   *IdentityProvider
@@ -190,7 +191,7 @@ type fixture struct {
 func newFixture(t testing.TB, opts ...ValidatorOption) *fixture {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	st := memstore.New(memstore.WithClock(clk.Now))
+	st := memT(t, clk)
 	v, err := NewValidator(st, clk, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -297,21 +298,49 @@ func mutate(t testing.TB, signed []byte, fn func(doc *etree.Document)) []byte {
 	return out
 }
 
-// wantKind fails unless err matches ErrInvalidResponse and kind.
-func wantKind(t testing.TB, a *Assertion, err error, kind error) {
+// wantKind fails unless err is a rejected SAML response with code ("": any).
+func wantKind(t testing.TB, a *Assertion, err error, code string) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("accepted (NameID %q), want %v", a.NameID, kind)
+		t.Fatalf("accepted (NameID %q), want %v", a.NameID, code)
 	}
 	if a != nil {
 		t.Fatalf("returned an assertion with an error")
 	}
-	if !errors.Is(err, ErrInvalidResponse) {
-		t.Fatalf("error %v does not match ErrInvalidResponse", err)
+	if !isResponseErr(err) {
+		t.Fatalf("error %v is not a rejected SAML response", err)
 	}
-	if kind != nil && !errors.Is(err, kind) {
-		t.Fatalf("error %v, want %v", err, kind)
+	if code != "" && store.CodeOf(err) != code {
+		t.Fatalf("error %v (code %s), want code %s", err, store.CodeOf(err), code)
 	}
 }
 
+// isResponseErr reports whether err is a rejected SAML response: store.ErrUnauthenticated
+// with the code of a failed check.
+func isResponseErr(err error) bool {
+	return errors.Is(err, store.ErrUnauthenticated) && isResponseCode(store.CodeOf(err))
+}
+
+// isMetadataErr reports whether err is rejected IdP metadata: store.ErrInvalid on a part of
+// metadata_xml.
+func isMetadataErr(err error) bool {
+	return errors.Is(err, store.ErrInvalid) && strings.HasPrefix(invalidField(err), "metadata_xml.")
+}
+
 func cryptoRand() io.Reader { return rand.Reader }
+
+// memT returns an empty memstore on clk (the system clock when nil), closed when the test
+// ends.
+func memT(tb testing.TB, clk store.Clock) store.Store {
+	tb.Helper()
+	var opts []memstore.Option
+	if clk != nil {
+		opts = append(opts, memstore.WithClock(clk))
+	}
+	st, err := memstore.New(opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}

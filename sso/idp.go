@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -63,19 +63,18 @@ type IdPUpdate struct {
 	Domains           *[]string
 }
 
-// CreateIdentityProvider adds an identity provider to accountID; by needs rbac.SSOManage
+// CreateIdentityProvider adds an identity provider to by's account; by needs rbac.SSOManage
 // and the plan identity.FeatureSSO. The metadata is parsed and checked (https endpoints,
 // acceptable certificates), default roles are checked as the account's role rules require,
 // and an identity_provider_created event is recorded in the same transaction. Invalid
-// parameters give a *identity.ValidationError naming the field; invalid metadata also
-// matches ErrInvalidMetadata (and errors.As finds its *MetadataError).
-func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Principal, accountID string, p IdPParams) (store.IdentityProvider, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+// parameters give an error matching store.ErrInvalid naming the field; invalid metadata has
+// code CodeMetadataInvalid (or CodeKeyPolicy), with a Field such as
+// "metadata_xml.KeyDescriptor".
+func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Principal, p IdPParams) (store.IdentityProvider, error) {
+	if err := by.Validate(); err != nil {
 		return store.IdentityProvider{}, err
 	}
-	if err := by.Validate(accountID); err != nil {
-		return store.IdentityProvider{}, err
-	}
+	accountID := by.AccountID
 	rec := store.IdentityProvider{
 		AccountID: accountID, AllowIDPInitiated: p.AllowIdPInitiated,
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
@@ -98,7 +97,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		return store.IdentityProvider{}, err
 	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.SSOManage)
 		if err != nil {
 			return err
 		}
@@ -107,7 +106,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 			return err
 		}
 		if n >= MaxIdentityProviders {
-			return &identity.ValidationError{Field: "identity_providers", Reason: fmt.Sprintf("an account may have at most %d", MaxIdentityProviders)}
+			return store.Invalid("identity_providers", store.CodeOutOfRange, MaxIdentityProviders, "an account may have at most %d", MaxIdentityProviders)
 		}
 		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, p.DefaultRoles); err != nil {
 			return err
@@ -116,7 +115,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderCreated, by.Audit(), idpObject(rec))
+		return s.rec.Record(ctx, tx, accountID, identity.EventIdentityProviderCreated, by.Audit(), IdentityProviderObjectOf(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -124,49 +123,61 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 	return rec.Clone(), nil
 }
 
-// IdentityProvider returns an identity provider of accountID.
-func (s *Service) IdentityProvider(ctx context.Context, accountID, idpID string) (store.IdentityProvider, error) {
-	if err := checkIdPIDs(accountID, idpID); err != nil {
+// IdentityProvider returns an identity provider of by's account; by needs rbac.SSORead and
+// the plan identity.FeatureSSO.
+func (s *Service) IdentityProvider(ctx context.Context, by identity.Principal, idpID string) (store.IdentityProvider, error) {
+	if err := id.CheckArg("idp_id", idpID, id.IdentityProvider); err != nil {
 		return store.IdentityProvider{}, err
 	}
 	var p store.IdentityProvider
 	err := s.st.View(ctx, func(r store.Reader) error {
+		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
+			return err
+		}
 		var err error
-		p, err = idpIn(ctx, r, accountID, idpID)
+		p, err = idpIn(ctx, r, by.AccountID, idpID)
 		return err
 	})
-	return p, err
+	if err != nil {
+		return store.IdentityProvider{}, err
+	}
+	return p, nil
 }
 
-// IdentityProviders returns a page of accountID's identity providers, newest first: at most
-// p.Limit of them created before p.BeforeID (from the newest when empty). The next page's
-// BeforeID is the last ID returned, when the page is full.
-func (s *Service) IdentityProviders(ctx context.Context, accountID string, p store.Page) ([]store.IdentityProvider, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
-		return nil, err
-	}
-	if err := identity.CheckPage(p, id.IdentityProvider); err != nil {
+// IdentityProviders returns a page of the identity providers of by's account, newest first:
+// at most p.Limit of them created before p.BeforeID (from the newest when empty). The next
+// page's BeforeID is the last ID returned, when the page is full. by needs rbac.SSORead and
+// the plan identity.FeatureSSO.
+func (s *Service) IdentityProviders(ctx context.Context, by identity.Principal, p store.Page) ([]store.IdentityProvider, error) {
+	if err := id.CheckPage(p, id.IdentityProvider); err != nil {
 		return nil, err
 	}
 	var ps []store.IdentityProvider
 	err := s.st.View(ctx, func(r store.Reader) error {
+		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
+			return err
+		}
 		var err error
-		ps, err = r.IdentityProviders(ctx, accountID, p)
+		ps, err = r.IdentityProviders(ctx, by.AccountID, p)
 		return err
 	})
-	return ps, err
+	if err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // UpdateIdentityProvider changes an identity provider; by needs rbac.SSOManage and the plan
 // identity.FeatureSSO. New metadata is parsed and checked as on creation. A change records
 // an identity_provider_updated event; an update that changes nothing records none.
-func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Principal, accountID, idpID string, u IdPUpdate) (store.IdentityProvider, error) {
-	if err := checkIdPIDs(accountID, idpID); err != nil {
+func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Principal, idpID string, u IdPUpdate) (store.IdentityProvider, error) {
+	if err := by.Validate(); err != nil {
 		return store.IdentityProvider{}, err
 	}
-	if err := by.Validate(accountID); err != nil {
+	if err := id.CheckArg("idp_id", idpID, id.IdentityProvider); err != nil {
 		return store.IdentityProvider{}, err
 	}
+	accountID := by.AccountID
 	var (
 		desc, entityID string
 		domains        []string
@@ -189,7 +200,7 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 	}
 	var rec store.IdentityProvider
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.SSOManage)
 		if err != nil {
 			return err
 		}
@@ -232,7 +243,7 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 		if err := putIdP(ctx, tx, rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderUpdated, by.Audit(), idpObject(rec))
+		return s.rec.Record(ctx, tx, accountID, identity.EventIdentityProviderUpdated, by.Audit(), IdentityProviderObjectOf(rec))
 	})
 	if err != nil {
 		return store.IdentityProvider{}, err
@@ -240,20 +251,21 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 	return rec.Clone(), nil
 }
 
-// DeleteIdentityProvider deletes an identity provider; by needs rbac.SSOManage and the plan
-// identity.FeatureSSO. While the account's enforcement is "enforced", its last identity
-// provider cannot be deleted (an *EnforcementError matching ErrLastIdentityProvider).
-// Sessions that came from the deleted IdP stop verifying. It records an
-// identity_provider_deleted event.
-func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Principal, accountID, idpID string) error {
-	if err := checkIdPIDs(accountID, idpID); err != nil {
+// DeleteIdentityProvider deletes an identity provider of by's account; by needs
+// rbac.SSOManage and the plan identity.FeatureSSO. While the account's enforcement is
+// "enforced", its last identity provider cannot be deleted (a conflict, code
+// CodeLastIdentityProvider). Sessions that came from the deleted IdP stop verifying. It
+// records an identity_provider_deleted event.
+func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Principal, idpID string) error {
+	if err := by.Validate(); err != nil {
 		return err
 	}
-	if err := by.Validate(accountID); err != nil {
+	if err := id.CheckArg("idp_id", idpID, id.IdentityProvider); err != nil {
 		return err
 	}
+	accountID := by.AccountID
 	return s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.SSOManage)
 		if err != nil {
 			return err
 		}
@@ -267,13 +279,13 @@ func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Princi
 				return err
 			}
 			if n < 2 {
-				return &EnforcementError{AccountID: accountID, Kind: ErrLastIdentityProvider}
+				return store.NewError(store.ErrConflict, CodeLastIdentityProvider, "cannot delete the last identity provider while SSO is enforced")
 			}
 		}
 		if err := tx.DeleteIdentityProvider(ctx, idpID); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.IdentityProviderDeleted, by.Audit(), idpObject(rec))
+		return s.rec.Record(ctx, tx, accountID, identity.EventIdentityProviderDeleted, by.Audit(), IdentityProviderObjectOf(rec))
 	})
 }
 
@@ -313,10 +325,43 @@ func SSOURL(p store.IdentityProvider) string {
 	return md.SSOPostURL
 }
 
-// idpObject is an identity provider as its events show it: without the metadata document,
-// represented by its entity ID and SSO URL.
-func idpObject(p store.IdentityProvider) audit.IdentityProviderObject {
-	return audit.IdentityProvider(p, SSOURL(p))
+// IdentityProviderObject is an identity provider as audit events record it and an API serves
+// it: its metadata document is represented by its entity ID and the SSO URL logins are sent
+// to.
+type IdentityProviderObject struct {
+	ID                string   `json:"id"`
+	Description       string   `json:"description,omitempty"`
+	EntityID          string   `json:"entity_id"`
+	SSOURL            string   `json:"sso_url"`
+	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
+	DefaultRoles      []string `json:"default_roles"`
+	EmailAttribute    string   `json:"email_attribute,omitempty"`
+	NameAttribute     string   `json:"name_attribute,omitempty"`
+	GroupsAttribute   string   `json:"groups_attribute,omitempty"`
+	Domains           []string `json:"domains"`
+	CreatedAt         string   `json:"created_at"`
+}
+
+// Resource returns identity.ResourceIdentityProvider.
+func (IdentityProviderObject) Resource() identity.Resource { return identity.ResourceIdentityProvider }
+
+// IdentityProviderObjectOf returns the object of an identity provider, without its metadata
+// document (its SSO URL is read from it, SSOURL).
+func IdentityProviderObjectOf(p store.IdentityProvider) IdentityProviderObject {
+	return IdentityProviderObject{
+		ID: p.ID, Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
+		AllowIDPInitiated: p.AllowIDPInitiated, DefaultRoles: list(p.DefaultRoles),
+		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
+		Domains: list(p.Domains), CreatedAt: identity.Timestamp(p.CreatedAt),
+	}
+}
+
+// list returns a copy of s that marshals as [] rather than null when empty.
+func list(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
 }
 
 func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.IdentityProvider, error) {
@@ -338,38 +383,38 @@ func idpEqual(a, b store.IdentityProvider) bool {
 }
 
 func checkIdPIDs(accountID, idpID string) error {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+	if err := id.CheckArg("account_id", accountID, id.Account); err != nil {
 		return err
 	}
-	return identity.CheckID("idp_id", idpID, id.IdentityProvider)
+	return id.CheckArg("idp_id", idpID, id.IdentityProvider)
 }
 
 func checkDescription(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	if len(d) > MaxDescriptionLen {
-		return "", &identity.ValidationError{Field: "description", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxDescriptionLen, len(d))}
+		return "", store.Invalid("description", store.CodeTooLong, MaxDescriptionLen, "%d bytes at most, got %d", MaxDescriptionLen, len(d))
 	}
 	if strings.ContainsFunc(d, isControl) {
-		return "", &identity.ValidationError{Field: "description", Reason: "must not contain control characters"}
+		return "", store.Invalid("description", store.CodeInvalidValue, 0, "must not contain control characters")
 	}
 	return d, nil
 }
 
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }
 
-// checkMetadata parses metadata XML and returns its entity ID. Errors are
-// *identity.ValidationError for field metadata_xml, joined with the *MetadataError.
+// checkMetadata parses metadata XML and returns its entity ID. Errors match store.ErrInvalid
+// with a Field "metadata_xml" (required, too long) or in it (ParseIdPMetadata's:
+// CodeMetadataInvalid, CodeKeyPolicy).
 func checkMetadata(x string) (string, error) {
 	if x == "" {
-		return "", &identity.ValidationError{Field: "metadata_xml", Reason: "required"}
+		return "", store.Invalid("metadata_xml", store.CodeRequired, 0, "required")
 	}
 	if len(x) > MaxMetadataSize {
-		return "", &identity.ValidationError{Field: "metadata_xml", Reason: fmt.Sprintf("%d bytes at most, got %d", MaxMetadataSize, len(x))}
+		return "", store.Invalid("metadata_xml", store.CodeTooLong, MaxMetadataSize, "%d bytes at most, got %d", MaxMetadataSize, len(x))
 	}
 	md, err := ParseIdPMetadata([]byte(x))
 	if err != nil {
-		ve := &identity.ValidationError{Field: "metadata_xml", Reason: "not acceptable SAML IdP metadata"}
-		return "", fmt.Errorf("%w: %w", ve, err)
+		return "", err
 	}
 	return md.EntityID, nil
 }
@@ -379,10 +424,10 @@ func checkAttributes(p store.IdentityProvider) error {
 		{"email_attribute", p.EmailAttribute}, {"name_attribute", p.NameAttribute}, {"groups_attribute", p.GroupsAttribute},
 	} {
 		if len(f.v) > MaxAttributeNameLen {
-			return &identity.ValidationError{Field: f.field, Reason: fmt.Sprintf("%d bytes at most, got %d", MaxAttributeNameLen, len(f.v))}
+			return store.Invalid(f.field, store.CodeTooLong, MaxAttributeNameLen, "%d bytes at most, got %d", MaxAttributeNameLen, len(f.v))
 		}
 		if strings.ContainsFunc(f.v, isControl) || strings.TrimSpace(f.v) != f.v {
-			return &identity.ValidationError{Field: f.field, Reason: "must not contain control characters or surrounding space"}
+			return store.Invalid(f.field, store.CodeInvalidValue, 0, "must not contain control characters or surrounding space")
 		}
 	}
 	return nil
@@ -393,16 +438,16 @@ func checkAttributes(p store.IdentityProvider) error {
 // or more.
 func normalizeDomains(ds []string) ([]string, error) {
 	if len(ds) == 0 {
-		return nil, &identity.ValidationError{Field: "domains", Reason: "at least one email domain the IdP is trusted for is required"}
+		return nil, store.Invalid("domains", store.CodeInvalidValue, 0, "at least one email domain the IdP is trusted for is required")
 	}
 	if len(ds) > MaxDomains {
-		return nil, &identity.ValidationError{Field: "domains", Reason: fmt.Sprintf("%d domains at most, got %d", MaxDomains, len(ds))}
+		return nil, store.Invalid("domains", store.CodeTooLong, MaxDomains, "%d domains at most, got %d", MaxDomains, len(ds))
 	}
 	out := make([]string, 0, len(ds))
 	for _, d := range ds {
 		d, err := identity.NormalizeDomain(strings.TrimSpace(d))
 		if err != nil || !strings.Contains(d, ".") {
-			return nil, &identity.ValidationError{Field: "domains", Reason: "each must be an ASCII domain name such as example.com, IDNs in punycode (at most 253 bytes, no wildcard)"}
+			return nil, store.Invalid("domains", store.CodeInvalidValue, 0, "each must be an ASCII domain name such as example.com, IDNs in punycode (at most 253 bytes, no wildcard)")
 		}
 		out = append(out, d)
 	}

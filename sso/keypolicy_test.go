@@ -8,8 +8,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamkit/iamkit/store"
 )
 
 // p224Cert is a self-signed certificate with an ECDSA P-224 key, a curve the key policy
@@ -37,7 +40,7 @@ func p224Cert(t *testing.T) *x509.Certificate {
 // ParseIdPMetadata, with a certificate outside the key policy (RSA-1024 here, which signs
 // the response correctly) is refused wherever it enters: by ValidateResponse before the
 // response is read, by NewAuthnRequest before the user is sent to the IdP, and by the
-// signature check itself. The refusal is a *ConfigError matching ErrKeyPolicy: the
+// signature check itself. The refusal is store.ErrInvalid with code CodeKeyPolicy: the
 // embedder's configuration is at fault, not the response.
 func TestKeyPolicyEnforcedWhereSignaturesAreVerified(t *testing.T) {
 	t.Parallel()
@@ -102,11 +105,10 @@ func TestKeyPolicyEnforcedWhereSignaturesAreVerified(t *testing.T) {
 			f := newFixture(t)
 			f.idp.Metadata.Certificates = tc.certs(t)
 			err := tc.run(t, f)
-			var ce *ConfigError
-			if !errors.Is(err, ErrKeyPolicy) || !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) {
-				t.Fatalf("error %v, want a *ConfigError matching ErrKeyPolicy", err)
+			if store.CodeOf(err) != CodeKeyPolicy || !errors.Is(err, store.ErrInvalid) || !strings.HasPrefix(invalidField(err), "idp_metadata.certificates[") {
+				t.Fatalf("error %v, want an invalid-argument error with code %s on a certificate", err, CodeKeyPolicy)
 			}
-			if errors.Is(err, ErrInvalidResponse) {
+			if isResponseErr(err) {
 				t.Fatalf("error %v blames the response for the configuration", err)
 			}
 		})
@@ -124,9 +126,8 @@ func TestKeyPolicyInMetadata(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseIdPMetadata([]byte(mdDoc(keyDesc("signing", der) + post)))
-			var me *MetadataError
-			if !errors.Is(err, ErrInvalidMetadata) || !errors.Is(err, ErrKeyPolicy) || !errors.As(err, &me) || me.Field != "KeyDescriptor" {
-				t.Fatalf("error %v, want a KeyDescriptor *MetadataError matching ErrKeyPolicy", err)
+			if !isMetadataErr(err) || store.CodeOf(err) != CodeKeyPolicy || invalidField(err) != "metadata_xml.KeyDescriptor" {
+				t.Fatalf("error %v, want a KeyDescriptor metadata error with code %s", err, CodeKeyPolicy)
 			}
 		})
 	}

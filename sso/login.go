@@ -17,6 +17,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/members"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -40,11 +41,11 @@ type IdPChoice struct {
 }
 
 // LoginChoices lists the identity providers a user may log into accountID with, newest
-// first, for a chooser page. It fails with an error matching identity.ErrFeatureUnavailable
+// first, for a chooser page. It fails with an error matching store.ErrFeatureUnavailable
 // when the account's plan has no SSO. The descriptions are public: the chooser is shown
-// before anyone has logged in.
+// before anyone has logged in, so it checks no permission.
 func (s *Service) LoginChoices(ctx context.Context, accountID string) ([]IdPChoice, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+	if err := id.CheckArg("account_id", accountID, id.Account); err != nil {
 		return nil, err
 	}
 	var out []IdPChoice
@@ -87,8 +88,8 @@ type LoginRequest struct {
 // BeginLogin starts an SP-initiated login of accountID through the IdP idpID: it builds an
 // AuthnRequest, tracks its ID as a single-use key bound to the IdP, and stores returnTo
 // under a fresh RelayState key, for the login TTL. returnTo must be a relative path that
-// RelayStatePath accepts (a *identity.ValidationError for field return_to otherwise); empty
-// means DefaultReturnPath.
+// RelayStatePath accepts (an error matching store.ErrInvalid for field return_to otherwise);
+// empty means DefaultReturnPath. It is the start of a login: it checks no permission.
 func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo string) (*LoginRequest, error) {
 	if err := checkIdPIDs(accountID, idpID); err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo str
 	if returnTo == "" {
 		returnTo = DefaultReturnPath
 	} else if _, err := RelayStatePath(returnTo); err != nil {
-		return nil, &identity.ValidationError{Field: "return_to", Reason: "must be a path on this site such as /dashboard (at most 1024 bytes)"}
+		return nil, store.Invalid("return_to", CodeRelayStateUnsafe, 0, "must be a path on this site such as /dashboard (at most 1024 bytes)")
 	}
 	lt, err := s.loginTarget(ctx, accountID, idpID)
 	if err != nil {
@@ -222,7 +223,8 @@ func (l *Login) Principal() identity.Principal {
 //
 //  1. the response is validated by the Validator against that IdP (the SAML checklist:
 //     signatures, audience, recipient, time, request ID bound to the IdP, replay cache,
-//     IdP-initiated only if the IdP allows it); failures match ErrInvalidResponse;
+//     IdP-initiated only if the IdP allows it); failures match store.ErrUnauthenticated
+//     with the code of the failed check (CodeSignature, CodeAudience, ...);
 //  2. an SP-initiated response must come with the RelayState of its own request and from
 //     the browser that began it (ACSRequest.BrowserState); IdP-initiated RelayState is used
 //     only as a relative path;
@@ -231,12 +233,14 @@ func (l *Login) Principal() identity.Principal {
 //     that email. An existing active member logs in; a disabled one is refused. Otherwise a
 //     pending invitation for the email is accepted (both modes); without one, "jit"
 //     provisioning creates the user and a membership with the IdP's default roles, within
-//     the plan's seats (*identity.SeatLimitError), and "invite_only" refuses;
+//     the plan's seats (store.ErrLimitExceeded, code identity.CodeSeatLimit), and
+//     "invite_only" refuses;
 //  4. bot users never log in: an email equal to the name of a bot user of the account is
 //     refused, and so is any principal that is not a user.
 //
-// Refusals in steps 2-4 are *LoginDeniedError values matching ErrLoginDenied (a seat limit
-// matches identity.ErrSeatLimit); store failures are returned wrapped.
+// Refusals in step 2 have code CodeRelayState; in steps 3 and 4 they match store.ErrDenied
+// with the LoginReason as code (a seat limit is identity.CodeSeatLimit); store failures are
+// returned wrapped. It is a login: it checks no principal's permission.
 func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, error) {
 	if err := checkIdPIDs(in.AccountID, in.IdPID); err != nil {
 		return nil, err
@@ -280,7 +284,7 @@ func (s *Service) returnPath(ctx context.Context, in ACSRequest, a *Assertion) (
 		}
 		return DefaultReturnPath, nil
 	}
-	bad := respErr(ErrRelayState, "SP-initiated response without the RelayState of its request from the browser that began it")
+	bad := respErr(CodeRelayState, "SP-initiated response without the RelayState of its request from the browser that began it")
 	if !isRelayKey(in.RelayState) ||
 		subtle.ConstantTimeCompare([]byte(in.RelayState), []byte(in.BrowserState)) != 1 {
 		return "", bad
@@ -306,7 +310,7 @@ func (s *Service) returnPath(ctx context.Context, in ACSRequest, a *Assertion) (
 
 // provision finds or creates the member a verified assertion logs in.
 func (s *Service) provision(ctx context.Context, acct store.Account, idp store.IdentityProvider, a *Assertion) (*Login, error) {
-	deny := func(r LoginReason) error { return &LoginDeniedError{AccountID: acct.ID, Reason: r} }
+	deny := loginDenied
 	email, err := identity.NormalizeEmail(a.Email)
 	if err != nil {
 		return nil, deny(ReasonInvalidEmail)
@@ -398,14 +402,11 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonNotInvited)
 	}
 	if !pending {
-		// Check seats before creating a user that could not join anyway. Provision checks
-		// them again in its transaction.
-		seats, err := s.dir.Seats(ctx, acct.ID)
+		// Check seats before creating a user that could not join anyway. The provisioning
+		// checks them again in its transaction.
+		err := s.st.View(ctx, func(r store.Reader) error { return members.TakeSeats(ctx, r, acct, s.now(), 1) })
 		if err != nil {
 			return nil, err
-		}
-		if seats.Limit > 0 && seats.Used()+1 > seats.Limit {
-			return nil, &identity.SeatLimitError{Limit: seats.Limit, Used: seats.Used()}
 		}
 	}
 	if !hasUser {
@@ -429,27 +430,55 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		by := identity.Principal{ID: user.ID, Kind: identity.KindUser, AccountID: acct.ID, Subject: user.Email, Source: identity.SourceDashboard}
 		_, err = s.dir.AcceptInvitation(ctx, by, inv.ID)
 	} else {
-		_, err = s.dir.Provision(ctx, acct.ID, user.ID, idp.DefaultRoles, identity.SourceDashboard)
+		err = s.provisionMember(ctx, acct.ID, user, idp.DefaultRoles)
 	}
 	switch {
 	case err == nil:
 		l.Joined = true
-	case errors.Is(err, identity.ErrAlreadyMember):
+	case store.CodeOf(err) == identity.CodeAlreadyMember:
 		// A concurrent login of the same user got there first; use its membership.
-		m, err := s.dir.Member(ctx, acct.ID, user.ID)
+		var m store.Membership
+		err := s.st.View(ctx, func(r store.Reader) error {
+			var err error
+			m, err = r.Membership(ctx, acct.ID, user.ID)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
 		if m.Status != store.MemberActive {
 			return nil, deny(ReasonMemberDisabled)
 		}
-	case errors.Is(err, identity.ErrInvitationExpired):
+	case store.CodeOf(err) == identity.CodeInvitationExpired:
 		return nil, deny(ReasonInvitationExpired)
 	default:
 		return nil, err
 	}
 	l.UserID = user.ID
 	return s.linked(ctx, l, linked)
+}
+
+// provisionMember makes user a member of accountID just in time, on the authority of the
+// account's identity provider (no principal's permission is asked): the Guard checks the
+// roles (the IdP's default roles; none means the account's defaults) and the member takes a
+// seat, in one Update with its member_created event, attributed to the user.
+func (s *Service) provisionMember(ctx context.Context, accountID string, user store.User, roles []string) error {
+	if len(roles) == 0 {
+		roles = nil // an IdP without default roles: the Guard's defaults
+	}
+	by := identity.Principal{ID: user.ID, Kind: identity.KindUser, AccountID: accountID, Subject: user.Email, Source: identity.SourceDashboard}
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		acct, err := tx.Account(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		granted, err := s.authz.MemberRoles(ctx, tx, acct, roles)
+		if err != nil {
+			return err
+		}
+		_, err = members.Add(ctx, tx, s.members, acct, user, granted, by.Audit(), s.now())
+		return err
+	})
 }
 
 // linked records, for a login that did not come through it, the link of the IdP's subject to

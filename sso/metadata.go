@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/iamkit/iamkit/store"
 )
 
 // MaxMetadataSize is the largest IdP metadata document ParseIdPMetadata accepts (16 KiB).
@@ -42,7 +44,7 @@ type IdPMetadata struct {
 	// Certificates are the IdP's signing certificates (KeyDescriptor use="signing" or with no
 	// use), in document order, without duplicates. Only these verify responses. An
 	// IdPMetadata built by hand must hold at most eight, each within the key policy (see
-	// ErrKeyPolicy): NewAuthnRequest and ValidateResponse refuse it otherwise.
+	// CodeKeyPolicy): NewAuthnRequest and ValidateResponse refuse it otherwise.
 	Certificates []*x509.Certificate
 	// WantAuthnRequestsSigned reports the IdP's WantAuthnRequestsSigned flag. iamkit does not
 	// sign AuthnRequests, so such an IdP must be configured to accept unsigned requests.
@@ -63,16 +65,18 @@ func (m *IdPMetadata) Clone() *IdPMetadata {
 // one SingleSignOnService URL for the HTTP-Redirect or HTTP-POST binding (https, or http on
 // a loopback host for tests), and one to eight signing certificates that parse and whose
 // keys are within the key policy (an RSA key of at least 2048 bits or an ECDSA
-// P-256/P-384/P-521 key; a *MetadataError matching ErrKeyPolicy otherwise).
+// P-256/P-384/P-521 key; code CodeKeyPolicy otherwise).
 //
 // A signature on the metadata document itself is ignored: metadata is trusted because an
 // account administrator uploaded it, not because it is signed. validUntil and cacheDuration
 // are not enforced either.
 //
-// Errors are *MetadataError values matching ErrInvalidMetadata.
+// Errors match store.ErrInvalid, with code CodeMetadataInvalid (or CodeKeyPolicy) and a
+// Field that names the part of the document that was rejected, such as
+// "metadata_xml.KeyDescriptor".
 func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 	if len(data) > MaxMetadataSize {
-		return nil, &MetadataError{Field: "document", Reason: "larger than 16 KiB"}
+		return nil, metadataErr("document", "larger than 16 KiB", nil)
 	}
 	lim := metadataLimits()
 	doc, err := parseUntrustedXML(data, lim)
@@ -80,7 +84,7 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 		err = checkRoundTrip(data, lim)
 	}
 	if err != nil {
-		return nil, &MetadataError{Field: "document", Reason: "not acceptable XML", Err: err}
+		return nil, metadataErr("document", "not acceptable XML", err)
 	}
 	ed, err := findEntityDescriptor(doc.Root())
 	if err != nil {
@@ -89,7 +93,7 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 	md := &IdPMetadata{}
 	md.EntityID, _ = attrValue(ed, "entityID")
 	if err := checkEntityID(md.EntityID); err != nil {
-		return nil, &MetadataError{Field: "entityID", Reason: err.Reason}
+		return nil, metadataErr("entityID", err.Msg, nil)
 	}
 
 	var idps []*etree.Element
@@ -99,7 +103,7 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 		}
 	}
 	if len(idps) != 1 {
-		return nil, &MetadataError{Field: "IDPSSODescriptor", Reason: "want exactly one supporting SAML 2.0"}
+		return nil, metadataErr("IDPSSODescriptor", "want exactly one supporting SAML 2.0", nil)
 	}
 	idp := idps[0]
 	md.WantAuthnRequestsSigned = attrOr(idp, "WantAuthnRequestsSigned") == "true" || attrOr(idp, "WantAuthnRequestsSigned") == "1"
@@ -117,14 +121,14 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 		}
 		loc := attrOr(s, "Location")
 		if err := checkURL(loc); err != nil {
-			return nil, &MetadataError{Field: "SingleSignOnService", Reason: "Location " + err.Reason}
+			return nil, metadataErr("SingleSignOnService", "Location "+err.Msg, nil)
 		}
 		if *dst == "" {
 			*dst = loc
 		}
 	}
 	if md.SSORedirectURL == "" && md.SSOPostURL == "" {
-		return nil, &MetadataError{Field: "SingleSignOnService", Reason: "no HTTP-Redirect or HTTP-POST binding"}
+		return nil, metadataErr("SingleSignOnService", "no HTTP-Redirect or HTTP-POST binding", nil)
 	}
 
 	for _, kd := range childrenNS(idp, nsMetadata, "KeyDescriptor") {
@@ -133,7 +137,7 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 		}
 		ki, n := oneChild(kd, nsDSig, "KeyInfo")
 		if n != 1 {
-			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "want exactly one ds:KeyInfo"}
+			return nil, metadataErr("KeyDescriptor", "want exactly one ds:KeyInfo", nil)
 		}
 		var found bool
 		for _, xd := range childrenNS(ki, nsDSig, "X509Data") {
@@ -149,14 +153,14 @@ func ParseIdPMetadata(data []byte) (*IdPMetadata, error) {
 			}
 		}
 		if !found {
-			return nil, &MetadataError{Field: "KeyDescriptor", Reason: "signing key has no X509Certificate"}
+			return nil, metadataErr("KeyDescriptor", "signing key has no X509Certificate", nil)
 		}
 	}
 	if len(md.Certificates) == 0 {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "no signing certificate"}
+		return nil, metadataErr("KeyDescriptor", "no signing certificate", nil)
 	}
 	if len(md.Certificates) > maxSigningCerts {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "more than 8 signing certificates"}
+		return nil, metadataErr("KeyDescriptor", "more than 8 signing certificates", nil)
 	}
 	return md, nil
 }
@@ -173,41 +177,41 @@ func findEntityDescriptor(root *etree.Element) (*etree.Element, error) {
 			}
 		}
 		if len(found) != 1 {
-			return nil, &MetadataError{Field: "EntitiesDescriptor", Reason: "want exactly one IdP EntityDescriptor"}
+			return nil, metadataErr("EntitiesDescriptor", "want exactly one IdP EntityDescriptor", nil)
 		}
 		return found[0], nil
 	default:
-		return nil, &MetadataError{Field: "EntityDescriptor", Reason: "root is not a SAML metadata EntityDescriptor"}
+		return nil, metadataErr("EntityDescriptor", "root is not a SAML metadata EntityDescriptor", nil)
 	}
 }
 
 func parseCertText(el *etree.Element) (*x509.Certificate, error) {
 	txt, ok := textOf(el)
 	if !ok {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate is not text"}
+		return nil, metadataErr("KeyDescriptor", "X509Certificate is not text", nil)
 	}
 	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(txt), ""))
 	if err != nil {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate is not base64", Err: err}
+		return nil, metadataErr("KeyDescriptor", "X509Certificate is not base64", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: "X509Certificate does not parse", Err: err}
+		return nil, metadataErr("KeyDescriptor", "X509Certificate does not parse", err)
 	}
 	if err := checkKeyPolicy(cert); err != nil {
-		return nil, &MetadataError{Field: "KeyDescriptor", Reason: keyPolicyReason, Err: err}
+		return nil, &store.Error{Kind: store.ErrInvalid, Code: CodeKeyPolicy, Field: metadataField + "KeyDescriptor", Msg: keyPolicyReason, Err: err}
 	}
 	return cert, nil
 }
 
-func checkEntityID(id string) *ConfigError {
+func checkEntityID(id string) *store.Error {
 	switch {
 	case id == "":
-		return &ConfigError{Field: "entityID", Reason: "missing"}
+		return configErr("entity_id", "missing", nil)
 	case len(id) > 1024:
-		return &ConfigError{Field: "entityID", Reason: "longer than 1024 characters"}
+		return configErr("entity_id", "longer than 1024 characters", nil)
 	case strings.TrimSpace(id) != id || strings.ContainsFunc(id, isCtl):
-		return &ConfigError{Field: "entityID", Reason: "has surrounding whitespace or control characters"}
+		return configErr("entity_id", "has surrounding whitespace or control characters", nil)
 	}
 	return nil
 }
@@ -217,35 +221,35 @@ func isCtl(r rune) bool { return r < 0x20 || r == 0x7f }
 // checkURL accepts an absolute https URL, or an http URL whose host is loopback
 // (127.0.0.1, ::1 or localhost) for tests. It rejects user info, fragments, whitespace and
 // control characters (the CVE-2023-45683 class: javascript: and data: URLs end up in forms).
-func checkURL(raw string) *ConfigError {
+func checkURL(raw string) *store.Error {
 	if raw == "" {
-		return &ConfigError{Field: "url", Reason: "is missing"}
+		return configErr("url", "is missing", nil)
 	}
 	if len(raw) > 2048 {
-		return &ConfigError{Field: "url", Reason: "is longer than 2048 bytes"}
+		return configErr("url", "is longer than 2048 bytes", nil)
 	}
 	if strings.ContainsFunc(raw, func(r rune) bool { return isCtl(r) || r == ' ' || r == '\\' }) {
-		return &ConfigError{Field: "url", Reason: "contains whitespace, backslashes or control characters"}
+		return configErr("url", "contains whitespace, backslashes or control characters", nil)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return &ConfigError{Field: "url", Reason: "does not parse"}
+		return configErr("url", "does not parse", nil)
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	default:
-		return &ConfigError{Field: "url", Reason: "must be https (http only on a loopback host)"}
+		return configErr("url", "must be https (http only on a loopback host)", nil)
 	}
 	switch {
 	case u.Host == "" || u.Hostname() == "":
-		return &ConfigError{Field: "url", Reason: "has no host"}
+		return configErr("url", "has no host", nil)
 	case u.User != nil:
-		return &ConfigError{Field: "url", Reason: "must not carry user info"}
+		return configErr("url", "must not carry user info", nil)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return &ConfigError{Field: "url", Reason: "must not carry a fragment"}
+		return configErr("url", "must not carry a fragment", nil)
 	case u.Opaque != "":
-		return &ConfigError{Field: "url", Reason: "is not hierarchical"}
+		return configErr("url", "is not hierarchical", nil)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -205,12 +204,11 @@ func TestParseIdPMetadataRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", md)
 			}
-			var me *MetadataError
-			if !errors.Is(err, ErrInvalidMetadata) || !errors.As(err, &me) {
-				t.Fatalf("error %v is not a *MetadataError matching ErrInvalidMetadata", err)
+			if !isMetadataErr(err) {
+				t.Fatalf("error %v is not a metadata error", err)
 			}
-			if me.Field != tc.field {
-				t.Fatalf("field %q (%v), want %q", me.Field, err, tc.field)
+			if got := strings.TrimPrefix(invalidField(err), "metadata_xml."); got != tc.field {
+				t.Fatalf("field %q (%v), want %q", got, err, tc.field)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package sso
 import (
 	"time"
 
+	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -83,10 +84,22 @@ const (
 	MethodOAuth    LoginMethod = "oauth"
 )
 
-// LoginReason says why a login is allowed or denied.
+// LoginReason says why a login is allowed or denied. It is also an error: a refused login
+// (store.ErrDenied, code the reason's value) and a session revoked by the login policy
+// (store.ErrUnauthenticated, code CodeSessionRevoked) carry the denying reason as their cause,
+// so that
+//
+//	var reason sso.LoginReason
+//	if errors.As(err, &reason) { ... }
+//
+// tells why.
 type LoginReason string
 
-// Reasons of a LoginDecision and of a LoginDeniedError.
+// Error returns the reason's value.
+func (r LoginReason) Error() string { return string(r) }
+
+// Reasons of a LoginDecision. A refused login is an error matching store.ErrDenied whose
+// code is the denying reason's value (string(ReasonNotInvited), ...).
 const (
 	ReasonSSOLogin      LoginReason = "sso_login"         // allowed: an SSO login
 	ReasonSSOOff        LoginReason = "sso_not_enforced"  // allowed: enforcement is off
@@ -123,12 +136,45 @@ func (d LoginDecision) String() string {
 	return verb + " " + string(d.Method) + ": " + string(d.Reason)
 }
 
-// Err returns nil for an allowed decision and a *LoginDeniedError for a denied one.
-func (d LoginDecision) Err(accountID string) error {
+// Err returns nil for an allowed decision, and for a denied one an error matching
+// store.ErrDenied whose code is the reason's value.
+func (d LoginDecision) Err() error {
 	if d.Allowed {
 		return nil
 	}
-	return &LoginDeniedError{AccountID: accountID, Reason: d.Reason}
+	return loginDenied(d.Reason)
+}
+
+// isLoginReason reports whether r is one of the reasons a login is denied for.
+func isLoginReason(r LoginReason) bool {
+	switch r {
+	case ReasonSSORequired, ReasonSSOEnforced, ReasonNotMember, ReasonMemberDisabled, ReasonBotUser,
+		ReasonNotInvited, ReasonInvitationExpired, ReasonUntrustedDomain, ReasonInvalidEmail, ReasonIdPSessionEnded:
+		return true
+	}
+	return false
+}
+
+// SettingsObject is an account's SSO settings as audit events record them and an API serves
+// them. Since is null when enforcement never left "off".
+type SettingsObject struct {
+	Provisioning string  `json:"provisioning"`
+	Enforcement  string  `json:"enforcement"`
+	Since        *string `json:"since"`
+}
+
+// Resource returns identity.ResourceSSOSettings.
+func (SettingsObject) Resource() identity.Resource { return identity.ResourceSSOSettings }
+
+// SettingsObjectOf returns the object of settings, as Service.Settings reads them (defaults
+// applied).
+func SettingsObjectOf(s Settings) SettingsObject {
+	out := SettingsObject{Provisioning: string(s.Provisioning), Enforcement: string(s.Enforcement)}
+	if !s.Since.IsZero() {
+		since := identity.Timestamp(s.Since)
+		out.Since = &since
+	}
+	return out
 }
 
 // LoginPolicy decides whether the holder of member may log in with method under s:

@@ -100,7 +100,7 @@ type Assertion struct {
 // provided its store and clock are.
 type Validator struct {
 	store           SingleUseStore
-	clock           Clock
+	clock           store.Clock
 	skew            time.Duration
 	maxIssueAge     time.Duration
 	requestTTL      time.Duration
@@ -145,10 +145,14 @@ func WithMaxXMLSize(n int) ValidatorOption { return func(v *Validator) { v.maxXM
 func WithMaxXMLTokens(n int) ValidatorOption { return func(v *Validator) { v.maxXMLTokens = n } }
 
 // NewValidator returns a Validator that keeps request IDs and the replay cache in store and
-// reads the time from clock.
-func NewValidator(store SingleUseStore, clock Clock, opts ...ValidatorOption) (*Validator, error) {
-	if store == nil || clock == nil {
-		return nil, &ConfigError{Field: "NewValidator", Reason: "store and clock are required"}
+// reads the time from clock. A nil store or clock is an error matching store.ErrInvalid that
+// names it; an option out of range has code CodeConfigInvalid.
+func NewValidator(store SingleUseStore, clock store.Clock, opts ...ValidatorOption) (*Validator, error) {
+	switch {
+	case store == nil:
+		return nil, required("store")
+	case clock == nil:
+		return nil, required("clock")
 	}
 	v := &Validator{
 		store:           store,
@@ -165,15 +169,15 @@ func NewValidator(store SingleUseStore, clock Clock, opts ...ValidatorOption) (*
 	}
 	switch {
 	case v.skew < 0 || v.skew > 10*time.Minute:
-		return nil, &ConfigError{Field: "ClockSkew", Reason: "must be between 0 and 10 minutes"}
+		return nil, configErr("clock_skew", "must be between 0 and 10 minutes", nil)
 	case v.maxIssueAge <= 0 || v.maxIssueAge > time.Hour:
-		return nil, &ConfigError{Field: "MaxIssueAge", Reason: "must be positive and at most an hour"}
+		return nil, configErr("max_issue_age", "must be positive and at most an hour", nil)
 	case v.requestTTL <= 0 || v.requestTTL > 24*time.Hour:
-		return nil, &ConfigError{Field: "RequestTTL", Reason: "must be positive and at most a day"}
+		return nil, configErr("request_ttl", "must be positive and at most a day", nil)
 	case v.maxResponseSize <= 0 || v.maxXMLSize <= 0:
-		return nil, &ConfigError{Field: "MaxResponseSize", Reason: "sizes must be positive"}
+		return nil, configErr("max_response_size", "sizes must be positive", nil)
 	case v.maxXMLTokens <= 0 || v.maxXMLTokens > 1<<20:
-		return nil, &ConfigError{Field: "MaxXMLTokens", Reason: "must be positive and at most 1<<20"}
+		return nil, configErr("max_xmltokens", "must be positive and at most 1<<20", nil)
 	}
 	v.lim = responseLimits(v.maxXMLSize, v.maxXMLTokens)
 	return v, nil
@@ -183,7 +187,7 @@ func NewValidator(store SingleUseStore, clock Clock, opts ...ValidatorOption) (*
 // request TTL. Call it before redirecting the user to the IdP.
 func (v *Validator) TrackRequest(ctx context.Context, req *AuthnRequest) error {
 	if req == nil || !pathSafeID(req.IdPID) || req.ID == "" {
-		return &ConfigError{Field: "AuthnRequest", Reason: "missing ID or IdP ID"}
+		return configErr("authn_request", "missing ID or IdP ID", nil)
 	}
 	err := v.store.PutSingleUse(ctx, requestKey(req.IdPID, req.ID), []byte(req.IdPID), v.clock.Now().Add(v.requestTTL))
 	if err != nil {
@@ -224,12 +228,13 @@ func (v *Validator) TrackRequest(ctx context.Context, req *AuthnRequest) error {
 // InResponseTo) are unsigned: they are checked but never used as data, and InResponseTo
 // must equal the signed SubjectConfirmationData's.
 //
-// A rejected response gives a *ResponseError matching ErrInvalidResponse and the sentinel
-// of the failed check; a store failure gives a wrapped store error instead. An idp whose
-// metadata has no certificate, more than eight, or one whose key is outside the key policy
-// (see ErrKeyPolicy; ParseIdPMetadata never returns such metadata, but an IdPMetadata built
-// by hand may hold anything) is refused before the response is read, with a *ConfigError:
-// the configuration is at fault, not the response.
+// A rejected response gives an error matching store.ErrUnauthenticated whose code names the
+// failed check (CodeSignature, CodeAudience, CodeReplay, ...); a store failure gives a
+// wrapped store error instead. An idp whose metadata has no certificate, more than eight, or
+// one whose key is outside the key policy (see CodeKeyPolicy; ParseIdPMetadata never returns
+// such metadata, but an IdPMetadata built by hand may hold anything) is refused before the
+// response is read, with store.ErrInvalid (code CodeKeyPolicy or CodeConfigInvalid): the
+// configuration is at fault, not the response.
 func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, idp *IdentityProvider, samlResponse string) (*Assertion, error) {
 	if err := checkTarget(sp, idp); err != nil {
 		return nil, err
@@ -247,16 +252,16 @@ func (v *Validator) ValidateResponse(ctx context.Context, sp *ServiceProvider, i
 // checkTarget checks the arguments of ValidateResponse other than the message.
 func checkTarget(sp *ServiceProvider, idp *IdentityProvider) error {
 	if sp == nil || idp == nil || idp.Metadata == nil {
-		return &ConfigError{Field: "ValidateResponse", Reason: "sp, idp and idp.Metadata are required"}
+		return configErr("validate_response", "sp, idp and idp.Metadata are required", nil)
 	}
 	if !pathSafeID(idp.ID) || sp.IdPID != idp.ID {
-		return &ConfigError{Field: "ValidateResponse", Reason: "sp is not the ServiceProvider of idp"}
+		return configErr("validate_response", "sp is not the ServiceProvider of idp", nil)
 	}
 	if sp.ACSURL == "" || sp.EntityID == "" {
-		return &ConfigError{Field: "ValidateResponse", Reason: "sp has no ACS URL or entity ID"}
+		return configErr("validate_response", "sp has no ACS URL or entity ID", nil)
 	}
 	if len(idp.Metadata.Certificates) == 0 {
-		return &ConfigError{Field: "IdPMetadata.Certificates", Reason: "no signing certificate"}
+		return configErr("id_pmetadata.certificates", "no signing certificate", nil)
 	}
 	return checkCertificates(idp.Metadata.Certificates)
 }
@@ -321,7 +326,7 @@ func (v *Validator) validate(ctx context.Context, sp *ServiceProvider, idp *Iden
 	// own assertion ID, which it could never use.)
 	if err := v.store.PutSingleUse(ctx, assertionKey(idp.ID, a.AssertionID), []byte{1}, deadline); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, respErrCause(ErrReplay, "assertion ID already used", err)
+			return nil, respErrCause(CodeReplay, "assertion ID already used", err)
 		}
 		return nil, fmt.Errorf("sso: recording assertion ID: %w", err)
 	}
@@ -332,25 +337,25 @@ func (v *Validator) validate(ctx context.Context, sp *ServiceProvider, idp *Iden
 		val, err := v.store.TakeSingleUse(ctx, requestKey(idp.ID, a.InResponseTo))
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, respErrCause(ErrUnknownRequest, "InResponseTo is not an outstanding request of this IdP", err)
+				return nil, respErrCause(CodeUnknownRequest, "InResponseTo is not an outstanding request of this IdP", err)
 			}
 			return nil, fmt.Errorf("sso: taking request ID: %w", err)
 		}
 		if string(val) != idp.ID {
-			return nil, respErr(ErrUnknownRequest, "request was issued to another IdP")
+			return nil, respErr(CodeUnknownRequest, "request was issued to another IdP")
 		}
 	}
 	return a, nil
 }
 
-// xmlRefusal is the *ResponseError for a document parseUntrustedXML or checkRoundTrip
+// xmlRefusal is the rejected-response error for a document parseUntrustedXML or checkRoundTrip
 // refused.
 func xmlRefusal(err error) error {
 	var pe *xmlParseError
 	if errors.As(err, &pe) && pe.unsafe {
-		return respErrCause(ErrUnsafeXML, "document refused", err)
+		return respErrCause(CodeUnsafeXML, "document refused", err)
 	}
-	return respErrCause(ErrMalformedResponse, "document is not XML", err)
+	return respErrCause(CodeMalformedResponse, "document is not XML", err)
 }
 
 func responseLimits(maxBytes, maxTokens int) xmlLimits {
@@ -365,7 +370,7 @@ func responseLimits(maxBytes, maxTokens int) xmlLimits {
 // payload that does not decode to XML is refused as malformed.
 func (v *Validator) decode(s string) ([]byte, error) {
 	if len(s) > v.maxResponseSize {
-		return nil, respErr(ErrResponseTooLarge, "SAMLResponse form value exceeds the size cap")
+		return nil, respErr(CodeResponseTooLarge, "SAMLResponse form value exceeds the size cap")
 	}
 	s = strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
@@ -374,17 +379,17 @@ func (v *Validator) decode(s string) ([]byte, error) {
 		return r
 	}, s)
 	if base64.StdEncoding.DecodedLen(len(s)) > v.maxXMLSize+2 { // +2: DecodedLen counts padding
-		return nil, respErr(ErrResponseTooLarge, "XML exceeds the size cap")
+		return nil, respErr(CodeResponseTooLarge, "XML exceeds the size cap")
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, respErrCause(ErrMalformedResponse, "SAMLResponse is not base64", err)
+		return nil, respErrCause(CodeMalformedResponse, "SAMLResponse is not base64", err)
 	}
 	if len(b) > v.maxXMLSize {
-		return nil, respErr(ErrResponseTooLarge, "XML exceeds the size cap")
+		return nil, respErr(CodeResponseTooLarge, "XML exceeds the size cap")
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '<' {
-		return nil, respErr(ErrMalformedResponse, "SAMLResponse is not XML (the HTTP-POST binding does not use DEFLATE)")
+		return nil, respErr(CodeMalformedResponse, "SAMLResponse is not XML (the HTTP-POST binding does not use DEFLATE)")
 	}
 	return b, nil
 }
@@ -402,7 +407,7 @@ type verifiedResponse struct {
 // verifyResponse checks the document's shape and verifies its signatures.
 func verifyResponse(root *etree.Element, certs []*x509.Certificate, now time.Time) (*verifiedResponse, error) {
 	if !isEl(root, nsProtocol, "Response") {
-		return nil, respErr(ErrMalformedResponse, "root element is not a SAML 2.0 protocol Response")
+		return nil, respErr(CodeMalformedResponse, "root element is not a SAML 2.0 protocol Response")
 	}
 	var assertions, sigs []*etree.Element
 	encrypted := false
@@ -423,17 +428,17 @@ func verifyResponse(root *etree.Element, certs []*x509.Certificate, now time.Tim
 		}
 	})
 	if encrypted {
-		return nil, respErr(ErrEncryptedAssertion, "encrypted assertions are not supported")
+		return nil, respErr(CodeEncryptedAssertion, "encrypted assertions are not supported")
 	}
 	if dupID {
-		return nil, respErr(ErrMalformedResponse, "two elements share an ID")
+		return nil, respErr(CodeMalformedResponse, "two elements share an ID")
 	}
 	if len(assertions) != 1 {
-		return nil, respErr(ErrMalformedResponse, "want exactly one Assertion")
+		return nil, respErr(CodeMalformedResponse, "want exactly one Assertion")
 	}
 	assertion := assertions[0]
 	if assertion.Parent() != root {
-		return nil, respErr(ErrMalformedResponse, "the Assertion is not a direct child of the Response")
+		return nil, respErr(CodeMalformedResponse, "the Assertion is not a direct child of the Response")
 	}
 	if err := checkID(attrOr(root, "ID")); err != nil {
 		return nil, err
@@ -449,11 +454,11 @@ func verifyResponse(root *etree.Element, certs []*x509.Certificate, now time.Tim
 		case s.Parent() == assertion && assertSig == nil:
 			assertSig = s
 		default:
-			return nil, respErr(ErrMalformedResponse, "Signature in an unexpected position, or repeated")
+			return nil, respErr(CodeMalformedResponse, "Signature in an unexpected position, or repeated")
 		}
 	}
 	if respSig == nil && assertSig == nil {
-		return nil, respErr(ErrSignature, "neither the Response nor the Assertion is signed")
+		return nil, respErr(CodeSignature, "neither the Response nor the Assertion is signed")
 	}
 
 	vr := &verifiedResponse{response: root}
@@ -467,14 +472,14 @@ func verifyResponse(root *etree.Element, certs []*x509.Certificate, now time.Tim
 		// still in there.
 		a, n := oneChild(out, nsAssertion, "Assertion")
 		if n != 1 {
-			return nil, respErr(ErrMalformedResponse, "want exactly one Assertion in the signed Response")
+			return nil, respErr(CodeMalformedResponse, "want exactly one Assertion in the signed Response")
 		}
 		assertion = a
 		assertSig = nil
 		if s, n := oneChild(a, nsDSig, "Signature"); n == 1 {
 			assertSig = s
 		} else if n > 1 {
-			return nil, respErr(ErrMalformedResponse, "Signature repeated")
+			return nil, respErr(CodeMalformedResponse, "Signature repeated")
 		}
 		vr.assertion = assertion
 	}
@@ -490,7 +495,7 @@ func verifyResponse(root *etree.Element, certs []*x509.Certificate, now time.Tim
 
 func checkID(id string) error {
 	if id == "" || len(id) > maxIDLength || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return respErr(ErrMalformedResponse, "missing or unusable ID attribute")
+		return respErr(CodeMalformedResponse, "missing or unusable ID attribute")
 	}
 	return nil
 }
@@ -503,7 +508,7 @@ func parseTime(el *etree.Element, name string) (t time.Time, ok bool, err error)
 	}
 	t, err = time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, true, respErrCause(ErrMalformedResponse, "bad "+name, err)
+		return time.Time{}, true, respErrCause(CodeMalformedResponse, "bad "+name, err)
 	}
 	return t, true, nil
 }
@@ -514,7 +519,7 @@ func requireTime(el *etree.Element, name string) (time.Time, error) {
 		return t, err
 	}
 	if !ok {
-		return t, respErr(ErrMalformedResponse, "missing "+name)
+		return t, respErr(CodeMalformedResponse, "missing "+name)
 	}
 	return t, nil
 }
@@ -522,10 +527,10 @@ func requireTime(el *etree.Element, name string) (time.Time, error) {
 // checkIssueInstant rejects an instant in the future or older than the maximum age.
 func (v *Validator) checkIssueInstant(t, now time.Time) error {
 	if t.After(now.Add(v.skew)) {
-		return respErr(ErrNotYetValid, "IssueInstant is in the future")
+		return respErr(CodeNotYetValid, "IssueInstant is in the future")
 	}
 	if now.Sub(t) > v.maxIssueAge+v.skew {
-		return respErr(ErrExpired, "IssueInstant is older than the maximum age")
+		return respErr(CodeExpired, "IssueInstant is older than the maximum age")
 	}
 	return nil
 }
@@ -533,14 +538,14 @@ func (v *Validator) checkIssueInstant(t, now time.Time) error {
 // notBefore and notOnOrAfter apply the skew to a validity window.
 func (v *Validator) checkNotBefore(t, now time.Time) error {
 	if now.Add(v.skew).Before(t) {
-		return respErr(ErrNotYetValid, "NotBefore is in the future")
+		return respErr(CodeNotYetValid, "NotBefore is in the future")
 	}
 	return nil
 }
 
 func (v *Validator) checkNotOnOrAfter(t, now time.Time) error {
 	if !now.Before(t.Add(v.skew)) {
-		return respErr(ErrExpired, "NotOnOrAfter has passed")
+		return respErr(CodeExpired, "NotOnOrAfter has passed")
 	}
 	return nil
 }
@@ -552,14 +557,14 @@ func issuerOf(el *etree.Element) (issuer string, present bool, err error) {
 	case n == 0:
 		return "", false, nil
 	case n > 1:
-		return "", true, respErr(ErrMalformedResponse, "Issuer repeated")
+		return "", true, respErr(CodeMalformedResponse, "Issuer repeated")
 	}
 	if f, ok := attrValue(is, "Format"); ok && f != nameIDFormatEntity {
-		return "", true, respErr(ErrIssuer, "Issuer Format is not entity")
+		return "", true, respErr(CodeIssuer, "Issuer Format is not entity")
 	}
 	txt, ok := textOf(is)
 	if !ok {
-		return "", true, respErr(ErrMalformedResponse, "Issuer is not text")
+		return "", true, respErr(CodeMalformedResponse, "Issuer is not text")
 	}
 	return strings.TrimSpace(txt), true, nil
 }
@@ -570,7 +575,7 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 
 	// The Response.
 	if attrOr(r, "Version") != "2.0" {
-		return nil, zero, respErr(ErrMalformedResponse, "Response Version is not 2.0")
+		return nil, zero, respErr(CodeMalformedResponse, "Response Version is not 2.0")
 	}
 	rIssue, err := requireTime(r, "IssueInstant")
 	if err != nil {
@@ -581,32 +586,32 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 	}
 	dest, hasDest := attrValue(r, "Destination")
 	if vr.responseSigned && !hasDest {
-		return nil, zero, respErr(ErrDestination, "signed Response has no Destination")
+		return nil, zero, respErr(CodeDestination, "signed Response has no Destination")
 	}
 	if hasDest && dest != sp.ACSURL {
-		return nil, zero, respErr(ErrDestination, "Destination is not this service provider's ACS URL")
+		return nil, zero, respErr(CodeDestination, "Destination is not this service provider's ACS URL")
 	}
 	if iss, present, err := issuerOf(r); err != nil {
 		return nil, zero, err
 	} else if present && iss != idp.Metadata.EntityID {
-		return nil, zero, respErr(ErrIssuer, "Response Issuer is not the IdP's entity ID")
+		return nil, zero, respErr(CodeIssuer, "Response Issuer is not the IdP's entity ID")
 	}
 	st, n := oneChild(r, nsProtocol, "Status")
 	if n != 1 {
-		return nil, zero, respErr(ErrMalformedResponse, "want exactly one Status")
+		return nil, zero, respErr(CodeMalformedResponse, "want exactly one Status")
 	}
 	sc, n := oneChild(st, nsProtocol, "StatusCode")
 	if n != 1 {
-		return nil, zero, respErr(ErrMalformedResponse, "want exactly one StatusCode")
+		return nil, zero, respErr(CodeMalformedResponse, "want exactly one StatusCode")
 	}
 	if attrOr(sc, "Value") != statusSuccess {
-		return nil, zero, respErr(ErrStatus, "StatusCode is not Success")
+		return nil, zero, respErr(CodeStatus, "StatusCode is not Success")
 	}
 	respIRT, respHasIRT := attrValue(r, "InResponseTo")
 
 	// The Assertion, read only from verified XML.
 	if attrOr(a, "Version") != "2.0" {
-		return nil, zero, respErr(ErrMalformedResponse, "Assertion Version is not 2.0")
+		return nil, zero, respErr(CodeMalformedResponse, "Assertion Version is not 2.0")
 	}
 	out := &Assertion{IdPID: idp.ID, AssertionID: attrOr(a, "ID")}
 	if out.IssueInstant, err = requireTime(a, "IssueInstant"); err != nil {
@@ -620,35 +625,35 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 		return nil, zero, err
 	}
 	if !present || iss != idp.Metadata.EntityID {
-		return nil, zero, respErr(ErrIssuer, "Assertion Issuer is not the IdP's entity ID")
+		return nil, zero, respErr(CodeIssuer, "Assertion Issuer is not the IdP's entity ID")
 	}
 	out.IdPEntityID = iss
 
 	// Subject.
 	subj, n := oneChild(a, nsAssertion, "Subject")
 	if n != 1 {
-		return nil, zero, respErr(ErrMalformedResponse, "want exactly one Subject")
+		return nil, zero, respErr(CodeMalformedResponse, "want exactly one Subject")
 	}
 	nid, n := oneChild(subj, nsAssertion, "NameID")
 	if n != 1 {
-		return nil, zero, respErr(ErrMalformedResponse, "want exactly one (unencrypted) NameID")
+		return nil, zero, respErr(CodeMalformedResponse, "want exactly one (unencrypted) NameID")
 	}
 	txt, ok := textOf(nid)
 	// XML whitespace only: a Unicode space (U+00A0, ...) is part of the subject, not padding.
 	if out.NameID = strings.Trim(txt, " \t\r\n"); !ok || out.NameID == "" || len(out.NameID) > 1024 {
-		return nil, zero, respErr(ErrMalformedResponse, "NameID is empty or not text")
+		return nil, zero, respErr(CodeMalformedResponse, "NameID is empty or not text")
 	}
 	out.NameIDFormat = attrOr(nid, "Format")
 	confs := childrenNS(subj, nsAssertion, "SubjectConfirmation")
 	if len(confs) != 1 || attrOr(confs[0], "Method") != cmBearer {
-		return nil, zero, respErr(ErrRecipient, "want exactly one bearer SubjectConfirmation")
+		return nil, zero, respErr(CodeRecipient, "want exactly one bearer SubjectConfirmation")
 	}
 	scd, n := oneChild(confs[0], nsAssertion, "SubjectConfirmationData")
 	if n != 1 {
-		return nil, zero, respErr(ErrRecipient, "want exactly one SubjectConfirmationData")
+		return nil, zero, respErr(CodeRecipient, "want exactly one SubjectConfirmationData")
 	}
 	if attrOr(scd, "Recipient") != sp.ACSURL {
-		return nil, zero, respErr(ErrRecipient, "Recipient is not this service provider's ACS URL")
+		return nil, zero, respErr(CodeRecipient, "Recipient is not this service provider's ACS URL")
 	}
 	scdNOA, err := requireTime(scd, "NotOnOrAfter")
 	if err != nil {
@@ -666,16 +671,16 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 	}
 	scdIRT, scdHasIRT := attrValue(scd, "InResponseTo")
 	if respHasIRT != scdHasIRT || respIRT != scdIRT {
-		return nil, zero, respErr(ErrUnknownRequest, "InResponseTo of the Response and of the SubjectConfirmationData differ")
+		return nil, zero, respErr(CodeUnknownRequest, "InResponseTo of the Response and of the SubjectConfirmationData differ")
 	}
 	if scdHasIRT {
 		if err := checkID(scdIRT); err != nil {
-			return nil, zero, respErr(ErrUnknownRequest, "InResponseTo is empty or unusable")
+			return nil, zero, respErr(CodeUnknownRequest, "InResponseTo is empty or unusable")
 		}
 		out.InResponseTo = scdIRT
 	} else {
 		if !idp.AllowIdPInitiated {
-			return nil, zero, respErr(ErrUnsolicited, "response has no InResponseTo and the IdP does not allow IdP-initiated login")
+			return nil, zero, respErr(CodeUnsolicited, "response has no InResponseTo and the IdP does not allow IdP-initiated login")
 		}
 		out.IdPInitiated = true
 	}
@@ -683,7 +688,7 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 	// Conditions.
 	cond, n := oneChild(a, nsAssertion, "Conditions")
 	if n != 1 {
-		return nil, zero, respErr(ErrMalformedResponse, "want exactly one Conditions")
+		return nil, zero, respErr(CodeMalformedResponse, "want exactly one Conditions")
 	}
 	nb, err := requireTime(cond, "NotBefore")
 	if err != nil {
@@ -711,17 +716,17 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 				}
 			}
 			if !match {
-				return nil, zero, respErr(ErrAudience, "an AudienceRestriction does not name this service provider")
+				return nil, zero, respErr(CodeAudience, "an AudienceRestriction does not name this service provider")
 			}
 		case isEl(c, nsAssertion, "OneTimeUse"), isEl(c, nsAssertion, "ProxyRestriction"):
 			// OneTimeUse is what the replay cache enforces anyway; ProxyRestriction only
 			// limits what we may do with the assertion, and we pass it on to nobody.
 		default:
-			return nil, zero, respErr(ErrMalformedResponse, "unsupported condition")
+			return nil, zero, respErr(CodeMalformedResponse, "unsupported condition")
 		}
 	}
 	if restrictions == 0 {
-		return nil, zero, respErr(ErrAudience, "no AudienceRestriction")
+		return nil, zero, respErr(CodeAudience, "no AudienceRestriction")
 	}
 	out.NotOnOrAfter = condNOA
 	if scdNOA.Before(condNOA) {
@@ -731,7 +736,7 @@ func (v *Validator) checkResponse(vr *verifiedResponse, sp *ServiceProvider, idp
 	// AuthnStatement.
 	authn := childrenNS(a, nsAssertion, "AuthnStatement")
 	if len(authn) == 0 {
-		return nil, zero, respErr(ErrMalformedResponse, "no AuthnStatement")
+		return nil, zero, respErr(CodeMalformedResponse, "no AuthnStatement")
 	}
 	for i, as := range authn {
 		t, ok, err := parseTime(as, "SessionNotOnOrAfter")

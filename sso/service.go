@@ -14,6 +14,7 @@ import (
 	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/members"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -28,8 +29,10 @@ const DefaultReturnPath = "/"
 //
 // Changes (identity providers, settings) need rbac.SSOManage, which only administrators
 // hold, and a plan with identity.FeatureSSO; each runs in one store.Update together with its
-// audit event. Reads (IdentityProvider, IdentityProviders, Settings) do not authorize: guard
-// them with rbac.SSORead at the edge that serves them, as for identity.Directory.
+// audit event. Reads (IdentityProvider, IdentityProviders, Settings) need rbac.SSORead, in
+// the View that reads. Every call for a principal acts in its account (by.AccountID); the
+// login flows (LoginChoices, LoginPolicy, BeginLogin, CompleteLogin, ServiceProvider) run
+// before anyone is signed in and take the account from the URL instead.
 //
 // A Service holds no mutable state and is safe for concurrent use.
 type Service struct {
@@ -39,10 +42,11 @@ type Service struct {
 	dir      *identity.Directory
 	v        *Validator
 	base     string
-	clock    Clock
+	clock    store.Clock
 	rand     io.Reader
 	ids      *id.Generator
-	rec      audit.Recorder
+	rec      audit.Recorder[identity.Resource]
+	members  members.Events[identity.Resource]
 	log      *slog.Logger
 	loginTTL time.Duration
 	pages    pages
@@ -52,7 +56,7 @@ type Service struct {
 type Option func(*config)
 
 type config struct {
-	clock     Clock
+	clock     store.Clock
 	rand      io.Reader
 	logger    *slog.Logger
 	loginTTL  time.Duration
@@ -60,7 +64,7 @@ type config struct {
 }
 
 // WithClock sets the time source (default: the system clock).
-func WithClock(c Clock) Option { return func(o *config) { o.clock = c } }
+func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
 
 // WithRandom sets the randomness for IDs, AuthnRequest IDs and RelayState keys (default:
 // crypto/rand.Reader).
@@ -86,17 +90,25 @@ func WithValidatorOptions(opts ...ValidatorOption) Option {
 // baseURL is the absolute URL under which the embedder mounts Handler, as for
 // NewServiceProvider: "https://dashboard.example.com" gives ACS URLs
 // "https://dashboard.example.com/sso/<account_id>/<idp_id>/acs". It must be https (http only
-// on a loopback host, for tests). The error is a *ConfigError.
+// on a loopback host, for tests). A nil store or authorizer, or an option set to nil, is an
+// error matching store.ErrInvalid that names it; an unusable base URL or option has code
+// CodeConfigInvalid.
 func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option) (*Service, error) {
-	if st == nil || authz == nil {
-		return nil, &ConfigError{Field: "New", Reason: "store and authorizer are required"}
+	switch {
+	case st == nil:
+		return nil, required("store")
+	case authz == nil:
+		return nil, required("authorizer")
 	}
 	c := config{clock: clock.System{}, rand: rand.Reader, loginTTL: DefaultRequestTTL}
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.clock == nil || c.rand == nil {
-		return nil, &ConfigError{Field: "New", Reason: "clock and randomness must not be nil"}
+	switch {
+	case c.clock == nil:
+		return nil, required("clock")
+	case c.rand == nil:
+		return nil, required("random")
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -108,22 +120,48 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 	if err != nil {
 		return nil, err
 	}
+	dir, err := identity.New(st, authz, identity.WithClock(c.clock), identity.WithRandom(c.rand), identity.WithLogger(c.logger))
+	if err != nil {
+		return nil, err
+	}
 	ids := id.NewGenerator(c.clock, c.rand)
+	rec := audit.New(ids, c.clock, identity.ResourceOf)
 	return &Service{
-		st: st, authz: authz, plans: authz.Catalog(), v: v, base: baseURL,
-		dir: identity.New(st, authz.Catalog(), authz,
-			identity.WithClock(c.clock), identity.WithRandom(c.rand), identity.WithLogger(c.logger)),
+		st: st, authz: authz, plans: authz.Catalog(), v: v, base: baseURL, dir: dir,
 		clock: c.clock, rand: c.rand, ids: ids, log: c.logger, loginTTL: c.loginTTL,
-		rec: audit.Recorder{IDs: ids, Clock: c.clock}, pages: newPages(),
+		rec: rec, members: memberEvents(rec), pages: newPages(),
 	}, nil
+}
+
+// memberEvents is how just-in-time provisioning records the member it creates, with
+// identity's event types and objects (internal/members).
+func memberEvents(rec audit.Recorder[identity.Resource]) members.Events[identity.Resource] {
+	return members.Events[identity.Resource]{
+		Rec: rec, MemberCreated: identity.EventMemberCreated, InvitationAccepted: identity.EventInvitationAccepted,
+		InvitationDeleted: identity.EventInvitationDeleted,
+		Member: func(m store.Membership, u store.User) audit.Object[identity.Resource] {
+			return identity.MemberObjectOf(m, u)
+		},
+		Invitation: func(inv store.Invitation) audit.Object[identity.Resource] { return identity.InvitationObjectOf(inv) },
+	}
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 
 // ServiceProvider returns iamkit's SAML service provider for one IdP of one account: the
-// entity ID and ACS URL to give that IdP. The IdP must exist in the account.
+// entity ID and ACS URL to give that IdP, which Handler serves as public SP metadata. It is
+// part of the login flow, read by the IdP before anyone signs in: it checks no permission.
+// The IdP must exist in the account.
 func (s *Service) ServiceProvider(ctx context.Context, accountID, idpID string) (*ServiceProvider, error) {
-	p, err := s.IdentityProvider(ctx, accountID, idpID)
+	if err := checkIdPIDs(accountID, idpID); err != nil {
+		return nil, err
+	}
+	var p store.IdentityProvider
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var err error
+		p, err = idpIn(ctx, r, accountID, idpID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -142,17 +180,20 @@ func (s *Service) spFor(p store.IdentityProvider) (*ServiceProvider, error) {
 	return sp, nil
 }
 
-// permit checks, inside tx, that the account exists, its plan includes SSO and by holds
-// rbac.SSOManage.
-func (s *Service) permit(ctx context.Context, tx store.Tx, by identity.Principal, accountID string) (store.Account, error) {
-	acct, err := tx.Account(ctx, accountID)
+// permit checks, through r, that by's account exists, its plan includes SSO and by holds
+// perm (rbac.SSOManage for a change, rbac.SSORead for a read), and returns the account.
+func (s *Service) permit(ctx context.Context, r store.Reader, by identity.Principal, perm rbac.Permission) (store.Account, error) {
+	if err := by.Validate(); err != nil {
+		return store.Account{}, err
+	}
+	acct, err := r.Account(ctx, by.AccountID)
 	if err != nil {
-		return store.Account{}, fmt.Errorf("sso: account %s: %w", accountID, err)
+		return store.Account{}, fmt.Errorf("sso: account %s: %w", by.AccountID, err)
 	}
 	if err := s.requireSSO(acct); err != nil {
 		return store.Account{}, err
 	}
-	if err := s.authz.RequireIn(ctx, tx, by, accountID, rbac.SSOManage); err != nil {
+	if err := s.authz.RequireIn(ctx, r, by, perm); err != nil {
 		return store.Account{}, err
 	}
 	return acct, nil
@@ -177,21 +218,19 @@ func (s *Service) effectiveSettings(acct store.Account) Settings {
 	return st
 }
 
-// Settings returns an account's SSO settings with defaults applied (invite-only, enforcement
-// off). They are the stored settings: on a plan without SSO, LoginPolicy treats enforcement
-// as off whatever they say.
-func (s *Service) Settings(ctx context.Context, accountID string) (Settings, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
-		return Settings{}, err
-	}
+// Settings returns the SSO settings of by's account with defaults applied (invite-only,
+// enforcement off); by needs rbac.SSORead and the plan identity.FeatureSSO. They are the
+// stored settings: on a plan without SSO, LoginPolicy treats enforcement as off whatever
+// they say.
+func (s *Service) Settings(ctx context.Context, by identity.Principal) (Settings, error) {
 	var acct store.Account
 	err := s.st.View(ctx, func(r store.Reader) error {
 		var err error
-		acct, err = r.Account(ctx, accountID)
+		acct, err = s.permit(ctx, r, by, rbac.SSORead)
 		return err
 	})
 	if err != nil {
-		return Settings{}, fmt.Errorf("sso: account %s: %w", accountID, err)
+		return Settings{}, err
 	}
 	return settingsOf(acct.SSO), nil
 }
@@ -202,30 +241,28 @@ type SettingsUpdate struct {
 	Enforcement  *Enforcement
 }
 
-// UpdateSettings changes an account's provisioning mode or enforcement; by needs
+// UpdateSettings changes the provisioning mode or enforcement of by's account; by needs
 // rbac.SSOManage and the plan identity.FeatureSSO. When enforcement leaves "off", Since is
 // set to now: members who joined before keep their other logins in mixed mode. Enforcement
-// "enforced" needs at least one identity provider (an *EnforcementError matching
-// ErrNoIdentityProvider otherwise). A change records an sso_settings_updated event.
-func (s *Service) UpdateSettings(ctx context.Context, by identity.Principal, accountID string, u SettingsUpdate) (Settings, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
-		return Settings{}, err
-	}
-	if err := by.Validate(accountID); err != nil {
+// "enforced" needs at least one identity provider (a conflict, code CodeNoIdentityProvider,
+// otherwise). A change records an sso_settings_updated event.
+func (s *Service) UpdateSettings(ctx context.Context, by identity.Principal, u SettingsUpdate) (Settings, error) {
+	if err := by.Validate(); err != nil {
 		return Settings{}, err
 	}
 	if u.Provisioning != nil && !u.Provisioning.Valid() {
-		return Settings{}, &identity.ValidationError{Field: "provisioning", Reason: `must be "invite_only" or "jit"`}
+		return Settings{}, store.Invalid("provisioning", store.CodeInvalidValue, 0, `must be "invite_only" or "jit"`)
 	}
 	if u.Enforcement != nil && !u.Enforcement.Valid() {
-		return Settings{}, &identity.ValidationError{Field: "enforcement", Reason: `must be "off", "mixed" or "enforced"`}
+		return Settings{}, store.Invalid("enforcement", store.CodeInvalidValue, 0, `must be "off", "mixed" or "enforced"`)
 	}
 	var out Settings
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		acct, err := s.permit(ctx, tx, by, accountID)
+		acct, err := s.permit(ctx, tx, by, rbac.SSOManage)
 		if err != nil {
 			return err
 		}
+		accountID := acct.ID
 		before := settingsOf(acct.SSO)
 		out = before
 		if u.Provisioning != nil {
@@ -239,7 +276,7 @@ func (s *Service) UpdateSettings(ctx context.Context, by identity.Principal, acc
 					return err
 				}
 				if n == 0 {
-					return &EnforcementError{AccountID: accountID, Kind: ErrNoIdentityProvider}
+					return store.NewError(store.ErrConflict, CodeNoIdentityProvider, "enforcing SSO needs at least one identity provider")
 				}
 			}
 			if before.Enforcement == EnforcementOff && out.Enforcement != EnforcementOff {
@@ -253,7 +290,7 @@ func (s *Service) UpdateSettings(ctx context.Context, by identity.Principal, acc
 		if err := tx.PutAccount(ctx, acct); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, tx, accountID, audit.SSOSettingsUpdated, by.Audit(), audit.SSOSettings(string(out.Provisioning), string(out.Enforcement), out.Since))
+		return s.rec.Record(ctx, tx, accountID, identity.EventSSOSettingsUpdated, by.Audit(), SettingsObjectOf(out))
 	})
 	if err != nil {
 		return Settings{}, err
@@ -272,16 +309,17 @@ func countIdPs(ctx context.Context, r store.Reader, accountID string, limit int)
 // that mixed and enforced SSO hold. See Settings.LoginPolicy for the rules; besides them a
 // bot user is denied (ReasonBotUser) and a user without a membership in the account is
 // denied (ReasonNotMember). On a plan without identity.FeatureSSO enforcement counts as off.
-// A deny is a LoginDecision, not an error; the error is for failures to decide.
+// A deny is a LoginDecision, not an error; the error is for failures to decide. It is part
+// of a login, before the user acts: it checks no permission.
 func (s *Service) LoginPolicy(ctx context.Context, accountID, principalID string, method LoginMethod) (LoginDecision, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+	if err := id.CheckArg("account_id", accountID, id.Account); err != nil {
 		return LoginDecision{}, err
 	}
 	if method == "" {
-		return LoginDecision{}, &identity.ValidationError{Field: "method", Reason: "required"}
+		return LoginDecision{}, store.Invalid("method", store.CodeRequired, 0, "required")
 	}
 	if err := botuser.CanLogInID(principalID); err != nil {
-		if errors.Is(err, botuser.ErrNoDashboard) {
+		if store.CodeOf(err) == botuser.CodeNoDashboard {
 			return LoginDecision{Method: method, Reason: ReasonBotUser}, nil
 		}
 		return LoginDecision{}, err

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
@@ -23,7 +22,7 @@ func readMetadata(t *testing.T, name string) string {
 	return string(b)
 }
 
-func eventTypes(t *testing.T, e *env) []string {
+func eventTypes(t *testing.T, e *env) []store.EventType {
 	t.Helper()
 	var evs []store.Event
 	err := e.st.View(e.ctx, func(r store.Reader) error {
@@ -34,7 +33,7 @@ func eventTypes(t *testing.T, e *env) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []store.EventType
 	for _, ev := range evs {
 		out = append(out, ev.Type)
 	}
@@ -44,7 +43,7 @@ func eventTypes(t *testing.T, e *env) []string {
 func TestIdentityProviderLifecycle(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, identity.Enterprise().Name)
-	p, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{
+	p, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, sso.IdPParams{
 		Description: "Okta", MetadataXML: readMetadata(t, "metadata-okta.xml"),
 		DefaultRoles: []string{rbac.RoleDeveloper}, Domains: []string{"Example.com ", "example.org", "example.com"},
 	})
@@ -56,7 +55,7 @@ func TestIdentityProviderLifecycle(t *testing.T) {
 		t.Fatalf("created %+v", p)
 	}
 	e.tick()
-	q, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{
+	q, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, sso.IdPParams{
 		Description: "Entra", MetadataXML: readMetadata(t, "metadata-entra.xml"), Domains: []string{"example.com"}, AllowIdPInitiated: true,
 	})
 	if err != nil {
@@ -64,44 +63,44 @@ func TestIdentityProviderLifecycle(t *testing.T) {
 	}
 
 	// Newest first, in pages.
-	page1, err := e.svc.IdentityProviders(e.ctx, e.acct.ID, store.Page{Limit: 1})
+	page1, err := e.svc.IdentityProviders(e.ctx, e.admin, store.Page{Limit: 1})
 	if err != nil || len(page1) != 1 || page1[0].ID != q.ID {
 		t.Fatalf("page 1: %v %v", page1, err)
 	}
-	page2, err := e.svc.IdentityProviders(e.ctx, e.acct.ID, store.Page{Limit: 1, BeforeID: page1[0].ID})
+	page2, err := e.svc.IdentityProviders(e.ctx, e.admin, store.Page{Limit: 1, BeforeID: page1[0].ID})
 	if err != nil || len(page2) != 1 || page2[0].ID != p.ID {
 		t.Fatalf("page 2: %v %v", page2, err)
 	}
 
 	// Returned values are copies.
-	got, err := e.svc.IdentityProvider(e.ctx, e.acct.ID, p.ID)
+	got, err := e.svc.IdentityProvider(e.ctx, e.admin, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got.Domains[0] = "evil.com"
-	if again, _ := e.svc.IdentityProvider(e.ctx, e.acct.ID, p.ID); again.Domains[0] != "example.com" {
+	if again, _ := e.svc.IdentityProvider(e.ctx, e.admin, p.ID); again.Domains[0] != "example.com" {
 		t.Fatal("a returned IdP shares memory with the store")
 	}
 
 	// The same entity ID twice in one account is a conflict.
-	_, err = e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{
+	_, err = e.svc.CreateIdentityProvider(e.ctx, e.admin, sso.IdPParams{
 		MetadataXML: readMetadata(t, "metadata-okta.xml"), Domains: []string{"example.com"},
 	})
 	wantErr(t, err, store.ErrConflict)
 
 	desc, allow := "Okta (staff)", true
-	up, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, e.acct.ID, p.ID, sso.IdPUpdate{Description: &desc, AllowIdPInitiated: &allow})
+	up, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, p.ID, sso.IdPUpdate{Description: &desc, AllowIdPInitiated: &allow})
 	if err != nil || up.Description != desc || !up.AllowIDPInitiated {
 		t.Fatalf("update: %+v %v", up, err)
 	}
-	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, e.acct.ID, q.ID); err != nil {
+	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, q.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.IdentityProvider(e.ctx, e.acct.ID, q.ID)
+	_, err = e.svc.IdentityProvider(e.ctx, e.admin, q.ID)
 	wantErr(t, err, store.ErrNotFound)
 
-	want := []string{string(audit.IdentityProviderDeleted), string(audit.IdentityProviderUpdated),
-		string(audit.IdentityProviderCreated), string(audit.IdentityProviderCreated)}
+	want := []store.EventType{identity.EventIdentityProviderDeleted, identity.EventIdentityProviderUpdated,
+		identity.EventIdentityProviderCreated, identity.EventIdentityProviderCreated}
 	if got := eventTypes(t, e); !slices.Equal(got[:4], want) {
 		t.Fatalf("events %v", got)
 	}
@@ -127,20 +126,19 @@ func TestIdentityProviderValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, c.p)
-			var ve *identity.ValidationError
-			if !errors.As(err, &ve) || ve.Field != c.field || !errors.Is(err, identity.ErrInvalid) {
+			_, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, c.p)
+			// Metadata errors name the part of metadata_xml at fault.
+			if f := invalidField(err); f != c.field && !strings.HasPrefix(f, c.field+".") || !errors.Is(err, store.ErrInvalid) {
 				t.Fatalf("error %v, want a validation error on %s", err, c.field)
 			}
 		})
 	}
-	_, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{MetadataXML: httpMD, Domains: []string{"example.com"}})
-	var me *sso.MetadataError
-	if !errors.Is(err, sso.ErrInvalidMetadata) || !errors.As(err, &me) {
+	_, err := e.svc.CreateIdentityProvider(e.ctx, e.admin, sso.IdPParams{MetadataXML: httpMD, Domains: []string{"example.com"}})
+	if !isMetadataErr(err) {
 		t.Fatalf("http metadata: %v", err)
 	}
-	_, err = e.svc.CreateIdentityProvider(e.ctx, e.admin, e.acct.ID, sso.IdPParams{MetadataXML: okta, Domains: []string{"example.com"}, DefaultRoles: []string{"no_such_role"}})
-	wantErr(t, err, identity.ErrInvalid)
+	_, err = e.svc.CreateIdentityProvider(e.ctx, e.admin, sso.IdPParams{MetadataXML: okta, Domains: []string{"example.com"}, DefaultRoles: []string{"no_such_role"}})
+	wantErr(t, err, store.ErrInvalid)
 }
 
 func TestIdentityProviderAuthorization(t *testing.T) {
@@ -148,18 +146,18 @@ func TestIdentityProviderAuthorization(t *testing.T) {
 	e := newEnv(t, identity.Enterprise().Name)
 	okta := sso.IdPParams{MetadataXML: readMetadata(t, "metadata-okta.xml"), Domains: []string{"example.com"}}
 	dev := e.principal(e.member("dev@example.com", rbac.RoleDeveloper).ID)
-	_, err := e.svc.CreateIdentityProvider(e.ctx, dev, e.acct.ID, okta)
-	wantErr(t, err, rbac.ErrDenied)
+	_, err := e.svc.CreateIdentityProvider(e.ctx, dev, okta)
+	wantErr(t, err, store.ErrDenied)
 	enf := sso.EnforcementMixed
-	_, err = e.svc.UpdateSettings(e.ctx, dev, e.acct.ID, sso.SettingsUpdate{Enforcement: &enf})
-	wantErr(t, err, rbac.ErrDenied)
+	_, err = e.svc.UpdateSettings(e.ctx, dev, sso.SettingsUpdate{Enforcement: &enf})
+	wantErr(t, err, store.ErrDenied)
 
 	// A plan without SSO: even the administrator cannot configure it.
 	f := newEnv(t, identity.PayAsYouGo().Name)
-	_, err = f.svc.CreateIdentityProvider(f.ctx, f.admin, f.acct.ID, okta)
-	wantErr(t, err, identity.ErrFeatureUnavailable)
-	_, err = f.svc.UpdateSettings(f.ctx, f.admin, f.acct.ID, sso.SettingsUpdate{Enforcement: &enf})
-	wantErr(t, err, identity.ErrFeatureUnavailable)
+	_, err = f.svc.CreateIdentityProvider(f.ctx, f.admin, okta)
+	wantErr(t, err, store.ErrFeatureUnavailable)
+	_, err = f.svc.UpdateSettings(f.ctx, f.admin, sso.SettingsUpdate{Enforcement: &enf})
+	wantErr(t, err, store.ErrFeatureUnavailable)
 }
 
 func TestDeleteLastIdPWhileEnforced(t *testing.T) {
@@ -167,27 +165,24 @@ func TestDeleteLastIdPWhileEnforced(t *testing.T) {
 	e := newEnv(t, identity.Enterprise().Name)
 	// Enforcing needs an IdP.
 	enf := sso.EnforcementEnforced
-	_, err := e.svc.UpdateSettings(e.ctx, e.admin, e.acct.ID, sso.SettingsUpdate{Enforcement: &enf})
-	wantErr(t, err, sso.ErrNoIdentityProvider)
-	var ee *sso.EnforcementError
-	if !errors.As(err, &ee) || ee.AccountID != e.acct.ID {
-		t.Fatalf("error %v", err)
-	}
+	_, err := e.svc.UpdateSettings(e.ctx, e.admin, sso.SettingsUpdate{Enforcement: &enf})
+	wantCode(t, err, sso.CodeNoIdentityProvider)
+	wantErr(t, err, store.ErrConflict)
 
 	a := e.newIdP(sso.IdPParams{Description: "A"})
 	b := e.newIdP(sso.IdPParams{Description: "B"})
 	e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementEnforced)
-	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, e.acct.ID, a.rec.ID); err != nil {
+	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, a.rec.ID); err != nil {
 		t.Fatalf("deleting one of two IdPs: %v", err)
 	}
-	err = e.svc.DeleteIdentityProvider(e.ctx, e.admin, e.acct.ID, b.rec.ID)
-	wantErr(t, err, sso.ErrLastIdentityProvider)
-	if _, err := e.svc.IdentityProvider(e.ctx, e.acct.ID, b.rec.ID); err != nil {
+	err = e.svc.DeleteIdentityProvider(e.ctx, e.admin, b.rec.ID)
+	wantCode(t, err, sso.CodeLastIdentityProvider)
+	if _, err := e.svc.IdentityProvider(e.ctx, e.admin, b.rec.ID); err != nil {
 		t.Fatalf("last IdP gone: %v", err)
 	}
 	// In mixed mode it may go.
 	e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementMixed)
-	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, e.acct.ID, b.rec.ID); err != nil {
+	if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, b.rec.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -195,7 +190,7 @@ func TestDeleteLastIdPWhileEnforced(t *testing.T) {
 func TestSettingsSince(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, identity.Enterprise().Name)
-	s, err := e.svc.Settings(e.ctx, e.acct.ID)
+	s, err := e.svc.Settings(e.ctx, e.admin)
 	if err != nil || s.Provisioning != sso.ProvisioningInviteOnly || s.Enforcement != sso.EnforcementOff || !s.Since.IsZero() {
 		t.Fatalf("defaults %+v %v", s, err)
 	}
@@ -215,12 +210,11 @@ func TestSettingsSince(t *testing.T) {
 		t.Fatalf("since %v, want %v", s3.Since, again)
 	}
 	bad := sso.Enforcement("strict")
-	_, err = e.svc.UpdateSettings(e.ctx, e.admin, e.acct.ID, sso.SettingsUpdate{Enforcement: &bad})
-	var ve *identity.ValidationError
-	if !errors.As(err, &ve) || ve.Field != "enforcement" {
+	_, err = e.svc.UpdateSettings(e.ctx, e.admin, sso.SettingsUpdate{Enforcement: &bad})
+	if invalidField(err) != "enforcement" {
 		t.Fatalf("error %v", err)
 	}
-	if got := eventTypes(t, e); got[0] != string(audit.SSOSettingsUpdated) {
+	if got := eventTypes(t, e); got[0] != identity.EventSSOSettingsUpdated {
 		t.Fatalf("events %v", got)
 	}
 }

@@ -109,21 +109,25 @@ func WithVerificationKeys(keys ...crypto.PublicKey) SessionOption {
 // NewSessions returns Sessions that sign with key, an ed25519.PrivateKey (or any
 // crypto.Signer with an Ed25519 public key, such as an HSM handle) for EdDSA, or an
 // *ecdsa.PrivateKey on P-256 for ES256. The library never generates the key: load it from
-// the embedder's secret store, and share it among the servers that verify sessions. Errors
-// are *ConfigError values.
+// the embedder's secret store, and share it among the servers that verify sessions. A nil
+// service or key is an error matching store.ErrInvalid that names it; an unusable key or
+// option has code CodeConfigInvalid.
 func NewSessions(svc *Service, key crypto.Signer, opts ...SessionOption) (*Sessions, error) {
-	if svc == nil || key == nil {
-		return nil, &ConfigError{Field: "NewSessions", Reason: "service and key are required"}
+	switch {
+	case svc == nil:
+		return nil, required("service")
+	case key == nil:
+		return nil, required("key")
 	}
 	c := sessionConfig{ttl: DefaultSessionTTL, issuer: "iamkit", cookie: DefaultSessionCookie}
 	for _, o := range opts {
 		o(&c)
 	}
 	if c.ttl <= 0 || c.ttl > MaxSessionTTL {
-		return nil, &ConfigError{Field: "SessionTTL", Reason: "must be positive and at most 24h"}
+		return nil, configErr("session_ttl", "must be positive and at most 24h", nil)
 	}
 	if c.issuer == "" {
-		return nil, &ConfigError{Field: "SessionIssuer", Reason: "must not be empty"}
+		return nil, configErr("session_issuer", "must not be empty", nil)
 	}
 	if err := checkSessionCookieName(c.cookie); err != nil {
 		return nil, err
@@ -150,11 +154,11 @@ func signingMethod(key crypto.Signer) (jwt.SigningMethod, error) {
 		return jwt.SigningMethodEdDSA, nil
 	case *ecdsa.PublicKey:
 		if _, ok := key.(*ecdsa.PrivateKey); !ok || pub.Curve != elliptic.P256() {
-			return nil, &ConfigError{Field: "key", Reason: "an ECDSA key must be an *ecdsa.PrivateKey on P-256 (ES256)"}
+			return nil, configErr("key", "an ECDSA key must be an *ecdsa.PrivateKey on P-256 (ES256)", nil)
 		}
 		return jwt.SigningMethodES256, nil
 	}
-	return nil, &ConfigError{Field: "key", Reason: "must be Ed25519 (EdDSA) or ECDSA P-256 (ES256)"}
+	return nil, configErr("key", "must be Ed25519 (EdDSA) or ECDSA P-256 (ES256)", nil)
 }
 
 // addKey registers a verification key under its key ID, checking it suits the algorithm.
@@ -162,18 +166,18 @@ func (ss *Sessions) addKey(pub crypto.PublicKey) (string, error) {
 	switch k := pub.(type) {
 	case ed25519.PublicKey:
 		if ss.method != jwt.SigningMethodEdDSA || len(k) != ed25519.PublicKeySize {
-			return "", &ConfigError{Field: "VerificationKeys", Reason: "every key must be of the signing key's algorithm"}
+			return "", configErr("verification_keys", "every key must be of the signing key's algorithm", nil)
 		}
 	case *ecdsa.PublicKey:
 		if ss.method != jwt.SigningMethodES256 || k.Curve != elliptic.P256() {
-			return "", &ConfigError{Field: "VerificationKeys", Reason: "every key must be of the signing key's algorithm"}
+			return "", configErr("verification_keys", "every key must be of the signing key's algorithm", nil)
 		}
 	default:
-		return "", &ConfigError{Field: "VerificationKeys", Reason: "must be ed25519.PublicKey or *ecdsa.PublicKey"}
+		return "", configErr("verification_keys", "must be ed25519.PublicKey or *ecdsa.PublicKey", nil)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return "", &ConfigError{Field: "VerificationKeys", Reason: "unusable public key"}
+		return "", configErr("verification_keys", "unusable public key", nil)
 	}
 	sum := sha256.Sum256(der)
 	kid := base64.RawURLEncoding.EncodeToString(sum[:12])
@@ -183,7 +187,7 @@ func (ss *Sessions) addKey(pub crypto.PublicKey) (string, error) {
 
 // IssueSession issues a session token for the user p in p.AccountID, who logged in with
 // method (through the IdP idpID when method is MethodSSO; idpID must be empty otherwise).
-// Bot principals are refused (a *LoginDeniedError matching botuser.ErrNoDashboard), and so
+// Bot principals are refused (store.ErrDenied, code ReasonBotUser), and so
 // is any login the account's policy denies now: a missing or disabled membership, or a
 // non-SSO method the account's enforcement rules out (see Service.LoginPolicy). Call it
 // right after authenticating the user; for SSO logins prefer IssueLoginSession.
@@ -199,26 +203,23 @@ func (ss *Sessions) IssueLoginSession(ctx context.Context, l *Login) (string, Se
 
 func (ss *Sessions) issue(ctx context.Context, p identity.Principal, method LoginMethod, idpID string, notAfter time.Time) (string, Session, error) {
 	if err := botuser.CanLogIn(p); err != nil {
-		if errors.Is(err, botuser.ErrNoDashboard) {
-			return "", Session{}, &LoginDeniedError{AccountID: p.AccountID, Reason: ReasonBotUser}
+		if store.CodeOf(err) == botuser.CodeNoDashboard {
+			return "", Session{}, loginDenied(ReasonBotUser)
 		}
 		return "", Session{}, err
 	}
-	if err := p.Validate(p.AccountID); err != nil {
-		return "", Session{}, err
-	}
-	if err := identity.CheckID("account_id", p.AccountID, id.Account); err != nil {
+	if err := p.Validate(); err != nil {
 		return "", Session{}, err
 	}
 	if err := checkMethod(method, idpID); err != nil {
-		return "", Session{}, &identity.ValidationError{Field: "method", Reason: err.Error()}
+		return "", Session{}, store.Invalid("method", store.CodeInvalidValue, 0, "%s", err.Error())
 	}
 	err := ss.svc.st.View(ctx, func(r store.Reader) error {
 		d, err := ss.svc.loginPolicy(ctx, r, p.AccountID, p.ID, method)
 		if err != nil {
 			return err
 		}
-		if err := d.Err(p.AccountID); err != nil {
+		if err := d.Err(); err != nil {
 			return err
 		}
 		if method == MethodSSO {
@@ -238,7 +239,7 @@ func (ss *Sessions) issue(ctx context.Context, p identity.Principal, method Logi
 	if !notAfter.IsZero() && notAfter.Before(exp) {
 		exp = notAfter.UTC().Truncate(time.Second)
 		if !exp.After(now) {
-			return "", Session{}, &LoginDeniedError{AccountID: p.AccountID, Reason: ReasonIdPSessionEnded}
+			return "", Session{}, loginDenied(ReasonIdPSessionEnded)
 		}
 	}
 	c := sessionClaims{
@@ -293,22 +294,23 @@ func checkMethod(method LoginMethod, idpID string) error {
 
 // VerifySession checks a session token for the account accountID, the account the embedder
 // is serving (from its URL, say, never from the token), and returns its session. accountID
-// must be an account ID (a *identity.ValidationError for field account_id otherwise).
+// must be an account ID (store.ErrInvalid on field account_id otherwise).
 //
 // The token must be at most MaxSessionTokenLen bytes, signed by this Sessions' key (or a
 // verification key) with the pinned algorithm, with this issuer and audience, issued in the
 // past and not expired by the Service's clock, and issued for accountID: a session of
 // another account is refused even when its user is a member of accountID too. Those
-// failures are *SessionError values matching ErrInvalidSession.
+// failures match store.ErrUnauthenticated with code CodeSessionInvalid.
 //
 // It then re-checks, in the store, that the login is still allowed: the membership exists and
 // is active, the account's current enforcement still permits the session's login method (a
 // password-born session ends when the account switches to "enforced", and in "mixed" unless
 // the member joined before SSO), and an SSO session's IdP still exists on a plan with SSO.
-// Those failures are *SessionError values matching ErrSessionRevoked. Store failures are
-// returned wrapped.
+// Those failures match store.ErrUnauthenticated with code CodeSessionRevoked; when the login
+// policy revoked it, the denying LoginReason is the error's cause (errors.As). Store failures
+// are returned wrapped.
 func (ss *Sessions) VerifySession(ctx context.Context, accountID, token string) (Session, error) {
-	if err := identity.CheckID("account_id", accountID, id.Account); err != nil {
+	if err := id.CheckArg("account_id", accountID, id.Account); err != nil {
 		return Session{}, err
 	}
 	sess, err := ss.parse(token)
@@ -327,11 +329,11 @@ func (ss *Sessions) VerifySession(ctx context.Context, accountID, token string) 
 			return err
 		}
 		if !d.Allowed {
-			return &SessionError{Kind: ErrSessionRevoked, Reason: "login policy", Decision: &d}
+			return revokedSession("login policy: "+string(d.Method), d.Reason)
 		}
 		if sess.Method == MethodSSO {
 			if err := ss.svc.ssoSessionSource(ctx, r, sess.AccountID, sess.IdPID); err != nil {
-				if errors.Is(err, store.ErrNotFound) || errors.Is(err, identity.ErrFeatureUnavailable) {
+				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrFeatureUnavailable) {
 					return revokedSession("the identity provider or SSO is no longer available", nil)
 				}
 				return err

@@ -8,6 +8,7 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
 )
 
 // TestSessionScopedToAccount: a session is verified for the account the embedder serves,
@@ -26,7 +27,7 @@ func TestSessionScopedToAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.dir.AddMember(e.ctx, otherAdmin, other.ID, alice.ID, []string{rbac.RoleDeveloper}); err != nil {
+	if _, err := e.dir.AddMember(e.ctx, otherAdmin, alice.ID, []string{rbac.RoleDeveloper}); err != nil {
 		t.Fatal(err)
 	}
 	tok, issued, err := e.sessions.IssueSession(e.ctx, e.principal(alice.ID), sso.MethodPassword, "")
@@ -51,13 +52,13 @@ func TestSessionScopedToAccount(t *testing.T) {
 			}
 			for _, acct := range []string{other.ID, "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"} {
 				s, err := verify(acct)
-				wantErr(t, err, sso.ErrInvalidSession)
+				wantCode(t, err, sso.CodeSessionInvalid)
 				if s != (sso.Session{}) {
 					t.Fatalf("refused, yet returned %+v", s)
 				}
 			}
 			_, err = verify("")
-			wantErr(t, err, identity.ErrInvalid)
+			wantErr(t, err, store.ErrInvalid)
 		})
 	}
 }

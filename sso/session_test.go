@@ -16,15 +16,16 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
 )
 
 func wantRevoked(t *testing.T, err error, reason sso.LoginReason) {
 	t.Helper()
-	var se *sso.SessionError
-	if !errors.Is(err, sso.ErrSessionRevoked) || !errors.As(err, &se) {
+	if store.CodeOf(err) != sso.CodeSessionRevoked || !errors.Is(err, store.ErrUnauthenticated) {
 		t.Fatalf("error %v, want a revoked session", err)
 	}
-	if reason != "" && (se.Decision == nil || se.Decision.Reason != reason) {
+	var got sso.LoginReason
+	if reason != "" && (!errors.As(err, &got) || got != reason) {
 		t.Fatalf("error %v, want reason %s", err, reason)
 	}
 }
@@ -51,10 +52,10 @@ func TestSessionEnforcement(t *testing.T) {
 		}, sso.ReasonSSOEnforced},
 		{"password, mixed, member re-added since", sso.MethodPassword, func(e *env, userID string, _ *testIdP) {
 			e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementMixed)
-			if err := e.dir.RemoveMember(e.ctx, e.admin, e.acct.ID, userID); err != nil {
+			if err := e.dir.RemoveMember(e.ctx, e.admin, userID); err != nil {
 				e.t.Fatal(err)
 			}
-			if _, err := e.dir.AddMember(e.ctx, e.admin, e.acct.ID, userID, nil); err != nil {
+			if _, err := e.dir.AddMember(e.ctx, e.admin, userID, nil); err != nil {
 				e.t.Fatal(err)
 			}
 		}, sso.ReasonSSORequired},
@@ -62,17 +63,17 @@ func TestSessionEnforcement(t *testing.T) {
 			e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementEnforced)
 		}, ""},
 		{"password, member disabled", sso.MethodPassword, func(e *env, userID string, _ *testIdP) {
-			if _, err := e.dir.DisableMember(e.ctx, e.admin, e.acct.ID, userID); err != nil {
+			if _, err := e.dir.DisableMember(e.ctx, e.admin, userID); err != nil {
 				e.t.Fatal(err)
 			}
 		}, sso.ReasonMemberDisabled},
 		{"sso, member removed", sso.MethodSSO, func(e *env, userID string, _ *testIdP) {
-			if err := e.dir.RemoveMember(e.ctx, e.admin, e.acct.ID, userID); err != nil {
+			if err := e.dir.RemoveMember(e.ctx, e.admin, userID); err != nil {
 				e.t.Fatal(err)
 			}
 		}, sso.ReasonNotMember},
 		{"sso, IdP deleted", sso.MethodSSO, func(e *env, _ string, idp *testIdP) {
-			if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, e.acct.ID, idp.rec.ID); err != nil {
+			if err := e.svc.DeleteIdentityProvider(e.ctx, e.admin, idp.rec.ID); err != nil {
 				e.t.Fatal(err)
 			}
 		}, "-"},
@@ -172,7 +173,7 @@ func TestSessionTokenChecks(t *testing.T) {
 		"other account":        resign(jwt.SigningMethodEdDSA, e.key, func(c jwt.MapClaims) { c["account_id"] = "ac_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ" }),
 	}
 	for name, b := range bad {
-		if _, err := e.sessions.VerifySession(e.ctx, e.acct.ID, b); !errors.Is(err, sso.ErrInvalidSession) {
+		if _, err := e.sessions.VerifySession(e.ctx, e.acct.ID, b); store.CodeOf(err) != sso.CodeSessionInvalid {
 			t.Errorf("%s: %v, want ErrInvalidSession", name, err)
 		}
 	}
@@ -192,7 +193,7 @@ func TestSessionTokenChecks(t *testing.T) {
 	// Expiry by the injected clock.
 	e.clk.Advance(time.Hour + time.Second)
 	_, err = e.sessions.VerifySession(e.ctx, e.acct.ID, tok)
-	wantErr(t, err, sso.ErrInvalidSession)
+	wantCode(t, err, sso.CodeSessionInvalid)
 }
 
 func TestSessionKeys(t *testing.T) {
@@ -216,18 +217,18 @@ func TestSessionKeys(t *testing.T) {
 	}
 	// The EdDSA Sessions does not accept the ES256 token, nor the reverse.
 	_, err = e.sessions.VerifySession(e.ctx, e.acct.ID, tok)
-	wantErr(t, err, sso.ErrInvalidSession)
+	wantCode(t, err, sso.CodeSessionInvalid)
 
 	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	_, err = sso.NewSessions(e.svc, ec384)
-	wantErr(t, err, sso.ErrInvalidConfig)
+	wantCode(t, err, sso.CodeConfigInvalid)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, err = sso.NewSessions(e.svc, rsaKey)
-	wantErr(t, err, sso.ErrInvalidConfig)
+	wantCode(t, err, sso.CodeConfigInvalid)
 	_, err = sso.NewSessions(e.svc, e.key, sso.WithVerificationKeys(&ec.PublicKey))
-	wantErr(t, err, sso.ErrInvalidConfig)
+	wantCode(t, err, sso.CodeConfigInvalid)
 	_, err = sso.NewSessions(e.svc, e.key, sso.WithSessionTTL(48*time.Hour))
-	wantErr(t, err, sso.ErrInvalidConfig)
+	wantCode(t, err, sso.CodeConfigInvalid)
 }
 
 // FuzzVerifySession: no input panics the session parser, and nothing but the token this
@@ -255,7 +256,7 @@ func FuzzVerifySession(f *testing.F) {
 			}
 			return
 		}
-		if !errors.Is(err, sso.ErrInvalidSession) && !errors.Is(err, sso.ErrSessionRevoked) && !errors.Is(err, identity.ErrInvalid) {
+		if store.CodeOf(err) != sso.CodeSessionInvalid && store.CodeOf(err) != sso.CodeSessionRevoked && !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}
 	})

@@ -60,14 +60,14 @@ func checkSignatureShape(sig *etree.Element, id string) error {
 		case isEl(c, nsDSig, "KeyInfo") && keyInfos == 0:
 			keyInfos++
 		default:
-			return respErr(ErrSignature, "Signature has a repeated or unexpected child element")
+			return respErr(CodeSignature, "Signature has a repeated or unexpected child element")
 		}
 	}
 	if signedInfo == nil || sigValue == nil {
-		return respErr(ErrSignature, "Signature lacks SignedInfo or SignatureValue")
+		return respErr(CodeSignature, "Signature lacks SignedInfo or SignatureValue")
 	}
 	if v, ok := textOf(sigValue); !ok || len(v) == 0 {
-		return respErr(ErrSignature, "SignatureValue is empty")
+		return respErr(CodeSignature, "SignatureValue is empty")
 	}
 
 	var c14n, method, ref *etree.Element
@@ -80,20 +80,20 @@ func checkSignatureShape(sig *etree.Element, id string) error {
 		case isEl(c, nsDSig, "Reference") && ref == nil:
 			ref = c
 		default:
-			return respErr(ErrSignature, "SignedInfo has a repeated or unexpected child element (one Reference only)")
+			return respErr(CodeSignature, "SignedInfo has a repeated or unexpected child element (one Reference only)")
 		}
 	}
 	if c14n == nil || method == nil || ref == nil {
-		return respErr(ErrSignature, "SignedInfo lacks CanonicalizationMethod, SignatureMethod or Reference")
+		return respErr(CodeSignature, "SignedInfo lacks CanonicalizationMethod, SignatureMethod or Reference")
 	}
 	if attrOr(c14n, "Algorithm") != algExcC14N || len(c14n.ChildElements()) != 0 {
-		return respErr(ErrAlgorithm, "canonicalization method is not exclusive c14n")
+		return respErr(CodeAlgorithm, "canonicalization method is not exclusive c14n")
 	}
 	if !allowedSignatureMethod(attrOr(method, "Algorithm")) {
-		return respErr(ErrAlgorithm, "signature method is not RSA or ECDSA with SHA-256/384/512")
+		return respErr(CodeAlgorithm, "signature method is not RSA or ECDSA with SHA-256/384/512")
 	}
 	if uri, ok := attrValue(ref, "URI"); !ok || id == "" || uri != "#"+id {
-		return respErr(ErrSignature, "signature does not reference the ID of the element that contains it")
+		return respErr(CodeSignature, "signature does not reference the ID of the element that contains it")
 	}
 
 	var transforms, digestMethod, digestValue *etree.Element
@@ -106,39 +106,39 @@ func checkSignatureShape(sig *etree.Element, id string) error {
 		case isEl(c, nsDSig, "DigestValue") && digestValue == nil:
 			digestValue = c
 		default:
-			return respErr(ErrSignature, "Reference has a repeated or unexpected child element")
+			return respErr(CodeSignature, "Reference has a repeated or unexpected child element")
 		}
 	}
 	if transforms == nil || digestMethod == nil || digestValue == nil {
-		return respErr(ErrSignature, "Reference lacks Transforms, DigestMethod or DigestValue")
+		return respErr(CodeSignature, "Reference lacks Transforms, DigestMethod or DigestValue")
 	}
 	if !allowedDigestMethod(attrOr(digestMethod, "Algorithm")) {
-		return respErr(ErrAlgorithm, "digest method is not SHA-256/384/512")
+		return respErr(CodeAlgorithm, "digest method is not SHA-256/384/512")
 	}
 	enveloped, excl := 0, 0
 	for _, t := range transforms.ChildElements() {
 		if !isEl(t, nsDSig, "Transform") {
-			return respErr(ErrSignature, "Transforms has an unexpected child element")
+			return respErr(CodeSignature, "Transforms has an unexpected child element")
 		}
 		switch attrOr(t, "Algorithm") {
 		case algEnveloped:
 			enveloped++
 			if len(t.ChildElements()) != 0 {
-				return respErr(ErrSignature, "enveloped-signature transform has children")
+				return respErr(CodeSignature, "enveloped-signature transform has children")
 			}
 		case algExcC14N:
 			excl++
 			for _, c := range t.ChildElements() {
 				if !isEl(c, algExcC14N, "InclusiveNamespaces") {
-					return respErr(ErrSignature, "exclusive c14n transform has an unexpected child")
+					return respErr(CodeSignature, "exclusive c14n transform has an unexpected child")
 				}
 			}
 		default:
-			return respErr(ErrAlgorithm, "transform is not enveloped-signature or exclusive c14n")
+			return respErr(CodeAlgorithm, "transform is not enveloped-signature or exclusive c14n")
 		}
 	}
 	if enveloped != 1 || excl > 1 {
-		return respErr(ErrSignature, "want one enveloped-signature transform and at most one exclusive c14n")
+		return respErr(CodeSignature, "want one enveloped-signature transform and at most one exclusive c14n")
 	}
 	return nil
 }
@@ -157,11 +157,11 @@ func verifySigned(el, sig *etree.Element, certs []*x509.Certificate, now time.Ti
 	}
 	pctx, err := etreeutils.NSBuildParentContext(el)
 	if err != nil {
-		return nil, respErrCause(ErrMalformedResponse, "namespace context", err)
+		return nil, respErrCause(CodeMalformedResponse, "namespace context", err)
 	}
 	detached, err := etreeutils.NSDetatch(pctx, el)
 	if err != nil {
-		return nil, respErrCause(ErrMalformedResponse, "namespace context", err)
+		return nil, respErrCause(CodeMalformedResponse, "namespace context", err)
 	}
 	for _, s := range childrenNS(detached, nsDSig, "Signature") {
 		for _, ki := range childrenNS(s, nsDSig, "KeyInfo") {
@@ -169,7 +169,7 @@ func verifySigned(el, sig *etree.Element, certs []*x509.Certificate, now time.Ti
 		}
 	}
 	if len(certs) == 0 {
-		return nil, respErr(ErrSignature, "the IdP has no certificates")
+		return nil, respErr(CodeSignature, "the IdP has no certificates")
 	}
 	if err := checkCertificates(certs); err != nil {
 		return nil, err // never verify with a key outside the policy
@@ -188,11 +188,11 @@ func verifySigned(el, sig *etree.Element, certs []*x509.Certificate, now time.Ti
 			continue
 		}
 		if out == nil || out.Tag != el.Tag || out.NamespaceURI() != el.NamespaceURI() || attrOr(out, "ID") != id {
-			return nil, respErr(ErrSignature, "verified element is not the signed element")
+			return nil, respErr(CodeSignature, "verified element is not the signed element")
 		}
 		return out, nil
 	}
-	return nil, respErrCause(ErrSignature, "signature does not verify with the IdP's certificates", lastErr)
+	return nil, respErrCause(CodeSignature, "signature does not verify with the IdP's certificates", lastErr)
 }
 
 // ecdsaSignatureToDER returns a copy of el whose direct-child Signature's SignatureValue, if

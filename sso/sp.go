@@ -49,17 +49,17 @@ type ServiceProvider struct {
 // from [A-Za-z0-9_-], as iamkit's IDs are.
 func NewServiceProvider(baseURL, accountID, idpID string) (*ServiceProvider, error) {
 	if err := checkURL(baseURL); err != nil {
-		return nil, &ConfigError{Field: "baseURL", Reason: err.Reason}
+		return nil, configErr("base_url", err.Msg, nil)
 	}
 	u, _ := url.Parse(baseURL) // checked above
 	if u.RawQuery != "" || u.ForceQuery {
-		return nil, &ConfigError{Field: "baseURL", Reason: "must not carry a query"}
+		return nil, configErr("base_url", "must not carry a query", nil)
 	}
 	if !pathSafeID(accountID) {
-		return nil, &ConfigError{Field: "accountID", Reason: "must be 1-64 characters of [A-Za-z0-9_-]"}
+		return nil, configErr("account_id", "must be 1-64 characters of [A-Za-z0-9_-]", nil)
 	}
 	if !pathSafeID(idpID) {
-		return nil, &ConfigError{Field: "idpID", Reason: "must be 1-64 characters of [A-Za-z0-9_-]"}
+		return nil, configErr("idp_id", "must be 1-64 characters of [A-Za-z0-9_-]", nil)
 	}
 	prefix := strings.TrimRight(baseURL, "/") + "/sso/" + accountID + "/" + idpID
 	return &ServiceProvider{

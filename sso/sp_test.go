@@ -16,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
 )
 
 func TestNewServiceProvider(t *testing.T) {
@@ -43,7 +44,7 @@ func TestNewServiceProvider(t *testing.T) {
 		{"https://dash.example.com", "ac_1", strings.Repeat("x", 65)},
 	}
 	for _, b := range bad {
-		if _, err := NewServiceProvider(b.base, b.account, b.idp); !errors.Is(err, ErrInvalidConfig) {
+		if _, err := NewServiceProvider(b.base, b.account, b.idp); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("%+v: got %v, want ErrInvalidConfig", b, err)
 		}
 	}
@@ -154,10 +155,10 @@ func TestAuthnRequestRedirect(t *testing.T) {
 	}
 	checkRequest(t, sp, req, parseRequestXML(t, x), md.SSORedirectURL)
 
-	if _, _, err := req.PostForm(""); !errors.Is(err, ErrBindingUnsupported) {
+	if _, _, err := req.PostForm(""); store.CodeOf(err) != CodeBindingUnsupported {
 		t.Fatalf("PostForm without a POST URL: %v", err)
 	}
-	if _, err := req.RedirectURL(strings.Repeat("r", MaxRelayStateSize+1)); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := req.RedirectURL(strings.Repeat("r", MaxRelayStateSize+1)); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("long RelayState: %v", err)
 	}
 	u2, err := req.RedirectURL("")
@@ -199,7 +200,7 @@ func TestAuthnRequestPost(t *testing.T) {
 	if bytes.Contains(page, []byte(`"><script>alert`)) {
 		t.Fatalf("RelayState not escaped:\n%s", page)
 	}
-	if _, err := req.RedirectURL(""); !errors.Is(err, ErrBindingUnsupported) {
+	if _, err := req.RedirectURL(""); store.CodeOf(err) != CodeBindingUnsupported {
 		t.Fatalf("RedirectURL without a redirect URL: %v", err)
 	}
 }
@@ -212,10 +213,10 @@ func TestAuthnRequestIDs(t *testing.T) {
 	if _, err := sp.NewAuthnRequest(iotest.ErrReader(io.ErrUnexpectedEOF), clk, md); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("random failure not reported: %v", err)
 	}
-	if _, err := sp.NewAuthnRequest(nil, clk, md); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := sp.NewAuthnRequest(nil, clk, md); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("nil random: %v", err)
 	}
-	if _, err := sp.NewAuthnRequest(fixedReader(1), clk, &IdPMetadata{}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := sp.NewAuthnRequest(fixedReader(1), clk, &IdPMetadata{}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("no SSO URL: %v", err)
 	}
 	seen := map[string]bool{}
@@ -241,7 +242,7 @@ func TestRelayStatePath(t *testing.T) {
 	for _, bad := range []string{"", "//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example/",
 		"javascript:alert(1)", "dashboard", "/\t/evil.example", "/\n/evil.example", "/a\\b", " /x", "/x y",
 		"/" + strings.Repeat("a", 1024)} {
-		if _, err := RelayStatePath(bad); !errors.Is(err, ErrUnsafeRelayState) {
+		if _, err := RelayStatePath(bad); store.CodeOf(err) != CodeRelayStateUnsafe {
 			t.Errorf("%q accepted", bad)
 		}
 	}

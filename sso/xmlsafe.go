@@ -45,7 +45,12 @@ type xmlParseError struct {
 	err    error
 }
 
-func (e *xmlParseError) Error() string { return joinMsg("xml", e.reason, e.err) }
+func (e *xmlParseError) Error() string {
+	if e.err != nil {
+		return "xml: " + e.reason + ": " + e.err.Error()
+	}
+	return "xml: " + e.reason
+}
 func (e *xmlParseError) Unwrap() error { return e.err }
 
 func unsafeXML(reason string) error { return &xmlParseError{unsafe: true, reason: reason} }

@@ -29,7 +29,7 @@ func TestXSW(t *testing.T) {
 		{name: "Unmodified", setup: responseSigned, after: edit(func(root *etree.Element) {})},
 		// XSW1: the evil Response takes a new ID; the original signed Response, without its
 		// signature, is hidden inside the Signature.
-		{name: "XSW1", want: ErrInvalidResponse, setup: responseSigned,
+		{name: "XSW1", want: anyRejection, setup: responseSigned,
 			after: edit(func(root *etree.Element) {
 				orig := root.Copy()
 				dropSignature(orig)
@@ -38,7 +38,7 @@ func TestXSW(t *testing.T) {
 				root.SelectElement("ds:Signature").AddChild(orig)
 			})},
 		// XSW2: as XSW1, with the original placed before the Signature, as a sibling.
-		{name: "XSW2", want: ErrInvalidResponse, setup: responseSigned,
+		{name: "XSW2", want: anyRejection, setup: responseSigned,
 			after: edit(func(root *etree.Element) {
 				orig := root.Copy()
 				dropSignature(orig)
@@ -48,14 +48,14 @@ func TestXSW(t *testing.T) {
 				root.InsertChildAt(sig.Index(), orig)
 			})},
 		// XSW3: an unsigned evil Assertion with a new ID before the signed one.
-		{name: "XSW3", want: ErrInvalidResponse,
+		{name: "XSW3", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				evil := forgedCopy(a, "_evil")
 				root.InsertChildAt(a.Index(), evil)
 			})},
 		// XSW4: the evil Assertion wraps the signed original.
-		{name: "XSW4", want: ErrInvalidResponse,
+		{name: "XSW4", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				evil := forgedCopy(a, "_evil")
@@ -65,7 +65,7 @@ func TestXSW(t *testing.T) {
 			})},
 		// XSW5: the signed Assertion is altered in place (keeping its Signature); an
 		// unaltered copy without signature is appended to the Response.
-		{name: "XSW5", want: ErrInvalidResponse,
+		{name: "XSW5", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				orig := a.Copy()
@@ -75,7 +75,7 @@ func TestXSW(t *testing.T) {
 				root.AddChild(orig)
 			})},
 		// XSW6: as XSW5, with the unaltered copy inside the altered Assertion's Signature.
-		{name: "XSW6", want: ErrInvalidResponse,
+		{name: "XSW6", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				orig := a.Copy()
@@ -86,7 +86,7 @@ func TestXSW(t *testing.T) {
 			})},
 		// XSW7: the signed original moves into an Extensions element; an unsigned evil
 		// Assertion with the original ID takes its place.
-		{name: "XSW7", want: ErrInvalidResponse,
+		{name: "XSW7", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				evil := forgedCopy(a, "")
@@ -98,7 +98,7 @@ func TestXSW(t *testing.T) {
 			})},
 		// XSW8: the altered Assertion keeps its Signature, which carries the unaltered
 		// original (without signature) in a ds:Object.
-		{name: "XSW8", want: ErrInvalidResponse,
+		{name: "XSW8", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				orig := a.Copy()
@@ -109,13 +109,13 @@ func TestXSW(t *testing.T) {
 			})},
 		// Variants: the evil Assertion shares the signed one's ID; the Response signature is
 		// used for an evil sibling Response; the signature moves into Extensions.
-		{name: "SameIDTwice", want: ErrInvalidResponse,
+		{name: "SameIDTwice", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				evil := forgedCopy(a, "")
 				root.InsertChildAt(a.Index(), evil)
 			})},
-		{name: "SignedAssertionInExtensionsEvilUnsignedOutside", want: ErrInvalidResponse,
+		{name: "SignedAssertionInExtensionsEvilUnsignedOutside", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				evil := forgedCopy(a, "_evil")
@@ -124,7 +124,7 @@ func TestXSW(t *testing.T) {
 				ext.AddChild(a)
 				root.AddChild(evil)
 			})},
-		{name: "SignatureMovedIntoExtensions", want: ErrInvalidResponse,
+		{name: "SignatureMovedIntoExtensions", want: anyRejection,
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")
 				sig := a.SelectElement("ds:Signature")
@@ -133,7 +133,7 @@ func TestXSW(t *testing.T) {
 				root.SelectElement("samlp:Extensions").AddChild(sig)
 				setNameID(a, evilNameID)
 			})},
-		{name: "ResponseSignedEvilAssertionWrapsOriginal", want: ErrInvalidResponse,
+		{name: "ResponseSignedEvilAssertionWrapsOriginal", want: anyRejection,
 			setup: func(f *fixture, s *respSpec) { s.SignResponse = true },
 			after: edit(func(root *etree.Element) {
 				a := root.SelectElement("saml:Assertion")

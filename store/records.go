@@ -20,6 +20,7 @@ const (
 	KindIdentityProvider Kind = "identity_provider"
 	KindEvent            Kind = "event"
 	KindExternalIdentity Kind = "external_identity"
+	KindTombstone        Kind = "tombstone"
 )
 
 // Limits the store enforces on every write.
@@ -34,8 +35,11 @@ const (
 // embedder defines (identity resolves Plan to its features); the store keeps its name and the
 // seat limit in force.
 type Account struct {
-	ID        string      `json:"id"`
-	Name      string      `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Key is an optional key the embedder gives the account (its own tenant ID, a slug),
+	// unique across the store when not empty: ensure-style bootstrap finds accounts by it.
+	Key       string      `json:"key,omitempty"`
 	Plan      string      `json:"plan"`
 	Seats     int         `json:"seats"` // seat limit; 0 means no limit
 	SSO       SSOSettings `json:"sso"`
@@ -147,6 +151,15 @@ const (
 	OwnerInactive                   // a deactivated bot user or disabled member
 )
 
+// Owner is a credential's owner as a verifier needs it: its state, whether it is a bot user,
+// and what audit events name it by.
+type Owner struct {
+	ID      string
+	State   OwnerState
+	Bot     bool   // a bot user; otherwise a user (a member)
+	Subject string // the bot user's name or the user's email; empty when the owner is missing
+}
+
 func (s OwnerState) String() string {
 	switch s {
 	case OwnerActive:
@@ -200,11 +213,26 @@ type ExternalIdentity struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Tombstone marks an owner removed from an account (a bot user deleted, a member removed)
+// whose credentials are not all purged yet. From the commit that writes it, every read treats
+// the owner's credentials as gone; purging them (Tx.PurgeCredentials) happens later, in small
+// batches, and the tombstone goes with the last one. It is keyed by (AccountID, OwnerID).
+type Tombstone struct {
+	AccountID string    `json:"account_id"`
+	OwnerID   string    `json:"owner_id"`
+	By        Principal `json:"by"` // who removed the owner: the purge's events name them
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// EventType is the type of an audit event, "<resource>_<verb>.v<version>" such as
+// "bot_user_created.v0". Package identity lists the types iamkit writes.
+type EventType string
+
 // Event is an audit event. Events are append-only.
 type Event struct {
 	ID        string          `json:"id"`
 	AccountID string          `json:"account_id"`
-	Type      string          `json:"type"` // e.g. "bot_user_created.v0"
+	Type      EventType       `json:"type"` // e.g. "bot_user_created.v0"
 	Principal Principal       `json:"principal"`
 	Object    json.RawMessage `json:"object"` // the object after the change, secrets removed
 	CreatedAt time.Time       `json:"created_at"`

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Store is a transactional record store with a change feed. Implementations must be safe for
-// concurrent use.
+// Store is a transactional record store with a change feed: what the domain packages of
+// iamkit read and write through. New makes one from an adapter's Backend, applying the
+// contract's rules once for every adapter. Implementations must be safe for concurrent use.
 type Store interface {
 	// View runs fn with a read-only view of the store. Each Reader call is atomic and sees
 	// only committed data; whether several calls see one snapshot depends on the adapter
@@ -16,8 +17,9 @@ type Store interface {
 
 	// Update runs fn in a read-write transaction and commits its writes atomically if fn
 	// returns nil; if fn returns an error nothing is written and Update returns that error.
-	// An adapter may run fn again when a concurrent transaction conflicts with it, and returns
-	// an error matching ErrAborted when it gives up. fn must not have side effects outside tx.
+	// An adapter may run fn again when a concurrent transaction conflicts with it, and fails
+	// with an error matching ErrUnavailable (code CodeAborted) when it gives up. fn must not
+	// have side effects outside tx.
 	Update(ctx context.Context, fn func(Tx) error) error
 
 	// Head returns the cursor of the newest commit: passing it to Changes waits for the next one.
@@ -66,6 +68,8 @@ type Store interface {
 // slice, not an error, when nothing matches.
 type Reader interface {
 	Account(ctx context.Context, id string) (Account, error)
+	// AccountByKey returns the account with the embedder's key (Account.Key).
+	AccountByKey(ctx context.Context, key string) (Account, error)
 
 	User(ctx context.Context, id string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
@@ -87,7 +91,10 @@ type Reader interface {
 	BotUserByName(ctx context.Context, accountID, name string) (BotUser, error)
 	BotUsers(ctx context.Context, accountID string, p Page) ([]BotUser, error)
 
+	// Credential returns a credential with its last-used time.
 	Credential(ctx context.Context, id string) (Credential, error)
+	// CredentialBySecretHash finds a token credential by the hash of its secret (the unique
+	// key that keeps two credentials from sharing a secret).
 	CredentialBySecretHash(ctx context.Context, hash string) (Credential, error)
 	CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error)
 	// Credentials lists an account's credentials of one kind.
@@ -98,9 +105,9 @@ type Reader interface {
 	CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error)
 	// OwnerState reports whether ownerID is an active, inactive or missing owner in accountID.
 	OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error)
-	// CredentialAuth returns a credential and its owner's state together: what a verifier
-	// needs on a cache miss, in one read where the adapter can manage it.
-	CredentialAuth(ctx context.Context, id string) (Credential, OwnerState, error)
+	// CredentialAuth returns a credential (without its last-used time) and its owner: what a
+	// verifier needs on a cache miss, in as few round trips as the adapter allows.
+	CredentialAuth(ctx context.Context, id string) (Credential, Owner, error)
 
 	Role(ctx context.Context, id string) (Role, error)
 	Roles(ctx context.Context, accountID string, p Page) ([]Role, error)
@@ -112,6 +119,11 @@ type Reader interface {
 
 	// ExternalIdentity returns the link of an identity provider's subject to a user.
 	ExternalIdentity(ctx context.Context, idpID, subject string) (ExternalIdentity, error)
+
+	// Tombstones lists owners whose credentials await purging (see Tombstone), across all
+	// accounts, in descending key order; Page.BeforeID is a Tombstone's key,
+	// JoinKey(AccountID, OwnerID).
+	Tombstones(ctx context.Context, p Page) ([]Tombstone, error)
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -122,23 +134,29 @@ type Tx interface {
 
 	PutAccount(ctx context.Context, a Account) error
 	// PutUser writes a user. Users belong to no account, so a sharded adapter may refuse an
-	// Update that writes a user together with records of an account: write users in an
-	// Update of their own (a user without a membership is harmless).
+	// Update that writes a user together with records of an account, unless the user's ID
+	// carries that account's shard tag (see ShardTag).
 	PutUser(ctx context.Context, u User) error
 
+	// PutMembership writes a membership. A new membership of a user whose earlier membership
+	// still has credentials to purge fails with ErrConflict, code CodePurgePending.
 	PutMembership(ctx context.Context, m Membership) error
-	// DeleteMembership deletes a membership and every credential its user owns in the account.
-	DeleteMembership(ctx context.Context, accountID, userID string) error
+	// DeleteMembership deletes a membership. From this commit on, every credential the user
+	// owns in the account is gone for every read; a Tombstone attributed to by records them
+	// until PurgeCredentials has deleted them.
+	DeleteMembership(ctx context.Context, accountID, userID string, by Principal) error
 
 	PutInvitation(ctx context.Context, inv Invitation) error
 	DeleteInvitation(ctx context.Context, id string) error
 
 	PutBotUser(ctx context.Context, b BotUser) error
-	// DeleteBotUser deletes a bot user and every credential it owns.
-	DeleteBotUser(ctx context.Context, id string) error
+	// DeleteBotUser deletes a bot user. Its credentials are gone from this commit on, as for
+	// DeleteMembership.
+	DeleteBotUser(ctx context.Context, id string, by Principal) error
 
 	// PutCredential writes a credential. A new one's owner must exist in its account; an
-	// existing one's AccountID, OwnerID and Kind must not change (ErrImmutable).
+	// existing one's AccountID, OwnerID, Kind and secret must not change (ErrInvalid, code
+	// CodeImmutable). LastUsedAt is ignored: RecordUse keeps it.
 	PutCredential(ctx context.Context, c Credential) error
 	DeleteCredential(ctx context.Context, id string) error
 
@@ -151,7 +169,13 @@ type Tx interface {
 	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
 	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error
 
-	// AppendEvent records an audit event; it commits with the rest of the transaction.
+	// PurgeCredentials deletes up to limit credentials of an owner that has a Tombstone in
+	// the account, and returns them; when none are left it deletes the tombstone and reports
+	// done. Without a tombstone it does nothing and reports done.
+	PurgeCredentials(ctx context.Context, accountID, ownerID string, limit int) (purged []Credential, done bool, err error)
+
+	// AppendEvent records an audit event; it commits with the rest of the transaction. An
+	// event is never replaced: an ID already used is a conflict.
 	AppendEvent(ctx context.Context, e Event) error
 }
 

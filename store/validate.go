@@ -1,126 +1,195 @@
 package store
 
-import (
-	"fmt"
-	"slices"
-)
+import "slices"
 
-// The Validate methods check the rules every adapter enforces on a write, returning an
-// *InvalidError. Adapters call them; callers normally see their errors through Put methods.
+// The Validate methods check the rules every write must keep, returning an *Error matching
+// ErrInvalid that names the field. Store calls them on every Put; callers see their errors
+// through the Tx.
 
 // Validate checks an Account.
 func (a Account) Validate() error {
-	if err := required("account.id", a.ID); err != nil {
-		return err
-	}
-	if err := maxLen("account.name", a.Name, MaxNameLen); err != nil {
-		return err
-	}
-	if a.Seats < 0 {
-		return &InvalidError{Field: "account.seats", Reason: "must not be negative"}
-	}
-	return nil
+	return firstError(
+		required("account.id", a.ID),
+		maxLen("account.name", a.Name, MaxNameLen),
+		maxLen("account.key", a.Key, MaxNameLen),
+		notNegative("account.seats", a.Seats),
+	)
 }
 
 // Validate checks a User.
 func (u User) Validate() error {
-	if err := required("user.id", u.ID); err != nil {
-		return err
-	}
-	if err := required("user.email", u.Email); err != nil {
-		return err
-	}
-	return maxLen("user.name", u.Name, MaxNameLen)
+	return firstError(
+		required("user.id", u.ID),
+		required("user.email", u.Email),
+		maxLen("user.name", u.Name, MaxNameLen),
+	)
 }
 
 // Validate checks a Membership.
 func (m Membership) Validate() error {
-	if err := required("membership.account_id", m.AccountID); err != nil {
-		return err
-	}
-	if err := required("membership.user_id", m.UserID); err != nil {
+	if err := firstError(required("membership.account_id", m.AccountID), required("membership.user_id", m.UserID)); err != nil {
 		return err
 	}
 	if m.Status != MemberActive && m.Status != MemberDisabled {
-		return &InvalidError{Field: "membership.status", Reason: fmt.Sprintf("must be %q or %q", MemberActive, MemberDisabled)}
+		return Invalid("membership.status", CodeInvalidValue, 0, "must be %q or %q", MemberActive, MemberDisabled)
 	}
 	return nil
 }
 
 // Validate checks an Invitation.
 func (i Invitation) Validate() error {
-	if err := required("invitation.id", i.ID); err != nil {
-		return err
-	}
-	if err := required("invitation.account_id", i.AccountID); err != nil {
-		return err
-	}
-	return required("invitation.email", i.Email)
+	return firstError(
+		required("invitation.id", i.ID),
+		required("invitation.account_id", i.AccountID),
+		required("invitation.email", i.Email),
+	)
 }
 
 // Validate checks a BotUser.
 func (b BotUser) Validate() error {
-	if err := required("bot_user.id", b.ID); err != nil {
-		return err
-	}
-	if err := required("bot_user.account_id", b.AccountID); err != nil {
-		return err
-	}
-	if err := required("bot_user.name", b.Name); err != nil {
-		return err
-	}
-	return maxLen("bot_user.name", b.Name, MaxNameLen)
+	return firstError(
+		required("bot_user.id", b.ID),
+		required("bot_user.account_id", b.AccountID),
+		required("bot_user.name", b.Name),
+		maxLen("bot_user.name", b.Name, MaxNameLen),
+	)
 }
 
 // Validate checks a Credential.
 func (c Credential) Validate() error {
-	for _, f := range [...]struct{ name, v string }{
-		{"credential.id", c.ID}, {"credential.account_id", c.AccountID}, {"credential.owner_id", c.OwnerID},
-	} {
-		if err := required(f.name, f.v); err != nil {
-			return err
-		}
-	}
-	if !c.Kind.Valid() {
-		return &InvalidError{Field: "credential.kind", Reason: fmt.Sprintf("unknown kind %q", c.Kind)}
-	}
-	if err := maxLen("credential.description", c.Description, MaxDescriptionLen); err != nil {
+	if err := firstError(
+		required("credential.id", c.ID),
+		required("credential.account_id", c.AccountID),
+		required("credential.owner_id", c.OwnerID),
+	); err != nil {
 		return err
 	}
-	if err := maxLen("credential.metadata", c.Metadata, MaxMetadataLen); err != nil {
+	if !c.Kind.Valid() {
+		return Invalid("credential.kind", CodeInvalidValue, 0, "unknown kind %q", c.Kind)
+	}
+	if err := firstError(
+		maxLen("credential.description", c.Description, MaxDescriptionLen),
+		maxLen("credential.metadata", c.Metadata, MaxMetadataLen),
+	); err != nil {
 		return err
 	}
 	if c.Kind == SSHCredential {
-		if err := required("credential.public_key", c.PublicKey); err != nil {
-			return err
-		}
-		return required("credential.fingerprint", c.Fingerprint)
+		return firstError(required("credential.public_key", c.PublicKey), required("credential.fingerprint", c.Fingerprint))
 	}
 	return required("credential.secret_hash", c.SecretHash)
 }
 
-// CheckCredentialChange returns an *ImmutableError if next changes a field of prev that is
-// fixed at creation.
-func CheckCredentialChange(prev, next Credential) error {
-	switch {
-	case prev.AccountID != next.AccountID:
-		return &ImmutableError{Kind: KindCredential, Field: "account_id"}
-	case prev.OwnerID != next.OwnerID:
-		return &ImmutableError{Kind: KindCredential, Field: "owner_id"}
-	case prev.Kind != next.Kind:
-		return &ImmutableError{Kind: KindCredential, Field: "kind"}
-	case prev.SecretHash != next.SecretHash:
-		return &ImmutableError{Kind: KindCredential, Field: "secret_hash"}
-	case prev.Fingerprint != next.Fingerprint || prev.PublicKey != next.PublicKey:
-		return &ImmutableError{Kind: KindCredential, Field: "public_key"}
+// Validate checks a Role.
+func (r Role) Validate() error {
+	return firstError(
+		required("role.id", r.ID),
+		required("role.account_id", r.AccountID),
+		required("role.name", r.Name),
+		maxLen("role.name", r.Name, MaxNameLen),
+		maxLen("role.description", r.Description, MaxDescriptionLen),
+	)
+}
+
+// Validate checks an IdentityProvider.
+func (p IdentityProvider) Validate() error {
+	return firstError(
+		required("identity_provider.id", p.ID),
+		required("identity_provider.account_id", p.AccountID),
+		required("identity_provider.entity_id", p.EntityID),
+		maxLen("identity_provider.description", p.Description, MaxDescriptionLen),
+	)
+}
+
+// Validate checks an ExternalIdentity.
+func (x ExternalIdentity) Validate() error {
+	return firstError(
+		required("external_identity.account_id", x.AccountID),
+		required("external_identity.idp_id", x.IdPID),
+		required("external_identity.subject", x.Subject),
+		required("external_identity.user_id", x.UserID),
+		maxLen("external_identity.subject", x.Subject, MaxSubjectLen),
+	)
+}
+
+// Validate checks an Event.
+func (e Event) Validate() error {
+	return firstError(
+		required("event.id", e.ID),
+		required("event.account_id", e.AccountID),
+		required("event.type", string(e.Type)),
+	)
+}
+
+// Validate checks a Page.
+func (p Page) Validate() error {
+	if p.Limit < 1 || p.Limit > MaxPageLimit {
+		return Invalid("limit", CodeOutOfRange, MaxPageLimit, "must be between 1 and %d, got %d", MaxPageLimit, p.Limit)
 	}
 	return nil
 }
 
-// OwnerStateOf derives the state of ownerID as an owner of credentials in accountID from the
-// bot user with that ID and the membership of that ID in accountID, either of which may be nil
-// (not found). Adapters use it to answer Reader.OwnerState the same way.
-func OwnerStateOf(accountID string, bot *BotUser, m *Membership) OwnerState {
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if v == "" {
+		return Invalid(field, CodeRequired, 0, "required")
+	}
+	return nil
+}
+
+func maxLen(field, v string, limit int) error {
+	if len(v) > limit {
+		return Invalid(field, CodeTooLong, limit, "%d bytes at most, got %d", limit, len(v))
+	}
+	return nil
+}
+
+func notNegative(field string, n int) error {
+	if n < 0 {
+		return Invalid(field, CodeOutOfRange, 0, "must not be negative")
+	}
+	return nil
+}
+
+// The rules about fields fixed at creation.
+
+// checkCredentialChange returns an error if next changes a field of prev that is fixed at
+// creation.
+func checkCredentialChange(prev, next Credential) error {
+	switch {
+	case prev.AccountID != next.AccountID:
+		return immutable(KindCredential, "account_id")
+	case prev.OwnerID != next.OwnerID:
+		return immutable(KindCredential, "owner_id")
+	case prev.Kind != next.Kind:
+		return immutable(KindCredential, "kind")
+	case prev.SecretHash != next.SecretHash:
+		return immutable(KindCredential, "secret_hash")
+	case prev.Fingerprint != next.Fingerprint || prev.PublicKey != next.PublicKey:
+		return immutable(KindCredential, "public_key")
+	}
+	return nil
+}
+
+// checkAccountFixed returns an error if a record of an account moves to another.
+func checkAccountFixed(kind Kind, prev, next string) error {
+	if prev != next {
+		return immutable(kind, "account_id")
+	}
+	return nil
+}
+
+// ownerStateOf derives the state of ownerID as an owner of credentials in accountID from the
+// bot user with that ID and the membership of that ID in accountID, either of which may be
+// nil (not found).
+func ownerStateOf(accountID string, bot *BotUser, m *Membership) OwnerState {
 	switch {
 	case bot != nil && bot.AccountID != accountID:
 		return OwnerMissing
@@ -136,102 +205,15 @@ func OwnerStateOf(accountID string, bot *BotUser, m *Membership) OwnerState {
 	return OwnerInactive
 }
 
-// CheckNewCredentialOwner returns the *InvalidError a write of a new credential gets when
-// its owner is not in its account.
-func CheckNewCredentialOwner(st OwnerState) error {
-	if st == OwnerMissing {
-		return &InvalidError{Field: "credential.owner_id", Reason: "not a bot user or member of the credential's account"}
-	}
-	return nil
-}
+// The Clone methods return deep copies.
 
-// CheckBotUserChange returns an *ImmutableError if next moves a bot user to another account.
-func CheckBotUserChange(prev, next BotUser) error {
-	if prev.AccountID != next.AccountID {
-		return &ImmutableError{Kind: KindBotUser, Field: "account_id"}
-	}
-	return nil
-}
+func (a Account) clone() Account { return a }
 
-// Validate checks a Role.
-func (r Role) Validate() error {
-	if err := required("role.id", r.ID); err != nil {
-		return err
-	}
-	if err := required("role.account_id", r.AccountID); err != nil {
-		return err
-	}
-	if err := required("role.name", r.Name); err != nil {
-		return err
-	}
-	if err := maxLen("role.name", r.Name, MaxNameLen); err != nil {
-		return err
-	}
-	return maxLen("role.description", r.Description, MaxDescriptionLen)
-}
+func (u User) clone() User { return u }
 
-// Validate checks an IdentityProvider.
-func (p IdentityProvider) Validate() error {
-	if err := required("identity_provider.id", p.ID); err != nil {
-		return err
-	}
-	if err := required("identity_provider.account_id", p.AccountID); err != nil {
-		return err
-	}
-	if err := required("identity_provider.entity_id", p.EntityID); err != nil {
-		return err
-	}
-	return maxLen("identity_provider.description", p.Description, MaxDescriptionLen)
-}
+func (x ExternalIdentity) clone() ExternalIdentity { return x }
 
-// Validate checks an ExternalIdentity.
-func (x ExternalIdentity) Validate() error {
-	for _, f := range [...]struct{ name, v string }{
-		{"external_identity.account_id", x.AccountID}, {"external_identity.idp_id", x.IdPID},
-		{"external_identity.subject", x.Subject}, {"external_identity.user_id", x.UserID},
-	} {
-		if err := required(f.name, f.v); err != nil {
-			return err
-		}
-	}
-	return maxLen("external_identity.subject", x.Subject, MaxSubjectLen)
-}
-
-// Validate checks an Event.
-func (e Event) Validate() error {
-	if err := required("event.id", e.ID); err != nil {
-		return err
-	}
-	if err := required("event.account_id", e.AccountID); err != nil {
-		return err
-	}
-	return required("event.type", e.Type)
-}
-
-// Validate checks a Page.
-func (p Page) Validate() error {
-	if p.Limit < 1 || p.Limit > MaxPageLimit {
-		return &InvalidError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d, got %d", MaxPageLimit, p.Limit)}
-	}
-	return nil
-}
-
-func required(field, v string) error {
-	if v == "" {
-		return &InvalidError{Field: field, Reason: "required"}
-	}
-	return nil
-}
-
-func maxLen(field, v string, limit int) error {
-	if len(v) > limit {
-		return &InvalidError{Field: field, Reason: fmt.Sprintf("%d bytes at most, got %d", limit, len(v))}
-	}
-	return nil
-}
-
-// The Clone methods return deep copies: adapters use them so that no caller shares memory
-// with the store.
+func (t Tombstone) clone() Tombstone { return t }
 
 // Clone returns a deep copy of m.
 func (m Membership) Clone() Membership { m.Roles = slices.Clone(m.Roles); return m }

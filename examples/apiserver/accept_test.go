@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"slices"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -43,7 +40,11 @@ func (e *env) outsider(email string) (store.User, string) {
 // memberOf reports whether userID is a member of the bootstrap account.
 func (e *env) memberOf(userID string) bool {
 	e.t.Helper()
-	_, err := e.d.Dir.Member(e.t.Context(), e.boot.AccountID, userID)
+	admin, err := e.d.Dir.Principal(e.t.Context(), e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = e.d.Dir.Member(e.t.Context(), admin, userID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		e.t.Fatal(err)
 	}
@@ -98,35 +99,41 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 	}
 }
 
+// pastClock is a store.Clock running d behind the wall clock.
+type pastClock time.Duration
+
+func (c pastClock) Now() time.Time { return time.Now().Add(-time.Duration(c)) }
+
 // TestAcceptInvitation_RefusedStoresNothing: accepting an expired invitation fails and stores
 // nothing, whoever asks; before, the endpoint created the invited user first and left it.
 func TestAcceptInvitation_RefusedStoresNothing(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	late, lateKey := e.outsider("late@example.com")
-	expire := func(email string) string {
-		invID, err := id.NewGenerator(clock.System{}, rand.Reader).NewIn(id.Invitation, e.boot.AccountID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		past := time.Now().Add(-time.Hour)
-		err = e.st.Update(ctx, func(tx store.Tx) error {
-			return tx.PutInvitation(ctx, store.Invitation{ID: invID, AccountID: e.boot.AccountID, Email: email,
-				Roles: []string{rbac.RoleDeveloper}, InvitedBy: e.boot.AdminUserID, ExpiresAt: past, CreatedAt: past.Add(-time.Hour)})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return invID
+	// Invitations made two hours ago, valid for one: a Directory on a clock in the past.
+	past, err := identity.New(e.st, e.d.Authz, identity.WithClock(pastClock(2*time.Hour)), identity.WithInvitationTTL(time.Hour))
+	if err != nil {
+		t.Fatal(err)
 	}
-	newcomer := expire("new@example.com")
+	admin, err := past.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expire := func(email string) string {
+		inv, err := past.Invite(ctx, admin, email, []string{rbac.RoleDeveloper})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv.ID
+	}
+	newcomer, lateInv := expire("new@example.com"), expire("late@example.com")
 	before := e.snapshot()
 	res := e.req("POST", "/invitations/"+newcomer+"/accept", map[string]any{})
 	if _, err := e.d.Dir.UserByEmail(ctx, "new@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused acceptance stored a user: %v", err)
 	}
 	res.wantError(http.StatusNotFound, "ERR_NGROK_10080")
-	e.reqAs(lateKey, "POST", "/invitations/"+expire("late@example.com")+"/accept", nil).wantError(http.StatusBadRequest, "ERR_NGROK_4404")
+	e.reqAs(lateKey, "POST", "/invitations/"+lateInv+"/accept", nil).wantError(http.StatusBadRequest, "ERR_NGROK_4404")
 	if e.memberOf(late.ID) {
 		t.Fatal("an expired invitation made a member")
 	}

@@ -31,7 +31,7 @@ type bootstrapResult struct {
 // moment may each create an account; start the first one alone.
 func bootstrap(ctx context.Context, dir *identity.Directory, creds *credential.Service, adminEmail string) (bootstrapResult, error) {
 	u, err := dir.UserByEmail(ctx, adminEmail)
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		u, err = dir.CreateUser(ctx, adminEmail, "Administrator")
 		if errors.Is(err, store.ErrConflict) { // created concurrently
 			u, err = dir.UserByEmail(ctx, adminEmail)
@@ -44,16 +44,18 @@ func bootstrap(ctx context.Context, dir *identity.Directory, creds *credential.S
 	if err != nil {
 		return bootstrapResult{}, fmt.Errorf("bootstrap: memberships: %w", err)
 	}
-	var acct store.Account
+	var accountID string
 	if len(ms) == 0 {
-		if acct, err = dir.CreateAccount(ctx, u.ID, "iamkit", identity.Enterprise().Name); err != nil {
+		acct, err := dir.CreateAccount(ctx, u.ID, "iamkit", identity.Enterprise().Name)
+		if err != nil {
 			return bootstrapResult{}, fmt.Errorf("bootstrap: account: %w", err)
 		}
-	} else if acct, err = dir.Account(ctx, ms[0].AccountID); err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: account: %w", err)
+		accountID = acct.ID
+	} else {
+		accountID = ms[0].AccountID
 	}
-	res := bootstrapResult{AccountID: acct.ID, AdminUserID: u.ID}
-	admin, err := dir.Principal(ctx, acct.ID, u.ID, identity.SourceSDK, "")
+	res := bootstrapResult{AccountID: accountID, AdminUserID: u.ID}
+	admin, err := dir.Principal(ctx, accountID, u.ID, identity.SourceSDK, "")
 	if err != nil {
 		return bootstrapResult{}, fmt.Errorf("bootstrap: principal: %w", err)
 	}

@@ -94,7 +94,7 @@ func TestBotUserLifecycle(t *testing.T) {
 	e.req("GET", "/api_keys/"+botKey.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/ssh_credentials/"+sshKey.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.reqAs(*botKey.Token, "GET", "/credentials", nil).wantError(http.StatusUnauthorized, "ERR_NGROK_203")
-	if _, err := e.d.Verifier.Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, credential.ErrRejected) {
+	if _, err := e.d.Verifier.Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, store.ErrUnauthenticated) {
 		t.Fatalf("verify authtoken of a deleted bot: %v", err)
 	}
 	var after ngrokBotUserList

@@ -30,11 +30,11 @@ func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := checkBotName(in.Name); err != nil {
 		return err
 	}
-	b, err := s.Bots.Create(r.Context(), c.principal, c.principal.AccountID, botuser.CreateParams{
+	b, err := s.Bots.Create(r.Context(), c.principal, botuser.CreateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", in.Roles, err)
+		return s.explainRoles(r.Context(), c.principal, "roles", in.Roles, err)
 	}
 	return writeJSON(w, http.StatusCreated, botUserOut(c.base, b))
 }
@@ -43,11 +43,11 @@ func (s *server) listBotUsers(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkBotID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	bots, err := s.Bots.List(r.Context(), c.principal.AccountID, plusOne(p))
+	bots, err := s.Bots.List(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -64,11 +64,8 @@ func (s *server) getBotUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkBotID)
-	if err != nil {
-		return err
-	}
-	b, err := s.Bots.Get(r.Context(), c.principal.AccountID, id)
+	id := pathID(r)
+	b, err := s.Bots.Get(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -76,10 +73,7 @@ func (s *server) getBotUser(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := pathID(r, checkBotID)
-	if err != nil {
-		return err
-	}
+	id := pathID(r)
 	var in botUserUpdate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -92,11 +86,11 @@ func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 			return err
 		}
 	}
-	b, err := s.Bots.Update(r.Context(), c.principal, c.principal.AccountID, id, botuser.UpdateParams{
+	b, err := s.Bots.Update(r.Context(), c.principal, id, botuser.UpdateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", deref(in.Roles), err)
+		return s.explainRoles(r.Context(), c.principal, "roles", deref(in.Roles), err)
 	}
 	s.sync(r.Context()) // a deactivated bot's credentials stop working from the next request
 	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))
@@ -106,11 +100,8 @@ func (s *server) deleteBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkBotID)
-	if err != nil {
-		return err
-	}
-	if err := s.Bots.Delete(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+	id := pathID(r)
+	if err := s.Bots.Delete(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	s.sync(r.Context())

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/credential"
-	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -16,17 +15,28 @@ type kindInfo struct {
 	listKey string // the list's element key
 	op      string // operation name prefix
 	prefix  string // ID prefix
-	checkID func(string) error
 }
 
 func kindInfoOf(k store.CredentialKind) kindInfo {
 	switch k {
 	case store.APIKey:
-		return kindInfo{k, "/api_keys", "keys", "api_keys", "ak", func(s string) error { return identity.CheckID("id", s, "ak") }}
+		return kindInfo{k, "/api_keys", "keys", "api_keys", "ak"}
 	case store.SSHCredential:
-		return kindInfo{k, "/ssh_credentials", "ssh_credentials", "ssh_credentials", "sshcr", func(s string) error { return identity.CheckID("id", s, "sshcr") }}
+		return kindInfo{k, "/ssh_credentials", "ssh_credentials", "ssh_credentials", "sshcr"}
 	}
-	return kindInfo{store.Authtoken, "/credentials", "credentials", "credentials", "cr", func(s string) error { return identity.CheckID("id", s, "cr") }}
+	return kindInfo{store.Authtoken, "/credentials", "credentials", "credentials", "cr"}
+}
+
+// credentialID returns the {id} path value if it is the ID of a credential of the
+// collection's kind (ERR_NGROK_227 otherwise): the library takes the kind from the ID, so
+// that /api_keys/<an authtoken's ID> would otherwise reach the authtoken. The library checks
+// the rest of the ID.
+func credentialID(r *http.Request, k kindInfo) (string, error) {
+	id := r.PathValue("id")
+	if kind, err := credential.KindOf(id); err != nil || kind != k.kind {
+		return "", paramError(http.StatusBadRequest, codeBadID, "id", "The ID given for id is invalid: not the ID of one of your %s.", strings.TrimPrefix(k.path, "/"))
+	}
+	return id, nil
 }
 
 // The create bodies, one per kind, as ngrok's CredentialCreate, APIKeyCreate and
@@ -95,20 +105,9 @@ func createRequest(w http.ResponseWriter, r *http.Request, k kindInfo) (credenti
 		req.Description, req.Metadata, req.ACL, owner = in.Description, in.Metadata, in.ACL, in.OwnerID
 	}
 	if owner != nil && *owner != "" {
-		req.OwnerID = *owner
-		if err := checkOwnerID(req.OwnerID); err != nil {
-			return req, badID("owner_id", err)
-		}
+		req.OwnerID = *owner // the library checks that it is a user's or a bot user's ID
 	}
 	return req, nil
-}
-
-// checkOwnerID accepts a user or a bot user ID.
-func checkOwnerID(s string) error {
-	if strings.HasPrefix(s, "bot_") {
-		return identity.CheckID("owner_id", s, "bot")
-	}
-	return identity.CheckID("owner_id", s, "usr")
 }
 
 func (s *server) createCredential(k kindInfo) handlerFunc {
@@ -134,7 +133,7 @@ func (s *server) listCredentials(k kindInfo) handlerFunc {
 		if err := requireNoBody(r); err != nil {
 			return err
 		}
-		p, err := pageParams(r, k.checkID)
+		p, err := pageParams(r)
 		if err != nil {
 			return err
 		}
@@ -157,11 +156,11 @@ func (s *server) getCredential(k kindInfo) handlerFunc {
 		if err := requireNoBody(r); err != nil {
 			return err
 		}
-		id, err := pathID(r, k.checkID)
+		id, err := credentialID(r, k)
 		if err != nil {
 			return err
 		}
-		cr, err := s.Creds.Get(r.Context(), c.principal, k.kind, id)
+		cr, err := s.Creds.Get(r.Context(), c.principal, id)
 		if err != nil {
 			return err
 		}
@@ -171,7 +170,7 @@ func (s *server) getCredential(k kindInfo) handlerFunc {
 
 func (s *server) updateCredential(k kindInfo) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
-		id, err := pathID(r, k.checkID)
+		id, err := credentialID(r, k)
 		if err != nil {
 			return err
 		}
@@ -199,7 +198,7 @@ func (s *server) updateCredential(k kindInfo) handlerFunc {
 		if owner != nil {
 			return ownerImmutable(c.op)
 		}
-		cr, err := s.Creds.Update(r.Context(), c.principal, k.kind, id, req)
+		cr, err := s.Creds.Update(r.Context(), c.principal, id, req)
 		if err != nil {
 			return err
 		}
@@ -213,11 +212,11 @@ func (s *server) deleteCredential(k kindInfo) handlerFunc {
 		if err := requireNoBody(r); err != nil {
 			return err
 		}
-		id, err := pathID(r, k.checkID)
+		id, err := credentialID(r, k)
 		if err != nil {
 			return err
 		}
-		if err := s.Creds.Delete(r.Context(), c.principal, k.kind, id); err != nil {
+		if err := s.Creds.Delete(r.Context(), c.principal, id); err != nil {
 			return err
 		}
 		s.sync(r.Context()) // a deleted API key is refused from the next request on

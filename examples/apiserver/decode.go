@@ -285,13 +285,13 @@ func jsonFields(t reflect.Type) map[string]bool {
 	return out
 }
 
-// pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and
-// before_id, which checkID validates. ngrok's JavaScript client (@ngrok/ngrok-api 0.11) sends
-// the cursor as beforeId, so that spelling is accepted too. Each may be given once: a repeat,
-// or the cursor under both spellings, is ambiguous (which one wins depends on who reads it)
-// and refused with 215, as is a query string that does not parse (a lenient reader drops the
-// broken pairs). Any other query parameter is refused (214).
-func pageParams(r *http.Request, checkID func(string) error) (store.Page, error) {
+// pageParams reads ngrok's paging query parameters: limit (1..100, default 100) and before_id
+// (which the library validates when it reads the page). ngrok's JavaScript client
+// (@ngrok/ngrok-api 0.11) sends the cursor as beforeId, so that spelling is accepted too. Each
+// may be given once: a repeat, or the cursor under both spellings, is ambiguous (which one
+// wins depends on who reads it) and refused with 215, as is a query string that does not parse
+// (a lenient reader drops the broken pairs). Any other query parameter is refused (214).
+func pageParams(r *http.Request) (store.Page, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, "query",
@@ -326,11 +326,6 @@ func pageParams(r *http.Request, checkID func(string) error) (store.Page, error)
 				"The page size limit must be between 1 and %d but %q was provided.", maxPageLimit, s)
 		}
 		p.Limit = n
-	}
-	if p.BeforeID != "" {
-		if err := checkID(p.BeforeID); err != nil {
-			return store.Page{}, badID("before_id", err)
-		}
 	}
 	return p, nil
 }

@@ -145,8 +145,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	mem := memstore.New()
-	var st store.Store = mem
+	mem, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mem
 	if cfg.wrap != nil {
 		st = cfg.wrap(mem)
 	}
@@ -155,10 +158,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	d := newDeps(st, plans, slog.New(slog.NewTextHandler(logs, nil)))
+	d, err := newDeps(st, plans, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = d.Authz.Run(ctx) })
+	wg.Go(func() { _ = d.Purger.Run(ctx) })
 	if !cfg.verifierAlone {
 		wg.Go(func() { _ = d.Verifier.Run(ctx) })
 	}
@@ -377,7 +384,7 @@ func (e *env) addMember(email string, roles ...string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.d.Dir.AddMember(ctx, admin, e.boot.AccountID, u.ID, roles); err != nil {
+	if _, err := e.d.Dir.AddMember(ctx, admin, u.ID, roles); err != nil {
 		e.t.Fatal(err)
 	}
 	return u.ID

@@ -127,96 +127,92 @@ const (
 
 // toAPIError maps an error from a handler or the library to the status and ngrok code a
 // client sees. op names the operation (e.g. "members.remove"): a few library errors mean
-// different ngrok codes in different operations.
-func toAPIError(op string, err error) *apiError {
-	var (
-		ae       *apiError
-		denied   *rbac.DeniedError
-		feature  *identity.FeatureError
-		sshInUse *credential.SSHKeyInUseError
-		invalid  *identity.ValidationError
-		seats    *identity.SeatLimitError
-	)
-	switch {
-	case errors.As(err, &ae):
+// different ngrok codes in different operations. perms names the permissions a denial
+// names (the Authorizer's registry). Library errors are *store.Error values: they are
+// told apart by kind (errors.Is) and code (store.CodeOf), never by their text.
+func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
 		return ae
-	case errors.As(err, &denied):
-		return deniedError(op, denied)
-	case errors.As(err, &feature):
-		return featureError(op, feature)
-	case errors.Is(err, botuser.ErrNameTaken):
+	}
+	se := &store.Error{} // the sentinels alone carry neither code nor field
+	errors.As(err, &se)
+	switch se.Code {
+	case botuser.CodeNameTaken:
 		return newError(http.StatusConflict, codeBotNameTaken, "Bot user names must be unique within an account.")
-	case errors.As(err, &sshInUse):
-		if sshInUse.SameAccount {
-			return newError(http.StatusConflict, codeSSHKeyExists, "The public key already exists on your account.")
-		}
+	case credential.CodeSSHKeyInUse:
+		return newError(http.StatusConflict, codeSSHKeyExists, "The public key already exists on your account.")
+	case credential.CodeSSHKeyInUseElsewhere:
 		return newError(http.StatusConflict, codeSSHKeyElsewhere, "The public key is already used in a different account.")
-	case errors.Is(err, credential.ErrNoChanges):
+	case credential.CodeNoChanges:
 		return newError(http.StatusBadRequest, codeNoChanges, "The credentials update failed because no values were provided. Specify at least one value.")
-	case errors.Is(err, credential.ErrOwnerInactive):
+	case credential.CodeOwnerInactive:
 		return newError(http.StatusBadRequest, codeOwnerInactive, "The credential owner is marked as inactive on the account.")
-	case errors.Is(err, credential.ErrMissingSSHKey):
+	case credential.CodeSSHKeyMissing:
 		return newError(http.StatusBadRequest, codeSSHKeyMissing, "Public key is missing or empty.")
-	case errors.Is(err, credential.ErrInvalidSSHKey):
+	case credential.CodeSSHKeyInvalid:
 		return newError(http.StatusBadRequest, codeSSHKeyInvalid, "Invalid public key: %s", reasonOf(err))
-	case errors.Is(err, credential.ErrInvalidACL):
+	case credential.CodeInvalidACL:
 		return newError(http.StatusBadRequest, codeInvalidACL, "Invalid ACL rule. An ACL rule must be '*' or start with 'bind:'. The bind value must match the format of a domain, address, or label: %s", reasonOf(err))
-	case errors.As(err, &seats):
-		return newError(http.StatusBadRequest, codeSeatLimit, "This change would exceed your current team size limit of %d.", seats.Limit)
-	case errors.Is(err, identity.ErrLastAdministrator):
+	case identity.CodeSeatLimit:
+		return newError(http.StatusBadRequest, codeSeatLimit, "This change would exceed your current team size limit of %d.", se.Limit)
+	case identity.CodeLastAdministrator:
 		if op == "members.disable" {
 			return newError(http.StatusBadRequest, codeLastAdminDisable, "You may not deactivate the last administrator.")
 		}
 		return newError(http.StatusBadRequest, codeLastAdminRemove, "You may not remove the last administrator.")
-	case errors.Is(err, identity.ErrAlreadyMember):
+	case identity.CodeAlreadyMember:
 		return newError(http.StatusConflict, codeAlreadyMember, "The user is already a member of the account.")
-	case errors.Is(err, identity.ErrAlreadyInvited):
+	case identity.CodeAlreadyInvited:
 		return newError(http.StatusConflict, codeAlreadyInvited, "An unexpired invitation for this email already exists.")
-	case errors.Is(err, identity.ErrInvitationExpired):
+	case identity.CodeInvitationExpired:
 		return newError(http.StatusBadRequest, codeInvitationRedeem, "The invitation has expired and can no longer be redeemed.")
-	case errors.Is(err, sso.ErrLastIdentityProvider):
+	case sso.CodeLastIdentityProvider:
 		return newError(http.StatusBadRequest, codeLastIdP, "You cannot delete your last identity provider while SSO is enforced.")
-	case errors.Is(err, sso.ErrNoIdentityProvider):
+	case sso.CodeNoIdentityProvider:
 		return newError(http.StatusBadRequest, codeNoIdP, "SSO cannot be enforced without an identity provider.")
-	case errors.As(err, &invalid):
-		return validationError(invalid)
+	case store.CodeImmutable:
+		return ownerImmutable(op)
+	case identity.CodeUnknownPlan:
+		// No request names a plan: the account's stored plan is not in this server's
+		// catalog, which is the server's fault.
+		return newError(http.StatusInternalServerError, codeInternal, "Internal server error.")
+	}
+	switch {
+	case errors.Is(err, store.ErrDenied):
+		return deniedError(op, perms, se)
+	case errors.Is(err, store.ErrFeatureUnavailable):
+		return featureError(op, identity.Feature(se.Field))
+	case errors.Is(err, store.ErrInvalid):
+		return validationError(se)
 	case errors.Is(err, store.ErrNotFound):
 		if strings.HasPrefix(op, "invitations.") {
 			return newError(http.StatusNotFound, codeInvitationNotFound, "Invitation not found.")
 		}
 		return newError(http.StatusNotFound, codeNotFound, "Resource not found")
-	case errors.Is(err, store.ErrImmutable):
-		return ownerImmutable(op)
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, codeConflict, "The resource conflicts with an existing one.")
-	case errors.Is(err, store.ErrAborted), errors.Is(err, context.DeadlineExceeded):
-		return newError(http.StatusServiceUnavailable, codeUnavailable, "The service is busy; retry the request.")
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return errBusy()
 	}
 	return newError(http.StatusInternalServerError, codeInternal, "Internal server error.")
 }
 
-// reasonOf returns the text of a library validation error, which never holds a secret.
+func errBusy() *apiError {
+	return newError(http.StatusServiceUnavailable, codeUnavailable, "The service is busy; retry the request.")
+}
+
+// reasonOf returns the text of a library validation error, for people: it names the field
+// at fault (an ACL rule by its index) and never holds a secret.
 func reasonOf(err error) string {
-	var ve *identity.ValidationError
-	if errors.As(err, &ve) {
-		return ve.Reason
+	var se *store.Error
+	if !errors.As(err, &se) || se.Msg == "" {
+		return "invalid"
 	}
-	var ke *credential.SSHKeyError
-	if errors.As(err, &ke) {
-		return ke.Reason
+	if strings.HasPrefix(se.Field, "acl[") {
+		return se.Field + ": " + se.Msg
 	}
-	var re *credential.ACLRuleError
-	if errors.As(err, &re) {
-		return fmt.Sprintf("rule %d %q: %s", re.Index, re.Rule, re.Reason)
-	}
-	var le *credential.ACLLimitError
-	if errors.As(err, &le) {
-		if le.Index < 0 {
-			return fmt.Sprintf("%d rules at most, got %d", le.Limit, le.Got)
-		}
-		return fmt.Sprintf("rule %d is %d bytes, max %d", le.Index, le.Got, le.Limit)
-	}
-	return "invalid"
+	return se.Msg
 }
 
 func ownerImmutable(op string) *apiError {
@@ -229,30 +225,35 @@ func ownerImmutable(op string) *apiError {
 	return newError(http.StatusBadRequest, codeOwnerImmutableCr, "The auth token is already owned by a user and cannot be re-assigned ownership.")
 }
 
-// validationError maps a library validation error on one field. Where ngrok has several
-// codes for one field (a bot user's name, an invitation's email, IdP metadata), the handler
-// picks ngrok's code from the value before calling the library (checkBotName,
-// checkInvitationEmail, checkMetadataSize): the library's reasons are for people, not to be
-// matched. What remains maps by field alone.
-func validationError(ve *identity.ValidationError) *apiError {
-	bad := func(code int, format string, args ...any) *apiError {
-		return paramError(http.StatusBadRequest, code, ve.Field, format, args...)
+// validationError maps a library validation error (store.ErrInvalid) on one field. Where
+// ngrok has several codes for one field (a bot user's name, an invitation's email, IdP
+// metadata), the handler picks ngrok's code from the value before calling the library
+// (checkBotName, checkInvitationEmail, checkMetadataSize); what remains maps by field and
+// code. The message repeats the library's, which is for people.
+func validationError(se *store.Error) *apiError {
+	field, reason := se.Field, se.Msg
+	if part, ok := strings.CutPrefix(field, "metadata_xml."); ok {
+		// IdP metadata that does not parse: the library names the part at fault.
+		field, reason = "metadata_xml", part+": "+reason
 	}
-	switch field := ve.Field; {
+	bad := func(code int, format string, args ...any) *apiError {
+		return paramError(http.StatusBadRequest, code, field, format, args...)
+	}
+	switch {
 	case field == "description":
-		return bad(codeDescriptionLen, "A description is limited to %d bytes: %s.", store.MaxDescriptionLen, ve.Reason)
+		return bad(codeDescriptionLen, "A description is limited to %d bytes: %s.", store.MaxDescriptionLen, reason)
 	case field == "metadata":
-		return bad(codeMetadataLen, "Metadata is limited to %d bytes: %s.", store.MaxMetadataLen, ve.Reason)
-	case field == "owner_id":
-		return bad(codeNoOwner, "No credential owner could be determined: %s.", ve.Reason)
+		return bad(codeMetadataLen, "Metadata is limited to %d bytes: %s.", store.MaxMetadataLen, reason)
+	case field == "owner_id" && se.Code == credential.CodeUnknownOwner:
+		return bad(codeNoOwner, "No credential owner could be determined: %s.", reason)
 	case field == "metadata_xml":
-		return bad(codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", ve.Reason)
+		return bad(codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", reason)
 	case field == "limit":
 		return bad(codeLimit, "The page size limit must be between 1 and %d.", maxPageLimit)
 	case field == "id" || strings.HasSuffix(field, "_id"):
-		return bad(codeBadID, "The ID given for %s is invalid: %s.", field, ve.Reason)
+		return bad(codeBadID, "The ID given for %s is invalid: %s.", field, reason)
 	}
-	return bad(codeInvalidValue, "The value provided for the request parameter %s is invalid: %s.", ve.Field, ve.Reason)
+	return bad(codeInvalidValue, "The value provided for the request parameter %s is invalid: %s.", field, reason)
 }
 
 // checkBotName gives ngrok's codes for the bot user names ngrok refuses (4109 empty, 4110
@@ -303,15 +304,15 @@ func deref(roles *[]string) []string {
 // the request named a bad value; the member, invitation or bot user it acts on may well
 // exist. The library reports an unknown or foreign role ID as store.ErrNotFound, as it does
 // a missing record, so the account's roles are asked which it was. Other errors pass.
-func (s *server) explainRoles(ctx context.Context, accountID, field string, roles []string, err error) error {
+func (s *server) explainRoles(ctx context.Context, by identity.Principal, field string, roles []string, err error) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	for i, name := range roles {
-		if identity.CheckID(field, name, "role") != nil {
+		if !strings.HasPrefix(name, "role_") {
 			continue // a built-in role's name, or no role ID: the library says what is wrong
 		}
-		if _, rerr := s.Authz.Role(ctx, accountID, name); errors.Is(rerr, store.ErrNotFound) {
+		if _, rerr := s.Authz.Role(ctx, by, name); errors.Is(rerr, store.ErrNotFound) || errors.Is(rerr, store.ErrInvalid) {
 			param := fmt.Sprintf("%s[%d]", field, i)
 			return paramError(http.StatusBadRequest, codeInvalidValue, param, "The value provided for the request parameter %s is invalid: the account has no role with this ID.", param)
 		}
@@ -319,38 +320,45 @@ func (s *server) explainRoles(ctx context.Context, accountID, field string, role
 	return err
 }
 
-// deniedError maps an authorization denial. The Authorizer denies only the caller for being
-// inactive or gone; the Verifier refuses the same caller's key with 401 a moment later, so
-// those denials (the caller was disabled or removed between authentication and
-// authorization) answer as the Verifier does: one status for one condition.
-func deniedError(op string, d *rbac.DeniedError) *apiError {
+// deniedError maps an authorization denial: store.ErrDenied naming the permission in Field,
+// with the rbac Reason's code. The Authorizer denies only the caller for being inactive or
+// gone; the Verifier refuses the same caller's key with 401 a moment later, so those
+// denials (the caller was disabled or removed between authentication and authorization)
+// answer as the Verifier does: one status for one condition.
+func deniedError(op string, perms *rbac.Permissions, se *store.Error) *apiError {
 	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
-	switch d.Reason {
-	case rbac.ReasonInactive:
-		return errOwnerInactive()
-	case rbac.ReasonNotMember, rbac.ReasonNoAccount:
-		return errOwnerGone()
-	case rbac.ReasonNotInPlan:
-		return notInPlanError(d.Permission)
+	perm, err := perms.Lookup(se.Field)
+	if err != nil {
+		// Not an rbac denial (none of the API's operations has another), or a permission
+		// this server does not know: deny without detail.
+		return forbidden(codeDenied, "Permission denied.")
 	}
-	switch d.Permission {
+	switch se.Code {
+	case rbac.CodeInactive:
+		return errOwnerInactive()
+	case rbac.CodeNotMember, rbac.CodeNoAccount:
+		return errOwnerGone()
+	case rbac.CodeNotInPlan:
+		return notInPlanError(perms, perm)
+	}
+	switch perm {
 	case rbac.BotUsersWrite:
 		return forbidden(codeBotAdminOnly, "You must be an admin to create, update, or delete Bots.")
 	case rbac.CredentialsAssignOwner:
 		return forbidden(codeOwnerAdminOnly, "You must be an admin to set credential ownership.")
 	case rbac.BotUsersRead, rbac.CredentialsRead, rbac.CredentialsWrite:
-		return forbidden(codeDeveloperWrite, "You do not have permission to "+verb(d.Permission)+" developer resources.")
+		return forbidden(codeDeveloperWrite, "You do not have permission to "+verb(perm)+" developer resources.")
 	case rbac.MembersInvite:
-		switch d.Reason {
-		case rbac.ReasonAdminOnly:
+		switch se.Code {
+		case rbac.CodeAdminOnly:
 			return forbidden(codeInviteAdminOnly, "Only administrators may invite other administrators.")
-		case rbac.ReasonExceedsGrantor:
+		case rbac.CodeExceedsGrantor:
 			return forbidden(codeInviteHigherPerms, "You may not invite users to the account with higher permissions than your own.")
 		}
 		return forbidden(codeInviteDenied, "You do not have permission to invite other team members.")
 	case rbac.MembersManage:
-		switch d.Reason {
-		case rbac.ReasonAdminOnly:
+		switch se.Code {
+		case rbac.CodeAdminOnly:
 			switch op {
 			case "members.remove":
 				return forbidden(codeRemoveAdminOnly, "Only administrators may remove administrators.")
@@ -358,17 +366,17 @@ func deniedError(op string, d *rbac.DeniedError) *apiError {
 				return forbidden(codeActivateAdminOnly, "Only administrators may activate or deactivate administrators.")
 			}
 			return forbidden(codeChangeAdminOnly, "Only administrators may grant administrator rights or change an administrator's permissions.")
-		case rbac.ReasonExceedsGrantor:
+		case rbac.CodeExceedsGrantor:
 			return forbidden(codeInviteHigherPerms, "You may not grant permissions higher than your own.")
 		}
 		return forbidden(codeTeamManage, "You do not have permission to manage team members.")
 	case rbac.MembersRead:
 		return forbidden(codeTeamManage, "You do not have permission to see team members.")
 	}
-	if rbac.AdminOnly.Has(d.Permission) {
+	if rbac.AdminOnly().Has(perm) {
 		return forbidden(codeAdminOnly, "Administrator privileges are required.")
 	}
-	return forbidden(codeDenied, "Permission denied: "+d.Permission.String()+" ("+d.Reason.String()+").")
+	return forbidden(codeDenied, "Permission denied: "+se.Field+" ("+se.Code+").")
 }
 
 // errOwnerInactive is the 401 for a key whose owner is a disabled member or a deactivated bot.
@@ -384,7 +392,7 @@ func errOwnerGone() *apiError {
 // notInPlanError is the denial of a permission the account's plan lacks the feature for:
 // ngrok's codes for bot users (4119) and credential owners (633), 90402 for the rest (custom
 // roles, SSO), whatever the caller's roles.
-func notInPlanError(p rbac.Permission) *apiError {
+func notInPlanError(perms *rbac.Permissions, p rbac.Permission) *apiError {
 	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
 	switch p {
 	case rbac.BotUsersRead, rbac.BotUsersWrite:
@@ -392,7 +400,7 @@ func notInPlanError(p rbac.Permission) *apiError {
 	case rbac.CredentialsAssignOwner:
 		return forbidden(codeOwnerNotInPlan, "Your account is not authorized to specify credential ownership.")
 	}
-	return forbidden(codeFeatureNotInPlan, "The account's plan does not include "+p.String()+"; upgrade the plan.")
+	return forbidden(codeFeatureNotInPlan, "The account's plan does not include "+perms.Name(p)+"; upgrade the plan.")
 }
 
 func verb(p rbac.Permission) string {
@@ -402,9 +410,11 @@ func verb(p rbac.Permission) string {
 	return "see"
 }
 
-func featureError(op string, f *identity.FeatureError) *apiError {
+// featureError maps store.ErrFeatureUnavailable, whose Field names the feature the account's
+// plan lacks.
+func featureError(op string, f identity.Feature) *apiError {
 	forbidden := func(code int, msg string) *apiError { return newError(http.StatusForbidden, code, "%s", msg) }
-	switch f.Feature {
+	switch f {
 	case identity.FeatureBotUsers:
 		return forbidden(codeBotNotInPlan, "This account does not have access to bot users, please upgrade to a paid plan.")
 	case identity.FeatureOwnerAssignment:
@@ -415,5 +425,5 @@ func featureError(op string, f *identity.FeatureError) *apiError {
 		}
 		return forbidden(codeACLNotInPlan, "ACL rules on authtokens require a paid plan.")
 	}
-	return forbidden(codeFeatureNotInPlan, fmt.Sprintf("The account's plan %q does not include %s.", f.Plan, f.Feature))
+	return forbidden(codeFeatureNotInPlan, fmt.Sprintf("The account's plan does not include %s.", f))
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -27,7 +26,7 @@ func (e *env) everyEventType() map[string]string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.d.Dir.ChangePlan(ctx, admin, e.boot.AccountID, identity.Enterprise().Name); err != nil {
+	if _, err := e.d.Dir.ChangePlan(ctx, admin, identity.Enterprise().Name); err != nil {
 		e.t.Fatal(err)
 	}
 	live[e.boot.AccountID] = "/account"
@@ -108,7 +107,7 @@ var internalFields = []string{"secret_hash", "metadata_xml", "account_id", "fing
 func TestEventObjects_HaveNoInternalFields(t *testing.T) {
 	e := newEnv(t)
 	e.everyEventType()
-	byType := map[string][]map[string]any{}
+	byType := map[store.EventType][]map[string]any{}
 	for _, ev := range e.storedEvents() {
 		var obj map[string]any
 		if err := json.Unmarshal(ev.Object, &obj); err != nil {
@@ -116,8 +115,8 @@ func TestEventObjects_HaveNoInternalFields(t *testing.T) {
 		}
 		byType[ev.Type] = append(byType[ev.Type], obj)
 	}
-	for _, typ := range audit.Types() {
-		objs := byType[string(typ)]
+	for _, typ := range identity.EventTypes() {
+		objs := byType[typ]
 		if len(objs) == 0 {
 			t.Errorf("%s: no event recorded", typ)
 		}
@@ -243,21 +242,21 @@ func (e *env) storedEvents() []store.Event {
 func TestObjectWithURI(t *testing.T) {
 	const base = "https://api.example.com"
 	for _, tc := range []struct {
-		res       audit.Resource
+		res       identity.Resource
 		obj, want string
 	}{
-		{audit.ResourceBotUser, `{"id":"bot_1","name":"ci"}`, `{"id":"bot_1","name":"ci","uri":"https://api.example.com/bot_users/bot_1"}`},
-		{audit.ResourceAPIKey, `{"id":"ak_1","token":null}`, `{"id":"ak_1","token":null,"uri":"https://api.example.com/api_keys/ak_1"}`},
-		{audit.ResourceSSHPublicKey, `{"id":"sshcr_1"}`, `{"id":"sshcr_1","uri":"https://api.example.com/ssh_credentials/sshcr_1"}`},
-		{audit.ResourceSSOSettings, `{"provisioning":"jit"}`, `{"provisioning":"jit","uri":"https://api.example.com/sso_settings"}`},
-		{audit.ResourceAccount, `{"id":"ac_1"}`, `{"id":"ac_1","uri":"https://api.example.com/account"}`},
-		{audit.ResourceMember, `{"id":"usr_1","uri":"elsewhere"}`, `{"id":"usr_1","uri":"elsewhere"}`},
-		{audit.ResourceMember, `{"name":"no id"}`, `{"name":"no id"}`},
-		{audit.ResourceRole, `{"id":7}`, `{"id":7}`},
+		{identity.ResourceBotUser, `{"id":"bot_1","name":"ci"}`, `{"id":"bot_1","name":"ci","uri":"https://api.example.com/bot_users/bot_1"}`},
+		{identity.ResourceAPIKey, `{"id":"ak_1","token":null}`, `{"id":"ak_1","token":null,"uri":"https://api.example.com/api_keys/ak_1"}`},
+		{identity.ResourceSSHPublicKey, `{"id":"sshcr_1"}`, `{"id":"sshcr_1","uri":"https://api.example.com/ssh_credentials/sshcr_1"}`},
+		{identity.ResourceSSOSettings, `{"provisioning":"jit"}`, `{"provisioning":"jit","uri":"https://api.example.com/sso_settings"}`},
+		{identity.ResourceAccount, `{"id":"ac_1"}`, `{"id":"ac_1","uri":"https://api.example.com/account"}`},
+		{identity.ResourceMember, `{"id":"usr_1","uri":"elsewhere"}`, `{"id":"usr_1","uri":"elsewhere"}`},
+		{identity.ResourceMember, `{"name":"no id"}`, `{"name":"no id"}`},
+		{identity.ResourceRole, `{"id":7}`, `{"id":7}`},
 		{"widget", `{"id":"w_1"}`, `{"id":"w_1"}`},
-		{audit.ResourceBotUser, `null`, `null`},
-		{audit.ResourceBotUser, ``, `null`},
-		{audit.ResourceBotUser, `[1,2]`, `[1,2]`},
+		{identity.ResourceBotUser, `null`, `null`},
+		{identity.ResourceBotUser, ``, `null`},
+		{identity.ResourceBotUser, `[1,2]`, `[1,2]`},
 	} {
 		got := objectWithURI(base, tc.res, json.RawMessage(tc.obj))
 		var gotV, wantV any
@@ -280,7 +279,7 @@ func FuzzObjectWithURI(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, obj string) {
-		for _, r := range []audit.Resource{audit.ResourceBotUser, audit.ResourceAccount, ""} {
+		for _, r := range []identity.Resource{identity.ResourceBotUser, identity.ResourceAccount, ""} {
 			got := objectWithURI("https://api.example.com", r, json.RawMessage(obj))
 			if !json.Valid([]byte(obj)) {
 				if len(obj) > 0 && string(got) != obj {

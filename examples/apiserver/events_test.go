@@ -1,17 +1,15 @@
 package main
 
 import (
-	"crypto/rand"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/iamkit/iamkit/internal/audit"
-	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/id"
-	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
 )
 
 // teamOnlyEventPrefixes are the event types a developer read-only member or a bot user (no
@@ -128,53 +126,51 @@ func TestEvents_ReadersSeeOnlyWhatTheyMayRead(t *testing.T) {
 	}
 }
 
-// appendEvents records n events of type t about object, straight into the store, as a stand-in
-// for a long run of changes.
-func (e *env) appendEvents(rec audit.Recorder, t audit.Type, object any, n int) {
-	e.t.Helper()
-	ctx := e.t.Context()
-	by := store.Principal{ID: e.boot.AdminUserID, Subject: "admin@example.com", Source: "sdk"}
-	err := e.st.Update(ctx, func(tx store.Tx) error {
-		for range n {
-			if err := rec.Record(ctx, tx, e.boot.AccountID, t, by, object); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // TestEvents_PagingOverSparseLog pages through a log in which the events a developer
 // read-only member may read are separated by runs of role changes longer than one call
 // scans: every visible event comes back exactly once, in order, by following next_page_uri,
-// including through pages that hold fewer events than the limit.
+// including through pages that hold fewer events than the limit. The log is written through
+// the library, as a long run of changes would write it.
 func TestEvents_PagingOverSparseLog(t *testing.T) {
 	e := newEnv(t)
 	rs, _ := e.readers()
 	dev := rs[0]
-	clk := clock.System{}
-	rec := audit.Recorder{IDs: id.NewGenerator(clk, rand.Reader), Clock: clk}
-	roleID, err := rec.IDs.NewIn(id.Role, e.boot.AccountID)
+	ctx := t.Context()
+	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	botID, err := rec.IDs.NewIn(id.BotUser, e.boot.AccountID)
+	eventsRead, err := e.d.Authz.Permission("events:read")
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := store.Role{ID: roleID, AccountID: e.boot.AccountID, Name: "hidden", Permissions: []string{"events:read"}}
-	bot := store.BotUser{ID: botID, AccountID: e.boot.AccountID, Name: "visible", Active: true}
+	role, err := e.d.Authz.CreateRole(ctx, admin, rbac.RoleSpec{Name: "hidden", Permissions: []rbac.Permission{eventsRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, err := e.d.Bots.Create(ctx, admin, botuser.CreateParams{Name: "visible"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
 	for _, run := range []int{1, 1500, 3, 2500, 1} {
-		e.appendEvents(rec, audit.BotUserUpdated, bot, 1)
-		e.appendEvents(rec, audit.RoleUpdated, role, run)
+		changes++
+		name := "visible-" + strconv.Itoa(changes)
+		if _, err := e.d.Bots.Update(ctx, admin, bot.ID, botuser.UpdateParams{Name: &name}); err != nil { // bot_user_updated
+			t.Fatal(err)
+		}
+		for range run {
+			changes++
+			spec := rbac.RoleSpec{Name: role.Name, Description: "change " + strconv.Itoa(changes), Permissions: []rbac.Permission{eventsRead}}
+			if _, err := e.d.Authz.UpdateRole(ctx, admin, role.ID, spec); err != nil { // role_updated
+				t.Fatal(err)
+			}
+		}
 	}
 
 	var want []string
 	for _, ev := range e.storedEvents() {
-		if !teamOnly(ev.Type) {
+		if !teamOnly(string(ev.Type)) {
 			want = append(want, ev.ID)
 		}
 	}

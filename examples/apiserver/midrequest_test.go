@@ -16,9 +16,11 @@ import (
 // authorization. Once armed with a credential and its owner, it waits for a View that reads
 // the credential's authentication data (store.Reader.CredentialAuth, what a Verifier reads on
 // a cache miss), then for the next View that reads the owner (its membership or bot user
-// record, as the server's identity.Directory.Principal does to build the caller), and runs
-// the change right after that View returns. With a Verifier that reads the store on every
-// call (withoutVerifierFeed), authentication is then complete and authorization not begun.
+// record, as the Authorizer does to compile the caller's grants), and runs the change right
+// after that View returns. With a Verifier that reads the store on every call
+// (withoutVerifierFeed), authentication is then complete, the server's own authorization
+// (Authorizer.Require) has passed, and the library call that authorizes the operation again
+// in its transaction has not begun.
 type raceStore struct {
 	store.Store
 	mu                      sync.Mutex
@@ -74,7 +76,7 @@ type readSpy struct {
 	credentialRead, principalRead bool
 }
 
-func (r *readSpy) CredentialAuth(ctx context.Context, id string) (store.Credential, store.OwnerState, error) {
+func (r *readSpy) CredentialAuth(ctx context.Context, id string) (store.Credential, store.Owner, error) {
 	r.credentialRead = r.credentialRead || (r.credentialID != "" && id == r.credentialID)
 	return r.Reader.CredentialAuth(ctx, id)
 }
@@ -105,7 +107,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			name:   "member disabled",
 			caller: func(e *env, _ identity.Principal) string { return e.addMember("dev@example.com", rbac.RoleDeveloper) },
 			change: func(e *env, admin identity.Principal, id string) error {
-				_, err := e.d.Dir.DisableMember(e.t.Context(), admin, admin.AccountID, id)
+				_, err := e.d.Dir.DisableMember(e.t.Context(), admin, id)
 				return err
 			},
 			code: "ERR_NGROK_636",
@@ -113,7 +115,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 		{
 			name: "bot user deactivated",
 			caller: func(e *env, admin identity.Principal) string {
-				b, err := e.d.Bots.Create(e.t.Context(), admin, admin.AccountID, botuser.CreateParams{Name: "ci"})
+				b, err := e.d.Bots.Create(e.t.Context(), admin, botuser.CreateParams{Name: "ci"})
 				if err != nil {
 					e.t.Fatal(err)
 				}
@@ -121,7 +123,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			},
 			change: func(e *env, admin identity.Principal, id string) error {
 				inactive := false
-				_, err := e.d.Bots.Update(e.t.Context(), admin, admin.AccountID, id, botuser.UpdateParams{Active: &inactive})
+				_, err := e.d.Bots.Update(e.t.Context(), admin, id, botuser.UpdateParams{Active: &inactive})
 				return err
 			},
 			code: "ERR_NGROK_636",
@@ -130,7 +132,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			name:   "member removed",
 			caller: func(e *env, _ identity.Principal) string { return e.addMember("dev@example.com", rbac.RoleDeveloper) },
 			change: func(e *env, admin identity.Principal, id string) error {
-				return e.d.Dir.RemoveMember(e.t.Context(), admin, admin.AccountID, id)
+				return e.d.Dir.RemoveMember(e.t.Context(), admin, id)
 			},
 			code: "ERR_NGROK_203",
 		},

@@ -75,7 +75,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := newDeps(st, plans, logger)
+	d, err := newDeps(st, plans, logger)
+	if err != nil {
+		return err
+	}
 	authz, verifier := d.Authz, d.Verifier
 
 	// The caches follow the store's change feed until the server has shut down.
@@ -91,6 +94,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	follow("authorizer", authz.Run)
 	follow("verifier", verifier.Run)
+	// Deleting a bot user or removing a member leaves its credentials to the purger, which
+	// deletes them in batches with their *_deleted events (they are refused from the
+	// deletion on).
+	follow("purger", d.Purger.Run)
 
 	boot, err := bootstrap(ctx, d.Dir, d.Creds, cfg.adminEmail)
 	if err != nil {
@@ -171,16 +178,28 @@ func examplePlans() []identity.Plan {
 }
 
 // newDeps builds the library services over st, for accounts on plans.
-func newDeps(st store.Store, plans *identity.Catalog, logger *slog.Logger) deps {
-	authz := rbac.New(st, plans, rbac.WithLogger(logger))
-	return deps{
-		Dir:      identity.New(st, plans, authz, identity.WithLogger(logger)),
-		Authz:    authz,
-		Bots:     botuser.New(st, authz, botuser.WithLogger(logger)),
-		Creds:    credential.NewService(st, authz, credential.WithLogger(logger)),
-		Verifier: credential.NewVerifier(st, credential.WithLogger(logger)),
-		Logger:   logger,
+func newDeps(st store.Store, plans *identity.Catalog, logger *slog.Logger) (deps, error) {
+	d := deps{Logger: logger}
+	var err error
+	if d.Authz, err = rbac.New(st, plans, rbac.WithLogger(logger)); err != nil {
+		return deps{}, err
 	}
+	if d.Dir, err = identity.New(st, d.Authz, identity.WithLogger(logger)); err != nil {
+		return deps{}, err
+	}
+	if d.Bots, err = botuser.New(st, d.Authz, botuser.WithLogger(logger)); err != nil {
+		return deps{}, err
+	}
+	if d.Creds, err = credential.NewService(st, d.Authz, credential.WithLogger(logger)); err != nil {
+		return deps{}, err
+	}
+	if d.Verifier, err = credential.NewVerifier(st, credential.WithLogger(logger)); err != nil {
+		return deps{}, err
+	}
+	if d.Purger, err = credential.NewPurger(st, credential.WithLogger(logger)); err != nil {
+		return deps{}, err
+	}
+	return d, nil
 }
 
 func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstrapResult) {

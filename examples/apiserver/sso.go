@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
@@ -77,13 +75,12 @@ func (s *server) ssoRoutes() {
 	s.handle("PATCH /sso_settings", "sso_settings.update", rbac.SSOManage, s.updateSSOSettings)
 }
 
-func checkIdPID(s string) error { return identity.CheckID("id", s, "idp") }
-
-// identityProviderJSON is an identity provider (its event object) with its metadata document
+// identityProviderJSON is an identity provider (sso.IdentityProviderObject, its event
+// object) with its metadata document
 // and the service provider side an administrator gives the IdP: the entity ID (metadata
 // URL), the ACS URL, and the URL that starts a login.
 type identityProviderJSON struct {
-	audit.IdentityProviderObject
+	sso.IdentityProviderObject
 	URI           string `json:"uri"`
 	MetadataXML   string `json:"metadata_xml"`
 	SPEntityID    string `json:"sp_entity_id"`
@@ -98,7 +95,7 @@ func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON
 		return identityProviderJSON{}, err
 	}
 	return identityProviderJSON{
-		IdentityProviderObject: audit.IdentityProvider(p, sso.SSOURL(p)),
+		IdentityProviderObject: sso.IdentityProviderObjectOf(p),
 		URI:                    c.base + "/identity_providers/" + p.ID, MetadataXML: p.MetadataXML,
 		SPEntityID: sp.EntityID, SPMetadataURL: sp.MetadataURL, ACSURL: sp.ACSURL,
 		LoginURL: s.SSO.BaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
@@ -144,13 +141,13 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := checkMetadataSize(in.MetadataXML); err != nil {
 		return err
 	}
-	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, sso.IdPParams{
+	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, sso.IdPParams{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
 		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
 	})
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", in.DefaultRoles, err)
+		return s.explainRoles(r.Context(), c.principal, "default_roles", in.DefaultRoles, err)
 	}
 	return s.writeIdP(w, c, http.StatusCreated, p)
 }
@@ -159,11 +156,11 @@ func (s *server) listIdPs(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkIdPID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	idps, err := s.SSO.Service.IdentityProviders(r.Context(), c.principal.AccountID, plusOne(p))
+	idps, err := s.SSO.Service.IdentityProviders(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -184,11 +181,8 @@ func (s *server) getIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkIdPID)
-	if err != nil {
-		return err
-	}
-	p, err := s.SSO.Service.IdentityProvider(r.Context(), c.principal.AccountID, id)
+	id := pathID(r)
+	p, err := s.SSO.Service.IdentityProvider(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -196,10 +190,7 @@ func (s *server) getIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := pathID(r, checkIdPID)
-	if err != nil {
-		return err
-	}
+	id := pathID(r)
 	var in idpUpdate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -220,9 +211,9 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 			return err
 		}
 	}
-	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id, u)
+	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, id, u)
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "default_roles", deref(in.DefaultRoles), err)
+		return s.explainRoles(r.Context(), c.principal, "default_roles", deref(in.DefaultRoles), err)
 	}
 	return s.writeIdP(w, c, http.StatusOK, p)
 }
@@ -231,11 +222,8 @@ func (s *server) deleteIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkIdPID)
-	if err != nil {
-		return err
-	}
-	if err := s.SSO.Service.DeleteIdentityProvider(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+	id := pathID(r)
+	if err := s.SSO.Service.DeleteIdentityProvider(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -243,7 +231,7 @@ func (s *server) deleteIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 type ssoSettingsJSON struct {
-	audit.SSOSettingsObject
+	sso.SettingsObject
 	URI string `json:"uri"`
 }
 
@@ -254,8 +242,8 @@ type ssoSettingsUpdate struct {
 
 func settingsOut(c *call, st sso.Settings) ssoSettingsJSON {
 	return ssoSettingsJSON{
-		SSOSettingsObject: audit.SSOSettings(string(st.Provisioning), string(st.Enforcement), st.Since),
-		URI:               c.base + "/sso_settings",
+		SettingsObject: sso.SettingsObjectOf(st),
+		URI:            c.base + "/sso_settings",
 	}
 }
 
@@ -263,7 +251,7 @@ func (s *server) getSSOSettings(w http.ResponseWriter, r *http.Request, c *call)
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	st, err := s.SSO.Service.Settings(r.Context(), c.principal.AccountID)
+	st, err := s.SSO.Service.Settings(r.Context(), c.principal)
 	if err != nil {
 		return err
 	}
@@ -278,7 +266,7 @@ func (s *server) updateSSOSettings(w http.ResponseWriter, r *http.Request, c *ca
 	if in.Provisioning == nil && in.Enforcement == nil {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
 	}
-	st, err := s.SSO.Service.UpdateSettings(r.Context(), c.principal, c.principal.AccountID, sso.SettingsUpdate{
+	st, err := s.SSO.Service.UpdateSettings(r.Context(), c.principal, sso.SettingsUpdate{
 		Provisioning: in.Provisioning, Enforcement: in.Enforcement,
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -19,23 +18,23 @@ func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	a, err := s.Dir.Account(r.Context(), c.principal.AccountID)
+	a, err := s.Dir.Account(r.Context(), c.principal)
 	if err != nil {
 		return err
 	}
-	seats, err := s.Dir.Seats(r.Context(), a.ID)
+	seats, err := s.Dir.Seats(r.Context(), c.principal)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, accountJSON{
-		AccountObject: audit.Account(a), URI: c.base + "/account",
+		AccountObject: identity.AccountObjectOf(a), URI: c.base + "/account",
 		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
 	})
 }
 
 // member renders a membership with its user's email and name.
 func (s *server) member(r *http.Request, c *call, m store.Membership) (memberJSON, error) {
-	u, err := s.Dir.User(r.Context(), m.UserID)
+	u, err := s.Dir.User(r.Context(), c.principal, m.UserID)
 	if err != nil {
 		return memberJSON{}, err
 	}
@@ -54,17 +53,17 @@ func (s *server) listMembers(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkUserID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	ms, err := s.Dir.Members(r.Context(), c.principal.AccountID, plusOne(p))
+	ms, err := s.Dir.Members(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
 	users := make(map[string]store.User, len(ms))
 	for _, m := range ms[:min(len(ms), p.Limit)] {
-		if users[m.UserID], err = s.Dir.User(r.Context(), m.UserID); err != nil {
+		if users[m.UserID], err = s.Dir.User(r.Context(), c.principal, m.UserID); err != nil {
 			return err
 		}
 	}
@@ -81,11 +80,8 @@ func (s *server) getMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkUserID)
-	if err != nil {
-		return err
-	}
-	m, err := s.Dir.Member(r.Context(), c.principal.AccountID, id)
+	id := pathID(r)
+	m, err := s.Dir.Member(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -99,10 +95,7 @@ type memberUpdate struct {
 }
 
 func (s *server) setMemberRoles(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := pathID(r, checkUserID)
-	if err != nil {
-		return err
-	}
+	id := pathID(r)
 	var in memberUpdate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -110,9 +103,9 @@ func (s *server) setMemberRoles(w http.ResponseWriter, r *http.Request, c *call)
 	if in.Roles == nil {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify roles.")
 	}
-	m, err := s.Dir.SetMemberRoles(r.Context(), c.principal, c.principal.AccountID, id, *in.Roles)
+	m, err := s.Dir.SetMemberRoles(r.Context(), c.principal, id, *in.Roles)
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", *in.Roles, err)
+		return s.explainRoles(r.Context(), c.principal, "roles", *in.Roles, err)
 	}
 	s.sync(r.Context())
 	return s.writeMember(w, r, c, http.StatusOK, m)
@@ -126,17 +119,14 @@ func (s *server) enableMember(w http.ResponseWriter, r *http.Request, c *call) e
 	return s.memberStatus(w, r, c, s.Dir.EnableMember)
 }
 
-type memberChange func(ctx context.Context, by identity.Principal, accountID, userID string) (store.Membership, error)
+type memberChange func(ctx context.Context, by identity.Principal, userID string) (store.Membership, error)
 
 func (s *server) memberStatus(w http.ResponseWriter, r *http.Request, c *call, change memberChange) error {
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkUserID)
-	if err != nil {
-		return err
-	}
-	m, err := change(r.Context(), c.principal, c.principal.AccountID, id)
+	id := pathID(r)
+	m, err := change(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -148,11 +138,8 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkUserID)
-	if err != nil {
-		return err
-	}
-	if err := s.Dir.RemoveMember(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+	id := pathID(r)
+	if err := s.Dir.RemoveMember(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	s.sync(r.Context())
@@ -176,9 +163,9 @@ func (s *server) createInvitation(w http.ResponseWriter, r *http.Request, c *cal
 	if err := checkInvitationEmail(in.Email); err != nil {
 		return err
 	}
-	inv, err := s.Dir.Invite(r.Context(), c.principal, c.principal.AccountID, in.Email, in.Roles)
+	inv, err := s.Dir.Invite(r.Context(), c.principal, in.Email, in.Roles)
 	if err != nil {
-		return s.explainRoles(r.Context(), c.principal.AccountID, "roles", in.Roles, err)
+		return s.explainRoles(r.Context(), c.principal, "roles", in.Roles, err)
 	}
 	// The acceptance token (inv.Token) is for the invitee alone, delivered to the invited
 	// address by the embedder's mailer; this server has none, and never gives it to the
@@ -190,11 +177,11 @@ func (s *server) listInvitations(w http.ResponseWriter, r *http.Request, c *call
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkInvitationID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	invs, err := s.Dir.Invitations(r.Context(), c.principal.AccountID, plusOne(p))
+	invs, err := s.Dir.Invitations(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -211,11 +198,8 @@ func (s *server) getInvitation(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkInvitationID)
-	if err != nil {
-		return err
-	}
-	inv, err := s.Dir.Invitation(r.Context(), c.principal.AccountID, id)
+	id := pathID(r)
+	inv, err := s.Dir.Invitation(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -226,11 +210,8 @@ func (s *server) deleteInvitation(w http.ResponseWriter, r *http.Request, c *cal
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkInvitationID)
-	if err != nil {
-		return err
-	}
-	if err := s.Dir.RevokeInvitation(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+	id := pathID(r)
+	if err := s.Dir.RevokeInvitation(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -244,10 +225,7 @@ func (s *server) deleteInvitation(w http.ResponseWriter, r *http.Request, c *cal
 // caller and its key. A person with no user yet joins through SSO or the embedder's own flow
 // around identity.Directory.AcceptInvitationToken.
 func (s *server) acceptInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := pathID(r, checkInvitationID)
-	if err != nil {
-		return err
-	}
+	id := pathID(r)
 	if err := decodeBody(w, r, &struct{}{}); err != nil {
 		return err
 	}
@@ -272,10 +250,12 @@ type roleUpdate struct {
 	Permissions *[]string `json:"permissions"`
 }
 
-func parsePermissions(names []string) ([]rbac.Permission, error) {
+// parsePermissions looks names up in the Authorizer's registry (built-in and registered
+// permissions).
+func (s *server) parsePermissions(names []string) ([]rbac.Permission, error) {
 	out := make([]rbac.Permission, 0, len(names))
 	for _, n := range names {
-		p, err := rbac.ParsePermission(n)
+		p, err := s.Authz.Permission(n)
 		if err != nil {
 			return nil, err
 		}
@@ -289,11 +269,11 @@ func (s *server) createRole(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	perms, err := parsePermissions(in.Permissions)
+	perms, err := s.parsePermissions(in.Permissions)
 	if err != nil {
 		return err
 	}
-	role, err := s.Authz.CreateRole(r.Context(), c.principal, c.principal.AccountID, rbac.RoleSpec{
+	role, err := s.Authz.CreateRole(r.Context(), c.principal, rbac.RoleSpec{
 		Name: in.Name, Description: in.Description, Permissions: perms,
 	})
 	if err != nil {
@@ -306,11 +286,11 @@ func (s *server) listRoles(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkRoleID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	roles, err := s.Authz.Roles(r.Context(), c.principal.AccountID, plusOne(p))
+	roles, err := s.Authz.Roles(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -327,11 +307,8 @@ func (s *server) getRole(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkRoleID)
-	if err != nil {
-		return err
-	}
-	role, err := s.Authz.Role(r.Context(), c.principal.AccountID, id)
+	id := pathID(r)
+	role, err := s.Authz.Role(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -340,10 +317,7 @@ func (s *server) getRole(w http.ResponseWriter, r *http.Request, c *call) error 
 
 // updateRole applies a partial update: absent fields keep their current values.
 func (s *server) updateRole(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := pathID(r, checkRoleID)
-	if err != nil {
-		return err
-	}
+	id := pathID(r)
 	var in roleUpdate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -355,7 +329,7 @@ func (s *server) updateRole(w http.ResponseWriter, r *http.Request, c *call) err
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
 	}
 	ctx := r.Context()
-	cur, err := s.Authz.Role(ctx, c.principal.AccountID, id)
+	cur, err := s.Authz.Role(ctx, c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -370,10 +344,10 @@ func (s *server) updateRole(w http.ResponseWriter, r *http.Request, c *call) err
 	if in.Permissions != nil {
 		names = *in.Permissions
 	}
-	if spec.Permissions, err = parsePermissions(names); err != nil {
+	if spec.Permissions, err = s.parsePermissions(names); err != nil {
 		return err
 	}
-	role, err := s.Authz.UpdateRole(ctx, c.principal, c.principal.AccountID, id, spec)
+	role, err := s.Authz.UpdateRole(ctx, c.principal, id, spec)
 	if err != nil {
 		return err
 	}
@@ -385,11 +359,8 @@ func (s *server) deleteRole(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	id, err := pathID(r, checkRoleID)
-	if err != nil {
-		return err
-	}
-	if err := s.Authz.DeleteRole(r.Context(), c.principal, c.principal.AccountID, id); err != nil {
+	id := pathID(r)
+	if err := s.Authz.DeleteRole(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	s.sync(r.Context())
@@ -404,11 +375,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	p, err := pageParams(r, checkEventID)
+	p, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	page, err := s.Authz.Events(r.Context(), c.principal, c.principal.AccountID, p)
+	page, err := s.Authz.Events(r.Context(), c.principal, p)
 	if err != nil {
 		return err
 	}

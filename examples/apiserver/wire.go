@@ -5,8 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
-	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -14,15 +16,15 @@ import (
 // "uri" on every resource and list, "token" present but null outside a create response,
 // "acl" always an array, description and metadata left out when empty.
 //
-// Each resource is its audit event object (internal/audit, the one definition of both) plus
-// its "uri" and what is computed when it is served: an event's object and a GET of the
-// resource cannot drift apart.
+// Each resource is its public object (defined by the package that owns it, and what audit
+// events record) plus its "uri" and what is computed when it is served: an event's object
+// and a GET of the resource cannot drift apart.
 
 // timestamp formats t as ngrok does: RFC 3339, UTC, whole seconds.
-func timestamp(t time.Time) string { return audit.Timestamp(t) }
+func timestamp(t time.Time) string { return identity.Timestamp(t) }
 
 type botUserJSON struct {
-	audit.BotUserObject
+	botuser.BotUserObject
 	URI string `json:"uri"`
 }
 
@@ -33,19 +35,19 @@ type botUserListJSON struct {
 }
 
 func botUserOut(base string, b store.BotUser) botUserJSON {
-	return botUserJSON{BotUserObject: audit.BotUser(b), URI: base + "/bot_users/" + b.ID}
+	return botUserJSON{BotUserObject: botuser.BotUserObjectOf(b), URI: base + "/bot_users/" + b.ID}
 }
 
 // tokenCredentialJSON is ngrok's Credential (/credentials) and APIKey (/api_keys): "token" is
 // always present, null except in the create response; API keys have no "acl".
 type tokenCredentialJSON struct {
-	audit.TokenCredentialObject
+	credential.TokenCredentialObject
 	URI string `json:"uri"`
 }
 
 // sshCredentialJSON is ngrok's SSHCredential (/ssh_credentials).
 type sshCredentialJSON struct {
-	audit.SSHCredentialObject
+	credential.SSHCredentialObject
 	URI string `json:"uri"`
 }
 
@@ -53,52 +55,42 @@ type sshCredentialJSON struct {
 // "" otherwise.
 func credentialOut(base string, kind store.CredentialKind, c credential.Credential, token string) any {
 	uri := base + kindInfoOf(kind).path + "/" + c.ID
-	sc := storeCredential(kind, c)
+	c.Kind = kind
 	if kind == store.SSHCredential {
-		return sshCredentialJSON{SSHCredentialObject: audit.SSHCredential(sc), URI: uri}
+		return sshCredentialJSON{SSHCredentialObject: credential.SSHCredentialObjectOf(c), URI: uri}
 	}
-	out := tokenCredentialJSON{TokenCredentialObject: audit.TokenCredential(sc), URI: uri}
+	out := tokenCredentialJSON{TokenCredentialObject: credential.TokenCredentialObjectOf(c), URI: uri}
 	if token != "" {
 		out.Token = &token
 	}
 	return out
 }
 
-// storeCredential is c as the store record audit's objects are made from (no secret: the
-// API never has its hash).
-func storeCredential(kind store.CredentialKind, c credential.Credential) store.Credential {
-	return store.Credential{
-		ID: c.ID, AccountID: c.AccountID, Kind: kind, OwnerID: c.OwnerID, Description: c.Description,
-		Metadata: c.Metadata, ACL: c.ACL, PublicKey: c.PublicKey, Fingerprint: c.Fingerprint,
-		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt,
-	}
-}
-
 type memberJSON struct {
-	audit.MemberObject
+	identity.MemberObject
 	URI string `json:"uri"`
 }
 
 func memberOut(base string, m store.Membership, u store.User) memberJSON {
-	return memberJSON{MemberObject: audit.Member(m, u), URI: base + "/members/" + m.UserID}
+	return memberJSON{MemberObject: identity.MemberObjectOf(m, u), URI: base + "/members/" + m.UserID}
 }
 
 type invitationJSON struct {
-	audit.InvitationObject
+	identity.InvitationObject
 	URI string `json:"uri"`
 }
 
 func invitationOut(base string, inv store.Invitation) invitationJSON {
-	return invitationJSON{InvitationObject: audit.Invitation(inv), URI: base + "/invitations/" + inv.ID}
+	return invitationJSON{InvitationObject: identity.InvitationObjectOf(inv), URI: base + "/invitations/" + inv.ID}
 }
 
 type roleJSON struct {
-	audit.RoleObject
+	rbac.RoleObject
 	URI string `json:"uri"`
 }
 
 func roleOut(base string, r store.Role) roleJSON {
-	return roleJSON{RoleObject: audit.Role(r), URI: base + "/roles/" + r.ID}
+	return roleJSON{RoleObject: rbac.RoleObjectOf(r), URI: base + "/roles/" + r.ID}
 }
 
 // eventJSON is an audit event in the shape of ngrok's event log envelope.
@@ -129,15 +121,15 @@ func eventOut(base string, e store.Event) eventJSON {
 		p.Credential = &refJSON{ID: id, URI: base + credentialPath(id) + "/" + id}
 	}
 	return eventJSON{
-		ID: e.ID, AccountID: e.AccountID, EventType: e.Type, CreatedAt: timestamp(e.CreatedAt),
-		Principal: p, Object: objectWithURI(base, audit.Type(e.Type).Resource(), e.Object),
+		ID: e.ID, AccountID: e.AccountID, EventType: string(e.Type), CreatedAt: timestamp(e.CreatedAt),
+		Principal: p, Object: objectWithURI(base, identity.ResourceOf(e.Type), e.Object),
 	}
 }
 
 // objectWithURI is an event's object as the API serves it: the resource with its "uri",
 // which the library cannot know. An object that is not a JSON object, or that has a "uri"
 // already, is served as stored; an empty one as null.
-func objectWithURI(base string, r audit.Resource, obj json.RawMessage) json.RawMessage {
+func objectWithURI(base string, r identity.Resource, obj json.RawMessage) json.RawMessage {
 	if len(obj) == 0 {
 		return json.RawMessage("null")
 	}
@@ -167,32 +159,32 @@ func objectWithURI(base string, r audit.Resource, obj json.RawMessage) json.RawM
 
 // resourcePath is where the API serves the resource an event is about, or "" if it does not
 // serve it.
-func resourcePath(r audit.Resource, id string) string {
+func resourcePath(r identity.Resource, id string) string {
 	switch r {
-	case audit.ResourceAccount:
+	case identity.ResourceAccount:
 		return "/account"
-	case audit.ResourceSSOSettings:
+	case identity.ResourceSSOSettings:
 		return "/sso_settings"
 	}
 	if id == "" {
 		return ""
 	}
 	switch r {
-	case audit.ResourceMember:
+	case identity.ResourceMember:
 		return "/members/" + id
-	case audit.ResourceInvitation:
+	case identity.ResourceInvitation:
 		return "/invitations/" + id
-	case audit.ResourceRole:
+	case identity.ResourceRole:
 		return "/roles/" + id
-	case audit.ResourceBotUser:
+	case identity.ResourceBotUser:
 		return "/bot_users/" + id
-	case audit.ResourceTunnelCredential:
+	case identity.ResourceTunnelCredential:
 		return kindInfoOf(store.Authtoken).path + "/" + id
-	case audit.ResourceAPIKey:
+	case identity.ResourceAPIKey:
 		return kindInfoOf(store.APIKey).path + "/" + id
-	case audit.ResourceSSHPublicKey:
+	case identity.ResourceSSHPublicKey:
 		return kindInfoOf(store.SSHCredential).path + "/" + id
-	case audit.ResourceIdentityProvider:
+	case identity.ResourceIdentityProvider:
 		return "/identity_providers/" + id
 	}
 	return ""
@@ -223,7 +215,7 @@ func credentialPath(id string) string {
 
 // accountJSON is the account with its seat usage, counted when it is served.
 type accountJSON struct {
-	audit.AccountObject
+	identity.AccountObject
 	URI   string    `json:"uri"`
 	Seats seatsJSON `json:"seats"`
 }

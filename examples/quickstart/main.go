@@ -23,14 +23,23 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer) error {
-	st := memstore.New()
+	st, err := memstore.New()
+	if err != nil {
+		return err
+	}
 	defer st.Close() // also stops the verifier's Run below
 	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		return err
 	}
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, err := rbac.New(st, plans) // the plan catalog is passed once, here
+	if err != nil {
+		return err
+	}
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		return err
+	}
 	ada, err := dir.CreateUser(ctx, "ada@example.com", "Ada")
 	if err != nil {
 		return err
@@ -44,27 +53,37 @@ func run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bots := botuser.New(st, authz)
-	bot, err := bots.Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "ci"})
+	bots, err := botuser.New(st, authz)
+	if err != nil {
+		return err
+	}
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "ci"})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "2. bot user %q, active: %v\n", bot.Name, bot.Active)
-	issued, err := credential.NewService(st, authz).Create(ctx, admin, credential.CreateRequest{
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		return err
+	}
+	issued, err := creds.Create(ctx, admin, credential.CreateRequest{
 		Kind: store.Authtoken, OwnerID: bot.ID, ACL: []string{"bind:*.ci.example.com"}})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "3. authtoken for the bot, ACL %q, printed as %v (Reveal() gives it, once)\n", issued.ACL, issued.Token)
-	v := credential.NewVerifier(st)
-	go v.Run(ctx)
-	res, err := v.Verify(ctx, store.Authtoken, issued.Token.Reveal())
+	v, err := credential.NewVerifier(st)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "4. verified: owner is the bot: %v, may bind api.ci.example.com: %v, example.com: %v\n",
-		res.OwnerID == bot.ID, res.ACL.AllowsBind("api.ci.example.com"), res.ACL.AllowsBind("example.com"))
-	if _, err := bots.Update(ctx, admin, acct.ID, bot.ID, botuser.UpdateParams{Active: new(false)}); err != nil {
+	go v.Run(ctx)
+	res, err := v.VerifyToken(ctx, issued.Token.Reveal()) // the kind comes from the token's prefix
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "4. verified: owner is the bot %q: %v, may bind api.ci.example.com: %v, example.com: %v\n",
+		res.Subject, res.OwnerID == bot.ID && res.OwnerBot, res.ACL.AllowsBind("api.ci.example.com"), res.ACL.AllowsBind("example.com"))
+	if _, err := bots.Update(ctx, admin, bot.ID, botuser.UpdateParams{Active: new(false)}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "5. bot user deactivated")
@@ -72,6 +91,6 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	_, err = v.Verify(ctx, store.Authtoken, issued.Token.Reveal())
-	fmt.Fprintf(w, "6. verified again: %v (owner inactive: %v)\n", err, errors.Is(err, credential.ReasonOwnerInactive))
+	fmt.Fprintf(w, "6. verified again: refused, code %s (unauthenticated: %v)\n", store.CodeOf(err), errors.Is(err, store.ErrUnauthenticated))
 	return nil
 }

@@ -19,9 +19,9 @@ func TestRun(t *testing.T) {
 	const want = `1. account "acme" on plan "payg", administered by ada@example.com
 2. bot user "ci", active: true
 3. authtoken for the bot, ACL ["bind:*.ci.example.com"], printed as [REDACTED] (Reveal() gives it, once)
-4. verified: owner is the bot: true, may bind api.ci.example.com: true, example.com: false
+4. verified: owner is the bot "ci": true, may bind api.ci.example.com: true, example.com: false
 5. bot user deactivated
-6. verified again: credential: rejected: owner_inactive (owner inactive: true)
+6. verified again: refused, code owner_inactive (unauthenticated: true)
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)

@@ -29,8 +29,14 @@ func newDemo(ctx context.Context, st store.Store) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, err := rbac.New(st, plans)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		return nil, err
+	}
 	u, err := dir.CreateUser(ctx, "demo@example.com", "Demo")
 	if err != nil {
 		return nil, err
@@ -43,12 +49,19 @@ func newDemo(ctx context.Context, st store.Store) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	bots := botuser.New(st, authz)
-	bot, err := bots.Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "demo-ssh"})
+	bots, err := botuser.New(st, authz)
 	if err != nil {
 		return nil, err
 	}
-	return &demo{admin: admin, accountID: acct.ID, bot: bot, bots: bots, creds: credential.NewService(st, authz)}, nil
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "demo-ssh"})
+	if err != nil {
+		return nil, err
+	}
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		return nil, err
+	}
+	return &demo{admin: admin, accountID: acct.ID, bot: bot, bots: bots, creds: creds}, nil
 }
 
 // registerKey makes an authorized_keys line an SSH credential of the bot user.

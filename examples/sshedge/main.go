@@ -76,7 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	v := credential.NewVerifier(st, credential.WithLogger(log))
+	v, err := credential.NewVerifier(st, credential.WithLogger(log))
+	if err != nil {
+		return err
+	}
 	srv := &server{v: v, hostKey: hostKey, log: log, checkInterval: *interval}
 
 	g, ctx := errgroup.WithContext(ctx)

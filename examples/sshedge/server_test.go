@@ -24,7 +24,6 @@ import (
 
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
-	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
 
@@ -43,13 +42,19 @@ type edge struct {
 func startEdge(t *testing.T) *edge {
 	t.Helper()
 	ctx := t.Context()
-	st := memstore.New()
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { st.Close() })
 	d, err := newDemo(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := credential.NewVerifier(st)
+	v, err := credential.NewVerifier(st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go v.Run(ctx)
 	hostKey, err := loadHostKey("")
 	if err != nil {
@@ -286,7 +291,7 @@ func TestOpenSSHRemoteForward(t *testing.T) {
 		}
 
 		start := time.Now()
-		if err := e.d.creds.Delete(t.Context(), e.d.admin, store.SSHCredential, cred.ID); err != nil {
+		if err := e.d.creds.Delete(t.Context(), e.d.admin, cred.ID); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -391,7 +396,7 @@ func TestGoClient(t *testing.T) {
 
 	inactive := false
 	start := time.Now()
-	if _, err := e.d.bots.Update(t.Context(), e.d.admin, e.d.accountID, e.d.bot.ID,
+	if _, err := e.d.bots.Update(t.Context(), e.d.admin, e.d.bot.ID,
 		botuser.UpdateParams{Active: &inactive}); err != nil {
 		t.Fatal(err)
 	}

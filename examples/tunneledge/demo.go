@@ -21,8 +21,14 @@ func seedDemo(ctx context.Context, st store.Store, acl []string, addr string, ou
 	if err != nil {
 		return err
 	}
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, err := rbac.New(st, plans)
+	if err != nil {
+		return err
+	}
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		return err
+	}
 	u, err := dir.CreateUser(ctx, "demo@example.com", "Demo")
 	if err != nil {
 		return err
@@ -35,11 +41,19 @@ func seedDemo(ctx context.Context, st store.Store, acl []string, addr string, ou
 	if err != nil {
 		return err
 	}
-	bot, err := botuser.New(st, authz).Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "demo-agent"})
+	bots, err := botuser.New(st, authz)
 	if err != nil {
 		return err
 	}
-	issued, err := credential.NewService(st, authz).Create(ctx, admin, credential.CreateRequest{
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "demo-agent"})
+	if err != nil {
+		return err
+	}
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		return err
+	}
+	issued, err := creds.Create(ctx, admin, credential.CreateRequest{
 		Kind:        store.Authtoken,
 		OwnerID:     bot.ID,
 		Description: "tunneledge demo",

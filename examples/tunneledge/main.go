@@ -75,7 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	v := credential.NewVerifier(st, credential.WithLogger(log))
+	v, err := credential.NewVerifier(st, credential.WithLogger(log))
+	if err != nil {
+		return err
+	}
 	srv := tunnel.New(v, tunnel.WithLogger(log), tunnel.WithCheckInterval(*interval))
 
 	g, ctx := errgroup.WithContext(ctx)

@@ -40,7 +40,7 @@ func TestSharedRedis(t *testing.T) {
 	ctx := t.Context()
 
 	// The API server's side: its own store on the same Redis, default prefix and shards.
-	st, err := redisstore.New(rdb)
+	st, err := redisstore.New(ctx, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +49,14 @@ func TestSharedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := rbac.New(st, plans)
-	dir := identity.New(st, plans, authz)
+	authz, err := rbac.New(st, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, err := dir.CreateUser(ctx, "ops@example.com", "Ops")
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +69,18 @@ func TestSharedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bot, err := botuser.New(st, authz).Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "agent"})
+	bots, err := botuser.New(st, authz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := credential.NewService(st, authz)
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
 	issued, err := creds.Create(ctx, admin, credential.CreateRequest{
 		Kind: store.Authtoken, OwnerID: bot.ID, ACL: []string{"bind:*.example.com"}})
 	if err != nil {
@@ -113,7 +126,7 @@ func TestSharedRedis(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { waited <- s.Wait() }()
 	start := time.Now()
-	if err := creds.Delete(ctx, admin, store.Authtoken, issued.ID); err != nil {
+	if err := creds.Delete(ctx, admin, issued.ID); err != nil {
 		t.Fatal(err)
 	}
 	select {

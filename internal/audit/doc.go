@@ -2,20 +2,17 @@
 // botuser, credential, sso) records each mutation through a Recorder, inside the same
 // store.Tx as the mutation, so an event exists if and only if the change committed.
 //
-// An event carries a type named like ngrok's ("bot_user_created.v0"), the object after the
-// change, and the principal that caused it ({id, subject, source, credential_id}). The
-// object is the resource as iamkit's API shows it, less its "uri" (object.go is the one
-// definition of those representations, which the API server renders its resources from):
-// never a store record with its internal fields (no account_id, secret hash, fingerprint or
-// raw IdP metadata), and a token is always null. Record refuses any value it has no
-// representation for.
+// An event carries a type named like ngrok's ("bot_user_created.v0"; package identity lists
+// them and the resource each is about), the object after the change, and the principal that
+// caused it ({id, subject, source, credential_id}). The object is the resource's public
+// representation, defined by the package that owns the resource (identity.MemberObject,
+// rbac.RoleObject, botuser.BotUserObject, credential.TokenCredentialObject,
+// sso.IdentityProviderObject, ...): never a store record with its internal fields (no
+// account_id, secret hash, fingerprint or raw IdP metadata), and a token is always null.
+// Record accepts only such objects (audit.Object), and only about the resource of the
+// event's type.
 //
-// Each type is about one Resource (Type.Resource), which decides its object and, in package
-// rbac, which permission reads the event. The Type constants are the complete list the
-// library writes (Types); a new field in an object does not change its version, any other
-// change of shape does (".v0" -> ".v1"), as in ngrok's event log.
-//
-// Deleting a bot user or a membership deletes the owner's credentials in the store; the
-// domain package records their *_deleted events first, with RecordOwnerCredentialsDeleted,
-// in the same transaction.
+// Deleting a bot user or a membership records its own event in the deletion commit; the
+// credentials it owned are purged later, in batches, by credential's purger, which records
+// their *_deleted events, attributed to whoever deleted the owner (store.Tombstone.By).
 package audit

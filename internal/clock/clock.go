@@ -5,19 +5,14 @@ import (
 	"time"
 )
 
-// Clock tells the time. Implementations must be safe for concurrent use.
-type Clock interface {
-	Now() time.Time
-}
-
-// System is the wall clock.
+// System is the wall clock, a store.Clock.
 type System struct{}
 
 // Now returns time.Now().
 func (System) Now() time.Time { return time.Now() }
 
-// Fake is a manually advanced clock for tests. The zero value is not usable; call NewFake.
-// It is safe for concurrent use.
+// Fake is a manually advanced clock for tests, a store.Clock. The zero value is not usable;
+// call NewFake. It is safe for concurrent use.
 type Fake struct {
 	mu  sync.Mutex
 	now time.Time

@@ -1,3 +1,4 @@
-// Package clock is the time source iamkit's packages take as a dependency, so tests can
-// drive expiry and ordering without sleeping.
+// Package clock holds the store.Clock implementations iamkit's packages share: System, the
+// default, and Fake, which tests advance by hand to drive expiry and ordering without
+// sleeping.
 package clock

@@ -1,7 +1,6 @@
 package id
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
 )
 
 // Prefix is the type part of an ID, without the underscore.
@@ -41,29 +40,13 @@ const (
 // crockford is the alphabet of ULIDs and tags.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// ErrInvalid is matched (errors.Is) by every *Error.
-var ErrInvalid = errors.New("invalid id")
-
-// Error says why a string is not an ID of the expected type. It does not repeat the input:
-// a caller may have pasted a secret where an ID belongs.
-type Error struct {
-	Want   Prefix // the prefix that was expected, if any
-	Reason string
-}
-
-func (e *Error) Error() string {
-	if e.Want != "" {
-		return fmt.Sprintf("invalid %s_ id: %s", e.Want, e.Reason)
-	}
-	return "invalid id: " + e.Reason
-}
-
-// Is reports whether target is ErrInvalid.
-func (e *Error) Is(target error) bool { return target == ErrInvalid }
+// The errors of this package are *store.Error values matching store.ErrInvalid, with code
+// store.CodeInvalidValue. They never repeat the input: a caller may have pasted a secret
+// where an ID belongs.
 
 // Generator makes IDs. It is safe for concurrent use.
 type Generator struct {
-	clock clock.Clock
+	clock store.Clock
 	rand  io.Reader
 
 	mu   sync.Mutex
@@ -72,7 +55,7 @@ type Generator struct {
 
 // NewGenerator returns a Generator reading time from c and randomness from r
 // (crypto/rand.Reader in production).
-func NewGenerator(c clock.Clock, r io.Reader) *Generator {
+func NewGenerator(c store.Clock, r io.Reader) *Generator {
 	return &Generator{clock: c, rand: r}
 }
 
@@ -133,17 +116,15 @@ func (g *Generator) newLocked(p Prefix, tag string) (string, error) {
 	return b.String(), nil
 }
 
-// Check reports whether s is a well-formed ID with prefix want. The error is an *Error.
+// Check reports whether s is a well-formed ID with prefix want (with any prefix when want is
+// ""). The error is a *store.Error naming no field; see CheckArg.
 func Check(s string, want Prefix) error {
 	p, body, ok := strings.Cut(s, "_")
 	if !ok {
 		return invalid(s, want, "missing prefix")
 	}
 	if want != "" && Prefix(p) != want {
-		if len(p) > 8 {
-			p = p[:8]
-		}
-		return invalid(s, want, fmt.Sprintf("prefix %q, want %q", p, want))
+		return invalid(s, want, "another type's prefix")
 	}
 	return checkBody(s, want, body)
 }
@@ -204,5 +185,30 @@ func Time(s string) (time.Time, error) {
 }
 
 func invalid(_ string, want Prefix, reason string) error {
-	return &Error{Want: want, Reason: reason}
+	if want != "" {
+		return store.Invalid("", store.CodeInvalidValue, 0, "invalid %s_ id: %s", want, reason)
+	}
+	return store.Invalid("", store.CodeInvalidValue, 0, "invalid id: %s", reason)
+}
+
+// CheckArg is Check for an argument: its error names field, the argument's name in the API
+// (such as "bot_user_id").
+func CheckArg(field, s string, want Prefix) error {
+	err := Check(s, want)
+	if se, ok := err.(*store.Error); ok {
+		se.Field = field
+	}
+	return err
+}
+
+// CheckPage returns an error unless p's limit is between 1 and store.MaxPageLimit and its
+// BeforeID, if any, is an ID with prefix want: the check every listing makes before reading.
+func CheckPage(p store.Page, want Prefix) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.BeforeID != "" {
+		return CheckArg("before_id", p.BeforeID, want)
+	}
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/internal/audit"
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
@@ -27,7 +26,7 @@ type Env struct {
 	T     testing.TB
 	Ctx   context.Context
 	Clock *clock.Fake
-	Store *memstore.Store
+	Store store.Store
 	Plans *identity.Catalog
 	Authz *rbac.Authorizer
 	Dir   *identity.Directory
@@ -39,16 +38,25 @@ type Env struct {
 func New(t testing.TB, extra []identity.Plan, opts ...rbac.Option) *Env {
 	t.Helper()
 	clk := clock.NewFake(Epoch())
-	st := memstore.New(memstore.WithClock(clk.Now))
+	st, err := memstore.New(memstore.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { st.Close() })
 	plans, err := identity.NewCatalog(append([]identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := rbac.New(st, plans, append([]rbac.Option{rbac.WithClock(clk)}, opts...)...)
+	authz, err := rbac.New(st, plans, append([]rbac.Option{rbac.WithClock(clk)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := identity.New(st, authz, identity.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &Env{
-		T: t, Ctx: t.Context(), Clock: clk, Store: st, Plans: plans, Authz: authz,
-		Dir: identity.New(st, plans, authz, identity.WithClock(clk)),
+		T: t, Ctx: t.Context(), Clock: clk, Store: st, Plans: plans, Authz: authz, Dir: dir,
 		IDs: id.NewGenerator(clk, rand.Reader),
 	}
 }
@@ -96,7 +104,7 @@ func (e *Env) Principal(accountID, principalID string) identity.Principal {
 func (e *Env) Member(admin identity.Principal, email string, roles ...string) identity.Principal {
 	e.T.Helper()
 	u := e.User(email)
-	if _, err := e.Dir.AddMember(e.Ctx, admin, admin.AccountID, u.ID, roles); err != nil {
+	if _, err := e.Dir.AddMember(e.Ctx, admin, u.ID, roles); err != nil {
 		e.T.Fatalf("AddMember(%s, %v): %v", email, roles, err)
 	}
 	return e.Principal(admin.AccountID, u.ID)
@@ -106,7 +114,7 @@ func (e *Env) Member(admin identity.Principal, email string, roles ...string) id
 // as the person at that address would, creating the user if needed.
 func (e *Env) Join(by identity.Principal, email string, roles ...string) identity.Principal {
 	e.T.Helper()
-	inv, err := e.Dir.Invite(e.Ctx, by, by.AccountID, email, roles)
+	inv, err := e.Dir.Invite(e.Ctx, by, email, roles)
 	if err != nil {
 		e.T.Fatalf("Invite(%s): %v", email, err)
 	}
@@ -147,18 +155,18 @@ func (e *Env) CredentialOf(accountID, ownerID string, kind store.CredentialKind)
 	return c
 }
 
-// Auth returns what a verifier would read for a credential.
+// Auth returns what a verifier would read for a credential, and its owner's state.
 func (e *Env) Auth(credentialID string) (store.Credential, store.OwnerState, error) {
 	var (
-		c  store.Credential
-		os store.OwnerState
+		c store.Credential
+		o store.Owner
 	)
 	err := e.Store.View(e.Ctx, func(r store.Reader) error {
 		var err error
-		c, os, err = r.CredentialAuth(e.Ctx, credentialID)
+		c, o, err = r.CredentialAuth(e.Ctx, credentialID)
 		return err
 	})
-	return c, os, err
+	return c, o.State, err
 }
 
 // LastEvent returns an account's newest audit event.
@@ -257,39 +265,41 @@ func (e *Env) CredentialsOfEveryKind(accountID, ownerID string) []store.Credenti
 	return out
 }
 
-// WantOwnerDeletion fails the test unless commits is one commit holding exactly the events
-// of deleting an owner (ownerEvent about ownerID) and one *_deleted event about each of creds,
-// all attributed to by.
-func (e *Env) WantOwnerDeletion(commits []store.Commit, by store.Principal, ownerEvent audit.Type, ownerID string, creds []store.Credential) {
+// WantOwnerDeletion fails the test unless commits is one commit that deletes an owner:
+// exactly one event, ownerEvent about ownerID attributed to by, and a tombstone for the
+// owner's credentials, which from then on no read finds (their *_deleted events come later,
+// from credential's purger).
+func (e *Env) WantOwnerDeletion(commits []store.Commit, by store.Principal, ownerEvent store.EventType, ownerID string, creds []store.Credential) {
 	e.T.Helper()
 	if len(commits) != 1 {
 		e.T.Fatalf("deletion made %d commits, want 1", len(commits))
 	}
-	want := map[string]string{ownerID: string(ownerEvent)} // object ID -> event type
-	for _, c := range creds {
-		_, _, deleted := audit.CredentialTypes(c.Kind)
-		want[c.ID] = string(deleted)
-	}
-	got := map[string]string{}
 	events := e.EventsIn(commits[0])
-	for _, ev := range events {
-		var obj struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(ev.Object, &obj); err != nil {
-			e.T.Fatalf("%s: object %s: %v", ev.Type, ev.Object, err)
-		}
-		if ev.Principal != by {
-			e.T.Errorf("%s by %+v, want %+v", ev.Type, ev.Principal, by)
-		}
-		got[obj.ID] = ev.Type
+	if len(events) != 1 {
+		e.T.Fatalf("the deletion commit holds %d events, want 1 (%s)", len(events), ownerEvent)
 	}
-	if len(events) != len(want) {
-		e.T.Errorf("the commit holds %d events (%v), want %d: %v", len(events), got, len(want), want)
+	ev := events[0]
+	var obj struct {
+		ID string `json:"id"`
 	}
-	for id, typ := range want {
-		if got[id] != typ {
-			e.T.Errorf("object %s: event %q, want %q (the commit's events: %v)", id, got[id], typ, got)
+	if err := json.Unmarshal(ev.Object, &obj); err != nil {
+		e.T.Fatalf("%s: object %s: %v", ev.Type, ev.Object, err)
+	}
+	if ev.Type != ownerEvent || obj.ID != ownerID || ev.Principal != by {
+		e.T.Errorf("event %s about %s by %+v, want %s about %s by %+v", ev.Type, obj.ID, ev.Principal, ownerEvent, ownerID, by)
+	}
+	tombstoned := false
+	for _, ch := range commits[0].Changes {
+		if ch.Kind == store.KindTombstone && ch.Op == store.OpPut && ch.ID == ownerID {
+			tombstoned = true
+		}
+	}
+	if len(creds) > 0 && !tombstoned {
+		e.T.Errorf("the deletion commit writes no tombstone for %s's %d credentials", ownerID, len(creds))
+	}
+	for _, c := range creds {
+		if _, _, err := e.Auth(c.ID); !errors.Is(err, store.ErrNotFound) {
+			e.T.Errorf("credential %s of the deleted owner: %v, want ErrNotFound", c.ID, err)
 		}
 	}
 }
@@ -306,4 +316,39 @@ func (e *Env) WritesOf(fn func()) []store.Change {
 		}
 	}
 	return out
+}
+
+// Mem returns an empty memstore on clk (the system clock when nil), closed when the test
+// ends.
+func Mem(t testing.TB, clk store.Clock, opts ...memstore.Option) store.Store {
+	t.Helper()
+	if clk != nil {
+		opts = append([]memstore.Option{memstore.WithClock(clk)}, opts...)
+	}
+	st, err := memstore.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Authz returns an Authorizer over st, failing the test on error.
+func Authz(t testing.TB, st store.Store, plans *identity.Catalog, opts ...rbac.Option) *rbac.Authorizer {
+	t.Helper()
+	a, err := rbac.New(st, plans, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Directory returns a Directory over st guarded by g, failing the test on error.
+func Directory(t testing.TB, st store.Store, g identity.Guard, opts ...identity.Option) *identity.Directory {
+	t.Helper()
+	d, err := identity.New(st, g, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -13,13 +13,15 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var _ store.Backend = (*Store)(nil)
 
-// Store is a store.Store held in process memory. It is safe for concurrent use: any number of
-// Views run in parallel with each other and with one Update at a time.
+// Store is a store.Backend held in process memory. It is safe for concurrent use: any number
+// of Views run in parallel with each other and with one Update at a time. New wraps it into a
+// store.Store; NewBackend returns it bare, for tests that reach into it.
 type Store struct {
 	db        *memdb.MemDB
-	now       func() time.Time
+	tables    map[store.Kind]store.Table
+	clock     store.Clock
 	retention int
 
 	writeMu sync.Mutex // serialises Update, so revisions follow commit order
@@ -35,9 +37,9 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithClock sets the clock the store reads to expire single-use keys. The default is
-// time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+// WithClock sets the clock the store reads to expire single-use keys and, through New, to date
+// tombstones (store.WithClock). The default is the system clock.
+func WithClock(c store.Clock) Option { return func(s *Store) { s.clock = c } }
 
 // WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
 // behind (default 4096). A subscriber further behind gets Batch.Gap.
@@ -49,19 +51,39 @@ func WithFeedRetention(n int) Option {
 	}
 }
 
-// New returns an empty Store.
-func New(opts ...Option) *Store {
-	db, err := memdb.NewMemDB(schema())
+// New returns an empty store held in memory.
+func New(opts ...Option) (store.Store, error) {
+	b, err := NewBackend(opts...)
 	if err != nil {
-		// The schema is a constant of this package; a failure is a bug caught by every test.
-		panic(fmt.Sprintf("memstore: invalid schema: %v", err))
+		return nil, err
 	}
-	s := &Store{db: db, now: time.Now, retention: 4096, notify: make(chan struct{})}
+	return store.New(b, store.WithClock(b.clock)), nil
+}
+
+// NewBackend returns an empty Store, the Backend that New wraps.
+func NewBackend(opts ...Option) (*Store, error) {
+	tables := map[store.Kind]store.Table{}
+	for _, t := range store.Schema() {
+		tables[t.Kind] = t
+	}
+	db, err := memdb.NewMemDB(schema(tables))
+	if err != nil {
+		return nil, fmt.Errorf("memstore: invalid schema: %w", err)
+	}
+	s := &Store{db: db, tables: tables, clock: systemClock{}, retention: 4096, notify: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
-	return s
+	if s.clock == nil {
+		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	}
+	return s, nil
 }
+
+// systemClock is the wall clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 func (s *Store) isClosed() bool {
 	s.mu.Lock()
@@ -69,8 +91,8 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// View implements store.Store.
-func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
+// View implements store.Backend.
+func (s *Store) View(ctx context.Context, fn func(store.Ops) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -79,12 +101,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
 	}
 	txn := s.db.Txn(false)
 	defer txn.Abort()
-	return fn(&tx{txn: txn})
+	return fn(&ops{s: s, txn: txn})
 }
 
-// Update implements store.Store. Updates never conflict here (they are serialised), so fn
+// Update implements store.Backend. Updates never conflict here (they are serialised), so fn
 // runs exactly once.
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(store.WriteOps) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -93,17 +115,17 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
-	t := &tx{txn: s.db.Txn(true), write: true, seen: map[store.Change]int{}}
-	defer t.txn.Abort() // no-op after Commit
-	if err := fn(t); err != nil {
+	o := &ops{s: s, txn: s.db.Txn(true), write: true, seen: map[store.Change]int{}}
+	defer o.txn.Abort() // no-op after Commit
+	if err := fn(o); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t.txn.Commit()
-	if len(t.changes) > 0 {
-		s.publish(t.changes)
+	o.txn.Commit()
+	if len(o.changes) > 0 {
+		s.publish(o.changes)
 	}
 	return nil
 }
@@ -121,7 +143,7 @@ func (s *Store) publish(changes []store.Change) {
 	s.notify = make(chan struct{})
 }
 
-// Head implements store.Store.
+// Head implements store.Backend.
 func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -139,13 +161,13 @@ func cursor(rev uint64) store.Cursor { return store.Cursor(strconv.FormatUint(re
 // maxBatch bounds the commits one Changes call returns.
 const maxBatch = 1024
 
-// Changes implements store.Store.
+// Changes implements store.Backend.
 func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
 	var rev uint64
 	if after != "" {
 		var err error
 		if rev, err = strconv.ParseUint(string(after), 10, 64); err != nil {
-			return store.Batch{}, &store.InvalidError{Field: "cursor", Reason: "not a cursor of this store"}
+			return store.Batch{}, store.Invalid("cursor", store.CodeInvalidValue, 0, "not a cursor of this store")
 		}
 	}
 	for {
@@ -156,7 +178,7 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 		}
 		if rev > s.head {
 			s.mu.Unlock()
-			return store.Batch{}, &store.InvalidError{Field: "cursor", Reason: "ahead of the store"}
+			return store.Batch{}, store.Invalid("cursor", store.CodeInvalidValue, 0, "ahead of the store")
 		}
 		if rev < s.head {
 			oldest := s.head - uint64(len(s.feed)) + 1
@@ -183,7 +205,27 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 	}
 }
 
-// RecordUse implements store.Store.
+// LastUsed implements store.Backend.
+func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	out := make([]time.Time, len(ids))
+	for i, id := range ids {
+		u, err := txn.First(tUsage, idIndex, id)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if u != nil {
+			out[i] = u.(*usage).At
+		}
+	}
+	return out, nil
+}
+
+// RecordUse implements store.Backend.
 func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -196,14 +238,14 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	for _, u := range uses {
-		c, err := txn.First(tCredentials, "id", u.CredentialID)
+		c, err := txn.First(string(store.KindCredential), idIndex, u.CredentialID)
 		if err != nil {
 			return fmt.Errorf("memstore: %w", err)
 		}
 		if c == nil {
 			continue
 		}
-		prev, err := txn.First(tUsage, "id", u.CredentialID)
+		prev, err := txn.First(tUsage, idIndex, u.CredentialID)
 		if err != nil {
 			return fmt.Errorf("memstore: %w", err)
 		}
@@ -221,25 +263,22 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 // sweepEvery is how often PutSingleUse deletes expired single-use keys.
 const sweepEvery = time.Minute
 
-// PutSingleUse implements store.Store.
+// PutSingleUse implements store.Backend.
 func (s *Store) PutSingleUse(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if key == "" {
-		return &store.InvalidError{Field: "key", Reason: "required"}
-	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	prev, err := txn.First(tSingleUse, "id", key)
+	prev, err := txn.First(tSingleUse, idIndex, key)
 	if err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
 	if prev != nil && now.Before(prev.(*singleUse).ExpiresAt) {
-		return &store.ConflictError{Kind: "single_use", Index: "key"}
+		return store.NewError(store.ErrConflict, store.CodeAlreadyExists, "the single-use key is already stored")
 	}
 	if err := txn.Insert(tSingleUse, &singleUse{Key: key, Value: slices.Clone(value), ExpiresAt: expiresAt}); err != nil {
 		return fmt.Errorf("memstore: %w", err)
@@ -276,7 +315,7 @@ func sweepExpired(txn *memdb.Txn, now time.Time) (int, error) {
 	return len(expired), nil
 }
 
-// TakeSingleUse implements store.Store.
+// TakeSingleUse implements store.Backend.
 func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -285,7 +324,7 @@ func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
 	defer s.writeMu.Unlock()
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	obj, err := txn.First(tSingleUse, "id", key)
+	obj, err := txn.First(tSingleUse, idIndex, key)
 	if err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
@@ -297,13 +336,13 @@ func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	txn.Commit()
-	if !s.now().Before(su.ExpiresAt) {
+	if !s.clock.Now().Before(su.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}
 	return slices.Clone(su.Value), nil
 }
 
-// Close implements store.Store. Later calls fail with store.ErrClosed.
+// Close implements store.Backend. Later calls fail with store.ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

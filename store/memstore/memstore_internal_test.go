@@ -13,7 +13,10 @@ import (
 // keys are removed from memory, not only refused.
 func TestSweepExpiredSingleUse(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := New(WithClock(func() time.Time { return now }))
+	s, err := NewBackend(WithClock(clockFunc(func() time.Time { return now })))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, k := range []string{"a", "b", "c"} {
 		if err := s.PutSingleUse(ctx, k, nil, now.Add(time.Second)); err != nil {
@@ -40,3 +43,8 @@ func TestSweepExpiredSingleUse(t *testing.T) {
 		t.Fatalf("Take(swept key) = %v, want ErrNotFound", err)
 	}
 }
+
+// clockFunc adapts a function to a store.Clock.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }

@@ -4,26 +4,22 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/iamkit/iamkit/store"
 )
 
-// Table names.
+// Tables of this package's own, beside one per store.Table (named after its Kind).
 const (
-	tAccounts    = "accounts"
-	tUsers       = "users"
-	tMemberships = "memberships"
-	tInvitations = "invitations"
-	tBots        = "bot_users"
-	tCredentials = "credentials"
-	tRoles       = "roles"
-	tIdPs        = "identity_providers"
-	tEvents      = "events"
-	tUsage       = "usage"
-	tSingleUse   = "single_use"
-	tExternalIDs = "external_identities"
+	tUsage     = "_usage"
+	tSingleUse = "_single_use"
 )
+
+// idIndex is the name of every table's primary-key index (memdb requires "id").
+const idIndex = "id"
 
 // usage is a credential's last-used time, kept apart from the credential so that recording
 // it is not a change.
@@ -39,72 +35,84 @@ type singleUse struct {
 	ExpiresAt time.Time
 }
 
-func str(field string) *memdb.StringFieldIndex { return &memdb.StringFieldIndex{Field: field} }
+// sep separates the values of a compound index key. IDs and the enumerations indexes hold
+// never contain it, and only an index's last value is free-form.
+const sep = "\x00"
 
-func compound(fields ...string) *memdb.CompoundIndex {
-	idx := &memdb.CompoundIndex{}
-	for _, f := range fields {
-		idx.Indexes = append(idx.Indexes, str(f))
+// indexKey is the memdb key of index values: each value followed by sep.
+func indexKey(values []string) string {
+	var b strings.Builder
+	for _, v := range values {
+		b.WriteString(v)
+		b.WriteString(sep)
 	}
-	return idx
+	return b.String()
 }
 
-func index(name string, unique, allowMissing bool, ix memdb.Indexer) *memdb.IndexSchema {
-	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: allowMissing, Indexer: ix}
+// keyIndexer indexes a record by a function of it. Listing indexes append the primary key to
+// the values, so that their entries are distinct and ordered by primary key.
+type keyIndexer struct {
+	fn func(rec any) (string, bool)
 }
 
-func table(name string, idx ...*memdb.IndexSchema) *memdb.TableSchema {
-	t := &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{}}
-	for _, i := range idx {
-		t.Indexes[i.Name] = i
+func (x keyIndexer) FromObject(obj any) (bool, []byte, error) {
+	k, ok := x.fn(obj)
+	if !ok {
+		return false, nil, nil
 	}
-	return t
+	return true, []byte(k), nil
 }
 
-// schema returns the database schema. memdb does not enforce Unique indexes on insert (it
-// replaces the entry); the Tx checks unique keys itself before every write.
-func schema() *memdb.DBSchema {
-	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		tAccounts: table(tAccounts, index("id", true, false, str("ID"))),
-		tUsers: table(tUsers,
-			index("id", true, false, str("ID")),
-			index("email", true, false, str("Email"))),
-		tMemberships: table(tMemberships,
-			index("id", true, false, compound("AccountID", "UserID")),
-			index("user", false, false, str("UserID")),
-			index("status", false, false, compound("AccountID", "Status"))),
-		tInvitations: table(tInvitations,
-			index("id", true, false, str("ID")),
-			index("account", true, false, compound("AccountID", "ID")),
-			index("email", true, false, compound("AccountID", "Email"))),
-		tBots: table(tBots,
-			index("id", true, false, str("ID")),
-			index("account", true, false, compound("AccountID", "ID")),
-			index("name", true, false, compound("AccountID", "Name"))),
-		tCredentials: table(tCredentials,
-			index("id", true, false, str("ID")),
-			index("kind", true, false, compound("AccountID", "Kind", "ID")),
-			index("owner", true, false, compound("AccountID", "OwnerID", "ID")),
-			index("secret_hash", true, true, str("SecretHash")),
-			index("fingerprint", true, true, str("Fingerprint"))),
-		tRoles: table(tRoles,
-			index("id", true, false, str("ID")),
-			index("account", true, false, compound("AccountID", "ID")),
-			index("name", true, false, compound("AccountID", "Name"))),
-		tIdPs: table(tIdPs,
-			index("id", true, false, str("ID")),
-			index("account", true, false, compound("AccountID", "ID")),
-			index("entity_id", true, false, compound("AccountID", "EntityID"))),
-		tEvents: table(tEvents,
-			index("id", true, false, str("ID")),
-			index("account", true, false, compound("AccountID", "ID"))),
-		tUsage: table(tUsage, index("id", true, false, str("ID"))),
-		tExternalIDs: table(tExternalIDs,
-			index("id", true, false, compound("IdPID", "Subject"))),
-		tSingleUse: table(tSingleUse,
-			index("id", true, false, str("Key")),
-			index("expires", false, false, &timeIndex{Field: "ExpiresAt"})),
+func (x keyIndexer) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("want one key argument, got %d", len(args))
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("key argument is a %T, want string", args[0])
+	}
+	return []byte(s), nil
+}
+
+// PrefixFromArgs implements memdb.PrefixIndexer: keys are already prefix-safe, since every
+// value is followed by sep.
+func (x keyIndexer) PrefixFromArgs(args ...any) ([]byte, error) { return x.FromArgs(args...) }
+
+// schema returns the memdb schema of tables: one memdb table per store.Table, indexed by
+// primary key and by each of its indexes. memdb does not enforce Unique indexes on insert (it
+// replaces the entry): Put checks them itself before every write.
+func schema(tables map[store.Kind]store.Table) *memdb.DBSchema {
+	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tUsage: {Name: tUsage, Indexes: map[string]*memdb.IndexSchema{
+			idIndex: {Name: idIndex, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		}},
+		tSingleUse: {Name: tSingleUse, Indexes: map[string]*memdb.IndexSchema{
+			idIndex:   {Name: idIndex, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			"expires": {Name: "expires", Indexer: &timeIndex{Field: "ExpiresAt"}},
+		}},
 	}}
+	for kind, t := range tables {
+		ts := &memdb.TableSchema{Name: string(kind), Indexes: map[string]*memdb.IndexSchema{
+			idIndex: {Name: idIndex, Unique: true, Indexer: keyIndexer{func(rec any) (string, bool) { return t.Key(rec), true }}},
+		}}
+		for _, ix := range t.Indexes {
+			ts.Indexes[ix.Name] = &memdb.IndexSchema{
+				Name: ix.Name, Unique: ix.Unique, AllowMissing: true,
+				Indexer: keyIndexer{func(rec any) (string, bool) {
+					vals, ok := ix.Values(rec)
+					if !ok {
+						return "", false
+					}
+					if ix.Unique {
+						return indexKey(vals), true
+					}
+					return indexKey(vals) + t.Key(rec), true
+				}},
+			}
+		}
+		db.Tables[string(kind)] = ts
+	}
+	return db
 }
 
 // timeIndex indexes a time.Time field by its Unix nanoseconds, big-endian, so iteration is in

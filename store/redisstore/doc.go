@@ -1,11 +1,11 @@
-// Package redisstore is a store.Store on Redis (github.com/redis/go-redis/v9), standalone,
+// Package redisstore is a store.Backend on Redis (github.com/redis/go-redis/v9), standalone,
 // Sentinel failover or Redis Cluster, for when several processes share one set of accounts.
 //
 // # Usage
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	// or redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-//	st, err := redisstore.New(rdb, redisstore.WithPrefix("iamkit"))
+//	st, err := redisstore.New(ctx, rdb, redisstore.WithPrefix("iamkit"))
 //	if err != nil {
 //		return err
 //	}
@@ -14,15 +14,28 @@
 //		return tx.PutBotUser(ctx, bot)
 //	})
 //
+// New returns the store.Store of store.New, which applies iamkit's rules; the Backend
+// underneath (NewBackend) knows nothing of them. It stores the tables of store.Schema() and
+// keeps their indexes, the same way for every table: the one thing it knows of a kind is
+// that deleting a credential deletes its last-used time.
+//
+// New pings Redis (an error matching store.ErrUnavailable when it does not answer within
+// ctx), then records the layout of the data under the prefix in "<prefix>:layout": the
+// format version (2), the shard count and the prefix, with SET NX. Opening data recorded with
+// another layout fails with an error matching store.ErrInvalid, code CodeLayoutMismatch, whose
+// message gives the stored layout and the one asked for; New reads nothing else then. Data of
+// format 1 (before the layout key existed) is not detected.
+//
 // # Shard buckets
 //
 // Every iamkit ID ends with a 4-character shard tag, and every record of an account carries
-// the account's tag (store.ShardTag). The store hashes the tag into one of N shard buckets
-// (WithShards, default 16) and gives each bucket a Redis hash tag, chosen so that the
-// buckets' slots spread evenly over the default slot ranges of a cluster's masters. A
-// bucket is the unit of atomicity: all the keys of an account, its records, indexes,
-// per-account unique keys, last-used times and the feed stream its commits go to, live in
-// its bucket's slot, so any record ID routes to its slot with no lookup and an Update about
+// the account's tag (store.ShardTag); a record routes by the tag of its primary key's first
+// ID (store.RouteKey: a user by its own ID, a membership "account/user" by its account). The
+// store hashes the tag into one of N shard buckets (WithShards, default 16) and gives each
+// bucket a Redis hash tag, chosen so that the buckets' slots spread evenly over the default
+// slot ranges of a cluster's masters. A bucket is the unit of atomicity: all the keys of an
+// account, its records, indexes, last-used times and the feed stream its commits go to, live
+// in its bucket's slot, so any record routes to its slot with no lookup and an Update about
 // one account is one MULTI/EXEC on Redis Cluster too.
 //
 // The buckets, rather than one hash tag per account tag, are what the feed needs: a
@@ -31,44 +44,44 @@
 //
 // # Key layout
 //
-// With prefix P and {h} the hash tag of the bucket of the ID named first:
+// With prefix P, {h} the hash tag of a bucket, <kind> a table's store.Kind, <index> an index
+// name and <values> the index values joined with ':' (only the last may contain one):
 //
-//	P:{h}:ac:<account>            account record (JSON)
-//	P:{h}:usr:<user>              user record (users have their own random tag)
-//	P:{h}:inv:<id>, bot:<id>, cr:<id>, role:<id>, idp:<id>, ev:<id>
-//	                              the records of an account, under their own IDs
-//	P:{h}:x:<account>:mem:<user>  membership record
-//	P:{h}:x:<account>:ix:<what>   newest-first indexes: sorted sets of IDs, all scores 0,
-//	                              read with ZREVRANGEBYLEX (IDs sort by creation):
-//	                              mem, inv, bot, role, idp, ev, cr:<kind>, cro:<owner>
-//	P:{h}:x:<account>:ms:<status> set of the user IDs of members with that status
-//	P:{h}:x:<account>:u:<kind>:<value>
-//	                              per-account unique keys (bot and role names, invitation
-//	                              emails, IdP entity IDs): the ID holding the value
-//	P:{h}:xid:<idp>:<subject>     external identity: an IdP subject's link to a user
+//	P:{h}:r:<kind>:<primary key>  a record, JSON (encoding/json, read with
+//	                              Table.DecodeJSON), in the bucket of its primary key
+//	P:{h}:u:<kind>:<index>:<values>
+//	                              per-account unique index: the primary key of the record
+//	                              holding the values, in the bucket of the account (the
+//	                              first value)
+//	P:{h}:l:<kind>:<index>:<values>
+//	                              per-account listing index: a sorted set of primary keys,
+//	                              all scores 0, read newest first with ZREVRANGEBYLEX
 //	P:{h}:lastused                hash: credential ID -> last-used time (RecordUse)
 //	P:{h}:feed                    the bucket's change stream
 //
 // Global keys, each a single key outside every bucket:
 //
-//	P:email:<email>               pointer to the user with that email
-//	P:secret:<hash>               pointer to the credential with that secret hash
-//	P:fp:<fingerprint>            pointer to the SSH credential with that fingerprint
-//	P:um:<user>                   set of the accounts the user is a member of
+//	P:u:<kind>:<index>:<values>   Global unique index (a user's email, a credential's
+//	                              secret hash or fingerprint, an account's key): a pointer
+//	P:l:<kind>:<index>:<values>   Global listing index (a user's memberships across
+//	                              accounts): a sorted set of primary keys, as above
 //	P:once:<key>                  single-use key: expiry stamp + value, with PX
+//	P:layout                      the layout of the data under P
 //	P:feed-doorbell               Pub/Sub channel announcing commits (Cluster only)
 //
-// # Global unique keys
+// # Indexes
 //
-// A pointer is never the truth, only a way to the record, which every lookup confirms (a
-// pointer whose record does not hold its value reads as not found). A new email, secret
-// hash or fingerprint is claimed with SET NX just before the account's MULTI/EXEC, with the
-// value "<id>|<lease deadline>|<nonce>"; the claim is released if the EXEC does not happen,
-// and the old value's pointer is released after a commit that changed or deleted it. A
-// pointer already set is taken over only if its record does not hold the value and its
-// lease (30s, protecting a commit in flight) has passed. The per-user membership index is
-// maintained the same way: added to before the commit, removed from after, confirmed by
-// every read.
+// A per-account index commits with its records, in the same MULTI/EXEC, so it is the truth.
+// A Global index cannot: its keys live in other slots. A Global unique index entry is a
+// pointer, never the truth, only a way to the record, which every lookup confirms (a pointer
+// whose record does not hold its values reads as not found). A new value is claimed with SET
+// NX just before the account's MULTI/EXEC, with the value "<primary key>|<lease
+// deadline>|<nonce>"; the claim is released if the EXEC does not happen, and the old value's
+// pointer is released after a commit that changed or deleted it. A pointer already set is
+// taken over only if its record does not hold the value and its lease (30s, protecting a
+// commit in flight) has passed. A Global listing index is kept the same way: added to
+// before the commit, removed from after it, and every entry confirmed on read against its
+// record's index values (a listing reads on until its page is full of confirmed records).
 //
 // # Transactions
 //
@@ -76,17 +89,23 @@
 // WATCHing every key it reads, buffers its writes in memory (later reads see them), and
 // commits them with the feed entries in one MULTI/EXEC. If a watched key changed, the
 // function runs again, up to WithMaxRetries times, then Update fails with an error matching
-// store.ErrAborted. Cascades (deleting a bot user or a membership deletes the owner's
-// credentials) are part of the same EXEC.
+// store.ErrUnavailable, code store.CodeAborted. Put reads the stored record and the entries
+// of the new record's unique values in one round trip, and checks every unique index before
+// it buffers anything, so a refused Put leaves the transaction as it was. Count is the
+// cardinality of the listing index's sorted set with the buffered changes applied.
 //
 // On Redis Cluster the pinned connection is to the master of the first bucket the function
 // touches, and only that bucket's keys are WATCHed: reads of other buckets (a user's record
 // while writing an account) are plain reads. An Update whose writes span two buckets (two
 // accounts, or a user and an account, unless their tags share a bucket) fails with an error
-// matching store.ErrInvalid and writes nothing; on a standalone server it commits.
+// matching store.ErrInvalid, code CodeCrossShard, and writes nothing; on a standalone server
+// it commits.
 //
-// View is read-committed: each Reader call is one atomic read (a command, a pipeline or a
-// script), but two calls may see different commits.
+// View is read-committed: each read is one atomic read (a command, a pipeline or a script),
+// but two reads may see different commits. GetMany is one pipeline (on Cluster, one per
+// node, in parallel). List outside Update is one script call that returns the page's
+// primary keys and records, plus a second round trip only for records in another bucket
+// than the index.
 //
 // # Change feed
 //
@@ -97,9 +116,11 @@
 // increasing along a bucket. The feed needs Redis 7.0 or later (XINFO STREAM's
 // entries-added).
 //
-// A Cursor holds one position per bucket ("r2.<N>.<id>:<added>...", an empty position
-// meaning the start of a stream never written to): the ID of the last entry read and how
-// many entries the stream had taken up to it (its entries-added then). Stream IDs alone
+// A Cursor holds one position per bucket ("r3.<N>.<id>:<added>:<tag>...", an empty position
+// meaning the start of a stream never written to): the ID of the last entry read, how many
+// entries the stream had taken up to it (its entries-added then) and the random tag of the
+// commit that wrote it (every entry carries its commit's tag, and a key beside each stream
+// the last one written, which Head reads). Stream IDs alone
 // cannot tell an emptied stream from a new one, nor a stream trimmed past the cursor from one
 // that merely holds nothing new; the count can, so a position keeps its place whatever
 // happens to the stream, and Head answers the last-generated ID and entries-added of a
@@ -108,7 +129,8 @@
 // Changes reads each stream with a script, atomically (one call over all the streams; on
 // Cluster one per stream, pipelined: a round trip per node, in parallel). Streams are only
 // ever trimmed from the oldest entry on, and the store never deletes single entries, so
-// while a stream still holds the position's own entry nothing after it was lost, and the
+// while a stream still holds the position's own entry (its ID with its tag: a stream restored
+// from an older copy may give another entry the same ID) nothing after it was lost, and the
 // entries after it are all the script reads (an XRANGE). Otherwise it reads the stream's
 // length, entries-added, last-generated ID and oldest entry (XINFO STREAM) with the entries
 // after the position: the entries trimmed are exactly the first entries-added - length,
@@ -145,12 +167,16 @@
 //
 // # Verifier reads
 //
-// CredentialAuth (outside Update) is one script call in the credential's slot: it returns
-// the credential, its last-used time and its owner's state (bot user or membership) in one
-// round trip. RecordUse writes last-used times with one script call per bucket, pipelined,
-// keeping the latest time and ignoring deleted credentials; they are outside transactions
-// and the feed. Single-use keys are a script (check the stored expiry against the store's
-// clock, then SET with PX) to put and GETDEL to take.
+// CredentialAuth is store.New's generic read over the Backend: on a verifier's cache miss it
+// takes two round trips, the credential's record, then its owner's bot user, membership and
+// user in one GetMany (in the account's bucket, so one node on Cluster, for owners whose ID
+// carries the account's tag), where the per-kind adapter before format 2 took one script
+// call. Credential and the credential listings read the records, then the last-used times
+// (LastUsed: one HMGET per bucket, pipelined), so two round trips too. RecordUse writes
+// last-used times with one script call per bucket, pipelined, keeping the latest time and
+// ignoring deleted credentials; they are outside transactions and the feed, and deleting a
+// credential deletes its time. Single-use keys are a script (check the stored expiry against
+// the store's clock, then SET with PX) to put and GETDEL to take.
 //
 // # Client configuration
 //
@@ -181,8 +207,9 @@
 //
 // # Errors
 //
-// redis.Nil never escapes: absent records are store.ErrNotFound. Other Redis and network
-// errors are wrapped ("redisstore: ..."), and context errors match context.Canceled or
-// context.DeadlineExceeded. An Update that fails with a network error may or may not have
-// committed; it never half-applied.
+// Errors follow the model of package store. redis.Nil never escapes: absent records are
+// store.ErrNotFound. Other Redis and network errors match store.ErrUnavailable (code
+// "unavailable") and wrap the go-redis error; context errors match context.Canceled or
+// context.DeadlineExceeded. An Update that fails with a network error during its EXEC may or
+// may not have committed (the error says so); it never half-applied.
 package redisstore

@@ -34,7 +34,7 @@ func TestFaultKillMidWrites(t *testing.T) {
 	srv := redistest.Start(t, redistest.WithAOF())
 	client := newClient(t, srv)
 	client.Options().MaxRetries = 0
-	s, err := redisstore.New(client, redisstore.WithPrefix(srv.Prefix), redisstore.WithBlockWait(100*time.Millisecond))
+	s, err := redisstore.New(t.Context(), client, redisstore.WithPrefix(srv.Prefix), redisstore.WithBlockWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	}
 	srv := redistest.Start(t, redistest.WithPrivate()) // it is restarted
 	client := newClient(t, srv)
-	s, err := redisstore.New(client, redisstore.WithPrefix(srv.Prefix), redisstore.WithBlockWait(100*time.Millisecond))
+	s, err := redisstore.New(t.Context(), client, redisstore.WithPrefix(srv.Prefix), redisstore.WithBlockWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,18 +63,22 @@ func (id streamID) revision() uint64 { return id.ms<<20 | id.seq&(1<<20-1) }
 // added-th entry the stream ever took (XINFO STREAM's entries-added once it was added). The
 // count is what lets Changes tell a stream trimmed or emptied past the cursor from one that
 // merely holds nothing new: entries-added minus length is how many entries were trimmed, the
-// oldest first. The zero position stands before a stream's first entry.
+// oldest first. tag is the random tag of the commit that wrote the entry, when the position
+// is at an entry (empty for a position just before the oldest one held): a stream restored
+// from an older copy can give another entry the same ID, never the same tag. The zero
+// position stands before a stream's first entry.
 type position struct {
 	id    streamID
 	added uint64
+	tag   string
 }
 
 func (p position) zero() bool { return p == position{} }
 
-// The cursor is "r2.<shards>.<pos 0>.<pos 1>...", one position per shard bucket, each
-// "<ms>-<seq>:<added>" or empty for the zero position. ("r1" cursors, of stream IDs alone,
-// are refused: they cannot tell an emptied stream from a new one.)
-const cursorVersion = "r2"
+// The cursor is "r3.<shards>.<pos 0>.<pos 1>...", one position per shard bucket, each
+// "<ms>-<seq>:<added>:<tag>" or empty for the zero position. (Older cursors are refused: "r1"
+// cannot tell an emptied stream from a new one, "r2" a rewound stream from the original.)
+const cursorVersion = "r3"
 
 func (s *Store) decodeCursor(c store.Cursor) ([]position, error) {
 	pos := make([]position, s.ks.n)
@@ -82,19 +87,22 @@ func (s *Store) decodeCursor(c store.Cursor) ([]position, error) {
 	}
 	parts := strings.Split(string(c), ".")
 	if len(parts) != s.ks.n+2 || parts[0] != cursorVersion || parts[1] != strconv.Itoa(s.ks.n) {
-		return nil, &store.InvalidError{Field: "cursor", Reason: "not a cursor of this store (another adapter, prefix, shard count or cursor version)"}
+		return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "not a cursor of this store (another adapter, prefix, shard count or cursor version)")
 	}
 	for i, p := range parts[2:] {
 		if p == "" {
 			continue
 		}
-		at, added, ok := strings.Cut(p, ":")
-		id, err := parseStreamID(at)
-		n, nerr := strconv.ParseUint(added, 10, 64)
-		if !ok || err != nil || nerr != nil {
-			return nil, &store.InvalidError{Field: "cursor", Reason: fmt.Sprintf("bad stream position %q", p)}
+		f := strings.Split(p, ":")
+		if len(f) != 3 || !validTag(f[2]) {
+			return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "stream position %d is malformed", i)
 		}
-		pos[i] = position{id, n}
+		id, err := parseStreamID(f[0])
+		n, nerr := strconv.ParseUint(f[1], 10, 64)
+		if err != nil || nerr != nil {
+			return nil, store.Invalid("cursor", store.CodeInvalidValue, 0, "stream position %d is malformed", i)
+		}
+		pos[i] = position{id, n, f[2]}
 	}
 	return pos, nil
 }
@@ -108,6 +116,8 @@ func (s *Store) encodeCursor(pos []position) store.Cursor {
 			b.WriteString(p.id.String())
 			b.WriteByte(':')
 			b.WriteString(strconv.FormatUint(p.added, 10))
+			b.WriteByte(':')
+			b.WriteString(p.tag)
 		}
 	}
 	return store.Cursor(b.String())
@@ -363,7 +373,8 @@ func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (
 			commits = append(commits, c)
 		}
 		if n := len(st.entries); n > 0 {
-			next[b] = position{st.entries[n-1].id, pos[b].added + uint64(n)}
+			last := st.entries[n-1]
+			next[b] = position{last.id, pos[b].added + uint64(n), last.tag}
 		}
 	}
 	if len(commits) == 0 {
@@ -381,10 +392,36 @@ func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (
 	return store.Batch{Commits: commits, Next: s.encodeCursor(next)}, true, nil
 }
 
-// feedEntry is one stream entry: its ID and its changes, as JSON.
+// feedEntry is one stream entry: its ID, its changes as JSON, and its commit's tag.
 type feedEntry struct {
 	id      streamID
 	payload string
+	tag     string
+}
+
+// tagLen is the length of a commit's tag: 64 random bits in base 36, zero-padded.
+const tagLen = 13
+
+// newTag returns a random tag for a commit's feed entries.
+func newTag() string {
+	t := strconv.FormatUint(rand.Uint64(), 36)
+	return strings.Repeat("0", tagLen-len(t)) + t
+}
+
+// validTag reports whether s is a tag or empty (a position at no entry).
+func validTag(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) != tagLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // streamState is one feed stream as one script call saw it, with the entries it read after a
@@ -396,6 +433,7 @@ type streamState struct {
 	length  uint64   // entries held
 	added   uint64   // entries ever added (entries-added)
 	last    streamID // last-generated-id: the ID of the added-th entry
+	lastTag string   // the tag of the last entry (of the last commit, when the stream is empty)
 	first   streamID // the oldest entry held, when length > 0
 	entries []feedEntry
 	// full is true when entries holds every entry after the position (fewer than the
@@ -404,14 +442,14 @@ type streamState struct {
 }
 
 // end is the position after the stream's last entry: where Head puts a cursor.
-func (st streamState) end() position { return position{st.last, st.added} }
+func (st streamState) end() position { return position{st.last, st.added, st.lastTag} }
 
 // oldest is the position just before the oldest entry held: where a gap resumes.
 func (st streamState) oldest() position {
 	if st.length == 0 {
 		return st.end()
 	}
-	return position{st.first.pred(), st.added - st.length}
+	return position{st.first.pred(), st.added - st.length, ""}
 }
 
 // lost reports whether the stream no longer holds everything that followed p, or is not the
@@ -455,10 +493,11 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 	n := s.ks.n
 	count := 0
 	starts := make([]any, n)
+	tags := make([]any, n)
 	for b := range n {
-		starts[b] = "0-0"
+		starts[b], tags[b] = "0-0", ""
 		if pos != nil {
-			starts[b] = pos[b].id.String()
+			starts[b], tags[b] = pos[b].id.String(), pos[b].tag
 		}
 	}
 	if pos != nil {
@@ -468,16 +507,20 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 	var keys [][]string
 	var args [][]any
 	if s.cluster == nil {
-		all := make([]string, n)
+		all := make([]string, 2*n)
 		for b := range n {
-			all[b] = s.ks.feed(b).k
+			all[b], all[n+b] = s.ks.feed(b).k, s.ks.feedTag(b).k
 		}
 		keys = [][]string{all}
-		args = [][]any{append([]any{count}, starts...)}
+		a := []any{count}
+		for b := range n {
+			a = append(a, starts[b], tags[b])
+		}
+		args = [][]any{a}
 	} else {
 		for b := range n {
-			keys = append(keys, []string{s.ks.feed(b).k})
-			args = append(args, []any{count, starts[b]})
+			keys = append(keys, []string{s.ks.feed(b).k, s.ks.feedTag(b).k})
+			args = append(args, []any{count, starts[b], tags[b]})
 		}
 	}
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -520,24 +563,26 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 }
 
 // parseStreamState decodes one stream's part of scriptFeed's reply: length, entries-added,
-// last-generated-id, first entry's ID, then ID and payload pairs.
+// last-generated-id, first entry's ID, last entry's tag, then ID, payload and tag triples.
 func parseStreamState(raw any, count int) (streamState, error) {
 	var st streamState
 	bad := func(what string) (streamState, error) {
 		return streamState{}, fmt.Errorf("feed script reply: bad %s", what)
 	}
 	v, ok := raw.([]any)
-	if !ok || len(v) < 4 || len(v)%2 != 0 {
+	if !ok || len(v) < 5 || (len(v)-5)%3 != 0 {
 		return bad("shape")
 	}
 	length, ok1 := v[0].(int64)
 	added, ok2 := v[1].(int64)
 	last, ok3 := v[2].(string)
 	first, ok4 := v[3].(string)
+	lastTag, ok5 := v[4].(string)
 	st.intact = length == -1
-	if !ok1 || !ok2 || !ok3 || !ok4 || (length < 0 || added < length) && !st.intact {
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !validTag(lastTag) || (length < 0 || added < length) && !st.intact {
 		return bad("stream state")
 	}
+	st.lastTag = lastTag
 	if !st.intact {
 		st.length, st.added = uint64(length), uint64(added)
 	}
@@ -548,14 +593,15 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	if st.first, err = parseStreamID(first); err != nil {
 		return bad("first entry ID")
 	}
-	for i := 4; i < len(v); i += 2 {
+	for i := 5; i < len(v); i += 3 {
 		at, ok1 := v[i].(string)
 		payload, ok2 := v[i+1].(string)
+		tag, ok3 := v[i+2].(string)
 		id, err := parseStreamID(at)
-		if !ok1 || !ok2 || err != nil {
+		if !ok1 || !ok2 || !ok3 || err != nil || !validTag(tag) {
 			return bad("entry")
 		}
-		st.entries = append(st.entries, feedEntry{id, payload})
+		st.entries = append(st.entries, feedEntry{id, payload, tag})
 	}
 	st.full = len(st.entries) < count
 	return st, nil

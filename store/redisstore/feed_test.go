@@ -27,7 +27,7 @@ type feedEnv struct {
 	t      *testing.T
 	ctx    context.Context
 	rdb    redis.UniversalClient
-	s      *redisstore.Store
+	s      store.Store
 	prefix string
 	acct   string
 	n      int // commits written so far
@@ -36,7 +36,7 @@ type feedEnv struct {
 func newFeedEnv(t *testing.T, rdb redis.UniversalClient, prefix string, opts ...redisstore.Option) *feedEnv {
 	t.Helper()
 	opts = append([]redisstore.Option{redisstore.WithPrefix(prefix), redisstore.WithFeedRetention(feedRetention)}, opts...)
-	s, err := redisstore.New(rdb, opts...)
+	s, err := redisstore.New(t.Context(), rdb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +265,30 @@ func TestFeedPositionNeverResets(t *testing.T) {
 			cur := e.head()
 			restore()
 			e.wantGap("stream rewound below the cursor", cur, window)
+		}},
+		{"rewound_stream_rewritten_at_the_cursors_id", func(e *feedEnv) {
+			// Restored from an older copy, then written at exactly the ID the cursor stands
+			// at (a commit in the same millisecond can get it): the stream still "holds" an
+			// entry with the cursor's ID, but not the cursor's entry.
+			e.commit()
+			restore := e.snapshot()
+			e.commits(2)
+			cur := e.head()
+			last := map[string]string{}
+			e.each("XREVRANGE", func(k string) error {
+				es, err := e.rdb.XRevRangeN(e.ctx, k, "+", "-", 1).Result()
+				if len(es) == 1 {
+					last[k] = es[0].ID
+				}
+				return err
+			})
+			restore()
+			for k, id := range last {
+				if err := e.rdb.XAdd(e.ctx, &redis.XAddArgs{Stream: k, ID: id, Values: []any{"c", "[]", "t", "0000000000000"}}).Err(); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+			e.wantGap("stream rewound, then written at the cursor's own ID", cur, window)
 		}},
 		{"rewound_stream_then_written", func(e *feedEnv) {
 			// Restored from an older copy, then written again past the cursor's ID.

@@ -11,11 +11,14 @@ import (
 const clusterSlots = 16384
 
 // key is a Redis key and the shard bucket it lives in; bucket is -1 for the global keys
-// (pointers, per-user indexes, single-use keys), which live in no bucket's slot.
+// (global index entries, single-use keys), which live in no bucket's slot.
 type key struct {
 	k string
 	b int
 }
+
+// global reports whether the key lives outside every bucket.
+func (k key) global() bool { return k.b < 0 }
 
 // keyspace builds every key the store uses. It is immutable after newKeyspace.
 type keyspace struct {
@@ -45,10 +48,11 @@ func newKeyspace(prefix string, n int) *keyspace {
 	return ks
 }
 
-// bucket returns the shard bucket of an ID: a hash of its shard tag (store.ShardTag). It is
-// computed with small integers so that it could be reproduced anywhere, Lua included.
-func (ks *keyspace) bucket(id string) int {
-	tag := store.ShardTag(id)
+// bucket returns the shard bucket of a primary key: a hash of the shard tag it routes by
+// (store.RouteKey: the tag of its first ID). It is computed with small integers so that it
+// can be reproduced anywhere, Lua included (luaBucket).
+func (ks *keyspace) bucket(primaryKey string) int {
+	tag := store.RouteKey(primaryKey)
 	h := 0
 	for i := 0; i < len(tag); i++ {
 		h = (h*31 + int(tag[i])) % 65521
@@ -61,77 +65,53 @@ func (ks *keyspace) inBucket(b int, parts ...string) key {
 	return key{k: ks.heads[b] + strings.Join(parts, ":"), b: b}
 }
 
-// rec is the key of a record, in the bucket of its own ID.
-func (ks *keyspace) rec(kind, id string) key { return ks.inBucket(ks.bucket(id), kind, id) }
-
-// acc is an account-scoped key (index, unique key) in the account's bucket.
-func (ks *keyspace) acc(accountID string, parts ...string) key {
-	return ks.inBucket(ks.bucket(accountID), append([]string{"x", accountID}, parts...)...)
-}
-
 // global is a key outside every bucket.
 func (ks *keyspace) global(parts ...string) key {
 	return key{k: ks.prefix + ":" + strings.Join(parts, ":"), b: -1}
 }
 
-// Record kinds in key names.
-const (
-	kAccount    = "ac"
-	kUser       = "usr"
-	kInvitation = "inv"
-	kBot        = "bot"
-	kCred       = "cr"
-	kRole       = "role"
-	kIdP        = "idp"
-	kEvent      = "ev"
-)
+// recordTail is what follows a bucket's head in the key of a record of kind: the record
+// key is the tail followed by the primary key. The page script builds record keys from it.
+func recordTail(kind store.Kind) string { return "r:" + string(kind) + ":" }
 
-func (ks *keyspace) membership(accountID, userID string) key {
-	return ks.acc(accountID, "mem", userID)
+// record is the key of a record, in the bucket of its primary key.
+func (ks *keyspace) record(kind store.Kind, primaryKey string) key {
+	b := ks.bucket(primaryKey)
+	return key{k: ks.heads[b] + recordTail(kind) + primaryKey, b: b}
 }
 
-// Indexes: sorted sets of IDs (score 0, ordered by member), newest last.
-func (ks *keyspace) ixMembers(accountID string) key     { return ks.acc(accountID, "ix", "mem") }
-func (ks *keyspace) ixInvitations(accountID string) key { return ks.acc(accountID, "ix", "inv") }
-func (ks *keyspace) ixBots(accountID string) key        { return ks.acc(accountID, "ix", "bot") }
-func (ks *keyspace) ixRoles(accountID string) key       { return ks.acc(accountID, "ix", "role") }
-func (ks *keyspace) ixIdPs(accountID string) key        { return ks.acc(accountID, "ix", "idp") }
-func (ks *keyspace) ixEvents(accountID string) key      { return ks.acc(accountID, "ix", "ev") }
-func (ks *keyspace) ixCreds(accountID string, kind store.CredentialKind) key {
-	return ks.acc(accountID, "ix", "cr", string(kind))
-}
-func (ks *keyspace) ixCredsByOwner(accountID, ownerID string) key {
-	return ks.acc(accountID, "ix", "cro", ownerID)
-}
-
-// memberStatus is the set of an account's members with one status.
-func (ks *keyspace) memberStatus(accountID, status string) key {
-	return ks.acc(accountID, "ms", status)
-}
-
-// unique is a per-account unique key: its value is the ID holding it.
-func (ks *keyspace) unique(accountID, index, value string) key {
-	return ks.acc(accountID, "u", index, value)
-}
-
-// externalID is the link of an IdP's subject to a user, in the IdP's (so the account's)
-// bucket.
-func (ks *keyspace) externalID(idpID, subject string) key {
-	return ks.inBucket(ks.bucket(idpID), "xid", idpID, subject)
+// index is the key of an index entry: for a unique index, a string holding the primary key
+// of the record with those values (a pointer when the index is Global); for a listing
+// index, a sorted set of primary keys. A per-account index lives in the bucket of its first
+// value, the account's ID; a Global one outside every bucket. Values are joined with ':',
+// which only an index's last value may contain (store.Index).
+func (ks *keyspace) index(kind store.Kind, ix store.Index, values []string) key {
+	what := "l"
+	if ix.Unique {
+		what = "u"
+	}
+	parts := append([]string{what, string(kind), ix.Name}, values...)
+	if ix.Global {
+		return ks.global(parts...)
+	}
+	return ks.inBucket(ks.bucket(values[0]), parts...)
 }
 
 // lastUsed is the hash of last-used times of the credentials of bucket b.
 func (ks *keyspace) lastUsed(b int) key { return ks.inBucket(b, "lastused") }
 
+// feedTag holds the tag of the last commit written to bucket b's change stream: what Head
+// gives a position at the end of a stream that has been emptied.
+func (ks *keyspace) feedTag(b int) key { return ks.inBucket(b, "feedtag") }
+
 // feed is the change stream of bucket b.
 func (ks *keyspace) feed(b int) key { return ks.inBucket(b, "feed") }
 
-// Global pointers and per-user keys.
-func (ks *keyspace) emailPtr(email string) key         { return ks.global("email", email) }
-func (ks *keyspace) secretPtr(hash string) key         { return ks.global("secret", hash) }
-func (ks *keyspace) fingerprintPtr(fp string) key      { return ks.global("fp", fp) }
-func (ks *keyspace) userMemberships(userID string) key { return ks.global("um", userID) }
-func (ks *keyspace) singleUse(k string) key            { return ks.global("once", k) }
+// singleUse is a single-use key.
+func (ks *keyspace) singleUse(k string) key { return ks.global("once", k) }
+
+// layout is the key that records the layout of the data under the prefix.
+func (ks *keyspace) layout() string { return ks.prefix + ":layout" }
 
 // doorbell is the Pub/Sub channel on which Cluster commits announce themselves.
 func (ks *keyspace) doorbell() string { return ks.prefix + ":feed-doorbell" }

@@ -46,7 +46,7 @@ func factory(client redis.UniversalClient, base string) storetest.NewStore {
 		if o.FeedRetention > 0 {
 			opts = append(opts, redisstore.WithFeedRetention(o.FeedRetention))
 		}
-		s, err := redisstore.New(client, opts...)
+		s, err := redisstore.New(t.Context(), client, opts...)
 		if err != nil {
 			t.Fatalf("redisstore.New: %v", err)
 		}

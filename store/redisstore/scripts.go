@@ -4,77 +4,45 @@ import "github.com/redis/go-redis/v9"
 
 // The Lua scripts. Each touches only keys of one hash slot: the keys it is given, or keys it
 // builds under the hash-tagged head of the bucket it was given (ARGV), and it checks with
-// luaBucket that an ID belongs to that bucket before building a key for it.
+// luaBucket that a primary key belongs to that bucket before building a key for it.
 
-// luaBucket reproduces keyspace.bucket.
+// luaBucket reproduces keyspace.bucket: the shard tag of a primary key's first ID, hashed.
 const luaBucket = `
-local function bucket(id, n)
+local function bucket(key, n)
+  local slash = string.find(key, '/', 1, true)
+  if slash then key = string.sub(key, 1, slash - 1) end
   local h = 0
-  local s = string.sub(id, -4)
-  if #id < 4 then s = '' end
-  for i = 1, #s do h = (h * 31 + string.byte(s, i)) % 65521 end
+  if #key >= 4 then
+    local s = string.sub(key, -4)
+    for i = 1, 4 do h = (h * 31 + string.byte(s, i)) % 65521 end
+  end
   return h % n
 end
 `
 
-// scriptAuth returns a credential, its last-used time and its owner's state in one call:
-// the verifier's cache miss. KEYS: credential record, last-used hash. ARGV: credential ID,
-// head of the credential's bucket, number of buckets, that bucket. The state is 0 missing,
-// 1 active, 2 inactive, or -1 when the owner or account lives in another bucket (the caller
-// then asks again).
-var scriptAuth = redis.NewScript(luaBucket + `
-local c = redis.call('GET', KEYS[1])
-if not c then return false end
-local lu = redis.call('HGET', KEYS[2], ARGV[1]) or ''
-local obj = cjson.decode(c)
-local owner, acc = obj['owner_id'], obj['account_id']
-local n, b = tonumber(ARGV[3]), tonumber(ARGV[4])
-if type(owner) ~= 'string' or type(acc) ~= 'string' or bucket(owner, n) ~= b or bucket(acc, n) ~= b then
-  return {c, lu, -1}
-end
-local st = 0
-local bot = redis.call('GET', ARGV[2] .. 'bot:' .. owner)
-if bot then
-  local bo = cjson.decode(bot)
-  if bo['account_id'] == acc then
-    if bo['active'] then st = 1 else st = 2 end
-  end
-else
-  local m = redis.call('GET', ARGV[2] .. 'x:' .. acc .. ':mem:' .. owner)
-  if m then
-    if cjson.decode(m)['status'] == 'active' then st = 1 else st = 2 end
-  end
-end
-return {c, lu, st}
-`)
-
-// scriptPage reads one newest-first page of an index and its records in one call. KEYS:
-// the index, the last-used hash (credentials) or the index again. ARGV: the ZREVRANGEBYLEX
-// max, the limit, the head of the records' keys, "1" to return last-used times, the number
-// of buckets, the index's bucket. It returns flat id, record[, last-used] tuples; a record
-// is "" when missing and "-" when it lives in another bucket.
+// scriptPage reads one newest-first page of a listing index and its records in one call.
+// KEYS: the index. ARGV: the ZREVRANGEBYLEX max, the limit, the head of the records' keys
+// (bucket head + record tail), the number of buckets, the index's bucket. It returns flat
+// primary key, record pairs; a record is "" when missing and "-" when it lives in another
+// bucket (the caller reads those itself).
 var scriptPage = redis.NewScript(luaBucket + `
-local ids = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
-local n, b = tonumber(ARGV[5]), tonumber(ARGV[6])
+local keys = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
+local n, b = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
-for _, id in ipairs(ids) do
-  out[#out + 1] = id
-  local local_ = ARGV[7] == '1' or bucket(id, n) == b
-  if local_ then
-    out[#out + 1] = redis.call('GET', ARGV[3] .. id) or ''
+for _, k in ipairs(keys) do
+  out[#out + 1] = k
+  if bucket(k, n) == b then
+    out[#out + 1] = redis.call('GET', ARGV[3] .. k) or ''
   else
     out[#out + 1] = '-'
-  end
-  if ARGV[4] == '1' then
-    if local_ then out[#out + 1] = redis.call('HGET', KEYS[2], id) or '' else out[#out + 1] = '' end
   end
 end
 return out
 `)
 
 // scriptRecordUse keeps the latest last-used time per existing credential. KEYS: the
-// bucket's last-used hash. ARGV: the head of the bucket's credential keys, then pairs of
-// credential ID and fixed-width UTC time.
+// bucket's last-used hash. ARGV: the head of the bucket's credential record keys, then pairs
+// of credential ID and fixed-width UTC time.
 var scriptRecordUse = redis.NewScript(`
 for i = 2, #ARGV, 2 do
   local id, at = ARGV[i], ARGV[i + 1]
@@ -120,17 +88,26 @@ end
 return 0
 `)
 
-// scriptFeed reads feed streams. KEYS: the streams. ARGV: the most entries to read per
-// stream (0: none), then for each stream the position's ID to read after. For each stream it
-// returns four fields, then up to that many entries after the position as pairs of ID and
-// the entry's "c" field. The fields are the stream's length, entries-added,
-// last-generated-id and oldest entry's ID ("0-0" when empty); a missing stream reads as one
-// never written to. When entries are asked for and the stream still holds the position's own
-// entry, nothing after it can have been trimmed (streams are trimmed oldest first), and
-// the script skips XINFO: the fields are then -1, 0, "0-0", "0-0". XINFO STREAM's
-// entries-added needs Redis 7.
+// scriptFeed reads feed streams. KEYS: the streams, then their tag keys (feedTag). ARGV: the
+// most entries to read per stream (0: none), then for each stream the position's ID to read
+// after and the tag of the commit at that ID ("" when the position is at no entry). For each
+// stream it returns five fields, then up to that many entries after the position as triples
+// of ID, the entry's "c" field (its changes) and its "t" field (its commit's tag). The fields
+// are the stream's length, entries-added, last-generated-id, oldest entry's ID ("0-0" when
+// empty) and the tag of its last entry (of the last commit written to it, from its tag key,
+// when it is empty); a missing stream reads as one never written to. When entries are asked for and the stream still holds the
+// position's own entry, with the same tag, nothing after it can have been trimmed (streams
+// are trimmed oldest first), and the script skips XINFO: the fields are then -1, 0, "0-0",
+// "0-0", "". The tag is what tells the cursor's entry from another that a stream restored
+// from an older copy gave the same ID. XINFO STREAM's entries-added needs Redis 7.
 var scriptFeed = redis.NewScript(`
 local count = tonumber(ARGV[1])
+local function tagOf(fields)
+  for j = 1, #fields, 2 do
+    if fields[j] == 't' then return fields[j + 1] end
+  end
+  return ''
+end
 local function add(r, e)
   local c = ''
   for j = 1, #e[2], 2 do
@@ -138,20 +115,23 @@ local function add(r, e)
   end
   r[#r + 1] = e[1]
   r[#r + 1] = c
+  r[#r + 1] = tagOf(e[2])
 end
 local out = {}
-for i, k in ipairs(KEYS) do
-  local from = ARGV[i + 1]
+local n = #KEYS / 2
+for i = 1, n do
+  local k = KEYS[i]
+  local from, tag = ARGV[2 * i], ARGV[2 * i + 1]
   local r = nil
-  if count > 0 and from ~= '0-0' then
+  if count > 0 and from ~= '0-0' and tag ~= '' then
     local es = redis.call('XRANGE', k, from, '+', 'COUNT', count + 1)
-    if #es > 0 and es[1][1] == from then
-      r = {-1, 0, '0-0', '0-0'}
+    if #es > 0 and es[1][1] == from and tagOf(es[1][2]) == tag then
+      r = {-1, 0, '0-0', '0-0', ''}
       for j = 2, #es do add(r, es[j]) end
     end
   end
   if not r then
-    r = {0, 0, '0-0', '0-0'}
+    r = {0, 0, '0-0', '0-0', ''}
     if redis.call('EXISTS', k) == 1 then
       local info = redis.call('XINFO', 'STREAM', k)
       local f = {}
@@ -159,8 +139,13 @@ for i, k in ipairs(KEYS) do
       if not f['entries-added'] then
         return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
       end
-      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0'}
-      if f['length'] > 0 then r[4] = f['recorded-first-entry-id'] end
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', ''}
+      if f['length'] > 0 then
+        r[4] = f['recorded-first-entry-id']
+        r[5] = tagOf(f['last-entry'][2])
+      else
+        r[5] = redis.call('GET', KEYS[n + i]) or ''
+      end
       if count > 0 then
         for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end
       end

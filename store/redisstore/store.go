@@ -15,21 +15,38 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// Store is a store.Store on Redis. It is safe for concurrent use. It does not own the client
-// it was given: Close stops the store, not the client.
+// Codes of this package's errors, besides those of package store.
+const (
+	// CodeLayoutMismatch (ErrInvalid): the data under the prefix was laid out by another
+	// format version or with another shard count than the store was asked for.
+	CodeLayoutMismatch = "layout_mismatch"
+	// CodeCrossShard (ErrInvalid): on Redis Cluster, an Update wrote records of two shard
+	// buckets, which cannot commit atomically.
+	CodeCrossShard = "cross_shard"
+)
+
+// formatVersion is the version of the key layout. Version 1 was the per-kind layout, which
+// recorded no layout key; version 2 is the schema-driven one described in the package
+// documentation.
+const formatVersion = 2
+
+// Store is a store.Backend on Redis. It is safe for concurrent use. It does not own the
+// client it was given: Close stops the store, not the client. New wraps it into the
+// store.Store the domain packages use; NewBackend returns it bare.
 type Store struct {
 	client  redis.UniversalClient
 	single  *redis.Client        // set on a standalone (or Sentinel failover) client
 	cluster *redis.ClusterClient // set on a Redis Cluster client
 	ks      *keyspace
 	opt     options
+	tables  map[store.Kind]*store.Table
 
 	closeOnce sync.Once
 	closed    chan struct{}
 	bell      doorbell // Cluster: wakes Changes calls when a commit is announced
 }
 
-var _ store.Store = (*Store)(nil)
+var _ store.Backend = (*Store)(nil)
 
 // errRetry is returned by a commit that lost an optimistic race: Update runs fn again.
 var errRetry = errors.New("redisstore: concurrent write")
@@ -51,41 +68,107 @@ type rerouteError struct{ bucket int }
 
 func (e *rerouteError) Error() string { return "redisstore: transaction pinned to the wrong shard" }
 
-// New returns a Store on client, which must be a *redis.Client (standalone or Sentinel
-// failover, as returned by redis.NewClient, redis.NewFailoverClient or
-// redis.NewUniversalClient) or a *redis.ClusterClient. A *redis.Ring is refused: it cannot
-// run transactions. New does not contact Redis.
-func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+// New returns the store.Store on client (see NewBackend), with iamkit's rules applied by
+// store.New.
+func New(ctx context.Context, client redis.UniversalClient, opts ...Option) (store.Store, error) {
+	b, err := NewBackend(ctx, client, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return store.New(b), nil
+}
+
+// NewBackend returns the Backend on client, which must be a *redis.Client (standalone or
+// Sentinel failover, as returned by redis.NewClient, redis.NewFailoverClient or
+// redis.NewUniversalClient) or a *redis.ClusterClient; a *redis.Ring is refused, since it
+// cannot run transactions. It pings Redis, failing with an error matching
+// store.ErrUnavailable when Redis does not answer within ctx, then records the layout of the
+// data under the prefix (format version, shard count, prefix) in "<prefix>:layout" if
+// nothing is recorded there yet. When something else is, it fails with an error matching
+// store.ErrInvalid, code CodeLayoutMismatch, having read nothing else.
+func NewBackend(ctx context.Context, client redis.UniversalClient, opts ...Option) (*Store, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt(&o)
 	}
-	switch {
-	case o.prefix == "" || strings.ContainsAny(o.prefix, "{}"):
-		return nil, &store.InvalidError{Field: "prefix", Reason: "must be non-empty and contain no '{' or '}'"}
-	case o.now == nil:
-		return nil, &store.InvalidError{Field: "clock", Reason: "must not be nil"}
-	case o.retention < 1:
-		return nil, &store.InvalidError{Field: "feed retention", Reason: "must be at least 1"}
-	case o.maxRetries < 0:
-		return nil, &store.InvalidError{Field: "max retries", Reason: "must not be negative"}
-	case o.shards < 1 || o.shards > MaxShards:
-		return nil, &store.InvalidError{Field: "shards", Reason: fmt.Sprintf("must be between 1 and %d", MaxShards)}
-	case o.blockWait <= 0:
-		return nil, &store.InvalidError{Field: "block wait", Reason: "must be positive"}
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	s := &Store{client: client, ks: newKeyspace(o.prefix, o.shards), opt: o, closed: make(chan struct{})}
+	s := &Store{client: client, ks: newKeyspace(o.prefix, o.shards), opt: o, closed: make(chan struct{}),
+		tables: map[store.Kind]*store.Table{}}
 	switch c := client.(type) {
 	case *redis.Client:
 		s.single = c
 	case *redis.ClusterClient:
 		s.cluster = c
 	case nil:
-		return nil, &store.InvalidError{Field: "client", Reason: "must not be nil"}
+		return nil, store.Invalid("client", store.CodeRequired, 0, "must not be nil")
 	default:
-		return nil, &store.InvalidError{Field: "client", Reason: fmt.Sprintf("%T is not supported: use a *redis.Client or a *redis.ClusterClient", client)}
+		return nil, store.Invalid("client", store.CodeInvalidValue, 0, "%T is not supported: use a *redis.Client or a *redis.ClusterClient", client)
+	}
+	for _, t := range store.Schema() {
+		s.tables[t.Kind] = &t
+	}
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return nil, store.Wrap(store.ErrUnavailable, unavailable(), err, "redisstore: Redis did not answer PING")
+	}
+	if err := s.checkLayout(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// validate checks the options, naming the one at fault.
+func (o *options) validate() error {
+	switch {
+	case o.prefix == "" || strings.ContainsAny(o.prefix, "{}"):
+		return store.Invalid("prefix", store.CodeInvalidValue, 0, "must be non-empty and contain no '{' or '}'")
+	case o.now == nil:
+		return store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	case o.retention < 1:
+		return store.Invalid("feed_retention", store.CodeOutOfRange, 1, "must be at least 1")
+	case o.maxRetries < 0:
+		return store.Invalid("max_retries", store.CodeOutOfRange, 0, "must not be negative")
+	case o.shards < 1 || o.shards > MaxShards:
+		return store.Invalid("shards", store.CodeOutOfRange, MaxShards, "must be between 1 and %d", MaxShards)
+	case o.blockWait <= 0:
+		return store.Invalid("block_wait", store.CodeOutOfRange, 0, "must be positive")
+	}
+	return nil
+}
+
+// layout is what the store records under "<prefix>:layout": everything that decides where
+// a record's keys are.
+func (s *Store) layout() string {
+	return fmt.Sprintf("iamkit redisstore format=%d shards=%d prefix=%s", formatVersion, s.ks.n, s.ks.prefix)
+}
+
+// maxShownLayout bounds how much of a stored layout an error message repeats.
+const maxShownLayout = 200
+
+// checkLayout records the store's layout if none is recorded, in one round trip (SET NX
+// then GET of the one key), and refuses a different one.
+func (s *Store) checkLayout(ctx context.Context) error {
+	want := s.layout()
+	var got *redis.StringCmd
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, s.ks.layout(), want, 0)
+		got = p.Get(ctx, s.ks.layout())
+		return nil
+	})
+	stored, err := got.Result()
+	if err != nil {
+		return wrap(err)
+	}
+	if stored != want {
+		if len(stored) > maxShownLayout {
+			stored = stored[:maxShownLayout] + "..."
+		}
+		return store.NewError(store.ErrInvalid, CodeLayoutMismatch,
+			"redisstore: the data under this prefix is laid out as %q, but this store was asked for %q: "+
+				"open it with the options it was written with", stored, want)
+	}
+	return nil
 }
 
 // Close stops the store: later calls fail with store.ErrClosed and blocked Changes calls
@@ -115,26 +198,26 @@ func (s *Store) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// View runs fn with a Reader. Each Reader call is one atomic read of Redis (a single
-// command, pipeline or script); successive calls may observe commits made in between, so
-// a View is read-committed rather than a snapshot.
-func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
+// View implements store.Backend. Each read is one atomic read of Redis (a single command,
+// pipeline or script); successive reads may observe commits made in between, so a View is
+// read-committed rather than a snapshot.
+func (s *Store) View(ctx context.Context, fn func(store.Ops) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	t := &txn{s: s}
-	return fn(t)
+	return fn(&txn{s: s, hint: -1, home: -1})
 }
 
-// Update runs fn in an optimistic transaction: reads WATCH their keys, writes are buffered
-// (and visible to fn's later reads), and on return they are committed in one MULTI/EXEC with
-// the commit's feed entry. When a watched key changed, fn runs again, up to the configured
-// number of retries, then Update fails with an error matching store.ErrAborted.
+// Update implements store.Backend with an optimistic transaction: reads WATCH their keys,
+// writes are buffered (and visible to fn's later reads), and on return they are committed in
+// one MULTI/EXEC with the commit's feed entry. When a watched key changed, fn runs again, up
+// to the configured number of retries, then Update fails with an error matching
+// store.ErrUnavailable, code store.CodeAborted.
 //
 // On Redis Cluster every write of one Update must fall in one shard bucket (one account and
 // its records; see the package documentation); an Update that writes to two fails with an
-// error matching store.ErrInvalid and writes nothing.
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+// error matching store.ErrInvalid (code CodeCrossShard) and writes nothing.
+func (s *Store) Update(ctx context.Context, fn func(store.WriteOps) error) error {
 	hint, reroutes := -1, 0
 	for attempt := 0; ; attempt++ {
 		if err := s.check(ctx); err != nil {
@@ -156,18 +239,20 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 			attempt--
 			continue
 		case errors.As(err, &re):
-			return fmt.Errorf("%w: the shard the transaction writes kept changing between runs", store.ErrAborted)
+			return store.NewError(store.ErrUnavailable, store.CodeAborted,
+				"redisstore: the shard the transaction writes kept changing between runs")
 		case s.cluster != nil && slotMoved(err):
 			// The slot moved (resharding or failover) under the pinned connection: learn
 			// the new layout and run fn again, as after a conflict.
 			s.cluster.ReloadState(ctx)
 			if attempt >= s.opt.maxRetries {
-				return err
+				return store.Wrap(store.ErrUnavailable, store.CodeAborted, err, "redisstore: the slot kept moving")
 			}
 		case !errors.Is(err, errRetry):
 			return err
 		case attempt >= s.opt.maxRetries:
-			return fmt.Errorf("%w (%d attempts)", store.ErrAborted, attempt+1)
+			return store.NewError(store.ErrUnavailable, store.CodeAborted,
+				"redisstore: concurrent writes conflicted with the transaction %d times", attempt+1)
 		}
 		// Back off a little, with jitter, so that contenders spread out.
 		d := time.Duration(rand.Int64N(int64(time.Millisecond)*int64(min(attempt+1, 10)))) + 100*time.Microsecond
@@ -181,7 +266,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 }
 
-// RecordUse records last-used times in one pipelined script call per shard bucket. Times
+// RecordUse implements store.Backend in one pipelined script call per shard bucket. Times
 // older than the one recorded, and credentials that do not exist, are ignored.
 func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	if err := s.check(ctx); err != nil {
@@ -202,9 +287,54 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	args := make([][]any, 0, len(byBucket))
 	for b, pairs := range byBucket {
 		keys = append(keys, []string{s.ks.lastUsed(b).k})
-		args = append(args, append([]any{s.ks.heads[b] + kCred + ":"}, pairs...))
+		args = append(args, append([]any{s.ks.heads[b] + recordTail(store.KindCredential)}, pairs...))
 	}
 	return s.runScripts(ctx, s.client, scriptRecordUse, keys, args)
+}
+
+// LastUsed implements store.Backend: one HMGET per shard bucket, pipelined.
+func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	at := map[int][]int{} // bucket -> indexes into ids
+	for i, id := range ids {
+		b := s.ks.bucket(id)
+		at[b] = append(at[b], i)
+	}
+	cmds := map[int]*redis.SliceCmd{}
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for b, idx := range at {
+			fields := make([]string, len(idx))
+			for j, i := range idx {
+				fields[j] = ids[i]
+			}
+			cmds[b] = p.HMGet(ctx, s.ks.lastUsed(b).k, fields...)
+		}
+		return nil
+	})
+	for b, cmd := range cmds {
+		vals, err := cmd.Result()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		for j, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				continue // never used
+			}
+			t, err := parseTime(str)
+			if err != nil {
+				return nil, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored last-used time cannot be read")
+			}
+			out[at[b][j]] = t
+		}
+	}
+	return out, nil
 }
 
 // runScripts runs one script several times in one pipeline, loading it where missing.
@@ -231,14 +361,14 @@ func (s *Store) runScripts(ctx context.Context, c redis.Cmdable, sc *redis.Scrip
 // a store clock a little behind Redis's never sees a live key vanish.
 const singleUseGrace = time.Minute
 
-// PutSingleUse stores a single-use key until expiresAt, by the store's clock, in one script
-// call; Redis removes it (PX) a minute after that.
+// PutSingleUse implements store.Backend in one script call, judging expiry by the store's
+// clock; Redis removes the key (PX) a minute after its expiry.
 func (s *Store) PutSingleUse(ctx context.Context, k string, value []byte, expiresAt time.Time) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
 	if k == "" {
-		return &store.InvalidError{Field: "key", Reason: "required"}
+		return store.Invalid("key", store.CodeRequired, 0, "required")
 	}
 	now := s.opt.now()
 	ttl := max(expiresAt.Sub(now), 0) + singleUseGrace
@@ -248,12 +378,12 @@ func (s *Store) PutSingleUse(ctx context.Context, k string, value []byte, expire
 		return err
 	}
 	if n, _ := r.(int64); n == 0 {
-		return &store.ConflictError{Kind: "single_use", Index: "key"}
+		return store.NewError(store.ErrConflict, store.CodeAlreadyExists, "the single-use key is already stored")
 	}
 	return nil
 }
 
-// TakeSingleUse takes a single-use key with GETDEL: only one caller ever gets it.
+// TakeSingleUse implements store.Backend with GETDEL: only one caller ever gets the key.
 func (s *Store) TakeSingleUse(ctx context.Context, k string) ([]byte, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -305,11 +435,17 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(timeLayout, s)
 }
 
-// wrap marks an error from Redis as coming from this package. Context errors and the
-// store's sentinels pass through unchanged in meaning (errors.Is still matches them).
+// unavailable is the code of errors from Redis itself: that of store.ErrUnavailable.
+func unavailable() string { return store.CodeOf(store.ErrUnavailable) }
+
+// wrap turns an error from Redis into one matching store.ErrUnavailable. Context errors and
+// errors that already match a sentinel of package store pass through unchanged.
 func wrap(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), store.KindOf(err) != nil:
+		return err
 	}
-	return fmt.Errorf("redisstore: %w", err)
+	return store.Wrap(store.ErrUnavailable, unavailable(), err, "redisstore")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// txn is both the Reader of View (rw false: plain reads through the client) and the Tx of
+// txn is both the Ops of View (rw false: plain reads through the client) and the WriteOps of
 // Update (rw true: reads WATCH their keys on a pinned connection and see the buffered
 // writes). It is used by one goroutine at a time, as the store contract requires.
 type txn struct {
@@ -28,17 +27,15 @@ type txn struct {
 	conn    *redis.Conn // the pinned connection reads WATCH on and EXEC runs on
 	home    int         // Cluster: the bucket conn was pinned for; -1 before pinning
 	watched map[string]struct{}
-	cache   map[string]val // values read, by key
-	writes  map[string]wop // buffered string writes, by key
-	order   []string       // keys of writes, in first-write order
-	zsets   map[string]*delta
-	sets    map[string]*delta
-	hdels   []key // last-used entries to delete: key of the hash, field in hdelIDs
+	cache   map[string]val    // values read, by key
+	writes  map[string]wop    // buffered string writes, by key
+	order   []string          // keys of writes, in first-write order
+	zsets   map[string]*delta // listing indexes in a bucket: changed in the EXEC
+	gsets   map[string]*delta // Global listing indexes: added to before the EXEC, removed from after
+	hdels   []key             // last-used entries to delete: the hash, with the field in hdelIDs
 	hdelIDs []string
-	claims  map[string]*claim              // global pointers this transaction takes, by pointer key
-	drops   []drop                         // global pointers to release after the commit
-	umAdd   map[string]map[string]struct{} // user ID -> accounts joined (per-user index)
-	umDel   map[string]map[string]struct{} // user ID -> accounts left
+	claims  map[string]*claim // Global unique index entries this transaction takes, by key
+	drops   []drop            // Global unique index entries to release after the commit
 	changes []change
 	seen    map[store.Change]int
 	nonce   string
@@ -55,7 +52,7 @@ type wop struct {
 	del bool
 }
 
-// delta is the buffered change to a set or sorted set. add holds members known absent from
+// delta is the buffered change to a sorted set. add holds members known absent from
 // Redis, rem members known present there; adding a removed member cancels the removal and
 // the reverse, so len(add)-len(rem) is the change in cardinality.
 type delta struct {
@@ -69,24 +66,24 @@ type change struct {
 	b int
 }
 
-// claim is a global pointer (email, secret hash, fingerprint) this transaction points at id.
+// claim is a Global unique index entry (a pointer) this transaction points at the record
+// with primary key pk.
 type claim struct {
-	k     key
-	id    string
-	kind  store.Kind
-	index string
-	// holds reports whether the record with the given ID holds the pointer's value.
-	holds func(ctx context.Context, t *txn, id string) (bool, error)
+	k      key
+	pk     string
+	table  *store.Table
+	ix     store.Index
+	values []string
 
 	value    string // what commit wrote
 	previous string // what it replaced by compare-and-set, to restore on failure
 	taken    bool
 }
 
-// drop is a global pointer to delete after the commit if it still names id.
+// drop is a Global unique index entry to delete after the commit if it still names pk.
 type drop struct {
 	k  key
-	id string
+	pk string
 }
 
 func newTxn(s *Store, hint int) *txn {
@@ -96,10 +93,8 @@ func newTxn(s *Store, hint int) *txn {
 		cache:   map[string]val{},
 		writes:  map[string]wop{},
 		zsets:   map[string]*delta{},
-		sets:    map[string]*delta{},
+		gsets:   map[string]*delta{},
 		claims:  map[string]*claim{},
-		umAdd:   map[string]map[string]struct{}{},
-		umDel:   map[string]map[string]struct{}{},
 		seen:    map[store.Change]int{},
 	}
 }
@@ -130,7 +125,7 @@ func (t *txn) pin(ctx context.Context, b int) error {
 // watchable reports whether reads of k are WATCHed on the pinned connection (pinning it if
 // needed). Global keys never are; on Cluster only keys of the pinned bucket are.
 func (t *txn) watchable(ctx context.Context, k key) (bool, error) {
-	if !t.rw || k.b < 0 {
+	if !t.rw || k.global() {
 		return false, nil
 	}
 	if t.conn == nil {
@@ -155,11 +150,10 @@ func (t *txn) finish(ctx context.Context) {
 
 // --- reads ---
 
-// getAll reads string keys, and for every ID in luIDs the credential's last-used time, in
-// at most one round trip per connection involved.
-func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []string, error) {
+// getAll reads string keys in at most one round trip per connection involved, seeing the
+// transaction's buffered writes.
+func (t *txn) getAll(ctx context.Context, keys []key) ([]val, error) {
 	out := make([]val, len(keys))
-	lu := make([]string, len(luIDs))
 	var onConn, onClient, globals []int
 	var toWatch []string
 	for i, k := range keys {
@@ -173,21 +167,21 @@ func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []
 				continue
 			}
 		}
-		if k.b < 0 {
+		if k.global() {
 			globals = append(globals, i)
 			continue
 		}
 		w, err := t.watchable(ctx, k)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if w {
-			onConn = append(onConn, i)
-			if _, ok := t.watched[k.k]; !ok && !slices.Contains(toWatch, k.k) {
-				toWatch = append(toWatch, k.k)
-			}
-		} else {
+		if !w {
 			onClient = append(onClient, i)
+			continue
+		}
+		onConn = append(onConn, i)
+		if _, ok := t.watched[k.k]; !ok && !slices.Contains(toWatch, k.k) {
+			toWatch = append(toWatch, k.k)
 		}
 	}
 	// Global keys are never watched. On a standalone server they ride along with the
@@ -197,23 +191,17 @@ func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []
 	} else {
 		onClient = append(onClient, globals...)
 	}
-	run := func(c redis.Cmdable, idx []int, watch []string, luOn bool) error {
-		if len(idx) == 0 && !(luOn && len(luIDs) > 0) {
+	run := func(c redis.Cmdable, idx []int, watch []string) error {
+		if len(idx) == 0 {
 			return nil
 		}
-		var gets []*redis.StringCmd
-		var hgets []*redis.StringCmd
+		gets := make([]*redis.StringCmd, len(idx))
 		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if len(watch) > 0 {
 				p.Do(ctx, append([]any{"watch"}, toAny(watch)...)...)
 			}
-			for _, i := range idx {
-				gets = append(gets, p.Get(ctx, keys[i].k))
-			}
-			if luOn {
-				for _, id := range luIDs {
-					hgets = append(hgets, p.HGet(ctx, t.s.ks.lastUsed(t.s.ks.bucket(id)).k, id))
-				}
+			for j, i := range idx {
+				gets[j] = p.Get(ctx, keys[i].k)
 			}
 			return nil
 		})
@@ -231,30 +219,20 @@ func (t *txn) getAll(ctx context.Context, keys []key, luIDs []string) ([]val, []
 				t.cache[keys[idx[j]].k] = out[idx[j]]
 			}
 		}
-		for j, h := range hgets {
-			v, err := h.Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return wrap(err)
-			}
-			lu[j] = v
-		}
 		for _, k := range watch {
 			t.watched[k] = struct{}{}
 		}
 		return nil
 	}
-	// Last-used times go with the pinned connection on a standalone server (one round
-	// trip), with the client otherwise (they may live in any bucket).
-	luOnConn := t.rw && t.s.single != nil && t.conn != nil
 	if t.rw && t.conn != nil {
-		if err := run(t.conn, onConn, toWatch, luOnConn); err != nil {
-			return nil, nil, err
+		if err := run(t.conn, onConn, toWatch); err != nil {
+			return nil, err
 		}
 	}
-	if err := run(t.s.client, onClient, nil, !luOnConn); err != nil {
-		return nil, nil, err
+	if err := run(t.s.client, onClient, nil); err != nil {
+		return nil, err
 	}
-	return out, lu, nil
+	return out, nil
 }
 
 func toAny(ss []string) []any {
@@ -265,140 +243,123 @@ func toAny(ss []string) []any {
 	return out
 }
 
-// get reads one record and decodes it into v; it returns store.ErrNotFound when absent.
-func get[T any](ctx context.Context, t *txn, k key) (T, error) {
-	var v T
-	vals, _, err := t.getAll(ctx, []key{k}, nil)
+// readSet runs one read of the sorted set k (WATCHing it when it is watchable) and returns
+// the command queued by add.
+func readSet[C redis.Cmder](ctx context.Context, t *txn, k key, add func(p redis.Pipeliner) C) (C, error) {
+	var cmd C
+	w, err := t.watchable(ctx, k)
 	if err != nil {
-		return v, err
+		return cmd, err
 	}
-	if !vals[0].ok {
-		return v, store.ErrNotFound
+	var c redis.Cmdable = t.s.client
+	if w {
+		c = t.conn
 	}
-	return v, decode(vals[0].s, &v)
+	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if _, ok := t.watched[k.k]; w && !ok {
+			p.Do(ctx, "watch", k.k)
+		}
+		cmd = add(p)
+		return nil
+	})
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return cmd, wrap(err)
+	}
+	if w {
+		t.watched[k.k] = struct{}{}
+	}
+	return cmd, nil
 }
 
-func decode(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("redisstore: decoding a stored record: %w", err)
+// deltaOf returns the buffered change to the sorted set k, or nil.
+func (t *txn) deltaOf(k key) *delta {
+	if k.global() {
+		return t.gsets[k.k]
 	}
-	return nil
+	return t.zsets[k.k]
 }
 
-func encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("redisstore: encoding a record: %w", err)
-	}
-	return string(b), nil
-}
-
-// zrange returns up to limit members of a sorted-set index below before ("" for no bound),
-// in descending order, with the buffered changes applied.
+// zrange returns up to limit members of a listing index below before ("" for no bound), in
+// descending order, with the buffered changes applied.
 func (t *txn) zrange(ctx context.Context, k key, before string, limit int) ([]string, error) {
-	d := t.zsets[k.k]
+	d := t.deltaOf(k)
 	extra := 0
 	if d != nil {
 		extra = len(d.rem)
 	}
-	max := "+"
+	top := "+"
 	if before != "" {
-		max = "(" + before
+		top = "(" + before
 	}
-	w, err := t.watchable(ctx, k)
+	cmd, err := readSet(ctx, t, k, func(p redis.Pipeliner) *redis.StringSliceCmd {
+		return p.ZRevRangeByLex(ctx, k.k, &redis.ZRangeBy{Max: top, Min: "-", Count: int64(limit + extra)})
+	})
 	if err != nil {
 		return nil, err
 	}
-	var c redis.Cmdable = t.s.client
-	if w {
-		c = t.conn
-	}
-	var rng *redis.StringSliceCmd
-	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if _, ok := t.watched[k.k]; w && !ok {
-			p.Do(ctx, "watch", k.k)
-		}
-		rng = p.ZRevRangeByLex(ctx, k.k, &redis.ZRangeBy{Max: max, Min: "-", Count: int64(limit + extra)})
-		return nil
-	})
-	ids, err := rng.Result()
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if w {
-		t.watched[k.k] = struct{}{}
-	}
+	members := cmd.Val()
 	if d == nil {
-		return ids, nil
+		return members, nil
 	}
-	ids = slices.DeleteFunc(ids, func(id string) bool { _, ok := d.rem[id]; return ok })
-	for id := range d.add {
-		if before == "" || id < before {
-			ids = append(ids, id)
+	members = slices.DeleteFunc(members, func(m string) bool { _, ok := d.rem[m]; return ok })
+	for m := range d.add {
+		if before == "" || m < before {
+			members = append(members, m)
 		}
 	}
-	slices.SortFunc(ids, func(a, b string) int { return strings.Compare(b, a) })
-	ids = slices.Compact(ids)
-	if len(ids) > limit {
-		ids = ids[:limit]
+	slices.SortFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	members = slices.Compact(members)
+	if len(members) > limit {
+		members = members[:limit]
 	}
-	return ids, nil
+	return members, nil
 }
 
-// scard counts a set, with the buffered changes applied.
-func (t *txn) scard(ctx context.Context, k key) (int, error) {
-	w, err := t.watchable(ctx, k)
+// zcard counts a listing index, with the buffered changes applied.
+func (t *txn) zcard(ctx context.Context, k key) (int, error) {
+	cmd, err := readSet(ctx, t, k, func(p redis.Pipeliner) *redis.IntCmd { return p.ZCard(ctx, k.k) })
 	if err != nil {
 		return 0, err
 	}
-	var c redis.Cmdable = t.s.client
-	if w {
-		c = t.conn
+	n := int(cmd.Val())
+	if d := t.deltaOf(k); d != nil {
+		n += len(d.add) - len(d.rem)
 	}
-	var n *redis.IntCmd
-	_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if _, ok := t.watched[k.k]; w && !ok {
-			p.Do(ctx, "watch", k.k)
-		}
-		n = p.SCard(ctx, k.k)
-		return nil
-	})
-	cnt, err := n.Result()
-	if err != nil {
-		return 0, wrap(err)
-	}
-	if w {
-		t.watched[k.k] = struct{}{}
-	}
-	if d := t.sets[k.k]; d != nil {
-		cnt += int64(len(d.add) - len(d.rem))
-	}
-	return int(cnt), nil
+	return n, nil
 }
 
-// pointer reads a global pointer: the ID it names, or "" when absent. A pointer this
-// transaction claimed reads as claimed.
+// pointer reads a Global unique index entry: the primary key it names, or "" when absent.
+// An entry this transaction claimed reads as claimed.
 func (t *txn) pointer(ctx context.Context, k key) (string, error) {
 	if c, ok := t.claims[k.k]; ok {
-		return c.id, nil
+		return c.pk, nil
 	}
-	vals, _, err := t.getAll(ctx, []key{k}, nil)
+	vals, err := t.getAll(ctx, []key{k})
 	if err != nil || !vals[0].ok {
 		return "", err
 	}
-	id, _, _ := parsePointer(vals[0].s)
-	return id, nil
+	pk, _, _ := parsePointer(vals[0].s)
+	return pk, nil
 }
 
-// A pointer's value is "<id>|<lease deadline, Unix ms>|<nonce>". Until the deadline a
-// pointer whose record does not (yet) hold its value may belong to a commit in flight.
-func parsePointer(v string) (id string, lease int64, ok bool) {
-	parts := strings.SplitN(v, "|", 3)
-	if len(parts) < 2 {
+// A pointer's value is "<primary key>|<lease deadline, Unix ms>|<nonce>". Until the deadline
+// a pointer whose record does not (yet) hold its value may belong to a commit in flight.
+// parsePointer reads it from the right, so that the key may hold any character; a value
+// without the two fields is a bare primary key with no lease.
+func parsePointer(v string) (pk string, lease int64, ok bool) {
+	i := strings.LastIndexByte(v, '|')
+	if i < 0 {
 		return v, 0, false
 	}
-	lease, _ = strconv.ParseInt(parts[1], 10, 64)
-	return parts[0], lease, true
+	j := strings.LastIndexByte(v[:i], '|')
+	if j < 0 {
+		return v, 0, false
+	}
+	lease, err := strconv.ParseInt(v[j+1:i], 10, 64)
+	if err != nil {
+		return v, 0, false
+	}
+	return v[:j], lease, true
 }
 
 // pointerLease is how long a claimed pointer is protected while its commit is in flight.
@@ -420,7 +381,12 @@ func (t *txn) del(k key) {
 	t.writes[k.k] = wop{k: k, del: true}
 }
 
-func deltaFor(m map[string]*delta, k key) *delta {
+// sortedSet returns the buffered change to the listing index k, making it on first use.
+func (t *txn) sortedSet(k key) *delta {
+	m := t.zsets
+	if k.global() {
+		m = t.gsets
+	}
 	d := m[k.k]
 	if d == nil {
 		d = &delta{k: k, add: map[string]struct{}{}, rem: map[string]struct{}{}}
@@ -429,7 +395,7 @@ func deltaFor(m map[string]*delta, k key) *delta {
 	return d
 }
 
-// add records that member joins the set k; the caller knows it was absent.
+// addMember records that m joins the set; the caller knows it was absent.
 func (d *delta) addMember(m string) {
 	if _, ok := d.rem[m]; ok {
 		delete(d.rem, m)
@@ -438,7 +404,7 @@ func (d *delta) addMember(m string) {
 	d.add[m] = struct{}{}
 }
 
-// remove records that member leaves the set k; the caller knows it was present.
+// removeMember records that m leaves the set; the caller knows it was present.
 func (d *delta) removeMember(m string) {
 	if _, ok := d.add[m]; ok {
 		delete(d.add, m)
@@ -447,51 +413,34 @@ func (d *delta) removeMember(m string) {
 	d.rem[m] = struct{}{}
 }
 
-func (t *txn) zadd(k key, m string) { deltaFor(t.zsets, k).addMember(m) }
-func (t *txn) zrem(k key, m string) { deltaFor(t.zsets, k).removeMember(m) }
-func (t *txn) sadd(k key, m string) { deltaFor(t.sets, k).addMember(m) }
-func (t *txn) srem(k key, m string) { deltaFor(t.sets, k).removeMember(m) }
-
 // record notes a change in bucket b, collapsing repeated writes of one record into its
 // last op.
-func (t *txn) record(b int, kind store.Kind, op store.Op, accountID, id string) {
-	k := store.Change{Kind: kind, AccountID: accountID, ID: id}
+func (t *txn) record(b int, c store.Change) {
+	k := c
+	k.Op = ""
 	if i, ok := t.seen[k]; ok {
-		t.changes[i].c.Op = op
+		t.changes[i].c.Op = c.Op
 		return
 	}
 	t.seen[k] = len(t.changes)
-	k.Op = op
-	t.changes = append(t.changes, change{c: k, b: b})
+	t.changes = append(t.changes, change{c: c, b: b})
 }
 
-// claimPointer makes the global pointer k name id at commit, after checking that no other
-// record holds it now. holds tells whether a record holds the pointer's value.
-func (t *txn) claimPointer(ctx context.Context, k key, id string, kind store.Kind, index string,
-	holds func(ctx context.Context, t *txn, id string) (bool, error)) error {
-	cur, err := t.pointer(ctx, k)
-	if err != nil {
-		return err
-	}
-	if cur != "" && cur != id {
-		held, err := holds(ctx, t, cur)
-		if err != nil {
-			return err
-		}
-		if held {
-			return &store.ConflictError{Kind: kind, Index: index}
-		}
-	}
-	t.claims[k.k] = &claim{k: k, id: id, kind: kind, index: index, holds: holds}
-	return nil
+// claimPointer makes the Global unique index entry k name pk at commit. The caller checked
+// (checkPointer) that no other record holds it.
+func (t *txn) claimPointer(k key, pk string, table *store.Table, ix store.Index, values []string) {
+	t.claims[k.k] = &claim{k: k, pk: pk, table: table, ix: ix, values: values}
+	// A release of the same entry by the same record (its value changed and came back)
+	// would undo the claim after the commit.
+	t.drops = slices.DeleteFunc(t.drops, func(d drop) bool { return d.k.k == k.k && d.pk == pk })
 }
 
-// dropPointer releases the global pointer k after the commit if it still names id.
-func (t *txn) dropPointer(k key, id string) {
-	if c, ok := t.claims[k.k]; ok && c.id == id {
+// dropPointer releases the Global unique index entry k after the commit if it still names pk.
+func (t *txn) dropPointer(k key, pk string) {
+	if c, ok := t.claims[k.k]; ok && c.pk == pk {
 		delete(t.claims, k.k)
 	}
-	t.drops = append(t.drops, drop{k: k, id: id})
+	t.drops = append(t.drops, drop{k: k, pk: pk})
 }
 
 // --- commit ---
@@ -500,16 +449,12 @@ func (t *txn) wrote() bool {
 	return len(t.order) > 0 || len(t.changes) > 0
 }
 
-// commit writes the buffered writes and their feed entries in one MULTI/EXEC on the pinned
-// connection, after claiming the global pointers they need.
-func (t *txn) commit(ctx context.Context) error {
-	if !t.wrote() {
-		return nil
-	}
-	buckets := map[int]struct{}{}
+// buckets returns the shard buckets the buffered writes touch.
+func (t *txn) buckets() map[int]struct{} {
+	out := map[int]struct{}{}
 	note := func(k key) {
-		if k.b >= 0 {
-			buckets[k.b] = struct{}{}
+		if !k.global() {
+			out[k.b] = struct{}{}
 		}
 	}
 	for _, w := range t.writes {
@@ -518,94 +463,79 @@ func (t *txn) commit(ctx context.Context) error {
 	for _, d := range t.zsets {
 		note(d.k)
 	}
-	for _, d := range t.sets {
-		note(d.k)
+	for _, h := range t.hdels {
+		note(h)
 	}
 	for _, c := range t.changes {
-		buckets[c.b] = struct{}{}
+		out[c.b] = struct{}{}
 	}
-	if t.s.cluster != nil {
-		if len(buckets) > 1 {
-			return &store.InvalidError{Field: "transaction", Reason: fmt.Sprintf(
-				"it writes records of %d shard buckets (several accounts, or a user and an account); "+
-					"Redis Cluster commits one bucket atomically, so write them in separate Updates", len(buckets))}
-		}
-		var b int
-		for b = range buckets {
-		}
-		if t.conn != nil && t.home != b {
-			return &rerouteError{bucket: b}
-		}
-		if err := t.pin(ctx, b); err != nil {
-			return err
-		}
-		if t.home != b {
-			return &rerouteError{bucket: b}
-		}
-	} else if err := t.pin(ctx, 0); err != nil {
+	return out
+}
+
+// pinForCommit pins the connection the commit runs on: on Cluster, that of the one bucket
+// the writes touch.
+func (t *txn) pinForCommit(ctx context.Context) error {
+	if t.s.cluster == nil {
+		return t.pin(ctx, 0)
+	}
+	buckets := t.buckets()
+	if len(buckets) > 1 {
+		return store.Invalid("transaction", CodeCrossShard, 0,
+			"it writes records of %d shard buckets (several accounts, or a user and an account); "+
+				"Redis Cluster commits one bucket atomically, so write them in separate Updates", len(buckets))
+	}
+	var b int
+	for b = range buckets {
+	}
+	if t.conn != nil && t.home != b {
+		return &rerouteError{bucket: b}
+	}
+	if err := t.pin(ctx, b); err != nil {
 		return err
 	}
+	if t.home != b {
+		return &rerouteError{bucket: b}
+	}
+	return nil
+}
 
+// commit writes the buffered writes and their feed entries in one MULTI/EXEC on the pinned
+// connection, after claiming the Global unique index entries they need and adding to the
+// Global listing indexes.
+func (t *txn) commit(ctx context.Context) error {
+	if !t.wrote() {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := t.pinForCommit(ctx); err != nil {
+		return err
+	}
 	if err := t.takeClaims(ctx); err != nil {
 		t.releaseClaims(ctx)
 		return err
 	}
-	// The per-user membership index lives outside the account's slot: add to it before the
-	// commit (a dangling entry is ignored by MembershipsByUser, which confirms each one).
-	if len(t.umAdd) > 0 {
-		_, err := t.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for u, accts := range t.umAdd {
-				for a := range accts {
-					p.SAdd(ctx, t.s.ks.userMemberships(u).k, a)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.releaseClaims(ctx)
-			return wrap(err)
+	// Global listing indexes live outside the bucket's slot: add to them before the commit
+	// (a dangling entry is ignored by readers, which confirm each one).
+	if err := t.applyGlobalSets(ctx, func(p redis.Pipeliner, d *delta) {
+		if len(d.add) > 0 {
+			p.ZAdd(ctx, d.k.k, zMembers(d.add)...)
 		}
+	}); err != nil {
+		t.releaseClaims(ctx)
+		return err
 	}
-
 	feeds, err := t.feedEntries()
 	if err != nil {
 		t.releaseClaims(ctx)
 		return err
 	}
 	cmds, err := t.conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range t.order {
-			w := t.writes[k]
-			if w.del {
-				p.Del(ctx, k)
-			} else {
-				p.Set(ctx, k, w.v, 0)
-			}
-		}
-		for _, d := range sortedDeltas(t.zsets) {
-			if len(d.add) > 0 {
-				zs := make([]redis.Z, 0, len(d.add))
-				for m := range d.add {
-					zs = append(zs, redis.Z{Member: m})
-				}
-				p.ZAdd(ctx, d.k.k, zs...)
-			}
-			if len(d.rem) > 0 {
-				p.ZRem(ctx, d.k.k, setMembers(d.rem)...)
-			}
-		}
-		for _, d := range sortedDeltas(t.sets) {
-			if len(d.add) > 0 {
-				p.SAdd(ctx, d.k.k, setMembers(d.add)...)
-			}
-			if len(d.rem) > 0 {
-				p.SRem(ctx, d.k.k, setMembers(d.rem)...)
-			}
-		}
-		for i, h := range t.hdels {
-			p.HDel(ctx, h.k, t.hdelIDs[i])
-		}
+		t.queueWrites(ctx, p)
 		for _, f := range feeds {
-			p.XAdd(ctx, f)
+			p.XAdd(ctx, f.args)
+			p.Set(ctx, t.s.ks.feedTag(f.bucket).k, f.tag, 0)
 		}
 		if t.s.cluster != nil {
 			p.Publish(ctx, t.s.ks.doorbell(), "1")
@@ -622,41 +552,77 @@ func (t *txn) commit(ctx context.Context) error {
 		// Queuing failed: report why (a MOVED, on Cluster, makes Update retry).
 		for _, c := range cmds {
 			if cerr := c.Err(); cerr != nil && !redis.HasErrorPrefix(cerr, "EXECABORT") && slotMoved(cerr) {
-				return wrap(cerr)
+				return cerr
 			}
 		}
 		return wrap(err)
+	case err != nil && slotMoved(err):
+		return err
 	case err != nil:
 		// The outcome is unknown (the connection may have dropped after EXEC was sent):
 		// keep the claims, which are harmless if the commit did not happen.
-		return wrap(err)
+		return store.Wrap(store.ErrUnavailable, unavailable(), err,
+			"redisstore: the commit's outcome is unknown (it was applied whole or not at all)")
 	}
 	t.afterCommit(ctx)
 	return nil
 }
 
-// afterCommit releases the pointers and per-user index entries the commit made stale. It
-// is best effort: what it leaves behind is ignored by readers, which confirm every pointer.
+// queueWrites queues the buffered writes of the bucket in the MULTI/EXEC.
+func (t *txn) queueWrites(ctx context.Context, p redis.Pipeliner) {
+	for _, k := range t.order {
+		w := t.writes[k]
+		if w.del {
+			p.Del(ctx, k)
+		} else {
+			p.Set(ctx, k, w.v, 0)
+		}
+	}
+	for _, d := range sortedDeltas(t.zsets) {
+		if len(d.add) > 0 {
+			p.ZAdd(ctx, d.k.k, zMembers(d.add)...)
+		}
+		if len(d.rem) > 0 {
+			p.ZRem(ctx, d.k.k, setMembers(d.rem)...)
+		}
+	}
+	for i, h := range t.hdels {
+		p.HDel(ctx, h.k, t.hdelIDs[i])
+	}
+}
+
+// applyGlobalSets queues, for every buffered change to a Global listing index, what f
+// queues, and runs it in one pipeline through the client.
+func (t *txn) applyGlobalSets(ctx context.Context, f func(p redis.Pipeliner, d *delta)) error {
+	if len(t.gsets) == 0 {
+		return nil
+	}
+	_, err := t.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, d := range sortedDeltas(t.gsets) {
+			f(p, d)
+		}
+		return nil
+	})
+	return wrap(err)
+}
+
+// afterCommit releases the pointers and Global listing entries the commit made stale. It is
+// best effort: what it leaves behind is ignored by readers, which confirm every entry.
 func (t *txn) afterCommit(ctx context.Context) {
 	if len(t.drops) > 0 {
 		keys := make([][]string, len(t.drops))
 		args := make([][]any, len(t.drops))
 		for i, d := range t.drops {
 			keys[i] = []string{d.k.k}
-			args[i] = []any{d.id, ""}
+			args[i] = []any{d.pk, ""}
 		}
 		_ = t.s.runScripts(ctx, t.s.client, scriptReleasePtr, keys, args)
 	}
-	if len(t.umDel) > 0 {
-		_, _ = t.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for u, accts := range t.umDel {
-				for a := range accts {
-					p.SRem(ctx, t.s.ks.userMemberships(u).k, a)
-				}
-			}
-			return nil
-		})
-	}
+	_ = t.applyGlobalSets(ctx, func(p redis.Pipeliner, d *delta) {
+		if len(d.rem) > 0 {
+			p.ZRem(ctx, d.k.k, setMembers(d.rem)...)
+		}
+	})
 }
 
 // takeClaims points every claimed pointer at its record: SET NX for all of them in one
@@ -672,14 +638,14 @@ func (t *txn) takeClaims(ctx context.Context) error {
 	lease := strconv.FormatInt(time.Now().Add(pointerLease).UnixMilli(), 10)
 	cs := make([]*claim, 0, len(t.claims))
 	for _, c := range t.claims {
-		c.value = c.id + "|" + lease + "|" + t.nonce
+		c.value = c.pk + "|" + lease + "|" + t.nonce
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, func(a, b *claim) int { return strings.Compare(a.k.k, b.k.k) })
-	var sets []*redis.BoolCmd
+	sets := make([]*redis.BoolCmd, len(cs))
 	_, _ = t.s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, c := range cs {
-			sets = append(sets, p.SetNX(ctx, c.k.k, c.value, 0))
+		for i, c := range cs {
+			sets[i] = p.SetNX(ctx, c.k.k, c.value, 0)
 		}
 		return nil
 	})
@@ -692,47 +658,48 @@ func (t *txn) takeClaims(ctx context.Context) error {
 			c.taken = true
 			continue
 		}
-		cur, err := t.s.client.Get(ctx, c.k.k).Result()
-		if errors.Is(err, redis.Nil) {
-			return errRetry // released meanwhile: try again
-		}
-		if err != nil {
-			return wrap(err)
-		}
-		holder, deadline, _ := parsePointer(cur)
-		if holder != c.id {
-			held, err := c.holds(ctx, t, holder)
-			if err != nil {
-				return err
-			}
-			if held {
-				return &store.ConflictError{Kind: c.kind, Index: c.index}
-			}
-			// The holder's record does not hold the value. Unless this transaction
-			// rewrites that record, its commit may be in flight until the lease ends.
-			_, rewriting := t.writes[t.holderKey(c, holder).k]
-			if !rewriting && time.Now().UnixMilli() < deadline {
-				return &store.ConflictError{Kind: c.kind, Index: c.index}
-			}
-		}
-		r, err := t.s.runScript(ctx, scriptCAS, []string{c.k.k}, cur, c.value)
-		if err != nil {
+		if err := t.takeOver(ctx, c); err != nil {
 			return err
 		}
-		if n, _ := r.(int64); n != 1 {
-			return errRetry
-		}
-		c.taken, c.previous = true, cur
 	}
 	return nil
 }
 
-// holderKey is the record key of the holder of a claim's pointer.
-func (t *txn) holderKey(c *claim, holder string) key {
-	if c.kind == store.KindUser {
-		return t.s.ks.rec(kUser, holder)
+// takeOver takes a claimed pointer that is already set: it must name this record already,
+// or a record that no longer holds the value and whose lease has passed.
+func (t *txn) takeOver(ctx context.Context, c *claim) error {
+	cur, err := t.s.client.Get(ctx, c.k.k).Result()
+	if errors.Is(err, redis.Nil) {
+		return errRetry // released meanwhile: try again
 	}
-	return t.s.ks.rec(kCred, holder)
+	if err != nil {
+		return wrap(err)
+	}
+	holder, deadline, _ := parsePointer(cur)
+	if holder != c.pk {
+		held, err := t.holds(ctx, c.table, c.ix, c.values, holder)
+		if err != nil {
+			return err
+		}
+		if held {
+			return store.Conflict(c.table, &c.ix)
+		}
+		// The holder's record does not hold the value. Unless this transaction rewrites
+		// that record, its commit may be in flight until the lease ends.
+		_, rewriting := t.writes[t.s.ks.record(c.table.Kind, holder).k]
+		if !rewriting && time.Now().UnixMilli() < deadline {
+			return store.Conflict(c.table, &c.ix)
+		}
+	}
+	r, err := t.s.runScript(ctx, scriptCAS, []string{c.k.k}, cur, c.value)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.(int64); n != 1 {
+		return errRetry
+	}
+	c.taken, c.previous = true, cur
+	return nil
 }
 
 // releaseClaims undoes the claims taken by a commit that did not happen.
@@ -744,14 +711,21 @@ func (t *txn) releaseClaims(ctx context.Context) {
 		if c.previous != "" {
 			_, _ = t.s.runScript(ctx, scriptCAS, []string{c.k.k}, c.value, c.previous)
 		} else {
-			_, _ = t.s.runScript(ctx, scriptReleasePtr, []string{c.k.k}, c.id, c.value)
+			_, _ = t.s.runScript(ctx, scriptReleasePtr, []string{c.k.k}, c.pk, c.value)
 		}
 		c.taken = false
 	}
 }
 
 // feedEntries groups the changes by bucket into one XADD each.
-func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
+// feedAppend is one commit's entry in one bucket's stream, and the tag it carries.
+type feedAppend struct {
+	bucket int
+	args   *redis.XAddArgs
+	tag    string
+}
+
+func (t *txn) feedEntries() ([]feedAppend, error) {
 	byBucket := map[int][]store.Change{}
 	var order []int
 	for _, c := range t.changes {
@@ -760,15 +734,16 @@ func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
 		}
 		byBucket[c.b] = append(byBucket[c.b], c.c)
 	}
-	out := make([]*redis.XAddArgs, 0, len(order))
+	out := make([]feedAppend, 0, len(order))
+	tag := newTag()
 	for _, b := range order {
 		payload, err := json.Marshal(byBucket[b])
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: encoding changes: %w", err)
+			return nil, store.Wrap(store.ErrInvalid, store.CodeInternal, err, "redisstore: encoding changes")
 		}
 		a := &redis.XAddArgs{
 			Stream: t.s.ks.feed(b).k,
-			Values: []any{"c", string(payload)},
+			Values: []any{"c", string(payload), "t", tag},
 		}
 		// Small retentions are trimmed exactly (one more than asked, so that a subscriber
 		// at the oldest commit it saw still finds it); larger ones approximately, which
@@ -778,7 +753,7 @@ func (t *txn) feedEntries() ([]*redis.XAddArgs, error) {
 		} else {
 			a.MaxLen = t.s.opt.retention + 1
 		}
-		out = append(out, a)
+		out = append(out, feedAppend{bucket: b, args: a, tag: tag})
 	}
 	return out, nil
 }
@@ -796,6 +771,15 @@ func setMembers(m map[string]struct{}) []any {
 	out := make([]any, 0, len(m))
 	for s := range m {
 		out = append(out, s)
+	}
+	return out
+}
+
+// zMembers returns the members of a listing index, all with score 0.
+func zMembers(m map[string]struct{}) []redis.Z {
+	out := make([]redis.Z, 0, len(m))
+	for s := range m {
+		out = append(out, redis.Z{Member: s})
 	}
 	return out
 }

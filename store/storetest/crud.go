@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -64,7 +65,7 @@ func testCRUD(t *testing.T, ns NewStore) {
 			m = m.Clone()
 			m.Status = store.MemberDisabled
 			m.Roles = append(m.Roles, "billing")
-			m.UpdatedAt = m.UpdatedAt.Add(1)
+			m.UpdatedAt = m.UpdatedAt.Add(time.Microsecond) // stored times have microsecond precision
 			return m
 		},
 		put: func(ctx context.Context, tx store.Tx, m store.Membership) error { return tx.PutMembership(ctx, m) },
@@ -72,7 +73,7 @@ func testCRUD(t *testing.T, ns NewStore) {
 			return r.Membership(ctx, m.AccountID, m.UserID)
 		},
 		del: func(ctx context.Context, tx store.Tx, m store.Membership) error {
-			return tx.DeleteMembership(ctx, m.AccountID, m.UserID)
+			return tx.DeleteMembership(ctx, m.AccountID, m.UserID, suite())
 		},
 		clone:  store.Membership.Clone,
 		mutate: func(m store.Membership) { m.Roles[0] = "mutated" },
@@ -117,7 +118,9 @@ func testCRUD(t *testing.T, ns NewStore) {
 		get: func(ctx context.Context, r store.Reader, b store.BotUser) (store.BotUser, error) {
 			return r.BotUser(ctx, b.ID)
 		},
-		del:    func(ctx context.Context, tx store.Tx, b store.BotUser) error { return tx.DeleteBotUser(ctx, b.ID) },
+		del: func(ctx context.Context, tx store.Tx, b store.BotUser) error {
+			return tx.DeleteBotUser(ctx, b.ID, suite())
+		},
 		clone:  store.BotUser.Clone,
 		mutate: func(b store.BotUser) { b.Roles[0] = "mutated" },
 		list: func(ctx context.Context, r store.Reader, b store.BotUser) ([]store.BotUser, error) {

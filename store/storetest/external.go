@@ -73,9 +73,9 @@ func testExternalIdentities(t *testing.T, ns NewStore) {
 			c.mod(&bad)
 			err := e.tryUpdate(func(tx store.Tx) error { return tx.PutExternalIdentity(e.ctx, bad) })
 			wantIs(e.t, c.field, err, store.ErrInvalid)
-			var ie *store.InvalidError
+			var ie *store.Error
 			if !errors.As(err, &ie) || ie.Field != c.field {
-				e.t.Fatalf("error %v, want an InvalidError naming %s", err, c.field)
+				e.t.Fatalf("error %v, want a store.Error naming %s", err, c.field)
 			}
 		}
 		x.Subject = strings.Repeat("s", store.MaxSubjectLen)

@@ -143,7 +143,7 @@ func testLookups(t *testing.T, ns NewStore) {
 		m.Status = store.MemberDisabled
 		e.update(func(tx store.Tx) error { return tx.PutMembership(e.ctx, m) })
 		check("after disabling a member", a, 2, 3)
-		e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, active[1].UserID) })
+		e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, active[1].UserID, suite()) })
 		check("after removing a member", a, 1, 3)
 	})
 }
@@ -163,7 +163,7 @@ func testOwners(t *testing.T, ns NewStore) {
 			{"unknown_bot", func(e *env, a, b string) string { return e.newBot(a).ID }},
 			{"removed_member", func(e *env, a, b string) string {
 				u := e.putMemberUser(a, store.MemberActive)
-				e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, u.ID) })
+				e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, u.ID, suite()) })
 				return u.ID
 			}},
 		}
@@ -322,8 +322,8 @@ func testOwners(t *testing.T, ns NewStore) {
 		}
 		credAuth := func(e *env, credID string) (auth, error) {
 			return read(e, func(r store.Reader) (auth, error) {
-				c, s, err := r.CredentialAuth(e.ctx, credID)
-				return auth{c, s}, err
+				c, o, err := r.CredentialAuth(e.ctx, credID)
+				return auth{c, o.State}, err
 			})
 		}
 		check := func(e *env, what string, cred store.Credential, want store.OwnerState) {

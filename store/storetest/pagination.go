@@ -57,7 +57,9 @@ func listings() []listing {
 		list: func(ctx context.Context, r store.Reader, e *env, acct string, p store.Page) ([]string, error) {
 			return ids(r.BotUsers(ctx, acct, p))(func(b store.BotUser) string { return b.ID })
 		},
-		del: func(ctx context.Context, tx store.Tx, _, key string) error { return tx.DeleteBotUser(ctx, key) },
+		del: func(ctx context.Context, tx store.Tx, _, key string) error {
+			return tx.DeleteBotUser(ctx, key, suite())
+		},
 	})
 	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
 		out = append(out, listing{
@@ -176,7 +178,7 @@ func listings() []listing {
 			return ids(r.Memberships(ctx, acct, p))(func(m store.Membership) string { return m.UserID })
 		},
 		del: func(ctx context.Context, tx store.Tx, acct, key string) error {
-			return tx.DeleteMembership(ctx, acct, key)
+			return tx.DeleteMembership(ctx, acct, key, suite())
 		},
 	})
 	return out

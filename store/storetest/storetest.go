@@ -542,13 +542,13 @@ func wantInvalid(t *testing.T, what string, err error, field string) {
 	if field == "" {
 		return
 	}
-	var ie *store.InvalidError
+	var ie *store.Error
 	if !errors.As(err, &ie) {
-		t.Errorf("%s: error %v is not a *store.InvalidError", what, err)
+		t.Errorf("%s: error %v is not a *store.Error", what, err)
 		return
 	}
 	if ie.Field != field {
-		t.Errorf("%s: InvalidError.Field = %q, want %q (error: %v)", what, ie.Field, field, err)
+		t.Errorf("%s: Error.Field = %q, want %q (error: %v)", what, ie.Field, field, err)
 	}
 }
 
@@ -558,29 +558,29 @@ func wantConflict(t *testing.T, what string, err error, kind store.Kind, index s
 		t.Errorf("%s: got error %v, want one matching store.ErrConflict", what, err)
 		return
 	}
-	var ce *store.ConflictError
+	var ce *store.Error
 	if !errors.As(err, &ce) {
-		t.Errorf("%s: error %v is not a *store.ConflictError", what, err)
+		t.Errorf("%s: error %v is not a *store.Error", what, err)
 		return
 	}
-	if ce.Kind != kind || ce.Index != index {
-		t.Errorf("%s: ConflictError{Kind: %q, Index: %q}, want {%q, %q}", what, ce.Kind, ce.Index, kind, index)
+	if ce.Code != store.CodeAlreadyExists || ce.Field != index {
+		t.Errorf("%s: Error{Code: %q, Field: %q}, want {%q, %q} (a %s)", what, ce.Code, ce.Field, store.CodeAlreadyExists, index, kind)
 	}
 }
 
 func wantImmutable(t *testing.T, what string, err error, kind store.Kind, field string) {
 	t.Helper()
-	if !errors.Is(err, store.ErrImmutable) {
-		t.Errorf("%s: got error %v, want one matching store.ErrImmutable", what, err)
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("%s: got error %v, want one matching store.ErrInvalid", what, err)
 		return
 	}
-	var ie *store.ImmutableError
+	var ie *store.Error
 	if !errors.As(err, &ie) {
-		t.Errorf("%s: error %v is not a *store.ImmutableError", what, err)
+		t.Errorf("%s: error %v is not a *store.Error", what, err)
 		return
 	}
-	if ie.Kind != kind || ie.Field != field {
-		t.Errorf("%s: ImmutableError{Kind: %q, Field: %q}, want {%q, %q}", what, ie.Kind, ie.Field, kind, field)
+	if ie.Code != store.CodeImmutable || ie.Field != field {
+		t.Errorf("%s: Error{Code: %q, Field: %q}, want {%q, %q} (a %s)", what, ie.Code, ie.Field, store.CodeImmutable, field, kind)
 	}
 }
 

@@ -35,13 +35,37 @@ func (e *env) wantGone(what string, creds []store.Credential) {
 	for _, c := range creds {
 		_, err := read(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
 		wantNotFound(e.t, what+": Credential("+c.ID+")", err)
+		_, err = read(e, func(r store.Reader) (store.Credential, error) {
+			c, _, err := r.CredentialAuth(e.ctx, c.ID)
+			return c, err
+		})
+		wantNotFound(e.t, what+": CredentialAuth("+c.ID+")", err)
+		_, err = read(e, func(r store.Reader) (store.Credential, error) {
+			if c.Fingerprint != "" {
+				return r.CredentialByFingerprint(e.ctx, c.Fingerprint)
+			}
+			return r.CredentialBySecretHash(e.ctx, c.SecretHash)
+		})
+		wantNotFound(e.t, what+": lookup by unique key of "+c.ID, err)
+		if ids := e.credsOf(c.AccountID, c.OwnerID); slices.Contains(ids, c.ID) {
+			e.t.Errorf("%s: CredentialsByOwner still lists %s", what, c.ID)
+		}
+		listed, err := read(e, func(r store.Reader) ([]store.Credential, error) {
+			return r.Credentials(e.ctx, c.AccountID, c.Kind, store.Page{Limit: store.MaxPageLimit})
+		})
+		wantNoErr(e.t, what+": Credentials", err)
+		for _, l := range listed {
+			if l.ID == c.ID {
+				e.t.Errorf("%s: Credentials still lists %s", what, c.ID)
+			}
+		}
 	}
 }
 
 func testCascades(t *testing.T, ns NewStore) {
 	kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
 
-	leaf(t, "delete_bot_user_deletes_its_credentials", ns, func(e *env) {
+	leaf(t, "delete_bot_user_tombstones_its_credentials", ns, func(e *env) {
 		a := e.putAccount()
 		bot, other := e.putBot(a, true), e.putBot(a, true)
 		member := e.putMemberUser(a, store.MemberActive)
@@ -54,38 +78,58 @@ func testCascades(t *testing.T, ns NewStore) {
 			kept = append(kept, e.putCred(a, member.ID, kinds[i%3]))
 		}
 		head := e.head()
-		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID) })
+		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID, suite()) })
 
-		// One commit holds the bot user's delete and its credentials'.
-		want := []store.Change{{Kind: store.KindBotUser, Op: store.OpDelete, AccountID: a, ID: bot.ID}}
-		for _, c := range doomed {
-			want = append(want, store.Change{Kind: store.KindCredential, Op: store.OpDelete, AccountID: a, ID: c.ID})
+		// One small commit: the bot user's delete and its tombstone, whatever it owns.
+		want := []store.Change{
+			{Kind: store.KindBotUser, Op: store.OpDelete, AccountID: a, ID: bot.ID},
+			{Kind: store.KindTombstone, Op: store.OpPut, AccountID: a, ID: bot.ID},
 		}
-		got, _ := e.commits(head, 1)
+		got, head := e.commits(head, 1)
 		diff(e.t, "changes of the DeleteBotUser commit", sortedChanges(want), sortedChanges(got[0].Changes))
 
 		_, err := read(e, func(r store.Reader) (store.BotUser, error) { return r.BotUser(e.ctx, bot.ID) })
 		wantNotFound(e.t, "BotUser after delete", err)
 		e.wantGone("bot's credential", doomed)
-		diff(e.t, "CredentialsByOwner of the deleted bot", []string(nil), e.credsOf(a, bot.ID))
-		for _, c := range kept {
-			got, err := read(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
-			wantNoErr(e.t, "credential of another owner", err)
-			diff(e.t, "credential of another owner", c, got)
+		e.wantKept("credential of another owner", kept)
+		e.wantTombstones("after the delete", []string{store.JoinKey(a, bot.ID)})
+
+		// Purging in batches deletes the credentials, one commit per batch, the last one with
+		// the tombstone; nothing reappears on the way.
+		e.purge(a, bot.ID, 10, len(doomed))
+		got, _ = e.commits(head, 3)
+		var purged []store.Change
+		for _, c := range got {
+			purged = append(purged, c.Changes...)
 		}
-		// The deleted credentials' unique keys are free.
-		_, err = read(e, func(r store.Reader) (store.Credential, error) {
-			return r.CredentialBySecretHash(e.ctx, doomed[0].SecretHash)
-		})
-		wantNotFound(e.t, "CredentialBySecretHash of a deleted credential", err)
+		want = []store.Change{{Kind: store.KindTombstone, Op: store.OpDelete, AccountID: a, ID: bot.ID}}
+		for _, c := range doomed {
+			want = append(want, store.Change{Kind: store.KindCredential, Op: store.OpDelete, AccountID: a, ID: c.ID})
+		}
+		diff(e.t, "changes of the purge commits", sortedChanges(want), sortedChanges(purged))
+		e.wantGone("bot's credential after the purge", doomed)
+		e.wantKept("credential of another owner after the purge", kept)
+		e.wantTombstones("after the purge", nil)
+
+		// The purged credentials' unique keys are free.
 		reuse := e.newCred(a, other.ID, store.Authtoken)
 		reuse.SecretHash = doomed[0].SecretHash
-		wantNoErr(e.t, "reusing a deleted credential's secret hash",
+		wantNoErr(e.t, "reusing a purged credential's secret hash",
 			e.tryUpdate(func(tx store.Tx) error { return tx.PutCredential(e.ctx, reuse) }))
-
 	})
 
-	leaf(t, "delete_membership_deletes_credentials_in_that_account_only", ns, func(e *env) {
+	leaf(t, "delete_bot_user_without_credentials_leaves_no_tombstone", ns, func(e *env) {
+		a := e.putAccount()
+		bot := e.putBot(a, true)
+		head := e.head()
+		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID, suite()) })
+		got, _ := e.commits(head, 1)
+		diff(e.t, "changes of the DeleteBotUser commit",
+			[]store.Change{{Kind: store.KindBotUser, Op: store.OpDelete, AccountID: a, ID: bot.ID}}, got[0].Changes)
+		e.wantTombstones("", nil)
+	})
+
+	leaf(t, "delete_membership_tombstones_credentials_in_that_account_only", ns, func(e *env) {
 		a, b := e.putAccount(), e.putAccount()
 		u := e.putMemberUser(a, store.MemberActive)
 		mb := e.putMember(b, u.ID, store.MemberActive)
@@ -101,16 +145,13 @@ func testCascades(t *testing.T, ns NewStore) {
 			kept = append(kept, e.putCred(a, colleague.ID, kinds[i%3]))
 		}
 		head := e.head()
-		e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, u.ID) })
+		by := store.Principal{ID: colleague.ID, Subject: "colleague@example.com", Source: "api", CredentialID: kept[2].ID}
+		e.update(func(tx store.Tx) error { return tx.DeleteMembership(e.ctx, a, u.ID, by) })
 
 		_, err := read(e, func(r store.Reader) (store.Membership, error) { return r.Membership(e.ctx, a, u.ID) })
 		wantNotFound(e.t, "Membership after delete", err)
 		e.wantGone("removed member's credential", doomed)
-		for _, c := range kept {
-			got, err := read(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
-			wantNoErr(e.t, "credential that must survive", err)
-			diff(e.t, "credential that must survive", c, got)
-		}
+		e.wantKept("credential that must survive", kept)
 		gotB, err := read(e, func(r store.Reader) (store.Membership, error) { return r.Membership(e.ctx, b, u.ID) })
 		wantNoErr(e.t, "the user's membership in the other account", err)
 		diff(e.t, "the user's membership in the other account", mb, gotB)
@@ -119,14 +160,110 @@ func testCascades(t *testing.T, ns NewStore) {
 		} else {
 			diff(e.t, "the user itself", u, got)
 		}
-
-		want := []store.Change{{Kind: store.KindMembership, Op: store.OpDelete, AccountID: a, ID: u.ID}}
-		for _, c := range doomed {
-			want = append(want, store.Change{Kind: store.KindCredential, Op: store.OpDelete, AccountID: a, ID: c.ID})
+		want := []store.Change{
+			{Kind: store.KindMembership, Op: store.OpDelete, AccountID: a, ID: u.ID},
+			{Kind: store.KindTombstone, Op: store.OpPut, AccountID: a, ID: u.ID},
 		}
 		got, _ := e.commits(head, 1)
 		diff(e.t, "changes of the DeleteMembership commit", sortedChanges(want), sortedChanges(got[0].Changes))
+		ts, err := read(e, func(r store.Reader) ([]store.Tombstone, error) { return r.Tombstones(e.ctx, store.Page{Limit: 10}) })
+		wantNoErr(e.t, "Tombstones", err)
+		if len(ts) != 1 || ts[0].By != by {
+			e.t.Errorf("Tombstones = %+v, want one attributed to %+v", ts, by)
+		}
+
+		// The user cannot come back into the account before the purge, and can after it.
+		again := store.Membership{AccountID: a, UserID: u.ID, Roles: []string{"admin"}, Status: store.MemberActive, CreatedAt: e.now(), UpdatedAt: e.now()}
+		err = e.tryUpdate(func(tx store.Tx) error { return tx.PutMembership(e.ctx, again) })
+		if !errors.Is(err, store.ErrConflict) || store.CodeOf(err) != store.CodePurgePending {
+			e.t.Errorf("re-adding the member before the purge: %v, want ErrConflict with code %q", err, store.CodePurgePending)
+		}
+		e.purge(a, u.ID, store.MaxPageLimit, len(doomed))
+		wantNoErr(e.t, "re-adding the member after the purge",
+			e.tryUpdate(func(tx store.Tx) error { return tx.PutMembership(e.ctx, again) }))
+		e.wantGone("the earlier membership's credential", doomed)
 	})
+
+	leaf(t, "interrupted_purge_resumes", ns, func(e *env) {
+		a := e.putAccount()
+		bot := e.putBot(a, true)
+		var doomed []store.Credential
+		for i := range 12 {
+			doomed = append(doomed, e.putCred(a, bot.ID, kinds[i%3]))
+		}
+		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID, suite()) })
+		// One batch, then the purger "crashes": a batch is its own transaction, so what is left
+		// stays gone and a new purger finds the tombstone and finishes.
+		var first []store.Credential
+		e.update(func(tx store.Tx) error {
+			var err error
+			first, _, err = tx.PurgeCredentials(e.ctx, a, bot.ID, 5)
+			return err
+		})
+		if len(first) != 5 {
+			e.t.Fatalf("first batch purged %d credentials, want 5", len(first))
+		}
+		e.wantGone("credential of an interrupted purge", doomed)
+		e.wantTombstones("after an interrupted purge", []string{store.JoinKey(a, bot.ID)})
+		e.purge(a, bot.ID, 5, len(doomed)-5)
+		e.wantTombstones("after the resumed purge", nil)
+	})
+
+	leaf(t, "purge_without_tombstone_is_done", ns, func(e *env) {
+		a := e.putAccount()
+		bot := e.putBot(a, true)
+		kept := []store.Credential{e.putCred(a, bot.ID, store.Authtoken)}
+		e.update(func(tx store.Tx) error {
+			cs, done, err := tx.PurgeCredentials(e.ctx, a, bot.ID, 10)
+			if err == nil && (len(cs) != 0 || !done) {
+				e.t.Errorf("PurgeCredentials of a live owner = %d credentials, done %v; want none, done", len(cs), done)
+			}
+			return err
+		})
+		e.wantKept("credential of a live owner", kept)
+	})
+}
+
+// suite is the principal the suite's deletions are attributed to.
+func suite() store.Principal { return store.Principal{Subject: "storetest", Source: "sdk"} }
+
+// purge runs PurgeCredentials in batches of limit until done, and checks that it purged want
+// credentials in all.
+func (e *env) purge(accountID, ownerID string, limit, want int) {
+	e.t.Helper()
+	n := 0
+	for done := false; !done; {
+		e.update(func(tx store.Tx) error {
+			cs, d, err := tx.PurgeCredentials(e.ctx, accountID, ownerID, limit)
+			n, done = n+len(cs), d
+			return err
+		})
+	}
+	if n != want {
+		e.t.Errorf("purged %d credentials, want %d", n, want)
+	}
+}
+
+// wantKept checks that each credential reads back unchanged.
+func (e *env) wantKept(what string, cs []store.Credential) {
+	e.t.Helper()
+	for _, c := range cs {
+		got, err := read(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
+		wantNoErr(e.t, what, err)
+		diff(e.t, what, c, got)
+	}
+}
+
+// wantTombstones checks the keys of the tombstones left.
+func (e *env) wantTombstones(what string, keys []string) {
+	e.t.Helper()
+	ts, err := read(e, func(r store.Reader) ([]store.Tombstone, error) { return r.Tombstones(e.ctx, store.Page{Limit: 100}) })
+	wantNoErr(e.t, "Tombstones "+what, err)
+	var got []string
+	for _, t := range ts {
+		got = append(got, store.JoinKey(t.AccountID, t.OwnerID))
+	}
+	diff(e.t, "tombstones "+what, keys, got)
 }
 
 func testTransactions(t *testing.T, ns NewStore) {
@@ -228,7 +365,7 @@ func testTransactions(t *testing.T, ns NewStore) {
 		bot := e.putBot(a, true)
 		cred := e.putCred(a, bot.ID, store.APIKey)
 		err := e.tryUpdate(func(tx store.Tx) error {
-			if err := tx.DeleteBotUser(e.ctx, bot.ID); err != nil {
+			if err := tx.DeleteBotUser(e.ctx, bot.ID, suite()); err != nil {
 				return err
 			}
 			return errBoom
@@ -292,8 +429,8 @@ func testTransactions(t *testing.T, ns NewStore) {
 			if err := tx.PutBotUser(ctx, b); err != nil {
 				return err
 			}
-			_, st, err = tx.CredentialAuth(ctx, cred.ID)
-			if err := check("CredentialAuth inactive", st == store.OwnerInactive, err); err != nil {
+			_, o, err := tx.CredentialAuth(ctx, cred.ID)
+			if err := check("CredentialAuth inactive", o.State == store.OwnerInactive, err); err != nil {
 				return err
 			}
 			if err := tx.AppendEvent(ctx, ev); err != nil {
@@ -303,7 +440,7 @@ func testTransactions(t *testing.T, ns NewStore) {
 			if err := check("Events", len(evs) == 1 && evs[0].ID == ev.ID, err); err != nil {
 				return err
 			}
-			if err := tx.DeleteBotUser(ctx, bot.ID); err != nil {
+			if err := tx.DeleteBotUser(ctx, bot.ID, suite()); err != nil {
 				return err
 			}
 			if _, err := tx.BotUser(ctx, bot.ID); !errors.Is(err, store.ErrNotFound) {
@@ -385,11 +522,11 @@ func testContext(t *testing.T, ns NewStore) {
 	})
 }
 
-// retryAborted runs an Update again while it fails with ErrAborted, as a caller would.
+// retryAborted runs an Update again while it fails with code CodeAborted, as a caller would.
 func retryAborted(ctx context.Context, s store.Store, fn func(store.Tx) error) error {
 	for range 1000 {
 		err := s.Update(ctx, fn)
-		if !errors.Is(err, store.ErrAborted) {
+		if store.CodeOf(err) != store.CodeAborted {
 			return err
 		}
 	}

@@ -107,7 +107,9 @@ func uniqueCases() []uniqueCase {
 				b, err := r.BotUserByName(ctx, acct, key)
 				return b.ID, err
 			},
-			del: func(ctx context.Context, tx store.Tx, recID string) error { return tx.DeleteBotUser(ctx, recID) },
+			del: func(ctx context.Context, tx store.Tx, recID string) error {
+				return tx.DeleteBotUser(ctx, recID, suite())
+			},
 		},
 		{
 			name: "role_name", kind: store.KindRole, index: "name", perAccount: true, rekey: true,

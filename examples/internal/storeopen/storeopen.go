@@ -19,7 +19,10 @@ import (
 // nodes. It pings Redis before returning. The returned func closes the store and its client.
 func Open(ctx context.Context, spec string) (store.Store, func(), error) {
 	if spec == "" {
-		st := memstore.New()
+		st, err := memstore.New()
+		if err != nil {
+			return nil, nil, err
+		}
 		return st, func() { st.Close() }, nil
 	}
 	// Maintenance notifications need Redis 8; with older servers go-redis's "auto" mode races
@@ -53,7 +56,7 @@ func Open(ctx context.Context, spec string) (store.Store, func(), error) {
 		client.Close()
 		return nil, nil, fmt.Errorf("-redis: %w", err)
 	}
-	st, err := redisstore.New(client)
+	st, err := redisstore.New(pingCtx, client)
 	if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("-redis: %w", err)

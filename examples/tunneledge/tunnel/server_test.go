@@ -66,15 +66,24 @@ type fixture struct {
 func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	st := memstore.New()
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { st.Close() })
 	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := rbac.New(st, plans)
+	authz, err := rbac.New(st, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go authz.Run(ctx)
-	dir := identity.New(st, plans, authz)
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u, err := dir.CreateUser(ctx, "ops@example.com", "Ops")
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +96,23 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bots := botuser.New(st, authz)
-	bot, err := bots.Create(ctx, admin, acct.ID, botuser.CreateParams{Name: "agent"})
+	bots, err := botuser.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, err := bots.Create(ctx, admin, botuser.CreateParams{Name: "agent"})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	v := credential.NewVerifier(st)
+	v, err := credential.NewVerifier(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := credential.NewService(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go v.Run(ctx)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
@@ -119,7 +138,7 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	t.Cleanup(shutdown)
 	return &fixture{
 		addr: ln.Addr().String(), admin: admin, acct: acct.ID, bot: bot,
-		bots: bots, creds: credential.NewService(st, authz), logs: logs, shutdown: shutdown,
+		bots: bots, creds: creds, logs: logs, shutdown: shutdown,
 	}
 }
 
@@ -349,7 +368,7 @@ func TestSessionClosedOnRevocation(t *testing.T) {
 	// Let a few checks pass, then revoke.
 	time.Sleep(3 * tunnel.DefaultCheckInterval)
 	start := time.Now()
-	if err := f.creds.Delete(t.Context(), f.admin, store.Authtoken, tok.ID); err != nil {
+	if err := f.creds.Delete(t.Context(), f.admin, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	took := waitClosed(t, s, start, tunnel.CodeAuthtokenRevoked)
@@ -369,7 +388,7 @@ func TestSessionClosedOnOwnerSuspended(t *testing.T) {
 	time.Sleep(3 * tunnel.DefaultCheckInterval)
 	inactive := false
 	start := time.Now()
-	if _, err := f.bots.Update(t.Context(), f.admin, f.acct, f.bot.ID, botuser.UpdateParams{Active: &inactive}); err != nil {
+	if _, err := f.bots.Update(t.Context(), f.admin, f.bot.ID, botuser.UpdateParams{Active: &inactive}); err != nil {
 		t.Fatal(err)
 	}
 	took := waitClosed(t, s, start, tunnel.CodeOwnerInactive)
@@ -388,7 +407,7 @@ func TestSessionClosedWhenACLStopsAllowingBind(t *testing.T) {
 	}
 	acl := []string{"bind:other.example.com"}
 	start := time.Now()
-	if _, err := f.creds.Update(t.Context(), f.admin, store.Authtoken, tok.ID, credential.UpdateRequest{ACL: &acl}); err != nil {
+	if _, err := f.creds.Update(t.Context(), f.admin, tok.ID, credential.UpdateRequest{ACL: &acl}); err != nil {
 		t.Fatal(err)
 	}
 	took := waitClosed(t, s, start, tunnel.CodeBindNameDenied)
@@ -454,7 +473,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	dial(t, f.addr, secret, "denied.example.com")
 	dial(t, f.addr, secret[:len(secret)-1]+"x", "app.example.com")
 	rawExchange(t, f.addr, []byte(`{"authtoken":"`+secret+`","bind":7}`+"\n"))
-	if err := f.creds.Delete(t.Context(), f.admin, store.Authtoken, tok.ID); err != nil {
+	if err := f.creds.Delete(t.Context(), f.admin, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	dial(t, f.addr, secret, "app.example.com")

@@ -1,4 +1,4 @@
-package feedwatch_test
+package store_test
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/internal/redistest"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/redisstore"
@@ -50,7 +49,7 @@ func newRedisFeed(t *testing.T, srv *redistest.Server) *redisFeed {
 	prefix := srv.Prefix + ":" + redistest.UniquePrefix()
 	// The store's block wait is far longer than the follower's poll window: the store
 	// must still answer within the window.
-	st, err := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithBlockWait(10*time.Second))
+	st, err := redisstore.New(t.Context(), rdb, redisstore.WithPrefix(prefix), redisstore.WithBlockWait(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +138,7 @@ func TestQuietRedisFeedGapFlushesWithinAWindow(t *testing.T) {
 				inject := fault.setup(r)
 				st := &timeoutCounter{Store: r.st}
 				rec := newRecorder()
-				f := feedwatch.New(st, rec, feedwatch.WithPollInterval(poll))
+				f := follow(t, st, rec, store.WithPollInterval(poll))
 				ctx, cancel := context.WithTimeout(r.ctx, 20*time.Second) // a hang guard
 				defer cancel()
 				var wg sync.WaitGroup
@@ -147,6 +146,9 @@ func TestQuietRedisFeedGapFlushesWithinAWindow(t *testing.T) {
 				go func() { defer wg.Done(); f.Run(ctx) }()
 				defer wg.Wait()
 				defer cancel()
+				for !f.Running() {
+					time.Sleep(time.Millisecond)
+				}
 				if err := f.Sync(ctx); err != nil {
 					t.Fatal(err)
 				}

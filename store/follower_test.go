@@ -1,4 +1,4 @@
-package feedwatch_test
+package store_test
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/internal/clock"
-	"github.com/iamkit/iamkit/internal/feedwatch"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
@@ -67,9 +66,9 @@ func putAccount(t *testing.T, s store.Store, n int) {
 }
 
 func TestAppliesCommitsInOrder(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
-	f := feedwatch.New(s, r, feedwatch.WithPollInterval(20*time.Millisecond))
+	f := follow(t, s, r, store.WithPollInterval(20*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- f.Run(ctx) }()
@@ -96,12 +95,12 @@ func TestAppliesCommitsInOrder(t *testing.T) {
 }
 
 func TestGapFlushes(t *testing.T) {
-	s := memstore.New(memstore.WithFeedRetention(2))
+	s := newMem(t, memstore.WithFeedRetention(2))
 	r := newRecorder()
 	// Block the handler so the follower falls behind the 2-commit retention.
 	gate := make(chan struct{})
 	h := &gated{recorder: r, gate: gate, entered: make(chan struct{}, 1)}
-	f := feedwatch.New(s, h, feedwatch.WithPollInterval(20*time.Millisecond))
+	f := follow(t, s, h, store.WithPollInterval(20*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go f.Run(ctx)
@@ -132,10 +131,10 @@ func (g *gated) Apply(c store.Commit) {
 }
 
 func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	r := newRecorder()
-	f := feedwatch.New(s, r, feedwatch.WithClock(clk), feedwatch.WithPollInterval(5*time.Millisecond))
+	f := follow(t, s, r, store.WithFollowerClock(clk), store.WithPollInterval(5*time.Millisecond))
 	done := make(chan error)
 	go func() { done <- f.Run(context.Background()) }()
 	for f.Synced().IsZero() {
@@ -153,13 +152,13 @@ func TestSyncedAdvancesOnQuietFeedAndStopsWhenClosed(t *testing.T) {
 }
 
 func TestSyncGivesReadYourWrites(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
 	// A long poll interval: Sync must not wait for it.
-	f := feedwatch.New(s, r, feedwatch.WithPollInterval(time.Hour))
+	f := follow(t, s, r, store.WithPollInterval(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.Run(ctx)
+	start(ctx, t, f)
 	if err := f.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -177,12 +176,12 @@ func TestSyncGivesReadYourWrites(t *testing.T) {
 // A confirmation that ends a long quiet wait stamps Synced with the time of the confirmation,
 // not the time the wait began.
 func TestSyncStampsTheConfirmation(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	f := feedwatch.New(s, newRecorder(), feedwatch.WithClock(clk), feedwatch.WithPollInterval(time.Hour))
+	f := follow(t, s, newRecorder(), store.WithFollowerClock(clk), store.WithPollInterval(time.Hour))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.Run(ctx)
+	start(ctx, t, f)
 	if err := f.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -198,16 +197,95 @@ func TestSyncStampsTheConfirmation(t *testing.T) {
 // What a cache learned before Run read its starting cursor may be older than commits the feed
 // will never deliver (they precede the cursor), so Run flushes once it has the cursor.
 func TestRunFlushesAtStart(t *testing.T) {
-	s := memstore.New()
+	s := newMem(t)
 	r := newRecorder()
-	f := feedwatch.New(s, r)
+	f := follow(t, s, r)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.Run(ctx)
+	start(ctx, t, f)
 	if err := f.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, flushes := r.snapshot(); flushes != 1 {
 		t.Fatalf("flushes after start = %d, want 1", flushes)
+	}
+}
+
+func newMem(t *testing.T, opts ...memstore.Option) store.Store {
+	t.Helper()
+	s, err := memstore.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// follow returns a Follower of s feeding h.
+func follow(t *testing.T, s store.Store, h store.FeedHandler, opts ...store.FollowerOption) *store.Follower {
+	t.Helper()
+	f, err := store.NewFollower(s, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Subscribe(h); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// start runs f in a goroutine and waits until it follows the feed.
+func start(ctx context.Context, t *testing.T, f *store.Follower) {
+	t.Helper()
+	go f.Run(ctx)
+	for !f.Running() || f.Synced().IsZero() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSyncWithoutRunFails: Sync when nothing follows the feed fails (within the start grace,
+// or at once once Run has stopped) instead of waiting for its deadline.
+func TestSyncWithoutRunFails(t *testing.T) {
+	s := newMem(t)
+	f := follow(t, s, newRecorder(), store.WithPollInterval(time.Hour))
+	ctx := t.Context()
+	if err := f.Sync(ctx); !errors.Is(err, store.ErrUnavailable) || store.CodeOf(err) != store.CodeNotRunning {
+		t.Fatalf("Sync before Run = %v, want ErrUnavailable with code %q", err, store.CodeNotRunning)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(rctx) }()
+	for !f.Running() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if err := f.Sync(ctx); store.CodeOf(err) != store.CodeNotRunning {
+		t.Fatalf("Sync after Run stopped = %v, want code %q", err, store.CodeNotRunning)
+	}
+	if err := f.Subscribe(newRecorder()); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Subscribe after Run = %v, want ErrConflict", err)
+	}
+}
+
+// TestEveryHandlerSeesEveryCommit: one follower feeds several caches.
+func TestEveryHandlerSeesEveryCommit(t *testing.T) {
+	s := newMem(t)
+	a, b := newRecorder(), newRecorder()
+	f := follow(t, s, a, store.WithPollInterval(20*time.Millisecond))
+	if err := f.Subscribe(b); err != nil {
+		t.Fatal(err)
+	}
+	start(t.Context(), t, f)
+	for i := range 5 {
+		putAccount(t, s, i)
+	}
+	if err := f.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ra, fa := a.snapshot()
+	rb, fb := b.snapshot()
+	if len(ra) != 5 || fmt.Sprint(ra) != fmt.Sprint(rb) || fa != 1 || fb != 1 {
+		t.Fatalf("handlers saw %v (%d flushes) and %v (%d flushes), want the same 5 commits and one flush each", ra, fa, rb, fb)
 	}
 }

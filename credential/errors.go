@@ -1,0 +1,47 @@
+package credential
+
+// The codes of this package's errors (store.CodeOf), besides the store's and those of the
+// packages it calls (identity, rbac). Each error matches the store sentinel its comment
+// names.
+const (
+	// CodeMalformedToken: not a well-formed iamkit token (store.ErrInvalid from ParseToken;
+	// the Verifier's ReasonMalformed, store.ErrUnauthenticated).
+	CodeMalformedToken = "malformed_token"
+	// CodeTokenUnknownKind: no iamkit token prefix at all (store.ErrInvalid).
+	CodeTokenUnknownKind = "token_unknown_kind"
+	// CodeTokenChecksum: the right shape, but the checksum does not match (store.ErrInvalid).
+	CodeTokenChecksum = "token_checksum"
+	// CodeInvalidACL: an ACL rule, or the list, is invalid (store.ErrInvalid; Field "acl" or
+	// "acl[i]", Limit for a size limit).
+	CodeInvalidACL = "invalid_acl"
+	// CodeSSHKeyInvalid: an SSH public key is rejected (store.ErrInvalid, Field
+	// "public_key").
+	CodeSSHKeyInvalid = "ssh_key_invalid"
+	// CodeSSHKeyMissing: the SSH public key is missing or empty (store.ErrInvalid, Field
+	// "public_key").
+	CodeSSHKeyMissing = "ssh_key_missing"
+	// CodeSSHKeyInUse: the SSH public key is already a credential of this account
+	// (store.ErrConflict, Field "public_key").
+	CodeSSHKeyInUse = "ssh_key_in_use"
+	// CodeSSHKeyInUseElsewhere: the SSH public key is already a credential of another
+	// account, which is not named (store.ErrConflict, Field "public_key").
+	CodeSSHKeyInUseElsewhere = "ssh_key_in_use_elsewhere"
+	// CodeNoChanges: an update that sets nothing (store.ErrInvalid).
+	CodeNoChanges = "no_changes"
+	// CodeUnknownOwner: the owner_id of a new credential is a well-formed user or bot user
+	// ID, but of no member or bot user of the account (store.ErrInvalid, Field
+	// "owner_id"). An ID of another kind, or malformed, is store.CodeInvalidValue.
+	CodeUnknownOwner = "unknown_owner"
+	// CodeOwnerInactive: the credential's owner is a deactivated bot user or a disabled
+	// member (store.ErrConflict when creating a credential for it; the Verifier's
+	// ReasonOwnerInactive, store.ErrUnauthenticated).
+	CodeOwnerInactive = "owner_inactive"
+
+	// The codes of the Verifier's other rejections (Reason), all store.ErrUnauthenticated
+	// but the last.
+	CodeWrongKind           = "wrong_credential_kind" // ReasonWrongKind
+	CodeUnknown             = "unknown_credential"    // ReasonUnknown
+	CodeRevoked             = "credential_revoked"    // ReasonRevoked
+	CodeExpired             = "credential_expired"    // ReasonExpired
+	CodeVerifierUnavailable = "verifier_unavailable"  // ReasonUnavailable: store.ErrUnavailable
+)

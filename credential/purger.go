@@ -1,0 +1,197 @@
+package credential
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"time"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/store"
+)
+
+// Purger deletes the credentials of removed owners. Deleting a bot user or removing a member
+// is one small commit that writes a store.Tombstone: from then on every read treats the
+// owner's credentials as gone, and the Purger deletes them later, in batches of at most
+// WithPurgeBatch credentials, one store.Update each, recording in each batch one *_deleted
+// event per credential, attributed to whoever removed the owner (Tombstone.By). The last
+// batch deletes the tombstone with the last credentials. A purge that stops (a crash, a store
+// error, ctx) resumes where it was: the tombstone stays until its last batch.
+//
+// Run one Purger per deployment (more are safe, but do the same work). It is safe for
+// concurrent use.
+type Purger struct {
+	st       store.Store
+	rec      audit.Recorder[identity.Resource]
+	log      *slog.Logger
+	batch    int
+	poll     time.Duration
+	clock    store.Clock
+	follower *store.Follower
+	ownFeed  bool // the follower is the Purger's own: Run runs it
+	wake     chan struct{}
+}
+
+// NewPurger returns a Purger over st. It takes the options WithPurgeBatch, WithPurgePoll,
+// WithClock, WithRandom, WithLogger and WithFollower. A nil store, or an option set to nil or out of
+// range, is an error matching store.ErrInvalid that names it.
+func NewPurger(st store.Store, opts ...Option) (*Purger, error) {
+	if st == nil {
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	}
+	c := newConfig(opts)
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	r := c.rand
+	if r == nil {
+		r = rand.Reader
+	}
+	log := c.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Purger{
+		st: st, rec: audit.New(id.NewGenerator(c.clock, r), c.clock, identity.ResourceOf),
+		log: log, batch: c.batch, poll: c.poll, clock: c.clock,
+		follower: c.follower, wake: make(chan struct{}, 1),
+	}
+	if p.follower == nil {
+		var err error
+		if p.follower, err = store.NewFollower(st, store.WithFollowerClock(c.clock), store.WithFollowerLogger(log)); err != nil {
+			return nil, err
+		}
+		p.ownFeed = true
+	}
+	if err := p.follower.Subscribe(tombstoneWatch(p.wake)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Purge purges every pending tombstone, batch by batch, and returns how many credentials it
+// deleted once none is left, or the first error (ctx's, or the store's).
+func (p *Purger) Purge(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ts, err := p.pending(ctx)
+		if err != nil || len(ts) == 0 {
+			return total, err
+		}
+		for _, t := range ts {
+			n, err := p.purgeOwner(ctx, t)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+}
+
+// pending lists the first page of tombstones awaiting purging.
+func (p *Purger) pending(ctx context.Context) ([]store.Tombstone, error) {
+	var ts []store.Tombstone
+	err := p.st.View(ctx, func(r store.Reader) error {
+		var err error
+		ts, err = r.Tombstones(ctx, store.Page{Limit: store.MaxPageLimit})
+		return err
+	})
+	return ts, err
+}
+
+// purgeOwner purges one tombstone's credentials, one batch per transaction, until its last
+// batch deletes it.
+func (p *Purger) purgeOwner(ctx context.Context, t store.Tombstone) (int, error) {
+	total := 0
+	for {
+		n, done, err := p.purgeBatch(ctx, t)
+		total += n
+		if err != nil || done {
+			return total, err
+		}
+	}
+}
+
+// purgeBatch deletes one batch of t's credentials with their events, in one transaction.
+func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, error) {
+	var (
+		n    int
+		done bool
+	)
+	err := p.st.Update(ctx, func(tx store.Tx) error {
+		cs, fin, err := tx.PurgeCredentials(ctx, t.AccountID, t.OwnerID, p.batch)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			_, _, deleted := identity.CredentialEventTypes(c.Kind)
+			if err := p.rec.Record(ctx, tx, t.AccountID, deleted, t.By, objectOf(c)); err != nil {
+				return err
+			}
+		}
+		n, done = len(cs), fin
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return n, done, nil
+}
+
+// Run purges what is pending, then again whenever the store's change feed reports a new
+// tombstone (or a gap), and at least every WithPurgePoll, until ctx is done or the store is
+// closed; it returns why it stopped. Store errors are logged and retried at the next wake.
+// Run it in its own goroutine, once.
+func (p *Purger) Run(ctx context.Context) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	if p.ownFeed {
+		go func() { followed <- p.follower.Run(fctx) }()
+	} else {
+		go func() { <-fctx.Done(); followed <- fctx.Err() }()
+	}
+	t := time.NewTicker(p.poll)
+	defer t.Stop()
+	for {
+		if n, err := p.Purge(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("credential purger: purge failed; retrying", "purged", n, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			cancel()
+			<-followed
+			return ctx.Err()
+		case err := <-followed: // the store was closed: nothing more to purge
+			return err
+		case <-p.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// tombstoneWatch is the feed handler of a running Purger: it wakes it on a tombstone put,
+// and on a flush (commits may have been missed).
+type tombstoneWatch chan struct{}
+
+// Apply wakes the Purger if c writes a tombstone.
+func (w tombstoneWatch) Apply(c store.Commit) {
+	for _, ch := range c.Changes {
+		if ch.Kind == store.KindTombstone && ch.Op == store.OpPut {
+			w.wake()
+			return
+		}
+	}
+}
+
+// Flush wakes the Purger.
+func (w tombstoneWatch) Flush() { w.wake() }
+
+func (w tombstoneWatch) wake() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+}

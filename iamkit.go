@@ -1,0 +1,368 @@
+package iamkit
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
+)
+
+// IAM is every iamkit service over one store, wired together, with one lifecycle: New builds
+// it, Start (or Run) starts its background work (one change-feed follower feeding every cache,
+// the Verifier's clock and last-used writes, the Purger), Sync gives read-your-writes, and
+// Close stops it in order. It is safe for concurrent use.
+type IAM struct {
+	st       store.Store
+	follower *store.Follower
+	dir      *identity.Directory
+	authz    *rbac.Authorizer
+	bots     *botuser.Service
+	creds    *credential.Service
+	verifier *credential.Verifier
+	purger   *credential.Purger
+	sso      *sso.Service  // nil without WithSSO
+	sessions *sso.Sessions // nil without WithSSO
+	log      *slog.Logger
+	errs     ErrorFormat
+
+	mu     sync.Mutex
+	state  state
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the background work has stopped
+	err    error         // why it stopped, when it stopped on its own
+}
+
+type state uint8
+
+const (
+	idle state = iota
+	running
+	closed
+)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	logger      *slog.Logger
+	clock       store.Clock
+	random      io.Reader
+	hasher      *credential.Hasher
+	permissions *rbac.Permissions
+	maxStale    time.Duration
+	poll        time.Duration
+	invitations time.Duration
+	ssoBase     string
+	ssoKey      crypto.Signer
+	errs        ErrorFormat
+}
+
+// WithLogger logs the services' diagnostics to l (default: none). Nothing secret is logged.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithClock sets the clock every service reads (default: the system clock).
+func WithClock(clk store.Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithRandom sets the source of randomness for IDs and secrets (default: crypto/rand.Reader).
+// Anything else must be as unpredictable.
+func WithRandom(r io.Reader) Option { return func(c *config) { c.random = r } }
+
+// WithHasher sets how token secrets are hashed for the store (default: plain SHA-256); use
+// credential.NewHasher(credential.WithPepper(p)) to key it with a server-side pepper.
+func WithHasher(h *credential.Hasher) Option { return func(c *config) { c.hasher = h } }
+
+// WithPermissions registers the embedder's own permissions (see rbac.NewPermissions), which
+// built-in and custom roles can then grant.
+func WithPermissions(p *rbac.Permissions) Option { return func(c *config) { c.permissions = p } }
+
+// WithMaxStaleness bounds how long the caches (the Verifier's and the Authorizer's) trust
+// what they hold without the change feed confirmed in sync; past it they read the store, and
+// fail closed when it does not answer. Default: the services' own defaults.
+func WithMaxStaleness(d time.Duration) Option { return func(c *config) { c.maxStale = d } }
+
+// WithPollInterval sets how often a quiet change feed is confirmed in sync (default 1s).
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithInvitationTTL sets how long new invitations stay valid.
+func WithInvitationTTL(d time.Duration) Option { return func(c *config) { c.invitations = d } }
+
+// WithSSO enables dashboard single sign-on: the SAML service provider under baseURL (its
+// https origin, where the sso.Handler is mounted) and dashboard sessions signed with key (an
+// Ed25519 or ECDSA P-256 private key, kept by the embedder).
+func WithSSO(baseURL string, key crypto.Signer) Option {
+	return func(c *config) { c.ssoBase, c.ssoKey = baseURL, key }
+}
+
+// WithErrorFormat sets how the HTTP layer writes errors (default: JSONErrors).
+func WithErrorFormat(f ErrorFormat) Option { return func(c *config) { c.errs = f } }
+
+// New returns the services of iamkit over st for accounts on the plans of plans. It does not
+// start anything: call Start (or Run), and Close when done. The caller keeps st and closes it
+// after Close.
+func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) {
+	if st == nil {
+		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
+	}
+	if plans == nil {
+		return nil, store.Invalid("plans", store.CodeRequired, 0, "required")
+	}
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	i := &IAM{st: st, log: c.logger, errs: c.errs}
+	if i.log == nil {
+		i.log = slog.New(slog.DiscardHandler)
+	}
+	if i.errs == nil {
+		i.errs = JSONErrors
+	}
+	var err error
+	fopts := []store.FollowerOption{store.WithFollowerLogger(i.log)}
+	if c.clock != nil {
+		fopts = append(fopts, store.WithFollowerClock(c.clock))
+	}
+	if c.poll > 0 {
+		fopts = append(fopts, store.WithPollInterval(c.poll))
+	}
+	if i.follower, err = store.NewFollower(st, fopts...); err != nil {
+		return nil, err
+	}
+	if i.authz, err = rbac.New(st, plans, c.rbacOptions(i)...); err != nil {
+		return nil, err
+	}
+	if i.dir, err = identity.New(st, i.authz, c.identityOptions(i)...); err != nil {
+		return nil, err
+	}
+	if i.bots, err = botuser.New(st, i.authz, c.botuserOptions(i)...); err != nil {
+		return nil, err
+	}
+	if i.creds, err = credential.NewService(st, i.authz, c.credentialOptions(i)...); err != nil {
+		return nil, err
+	}
+	if i.verifier, err = credential.NewVerifier(st, append(c.credentialOptions(i), credential.WithFollower(i.follower))...); err != nil {
+		return nil, err
+	}
+	if i.purger, err = credential.NewPurger(st, append(c.credentialOptions(i), credential.WithFollower(i.follower))...); err != nil {
+		return nil, err
+	}
+	if c.ssoBase != "" || c.ssoKey != nil {
+		if i.sso, err = sso.New(st, i.authz, c.ssoBase, c.ssoOptions(i)...); err != nil {
+			return nil, err
+		}
+		if i.sessions, err = sso.NewSessions(i.sso, c.ssoKey); err != nil {
+			return nil, err
+		}
+	}
+	return i, nil
+}
+
+func (c *config) rbacOptions(i *IAM) []rbac.Option {
+	o := []rbac.Option{rbac.WithLogger(i.log), rbac.WithFollower(i.follower)}
+	if c.clock != nil {
+		o = append(o, rbac.WithClock(c.clock))
+	}
+	if c.random != nil {
+		o = append(o, rbac.WithRandom(c.random))
+	}
+	if c.permissions != nil {
+		o = append(o, rbac.WithPermissions(c.permissions))
+	}
+	if c.maxStale > 0 {
+		o = append(o, rbac.WithMaxStaleness(c.maxStale))
+	}
+	return o
+}
+
+func (c *config) identityOptions(i *IAM) []identity.Option {
+	o := []identity.Option{identity.WithLogger(i.log)}
+	if c.clock != nil {
+		o = append(o, identity.WithClock(c.clock))
+	}
+	if c.random != nil {
+		o = append(o, identity.WithRandom(c.random))
+	}
+	if c.invitations > 0 {
+		o = append(o, identity.WithInvitationTTL(c.invitations))
+	}
+	return o
+}
+
+func (c *config) botuserOptions(i *IAM) []botuser.Option {
+	o := []botuser.Option{botuser.WithLogger(i.log)}
+	if c.clock != nil {
+		o = append(o, botuser.WithClock(c.clock))
+	}
+	if c.random != nil {
+		o = append(o, botuser.WithRandom(c.random))
+	}
+	return o
+}
+
+func (c *config) credentialOptions(i *IAM) []credential.Option {
+	o := []credential.Option{credential.WithLogger(i.log)}
+	if c.clock != nil {
+		o = append(o, credential.WithClock(c.clock))
+	}
+	if c.random != nil {
+		o = append(o, credential.WithRandom(c.random))
+	}
+	if c.hasher != nil {
+		o = append(o, credential.WithHasher(c.hasher))
+	}
+	if c.maxStale > 0 {
+		o = append(o, credential.WithMaxStaleness(c.maxStale))
+	}
+	return o
+}
+
+func (c *config) ssoOptions(i *IAM) []sso.Option {
+	o := []sso.Option{sso.WithLogger(i.log)}
+	if c.clock != nil {
+		o = append(o, sso.WithClock(c.clock))
+	}
+	if c.random != nil {
+		o = append(o, sso.WithRandom(c.random))
+	}
+	return o
+}
+
+// Store returns the store the services run on.
+func (i *IAM) Store() store.Store { return i.st }
+
+// Directory returns the accounts, users, members and invitations service.
+func (i *IAM) Directory() *identity.Directory { return i.dir }
+
+// Authorizer returns the permission checker, custom roles and the audit log reader.
+func (i *IAM) Authorizer() *rbac.Authorizer { return i.authz }
+
+// BotUsers returns the bot (service) users service.
+func (i *IAM) BotUsers() *botuser.Service { return i.bots }
+
+// Credentials returns the credentials service: authtokens, API keys, SSH keys.
+func (i *IAM) Credentials() *credential.Service { return i.creds }
+
+// Verifier returns the credential Verifier, for the hot path.
+func (i *IAM) Verifier() *credential.Verifier { return i.verifier }
+
+// SSO returns the single sign-on service, or nil without WithSSO.
+func (i *IAM) SSO() *sso.Service { return i.sso }
+
+// Sessions returns the dashboard sessions, or nil without WithSSO.
+func (i *IAM) Sessions() *sso.Sessions { return i.sessions }
+
+// Start starts the background work and returns once the change feed has been read from its
+// head, so that the caches can be trusted and Sync works; or with the reason it could not.
+// The work goes on until Close (or ctx, which only Start's wait observes, ends: see Run).
+// Start may be called once.
+func (i *IAM) Start(ctx context.Context) error {
+	i.mu.Lock()
+	switch i.state {
+	case running:
+		i.mu.Unlock()
+		return store.NewError(store.ErrConflict, "already_running", "Start was already called")
+	case closed:
+		i.mu.Unlock()
+		return store.ErrClosed
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	i.state, i.cancel, i.done = running, cancel, make(chan struct{})
+	i.mu.Unlock()
+
+	var wg sync.WaitGroup
+	stop := func(err error) {
+		i.mu.Lock()
+		if i.err == nil && err != nil && !errors.Is(err, context.Canceled) {
+			i.err = err
+		}
+		i.mu.Unlock()
+		cancel()
+	}
+	for _, run := range []func(context.Context) error{i.follower.Run, i.verifier.Run, i.authz.Run, i.purger.Run} {
+		wg.Go(func() { stop(run(bg)) })
+	}
+	go func() { wg.Wait(); close(i.done) }()
+
+	// Wait until the follower has read the feed's head (or gave up), then confirm it in sync
+	// once, so that the caches answer from the first call.
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for i.follower.Synced().IsZero() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-i.done:
+			return i.stopReason()
+		case <-t.C:
+		}
+	}
+	return i.authz.Sync(ctx)
+}
+
+// Run starts the background work (as Start) and blocks until ctx is done or Close is called,
+// then stops it (as Close) and returns why it stopped: nil after Close, ctx's error, or the
+// error that stopped the work.
+func (i *IAM) Run(ctx context.Context) error {
+	if err := i.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		if err := i.Close(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		return ctx.Err()
+	case <-i.done:
+		return i.stopReason()
+	}
+}
+
+func (i *IAM) stopReason() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.err
+}
+
+// Sync returns once every cache reflects every commit made before it was called: after an
+// Update, the next Authenticate and authorization see it. It fails at once (ErrUnavailable,
+// code store.CodeNotRunning) when the background work is not running.
+func (i *IAM) Sync(ctx context.Context) error {
+	i.mu.Lock()
+	st := i.state
+	i.mu.Unlock()
+	if st != running {
+		return store.NewError(store.ErrUnavailable, store.CodeNotRunning, "iamkit is not running: call Start or Run")
+	}
+	return i.authz.Sync(ctx)
+}
+
+// Close stops the background work, waits for it, then writes the last-used times still
+// queued while the store is open: close the store after Close. It returns why the work had
+// stopped on its own, if it had. Calling it again does nothing.
+func (i *IAM) Close(ctx context.Context) error {
+	i.mu.Lock()
+	prev := i.state
+	i.state = closed
+	i.mu.Unlock()
+	if prev != running {
+		return nil
+	}
+	i.cancel()
+	select {
+	case <-i.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	i.verifier.FlushUsage(ctx)
+	return i.stopReason()
+}

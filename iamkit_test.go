@@ -1,0 +1,336 @@
+package iamkit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit"
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// countingBackend counts the calls a Store makes to its Backend: every one is a store round
+// trip on Redis or PostgreSQL.
+type countingBackend struct {
+	store.Backend
+	calls atomic.Int64
+}
+
+func (b *countingBackend) View(ctx context.Context, fn func(store.Ops) error) error {
+	b.calls.Add(1)
+	return b.Backend.View(ctx, fn)
+}
+
+func (b *countingBackend) Update(ctx context.Context, fn func(store.WriteOps) error) error {
+	b.calls.Add(1)
+	return b.Backend.Update(ctx, fn)
+}
+
+func (b *countingBackend) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+	b.calls.Add(1)
+	return b.Backend.LastUsed(ctx, ids)
+}
+
+func (b *countingBackend) RecordUse(ctx context.Context, uses []store.Use) error {
+	b.calls.Add(1)
+	return b.Backend.RecordUse(ctx, uses)
+}
+
+func plans(t testing.TB) *identity.Catalog {
+	t.Helper()
+	c, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// world is an IAM on memstore, started, with a bootstrapped account.
+type world struct {
+	t       testing.TB
+	ctx     context.Context
+	backend *countingBackend
+	iam     *iamkit.IAM
+	boot    iamkit.Bootstrapped
+}
+
+func newWorld(t testing.TB, opts ...iamkit.Option) *world {
+	t.Helper()
+	b, err := memstore.NewBackend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := &countingBackend{Backend: b}
+	st := store.New(cb)
+	t.Cleanup(func() { st.Close() })
+	iam, err := iamkit.New(st, plans(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := iam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iam.Close(context.Background()) })
+	boot, err := iam.Bootstrap(ctx, iamkit.BootstrapSpec{
+		AccountKey: "acme", AccountName: "Acme", Plan: identity.PayAsYouGo().Name,
+		AdminEmail: "admin@acme.test", AdminName: "Ada", APIKey: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iam.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, ctx: ctx, backend: cb, iam: iam, boot: boot}
+}
+
+func TestNewRefusesMissingParts(t *testing.T) {
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, build := range map[string]func() (*iamkit.IAM, error){
+		"store": func() (*iamkit.IAM, error) { return iamkit.New(nil, plans(t)) },
+		"plans": func() (*iamkit.IAM, error) { return iamkit.New(st, nil) },
+	} {
+		_, err := build()
+		var e *store.Error
+		if !errors.As(err, &e) || e.Kind != store.ErrInvalid || e.Field != name {
+			t.Errorf("New without %s: %v, want ErrInvalid naming %q", name, err, name)
+		}
+	}
+}
+
+// TestLifecycle: Sync fails at once before Start and after Close; Start twice is refused; Close
+// is idempotent.
+func TestLifecycle(t *testing.T) {
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	iam, err := iamkit.New(st, plans(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := iam.Sync(ctx); store.CodeOf(err) != store.CodeNotRunning {
+		t.Fatalf("Sync before Start = %v, want code %q", err, store.CodeNotRunning)
+	}
+	if err := iam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := iam.Start(ctx); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second Start = %v, want ErrConflict", err)
+	}
+	if err := iam.Sync(ctx); err != nil {
+		t.Fatalf("Sync while running: %v", err)
+	}
+	if err := iam.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := iam.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := iam.Sync(ctx); store.CodeOf(err) != store.CodeNotRunning {
+		t.Fatalf("Sync after Close = %v, want code %q", err, store.CodeNotRunning)
+	}
+	if err := iam.Start(ctx); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestCloseFlushesLastUsedBeforeTheStoreCloses: a use recorded by Authenticate reaches the
+// store when Close returns, before the caller closes the store.
+func TestCloseFlushesLastUsedBeforeTheStoreCloses(t *testing.T) {
+	w := newWorld(t)
+	token := w.boot.APIKey.Token.Reveal()
+	if _, err := w.iam.Authenticate(w.ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.iam.Close(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var c store.Credential
+	err := w.iam.Store().View(w.ctx, func(r store.Reader) error {
+		var err error
+		c, err = r.Credential(w.ctx, w.boot.APIKey.ID)
+		return err
+	})
+	if err != nil || c.LastUsedAt.IsZero() {
+		t.Fatalf("after Close the key's last use is %v (%v), want it recorded", c.LastUsedAt, err)
+	}
+}
+
+// TestAuthenticateThenAuthorizeReadsNoStore: on a cache hit, Authenticate and Require make no
+// store call at all, and the Principal names the owner.
+func TestAuthenticateThenAuthorizeReadsNoStore(t *testing.T) {
+	w := newWorld(t)
+	token := w.boot.APIKey.Token.Reveal()
+	warm := func() iamkit.Principal {
+		p, err := w.iam.Authenticate(w.ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.iam.Require(w.ctx, p, rbac.BotUsersWrite); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	warm()
+	before := w.backend.calls.Load()
+	p := warm()
+	if n := w.backend.calls.Load() - before; n != 0 {
+		t.Fatalf("a warm Authenticate and Require made %d store calls, want 0", n)
+	}
+	want := iamkit.Principal{ID: w.boot.Admin.ID, Kind: identity.KindUser, AccountID: w.boot.Account.ID,
+		Subject: "admin@acme.test", Source: identity.SourceAPI, CredentialID: w.boot.APIKey.ID}
+	if p != want {
+		t.Fatalf("Principal = %+v, want %+v", p, want)
+	}
+}
+
+// TestBootstrapIsIdempotent: a restart creates nothing; concurrent starts make one account.
+func TestBootstrapIsIdempotent(t *testing.T) {
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spec := iamkit.BootstrapSpec{AccountKey: "acme", AccountName: "Acme", Plan: "payg", AdminEmail: "a@acme.test", APIKey: true}
+	const starters = 8
+	results := make([]iamkit.Bootstrapped, starters)
+	var wg sync.WaitGroup
+	for n := range starters {
+		iam, err := iamkit.New(st, plans(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			var err error
+			if results[n], err = iam.Bootstrap(t.Context(), spec); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, r := range results {
+		if r.Created {
+			created++
+		}
+		if r.Account.ID != results[0].Account.ID {
+			t.Fatalf("starters got accounts %s and %s, want one", results[0].Account.ID, r.Account.ID)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d starters created the account, want 1", created)
+	}
+	iam, err := iamkit.New(st, plans(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := iam.Bootstrap(t.Context(), spec)
+	if err != nil || again.Created || !again.APIKey.Token.IsZero() || again.Account.ID != results[0].Account.ID {
+		t.Fatalf("a restart: created %v, new key %v, account %s (%v); want nothing new", again.Created, !again.APIKey.Token.IsZero(), again.Account.ID, err)
+	}
+}
+
+// TestHTTPLayer: the middleware answers every refusal with the stable code and the status of
+// its kind, and hands an allowed request its Principal.
+func TestHTTPLayer(t *testing.T) {
+	w := newWorld(t)
+	admin := w.boot.APIKey.Token.Reveal()
+	bot, err := w.iam.BotUsers().Create(w.ctx, w.boot.Admin, botuser.CreateParams{Name: "ci", Roles: []string{rbac.RoleDeveloperReadOnly}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := w.iam.Credentials().Create(w.ctx, w.boot.Admin, credential.CreateRequest{Kind: store.APIKey, OwnerID: bot.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authtoken, err := w.iam.Credentials().Create(w.ctx, w.boot.Admin, credential.CreateRequest{Kind: store.Authtoken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /things", w.iam.Protect(rbac.BotUsersWrite, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		p, _ := iamkit.PrincipalFrom(r.Context())
+		_ = json.NewEncoder(rw).Encode(map[string]string{"by": p.Subject})
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, c := range []struct {
+		name, header string
+		status       int
+		code         string
+	}{
+		{"no header", "", http.StatusUnauthorized, iamkit.CodeMissingCredentials},
+		{"not bearer", "Basic abc", http.StatusUnauthorized, iamkit.CodeBadAuthorization},
+		{"malformed token", "Bearer iak_nope", http.StatusUnauthorized, "malformed_token"},
+		{"an authtoken is a token too", "Bearer " + authtoken.Token.Reveal(), http.StatusOK, ""},
+		{"read-only bot", "Bearer " + reader.Token.Reveal(), http.StatusForbidden, rbac.CodeNoRole},
+		{"administrator", "Bearer " + admin, http.StatusOK, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(w.ctx, "POST", srv.URL+"/things", nil)
+			if c.header != "" {
+				req.Header.Set("Authorization", c.header)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if c.code == "" {
+				return
+			}
+			var body iamkit.ErrorBody
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != c.code {
+				t.Fatalf("error body %+v (%v), want code %q", body, err, c.code)
+			}
+		})
+	}
+}
+
+// TestHTTPStatus: one status per kind of error.
+func TestHTTPStatus(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{store.Invalid("name", store.CodeRequired, 0, "required"), 400},
+		{store.NewError(store.ErrUnauthenticated, "x", "x"), 401},
+		{credential.ReasonRevoked, 401},
+		{credential.ReasonUnavailable, 503},
+		{store.NewError(store.ErrDenied, "x", "x"), 403},
+		{store.NewError(store.ErrFeatureUnavailable, "x", "x"), 403},
+		{store.NewError(store.ErrLimitExceeded, "seat_limit", "x"), 403},
+		{store.NewError(store.ErrLimitExceeded, iamkit.CodeRateLimited, "x"), 429},
+		{store.ErrNotFound, 404},
+		{store.NewError(store.ErrConflict, "x", "x"), 409},
+		{store.ErrClosed, 503},
+		{context.DeadlineExceeded, 504},
+		{errors.New("something else"), 500},
+	} {
+		if got := iamkit.HTTPStatus(c.err); got != c.want {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package identity
+
+import (
+	"time"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+// Resource is what an audit event is about: it decides the event's object and, in package
+// rbac, which permission reads the event. Its values are the prefixes of the event types.
+type Resource string
+
+// The resources events are about.
+const (
+	ResourceAccount          Resource = "account"
+	ResourceMember           Resource = "member"
+	ResourceInvitation       Resource = "invitation"
+	ResourceRole             Resource = "role"
+	ResourceBotUser          Resource = "bot_user"
+	ResourceTunnelCredential Resource = "tunnel_credential"
+	ResourceAPIKey           Resource = "api_key"
+	ResourceSSHPublicKey     Resource = "ssh_public_key"
+	ResourceIdentityProvider Resource = "identity_provider"
+	ResourceSSOSettings      Resource = "sso_settings"
+)
+
+// The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
+// log (credential types are ngrok's own names). EventTypes lists them. A new field in an
+// object does not change its version; any other change of shape does (".v0" -> ".v1").
+const (
+	EventAccountCreated store.EventType = "account_created.v0"
+	EventAccountUpdated store.EventType = "account_updated.v0" // name or plan changed
+
+	EventMemberCreated store.EventType = "member_created.v0" // a user joined the account (invitation, provisioning or direct add)
+	EventMemberUpdated store.EventType = "member_updated.v0" // roles or status changed
+	EventMemberDeleted store.EventType = "member_deleted.v0" // removed from the account; its credentials there are purged
+
+	EventInvitationCreated  store.EventType = "invitation_created.v0"
+	EventInvitationAccepted store.EventType = "invitation_accepted.v0"
+	EventInvitationDeleted  store.EventType = "invitation_deleted.v0" // revoked, or replaced after expiry
+
+	EventRoleCreated store.EventType = "role_created.v0"
+	EventRoleUpdated store.EventType = "role_updated.v0"
+	EventRoleDeleted store.EventType = "role_deleted.v0"
+
+	EventBotUserCreated store.EventType = "bot_user_created.v0"
+	EventBotUserUpdated store.EventType = "bot_user_updated.v0"
+	EventBotUserDeleted store.EventType = "bot_user_deleted.v0" // its credentials are purged
+
+	EventTunnelCredentialCreated store.EventType = "tunnel_credential_created.v0"
+	EventTunnelCredentialUpdated store.EventType = "tunnel_credential_updated.v0"
+	EventTunnelCredentialDeleted store.EventType = "tunnel_credential_deleted.v0"
+	EventAPIKeyCreated           store.EventType = "api_key_created.v0"
+	EventAPIKeyUpdated           store.EventType = "api_key_updated.v0"
+	EventAPIKeyDeleted           store.EventType = "api_key_deleted.v0"
+	EventSSHPublicKeyCreated     store.EventType = "ssh_public_key_created.v0"
+	EventSSHPublicKeyUpdated     store.EventType = "ssh_public_key_updated.v0"
+	EventSSHPublicKeyDeleted     store.EventType = "ssh_public_key_deleted.v0"
+
+	EventIdentityProviderCreated store.EventType = "identity_provider_created.v0"
+	EventIdentityProviderUpdated store.EventType = "identity_provider_updated.v0"
+	EventIdentityProviderDeleted store.EventType = "identity_provider_deleted.v0"
+	EventSSOSettingsUpdated      store.EventType = "sso_settings_updated.v0"
+)
+
+// EventTypes returns every event type iamkit writes, in the order above.
+func EventTypes() []store.EventType {
+	return []store.EventType{
+		EventAccountCreated, EventAccountUpdated,
+		EventMemberCreated, EventMemberUpdated, EventMemberDeleted,
+		EventInvitationCreated, EventInvitationAccepted, EventInvitationDeleted,
+		EventRoleCreated, EventRoleUpdated, EventRoleDeleted,
+		EventBotUserCreated, EventBotUserUpdated, EventBotUserDeleted,
+		EventTunnelCredentialCreated, EventTunnelCredentialUpdated, EventTunnelCredentialDeleted,
+		EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyDeleted,
+		EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted,
+		EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted,
+		EventSSOSettingsUpdated,
+	}
+}
+
+// ResourceOf returns what events of type t are about, or "" if t is not a type iamkit writes.
+func ResourceOf(t store.EventType) Resource {
+	switch t {
+	case EventAccountCreated, EventAccountUpdated:
+		return ResourceAccount
+	case EventMemberCreated, EventMemberUpdated, EventMemberDeleted:
+		return ResourceMember
+	case EventInvitationCreated, EventInvitationAccepted, EventInvitationDeleted:
+		return ResourceInvitation
+	case EventRoleCreated, EventRoleUpdated, EventRoleDeleted:
+		return ResourceRole
+	case EventBotUserCreated, EventBotUserUpdated, EventBotUserDeleted:
+		return ResourceBotUser
+	case EventTunnelCredentialCreated, EventTunnelCredentialUpdated, EventTunnelCredentialDeleted:
+		return ResourceTunnelCredential
+	case EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyDeleted:
+		return ResourceAPIKey
+	case EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted:
+		return ResourceSSHPublicKey
+	case EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted:
+		return ResourceIdentityProvider
+	case EventSSOSettingsUpdated:
+		return ResourceSSOSettings
+	}
+	return ""
+}
+
+// CredentialEventTypes returns the created, updated and deleted event types of a credential
+// kind, by ngrok's names.
+func CredentialEventTypes(k store.CredentialKind) (created, updated, deleted store.EventType) {
+	switch k {
+	case store.APIKey:
+		return EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyDeleted
+	case store.SSHCredential:
+		return EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted
+	}
+	return EventTunnelCredentialCreated, EventTunnelCredentialUpdated, EventTunnelCredentialDeleted
+}
+
+// Timestamp formats t as iamkit's resource representations (and ngrok's API) write times:
+// RFC 3339, UTC, whole seconds.
+func Timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

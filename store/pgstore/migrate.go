@@ -1,0 +1,154 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+// CodeSchemaTooNew is the code of the ErrInvalid error New returns for a database whose
+// iamkit schema is newer than this code: a newer release migrated it, and this one cannot
+// know what its tables mean now. Error.Limit is the newest version this code knows.
+const CodeSchemaTooNew = "schema_too_new"
+
+// migrationFiles are the schema migrations, NNNN_name.sql, applied in version order.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one versioned step of the schema.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. Versions start at 1 and have
+// no holes, so that the version a database records says exactly which steps it has.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, n := range names {
+		base := path.Base(n)
+		num, name, ok := strings.Cut(strings.TrimSuffix(base, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("pgstore: migration %s is not named NNNN_name.sql", base)
+		}
+		body, err := migrationFiles.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(body)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("pgstore: migration versions must be 1, 2, 3...: found %d at position %d", m.version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// migrateLock is the key of the advisory lock that serialises schema changes: processes
+// opening one database at the same time migrate it one after the other.
+const migrateLock = 0x69616d6b6974 // "iamkit"
+
+// feedSetup is what the database says about its feed once set up.
+type feedSetup struct {
+	epoch  string
+	shards int
+}
+
+// migrate brings the database's iamkit schema to the newest version this code has and sets
+// up the feed (epoch and shards, on first use), in one transaction under an advisory lock:
+// a crash leaves the schema as it was, and concurrent openers wait for each other. It
+// refuses a database whose schema is newer than this code.
+func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, error) {
+	ms, err := migrations()
+	if err != nil {
+		return feedSetup{}, err
+	}
+	var setup feedSetup
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrateLock)); err != nil {
+			return err
+		}
+		if err := createVersionTable(ctx, tx); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM iamkit.schema_version`).Scan(&current); err != nil {
+			return err
+		}
+		if latest := len(ms); current > latest {
+			return store.Invalid("schema_version", CodeSchemaTooNew, latest,
+				"the database's iamkit schema is at version %d, newer than this code's %d: run a release that knows it", current, latest)
+		}
+		for _, m := range ms[current:] {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("pgstore: migration %d (%s): %w", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO iamkit.schema_version (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+				return err
+			}
+		}
+		setup, err = setUpFeed(ctx, tx, shards)
+		return err
+	})
+	return setup, err
+}
+
+// createVersionTable creates the schema iamkit and its schema_version table, unless they
+// exist: a role that may not create anything can open a database that is up to date.
+func createVersionTable(ctx context.Context, tx pgx.Tx) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('iamkit.schema_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS iamkit`); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `CREATE TABLE iamkit.schema_version (
+		version     integer PRIMARY KEY,
+		name        text NOT NULL,
+		applied_at  timestamptz NOT NULL DEFAULT now())`)
+	return err
+}
+
+// setUpFeed gives a new database its feed epoch and shard heads, and returns those the
+// database has.
+func setUpFeed(ctx context.Context, tx pgx.Tx, shards int) (feedSetup, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return feedSetup{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO iamkit.feed_meta (epoch, shards) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		hex.EncodeToString(b[:]), shards); err != nil {
+		return feedSetup{}, err
+	}
+	var s feedSetup
+	if err := tx.QueryRow(ctx, `SELECT epoch, shards FROM iamkit.feed_meta`).Scan(&s.epoch, &s.shards); err != nil {
+		return feedSetup{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO iamkit.feed_heads (shard, rev)
+		SELECT g, 0 FROM generate_series(0, $1::integer - 1) AS g ON CONFLICT DO NOTHING`, s.shards); err != nil {
+		return feedSetup{}, err
+	}
+	return s, nil
+}

@@ -1,0 +1,490 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/iamkit/iamkit/store"
+)
+
+// The Backend's operations, the same for every table of store.Schema(): records are JSON
+// under keys made from their table and primary key, and each index of a table is kept by
+// keys made from its name and values (see keyspace.index).
+
+var _ store.WriteOps = (*txn)(nil)
+
+// table returns the schema's table of kind.
+func (t *txn) table(kind store.Kind) (*store.Table, error) {
+	tb, ok := t.s.tables[kind]
+	if !ok {
+		return nil, store.Invalid("kind", store.CodeInvalidValue, 0, "no table for %q", kind)
+	}
+	return tb, nil
+}
+
+// index returns the table of kind and its index called name, checking that values can
+// address it: a per-account index needs at least its first value, the account's ID (a Global
+// listing index may have none: it lists a whole table).
+func (t *txn) index(kind store.Kind, name string, values []string) (*store.Table, store.Index, error) {
+	tb, err := t.table(kind)
+	if err != nil {
+		return nil, store.Index{}, err
+	}
+	ix, ok := tb.Index(name)
+	if !ok {
+		return nil, ix, store.Invalid("index", store.CodeInvalidValue, 0, "table %s has no index %q", kind, name)
+	}
+	if len(values) == 0 && !ix.Global {
+		return nil, ix, store.Invalid("values", store.CodeRequired, 0, "index %s.%s needs its values", kind, name)
+	}
+	return tb, ix, nil
+}
+
+// decode turns a stored value into a record of tb; found is false when there is none.
+func decode(tb *store.Table, v val) (rec any, found bool, err error) {
+	if !v.ok {
+		return nil, false, nil
+	}
+	rec, err = tb.DecodeJSON([]byte(v.s))
+	if err != nil {
+		return nil, false, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored %s cannot be decoded", tb.Kind)
+	}
+	return rec, true, nil
+}
+
+// read reads the record of tb with primary key pk.
+func (t *txn) read(ctx context.Context, tb *store.Table, pk string) (any, bool, error) {
+	vals, err := t.getAll(ctx, []key{t.s.ks.record(tb.Kind, pk)})
+	if err != nil {
+		return nil, false, err
+	}
+	return decode(tb, vals[0])
+}
+
+// inIndex reports whether rec is in ix under exactly values.
+func inIndex(ix store.Index, rec any, values []string) bool {
+	got, ok := ix.Values(rec)
+	return ok && slices.Equal(got, values)
+}
+
+// holds reports whether the record of tb with primary key pk is in ix under values: whether
+// an index entry naming it is true.
+func (t *txn) holds(ctx context.Context, tb *store.Table, ix store.Index, values []string, pk string) (bool, error) {
+	rec, found, err := t.read(ctx, tb, pk)
+	return found && inIndex(ix, rec, values), err
+}
+
+// Get implements store.Ops.
+func (t *txn) Get(ctx context.Context, kind store.Kind, pk string) (any, error) {
+	tb, err := t.table(kind)
+	if err != nil {
+		return nil, err
+	}
+	rec, found, err := t.read(ctx, tb, pk)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, store.ErrNotFound
+	}
+	return rec, nil
+}
+
+// GetMany implements store.Ops in one pipeline (one per node on Cluster; inside Update, one
+// on the pinned connection for the keys it watches).
+func (t *txn) GetMany(ctx context.Context, refs []store.Ref) ([]any, error) {
+	tables := make([]*store.Table, len(refs))
+	keys := make([]key, len(refs))
+	for i, r := range refs {
+		tb, err := t.table(r.Kind)
+		if err != nil {
+			return nil, err
+		}
+		tables[i], keys[i] = tb, t.s.ks.record(r.Kind, r.Key)
+	}
+	vals, err := t.getAll(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(refs))
+	for i, v := range vals {
+		if out[i], _, err = decode(tables[i], v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Find implements store.Ops: it reads the index entry, then the record it names, and
+// confirms that the record holds the values (an entry of a Global index may be stale).
+func (t *txn) Find(ctx context.Context, kind store.Kind, index string, values ...string) (any, error) {
+	tb, ix, err := t.index(kind, index, values)
+	if err != nil {
+		return nil, err
+	}
+	if !ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not unique", kind, index)
+	}
+	pk, err := t.holder(ctx, t.s.ks.index(kind, ix, values), ix)
+	if err != nil || pk == "" {
+		return nil, errOr(err, store.ErrNotFound)
+	}
+	rec, found, err := t.read(ctx, tb, pk)
+	if err != nil {
+		return nil, err
+	}
+	if !found || !inIndex(ix, rec, values) {
+		return nil, store.ErrNotFound
+	}
+	return rec, nil
+}
+
+// holder returns the primary key a unique index entry names, or "" when there is none.
+func (t *txn) holder(ctx context.Context, k key, ix store.Index) (string, error) {
+	if ix.Global {
+		return t.pointer(ctx, k)
+	}
+	vals, err := t.getAll(ctx, []key{k})
+	if err != nil || !vals[0].ok {
+		return "", err
+	}
+	return vals[0].s, nil
+}
+
+func errOr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// List implements store.Ops. Outside Update, a per-account listing is one script call (plus
+// one read of the records that live in another bucket than the index); inside, one read of
+// the index and one of its records, both watched. A Global listing reads the index and the
+// records in turn until the page is full, dropping the entries their records do not confirm.
+func (t *txn) List(ctx context.Context, kind store.Kind, index string, values []string, p store.Page) ([]any, error) {
+	tb, ix, err := t.index(kind, index, values)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	k := t.s.ks.index(kind, ix, values)
+	if ix.Global {
+		return t.listConfirmed(ctx, tb, ix, values, k, p)
+	}
+	var vals []val
+	if t.rw {
+		pks, err := t.zrange(ctx, k, p.BeforeID, p.Limit)
+		if err != nil {
+			return nil, err
+		}
+		vals, err = t.getAll(ctx, t.recordKeys(tb, pks))
+		if err != nil {
+			return nil, err
+		}
+	} else if vals, err = t.pageScript(ctx, tb, k, p); err != nil {
+		return nil, err
+	}
+	return confirmed(tb, ix, values, vals)
+}
+
+// recordKeys returns the record keys of primary keys of tb.
+func (t *txn) recordKeys(tb *store.Table, pks []string) []key {
+	keys := make([]key, len(pks))
+	for i, pk := range pks {
+		keys[i] = t.s.ks.record(tb.Kind, pk)
+	}
+	return keys
+}
+
+// confirmed decodes the records of a listing, leaving out those that are gone or no longer
+// in the index under values (changed between two reads).
+func confirmed(tb *store.Table, ix store.Index, values []string, vals []val) ([]any, error) {
+	out := make([]any, 0, len(vals))
+	for _, v := range vals {
+		rec, found, err := decode(tb, v)
+		if err != nil {
+			return nil, err
+		}
+		if found && inIndex(ix, rec, values) {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// listConfirmed reads a page of a Global listing index, whose entries may be stale (added
+// before a commit that did not happen, or not yet removed after one): it reads entries and
+// their records until it has p.Limit confirmed records or the index is exhausted.
+func (t *txn) listConfirmed(ctx context.Context, tb *store.Table, ix store.Index, values []string, k key, p store.Page) ([]any, error) {
+	out := []any{}
+	before := p.BeforeID
+	for len(out) < p.Limit {
+		want := p.Limit - len(out)
+		pks, err := t.zrange(ctx, k, before, want)
+		if err != nil || len(pks) == 0 {
+			return out, err
+		}
+		vals, err := t.getAll(ctx, t.recordKeys(tb, pks))
+		if err != nil {
+			return nil, err
+		}
+		recs, err := confirmed(tb, ix, values, vals)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		if len(pks) < want {
+			break
+		}
+		before = pks[len(pks)-1]
+	}
+	return out, nil
+}
+
+// pageScript runs scriptPage and reads, in a second round trip, the records that live in
+// another bucket than the index (keys whose first ID does not carry the index's tag).
+func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Page) ([]val, error) {
+	top := "+"
+	if p.BeforeID != "" {
+		top = "(" + p.BeforeID
+	}
+	r, err := scriptPage.Run(ctx, t.s.client, []string{k.k},
+		top, p.Limit, t.s.ks.heads[k.b]+recordTail(tb.Kind), t.s.ks.n, k.b).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap(err)
+	}
+	vals := make([]val, len(r)/2)
+	var foreign []int
+	for i := range vals {
+		switch v := r[2*i+1]; v {
+		case "-":
+			foreign = append(foreign, i)
+		case "":
+		default:
+			vals[i] = val{s: v, ok: true}
+		}
+	}
+	if len(foreign) == 0 {
+		return vals, nil
+	}
+	keys := make([]key, len(foreign))
+	for j, i := range foreign {
+		keys[j] = t.s.ks.record(tb.Kind, r[2*i])
+	}
+	fv, err := t.getAll(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range foreign {
+		vals[i] = fv[j]
+	}
+	return vals, nil
+}
+
+// Count implements store.Ops: the cardinality of the listing index's sorted set (watched
+// inside Update) with the transaction's buffered changes applied. A Global index counts
+// the entries its records confirm.
+func (t *txn) Count(ctx context.Context, kind store.Kind, index string, values []string) (int, error) {
+	tb, ix, err := t.index(kind, index, values)
+	if err != nil {
+		return 0, err
+	}
+	if ix.Unique {
+		return 0, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	k := t.s.ks.index(kind, ix, values)
+	if !ix.Global {
+		return t.zcard(ctx, k)
+	}
+	n := 0
+	p := store.Page{Limit: store.MaxPageLimit}
+	for {
+		recs, err := t.listConfirmed(ctx, tb, ix, values, k, p)
+		if err != nil {
+			return 0, err
+		}
+		n += len(recs)
+		if len(recs) < p.Limit {
+			return n, nil
+		}
+		p.BeforeID = tb.Key(recs[len(recs)-1])
+	}
+}
+
+func (t *txn) writable() error {
+	if !t.rw {
+		return store.Invalid("transaction", store.CodeInvalidValue, 0, "View is read-only")
+	}
+	return nil
+}
+
+// entry is one index's part in a Put: the values the stored record has in it (old) and
+// those the new one has (new).
+type entry struct {
+	ix           store.Index
+	old, new     []string
+	inOld, inNew bool
+}
+
+// Put implements store.WriteOps. It reads the stored record and the unique index entries of
+// the new one in one round trip, checks every unique index before it changes anything (a
+// Put that fails leaves the transaction as it was), then buffers the record, moves its
+// index entries and records the change.
+func (t *txn) Put(ctx context.Context, kind store.Kind, rec any) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	tb, err := t.table(kind)
+	if err != nil {
+		return err
+	}
+	pk := tb.Key(rec)
+	rk := t.s.ks.record(kind, pk)
+	keys := []key{rk}
+	for _, ix := range tb.Indexes {
+		if vals, ok := ix.Values(rec); ok && ix.Unique {
+			keys = append(keys, t.s.ks.index(kind, ix, vals))
+		}
+	}
+	vals, err := t.getAll(ctx, keys)
+	if err != nil {
+		return err
+	}
+	old, found, err := decode(tb, vals[0])
+	if err != nil {
+		return err
+	}
+	entries := changedEntries(tb, old, found, rec)
+	for _, e := range entries {
+		if err := t.checkUnique(ctx, tb, e, pk); err != nil {
+			return err
+		}
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return store.Wrap(store.ErrInvalid, store.CodeInternal, err, "redisstore: encoding a %s", kind)
+	}
+	for _, e := range entries {
+		t.moveEntry(kind, tb, e, pk)
+	}
+	t.set(rk, string(data))
+	t.record(rk.b, tb.Change(store.OpPut, rec))
+	return nil
+}
+
+// changedEntries returns the indexes whose entry for the record changes when old (if
+// found) is replaced by rec.
+func changedEntries(tb *store.Table, old any, found bool, rec any) []entry {
+	var out []entry
+	for _, ix := range tb.Indexes {
+		e := entry{ix: ix}
+		e.new, e.inNew = ix.Values(rec)
+		if found {
+			e.old, e.inOld = ix.Values(old)
+		}
+		if e.inOld == e.inNew && (!e.inNew || slices.Equal(e.old, e.new)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// checkUnique fails with the table's conflict error when another record holds the new
+// values of a unique index.
+func (t *txn) checkUnique(ctx context.Context, tb *store.Table, e entry, pk string) error {
+	if !e.ix.Unique || !e.inNew {
+		return nil
+	}
+	cur, err := t.holder(ctx, t.s.ks.index(tb.Kind, e.ix, e.new), e.ix)
+	if err != nil || cur == "" || cur == pk {
+		return err
+	}
+	if !e.ix.Global {
+		// Per-account entries commit with their records: the entry is the truth.
+		return store.Conflict(tb, &e.ix)
+	}
+	held, err := t.holds(ctx, tb, e.ix, e.new, cur)
+	if err != nil {
+		return err
+	}
+	if held {
+		return store.Conflict(tb, &e.ix)
+	}
+	return nil
+}
+
+// moveEntry buffers the change of one index's entry for the record pk: out of the old
+// values, into the new ones.
+func (t *txn) moveEntry(kind store.Kind, tb *store.Table, e entry, pk string) {
+	if e.inOld {
+		t.removeEntry(kind, e.ix, e.old, pk)
+	}
+	if !e.inNew {
+		return
+	}
+	k := t.s.ks.index(kind, e.ix, e.new)
+	switch {
+	case e.ix.Unique && e.ix.Global:
+		t.claimPointer(k, pk, tb, e.ix, e.new)
+	case e.ix.Unique:
+		t.set(k, pk)
+	default:
+		t.sortedSet(k).addMember(pk)
+	}
+}
+
+// removeEntry buffers the removal of the record pk's entry under values from an index.
+func (t *txn) removeEntry(kind store.Kind, ix store.Index, values []string, pk string) {
+	k := t.s.ks.index(kind, ix, values)
+	switch {
+	case ix.Unique && ix.Global:
+		t.dropPointer(k, pk)
+	case ix.Unique:
+		t.del(k)
+	default:
+		t.sortedSet(k).removeMember(pk)
+	}
+}
+
+// Delete implements store.WriteOps: it buffers the deletion of the record and of its index
+// entries (and, for a credential, of its last-used time) and records the change.
+func (t *txn) Delete(ctx context.Context, kind store.Kind, pk string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	tb, err := t.table(kind)
+	if err != nil {
+		return err
+	}
+	rk := t.s.ks.record(kind, pk)
+	old, found, err := t.read(ctx, tb, pk)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return store.ErrNotFound
+	}
+	for _, ix := range tb.Indexes {
+		if vals, ok := ix.Values(old); ok {
+			t.removeEntry(kind, ix, vals, pk)
+		}
+	}
+	t.del(rk)
+	if kind == store.KindCredential {
+		t.hdels = append(t.hdels, t.s.ks.lastUsed(rk.b))
+		t.hdelIDs = append(t.hdelIDs, pk)
+	}
+	t.record(rk.b, tb.Change(store.OpDelete, old))
+	return nil
+}
