@@ -179,7 +179,14 @@ func checkSSHKeyError(t *testing.T, in string, err error) *store.Error {
 		t.Errorf("err = %#v: code %q or empty message", se, se.Code)
 	}
 	msg := fmt.Sprint(err)
-	for _, typ := range []string{ssh.InsecureKeyAlgoDSA, ssh.CertAlgoED25519v01, ssh.KeyAlgoED25519} {
+	// The error may name the key type when it is a known algorithm (never anything else of
+	// the input): the longest names first, so that no part of one is left behind.
+	for _, typ := range []string{
+		ssh.CertAlgoSKECDSA256v01, ssh.CertAlgoSKED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01,
+		ssh.CertAlgoECDSA521v01, ssh.CertAlgoED25519v01, ssh.CertAlgoRSAv01, ssh.InsecureCertAlgoDSAv01,
+		ssh.KeyAlgoSKECDSA256, ssh.KeyAlgoSKED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoED25519, ssh.KeyAlgoRSA, ssh.InsecureKeyAlgoDSA,
+	} {
 		msg = strings.ReplaceAll(msg, typ, "")
 	}
 	for _, field := range strings.FieldsFunc(in, func(r rune) bool { return strings.ContainsRune(" \t\r\n\"=,", r) }) {
