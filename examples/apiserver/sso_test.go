@@ -168,7 +168,7 @@ func TestSSOSessionCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := sso.NewSessions(e.d.SSO.Service, key)
+	sessions, err := sso.NewSessions(e.iam.SSO(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
