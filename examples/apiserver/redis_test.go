@@ -11,19 +11,30 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
+	"github.com/iamkit/iamkit/internal/pgtest"
 	"github.com/iamkit/iamkit/internal/redistest"
 	"github.com/iamkit/iamkit/store"
 )
 
 // TestRunRedisBootstrapOnce runs the server twice on one Redis: the first run bootstraps,
-// the second finds the marker (the administrator, a member of an account with an API key),
-// creates nothing and accepts the key the first run printed.
+// the second finds the account (by its key), creates nothing and accepts the key the first run
+// printed.
 func TestRunRedisBootstrapOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
 	// The server writes under redisstore's default key prefix: give it a Redis of its own.
-	url := redistest.Start(t, redistest.WithPrivate()).URL
+	testBootstrapOnce(t, "-redis", redistest.Start(t, redistest.WithPrivate()).URL)
+}
+
+// TestRunPostgresBootstrapOnce is TestRunRedisBootstrapOnce on PostgreSQL, with -store.
+func TestRunPostgresBootstrapOnce(t *testing.T) {
+	testBootstrapOnce(t, "-store", pgtest.Start(t).Database(t))
+}
+
+// testBootstrapOnce runs the server twice with flag set to url: the first run bootstraps, the
+// second creates nothing and accepts the key the first run printed.
+func testBootstrapOnce(t *testing.T, flag, url string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -31,7 +42,7 @@ func TestRunRedisBootstrapOnce(t *testing.T) {
 		out = &syncBuffer{}
 		runCtx, cancelRun := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- run(runCtx, append([]string{"-addr", "127.0.0.1:0", "-redis", url}, args...), out) }()
+		go func() { done <- run(runCtx, append([]string{"-addr", "127.0.0.1:0", flag, url}, args...), out) }()
 		base = waitForListening(t, out, done)
 		return base, out, func() {
 			cancelRun()
