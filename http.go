@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -21,13 +23,57 @@ type Principal = identity.Principal
 // On a cache hit it reads nothing from the store and allocates nothing beyond the Principal's
 // own fields, which the Verifier shares. A refusal is a credential.Reason matching
 // store.ErrUnauthenticated (or store.ErrUnavailable when the store could not be reached and
-// the cache was too stale to trust).
+// the cache was too stale to trust), except that a credential's ID sent in place of its token
+// is refused with code CodeCredentialIDAsToken, so that the caller can be told what to send.
 func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error) {
 	res, err := i.verifier.VerifyToken(ctx, token)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, refusal(err, token, store.APIKey, store.Authtoken)
 	}
 	return res.Principal(identity.SourceAPI), nil
+}
+
+// AuthenticateKind is Authenticate for a token that must be of one kind (store.APIKey or
+// store.Authtoken), for an API that takes API keys only: a token of another kind is refused
+// with credential.ReasonWrongKind, and only an ID of kind with CodeCredentialIDAsToken.
+func (i *IAM) AuthenticateKind(ctx context.Context, kind store.CredentialKind, token string) (Principal, error) {
+	res, err := i.verifier.Verify(ctx, kind, token)
+	if err != nil {
+		return Principal{}, refusal(err, token, kind)
+	}
+	return res.Principal(identity.SourceAPI), nil
+}
+
+// refusal is the error that refuses token, which the Verifier rejected with err: err itself,
+// unless token is malformed because it is the ID of a credential of one of kinds.
+func refusal(err error, token string, kinds ...store.CredentialKind) error {
+	if !errors.Is(err, credential.ReasonMalformed) {
+		return err
+	}
+	for _, k := range kinds {
+		if startsAsID(token, k) {
+			return store.NewError(store.ErrUnauthenticated, CodeCredentialIDAsToken,
+				"a credential's ID was sent in place of its token: send the token shown when the credential was created")
+		}
+	}
+	return err
+}
+
+// startsAsID reports whether token starts as the ID of a credential of kind does (ak_, cr_),
+// as no token does: tokens have prefixes of their own (iak_, iat_). Like every refusal, the
+// error that says so does not repeat the token.
+func startsAsID(token string, kind store.CredentialKind) bool {
+	var prefix id.Prefix
+	switch kind {
+	case store.APIKey:
+		prefix = id.APIKey
+	case store.Authtoken:
+		prefix = id.Authtoken
+	default:
+		return false
+	}
+	rest, ok := strings.CutPrefix(token, string(prefix))
+	return ok && strings.HasPrefix(rest, "_")
 }
 
 // Require returns nil if p may use perm in its account, else an error matching
@@ -56,11 +102,16 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // Principal in its context (PrincipalFrom). A request without a usable token is answered with
 // the error, written by the IAM's ErrorFormat, and never reaches next.
 func (i *IAM) BearerAuth(next http.Handler) http.Handler {
+	return i.bearerAuth(next, i.Authenticate)
+}
+
+// bearerAuth is BearerAuth authenticating with authenticate.
+func (i *IAM) bearerAuth(next http.Handler, authenticate func(context.Context, string) (Principal, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := BearerToken(r)
 		if err == nil {
 			var p Principal
-			if p, err = i.Authenticate(r.Context(), token); err == nil {
+			if p, err = authenticate(r.Context(), token); err == nil {
 				next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 				return
 			}
@@ -69,11 +120,24 @@ func (i *IAM) BearerAuth(next http.Handler) http.Handler {
 	})
 }
 
+// BearerAuthKind returns middleware that is BearerAuth for tokens of one kind only
+// (AuthenticateKind): an API that takes API keys refuses an authtoken.
+func (i *IAM) BearerAuthKind(kind store.CredentialKind) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return i.bearerAuth(next, func(ctx context.Context, token string) (Principal, error) {
+			return i.AuthenticateKind(ctx, kind, token)
+		})
+	}
+}
+
 // Codes of the HTTP layer's own errors.
 const (
 	CodeMissingCredentials = "missing_credentials" // ErrUnauthenticated: no Authorization header
 	CodeBadAuthorization   = "bad_authorization"   // ErrUnauthenticated: not "Bearer <token>"
 	CodeNoPrincipal        = "no_principal"        // ErrUnauthenticated: Require without authentication before it
+	// CodeCredentialIDAsToken: ErrUnauthenticated: the token starts as the ID of a credential
+	// of a kind that was accepted does (ak_, cr_): its ID was sent in place of its token.
+	CodeCredentialIDAsToken = "credential_id_as_token"
 )
 
 // BearerToken returns the token of a request's "Authorization: Bearer <token>" header. Its

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -333,4 +336,163 @@ func TestHTTPStatus(t *testing.T) {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
+}
+
+// TestAuthenticateKind: AuthenticateKind accepts only tokens of its kind, and both it and
+// Authenticate tell a credential's ID sent in place of its token (by the ID prefixes of the
+// kinds they accept) from a malformed token. No refusal repeats what was sent.
+func TestAuthenticateKind(t *testing.T) {
+	w := newWorld(t)
+	apiKey := w.boot.APIKey
+	authtoken, err := w.iam.Credentials().Create(w.ctx, w.boot.Admin, credential.CreateRequest{Kind: store.Authtoken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyKind := func(ctx context.Context, token string) (iamkit.Principal, error) {
+		return w.iam.Authenticate(ctx, token)
+	}
+	onlyAPIKeys := func(ctx context.Context, token string) (iamkit.Principal, error) {
+		return w.iam.AuthenticateKind(ctx, store.APIKey, token)
+	}
+	onlyAuthtokens := func(ctx context.Context, token string) (iamkit.Principal, error) {
+		return w.iam.AuthenticateKind(ctx, store.Authtoken, token)
+	}
+	for _, c := range []struct {
+		name         string
+		authenticate func(context.Context, string) (iamkit.Principal, error)
+		token        string
+		code         string // "" for success
+	}{
+		{"API key, any kind", anyKind, apiKey.Token.Reveal(), ""},
+		{"authtoken, any kind", anyKind, authtoken.Token.Reveal(), ""},
+		{"API key, API keys only", onlyAPIKeys, apiKey.Token.Reveal(), ""},
+		{"authtoken, authtokens only", onlyAuthtokens, authtoken.Token.Reveal(), ""},
+		{"authtoken, API keys only", onlyAPIKeys, authtoken.Token.Reveal(), credential.CodeWrongKind},
+		{"API key, authtokens only", onlyAuthtokens, apiKey.Token.Reveal(), credential.CodeWrongKind},
+		{"malformed, any kind", anyKind, "not-a-token", credential.CodeMalformedToken},
+		{"malformed, API keys only", onlyAPIKeys, "not-a-token", credential.CodeMalformedToken},
+		{"API key ID, any kind", anyKind, apiKey.ID, iamkit.CodeCredentialIDAsToken},
+		{"authtoken ID, any kind", anyKind, authtoken.ID, iamkit.CodeCredentialIDAsToken},
+		{"API key ID, API keys only", onlyAPIKeys, apiKey.ID, iamkit.CodeCredentialIDAsToken},
+		{"mangled API key ID, API keys only", onlyAPIKeys, "ak_123", iamkit.CodeCredentialIDAsToken},
+		{"authtoken ID, API keys only", onlyAPIKeys, authtoken.ID, credential.CodeMalformedToken},
+		{"API key ID, authtokens only", onlyAuthtokens, apiKey.ID, credential.CodeMalformedToken},
+		{"authtoken ID, authtokens only", onlyAuthtokens, authtoken.ID, iamkit.CodeCredentialIDAsToken},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := c.authenticate(w.ctx, c.token)
+			if c.code == "" {
+				if err != nil || p.AccountID != w.boot.Account.ID || p.Source != identity.SourceAPI {
+					t.Fatalf("got %+v, %v; want a principal of the account, source api", p, err)
+				}
+				return
+			}
+			if !errors.Is(err, store.ErrUnauthenticated) || store.CodeOf(err) != c.code {
+				t.Fatalf("got %v (code %q), want ErrUnauthenticated with code %q", err, store.CodeOf(err), c.code)
+			}
+			if p != (iamkit.Principal{}) {
+				t.Fatalf("a refusal came with the principal %+v", p)
+			}
+			if leaks(err, c.token) {
+				t.Fatalf("the refusal %q repeats what was sent", err)
+			}
+		})
+	}
+}
+
+// leaks reports whether err, in any of its formats, contains token.
+func leaks(err error, token string) bool {
+	for _, s := range []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+		if strings.Contains(s, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBearerAuthKind: middleware that takes API keys only refuses an authtoken and an API key's
+// ID with their own codes, and lets an API key through with its Principal.
+func TestBearerAuthKind(t *testing.T) {
+	w := newWorld(t)
+	authtoken, err := w.iam.Credentials().Create(w.ctx, w.boot.Admin, credential.CreateRequest{Kind: store.Authtoken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api", w.iam.BearerAuthKind(store.APIKey)(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		p, ok := iamkit.PrincipalFrom(r.Context())
+		if !ok || p.CredentialID != w.boot.APIKey.ID {
+			rw.WriteHeader(http.StatusTeapot)
+		}
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, c := range []struct {
+		name, header string
+		status       int
+		code         string
+	}{
+		{"no header", "", http.StatusUnauthorized, iamkit.CodeMissingCredentials},
+		{"an authtoken", "Bearer " + authtoken.Token.Reveal(), http.StatusUnauthorized, credential.CodeWrongKind},
+		{"an API key's ID", "Bearer " + w.boot.APIKey.ID, http.StatusUnauthorized, iamkit.CodeCredentialIDAsToken},
+		{"an API key", "Bearer " + w.boot.APIKey.Token.Reveal(), http.StatusOK, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(w.ctx, "GET", srv.URL+"/api", nil)
+			if c.header != "" {
+				req.Header.Set("Authorization", c.header)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if c.code == "" {
+				return
+			}
+			var body iamkit.ErrorBody
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != c.code {
+				t.Fatalf("error body %+v (%v), want code %q", body, err, c.code)
+			}
+		})
+	}
+}
+
+// FuzzAuthenticate: whatever is sent as a bearer token, Authenticate and AuthenticateKind
+// either accept one of the world's real tokens or refuse it with ErrUnauthenticated and a
+// refusal code, never repeating a token-like input.
+func FuzzAuthenticate(f *testing.F) {
+	w := newWorld(f)
+	key := w.boot.APIKey
+	for _, seed := range []string{key.Token.Reveal(), key.ID, "ak_", "ak", "cr_x", "iak_", "", "Bearer x", key.Token.Reveal()[:20]} {
+		f.Add(seed)
+	}
+	codes := map[string]bool{
+		credential.CodeMalformedToken: true, credential.CodeWrongKind: true, credential.CodeUnknown: true,
+		credential.CodeRevoked: true, credential.CodeExpired: true, iamkit.CodeCredentialIDAsToken: true,
+	}
+	tokenLike := regexp.MustCompile(`^[A-Za-z0-9_]{20,}$`)
+	f.Fuzz(func(t *testing.T, token string) {
+		for name, authenticate := range map[string]func() (iamkit.Principal, error){
+			"Authenticate":     func() (iamkit.Principal, error) { return w.iam.Authenticate(w.ctx, token) },
+			"AuthenticateKind": func() (iamkit.Principal, error) { return w.iam.AuthenticateKind(w.ctx, store.APIKey, token) },
+		} {
+			p, err := authenticate()
+			if err == nil {
+				if token != key.Token.Reveal() || p.CredentialID != key.ID {
+					t.Fatalf("%s accepted %q as %+v", name, token, p)
+				}
+				continue
+			}
+			if !errors.Is(err, store.ErrUnauthenticated) || !codes[store.CodeOf(err)] {
+				t.Fatalf("%s(%q) = %v (code %q), want a refusal", name, token, err, store.CodeOf(err))
+			}
+			if tokenLike.MatchString(token) && leaks(err, token) {
+				t.Fatalf("%s(%q): the refusal %q repeats it", name, token, err)
+			}
+		}
+	})
 }

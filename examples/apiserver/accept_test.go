@@ -18,19 +18,19 @@ import (
 func (e *env) outsider(email string) (store.User, string) {
 	e.t.Helper()
 	ctx := e.t.Context()
-	u, err := e.d.Dir.CreateUser(ctx, email, "Outsider")
+	u, err := e.iam.Directory().CreateUser(ctx, email, "Outsider")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	acct, err := e.d.Dir.CreateAccount(ctx, u.ID, "own", identity.PayAsYouGo().Name)
+	acct, err := e.iam.Directory().CreateAccount(ctx, u.ID, "own", identity.PayAsYouGo().Name)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, err := e.d.Dir.Principal(ctx, acct.ID, u.ID, identity.SourceSDK, "")
+	p, err := e.iam.Directory().Principal(ctx, acct.ID, u.ID, identity.SourceSDK, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	k, err := e.d.Creds.Create(ctx, p, credential.CreateRequest{Kind: store.APIKey, Description: "own key"})
+	k, err := e.iam.Credentials().Create(ctx, p, credential.CreateRequest{Kind: store.APIKey, Description: "own key"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -40,11 +40,11 @@ func (e *env) outsider(email string) (store.User, string) {
 // memberOf reports whether userID is a member of the bootstrap account.
 func (e *env) memberOf(userID string) bool {
 	e.t.Helper()
-	admin, err := e.d.Dir.Principal(e.t.Context(), e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	admin, err := e.iam.Directory().Principal(e.t.Context(), e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	_, err = e.d.Dir.Member(e.t.Context(), admin, userID)
+	_, err = e.iam.Directory().Member(e.t.Context(), admin, userID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		e.t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestAcceptInvitation_OnlyTheInvitee(t *testing.T) {
 	if e.memberOf(vic.ID) {
 		t.Fatal("the team manager made vic a member")
 	}
-	if _, err := e.d.Dir.UserByEmail(t.Context(), "boss@example.com"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.iam.Directory().UserByEmail(t.Context(), "boss@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("accepting created a user: %v", err)
 	}
 	// A bot user's key is no invitee either.
@@ -111,7 +111,7 @@ func TestAcceptInvitation_RefusedStoresNothing(t *testing.T) {
 	ctx := t.Context()
 	late, lateKey := e.outsider("late@example.com")
 	// Invitations made two hours ago, valid for one: a Directory on a clock in the past.
-	past, err := identity.New(e.st, e.d.Authz, identity.WithClock(pastClock(2*time.Hour)), identity.WithInvitationTTL(time.Hour))
+	past, err := identity.New(e.st, e.iam.Authorizer(), identity.WithClock(pastClock(2*time.Hour)), identity.WithInvitationTTL(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestAcceptInvitation_RefusedStoresNothing(t *testing.T) {
 	newcomer, lateInv := expire("new@example.com"), expire("late@example.com")
 	before := e.snapshot()
 	res := e.req("POST", "/invitations/"+newcomer+"/accept", map[string]any{})
-	if _, err := e.d.Dir.UserByEmail(ctx, "new@example.com"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.iam.Directory().UserByEmail(ctx, "new@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused acceptance stored a user: %v", err)
 	}
 	res.wantError(http.StatusNotFound, "ERR_NGROK_10080")

@@ -1,77 +1,44 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
-	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/store"
 )
 
-// bootstrapResult says what bootstrap found or made. APIKey is set only when a key was
-// created by this call: the store keeps only its hash.
+// bootstrapResult says what the bootstrap found or made. APIKey is set only when this start
+// made the key: the store keeps only its hash.
 type bootstrapResult struct {
 	AccountID   string `json:"account_id"`
 	AdminUserID string `json:"admin_user_id"`
 	APIKey      string `json:"api_key"`
 }
 
-// bootstrap makes an empty store usable: an account on the Enterprise plan, its administrator
-// (the user with adminEmail) and a first API key owned by that administrator, which is the only
-// way in (ngrok's dashboard plays this part).
-//
-// The marker of a bootstrapped store is the administrator's user, found by its fixed email,
-// being a member of an account that holds at least one API key. Each step is repeatable, so a
-// bootstrap interrupted between steps (a crash, a Redis hiccup) completes on the next start, and
-// a bootstrapped store is left alone. Two processes bootstrapping one empty Redis at the same
-// moment may each create an account; start the first one alone.
-func bootstrap(ctx context.Context, dir *identity.Directory, creds *credential.Service, adminEmail string) (bootstrapResult, error) {
-	u, err := dir.UserByEmail(ctx, adminEmail)
-	if errors.Is(err, store.ErrNotFound) {
-		u, err = dir.CreateUser(ctx, adminEmail, "Administrator")
-		if errors.Is(err, store.ErrConflict) { // created concurrently
-			u, err = dir.UserByEmail(ctx, adminEmail)
-		}
+// accountKey is the key of the account the server bootstraps (iamkit.BootstrapSpec): what a
+// restart, or another server starting on the same store, finds it by.
+const accountKey = "apiserver"
+
+// bootstrapSpec makes an empty store usable: an account on the Enterprise plan, its
+// administrator (the user with adminEmail) and a first API key owned by that administrator,
+// which is the only way in (ngrok's dashboard plays this part). iamkit.IAM.Bootstrap makes
+// them once, whatever the number of restarts and of servers starting at once.
+func bootstrapSpec(adminEmail string) iamkit.BootstrapSpec {
+	return iamkit.BootstrapSpec{
+		AccountKey: accountKey, AccountName: "iamkit", Plan: identity.Enterprise().Name,
+		AdminEmail: adminEmail, AdminName: "Administrator", APIKey: true,
 	}
-	if err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: admin user: %w", err)
+}
+
+// resultOf is what the banner and -bootstrap-json show of b.
+func resultOf(b iamkit.Bootstrapped) bootstrapResult {
+	res := bootstrapResult{AccountID: b.Account.ID, AdminUserID: b.Admin.ID}
+	if !b.APIKey.Token.IsZero() {
+		res.APIKey = b.APIKey.Token.Reveal() // the one time the key is handed out
 	}
-	ms, err := dir.Memberships(ctx, u.ID)
-	if err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: memberships: %w", err)
-	}
-	var accountID string
-	if len(ms) == 0 {
-		acct, err := dir.CreateAccount(ctx, u.ID, "iamkit", identity.Enterprise().Name)
-		if err != nil {
-			return bootstrapResult{}, fmt.Errorf("bootstrap: account: %w", err)
-		}
-		accountID = acct.ID
-	} else {
-		accountID = ms[0].AccountID
-	}
-	res := bootstrapResult{AccountID: accountID, AdminUserID: u.ID}
-	admin, err := dir.Principal(ctx, accountID, u.ID, identity.SourceSDK, "")
-	if err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: principal: %w", err)
-	}
-	keys, err := creds.List(ctx, admin, store.APIKey, store.Page{Limit: 1})
-	if err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: listing API keys: %w", err)
-	}
-	if len(keys) > 0 {
-		return res, nil
-	}
-	issued, err := creds.Create(ctx, admin, credential.CreateRequest{Kind: store.APIKey, Description: "bootstrap API key"})
-	if err != nil {
-		return bootstrapResult{}, fmt.Errorf("bootstrap: API key: %w", err)
-	}
-	res.APIKey = issued.Token.Reveal()
-	return res, nil
+	return res
 }
 
 // writeBootstrapJSON writes res to path, readable by its owner only.

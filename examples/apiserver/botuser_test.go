@@ -65,7 +65,7 @@ func TestBotUserLifecycle(t *testing.T) {
 	if len(creds.Credentials) != 1 || creds.Credentials[0].ID != tok.ID || creds.Credentials[0].Token != nil {
 		t.Fatalf("credentials seen by the bot: %+v", creds)
 	}
-	if res, err := e.d.Verifier.Verify(ctx, store.Authtoken, *tok.Token); err != nil || res.OwnerID != bot.ID {
+	if res, err := e.iam.Verifier().Verify(ctx, store.Authtoken, *tok.Token); err != nil || res.OwnerID != bot.ID {
 		t.Fatalf("verify authtoken = %+v, %v", res, err)
 	}
 
@@ -75,7 +75,7 @@ func TestBotUserLifecycle(t *testing.T) {
 		t.Fatalf("deactivated = %+v", got)
 	}
 	e.reqAs(*botKey.Token, "GET", "/credentials", nil).wantError(http.StatusUnauthorized, "ERR_NGROK_636")
-	if _, err := e.d.Verifier.Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, credential.ReasonOwnerInactive) {
+	if _, err := e.iam.Verifier().Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, credential.ReasonOwnerInactive) {
 		t.Fatalf("verify authtoken of an inactive bot: %v", err)
 	}
 	e.req("GET", "/credentials/"+tok.ID, nil).want(http.StatusOK, nil) // still there
@@ -94,7 +94,7 @@ func TestBotUserLifecycle(t *testing.T) {
 	e.req("GET", "/api_keys/"+botKey.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/ssh_credentials/"+sshKey.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.reqAs(*botKey.Token, "GET", "/credentials", nil).wantError(http.StatusUnauthorized, "ERR_NGROK_203")
-	if _, err := e.d.Verifier.Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, store.ErrUnauthenticated) {
+	if _, err := e.iam.Verifier().Verify(ctx, store.Authtoken, *tok.Token); !errors.Is(err, store.ErrUnauthenticated) {
 		t.Fatalf("verify authtoken of a deleted bot: %v", err)
 	}
 	var after ngrokBotUserList

@@ -30,7 +30,7 @@ func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := checkBotName(in.Name); err != nil {
 		return err
 	}
-	b, err := s.Bots.Create(r.Context(), c.principal, botuser.CreateParams{
+	b, err := s.IAM.BotUsers().Create(r.Context(), c.principal, botuser.CreateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *server) listBotUsers(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	bots, err := s.Bots.List(r.Context(), c.principal, plusOne(p))
+	bots, err := s.IAM.BotUsers().List(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *server) getBotUser(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	id := pathID(r)
-	b, err := s.Bots.Get(r.Context(), c.principal, id)
+	b, err := s.IAM.BotUsers().Get(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 			return err
 		}
 	}
-	b, err := s.Bots.Update(r.Context(), c.principal, id, botuser.UpdateParams{
+	b, err := s.IAM.BotUsers().Update(r.Context(), c.principal, id, botuser.UpdateParams{
 		Name: in.Name, Active: in.Active, Roles: in.Roles,
 	})
 	if err != nil {
@@ -101,10 +101,22 @@ func (s *server) deleteBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	id := pathID(r)
-	if err := s.Bots.Delete(r.Context(), c.principal, id); err != nil {
+	if err := s.IAM.BotUsers().Delete(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	s.sync(r.Context())
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkBotName gives ngrok's codes for the bot user names ngrok refuses (4109 empty, 4110
+// over botuser.MaxNameLen bytes); the library checks the rest (215).
+func checkBotName(name string) error {
+	switch {
+	case name == "":
+		return paramError(http.StatusBadRequest, codeBotNameEmpty, "name", "Bot user name must not be empty.")
+	case len(name) > botuser.MaxNameLen:
+		return paramError(http.StatusBadRequest, codeBotNameTooLong, "name", "Bot user name exceeds max length: %d bytes at most, got %d.", botuser.MaxNameLen, len(name))
+	}
 	return nil
 }

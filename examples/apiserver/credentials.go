@@ -116,7 +116,7 @@ func (s *server) createCredential(k kindInfo) handlerFunc {
 		if err != nil {
 			return err
 		}
-		issued, err := s.Creds.Create(r.Context(), c.principal, req)
+		issued, err := s.IAM.Credentials().Create(r.Context(), c.principal, req)
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (s *server) listCredentials(k kindInfo) handlerFunc {
 		if err != nil {
 			return err
 		}
-		creds, err := s.Creds.List(r.Context(), c.principal, k.kind, plusOne(p))
+		creds, err := s.IAM.Credentials().List(r.Context(), c.principal, k.kind, plusOne(p))
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (s *server) getCredential(k kindInfo) handlerFunc {
 		if err != nil {
 			return err
 		}
-		cr, err := s.Creds.Get(r.Context(), c.principal, id)
+		cr, err := s.IAM.Credentials().Get(r.Context(), c.principal, id)
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func (s *server) updateCredential(k kindInfo) handlerFunc {
 		if owner != nil {
 			return ownerImmutable(c.op)
 		}
-		cr, err := s.Creds.Update(r.Context(), c.principal, id, req)
+		cr, err := s.IAM.Credentials().Update(r.Context(), c.principal, id, req)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func (s *server) deleteCredential(k kindInfo) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.Creds.Delete(r.Context(), c.principal, id); err != nil {
+		if err := s.IAM.Credentials().Delete(r.Context(), c.principal, id); err != nil {
 			return err
 		}
 		s.sync(r.Context()) // a deleted API key is refused from the next request on

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
@@ -98,7 +99,7 @@ var rfc3339Z = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 type env struct {
 	t    *testing.T
 	st   store.Store
-	d    deps
+	iam  *iamkit.IAM
 	srv  *httptest.Server
 	boot bootstrapResult
 	key  string // the administrator's API key
@@ -109,7 +110,7 @@ type env struct {
 type envConfig struct {
 	plans         []identity.Plan               // added to the example's
 	wrap          func(store.Store) store.Store // what the services see instead of the store
-	verifierAlone bool                          // the Verifier does not follow the change feed
+	verifierAlone bool                          // the caches trust nothing: every call reads the store
 	baseURL       string                        // deps.BaseURL; default: the listener's URL
 }
 
@@ -132,9 +133,9 @@ func withBaseURL(base string) envOption {
 	return func(c *envConfig) { c.baseURL = base }
 }
 
-// withoutVerifierFeed leaves the Verifier's Run off, so that it reads the store on every call
-// (its documented behaviour until it has synced with the change feed). API writes then wait
-// out their bounded sync: set such an env up through the library.
+// withoutVerifierFeed makes the caches trust nothing they hold (a maximum staleness of a
+// nanosecond), so that the Verifier reads the store on every call, as it does until it has
+// synced with the change feed; the Authorizer does too.
 func withoutVerifierFeed() envOption {
 	return func(c *envConfig) { c.verifierAlone = true }
 }
@@ -158,28 +159,28 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	d, err := newDeps(st, plans, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = d.Authz.Run(ctx) })
-	wg.Go(func() { _ = d.Purger.Run(ctx) })
-	if !cfg.verifierAlone {
-		wg.Go(func() { _ = d.Verifier.Run(ctx) })
-	}
-	t.Cleanup(func() { cancel(); wg.Wait(); mem.Close() })
-
-	boot, err := bootstrap(ctx, d.Dir, d.Creds, "admin@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := httptest.NewUnstartedServer(nil)
-	if d.SSO, err = newSSODeps(st, d.Authz, "http://"+srv.Listener.Addr().String(), d.Logger); err != nil || d.SSO == nil {
-		t.Fatalf("sso: %v", err)
+	var extra []iamkit.Option
+	if cfg.verifierAlone {
+		extra = append(extra, iamkit.WithMaxStaleness(time.Nanosecond))
 	}
-	d.BaseURL = cfg.baseURL
+	iam, ssoBase, err := newIAM(st, plans, "http://"+srv.Listener.Addr().String(), logger, extra...)
+	if err != nil || ssoBase == "" {
+		t.Fatalf("iam: %v (SSO under %q)", err, ssoBase)
+	}
+	ctx := context.Background()
+	if err := iam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iam.Close(ctx); mem.Close() })
+
+	b, err := iam.Bootstrap(ctx, bootstrapSpec("admin@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := resultOf(b)
+	d := deps{IAM: iam, SSOBaseURL: ssoBase, Logger: logger, BaseURL: cfg.baseURL}
 	if d.BaseURL == "" {
 		d.BaseURL = "http://" + srv.Listener.Addr().String()
 	}
@@ -188,7 +189,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: mem, d: d, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+	return &env{t: t, st: mem, iam: iam, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
 }
 
 // in returns e for use in subtest t: its requests report failures to t.
@@ -376,15 +377,15 @@ func (e *env) createAPIKey(owner string) ngrokAPIKey {
 func (e *env) addMember(email string, roles ...string) string {
 	e.t.Helper()
 	ctx := e.t.Context()
-	u, err := e.d.Dir.CreateUser(ctx, email, "Member")
+	u, err := e.iam.Directory().CreateUser(ctx, email, "Member")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	admin, err := e.iam.Directory().Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.d.Dir.AddMember(ctx, admin, u.ID, roles); err != nil {
+	if _, err := e.iam.Directory().AddMember(ctx, admin, u.ID, roles); err != nil {
 		e.t.Fatal(err)
 	}
 	return u.ID

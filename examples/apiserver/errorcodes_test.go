@@ -387,20 +387,20 @@ func newCodeFixture(e *env) *codeFixture {
 // account creates an account on plan, founded by a new user with email, and returns an API
 // key of that administrator and its user ID.
 func (f *codeFixture) account(email, plan string) (key, userID string) {
-	t, ctx, d := f.e.t, f.e.t.Context(), f.e.d
-	u, err := d.Dir.CreateUser(ctx, email, "Founder")
+	t, ctx, iam := f.e.t, f.e.t.Context(), f.e.iam
+	u, err := iam.Directory().CreateUser(ctx, email, "Founder")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := d.Dir.CreateAccount(ctx, u.ID, "acct", plan)
+	a, err := iam.Directory().CreateAccount(ctx, u.ID, "acct", plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := d.Dir.Principal(ctx, a.ID, u.ID, identity.SourceSDK, "")
+	p, err := iam.Directory().Principal(ctx, a.ID, u.ID, identity.SourceSDK, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued, err := d.Creds.Create(ctx, p, credential.CreateRequest{Kind: store.APIKey})
+	issued, err := iam.Credentials().Create(ctx, p, credential.CreateRequest{Kind: store.APIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func (f *codeFixture) retiredPlanKey(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.d.Authz.Sync(t.Context()); err != nil {
+	if err := e.iam.Authorizer().Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return key

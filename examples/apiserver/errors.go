@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
@@ -125,15 +128,52 @@ const (
 	codeUnavailable      = 90503
 )
 
+// ngrokErrors is the server's iamkit.ErrorFormat: every error in ngrok's body, with the
+// request's operation ID, at the status and code toAPIError gives (ngrok answers some library
+// errors with another status than iamkit.HTTPStatus's). An error answered with a 5xx is logged
+// with the operation ID: library errors never hold a secret, and request bodies are not in
+// them.
+type ngrokErrors struct {
+	perms *rbac.Permissions // the IAM's registry, which names the permission of a denial
+	log   *slog.Logger
+}
+
+// write is the ErrorFormat.
+func (f ngrokErrors) write(w http.ResponseWriter, r *http.Request, _ int, err error) {
+	info := infoOf(r.Context())
+	ae := toAPIError(info.op, f.perms, err)
+	if ae.Status >= 500 {
+		f.log.ErrorContext(r.Context(), "request failed", "op", info.op, "operation_id", info.opID, "err", err)
+	}
+	body := errorJSON{
+		ErrorCode:  "ERR_NGROK_" + strconv.Itoa(ae.Code),
+		StatusCode: ae.Status,
+		Msg:        ae.Msg,
+		Details:    map[string]string{"operation_id": info.opID},
+	}
+	if ae.Param != "" {
+		body.Details["param"] = ae.Param
+	}
+	if err := writeJSON(w, ae.Status, body); err != nil {
+		f.log.DebugContext(r.Context(), "writing error response", "err", err)
+	}
+}
+
 // toAPIError maps an error from a handler or the library to the status and ngrok code a
 // client sees. op names the operation (e.g. "members.remove"): a few library errors mean
 // different ngrok codes in different operations. perms names the permissions a denial
-// names (the Authorizer's registry). Library errors are *store.Error values: they are
-// told apart by kind (errors.Is) and code (store.CodeOf), never by their text.
+// names (the Authorizer's registry). Library errors are told apart by kind (errors.Is) and
+// code (store.CodeOf), never by their text.
 func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	switch {
+	case errors.Is(err, store.ErrUnauthenticated):
+		return authError(err)
+	case store.CodeOf(err) == credential.CodeVerifierUnavailable:
+		return newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
 	}
 	se := &store.Error{} // the sentinels alone carry neither code nor field
 	errors.As(err, &se)
@@ -198,6 +238,27 @@ func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 	return newError(http.StatusInternalServerError, codeInternal, "Internal server error.")
 }
 
+// authError maps a refused credential (store.ErrUnauthenticated: the HTTP layer's codes and
+// the Verifier's) to ngrok's 401 codes.
+func authError(err error) *apiError {
+	unauthorized := func(code int, msg string) *apiError { return newError(http.StatusUnauthorized, code, "%s", msg) }
+	switch store.CodeOf(err) {
+	case iamkit.CodeMissingCredentials:
+		return unauthorized(codeMissingAuth, "Your request has no Authorization header. Authenticate with an API key: 'Authorization: Bearer <API key>'.")
+	case iamkit.CodeBadAuthorization:
+		return unauthorized(codeBadAuthHeader, "The Authorization header could not be parsed: expected 'Bearer <API key>'.")
+	case iamkit.CodeCredentialIDAsToken:
+		return unauthorized(codeKeyIDAsToken, "You sent an API key's ID instead of the API key itself; use the token shown when the key was created.")
+	case credential.CodeMalformedToken:
+		return unauthorized(codeMalformedKey, "The API key you specified does not look like a valid API key.")
+	case credential.CodeWrongKind:
+		return unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
+	case credential.CodeOwnerInactive:
+		return errOwnerInactive()
+	}
+	return unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: unknown, revoked or expired.")
+}
+
 func errBusy() *apiError {
 	return newError(http.StatusServiceUnavailable, codeUnavailable, "The service is busy; retry the request.")
 }
@@ -254,70 +315,6 @@ func validationError(se *store.Error) *apiError {
 		return bad(codeBadID, "The ID given for %s is invalid: %s.", field, reason)
 	}
 	return bad(codeInvalidValue, "The value provided for the request parameter %s is invalid: %s.", field, reason)
-}
-
-// checkBotName gives ngrok's codes for the bot user names ngrok refuses (4109 empty, 4110
-// over botuser.MaxNameLen bytes); the library checks the rest (215).
-func checkBotName(name string) error {
-	switch {
-	case name == "":
-		return paramError(http.StatusBadRequest, codeBotNameEmpty, "name", "Bot user name must not be empty.")
-	case len(name) > botuser.MaxNameLen:
-		return paramError(http.StatusBadRequest, codeBotNameTooLong, "name", "Bot user name exceeds max length: %d bytes at most, got %d.", botuser.MaxNameLen, len(name))
-	}
-	return nil
-}
-
-// checkInvitationEmail gives ngrok's codes for an invitation email that is missing (4400) or
-// too long (4401), measured as identity.NormalizeEmail measures it; the library checks the
-// rest (215).
-func checkInvitationEmail(email string) error {
-	normalized := strings.ToLower(strings.TrimSpace(email))
-	switch {
-	case normalized == "":
-		return paramError(http.StatusBadRequest, codeEmailRequired, "email", "An email address is required.")
-	case len(normalized) > identity.MaxEmailLen:
-		return paramError(http.StatusBadRequest, codeEmailTooLong, "email", "The email address is too long: %d bytes at most, got %d.", identity.MaxEmailLen, len(normalized))
-	}
-	return nil
-}
-
-// checkMetadataSize gives ngrok's code for IdP metadata over sso.MaxMetadataSize (10031);
-// the library refuses what does not parse (10027).
-func checkMetadataSize(xml string) error {
-	if len(xml) > sso.MaxMetadataSize {
-		return paramError(http.StatusBadRequest, codeIdPMetadataSize, "metadata_xml", "The IdP metadata must be smaller than 16 KB: %d bytes at most, got %d.", sso.MaxMetadataSize, len(xml))
-	}
-	return nil
-}
-
-// deref is *roles, or nil for an absent list.
-func deref(roles *[]string) []string {
-	if roles == nil {
-		return nil
-	}
-	return *roles
-}
-
-// explainRoles turns the not-found of an operation that was given roles (field, e.g.
-// "roles") into a 400 naming the role, when one of them is no custom role of the account:
-// the request named a bad value; the member, invitation or bot user it acts on may well
-// exist. The library reports an unknown or foreign role ID as store.ErrNotFound, as it does
-// a missing record, so the account's roles are asked which it was. Other errors pass.
-func (s *server) explainRoles(ctx context.Context, by identity.Principal, field string, roles []string, err error) error {
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	for i, name := range roles {
-		if !strings.HasPrefix(name, "role_") {
-			continue // a built-in role's name, or no role ID: the library says what is wrong
-		}
-		if _, rerr := s.Authz.Role(ctx, by, name); errors.Is(rerr, store.ErrNotFound) || errors.Is(rerr, store.ErrInvalid) {
-			param := fmt.Sprintf("%s[%d]", field, i)
-			return paramError(http.StatusBadRequest, codeInvalidValue, param, "The value provided for the request parameter %s is invalid: the account has no role with this ID.", param)
-		}
-	}
-	return err
 }
 
 // deniedError maps an authorization denial: store.ErrDenied naming the permission in Field,

@@ -22,11 +22,11 @@ func (e *env) everyEventType() map[string]string {
 	live := map[string]string{}
 
 	// Account (created by bootstrap).
-	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	admin, err := e.iam.Directory().Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.d.Dir.ChangePlan(ctx, admin, identity.Enterprise().Name); err != nil {
+	if _, err := e.iam.Directory().ChangePlan(ctx, admin, identity.Enterprise().Name); err != nil {
 		e.t.Fatal(err)
 	}
 	live[e.boot.AccountID] = "/account"

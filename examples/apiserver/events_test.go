@@ -136,19 +136,19 @@ func TestEvents_PagingOverSparseLog(t *testing.T) {
 	rs, _ := e.readers()
 	dev := rs[0]
 	ctx := t.Context()
-	admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+	admin, err := e.iam.Directory().Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventsRead, err := e.d.Authz.Permission("events:read")
+	eventsRead, err := e.iam.Authorizer().Permission("events:read")
 	if err != nil {
 		t.Fatal(err)
 	}
-	role, err := e.d.Authz.CreateRole(ctx, admin, rbac.RoleSpec{Name: "hidden", Permissions: []rbac.Permission{eventsRead}})
+	role, err := e.iam.Authorizer().CreateRole(ctx, admin, rbac.RoleSpec{Name: "hidden", Permissions: []rbac.Permission{eventsRead}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bot, err := e.d.Bots.Create(ctx, admin, botuser.CreateParams{Name: "visible"})
+	bot, err := e.iam.BotUsers().Create(ctx, admin, botuser.CreateParams{Name: "visible"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +156,13 @@ func TestEvents_PagingOverSparseLog(t *testing.T) {
 	for _, run := range []int{1, 1500, 3, 2500, 1} {
 		changes++
 		name := "visible-" + strconv.Itoa(changes)
-		if _, err := e.d.Bots.Update(ctx, admin, bot.ID, botuser.UpdateParams{Name: &name}); err != nil { // bot_user_updated
+		if _, err := e.iam.BotUsers().Update(ctx, admin, bot.ID, botuser.UpdateParams{Name: &name}); err != nil { // bot_user_updated
 			t.Fatal(err)
 		}
 		for range run {
 			changes++
 			spec := rbac.RoleSpec{Name: role.Name, Description: "change " + strconv.Itoa(changes), Permissions: []rbac.Permission{eventsRead}}
-			if _, err := e.d.Authz.UpdateRole(ctx, admin, role.ID, spec); err != nil { // role_updated
+			if _, err := e.iam.Authorizer().UpdateRole(ctx, admin, role.ID, spec); err != nil { // role_updated
 				t.Fatal(err)
 			}
 		}

@@ -107,7 +107,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			name:   "member disabled",
 			caller: func(e *env, _ identity.Principal) string { return e.addMember("dev@example.com", rbac.RoleDeveloper) },
 			change: func(e *env, admin identity.Principal, id string) error {
-				_, err := e.d.Dir.DisableMember(e.t.Context(), admin, id)
+				_, err := e.iam.Directory().DisableMember(e.t.Context(), admin, id)
 				return err
 			},
 			code: "ERR_NGROK_636",
@@ -115,7 +115,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 		{
 			name: "bot user deactivated",
 			caller: func(e *env, admin identity.Principal) string {
-				b, err := e.d.Bots.Create(e.t.Context(), admin, botuser.CreateParams{Name: "ci"})
+				b, err := e.iam.BotUsers().Create(e.t.Context(), admin, botuser.CreateParams{Name: "ci"})
 				if err != nil {
 					e.t.Fatal(err)
 				}
@@ -123,7 +123,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			},
 			change: func(e *env, admin identity.Principal, id string) error {
 				inactive := false
-				_, err := e.d.Bots.Update(e.t.Context(), admin, id, botuser.UpdateParams{Active: &inactive})
+				_, err := e.iam.BotUsers().Update(e.t.Context(), admin, id, botuser.UpdateParams{Active: &inactive})
 				return err
 			},
 			code: "ERR_NGROK_636",
@@ -132,7 +132,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 			name:   "member removed",
 			caller: func(e *env, _ identity.Principal) string { return e.addMember("dev@example.com", rbac.RoleDeveloper) },
 			change: func(e *env, admin identity.Principal, id string) error {
-				return e.d.Dir.RemoveMember(e.t.Context(), admin, id)
+				return e.iam.Directory().RemoveMember(e.t.Context(), admin, id)
 			},
 			code: "ERR_NGROK_203",
 		},
@@ -144,7 +144,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 				return race
 			}))
 			ctx := t.Context()
-			admin, err := e.d.Dir.Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
+			admin, err := e.iam.Directory().Principal(ctx, e.boot.AccountID, e.boot.AdminUserID, identity.SourceSDK, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestCallerDeactivatedMidRequest(t *testing.T) {
 				if err := tc.change(e, admin, caller); err != nil {
 					t.Error(err)
 				}
-				if err := e.d.Authz.Sync(ctx); err != nil {
+				if err := e.iam.Authorizer().Sync(ctx); err != nil {
 					t.Error(err)
 				}
 			})

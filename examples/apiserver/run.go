@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,22 +12,20 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
-
-	"github.com/iamkit/iamkit/botuser"
-	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
 
 // config is what the command line sets.
 type config struct {
 	addr          string
-	redis         string
+	store         string // a storeopen spec: -store, or its alias -redis
 	baseURL       string
 	bootstrapJSON string
 	adminEmail    string
@@ -36,16 +37,20 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("apiserver", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&cfg.redis, "redis", "", "Redis to keep state in instead of memory: a redis:// URL, or a comma-separated list of Redis Cluster node addresses (host:port,host:port)")
+	stores := storeopen.AddFlags(fs, "to keep state in, which edges and other API servers may share")
 	fs.StringVar(&cfg.baseURL, "base-url", "", "external base URL of the API for the \"uri\" fields and SSO (default: http:// and the listen address; never taken from a request)")
-	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping an empty store, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
-	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator created on an empty store")
+	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping makes an API key, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
+	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if cfg.store, err = stores.Spec(); err != nil {
+		return config{}, err
 	}
 	cfg.baseURL = strings.TrimRight(cfg.baseURL, "/")
 	if cfg.baseURL != "" {
@@ -65,54 +70,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
-	st, closeStore, err := storeopen.Open(ctx, cfg.redis)
+	st, closeStore, err := storeopen.Open(ctx, cfg.store)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-
 	plans, err := identity.NewCatalog(examplePlans()...)
 	if err != nil {
 		return err
 	}
-	d, err := newDeps(st, plans, logger)
-	if err != nil {
-		return err
-	}
-	authz, verifier := d.Authz, d.Verifier
-
-	// The caches follow the store's change feed until the server has shut down.
-	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	defer func() { stopBackground(); wg.Wait() }()
-	follow := func(name string, run func(context.Context) error) {
-		wg.Go(func() {
-			if err := run(bg); err != nil && bg.Err() == nil {
-				logger.Error("change feed follower stopped", "follower", name, "err", err)
-			}
-		})
-	}
-	follow("authorizer", authz.Run)
-	follow("verifier", verifier.Run)
-	// Deleting a bot user or removing a member leaves its credentials to the purger, which
-	// deletes them in batches with their *_deleted events (they are refused from the
-	// deletion on).
-	follow("purger", d.Purger.Run)
-
-	boot, err := bootstrap(ctx, d.Dir, d.Creds, cfg.adminEmail)
-	if err != nil {
-		return err
-	}
-	if boot.APIKey != "" && cfg.bootstrapJSON != "" {
-		if err := writeBootstrapJSON(cfg.bootstrapJSON, boot); err != nil {
-			return err
-		}
-	}
-
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	base := cfg.baseURL
 	if base == "" {
 		base = "http://" + ln.Addr().String()
@@ -120,20 +91,46 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			logger.Warn("listening on every interface: the links in responses name the unspecified address; set -base-url to the one clients use", "base_url", base)
 		}
 	}
-	d.BaseURL = base
-	if d.SSO, err = newSSODeps(st, authz, base, logger); err != nil {
-		ln.Close()
+
+	iam, ssoBase, err := newIAM(st, plans, base, logger)
+	if err != nil {
 		return err
 	}
-	tunnelAddr, stopTunnel, err := startTunnel(bg, cfg, verifier, logger)
+	// The caches follow the store's change feed, and the purger deletes the credentials of
+	// removed owners, until Close, which runs before the store closes.
+	if err := iam.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := iam.Close(closeCtx); err != nil {
+			logger.Error("iamkit stopped", "err", err)
+		}
+	}()
+
+	b, err := iam.Bootstrap(ctx, bootstrapSpec(cfg.adminEmail))
 	if err != nil {
-		ln.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	boot := resultOf(b)
+	if boot.APIKey != "" && cfg.bootstrapJSON != "" {
+		if err := writeBootstrapJSON(cfg.bootstrapJSON, boot); err != nil {
+			return err
+		}
+	}
+
+	// Requests and the tunnel edge run in the background context, which ends after the
+	// server has shut down.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	tunnelAddr, stopTunnel, err := startTunnel(bg, cfg, iam.Verifier(), logger)
+	if err != nil {
 		return err
 	}
 	defer stopTunnel()
-	handler, err := newServer(d)
+	handler, err := newServer(deps{IAM: iam, SSOBaseURL: ssoBase, Logger: logger, BaseURL: base})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	printBanner(stdout, base, tunnelAddr, cfg, boot)
@@ -164,7 +161,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	<-served
-	verifier.FlushUsage(shutdownCtx)
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -177,29 +173,30 @@ func examplePlans() []identity.Plan {
 	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}
 }
 
-// newDeps builds the library services over st, for accounts on plans.
-func newDeps(st store.Store, plans *identity.Catalog, logger *slog.Logger) (deps, error) {
-	d := deps{Logger: logger}
-	var err error
-	if d.Authz, err = rbac.New(st, plans, rbac.WithLogger(logger)); err != nil {
-		return deps{}, err
+// newIAM builds the library over st, for accounts on plans, with its HTTP layer writing
+// ngrok's error body, and with SSO under base when the sso package accepts base (https, or
+// http on loopback); on any other base SSO is left out, with a warning. Dashboard sessions are
+// signed with a key made here, so they end when the process does. It returns the SSO base
+// ("" without SSO). opts come first: the server's own options override them.
+func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.Logger, opts ...iamkit.Option) (*iamkit.IAM, string, error) {
+	perms, err := rbac.NewPermissions()
+	if err != nil {
+		return nil, "", err
 	}
-	if d.Dir, err = identity.New(st, d.Authz, identity.WithLogger(logger)); err != nil {
-		return deps{}, err
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", fmt.Errorf("sso: session key: %w", err)
 	}
-	if d.Bots, err = botuser.New(st, d.Authz, botuser.WithLogger(logger)); err != nil {
-		return deps{}, err
+	opts = append(opts[:len(opts):len(opts)], iamkit.WithLogger(logger), iamkit.WithPermissions(perms),
+		iamkit.WithErrorFormat(ngrokErrors{perms: perms, log: logger}.write))
+	iam, err := iamkit.New(st, plans, append(opts, iamkit.WithSSO(base, key))...)
+	var se *store.Error
+	if errors.As(err, &se) && se.Code == sso.CodeConfigInvalid && se.Field == "base_url" {
+		logger.Warn("SSO disabled: set -base-url to the server's https URL to enable it", "base_url", base, "err", err)
+		iam, err = iamkit.New(st, plans, opts...)
+		return iam, "", err
 	}
-	if d.Creds, err = credential.NewService(st, d.Authz, credential.WithLogger(logger)); err != nil {
-		return deps{}, err
-	}
-	if d.Verifier, err = credential.NewVerifier(st, credential.WithLogger(logger)); err != nil {
-		return deps{}, err
-	}
-	if d.Purger, err = credential.NewPurger(st, credential.WithLogger(logger)); err != nil {
-		return deps{}, err
-	}
-	return d, nil
+	return iam, base, err
 }
 
 func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstrapResult) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamkit/iamkit/examples/internal/storeopen"
 )
 
 // TestRunBootstrap starts the server as main does, on a free loopback port with
@@ -122,5 +124,11 @@ func TestRunFlags(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"-redis", "redis://127.0.0.1:1"}, out); err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("run with an unreachable Redis: %v", err)
+	}
+	if err := run(t.Context(), []string{"-store", "postgres://127.0.0.1:1/x", "-redis", "redis://127.0.0.1:1"}, out); !errors.Is(err, storeopen.ErrSpec) {
+		t.Fatalf("run with -store and -redis naming different stores: %v, want storeopen.ErrSpec", err)
+	}
+	if err := run(t.Context(), []string{"-store", "mysql://127.0.0.1/x"}, out); !errors.Is(err, storeopen.ErrSpec) {
+		t.Fatalf("run with -store naming no store it knows: %v, want storeopen.ErrSpec", err)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -13,24 +13,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamkit/iamkit/botuser"
-	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
 
-// deps are what the HTTP API is built from. SSO is optional: nil leaves the SSO resources
-// and SAML endpoints out.
+// deps are what the HTTP API is built from.
 type deps struct {
-	Dir      *identity.Directory
-	Authz    *rbac.Authorizer
-	Bots     *botuser.Service
-	Creds    *credential.Service
-	Verifier *credential.Verifier
-	Purger   *credential.Purger // run by run, not used by the handlers
-	SSO      *ssoDeps
-	Logger   *slog.Logger
+	// IAM is every library service, with its HTTP layer: it authenticates API keys, authorizes,
+	// and writes errors in ngrok's body (newIAM sets it up so). Its SSO, when it has one, adds
+	// the SSO resources and the SAML endpoints.
+	IAM *iamkit.IAM
+	// SSOBaseURL is the base URL the IAM's SSO was set up with (what the IdP sees).
+	SSOBaseURL string
+	Logger     *slog.Logger
 	// BaseURL is the external base of every "uri" and "next_page_uri" (e.g.
 	// "https://api.example.com"): configuration, never the request's Host, so that a client
 	// cannot be sent elsewhere by a forged header. Required; checkBaseURL says what it may be.
@@ -47,6 +45,7 @@ const (
 
 type server struct {
 	deps
+	sso     *sso.Handler // nil without SSO
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern -> methods, for 405 answers
 }
@@ -61,8 +60,8 @@ type call struct {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 
 // newServer returns the HTTP API: ngrok's API v2 for bot users and credentials and iamkit's
-// own resources, each request authenticated by an API key and authorized by the Authorizer.
-// It fails if d.BaseURL is not an acceptable base URL (checkBaseURL).
+// own resources, each request authenticated by an API key and authorized by d.IAM's HTTP
+// layer. It fails if d.BaseURL is not an acceptable base URL (checkBaseURL).
 func newServer(d deps) (http.Handler, error) {
 	if err := checkBaseURL(d.BaseURL); err != nil {
 		return nil, err
@@ -72,20 +71,26 @@ func newServer(d deps) (http.Handler, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{deps: d, mux: http.NewServeMux(), methods: map[string][]string{}}
+	if svc := d.IAM.SSO(); svc != nil {
+		var err error
+		if s.sso, err = sso.NewHandler(svc, loggedIn(d.IAM.Sessions())); err != nil {
+			return nil, fmt.Errorf("sso: %w", err)
+		}
+	}
 	s.routes()
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "The method %s is not allowed on %s.", r.Method, r.URL.Path))
+			s.IAM.WriteError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "The method %s is not allowed on %s.", r.Method, r.URL.Path))
 		})
 	}
-	notFound := func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound()) }
+	notFound := func(w http.ResponseWriter, r *http.Request) { s.IAM.WriteError(w, r, errNotFound()) }
 	s.mux.HandleFunc("/", notFound)
-	if s.SSO != nil {
+	if s.sso != nil {
 		// A subtree pattern ("/sso/") makes the mux redirect its bare path ("/sso") to it;
 		// the API answers that path as any other it does not serve.
-		if bare := strings.TrimSuffix(s.SSO.Handler.Pattern(), "/"); bare != "" {
+		if bare := strings.TrimSuffix(s.sso.Pattern(), "/"); bare != "" {
 			s.mux.HandleFunc(bare, notFound)
 		}
 	}
@@ -109,10 +114,10 @@ func (s *server) guard(next http.Handler) http.Handler {
 		switch {
 		case requestHeaderBytes(r) > maxRequestHeaderBytes:
 			w.Header().Set("Connection", "close")
-			s.writeError(w, r, newError(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
+			s.IAM.WriteError(w, r, newError(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
 				"The request line and headers are larger than %d bytes.", maxRequestHeaderBytes))
 		case !isCleanPath(r.URL.EscapedPath()):
-			s.writeError(w, r, errNotFound())
+			s.IAM.WriteError(w, r, errNotFound())
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -208,7 +213,7 @@ func (s *server) routes() {
 
 	s.handle("GET /events", "events.list", rbac.EventsRead, s.listEvents)
 
-	if s.SSO != nil {
+	if s.sso != nil {
 		s.ssoRoutes()
 	}
 }
@@ -220,81 +225,39 @@ const authenticatedOnly rbac.Permission = 0
 
 // handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
 // key whose owner holds perm in the key's account (unless perm is authenticatedOnly); then h
-// runs, and an error it returns is written as ngrok's error body.
+// runs, and an error it returns is written as ngrok's error body (the IAM's ErrorFormat).
 func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := iamkit.PrincipalFrom(r.Context())
 		info := infoOf(r.Context())
-		info.op = op
-		c, err := s.admit(r, perm)
-		if err == nil {
-			info.principalID, info.credentialID = c.principal.ID, c.principal.CredentialID
-			c.op = op
-			err = h(w, r, c)
-		}
-		if err != nil {
-			s.writeError(w, r, err)
+		info.principalID, info.credentialID = p.ID, p.CredentialID
+		if err := h(w, r, &call{op: op, principal: p, base: s.BaseURL}); err != nil {
+			s.IAM.WriteError(w, r, err)
 		}
 	})
-}
-
-// admit checks the version header, authenticates the API key and authorizes perm.
-func (s *server) admit(r *http.Request, perm rbac.Permission) (*call, error) {
-	ctx := r.Context()
-	switch v, ok := r.Header["Ngrok-Version"]; {
-	case !ok || len(v) == 0 || v[0] == "":
-		return nil, newError(http.StatusBadRequest, codeMissingVersion, "Your request has not specified an API version. Please include the version you wish to use in the Ngrok-Version header. Supported versions: 2.")
-	case strings.TrimSpace(v[0]) != "2":
-		return nil, newError(http.StatusBadRequest, codeBadVersion, "The API version in the Ngrok-Version header is not supported. Supported versions: 2.")
-	}
-	p, err := s.authenticate(ctx, r.Header.Get("Authorization"))
-	if err != nil {
-		return nil, err
-	}
 	if perm != authenticatedOnly {
-		if err := s.Authz.Require(ctx, p, perm); err != nil {
-			return nil, err
-		}
+		next = s.IAM.RequirePermission(perm)(next)
 	}
-	return &call{principal: p, base: s.BaseURL}, nil
+	next = s.IAM.BearerAuthKind(store.APIKey)(next)
+	s.mux.Handle(pattern, s.operation(op, next))
 }
 
-// authenticate verifies a bearer API key and returns its owner as the acting principal, with
-// source "api" and the key's credential ID, as audit events record it: the Verifier's
-// Result names the owner, so that no store read is needed on a cache hit (the Authorizer
-// then checks that the owner is still an active member). Its errors never include the
-// header's value.
-func (s *server) authenticate(ctx context.Context, header string) (identity.Principal, error) {
-	unauthorized := func(code int, msg string) error { return newError(http.StatusUnauthorized, code, "%s", msg) }
-	if header == "" {
-		return identity.Principal{}, unauthorized(codeMissingAuth, "Your request has no Authorization header. Authenticate with an API key: 'Authorization: Bearer <API key>'.")
-	}
-	scheme, token, ok := strings.Cut(header, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return identity.Principal{}, unauthorized(codeBadAuthHeader, "The Authorization header could not be parsed: expected 'Bearer <API key>'.")
-	}
-	if strings.HasPrefix(token, "ak_") {
-		return identity.Principal{}, unauthorized(codeKeyIDAsToken, "You sent an API key's ID instead of the API key itself; use the token shown when the key was created.")
-	}
-	res, err := s.Verifier.Verify(ctx, store.APIKey, token)
-	switch {
-	case err == nil:
-	case errors.Is(err, credential.ReasonMalformed):
-		return identity.Principal{}, unauthorized(codeMalformedKey, "The API key you specified does not look like a valid API key.")
-	case errors.Is(err, credential.ReasonWrongKind):
-		return identity.Principal{}, unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
-	case errors.Is(err, credential.ReasonOwnerInactive):
-		return identity.Principal{}, errOwnerInactive()
-	case errors.Is(err, credential.ReasonUnavailable):
-		return identity.Principal{}, newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
-	case errors.Is(err, store.ErrUnauthenticated):
-		return identity.Principal{}, unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: unknown, revoked or expired.")
-	default:
-		return identity.Principal{}, err
-	}
-	return res.Principal(identity.SourceAPI), nil
+// operation names the request's operation, for its error body and its log line, and checks
+// its Ngrok-Version header before next authenticates it.
+func (s *server) operation(op string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r.Context()).op = op
+		switch v, ok := r.Header["Ngrok-Version"]; {
+		case !ok || len(v) == 0 || v[0] == "":
+			s.IAM.WriteError(w, r, newError(http.StatusBadRequest, codeMissingVersion, "Your request has not specified an API version. Please include the version you wish to use in the Ngrok-Version header. Supported versions: 2."))
+		case strings.TrimSpace(v[0]) != "2":
+			s.IAM.WriteError(w, r, newError(http.StatusBadRequest, codeBadVersion, "The API version in the Ngrok-Version header is not supported. Supported versions: 2."))
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // sync makes the Verifier and the Authorizer reflect a write that just committed, so that the
@@ -303,11 +266,8 @@ func (s *server) authenticate(ctx context.Context, header string) (identity.Prin
 func (s *server) sync(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := s.Verifier.Sync(ctx); err != nil {
-		s.Logger.WarnContext(ctx, "verifier sync", "err", err)
-	}
-	if err := s.Authz.Sync(ctx); err != nil {
-		s.Logger.WarnContext(ctx, "authorizer sync", "err", err)
+	if err := s.IAM.Sync(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "sync", "err", err)
 	}
 }
 
@@ -315,28 +275,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
-}
-
-// writeError writes err as ngrok's error body, with the request's operation ID.
-func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	info := infoOf(r.Context())
-	ae := toAPIError(info.op, s.Authz.Permissions(), err)
-	if ae.Status >= 500 {
-		// Library errors never hold a secret, and request bodies are not in them.
-		s.Logger.ErrorContext(r.Context(), "request failed", "op", info.op, "operation_id", info.opID, "err", err)
-	}
-	body := errorJSON{
-		ErrorCode:  "ERR_NGROK_" + strconv.Itoa(ae.Code),
-		StatusCode: ae.Status,
-		Msg:        ae.Msg,
-		Details:    map[string]string{"operation_id": info.opID},
-	}
-	if ae.Param != "" {
-		body.Details["param"] = ae.Param
-	}
-	if err := writeJSON(w, ae.Status, body); err != nil {
-		s.Logger.DebugContext(r.Context(), "writing error response", "err", err)
-	}
 }
 
 // list is one page of a newest-first listing, fetched with one extra item to know whether

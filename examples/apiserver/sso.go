@@ -1,10 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -12,38 +8,6 @@ import (
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
-
-// ssoDeps are the SSO service, its SAML endpoints and the base URL they are published under.
-type ssoDeps struct {
-	Service *sso.Service
-	Handler *sso.Handler
-	BaseURL string // what the IdP sees: entity IDs and ACS URLs start with it
-}
-
-// newSSODeps builds SAML single sign-on on base, the server's external URL. The sso package
-// accepts only an https base (or http on loopback, for trying it out); on any other base SSO
-// is left out, with a warning. Dashboard sessions are signed with a key made at startup, so
-// they end when the process does.
-func newSSODeps(st store.Store, authz *rbac.Authorizer, base string, logger *slog.Logger) (*ssoDeps, error) {
-	svc, err := sso.New(st, authz, base, sso.WithLogger(logger))
-	if err != nil {
-		logger.Warn("SSO disabled: set -base-url to the server's https URL to enable it", "base_url", base, "err", err)
-		return nil, nil
-	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("sso: session key: %w", err)
-	}
-	sessions, err := sso.NewSessions(svc, key)
-	if err != nil {
-		return nil, fmt.Errorf("sso: %w", err)
-	}
-	h, err := sso.NewHandler(svc, loggedIn(sessions))
-	if err != nil {
-		return nil, fmt.Errorf("sso: %w", err)
-	}
-	return &ssoDeps{Service: svc, Handler: h, BaseURL: base}, nil
-}
 
 // loggedIn finishes an SSO login: it issues the dashboard session in a cookie, as a dashboard
 // would, and, this server having no dashboard, shows who signed in instead of redirecting.
@@ -64,7 +28,7 @@ func loggedIn(sessions *sso.Sessions) sso.LoginFunc {
 }
 
 func (s *server) ssoRoutes() {
-	s.mux.Handle(s.SSO.Handler.Pattern(), s.SSO.Handler)
+	s.mux.Handle(s.sso.Pattern(), s.sso)
 
 	s.handle("POST /identity_providers", "identity_providers.create", rbac.SSOManage, s.createIdP)
 	s.handle("GET /identity_providers", "identity_providers.list", rbac.SSORead, s.listIdPs)
@@ -90,7 +54,7 @@ type identityProviderJSON struct {
 }
 
 func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON, error) {
-	sp, err := sso.NewServiceProvider(s.SSO.BaseURL, p.AccountID, p.ID)
+	sp, err := sso.NewServiceProvider(s.SSOBaseURL, p.AccountID, p.ID)
 	if err != nil {
 		return identityProviderJSON{}, err
 	}
@@ -98,7 +62,7 @@ func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON
 		IdentityProviderObject: sso.IdentityProviderObjectOf(p),
 		URI:                    c.base + "/identity_providers/" + p.ID, MetadataXML: p.MetadataXML,
 		SPEntityID: sp.EntityID, SPMetadataURL: sp.MetadataURL, ACSURL: sp.ACSURL,
-		LoginURL: s.SSO.BaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
+		LoginURL: s.SSOBaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login",
 	}, nil
 }
 
@@ -141,7 +105,7 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := checkMetadataSize(in.MetadataXML); err != nil {
 		return err
 	}
-	p, err := s.SSO.Service.CreateIdentityProvider(r.Context(), c.principal, sso.IdPParams{
+	p, err := s.IAM.SSO().CreateIdentityProvider(r.Context(), c.principal, sso.IdPParams{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
 		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
@@ -160,7 +124,7 @@ func (s *server) listIdPs(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	idps, err := s.SSO.Service.IdentityProviders(r.Context(), c.principal, plusOne(p))
+	idps, err := s.IAM.SSO().IdentityProviders(r.Context(), c.principal, plusOne(p))
 	if err != nil {
 		return err
 	}
@@ -182,7 +146,7 @@ func (s *server) getIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	id := pathID(r)
-	p, err := s.SSO.Service.IdentityProvider(r.Context(), c.principal, id)
+	p, err := s.IAM.SSO().IdentityProvider(r.Context(), c.principal, id)
 	if err != nil {
 		return err
 	}
@@ -211,7 +175,7 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 			return err
 		}
 	}
-	p, err := s.SSO.Service.UpdateIdentityProvider(r.Context(), c.principal, id, u)
+	p, err := s.IAM.SSO().UpdateIdentityProvider(r.Context(), c.principal, id, u)
 	if err != nil {
 		return s.explainRoles(r.Context(), c.principal, "default_roles", deref(in.DefaultRoles), err)
 	}
@@ -223,7 +187,7 @@ func (s *server) deleteIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	id := pathID(r)
-	if err := s.SSO.Service.DeleteIdentityProvider(r.Context(), c.principal, id); err != nil {
+	if err := s.IAM.SSO().DeleteIdentityProvider(r.Context(), c.principal, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -251,7 +215,7 @@ func (s *server) getSSOSettings(w http.ResponseWriter, r *http.Request, c *call)
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
-	st, err := s.SSO.Service.Settings(r.Context(), c.principal)
+	st, err := s.IAM.SSO().Settings(r.Context(), c.principal)
 	if err != nil {
 		return err
 	}
@@ -266,11 +230,20 @@ func (s *server) updateSSOSettings(w http.ResponseWriter, r *http.Request, c *ca
 	if in.Provisioning == nil && in.Enforcement == nil {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")
 	}
-	st, err := s.SSO.Service.UpdateSettings(r.Context(), c.principal, sso.SettingsUpdate{
+	st, err := s.IAM.SSO().UpdateSettings(r.Context(), c.principal, sso.SettingsUpdate{
 		Provisioning: in.Provisioning, Enforcement: in.Enforcement,
 	})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, settingsOut(c, st))
+}
+
+// checkMetadataSize gives ngrok's code for IdP metadata over sso.MaxMetadataSize (10031);
+// the library refuses what does not parse (10027).
+func checkMetadataSize(xml string) error {
+	if len(xml) > sso.MaxMetadataSize {
+		return paramError(http.StatusBadRequest, codeIdPMetadataSize, "metadata_xml", "The IdP metadata must be smaller than 16 KB: %d bytes at most, got %d.", sso.MaxMetadataSize, len(xml))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -16,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store/memstore"
 )
 
 type idpOutT struct {
@@ -168,7 +172,7 @@ func TestSSOSessionCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions, err := sso.NewSessions(e.d.SSO.Service, key)
+	sessions, err := sso.NewSessions(e.iam.SSO(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +190,49 @@ func TestSSOSessionCookie(t *testing.T) {
 	if _, err := sessions.VerifySession(t.Context(), e.boot.AccountID, c.Value); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSSOLeftOutWithoutHTTPS: on a base URL the sso package refuses (plain http off loopback)
+// the server runs without SSO, says so in its log, and serves neither the SSO resources nor
+// the SAML endpoints.
+func TestSSOLeftOutWithoutHTTPS(t *testing.T) {
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plans, err := identity.NewCatalog(examplePlans()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "http://api.example.com"
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	iam, ssoBase, err := newIAM(st, plans, base, logger)
+	if err != nil || iam.SSO() != nil || iam.Sessions() != nil || ssoBase != "" {
+		t.Fatalf("newIAM on %s: SSO %v under %q (%v), want none", base, iam.SSO(), ssoBase, err)
+	}
+	if !strings.Contains(logs.String(), "SSO disabled") {
+		t.Fatalf("no warning in the log:\n%s", logs)
+	}
+	ctx := t.Context()
+	if err := iam.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer iam.Close(context.Background())
+	b, err := iam.Bootstrap(ctx, bootstrapSpec("admin@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newServer(deps{IAM: iam, Logger: logger, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	e := &env{t: t, srv: srv, key: resultOf(b).APIKey}
+	e.req("GET", "/bot_users", nil).want(http.StatusOK, nil)
+	e.req("GET", "/identity_providers", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+	e.req("GET", "/sso_settings", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+	e.req("GET", "/sso/"+b.Account.ID+"/idp_x/login", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 }

@@ -8,10 +8,11 @@
 //
 // Usage:
 //
-//	go run ./examples/sshedge [-addr 127.0.0.1:2222] [-host-key PATH] [-redis URL]
+//	go run ./examples/sshedge [-addr 127.0.0.1:2222] [-host-key PATH] [-store URL]
 //	go run ./examples/sshedge -authorized-key ~/.ssh/id_ed25519.pub [-acl bind:127.0.0.1:8080]
 //
-// With -redis the edge reads the SSH credentials an API server writes to the same Redis.
+// With -store (or its older alias -redis) the edge reads the SSH credentials an API server
+// writes to the same Redis or PostgreSQL.
 // Without it the edge keeps its state in memory, and -authorized-key registers a public key
 // there, as an SSH credential of a demo bot user, with the ACL -acl.
 //

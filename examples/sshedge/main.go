@@ -40,8 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:2222", "address to listen on")
 	hostKeyPath := fs.String("host-key", "", "host private key file (default: a new ed25519 key each run)")
-	redisURL := fs.String("redis", "", "Redis to share state with the API server: redis://host:port/db, "+
-		"rediss://..., or host:port[,host:port...] for Redis Cluster (default: in memory)")
+	stores := storeopen.AddFlags(fs, "to share with the API server (default: in memory)")
 	authorizedKey := fs.String("authorized-key", "", "in-memory mode: a public key file (id_*.pub) to register "+
 		"as the SSH credential of a demo bot user")
 	acl := fs.String("acl", "bind:127.0.0.1:8080", "in-memory mode: comma-separated ACL of that credential")
@@ -59,12 +58,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := storeopen.Open(ctx, *redisURL)
+	spec, err := stores.Spec()
+	if err != nil {
+		return err
+	}
+	st, closeStore, err := storeopen.Open(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	if *redisURL == "" {
+	if storeopen.InMemory(spec) {
 		if *authorizedKey == "" {
 			log.Warn("in-memory store and no -authorized-key: no key can log in")
 		} else if err := seedDemo(ctx, st, *authorizedKey, splitList(*acl), *addr, stdout); err != nil {

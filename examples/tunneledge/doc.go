@@ -5,11 +5,12 @@
 //
 // Usage:
 //
-//	go run ./examples/tunneledge [-addr 127.0.0.1:4443] [-redis URL] [-acl RULES]
+//	go run ./examples/tunneledge [-addr 127.0.0.1:4443] [-store URL] [-acl RULES]
 //	go run ./examples/tunneledge -agent -bind HOST [-addr 127.0.0.1:4443]
 //
-// With -redis the edge verifies authtokens against the Redis that an API server writes to
-// (examples/apiserver -redis with the same URL). Without it the edge keeps its state in memory
+// With -store (or its older alias -redis) the edge verifies authtokens against the Redis or
+// PostgreSQL that an API server writes to (examples/apiserver -store with the same URL).
+// Without it the edge keeps its state in memory
 // and, since nothing else can write there, creates a demo account with a bot user and an
 // authtoken whose ACL is -acl, and prints the token.
 //

@@ -41,8 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tunneledge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4443", "address to listen on (with -agent: the edge to dial)")
-	redisURL := fs.String("redis", "", "Redis to share state with the API server: redis://host:port/db, "+
-		"rediss://..., or host:port[,host:port...] for Redis Cluster (default: in memory, with a demo account)")
+	stores := storeopen.AddFlags(fs, "to share with the API server (default: in memory, with a demo account)")
 	acl := fs.String("acl", "bind:*.demo.example.com", "comma-separated ACL of the demo authtoken (in-memory mode only)")
 	interval := fs.Duration("check-interval", tunnel.DefaultCheckInterval, "how often open sessions are re-verified")
 	agent := fs.Bool("agent", false, "act as an agent: open a session with the authtoken in $"+tokenEnv)
@@ -60,12 +59,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, *addr, os.Getenv(tokenEnv), *bind, stdout)
 	}
 
-	st, closeStore, err := storeopen.Open(ctx, *redisURL)
+	spec, err := stores.Spec()
+	if err != nil {
+		return err
+	}
+	st, closeStore, err := storeopen.Open(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	if *redisURL == "" {
+	if storeopen.InMemory(spec) {
 		if err := seedDemo(ctx, st, splitList(*acl), *addr, stdout); err != nil {
 			return fmt.Errorf("demo account: %w", err)
 		}

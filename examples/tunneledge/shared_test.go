@@ -6,45 +6,45 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
-
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/examples/tunneledge/tunnel"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/pgtest"
 	"github.com/iamkit/iamkit/internal/redistest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
-	"github.com/iamkit/iamkit/store/redisstore"
 )
 
-// startRedis gives the test a Redis of its own (the edge writes under the default key
-// prefix) and a client for it.
-func startRedis(t *testing.T) (addr string, rdb *redis.Client) {
-	t.Helper()
-	srv := redistest.Start(t, redistest.WithPrivate())
-	rdb = redis.NewClient(&redis.Options{
-		Addr:                     srv.Addr,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	t.Cleanup(func() { rdb.Close() })
-	return srv.Addr, rdb
+// TestSharedStore is the deployment the README describes: something else (here the test,
+// standing in for the API server) writes to a shared store, and the edge started with -store
+// (or its alias -redis) on the same store verifies against it and sees revocations.
+func TestSharedStore(t *testing.T) {
+	for _, c := range []struct {
+		name, flag string
+		spec       func(t *testing.T) string
+	}{
+		// The edge writes under redisstore's default key prefix: a Redis of its own.
+		{"redis", "-redis", func(t *testing.T) string { return redistest.Start(t, redistest.WithPrivate()).URL }},
+		{"postgres", "-store", func(t *testing.T) string { return pgtest.Start(t).Database(t) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testSharedStore(t, c.flag, c.spec(t))
+		})
+	}
 }
 
-// TestSharedRedis is the deployment the README describes: something else (here the test,
-// standing in for the API server) writes to Redis, and the edge started with -redis verifies
-// against it and sees revocations.
-func TestSharedRedis(t *testing.T) {
-	redisAddr, rdb := startRedis(t)
+// testSharedStore opens spec as the API server would, writes a bot user's authtoken there, and
+// runs the edge with flag set to spec: a session opens with the token, and closes when the
+// token is deleted.
+func testSharedStore(t *testing.T, flag, spec string) {
 	ctx := t.Context()
-
-	// The API server's side: its own store on the same Redis, default prefix and shards.
-	st, err := redisstore.New(ctx, rdb)
+	st, closeStore, err := storeopen.Open(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer closeStore()
 	plans, err := identity.NewCatalog(identity.PayAsYouGo())
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +87,12 @@ func TestSharedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The edge, as `go run ./examples/tunneledge -redis redis://...` runs it.
+	// The edge, as `go run ./examples/tunneledge -store URL` runs it.
 	addr := freeAddr(t)
 	edgeCtx, stopEdge := context.WithCancel(ctx)
 	edgeDone := make(chan error, 1)
 	go func() {
-		edgeDone <- run(edgeCtx, []string{"-addr", addr, "-redis", "redis://" + redisAddr}, t.Output(), t.Output())
+		edgeDone <- run(edgeCtx, []string{"-addr", addr, flag, spec}, t.Output(), t.Output())
 	}()
 	defer func() {
 		stopEdge()
@@ -131,7 +131,7 @@ func TestSharedRedis(t *testing.T) {
 	}
 	select {
 	case err := <-waited:
-		t.Logf("revocation to close, through Redis: %v (%v)", time.Since(start), err)
+		t.Logf("revocation to close, through the shared store: %v (%v)", time.Since(start), err)
 		// Revoked, as the edge had the credential cached; unknown (107) if a feed gap had
 		// flushed its cache in between.
 		var te *tunnel.Error
@@ -139,6 +139,6 @@ func TestSharedRedis(t *testing.T) {
 			t.Errorf("closing reason %v, want revoked", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("session still open 5s after its authtoken was revoked in Redis")
+		t.Fatal("session still open 5s after its authtoken was revoked in the shared store")
 	}
 }
