@@ -113,14 +113,16 @@ func idPrefix(k store.CredentialKind) (id.Prefix, error) {
 		return id.Authtoken, nil
 	case store.APIKey:
 		return id.APIKey, nil
+	case store.AccessToken:
+		return id.AccessToken, nil
 	case store.SSHCredential:
 		return id.SSHCredential, nil
 	}
-	return "", store.Invalid("kind", store.CodeInvalidValue, 0, "must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)
+	return "", store.Invalid("kind", store.CodeInvalidValue, 0, "must be %q, %q, %q or %q", store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential)
 }
 
-// KindOf returns the kind of a credential ID (cr_, ak_ or sshcr_), or an error matching
-// store.ErrInvalid for field "id" when it is no credential's ID.
+// KindOf returns the kind of a credential ID (cr_, ak_, pat_ or sshcr_), or an error
+// matching store.ErrInvalid for field "id" when it is no credential's ID.
 func KindOf(credentialID string) (store.CredentialKind, error) {
 	pre, err := id.PrefixOf(credentialID)
 	if err == nil {
@@ -129,11 +131,13 @@ func KindOf(credentialID string) (store.CredentialKind, error) {
 			return store.Authtoken, nil
 		case id.APIKey:
 			return store.APIKey, nil
+		case id.AccessToken:
+			return store.AccessToken, nil
 		case id.SSHCredential:
 			return store.SSHCredential, nil
 		}
 	}
-	return "", store.Invalid("id", store.CodeInvalidValue, 0, "must be a credential's id (%s_, %s_ or %s_)", id.Authtoken, id.APIKey, id.SSHCredential)
+	return "", store.Invalid("id", store.CodeInvalidValue, 0, "must be a credential's id (%s_, %s_, %s_ or %s_)", id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential)
 }
 
 func checkText(description, metadata *string) error {
