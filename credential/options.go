@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -26,6 +27,16 @@ type config struct {
 	batch    int
 	poll     time.Duration
 	follower *store.Follower
+	authz    *rbac.Authorizer
+}
+
+// permissions returns the permission registry that compiles access tokens' scopes: the
+// Authorizer's (WithAuthorizer), else the built-ins alone.
+func (c config) permissions() (*rbac.Permissions, error) {
+	if c.authz != nil {
+		return c.authz.Permissions(), nil
+	}
+	return rbac.NewPermissions()
 }
 
 func newConfig(opts []Option) config {
@@ -120,6 +131,13 @@ func WithPurgeBatch(n int) Option { return func(c *config) { c.batch = n } }
 // WithPurgePoll sets how often a running Purger looks for tombstones when the change feed
 // has not woken it (Purger; default DefaultPurgePoll).
 func WithPurgePoll(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithAuthorizer gives a Verifier the deployment's Authorizer (the one the Service uses):
+// its permission registry compiles access tokens' scopes (Result.Scope), and VerifyAgent asks
+// it whether an access token's owner may still start agent sessions. Without it the
+// Verifier compiles scopes with the built-in permissions alone (a scope naming an embedder's
+// permission allows nothing) and VerifyAgent refuses every access token. (Verifier.)
+func WithAuthorizer(a *rbac.Authorizer) Option { return func(c *config) { c.authz = a } }
 
 // WithFollower makes a Verifier's cache, or a Purger's wake-ups, follow the change feed
 // through f, shared with other caches (the Authorizer's): f must not be running yet, and
