@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -71,6 +72,45 @@ func parseAllowedIP(s string) (netip.Prefix, string) {
 // immutable and safe for concurrent use.
 type AllowList struct {
 	prefixes []netip.Prefix
+	// The prefixes compiled per family into masked words, so that matching an address is a
+	// few ANDs and compares per prefix of its family only.
+	v4 []prefix4
+	v6 []prefix6
+}
+
+// prefix4 is an IPv4 prefix: an address matches when addr&mask == net.
+type prefix4 struct{ net, mask uint32 }
+
+// prefix6 is an IPv6 prefix, in two 64-bit halves.
+type prefix6 struct{ netHi, netLo, maskHi, maskLo uint64 }
+
+// compile adds p to a's per-family lists.
+func (a *AllowList) compile(p netip.Prefix) {
+	if p.Addr().Is4() {
+		b := p.Addr().As4()
+		mask := uint32(0)
+		if p.Bits() > 0 {
+			mask = ^uint32(0) << (32 - p.Bits())
+		}
+		a.v4 = append(a.v4, prefix4{net: binary.BigEndian.Uint32(b[:]), mask: mask})
+		return
+	}
+	b := p.Addr().As16()
+	hi, lo := mask64(p.Bits()), mask64(p.Bits()-64)
+	a.v6 = append(a.v6, prefix6{
+		netHi: binary.BigEndian.Uint64(b[:8]), netLo: binary.BigEndian.Uint64(b[8:]), maskHi: hi, maskLo: lo,
+	})
+}
+
+// mask64 is a 64-bit mask of the first bits bits (none for bits <= 0, all for bits >= 64).
+func mask64(bits int) uint64 {
+	switch {
+	case bits <= 0:
+		return 0
+	case bits >= 64:
+		return ^uint64(0)
+	}
+	return ^uint64(0) << (64 - bits)
 }
 
 // ParseAllowList parses an allow-list in the store's canonical form
@@ -90,6 +130,7 @@ func ParseAllowList(canonical []string) (AllowList, error) {
 			return AllowList{}, store.Invalid(fmt.Sprintf("allowed_ips[%d]", i), CodeInvalidAllowedIP, 0, "not in canonical form")
 		}
 		a.prefixes[i] = netip.MustParsePrefix(s)
+		a.compile(a.prefixes[i])
 	}
 	return a, nil
 }
@@ -110,14 +151,27 @@ func (a AllowList) Prefixes() []string {
 // when the list is empty; otherwise only when addr is valid and in one of its prefixes. An
 // IPv4 address mapped into IPv6 (as a dual-stack listener reports it) is matched as IPv4, and
 // a zone is ignored. It does not allocate.
-func (a AllowList) Allows(addr netip.Addr) bool {
+func (a *AllowList) Allows(addr netip.Addr) bool {
 	if len(a.prefixes) == 0 {
 		return true
 	}
-	addr = addr.Unmap().WithZone("")
-	for _, p := range a.prefixes {
-		if p.Contains(addr) {
-			return true
+	addr = addr.Unmap()
+	switch {
+	case addr.Is4():
+		b := addr.As4()
+		w := binary.BigEndian.Uint32(b[:])
+		for _, p := range a.v4 {
+			if w&p.mask == p.net {
+				return true
+			}
+		}
+	case addr.Is6():
+		b := addr.As16() // without the zone, which does not matter
+		hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+		for _, p := range a.v6 {
+			if hi&p.maskHi == p.netHi && lo&p.maskLo == p.netLo {
+				return true
+			}
 		}
 	}
 	return false
