@@ -296,6 +296,22 @@ func (a *Authorizer) CheckIn(ctx context.Context, r store.Reader, p identity.Pri
 	return a.decideFor(g, &p, perm), nil
 }
 
+// HeldIn returns the permissions p may use in its account, reading through r (as CheckIn):
+// what its roles grant and its plan allows, within its scope (identity.Scope). A principal
+// that may do nothing (inactive, not a member, an access token without its scope) holds
+// nothing. Package credential calls it to keep an access token's scopes within its creator's
+// permissions.
+func (a *Authorizer) HeldIn(ctx context.Context, r store.Reader, p identity.Principal) (Set, error) {
+	g, err := a.compileFor(ctx, r, p)
+	if err != nil {
+		return Set{}, err
+	}
+	if g = g.within(&p); g.deny != ReasonGranted {
+		return Set{}, nil
+	}
+	return g.allowed, nil
+}
+
 // RequireIn is Require reading through r, bypassing the cache (see CheckIn).
 func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.Principal, perm Permission) error {
 	d, err := a.CheckIn(ctx, r, p, perm)

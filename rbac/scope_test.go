@@ -131,3 +131,38 @@ func TestScope_LimitsGrantsAndTheLog(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldIn: what a principal holds is its roles' grants within its plan and its scope.
+func TestHeldIn(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
+	held := func(p identity.Principal) rbac.Set {
+		t.Helper()
+		var s rbac.Set
+		err := e.Store.View(e.Ctx, func(r store.Reader) error {
+			var err error
+			s, err = e.Authz.HeldIn(e.Ctx, r, p)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	devGrants, _ := builtins(t).RoleGrants(rbac.RoleDeveloper)
+	for _, c := range []struct {
+		name string
+		p    identity.Principal
+		want rbac.Set
+	}{
+		{"developer", dev, devGrants},
+		{"developer_token", scoped(dev, rbac.CredentialsWrite, rbac.MembersManage), rbac.SetOf(rbac.CredentialsWrite)},
+		{"token_without_its_scope", func() identity.Principal { p := dev; p.CredentialID = scoped(dev).CredentialID; return p }(), rbac.Set{}},
+		{"administrator_on_payg", admin, builtins(t).AllSet().Minus(rbac.SetOf(rbac.SSORead, rbac.SSOManage, rbac.RolesManage))},
+	} {
+		if got := held(c.p); got != c.want {
+			t.Errorf("%s: HeldIn = %v, want %v", c.name, builtins(t).Names(got), builtins(t).Names(c.want))
+		}
+	}
+}
