@@ -186,7 +186,7 @@ func (s *Service) RevokeByToken(ctx context.Context, token string) (Credential, 
 		if err != nil {
 			return err
 		}
-		if !s.possesses(tok, c) {
+		if !possesses(s.hasher, tok, c) {
 			return unknown
 		}
 		if err := tx.DeleteCredential(ctx, c.ID); err != nil {
@@ -201,15 +201,4 @@ func (s *Service) RevokeByToken(ctx context.Context, token string) (Credential, 
 		return Credential{}, err
 	}
 	return out, nil
-}
-
-// possesses reports whether tok is the token of c: its kind, its ID and, in constant time,
-// its secret.
-func (s *Service) possesses(tok Token, c store.Credential) bool {
-	stored, err := ParseSecretHash(c.SecretHash)
-	if err != nil || !tok.MatchesCredential(c.Kind, c.ID) {
-		return false
-	}
-	sum := s.hasher.Hash(tok)
-	return equal32(&stored, &sum)
 }
