@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 
+	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
@@ -16,18 +19,39 @@ import (
 // possibly one credential (identity.Principal).
 type Principal = identity.Principal
 
-// Authenticate verifies a bearer token of any kind (an API key, an authtoken; the kind comes
-// from its prefix) and returns its owner as the Principal acting with it, through the API.
-// On a cache hit it reads nothing from the store and allocates nothing beyond the Principal's
-// own fields, which the Verifier shares. A refusal is a credential.Reason matching
-// store.ErrUnauthenticated (or store.ErrUnavailable when the store could not be reached and
-// the cache was too stale to trust).
+// Authenticate verifies a bearer token of any kind (an API key, an authtoken, an access
+// token; the kind comes from its prefix) and returns its owner as the Principal acting with
+// it, through the API: an access token's Principal carries its scopes, which every
+// authorization ANDs with the owner's grants. On a cache hit it reads nothing from the store
+// and allocates nothing beyond the Principal's own fields, which the Verifier shares. A
+// refusal is a credential.Reason matching store.ErrUnauthenticated (or store.ErrUnavailable
+// when the store could not be reached and the cache was too stale to trust). Authenticate
+// knows no client address: a credential with an address allow-list is refused
+// (credential.ReasonIPNotAllowed); AuthenticateFrom knows it.
 func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error) {
-	res, err := i.verifier.VerifyToken(ctx, token)
+	return i.AuthenticateFrom(ctx, token, netip.Addr{})
+}
+
+// AuthenticateFrom is Authenticate for a client at addr (the zero Addr when unknown): a
+// credential with an address allow-list is accepted only from an address in it, and its last
+// use records addr.
+func (i *IAM) AuthenticateFrom(ctx context.Context, token string, addr netip.Addr) (Principal, error) {
+	res, err := i.verifier.VerifyTokenFrom(ctx, token, addr)
 	if err != nil {
 		return Principal{}, err
 	}
 	return res.Principal(identity.SourceAPI), nil
+}
+
+// RemoteAddr returns the address of a request's peer, the host of RemoteAddr, or the zero
+// Addr when it does not parse. It is the HTTP layer's default client address
+// (WithClientAddr).
+func RemoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // Require returns nil if p may use perm in its account, else an error matching
@@ -52,15 +76,16 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 }
 
 // BearerAuth returns middleware that authenticates every request by its
-// "Authorization: Bearer <token>" header (Authenticate) and hands it to next with the
-// Principal in its context (PrincipalFrom). A request without a usable token is answered with
-// the error, written by the IAM's ErrorFormat, and never reaches next.
+// "Authorization: Bearer <token>" header (AuthenticateFrom, with the client address of
+// WithClientAddr) and hands it to next with the Principal in its context (PrincipalFrom). A
+// request without a usable token is answered with the error, written by the IAM's
+// ErrorFormat, and never reaches next.
 func (i *IAM) BearerAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := BearerToken(r)
 		if err == nil {
 			var p Principal
-			if p, err = i.Authenticate(r.Context(), token); err == nil {
+			if p, err = i.AuthenticateFrom(r.Context(), token, i.addrOf(r)); err == nil {
 				next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 				return
 			}
@@ -74,6 +99,7 @@ const (
 	CodeMissingCredentials = "missing_credentials" // ErrUnauthenticated: no Authorization header
 	CodeBadAuthorization   = "bad_authorization"   // ErrUnauthenticated: not "Bearer <token>"
 	CodeNoPrincipal        = "no_principal"        // ErrUnauthenticated: Require without authentication before it
+	CodeNotEnabled         = "not_enabled"         // ErrNotFound: a handler of a feature the IAM was not built with
 )
 
 // BearerToken returns the token of a request's "Authorization: Bearer <token>" header. Its
@@ -112,6 +138,40 @@ func (i *IAM) RequirePermission(perm rbac.Permission) func(http.Handler) http.Ha
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// GitHubSecretScanning returns the handler of GitHub's secret-scanning partner endpoint (a
+// POST of a signed report; see credential.LeakResponder.HandleGitHubScan): it answers 200
+// with the feedback GitHub takes, or the error in the IAM's ErrorFormat (401 for a signature
+// that does not verify or a replayed report, 400 for a malformed or oversized one, 405 for
+// another method). Without WithGitHubSecretScanning it answers 404. It needs no
+// authentication: the signature is the authority.
+func (i *IAM) GitHubSecretScanning() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i.leaks == nil {
+			i.WriteError(w, r, store.NewError(store.ErrNotFound, CodeNotEnabled, "secret-scanning reports are not enabled"))
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, credential.MaxScanBody+1))
+		if err != nil {
+			i.WriteError(w, r, store.Wrap(store.ErrInvalid, credential.CodeScanMalformed, err, "the report could not be read"))
+			return
+		}
+		feedback, err := i.leaks.HandleGitHubScan(r.Context(), r.Header.Get("Github-Public-Key-Identifier"),
+			r.Header.Get("Github-Public-Key-Signature"), body)
+		if err != nil {
+			i.WriteError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(feedback)
+	})
 }
 
 // Protect is BearerAuth and RequirePermission(perm) around next: the one line most endpoints
