@@ -59,6 +59,7 @@ const (
 	numReasons = int(ReasonNotScoped) + 1
 )
 
+// String returns the reason's name, such as "expired" or "ip_not_allowed".
 func (r Reason) String() string {
 	switch r {
 	case ReasonMalformed:

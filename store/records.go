@@ -214,6 +214,7 @@ type Owner struct {
 	Subject string // the bot user's name or the user's email; empty when the owner is missing
 }
 
+// String returns "active", "inactive" or "missing".
 func (s OwnerState) String() string {
 	switch s {
 	case OwnerActive:

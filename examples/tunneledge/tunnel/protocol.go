@@ -77,6 +77,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns "tunnel: <code>: <message>".
 func (e *Error) Error() string { return "tunnel: " + e.Code + ": " + e.Msg }
 
 // ErrProtocol is matched by the errors Dial and Session.Wait return when the edge's answer
