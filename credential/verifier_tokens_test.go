@@ -263,3 +263,34 @@ func TestLastUse_RecordsTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFrom_HitDoesNotAllocate: a cache hit of an access token with scopes and a full
+// address allow-list makes no allocation, as one without them.
+func TestVerifyFrom_HitDoesNotAllocate(t *testing.T) {
+	e := newEnv(t)
+	var allowed []string
+	for i := range credential.MaxAllowedIPs / 2 {
+		allowed = append(allowed, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16).String(),
+			netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(i)}), 48).String())
+	}
+	restricted, _ := e.issue(store.AccessToken, e.bot, func(c *store.Credential) {
+		c.Scopes, c.AllowedIPs = []string{"credentials:read", "tunnel:start", "events:read"}, allowed
+	})
+	plain, _ := e.issue(store.Authtoken, e.bot, nil)
+	for _, c := range []struct {
+		name  string
+		token string
+		addr  netip.Addr
+	}{
+		{"restricted_ipv4", restricted.Reveal(), netip.MustParseAddr("10.15.1.1")},
+		{"restricted_ipv6", restricted.Reveal(), netip.MustParseAddr("2001:db8:f::1")},
+		{"plain", plain.Reveal(), netip.MustParseAddr("10.15.1.1")},
+	} {
+		if _, err := e.v.VerifyTokenFrom(e.ctx, c.token, c.addr); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { e.v.VerifyTokenFrom(e.ctx, c.token, c.addr) }); n != 0 {
+			t.Errorf("%s: a cache hit allocates %v times", c.name, n)
+		}
+	}
+}

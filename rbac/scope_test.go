@@ -166,3 +166,19 @@ func TestHeldIn(t *testing.T) {
 		}
 	}
 }
+
+// TestScope_WarmCheckDoesNotAllocate: with the cache warm, a scoped principal's Check is
+// still a bit test without allocation, allowed or out of scope.
+func TestScope_WarmCheckDoesNotAllocate(t *testing.T) {
+	e := newEnv(t)
+	e.run()
+	_, admin := e.Account("admin@example.com", "payg")
+	dev := e.Member(admin, "dev@example.com", rbac.RoleDeveloper)
+	tok := scoped(dev, rbac.CredentialsRead)
+	for _, perm := range []rbac.Permission{rbac.CredentialsRead, rbac.CredentialsWrite} {
+		e.check(tok, perm)
+		if n := testing.AllocsPerRun(1000, func() { e.Authz.Check(e.Ctx, tok, perm) }); n != 0 {
+			t.Errorf("%v: a warm scoped Check allocates %v times", perm, n)
+		}
+	}
+}
