@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/iamkit/iamkit/credential"
@@ -18,15 +20,26 @@ import (
 // possibly one credential (identity.Principal).
 type Principal = identity.Principal
 
-// Authenticate verifies a bearer token of any kind (an API key, an authtoken; the kind comes
-// from its prefix) and returns its owner as the Principal acting with it, through the API.
-// On a cache hit it reads nothing from the store and allocates nothing beyond the Principal's
-// own fields, which the Verifier shares. A refusal is a credential.Reason matching
-// store.ErrUnauthenticated (or store.ErrUnavailable when the store could not be reached and
-// the cache was too stale to trust), except that a credential's ID sent in place of its token
-// is refused with code CodeCredentialIDAsToken, so that the caller can be told what to send.
+// Authenticate verifies a bearer token of any kind (an API key, an authtoken, an access
+// token; the kind comes from its prefix) and returns its owner as the Principal acting with
+// it, through the API: an access token's Principal carries its scopes, which every
+// authorization ANDs with the owner's grants. On a cache hit it reads nothing from the store
+// and allocates nothing beyond the Principal's own fields, which the Verifier shares. A
+// refusal is a credential.Reason matching store.ErrUnauthenticated (or store.ErrUnavailable
+// when the store could not be reached and the cache was too stale to trust). Authenticate
+// knows no client address: a credential with an address allow-list is refused
+// (credential.ReasonIPNotAllowed); AuthenticateFrom knows it. A credential's ID sent in place
+// of its token is refused with code CodeCredentialIDAsToken, so that the caller can be told
+// what to send.
 func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error) {
-	res, err := i.verifier.VerifyToken(ctx, token)
+	return i.AuthenticateFrom(ctx, token, netip.Addr{})
+}
+
+// AuthenticateFrom is Authenticate for a client at addr (the zero Addr when unknown): a
+// credential with an address allow-list is accepted only from an address in it, and its last
+// use records addr.
+func (i *IAM) AuthenticateFrom(ctx context.Context, token string, addr netip.Addr) (Principal, error) {
+	res, err := i.verifier.VerifyTokenFrom(ctx, token, addr)
 	if err != nil {
 		return Principal{}, refusal(err, token, store.APIKey, store.Authtoken)
 	}
@@ -37,7 +50,13 @@ func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error)
 // store.Authtoken), for an API that takes API keys only: a token of another kind is refused
 // with credential.ReasonWrongKind, and only an ID of kind with CodeCredentialIDAsToken.
 func (i *IAM) AuthenticateKind(ctx context.Context, kind store.CredentialKind, token string) (Principal, error) {
-	res, err := i.verifier.Verify(ctx, kind, token)
+	return i.AuthenticateKindFrom(ctx, kind, token, netip.Addr{})
+}
+
+// AuthenticateKindFrom is AuthenticateKind for a client at addr, as AuthenticateFrom is
+// Authenticate's.
+func (i *IAM) AuthenticateKindFrom(ctx context.Context, kind store.CredentialKind, token string, addr netip.Addr) (Principal, error) {
+	res, err := i.verifier.VerifyFrom(ctx, kind, token, addr)
 	if err != nil {
 		return Principal{}, refusal(err, token, kind)
 	}
@@ -76,6 +95,17 @@ func startsAsID(token string, kind store.CredentialKind) bool {
 	return ok && strings.HasPrefix(rest, "_")
 }
 
+// RemoteAddr returns the address of a request's peer, the host of RemoteAddr, or the zero
+// Addr when it does not parse. It is the HTTP layer's default client address
+// (WithClientAddr).
+func RemoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
 // Require returns nil if p may use perm in its account, else an error matching
 // store.ErrDenied (or the reason it could not decide).
 func (i *IAM) Require(ctx context.Context, p Principal, perm rbac.Permission) error {
@@ -98,20 +128,21 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 }
 
 // BearerAuth returns middleware that authenticates every request by its
-// "Authorization: Bearer <token>" header (Authenticate) and hands it to next with the
-// Principal in its context (PrincipalFrom). A request without a usable token is answered with
-// the error, written by the IAM's ErrorFormat, and never reaches next.
+// "Authorization: Bearer <token>" header (AuthenticateFrom, with the client address of
+// WithClientAddr) and hands it to next with the Principal in its context (PrincipalFrom). A
+// request without a usable token is answered with the error, written by the IAM's
+// ErrorFormat, and never reaches next.
 func (i *IAM) BearerAuth(next http.Handler) http.Handler {
-	return i.bearerAuth(next, i.Authenticate)
+	return i.bearerAuth(next, i.AuthenticateFrom)
 }
 
 // bearerAuth is BearerAuth authenticating with authenticate.
-func (i *IAM) bearerAuth(next http.Handler, authenticate func(context.Context, string) (Principal, error)) http.Handler {
+func (i *IAM) bearerAuth(next http.Handler, authenticate func(context.Context, string, netip.Addr) (Principal, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := BearerToken(r)
 		if err == nil {
 			var p Principal
-			if p, err = authenticate(r.Context(), token); err == nil {
+			if p, err = authenticate(r.Context(), token, i.addrOf(r)); err == nil {
 				next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 				return
 			}
@@ -124,8 +155,8 @@ func (i *IAM) bearerAuth(next http.Handler, authenticate func(context.Context, s
 // (AuthenticateKind): an API that takes API keys refuses an authtoken.
 func (i *IAM) BearerAuthKind(kind store.CredentialKind) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return i.bearerAuth(next, func(ctx context.Context, token string) (Principal, error) {
-			return i.AuthenticateKind(ctx, kind, token)
+		return i.bearerAuth(next, func(ctx context.Context, token string, addr netip.Addr) (Principal, error) {
+			return i.AuthenticateKindFrom(ctx, kind, token, addr)
 		})
 	}
 }
@@ -138,6 +169,7 @@ const (
 	// CodeCredentialIDAsToken: ErrUnauthenticated: the token starts as the ID of a credential
 	// of a kind that was accepted does (ak_, cr_): its ID was sent in place of its token.
 	CodeCredentialIDAsToken = "credential_id_as_token"
+	CodeNotEnabled          = "not_enabled" // ErrNotFound: a handler of a feature the IAM was not built with
 )
 
 // BearerToken returns the token of a request's "Authorization: Bearer <token>" header. Its
@@ -176,6 +208,40 @@ func (i *IAM) RequirePermission(perm rbac.Permission) func(http.Handler) http.Ha
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// GitHubSecretScanning returns the handler of GitHub's secret-scanning partner endpoint (a
+// POST of a signed report; see credential.LeakResponder.HandleGitHubScan): it answers 200
+// with the feedback GitHub takes, or the error in the IAM's ErrorFormat (401 for a signature
+// that does not verify or a replayed report, 400 for a malformed or oversized one, 405 for
+// another method). Without WithGitHubSecretScanning it answers 404. It needs no
+// authentication: the signature is the authority.
+func (i *IAM) GitHubSecretScanning() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i.leaks == nil {
+			i.WriteError(w, r, store.NewError(store.ErrNotFound, CodeNotEnabled, "secret-scanning reports are not enabled"))
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, credential.MaxScanBody+1))
+		if err != nil {
+			i.WriteError(w, r, store.Wrap(store.ErrInvalid, credential.CodeScanMalformed, err, "the report could not be read"))
+			return
+		}
+		feedback, err := i.leaks.HandleGitHubScan(r.Context(), r.Header.Get("Github-Public-Key-Identifier"),
+			r.Header.Get("Github-Public-Key-Signature"), body)
+		if err != nil {
+			i.WriteError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(feedback)
+	})
 }
 
 // Protect is BearerAuth and RequirePermission(perm) around next: the one line most endpoints

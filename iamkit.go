@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -30,10 +32,12 @@ type IAM struct {
 	creds    *credential.Service
 	verifier *credential.Verifier
 	purger   *credential.Purger
-	sso      *sso.Service  // nil without WithSSO
-	sessions *sso.Sessions // nil without WithSSO
+	sso      *sso.Service              // nil without WithSSO
+	sessions *sso.Sessions             // nil without WithSSO
+	leaks    *credential.LeakResponder // nil without WithGitHubSecretScanning
 	log      *slog.Logger
 	errs     ErrorFormat
+	addrOf   func(*http.Request) netip.Addr
 
 	mu     sync.Mutex
 	state  state
@@ -65,6 +69,9 @@ type config struct {
 	ssoBase     string
 	ssoKey      crypto.Signer
 	errs        ErrorFormat
+	scanKeys    []credential.GitHubKey
+	scanNotify  credential.LeakNotifier
+	addrOf      func(*http.Request) netip.Addr
 }
 
 // WithLogger logs the services' diagnostics to l (default: none). Nothing secret is logged.
@@ -106,6 +113,21 @@ func WithSSO(baseURL string, key crypto.Signer) Option {
 // WithErrorFormat sets how the HTTP layer writes errors (default: JSONErrors).
 func WithErrorFormat(f ErrorFormat) Option { return func(c *config) { c.errs = f } }
 
+// WithGitHubSecretScanning enables the leak responder (credential.LeakResponder): reports
+// signed with one of keys (credential.ParseGitHubKeys of GitHub's key document) revoke the
+// credentials they name, and notify, if not nil, tells their owners. GitHubSecretScanning
+// serves it over HTTP.
+func WithGitHubSecretScanning(keys []credential.GitHubKey, notify credential.LeakNotifier) Option {
+	return func(c *config) { c.scanKeys, c.scanNotify = keys, notify }
+}
+
+// WithClientAddr sets how the HTTP layer learns a request's client address, which
+// credentials' address allow-lists are checked against and their last use records (default:
+// the host of http.Request.RemoteAddr). Behind a proxy, return the address the proxy
+// vouches for; return the zero Addr when unknown, which a credential with an allow-list
+// refuses.
+func WithClientAddr(f func(*http.Request) netip.Addr) Option { return func(c *config) { c.addrOf = f } }
+
 // New returns the services of iamkit over st for accounts on the plans of plans. It does not
 // start anything: call Start (or Run), and Close when done. The caller keeps st and closes it
 // after Close.
@@ -120,12 +142,15 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	for _, o := range opts {
 		o(&c)
 	}
-	i := &IAM{st: st, log: c.logger, errs: c.errs}
+	i := &IAM{st: st, log: c.logger, errs: c.errs, addrOf: c.addrOf}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)
 	}
 	if i.errs == nil {
 		i.errs = JSONErrors
+	}
+	if i.addrOf == nil {
+		i.addrOf = RemoteAddr
 	}
 	var err error
 	fopts := []store.FollowerOption{store.WithFollowerLogger(i.log)}
@@ -150,8 +175,14 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	if i.creds, err = credential.NewService(st, i.authz, c.credentialOptions(i)...); err != nil {
 		return nil, err
 	}
-	if i.verifier, err = credential.NewVerifier(st, append(c.credentialOptions(i), credential.WithFollower(i.follower))...); err != nil {
+	if i.verifier, err = credential.NewVerifier(st, append(c.credentialOptions(i), credential.WithFollower(i.follower),
+		credential.WithAuthorizer(i.authz))...); err != nil {
 		return nil, err
+	}
+	if c.scanKeys != nil {
+		if i.leaks, err = credential.NewLeakResponder(st, c.scanKeys, append(c.credentialOptions(i), credential.WithLeakNotifier(c.scanNotify))...); err != nil {
+			return nil, err
+		}
 	}
 	if i.purger, err = credential.NewPurger(st, append(c.credentialOptions(i), credential.WithFollower(i.follower))...); err != nil {
 		return nil, err
@@ -254,6 +285,9 @@ func (i *IAM) Credentials() *credential.Service { return i.creds }
 
 // Verifier returns the credential Verifier, for the hot path.
 func (i *IAM) Verifier() *credential.Verifier { return i.verifier }
+
+// LeakResponder returns the leak responder, or nil without WithGitHubSecretScanning.
+func (i *IAM) LeakResponder() *credential.LeakResponder { return i.leaks }
 
 // SSO returns the single sign-on service, or nil without WithSSO.
 func (i *IAM) SSO() *sso.Service { return i.sso }

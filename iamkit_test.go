@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/botuser"
@@ -40,7 +39,7 @@ func (b *countingBackend) Update(ctx context.Context, fn func(store.WriteOps) er
 	return b.Backend.Update(ctx, fn)
 }
 
-func (b *countingBackend) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+func (b *countingBackend) LastUsed(ctx context.Context, ids []string) ([]store.Use, error) {
 	b.calls.Add(1)
 	return b.Backend.LastUsed(ctx, ids)
 }

@@ -161,8 +161,9 @@ type UpdateParams struct {
 }
 
 // Create creates a bot user in by's account. by needs rbac.BotUsersWrite, the plan
-// identity.FeatureBotUsers, and roles (if any) must be ones by could grant. A name already
-// used in the account is a conflict (code CodeNameTaken).
+// identity.FeatureBotUsers, and roles (if any) must be ones by could grant and a service user
+// may hold (rbac.Authorizer.BotRoles). A name already used in the account is a conflict (code
+// CodeNameTaken).
 func (s *Service) Create(ctx context.Context, by identity.Principal, p CreateParams) (store.BotUser, error) {
 	if err := by.Validate(); err != nil {
 		return store.BotUser{}, err

@@ -146,17 +146,22 @@ func TestUpdate_RolesFollowGrantRules(t *testing.T) {
 	e := newEnv(t)
 	_, admin := e.Account("a@example.com", "enterprise")
 	bot := e.create(admin, "ci")
-	roles := []string{rbac.RoleBilling, rbac.RoleDeveloperReadOnly}
+	roles := []string{rbac.RoleTeamManager, rbac.RoleDeveloperReadOnly}
 	got, err := e.bots.Update(e.Ctx, admin, bot.ID, botuser.UpdateParams{Roles: &roles})
 	if err != nil || len(got.Roles) != 2 {
 		t.Fatalf("Update roles = %+v, %v", got, err)
 	}
-	// A bot manager who lacks billing cannot hand it to a bot.
+	// A bot manager who lacks members:manage cannot hand team_manager to a bot.
 	r, _ := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "bots", Permissions: []rbac.Permission{rbac.BotUsersWrite}})
 	mgr := e.Member(admin, "mgr@example.com", r.ID, rbac.RoleDeveloper)
-	_, err = e.bots.Create(e.Ctx, mgr, botuser.CreateParams{Name: "payer", Roles: []string{rbac.RoleBilling}})
+	_, err = e.bots.Create(e.Ctx, mgr, botuser.CreateParams{Name: "manager", Roles: []string{rbac.RoleTeamManager}})
 	if code, _ := denial(err); code != rbac.CodeExceedsGrantor {
-		t.Fatalf("granting billing without holding it: %v", err)
+		t.Fatalf("granting team_manager without holding it: %v", err)
+	}
+	// Billing is no service user's role, whoever grants it.
+	_, err = e.bots.Update(e.Ctx, admin, bot.ID, botuser.UpdateParams{Roles: &[]string{rbac.RoleBilling}})
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("giving a bot user the billing role: %v", err)
 	}
 	// Clearing roles returns the bot to the developer default.
 	none := []string{}

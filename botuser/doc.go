@@ -1,13 +1,17 @@
-// Package botuser manages bot users (service accounts): principals that own credentials
-// independently of any person, belong to one account, and never log into the dashboard.
+// Package botuser manages bot users (service accounts; ngrok's newer name is service users,
+// and a service user is the same record): principals that own credentials independently of
+// any person, belong to one account, and never log into the dashboard.
 //
 // A bot user differs from a user in four ways, which this package and the store keep:
 //   - it belongs to exactly one account, fixed at creation (there is no way to move it);
 //   - it never takes a seat;
 //   - it can never obtain a dashboard session: CanLogIn refuses it, and every login path
 //     (password, SSO, IdP-initiated) calls CanLogIn before issuing one;
-//   - it acts as a read/write Developer unless given roles (a feature ngrok lacks, on plans
-//     with RBAC); it can never be an administrator.
+//   - it acts as a read/write Developer unless given roles (on plans with RBAC), which are
+//     limited as ngrok limits a service user's: developer, developer_read_only and
+//     team_manager (rbac.ServiceUserRoles), or custom roles granting nothing beyond them; it
+//     can never be an administrator. Its credentials act with its roles (an access token's
+//     within its scopes too).
 //
 // Deactivating a bot user (Active false) suspends every credential it owns in one write:
 // the credentials are untouched, and the verifier sees their owner inactive through

@@ -37,11 +37,40 @@ const (
 	// ReasonOwnerInactive, store.ErrUnauthenticated).
 	CodeOwnerInactive = "owner_inactive"
 
+	// CodeInvalidAllowedIP: an address allow-list, or one of its entries, is invalid
+	// (store.ErrInvalid; Field "allowed_ips" with Limit, or "allowed_ips[i]").
+	CodeInvalidAllowedIP = "invalid_allowed_ip"
+	// CodeLifetimeExceedsPolicy: a credential's expiry is further than the account's
+	// credential policy allows for its kind, or absent where the policy requires one on an
+	// update (store.ErrInvalid, Field "expires_at", Limit the maximum lifetime in seconds).
+	CodeLifetimeExceedsPolicy = "lifetime_exceeds_policy"
+	// CodeOverlapExceedsPolicy: a rotation would keep the old credential valid longer than
+	// the account's credential policy allows (store.ErrInvalid, Field "overlap_until", Limit
+	// the maximum overlap in seconds).
+	CodeOverlapExceedsPolicy = "overlap_exceeds_policy"
+	// CodeAlreadyRotated: the credential was rotated already; rotate its successor
+	// (store.ErrConflict).
+	CodeAlreadyRotated = "already_rotated"
+
+	// The codes of the leak responder's refusals of a secret-scanning report.
+	// CodeScanSignature: the report's signature is missing, malformed, by an unknown key or
+	// does not verify (store.ErrUnauthenticated).
+	CodeScanSignature = "scan_signature_invalid"
+	// CodeScanReplayed: the same signed report was received before (store.ErrUnauthenticated).
+	CodeScanReplayed = "scan_replayed"
+	// CodeScanMalformed: the report is not a JSON array of reported tokens, or is too large
+	// (store.ErrInvalid, Field "body", Limit for a size limit).
+	CodeScanMalformed = "scan_malformed"
+	// CodeInvalidScanKey: a secret-scanning public key does not parse (store.ErrInvalid).
+	CodeInvalidScanKey = "invalid_scan_key"
+
 	// The codes of the Verifier's other rejections (Reason), all store.ErrUnauthenticated
 	// but the last.
 	CodeWrongKind           = "wrong_credential_kind" // ReasonWrongKind
 	CodeUnknown             = "unknown_credential"    // ReasonUnknown
 	CodeRevoked             = "credential_revoked"    // ReasonRevoked
 	CodeExpired             = "credential_expired"    // ReasonExpired
+	CodeIPNotAllowed        = "ip_not_allowed"        // ReasonIPNotAllowed
+	CodeNotScoped           = "not_scoped"            // ReasonNotScoped
 	CodeVerifierUnavailable = "verifier_unavailable"  // ReasonUnavailable: store.ErrUnavailable
 )

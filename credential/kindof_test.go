@@ -17,6 +17,7 @@ func TestKindOf(t *testing.T) {
 		{testAuthtokenID, store.Authtoken},
 		{testAPIKeyID, store.APIKey},
 		{"sshcr_" + body, store.SSHCredential},
+		{testAccessTokenID, store.AccessToken},
 		{"bot_" + body, ""},
 		{"usr_" + body, ""},
 		{"cr_123", ""},
@@ -42,10 +43,10 @@ func TestKindOf(t *testing.T) {
 // FuzzKindOf: KindOf either refuses a string as an invalid id, or names the kind whose
 // prefix the string carries.
 func FuzzKindOf(f *testing.F) {
-	for _, s := range []string{testAuthtokenID, testAPIKeyID, "sshcr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ", "bot_x", "", "_", "cr_"} {
+	for _, s := range []string{testAuthtokenID, testAPIKeyID, testAccessTokenID, "sshcr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ", "bot_x", "", "_", "cr_"} {
 		f.Add(s)
 	}
-	prefixes := map[store.CredentialKind]string{store.Authtoken: "cr_", store.APIKey: "ak_", store.SSHCredential: "sshcr_"}
+	prefixes := map[store.CredentialKind]string{store.Authtoken: "cr_", store.APIKey: "ak_", store.SSHCredential: "sshcr_", store.AccessToken: "pat_"}
 	f.Fuzz(func(t *testing.T, s string) {
 		kind, err := KindOf(s)
 		if err != nil {

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
-// Option configures a Service, a Verifier or a Purger. Each option's doc says which it
-// applies to; the others ignore it. Pass the same WithHasher to the Service and the Verifier.
+// Option configures a Service, a Verifier, a Purger or a LeakResponder. Each option's doc
+// says which it applies to; the others ignore it. Pass the same WithHasher to the Service,
+// the Verifier and the LeakResponder.
 type Option func(*config)
 
 type config struct {
@@ -26,6 +28,18 @@ type config struct {
 	batch    int
 	poll     time.Duration
 	follower *store.Follower
+	authz    *rbac.Authorizer
+	notify   LeakNotifier
+	replay   time.Duration
+}
+
+// permissions returns the permission registry that compiles access tokens' scopes: the
+// Authorizer's (WithAuthorizer), else the built-ins alone.
+func (c config) permissions() (*rbac.Permissions, error) {
+	if c.authz != nil {
+		return c.authz.Permissions(), nil
+	}
+	return rbac.NewPermissions()
 }
 
 func newConfig(opts []Option) config {
@@ -37,6 +51,7 @@ func newConfig(opts []Option) config {
 		useEvery: time.Minute,
 		batch:    DefaultPurgeBatch,
 		poll:     DefaultPurgePoll,
+		replay:   DefaultReplayWindow,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -61,12 +76,13 @@ func (c config) check() error {
 	return nil
 }
 
-// WithHasher sets how token secrets are hashed (Service and Verifier; default plain SHA-256).
+// WithHasher sets how token secrets are hashed (Service, Verifier and LeakResponder; default
+// plain SHA-256).
 // Every Service and Verifier of a deployment must use the same configuration.
 func WithHasher(h *Hasher) Option { return func(c *config) { c.hasher = h } }
 
-// WithClock sets the clock (Service: creation times; Verifier: expiry and staleness; Purger:
-// event times). Default:
+// WithClock sets the clock (Service: creation times and expiries; Verifier: expiry and
+// staleness; Purger and LeakResponder: event times). Default:
 // the system clock, which a running Verifier reads once a millisecond rather than on every
 // call (reading it costs about as much as hashing the token); an injected clock is read on
 // every call.
@@ -74,12 +90,13 @@ func WithClock(clk store.Clock) Option {
 	return func(c *config) { c.clock, c.clockSet = clk, true }
 }
 
-// WithRandom sets the source of randomness for IDs and secrets (Service, Purger). The default is
+// WithRandom sets the source of randomness for IDs and secrets (Service, Purger,
+// LeakResponder). The default is
 // crypto/rand.Reader; anything else must be as unpredictable.
 func WithRandom(r io.Reader) Option { return func(c *config) { c.rand = r } }
 
-// WithLogger logs store and feed errors to l (Service, Verifier and Purger; default: no
-// logging).
+// WithLogger logs store and feed errors to l (Service, Verifier, Purger and LeakResponder;
+// default: no logging).
 // Nothing secret is ever logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -120,6 +137,21 @@ func WithPurgeBatch(n int) Option { return func(c *config) { c.batch = n } }
 // WithPurgePoll sets how often a running Purger looks for tombstones when the change feed
 // has not woken it (Purger; default DefaultPurgePoll).
 func WithPurgePoll(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithLeakNotifier sets the hook that tells owners their credential was revoked because it
+// leaked (LeakResponder; default: none, the revocation is only logged and recorded).
+func WithLeakNotifier(n LeakNotifier) Option { return func(c *config) { c.notify = n } }
+
+// WithReplayWindow sets how long a LeakResponder remembers a report's signed body, refusing
+// it if it comes again (default DefaultReplayWindow).
+func WithReplayWindow(d time.Duration) Option { return func(c *config) { c.replay = d } }
+
+// WithAuthorizer gives a Verifier the deployment's Authorizer (the one the Service uses):
+// its permission registry compiles access tokens' scopes (Result.Scope), and VerifyAgent asks
+// it whether an access token's owner may still start agent sessions. Without it the
+// Verifier compiles scopes with the built-in permissions alone (a scope naming an embedder's
+// permission allows nothing) and VerifyAgent refuses every access token. (Verifier.)
+func WithAuthorizer(a *rbac.Authorizer) Option { return func(c *config) { c.authz = a } }
 
 // WithFollower makes a Verifier's cache, or a Purger's wake-ups, follow the change feed
 // through f, shared with other caches (the Authorizer's): f must not be running yet, and

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -23,20 +24,26 @@ type Credential struct {
 	OwnerID     string               `json:"owner_id"`
 	Description string               `json:"description"`
 	Metadata    string               `json:"metadata"`
-	ACL         []string             `json:"acl"`                   // authtokens and SSH keys
+	ACL         []string             `json:"acl"`                   // authtokens, access tokens and SSH keys
+	Scopes      []string             `json:"scopes,omitempty"`      // access tokens: permission names
+	AllowedIPs  []string             `json:"allowed_ips,omitempty"` // canonical prefixes; empty: any address
 	PublicKey   string               `json:"public_key,omitempty"`  // SSH keys: authorized_keys form
 	Fingerprint string               `json:"fingerprint,omitempty"` // SSH keys
+	RotatedFrom string               `json:"rotated_from,omitempty"`
+	RotatedTo   string               `json:"rotated_to,omitempty"`
 	ExpiresAt   time.Time            `json:"expires_at,omitzero"`
 	CreatedAt   time.Time            `json:"created_at"`
 	LastUsedAt  time.Time            `json:"last_used_at,omitzero"`
+	LastUsedIP  netip.Addr           `json:"last_used_ip,omitzero"`
 }
 
 func fromStore(c store.Credential) Credential {
 	return Credential{
 		ID: c.ID, AccountID: c.AccountID, Kind: c.Kind, OwnerID: c.OwnerID,
 		Description: c.Description, Metadata: c.Metadata, ACL: slices.Clone(c.ACL),
-		PublicKey: c.PublicKey, Fingerprint: c.Fingerprint,
-		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt,
+		Scopes: slices.Clone(c.Scopes), AllowedIPs: slices.Clone(c.AllowedIPs),
+		PublicKey: c.PublicKey, Fingerprint: c.Fingerprint, RotatedFrom: c.RotatedFrom, RotatedTo: c.RotatedTo,
+		ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, LastUsedAt: c.LastUsedAt, LastUsedIP: c.LastUsedIP,
 	}
 }
 
@@ -56,17 +63,34 @@ type CreateRequest struct {
 	OwnerID     string
 	Description string   // at most 255 bytes
 	Metadata    string   // at most 4096 bytes
-	ACL         []string // bind rules; authtokens and SSH keys only, on plans with credential ACLs
+	ACL         []string // bind rules; authtokens, access tokens and SSH keys, on plans with credential ACLs
 	PublicKey   string   // SSH keys: an authorized_keys line
-	ExpiresAt   time.Time
+	// Scopes are an access token's permissions, by name (rbac's registry, such as
+	// "credentials:read" or "tunnel:start"): at least one, each held by the creator (only
+	// access tokens take scopes). At use the token may do what its scopes allow and its
+	// owner's roles grant at that moment.
+	Scopes []string
+	// AllowedIPs restricts where the credential may be used from: IPv4 and IPv6 prefixes or
+	// addresses (NormalizeAllowedIPs), at most MaxAllowedIPs. Empty: anywhere.
+	AllowedIPs []string
+	// ExpiresAt is when the credential stops working; zero for never. Under an account
+	// credential policy with a maximum lifetime for the kind, it must be within it, and zero
+	// means the maximum.
+	ExpiresAt time.Time
 }
 
-// UpdateRequest changes a credential's description, metadata or ACL. A nil field is left
-// as it is; at least one must be set. Nothing else about a credential can change.
+// UpdateRequest changes a credential's description, metadata, ACL, address allow-list or
+// expiry. A nil field is left as it is; at least one must be set. Nothing else about a
+// credential can change: an access token's scopes are fixed (create another, or rotate).
 type UpdateRequest struct {
 	Description *string
 	Metadata    *string
 	ACL         *[]string
+	AllowedIPs  *[]string
+	// ExpiresAt sets a new expiry, in the future, or the zero time for never; under a
+	// credential policy the credential's whole lifetime (from its creation) must stay within
+	// the policy's maximum.
+	ExpiresAt *time.Time
 }
 
 // Service issues, reads, updates and deletes credentials, enforcing who may do what with the
@@ -113,14 +137,16 @@ func idPrefix(k store.CredentialKind) (id.Prefix, error) {
 		return id.Authtoken, nil
 	case store.APIKey:
 		return id.APIKey, nil
+	case store.AccessToken:
+		return id.AccessToken, nil
 	case store.SSHCredential:
 		return id.SSHCredential, nil
 	}
-	return "", store.Invalid("kind", store.CodeInvalidValue, 0, "must be %q, %q or %q", store.Authtoken, store.APIKey, store.SSHCredential)
+	return "", store.Invalid("kind", store.CodeInvalidValue, 0, "must be %q, %q, %q or %q", store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential)
 }
 
-// KindOf returns the kind of a credential ID (cr_, ak_ or sshcr_), or an error matching
-// store.ErrInvalid for field "id" when it is no credential's ID.
+// KindOf returns the kind of a credential ID (cr_, ak_, pat_ or sshcr_), or an error
+// matching store.ErrInvalid for field "id" when it is no credential's ID.
 func KindOf(credentialID string) (store.CredentialKind, error) {
 	pre, err := id.PrefixOf(credentialID)
 	if err == nil {
@@ -129,11 +155,13 @@ func KindOf(credentialID string) (store.CredentialKind, error) {
 			return store.Authtoken, nil
 		case id.APIKey:
 			return store.APIKey, nil
+		case id.AccessToken:
+			return store.AccessToken, nil
 		case id.SSHCredential:
 			return store.SSHCredential, nil
 		}
 	}
-	return "", store.Invalid("id", store.CodeInvalidValue, 0, "must be a credential's id (%s_, %s_ or %s_)", id.Authtoken, id.APIKey, id.SSHCredential)
+	return "", store.Invalid("id", store.CodeInvalidValue, 0, "must be a credential's id (%s_, %s_, %s_ or %s_)", id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential)
 }
 
 func checkText(description, metadata *string) error {
@@ -175,7 +203,11 @@ func sshKeyInUse(sameAccount bool) error {
 }
 
 // Create issues a credential of req.Kind in the principal's account. Tokens are returned once,
-// in Issued.Token; the store keeps only their hash.
+// in Issued.Token; the store keeps only their hash. by needs rbac.CredentialsWrite (and
+// rbac.CredentialsAssignOwner to name another owner); an access token's scopes must be
+// permissions by holds (rbac.Authorizer.HeldIn), or the error matches store.ErrDenied with
+// rbac.CodeExceedsGrantor naming the first one it lacks. The account's credential policy
+// bounds the expiry (CodeLifetimeExceedsPolicy).
 func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateRequest) (Issued, error) {
 	prefix, err := idPrefix(req.Kind)
 	if err != nil {
@@ -185,6 +217,14 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		return Issued{}, err
 	}
 	if err := checkText(&req.Description, &req.Metadata); err != nil {
+		return Issued{}, err
+	}
+	allowed, err := NormalizeAllowedIPs(req.AllowedIPs)
+	if err != nil {
+		return Issued{}, err
+	}
+	scopes, err := s.parseScopes(req.Kind, req.Scopes)
+	if err != nil {
 		return Issued{}, err
 	}
 	owner := req.OwnerID
@@ -227,6 +267,14 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		if err := s.checkACL(acct, req.Kind, req.ACL); err != nil {
 			return err
 		}
+		if err := s.checkScopesHeld(ctx, tx, by, scopes); err != nil {
+			return err
+		}
+		now := s.clock.Now().UTC()
+		expires, err := newExpiry(acct.CredentialPolicy, req.Kind, now, req.ExpiresAt)
+		if err != nil {
+			return err
+		}
 		cid, err := s.ids.NewIn(prefix, acct.ID)
 		if err != nil {
 			return err
@@ -234,7 +282,7 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, req CreateR
 		c := store.Credential{
 			ID: cid, AccountID: acct.ID, Kind: req.Kind, OwnerID: owner,
 			Description: req.Description, Metadata: req.Metadata, ACL: slices.Clone(req.ACL),
-			ExpiresAt: req.ExpiresAt, CreatedAt: s.clock.Now().UTC(),
+			Scopes: scopes.names, AllowedIPs: allowed, ExpiresAt: expires, CreatedAt: now,
 		}
 		out = Issued{}
 		if req.Kind == store.SSHCredential {
@@ -301,9 +349,25 @@ func (s *Service) Get(ctx context.Context, by identity.Principal, credentialID s
 	return out, nil
 }
 
-// List returns one newest-first page of the account's credentials of one kind; by needs
-// rbac.CredentialsRead.
-func (s *Service) List(ctx context.Context, by identity.Principal, kind store.CredentialKind, p store.Page) ([]Credential, error) {
+// ListOption narrows Service.List.
+type ListOption func(*listOptions)
+
+type listOptions struct {
+	unusedSince time.Time
+}
+
+// UnusedSince lists only the credentials not used since t: never used, or last used before
+// it (Credential.LastUsedAt). Last uses reach the store off the Verifier's hot path, up to
+// WithLastUsedInterval late.
+func UnusedSince(t time.Time) ListOption { return func(o *listOptions) { o.unusedSince = t } }
+
+// List returns one newest-first page of the account's credentials of one kind, narrowed by
+// opts (UnusedSince); by needs rbac.CredentialsRead.
+func (s *Service) List(ctx context.Context, by identity.Principal, kind store.CredentialKind, p store.Page, opts ...ListOption) ([]Credential, error) {
+	var o listOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	prefix, err := idPrefix(kind)
 	if err != nil {
 		return nil, err
@@ -319,7 +383,12 @@ func (s *Service) List(ctx context.Context, by identity.Principal, kind store.Cr
 		if err := s.authz.RequireIn(ctx, r, by, rbac.CredentialsRead); err != nil {
 			return err
 		}
-		cs, err := r.Credentials(ctx, by.AccountID, kind, p)
+		var cs []store.Credential
+		if o.unusedSince.IsZero() {
+			cs, err = r.Credentials(ctx, by.AccountID, kind, p)
+		} else {
+			cs, err = r.CredentialsUnusedSince(ctx, by.AccountID, kind, o.unusedSince, p)
+		}
 		out = make([]Credential, len(cs))
 		for i, c := range cs {
 			out[i] = fromStore(c)
@@ -332,10 +401,11 @@ func (s *Service) List(ctx context.Context, by identity.Principal, kind store.Cr
 	return out, nil
 }
 
-// Update changes a credential's description, metadata or ACL; its kind is its ID's. by needs
-// rbac.CredentialsWrite. An update that sets nothing is refused (code CodeNoChanges).
+// Update changes a credential's description, metadata, ACL, address allow-list or expiry;
+// its kind is its ID's. by needs rbac.CredentialsWrite. An update that sets nothing is
+// refused (code CodeNoChanges).
 func (s *Service) Update(ctx context.Context, by identity.Principal, credentialID string, req UpdateRequest) (Credential, error) {
-	if req.Description == nil && req.Metadata == nil && req.ACL == nil {
+	if req.Description == nil && req.Metadata == nil && req.ACL == nil && req.AllowedIPs == nil && req.ExpiresAt == nil {
 		return Credential{}, store.NewError(store.ErrInvalid, CodeNoChanges, "update with no values; specify at least one")
 	}
 	if err := by.Validate(); err != nil {
@@ -343,6 +413,13 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, credentialI
 	}
 	if err := checkText(req.Description, req.Metadata); err != nil {
 		return Credential{}, err
+	}
+	var allowed []string
+	if req.AllowedIPs != nil {
+		var err error
+		if allowed, err = NormalizeAllowedIPs(*req.AllowedIPs); err != nil {
+			return Credential{}, err
+		}
 	}
 	var out Credential
 	err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -368,6 +445,18 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, credentialI
 				return err
 			}
 			c.ACL = slices.Clone(*req.ACL)
+		}
+		if req.AllowedIPs != nil {
+			c.AllowedIPs = allowed
+		}
+		if req.ExpiresAt != nil {
+			acct, err := tx.Account(ctx, c.AccountID)
+			if err != nil {
+				return err
+			}
+			if c.ExpiresAt, err = changedExpiry(acct.CredentialPolicy, c, s.clock.Now().UTC(), *req.ExpiresAt); err != nil {
+				return err
+			}
 		}
 		if err := tx.PutCredential(ctx, c); err != nil {
 			return err

@@ -19,11 +19,15 @@ import (
 //	iat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ_4sRL18d676oum8AOvEiEdfXPdAs3RoCnf
 //	\_/ \____________________________/ \_________________________/\____/
 //	kind   ID body (ULID + shard tag)      secret: 160 bits, base62  CRC-32C
+//
+// The kind prefixes are "iat" (authtoken), "iak" (API key) and "iap" (access token).
 const (
 	// TokenPrefixAuthtoken starts every tunnel authtoken.
 	TokenPrefixAuthtoken = "iat"
 	// TokenPrefixAPIKey starts every API key.
 	TokenPrefixAPIKey = "iak"
+	// TokenPrefixAccessToken starts every access token.
+	TokenPrefixAccessToken = "iap"
 
 	// SecretBytes is the number of random bytes behind every token's secret (160 bits).
 	SecretBytes = 20
@@ -35,9 +39,10 @@ const (
 	// TokenLen is the length of every token.
 	TokenLen = kindPrefixLen + 1 + id.BodyLen + 1 + SecretLen + ChecksumLen
 
-	// TokenPattern is a regular expression (RE2 syntax) that matches iamkit tokens, for
-	// secret scanners. A match may still fail ParseToken (checksum, secret out of range).
-	TokenPattern = `\bia[tk]_[0-7][0-9A-HJKMNP-TV-Z]{29}_[0-9A-Za-z]{33}\b`
+	// TokenPattern is a regular expression (RE2 syntax) that matches iamkit tokens of every
+	// kind, for secret scanners. A match may still fail ParseToken (checksum, secret out of
+	// range); NewTestToken makes tokens that match it and parse, for scanners' tests.
+	TokenPattern = `\bia[tkp]_[0-7][0-9A-HJKMNP-TV-Z]{29}_[0-9A-Za-z]{33}\b`
 )
 
 const (
@@ -175,8 +180,8 @@ func ParseToken(s string) (Token, error) {
 
 // NewToken generates a token for the credential credentialID of the given kind, reading
 // SecretBytes from rand (crypto/rand.Reader in production). credentialID must be a
-// well-formed ID of the kind: cr_ for store.Authtoken, ak_ for store.APIKey. SSH credentials
-// have no token.
+// well-formed ID of the kind: cr_ for store.Authtoken, ak_ for store.APIKey, pat_ for
+// store.AccessToken. SSH credentials have no token.
 //
 // The secret is not recoverable from anything else: store only the Hasher's digest of the
 // returned token and hand the token to its owner once, with Secret.Reveal.
@@ -209,14 +214,51 @@ func NewToken(kind store.CredentialKind, credentialID string, rand io.Reader) (S
 	return Secret{tok: tok}, nil
 }
 
+// testTag is the shard tag of test tokens' credential IDs.
+const testTag = "TEST"
+
+// NewTestToken returns a token of the given kind that parses, checksum included, and that
+// TokenPattern matches, but that names no credential and never will: its credential ID is
+// reserved (its time part is zero, which no ID generator makes), and every part of iamkit
+// (the Verifier, Service.RevokeByToken, the leak responder) refuses it before any lookup.
+// It is for secret scanners' tests and documentation, not a secret. rand supplies the
+// randomness (crypto/rand.Reader, or anything: nothing depends on it).
+func NewTestToken(kind store.CredentialKind, rand io.Reader) (string, error) {
+	_, idPrefix := tokenPrefixOf(kind)
+	if idPrefix == "" {
+		return "", store.Invalid("kind", store.CodeInvalidValue, 0, "%q credentials have no token", kind)
+	}
+	var random [id.BodyLen - 10 - len(testTag)]byte
+	if _, err := io.ReadFull(rand, random[:]); err != nil {
+		return "", fmt.Errorf("credential: reading randomness: %w", err)
+	}
+	body := []byte("0000000000")
+	for _, b := range random {
+		body = append(body, crockfordAlphabet[b&31])
+	}
+	body = append(body, testTag...)
+	sec, err := NewToken(kind, string(idPrefix)+"_"+string(body), rand)
+	if err != nil {
+		return "", err
+	}
+	return sec.Reveal(), nil
+}
+
+// crockfordAlphabet is the alphabet of ID bodies.
+const crockfordAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// IsTestToken reports whether t is a test token (NewTestToken): its credential ID is
+// reserved, so it names no credential. It does not allocate.
+func IsTestToken(t Token) bool { return t.p != nil && id.Reserved(t.IDBody()) }
+
 // text is the whole token, or "" for the zero Token.
 func (t Token) text() string { return tokenText(t.p) }
 
 // IsZero reports whether t is the zero Token.
 func (t Token) IsZero() bool { return t.p == nil }
 
-// Kind returns the kind of credential the token's prefix names: store.Authtoken or
-// store.APIKey ("" for the zero Token).
+// Kind returns the kind of credential the token's prefix names: store.Authtoken,
+// store.APIKey or store.AccessToken ("" for the zero Token).
 func (t Token) Kind() store.CredentialKind {
 	if t.p == nil {
 		return ""
@@ -242,8 +284,8 @@ func (t Token) ShardTag() string {
 	return t.text()[bodyEnd-id.TagLen : bodyEnd]
 }
 
-// CredentialID returns the full ID of the credential the token claims to be for (cr_... or
-// ak_...). It allocates; MatchesCredential compares without allocating.
+// CredentialID returns the full ID of the credential the token claims to be for (cr_...,
+// ak_... or pat_...). It allocates; MatchesCredential compares without allocating.
 func (t Token) CredentialID() string {
 	_, idPrefix := tokenPrefixOf(t.Kind())
 	if idPrefix == "" {
@@ -319,8 +361,8 @@ func formatRedacted(f fmt.State, verb rune, s, gs string) {
 	}
 }
 
-// TokenPrefix returns the token prefix of a credential kind ("iat", "iak"), or "" for a kind
-// without tokens.
+// TokenPrefix returns the token prefix of a credential kind ("iat", "iak", "iap"), or "" for
+// a kind without tokens.
 func TokenPrefix(kind store.CredentialKind) string {
 	p, _ := tokenPrefixOf(kind)
 	return p
@@ -332,6 +374,8 @@ func tokenPrefixOf(kind store.CredentialKind) (string, id.Prefix) {
 		return TokenPrefixAuthtoken, id.Authtoken
 	case store.APIKey:
 		return TokenPrefixAPIKey, id.APIKey
+	case store.AccessToken:
+		return TokenPrefixAccessToken, id.AccessToken
 	}
 	return "", ""
 }
@@ -342,6 +386,8 @@ func kindOfPrefix(p string) store.CredentialKind {
 		return store.Authtoken
 	case TokenPrefixAPIKey:
 		return store.APIKey
+	case TokenPrefixAccessToken:
+		return store.AccessToken
 	}
 	return ""
 }

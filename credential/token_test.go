@@ -22,8 +22,9 @@ import (
 )
 
 const (
-	testAuthtokenID = "cr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
-	testAPIKeyID    = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	testAuthtokenID   = "cr_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	testAPIKeyID      = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	testAccessTokenID = "pat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
 )
 
 // seededReader is a deterministic stand-in for crypto/rand.Reader.
@@ -166,6 +167,7 @@ func TestNewTokenAndParse(t *testing.T) {
 	}{
 		{store.Authtoken, testAuthtokenID, "iat_"},
 		{store.APIKey, testAPIKeyID, "iak_"},
+		{store.AccessToken, testAccessTokenID, "iap_"},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			rr := &recordingReader{r: seededReader(7)}
@@ -374,7 +376,7 @@ func TestMatchesCredential(t *testing.T) {
 
 func TestTokenPrefix(t *testing.T) {
 	for kind, want := range map[store.CredentialKind]string{
-		store.Authtoken: "iat", store.APIKey: "iak", store.SSHCredential: "", "": "",
+		store.Authtoken: "iat", store.APIKey: "iak", store.AccessToken: "iap", store.SSHCredential: "", "": "",
 	} {
 		if got := TokenPrefix(kind); got != want {
 			t.Errorf("TokenPrefix(%q) = %q, want %q", kind, got, want)
@@ -700,3 +702,46 @@ func BenchmarkParseAndHash(b *testing.B) {
 // leaks reports whether the rendered error contains s: a redaction check (an error must not
 // repeat its input), never a way to tell errors apart.
 func leaks(err error, s string) bool { return strings.Contains(fmt.Sprint(err), s) }
+
+// TestTestTokens: NewTestToken makes tokens of every token kind that parse, that TokenPattern
+// matches, whose credential ID is reserved (no Generator makes one) and that IsTestToken
+// tells apart; tokens of live credentials are not test tokens.
+func TestTestTokens(t *testing.T) {
+	pattern := regexp.MustCompile("^" + TokenPattern + "$")
+	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.AccessToken} {
+		t.Run(string(kind), func(t *testing.T) {
+			seen := map[string]bool{}
+			for range 50 {
+				s, err := NewTestToken(kind, seededReader(byte(len(seen))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok, err := ParseToken(s)
+				if err != nil {
+					t.Fatalf("ParseToken(%q): %v", s, err)
+				}
+				if tok.Kind() != kind || !pattern.MatchString(s) || !IsTestToken(tok) || !id.Reserved(tok.CredentialID()) {
+					t.Fatalf("test token %q: kind %s, pattern %v, IsTestToken %v", s, tok.Kind(), pattern.MatchString(s), IsTestToken(tok))
+				}
+				seen[s] = true
+			}
+			if len(seen) < 50 {
+				t.Fatalf("%d distinct test tokens of 50", len(seen))
+			}
+			live, err := NewToken(kind, map[store.CredentialKind]string{
+				store.Authtoken: testAuthtokenID, store.APIKey: testAPIKeyID, store.AccessToken: testAccessTokenID}[kind], seededReader(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if IsTestToken(live.Token()) {
+				t.Fatal("a live credential's token is a test token")
+			}
+		})
+	}
+	if _, err := NewTestToken(store.SSHCredential, seededReader(1)); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("NewTestToken(ssh_key): %v", err)
+	}
+	if IsTestToken(Token{}) {
+		t.Fatal("the zero Token is a test token")
+	}
+}

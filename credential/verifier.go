@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -46,10 +48,18 @@ const (
 	// ReasonUnavailable: the verifier could not reach the store and its cache was too stale to
 	// trust. Verifiers fail closed.
 	ReasonUnavailable
+	// ReasonIPNotAllowed: the credential has an address allow-list and the client's address
+	// is not in it, or is unknown (a verification without an address).
+	ReasonIPNotAllowed
+	// ReasonNotScoped: an access token offered to VerifyAgent that does not allow starting
+	// agent sessions: its scopes lack tunnel:start, its owner no longer holds it, or the
+	// Verifier has no Authorizer to ask (WithAuthorizer).
+	ReasonNotScoped
 
-	numReasons = int(ReasonUnavailable) + 1
+	numReasons = int(ReasonNotScoped) + 1
 )
 
+// String returns the reason's name, such as "expired" or "ip_not_allowed".
 func (r Reason) String() string {
 	switch r {
 	case ReasonMalformed:
@@ -66,6 +76,10 @@ func (r Reason) String() string {
 		return "owner_inactive"
 	case ReasonUnavailable:
 		return "unavailable"
+	case ReasonIPNotAllowed:
+		return "ip_not_allowed"
+	case ReasonNotScoped:
+		return "not_scoped"
 	}
 	return "invalid_reason"
 }
@@ -83,7 +97,8 @@ func (r Reason) Is(target error) bool {
 }
 
 // ErrorCode returns r's code: CodeMalformedToken, CodeWrongKind, CodeUnknown, CodeRevoked,
-// CodeExpired, CodeOwnerInactive or CodeVerifierUnavailable.
+// CodeExpired, CodeOwnerInactive, CodeIPNotAllowed, CodeNotScoped or
+// CodeVerifierUnavailable.
 func (r Reason) ErrorCode() string {
 	switch r {
 	case ReasonMalformed:
@@ -100,6 +115,10 @@ func (r Reason) ErrorCode() string {
 		return CodeOwnerInactive
 	case ReasonUnavailable:
 		return CodeVerifierUnavailable
+	case ReasonIPNotAllowed:
+		return CodeIPNotAllowed
+	case ReasonNotScoped:
+		return CodeNotScoped
 	}
 	return store.CodeInternal
 }
@@ -119,10 +138,14 @@ type Result struct {
 	Subject   string
 	ACL       ACL
 	ExpiresAt time.Time // zero: never
+	// Scope is an access token's scopes, compiled with the Verifier's permission registry
+	// (a scope the registry does not hold allows nothing); the zero Scope for other kinds.
+	Scope identity.Scope
 }
 
 // Principal returns the owner as the principal acting with this credential, through src: a
-// caller builds it from the verification alone, with no store read.
+// caller builds it from the verification alone, with no store read. An access token's
+// principal carries its Scope, which rbac ANDs with the owner's grants on every check.
 func (r Result) Principal(src identity.Source) identity.Principal {
 	kind := identity.KindUser
 	if r.OwnerBot {
@@ -130,7 +153,7 @@ func (r Result) Principal(src identity.Source) identity.Principal {
 	}
 	return identity.Principal{
 		ID: r.OwnerID, Kind: kind, AccountID: r.AccountID, Subject: r.Subject,
-		Source: src, CredentialID: r.CredentialID,
+		Source: src, CredentialID: r.CredentialID, Scope: r.Scope,
 	}
 }
 
@@ -156,6 +179,8 @@ const coarseTick = time.Millisecond
 // (ReasonUnavailable) when the store cannot answer.
 type Verifier struct {
 	st        store.Store
+	authz     *rbac.Authorizer  // nil: access tokens are refused by VerifyAgent
+	perms     *rbac.Permissions // compiles access tokens' scopes
 	hasher    *Hasher
 	clock     store.Clock
 	logger    *slog.Logger
@@ -182,7 +207,7 @@ type Verifier struct {
 	coarseClock bool
 
 	pendingMu sync.Mutex
-	pending   []*entry // credentials used since the last RecordUse
+	pending   []store.Use // uses queued since the last RecordUse
 
 	sshMu  sync.Mutex
 	sshIDs map[string][sha256.Size]byte // SSH credential ID -> fingerprint, to invalidate by ID
@@ -217,6 +242,8 @@ type entry struct {
 	id      string            // full credential ID
 	hash    [sha256.Size]byte // secret hash (tokens) or key fingerprint (SSH)
 	acl     *ACL              // interned: credentials with the same rules share one
+	allow   *AllowList        // nil: any address
+	scope   *identity.Scope   // access tokens' compiled scopes; nil for other kinds
 	expires int64             // UnixNano; 0: never
 	owner   atomic.Pointer[owner]
 	lastUse atomic.Int64 // UnixNano of the last use queued for RecordUse
@@ -274,8 +301,10 @@ type owners struct {
 }
 
 // NewVerifier returns a Verifier reading st. It takes the options WithHasher, WithClock,
-// WithLogger, WithMaxStaleness, WithNegativeCache and WithLastUsedInterval. A nil store, or
-// an option set to nil or out of range, is an error matching store.ErrInvalid that names it.
+// WithLogger, WithMaxStaleness, WithNegativeCache, WithLastUsedInterval, WithFollower and
+// WithAuthorizer (which access tokens need: see VerifyAgent and Result.Scope). A nil store,
+// or an option set to nil or out of range, is an error matching store.ErrInvalid that names
+// it.
 func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
 	if st == nil {
 		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
@@ -284,8 +313,14 @@ func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	perms, err := c.permissions()
+	if err != nil {
+		return nil, err
+	}
 	v := &Verifier{
 		st:        st,
+		authz:     c.authz,
+		perms:     perms,
 		hasher:    c.hasher,
 		clock:     c.clock,
 		logger:    c.logger,
@@ -372,13 +407,24 @@ func (v *Verifier) Run(ctx context.Context) error {
 // that write: without it, the change reaches the cache within moments, not at once.
 func (v *Verifier) Sync(ctx context.Context) error { return v.follower.Sync(ctx) }
 
-// Verify checks a token that must be of the given kind (store.Authtoken or store.APIKey), for
-// callers that accept one kind only (a tunnel edge takes authtokens): a token of another
-// kind is rejected with ReasonWrongKind. On success it returns whose credential it is;
-// otherwise a Reason. A cache hit does not allocate. Verify returns by ctx's deadline,
-// whatever the store's client does with it: when the store has not answered by then, it
-// rejects with ReasonUnavailable, and an answer that comes later is not acted on.
+// Verify checks a token that must be of the given kind (store.Authtoken, store.APIKey or
+// store.AccessToken), for callers that accept one kind only: a token of another kind is
+// rejected with ReasonWrongKind. On success it returns whose credential it is; otherwise a
+// Reason. A cache hit does not allocate. Verify returns by ctx's deadline, whatever the
+// store's client does with it: when the store has not answered by then, it rejects with
+// ReasonUnavailable, and an answer that comes later is not acted on.
+//
+// Verify does not know the client's address: a credential with an address allow-list is
+// rejected (ReasonIPNotAllowed). Callers that know it use VerifyFrom.
 func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token string) (Result, error) {
+	return v.VerifyFrom(ctx, kind, token, netip.Addr{})
+}
+
+// VerifyFrom is Verify for a client at addr (the zero Addr when unknown): a credential with
+// an address allow-list (store.Credential.AllowedIPs) is accepted only from an address in
+// it (ReasonIPNotAllowed otherwise, and always for an unknown address), and the credential's
+// last use records addr. The check allocates nothing.
+func (v *Verifier) VerifyFrom(ctx context.Context, kind store.CredentialKind, token string, addr netip.Addr) (Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
 		return v.reject(ReasonMalformed)
@@ -386,26 +432,72 @@ func (v *Verifier) Verify(ctx context.Context, kind store.CredentialKind, token 
 	if tok.Kind() != kind {
 		return v.reject(ReasonWrongKind)
 	}
-	return v.verify(ctx, tok)
+	return v.verify(ctx, tok, addr)
 }
 
 // VerifyToken checks a token of any kind, the kind read from its prefix (Result.Kind says
 // which). Otherwise it is Verify.
 func (v *Verifier) VerifyToken(ctx context.Context, token string) (Result, error) {
+	return v.VerifyTokenFrom(ctx, token, netip.Addr{})
+}
+
+// VerifyTokenFrom is VerifyToken for a client at addr, as VerifyFrom.
+func (v *Verifier) VerifyTokenFrom(ctx context.Context, token string, addr netip.Addr) (Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
 		return v.reject(ReasonMalformed)
 	}
-	return v.verify(ctx, tok)
+	return v.verify(ctx, tok, addr)
 }
 
-// verify checks a parsed token.
-func (v *Verifier) verify(ctx context.Context, tok Token) (Result, error) {
+// VerifyAgent checks the token an agent offers a tunnel edge, from addr (as VerifyFrom): an
+// authtoken, as Verify(ctx, store.Authtoken, ...) takes it, or an access token that allows
+// starting agent sessions: its scopes include rbac.TunnelStart and its owner still holds it,
+// which the Verifier asks the Authorizer of WithAuthorizer (a warm check, without allocation
+// or store read). An access token that does not is rejected with ReasonNotScoped, and so is
+// every access token when the Verifier has no Authorizer; an API key is ReasonWrongKind.
+// Result.Scope tells an access token's session from an authtoken's. An edge that keeps a
+// session open verifies it again now and then, as with authtokens: a demoted owner's session
+// then ends.
+func (v *Verifier) VerifyAgent(ctx context.Context, token string, addr netip.Addr) (Result, error) {
+	tok, err := ParseToken(token)
+	if err != nil {
+		return v.reject(ReasonMalformed)
+	}
+	switch tok.Kind() {
+	case store.Authtoken:
+		return v.verify(ctx, tok, addr)
+	case store.AccessToken:
+	default:
+		return v.reject(ReasonWrongKind)
+	}
+	res, err := v.verify(ctx, tok, addr)
+	if err != nil {
+		return res, err
+	}
+	if v.authz == nil {
+		return v.reject(ReasonNotScoped)
+	}
+	d, err := v.authz.Check(ctx, res.Principal(identity.SourceAPI), rbac.TunnelStart)
+	switch {
+	case err != nil:
+		return v.rejectErr(err)
+	case !d.Allowed:
+		return v.reject(ReasonNotScoped)
+	}
+	return res, nil
+}
+
+// verify checks a parsed token from addr.
+func (v *Verifier) verify(ctx context.Context, tok Token, addr netip.Addr) (Result, error) {
+	if IsTestToken(tok) {
+		return v.reject(ReasonUnknown) // a reserved ID names no credential: no lookup
+	}
 	kind := tok.Kind()
 	sum := v.hasher.Hash(tok)
 	now := v.now()
 	if v.stale(now) {
-		return v.verifyDirect(ctx, tok, sum, now)
+		return v.verifyDirect(ctx, tok, sum, now, addr)
 	}
 	body := tok.IDBody()
 	sh := &v.shards[maphash.String(v.seed, body)%numShards]
@@ -438,12 +530,18 @@ func (v *Verifier) verify(ctx context.Context, tok Token) (Result, error) {
 		// so a secret re-wrapped under another prefix must not pass.
 		return v.reject(ReasonUnknown)
 	}
-	return v.check(ctx, e, sum, now)
+	return v.check(ctx, e, sum, now, addr)
 }
 
 // VerifySSHKey checks an SSH public key offered by a client. A cache hit allocates only what
-// hashing the key's wire form takes. Like Verify, it returns by ctx's deadline.
+// hashing the key's wire form takes. Like Verify, it returns by ctx's deadline, and rejects
+// a key with an address allow-list (VerifySSHKeyFrom knows the client's address).
 func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result, error) {
+	return v.VerifySSHKeyFrom(ctx, key, netip.Addr{})
+}
+
+// VerifySSHKeyFrom is VerifySSHKey for a client at addr, as VerifyFrom.
+func (v *Verifier) VerifySSHKeyFrom(ctx context.Context, key ssh.PublicKey, addr netip.Addr) (Result, error) {
 	if key == nil {
 		return v.reject(ReasonMalformed)
 	}
@@ -454,7 +552,7 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 		if err != nil {
 			return v.rejectErr(err)
 		}
-		return v.check(ctx, e, fp, now)
+		return v.check(ctx, e, fp, now, addr)
 	}
 	sh := &v.shards[int(fp[0])%numShards]
 	sh.mu.RLock()
@@ -488,13 +586,16 @@ func (v *Verifier) VerifySSHKey(ctx context.Context, key ssh.PublicKey) (Result,
 	} else {
 		sh.hits.Add(1)
 	}
-	return v.check(ctx, e, fp, now)
+	return v.check(ctx, e, fp, now, addr)
 }
 
-// check decides on a cached or freshly loaded entry.
-func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, now int64) (Result, error) {
+// check decides on a cached or freshly loaded entry, for a client at addr.
+func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, now int64, addr netip.Addr) (Result, error) {
 	if !equal32(&e.hash, &sum) {
 		return v.reject(ReasonUnknown)
+	}
+	if e.allow != nil && !e.allow.Allows(addr) {
+		return v.reject(ReasonIPNotAllowed)
 	}
 	o := e.owner.Load()
 	state := store.OwnerState(o.state.Load())
@@ -517,11 +618,9 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 		return v.reject(ReasonExpired)
 	}
 	if last := e.lastUse.Load(); n-last >= int64(v.useEvery) && e.lastUse.CompareAndSwap(last, n) {
-		v.pendingMu.Lock()
-		v.pending = append(v.pending, e)
-		v.pendingMu.Unlock()
+		v.queueUse(e, n, addr)
 	}
-	return Result{
+	res := Result{
 		Kind:         e.kind,
 		CredentialID: e.id,
 		AccountID:    o.accountID,
@@ -530,7 +629,23 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 		Subject:      o.subject,
 		ACL:          *e.acl,
 		ExpiresAt:    unixTime(e.expires),
-	}, nil
+	}
+	if e.scope != nil {
+		res.Scope = *e.scope
+	}
+	return res, nil
+}
+
+// queueUse queues a use of e at n from addr for the next FlushUsage, off the hot path: at
+// most once per WithLastUsedInterval per credential.
+func (v *Verifier) queueUse(e *entry, n int64, addr netip.Addr) {
+	u := store.Use{CredentialID: e.id, At: time.Unix(0, n).UTC()}
+	if addr.IsValid() {
+		u.IP = addr.Unmap().WithZone("")
+	}
+	v.pendingMu.Lock()
+	v.pending = append(v.pending, u)
+	v.pendingMu.Unlock()
 }
 
 // now returns the time for expiry, staleness and last-use: the coarse system time while Run
@@ -709,6 +824,20 @@ func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint6
 		return nil, ReasonUnavailable
 	}
 	e := &entry{id: c.ID, kind: c.Kind, acl: acl}
+	if len(c.AllowedIPs) > 0 {
+		allow, err := ParseAllowList(c.AllowedIPs)
+		if err != nil { // the store validated it: a list that no longer parses allows nothing
+			if v.logger != nil {
+				v.logger.Error("credential verifier: stored allow-list does not parse", "credential_id", c.ID, "err", err)
+			}
+			return nil, ReasonUnavailable
+		}
+		e.allow = &allow
+	}
+	if c.Kind == store.AccessToken {
+		scope := v.compileScope(c)
+		e.scope = &scope
+	}
 	if c.Kind == store.SSHCredential {
 		fp, ok := parseFingerprint(c.Fingerprint)
 		if !ok {
@@ -727,6 +856,25 @@ func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint6
 		e.owner.Store(newOwner(ownerKey{c.AccountID, c.OwnerID}, so))
 	}
 	return e, nil
+}
+
+// compileScope compiles an access token's scope names with the Verifier's registry. A name
+// the registry does not hold (a permission no longer registered, or a registry other than
+// the Service's) allows nothing.
+func (v *Verifier) compileScope(c store.Credential) identity.Scope {
+	var set rbac.Set
+	for _, name := range c.Scopes {
+		p, err := v.perms.Lookup(name)
+		if err != nil {
+			if v.logger != nil {
+				v.logger.Warn("credential verifier: an access token's scope is not a registered permission; it allows nothing",
+					"credential_id", c.ID, "scope", name)
+			}
+			continue
+		}
+		set = set.With(p)
+	}
+	return identity.ScopeOf(set)
 }
 
 // newOwner returns an owner entry for k as the store reported it.
@@ -788,7 +936,7 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 }
 
 // verifyDirect verifies against the store without the cache, touching no shared state.
-func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now int64) (Result, error) {
+func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size]byte, now int64, addr netip.Addr) (Result, error) {
 	credID := tok.CredentialID()
 	e, err := v.direct(ctx, func(ctx context.Context) (*entry, error) { return v.fetch(ctx, credID, false) })
 	if err != nil {
@@ -797,22 +945,18 @@ func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size
 	if e.kind != tok.Kind() {
 		return v.reject(ReasonUnknown)
 	}
-	return v.check(ctx, e, sum, now)
+	return v.check(ctx, e, sum, now, addr)
 }
 
-// FlushUsage writes the last-used times queued since the previous flush. Run calls it
-// periodically; call it yourself before shutting down if you do not use Run.
+// FlushUsage writes the last uses (times and addresses) queued since the previous flush. Run
+// calls it periodically; call it yourself before shutting down if you do not use Run.
 func (v *Verifier) FlushUsage(ctx context.Context) {
 	v.pendingMu.Lock()
-	pending := v.pending
+	uses := v.pending
 	v.pending = nil
 	v.pendingMu.Unlock()
-	if len(pending) == 0 {
+	if len(uses) == 0 {
 		return
-	}
-	uses := make([]store.Use, len(pending))
-	for i, e := range pending {
-		uses[i] = store.Use{CredentialID: e.id, At: time.Unix(0, e.lastUse.Load()).UTC()}
 	}
 	if err := v.st.RecordUse(ctx, uses); err != nil && v.logger != nil {
 		v.logger.Warn("credential verifier: recording last-used times failed", "count", len(uses), "err", err)

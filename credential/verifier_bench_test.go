@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -187,5 +189,88 @@ func BenchmarkVerifyMiss(b *testing.B) {
 		if _, err := v.Verify(ctx, store.Authtoken, f.tokens[i]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkVerifyHitRestricted compares, in one run, cache hits of a credential without
+// restrictions (an authtoken) and of access tokens with 8 scopes and a 16-entry address
+// allow-list, all IPv4 or all IPv6, whose last entry holds the client: the allow-list loop
+// runs to its end. Every case verifies with the client's address (VerifyTokenFrom).
+func BenchmarkVerifyHitRestricted(b *testing.B) {
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	ids := id.NewGenerator(clk, rand.Reader)
+	st, err := memstore.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	acct, _ := ids.New(id.Account)
+	bot, _ := ids.NewIn(id.BotUser, acct)
+	var v4, v6 []string
+	for i := range credential.MaxAllowedIPs / 2 {
+		v4 = append(v4, fmt.Sprintf("10.%d.0.0/16", i))
+		v6 = append(v6, netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/48", i)).String())
+	}
+	scopes := []string{"credentials:read", "credentials:write", "bot_users:read", "account:read", "events:read",
+		"members:read", "roles:read", "tunnel:start"}
+	var h *credential.Hasher
+	tokens := map[string]string{}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(ctx, store.Account{ID: acct, Plan: "payg"}); err != nil {
+			return err
+		}
+		if err := tx.PutBotUser(ctx, store.BotUser{ID: bot, AccountID: acct, Name: "ci", Active: true}); err != nil {
+			return err
+		}
+		for name, c := range map[string]store.Credential{
+			"plain": {Kind: store.Authtoken, ACL: []string{"bind:*.example.com"}},
+			"v4":    {Kind: store.AccessToken, ACL: []string{"bind:*.example.com"}, AllowedIPs: v4, Scopes: scopes},
+			"v6":    {Kind: store.AccessToken, ACL: []string{"bind:*.example.com"}, AllowedIPs: v6, Scopes: scopes},
+		} {
+			prefix := id.Authtoken
+			if c.Kind == store.AccessToken {
+				prefix = id.AccessToken
+			}
+			c.ID, _ = ids.NewIn(prefix, acct)
+			c.AccountID, c.OwnerID = acct, bot
+			tok, err := credential.NewToken(c.Kind, c.ID, rand.Reader)
+			if err != nil {
+				return err
+			}
+			c.SecretHash = h.HashHex(tok.Token())
+			tokens[name] = tok.Reveal()
+			if err := tx.PutCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := runningVerifier(b, &benchFixture{st: st})
+	last4 := netip.MustParseAddr("10.15.200.1")
+	last6 := netip.MustParseAddr("2001:db8:f::1")
+	for _, c := range []struct {
+		name  string
+		token string
+		addr  netip.Addr
+	}{
+		{"plain", tokens["plain"], last4},
+		{"cidr16-v4-scopes8", tokens["v4"], last4},
+		{"cidr16-v6-scopes8", tokens["v6"], last6},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if _, err := v.VerifyTokenFrom(ctx, c.token, c.addr); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.VerifyTokenFrom(ctx, c.token, c.addr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -17,8 +17,10 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
@@ -32,6 +34,7 @@ type env struct {
 	inner   store.Store
 	st      *faultyStore
 	v       *credential.Verifier
+	authz   *rbac.Authorizer // not running: it reads the store on every check
 	account string
 	bot     string
 }
@@ -48,12 +51,19 @@ func newEnv(t *testing.T, opts ...credential.Option) *env {
 	e.account = e.newID(id.Account, "")
 	e.bot = e.newID(id.BotUser, e.account)
 	e.update(func(tx store.Tx) error {
-		if err := tx.PutAccount(ctx, store.Account{ID: e.account, Name: "acme"}); err != nil {
+		if err := tx.PutAccount(ctx, store.Account{ID: e.account, Name: "acme", Plan: identity.PayAsYouGo().Name}); err != nil {
 			return err
 		}
 		return tx.PutBotUser(ctx, store.BotUser{ID: e.bot, AccountID: e.account, Name: "ci", Active: true})
 	})
-	e.v = verifier(t, e.st, append([]credential.Option{credential.WithClock(clk)}, opts...)...)
+	plans, err := identity.NewCatalog(identity.PayAsYouGo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.authz, err = rbac.New(inner, plans, rbac.WithClock(clk)); err != nil {
+		t.Fatal(err)
+	}
+	e.v = verifier(t, e.st, append([]credential.Option{credential.WithClock(clk), credential.WithAuthorizer(e.authz)}, opts...)...)
 	done := make(chan struct{})
 	go func() { defer close(done); e.v.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; inner.Close() })
@@ -98,14 +108,21 @@ func (e *env) sync() {
 	}
 }
 
-// issue stores a new token credential owned by owner and returns its token.
+// issue stores a new token credential owned by owner and returns its token. An access token
+// gets the scope credentials:read unless mod says otherwise.
 func (e *env) issue(kind store.CredentialKind, owner string, mod func(*store.Credential)) (credential.Secret, store.Credential) {
 	e.t.Helper()
 	p := id.Authtoken
-	if kind == store.APIKey {
+	switch kind {
+	case store.APIKey:
 		p = id.APIKey
+	case store.AccessToken:
+		p = id.AccessToken
 	}
 	c := store.Credential{ID: e.newID(p, e.account), AccountID: e.account, Kind: kind, OwnerID: owner, CreatedAt: e.clock.Now()}
+	if kind == store.AccessToken {
+		c.Scopes = []string{"credentials:read"}
+	}
 	secret, err := credential.NewToken(kind, c.ID, rand.Reader)
 	if err != nil {
 		e.t.Fatal(err)

@@ -65,7 +65,8 @@
 // A Principal is a user or a bot user acting in one account through one source (api,
 // dashboard, sdk) and possibly one credential. Build it with PrincipalFor or
 // Directory.Principal after authentication (credential.Result.Principal after a
-// verification). Every change a Directory makes writes an audit event in the same
+// verification, which alone can build the principal of an access token: it carries the
+// token's Scope, which rbac ANDs with the principal's grants). Every change a Directory makes writes an audit event in the same
 // transaction, attributed to the principal; rbac.Authorizer.Events reads them, filtered by
 // what the reader may read (events about members and invitations need rbac.MembersRead).
 // Users themselves belong to no account, so creating one writes no event: joining an account
@@ -75,7 +76,8 @@
 // ResourceOf names the Resource each is about). An event's object is the public
 // representation of its resource, defined by the package that owns it: AccountObject,
 // MemberObject and InvitationObject here, rbac.RoleObject, botuser.BotUserObject,
-// credential.TokenCredentialObject and credential.SSHCredentialObject,
+// credential.TokenCredentialObject (authtokens, API keys and access tokens) and
+// credential.SSHCredentialObject,
 // sso.IdentityProviderObject and sso.SettingsObject. An API built on iamkit serves the same
 // representations.
 //

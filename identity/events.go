@@ -20,6 +20,7 @@ const (
 	ResourceTunnelCredential Resource = "tunnel_credential"
 	ResourceAPIKey           Resource = "api_key"
 	ResourceSSHPublicKey     Resource = "ssh_public_key"
+	ResourceAccessToken      Resource = "access_token"
 	ResourceIdentityProvider Resource = "identity_provider"
 	ResourceSSOSettings      Resource = "sso_settings"
 )
@@ -29,7 +30,7 @@ const (
 // object does not change its version; any other change of shape does (".v0" -> ".v1").
 const (
 	EventAccountCreated store.EventType = "account_created.v0"
-	EventAccountUpdated store.EventType = "account_updated.v0" // name or plan changed
+	EventAccountUpdated store.EventType = "account_updated.v0" // name, plan or credential policy changed
 
 	EventMemberCreated store.EventType = "member_created.v0" // a user joined the account (invitation, provisioning or direct add)
 	EventMemberUpdated store.EventType = "member_updated.v0" // roles or status changed
@@ -56,6 +57,9 @@ const (
 	EventSSHPublicKeyCreated     store.EventType = "ssh_public_key_created.v0"
 	EventSSHPublicKeyUpdated     store.EventType = "ssh_public_key_updated.v0"
 	EventSSHPublicKeyDeleted     store.EventType = "ssh_public_key_deleted.v0"
+	EventAccessTokenCreated      store.EventType = "access_token_created.v0"
+	EventAccessTokenUpdated      store.EventType = "access_token_updated.v0"
+	EventAccessTokenDeleted      store.EventType = "access_token_deleted.v0" // revoked
 
 	EventIdentityProviderCreated store.EventType = "identity_provider_created.v0"
 	EventIdentityProviderUpdated store.EventType = "identity_provider_updated.v0"
@@ -74,6 +78,7 @@ func EventTypes() []store.EventType {
 		EventTunnelCredentialCreated, EventTunnelCredentialUpdated, EventTunnelCredentialDeleted,
 		EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyDeleted,
 		EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted,
+		EventAccessTokenCreated, EventAccessTokenUpdated, EventAccessTokenDeleted,
 		EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted,
 		EventSSOSettingsUpdated,
 	}
@@ -98,6 +103,8 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourceAPIKey
 	case EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted:
 		return ResourceSSHPublicKey
+	case EventAccessTokenCreated, EventAccessTokenUpdated, EventAccessTokenDeleted:
+		return ResourceAccessToken
 	case EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted:
 		return ResourceIdentityProvider
 	case EventSSOSettingsUpdated:
@@ -107,13 +114,15 @@ func ResourceOf(t store.EventType) Resource {
 }
 
 // CredentialEventTypes returns the created, updated and deleted event types of a credential
-// kind, by ngrok's names.
+// kind, by ngrok's names (access tokens: access_token_*).
 func CredentialEventTypes(k store.CredentialKind) (created, updated, deleted store.EventType) {
 	switch k {
 	case store.APIKey:
 		return EventAPIKeyCreated, EventAPIKeyUpdated, EventAPIKeyDeleted
 	case store.SSHCredential:
 		return EventSSHPublicKeyCreated, EventSSHPublicKeyUpdated, EventSSHPublicKeyDeleted
+	case store.AccessToken:
+		return EventAccessTokenCreated, EventAccessTokenUpdated, EventAccessTokenDeleted
 	}
 	return EventTunnelCredentialCreated, EventTunnelCredentialUpdated, EventTunnelCredentialDeleted
 }

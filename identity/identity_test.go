@@ -174,3 +174,50 @@ func TestPrincipalFor(t *testing.T) {
 		t.Fatalf("Audit() = %+v", got)
 	}
 }
+
+// TestPrincipal_AccessTokenNeedsItsScope: a principal acting with an access token must carry
+// the token's Scope. Validate refuses one without (and so does every service call), and
+// PrincipalFor, which cannot know the scope, refuses to build one.
+func TestPrincipal_AccessTokenNeedsItsScope(t *testing.T) {
+	e := newEnv(t)
+	a, admin := e.Account("admin@example.com", "payg")
+	const tokenID = "pat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+	withToken := func(scope identity.Scope) identity.Principal {
+		p := admin
+		p.CredentialID, p.Scope = tokenID, scope
+		return p
+	}
+	for _, c := range []struct {
+		name  string
+		p     identity.Principal
+		field string // "" when valid
+	}{
+		{"access_token_without_scope", withToken(identity.Scope{}), "principal.scope"},
+		{"access_token_with_an_empty_scope", withToken(identity.ScopeOf([identity.ScopeWords]uint64{})), ""},
+		{"access_token_with_its_scope", withToken(identity.ScopeOf([identity.ScopeWords]uint64{1 << 3})), ""},
+		{"api_key_without_scope", func() identity.Principal { p := admin; p.CredentialID = "ak_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"; return p }(), ""},
+		{"dashboard_session_with_a_scope", func() identity.Principal { p := admin; p.Scope = identity.ScopeOf([2]uint64{}); return p }(), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.p.Validate()
+			if got := invalidField(err); got != c.field || (c.field == "") != (err == nil) {
+				t.Fatalf("Validate() = %v, want an error on %q", err, c.field)
+			}
+			if c.field == "" {
+				return
+			}
+			if _, err := e.Dir.Account(e.Ctx, c.p); invalidField(err) != c.field {
+				t.Fatalf("Account as the principal: %v, want an invalid-argument error on %s", err, c.field)
+			}
+		})
+	}
+	if _, err := e.Dir.Principal(e.Ctx, a.ID, admin.ID, identity.SourceAPI, tokenID); invalidField(err) != "principal.scope" {
+		t.Fatalf("Principal with an access token's ID: %v, want an invalid-argument error on principal.scope", err)
+	}
+	if s := identity.ScopeOf([identity.ScopeWords]uint64{5, 9}); !s.Limited() || s.Words() != [identity.ScopeWords]uint64{5, 9} {
+		t.Fatalf("ScopeOf: %+v", s)
+	}
+	if (identity.Scope{}).Limited() {
+		t.Fatal("the zero Scope is limited")
+	}
+}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"slices"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -17,12 +18,13 @@ type Object interface {
 }
 
 // AccountObject is an account. Its SSO settings are a resource of their own
-// (sso.SettingsObject).
+// (sso.SettingsObject); its credential policy is shown here, when it sets anything.
 type AccountObject struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Plan      string `json:"plan"`
-	CreatedAt string `json:"created_at"`
+	ID               string                 `json:"id"`
+	Name             string                 `json:"name"`
+	Plan             string                 `json:"plan"`
+	CredentialPolicy CredentialPolicyObject `json:"credential_policy,omitzero"`
+	CreatedAt        string                 `json:"created_at"`
 }
 
 // Resource returns ResourceAccount.
@@ -30,7 +32,30 @@ func (AccountObject) Resource() Resource { return ResourceAccount }
 
 // AccountObjectOf returns the object of an account.
 func AccountObjectOf(a store.Account) AccountObject {
-	return AccountObject{ID: a.ID, Name: a.Name, Plan: a.Plan, CreatedAt: Timestamp(a.CreatedAt)}
+	return AccountObject{
+		ID: a.ID, Name: a.Name, Plan: a.Plan, CredentialPolicy: CredentialPolicyObjectOf(a.CredentialPolicy),
+		CreatedAt: Timestamp(a.CreatedAt),
+	}
+}
+
+// CredentialPolicyObject is an account's credential policy (store.CredentialPolicy), its
+// durations in whole seconds; a duration left to the default is omitted.
+type CredentialPolicyObject struct {
+	AuthtokenMaxLifetime   int64 `json:"authtoken_max_lifetime,omitempty"`
+	APIKeyMaxLifetime      int64 `json:"api_key_max_lifetime,omitempty"`
+	SSHKeyMaxLifetime      int64 `json:"ssh_key_max_lifetime,omitempty"`
+	AccessTokenMaxLifetime int64 `json:"access_token_max_lifetime,omitempty"`
+	MaxRotationOverlap     int64 `json:"max_rotation_overlap,omitempty"`
+}
+
+// CredentialPolicyObjectOf returns the object of a credential policy.
+func CredentialPolicyObjectOf(p store.CredentialPolicy) CredentialPolicyObject {
+	sec := func(d time.Duration) int64 { return int64(d / time.Second) }
+	return CredentialPolicyObject{
+		AuthtokenMaxLifetime: sec(p.AuthtokenMaxLifetime), APIKeyMaxLifetime: sec(p.APIKeyMaxLifetime),
+		SSHKeyMaxLifetime: sec(p.SSHKeyMaxLifetime), AccessTokenMaxLifetime: sec(p.AccessTokenMaxLifetime),
+		MaxRotationOverlap: sec(p.MaxRotationOverlap),
+	}
 }
 
 // MemberObject is a member: a membership with its user's email and name. ID is the user's.

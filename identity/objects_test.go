@@ -39,6 +39,10 @@ func TestObjects_AreTheAPIResources(t *testing.T) {
 	ts, tl := identity.Timestamp(epoch), identity.Timestamp(later)
 	wantJSON(t, "account", identity.AccountObjectOf(store.Account{ID: "ac_1", Name: "a", Plan: "free", Seats: 3, SSO: store.SSOSettings{Enforcement: "mixed"}, CreatedAt: epoch}),
 		`{"id":"ac_1","name":"a","plan":"free","created_at":"`+ts+`"}`)
+	wantJSON(t, "account with a credential policy", identity.AccountObjectOf(store.Account{ID: "ac_1", Name: "a", Plan: "free",
+		CredentialPolicy: store.CredentialPolicy{AccessTokenMaxLifetime: 90 * 24 * time.Hour, MaxRotationOverlap: 90 * time.Minute},
+		CreatedAt:        epoch}),
+		`{"id":"ac_1","name":"a","plan":"free","credential_policy":{"access_token_max_lifetime":7776000,"max_rotation_overlap":5400},"created_at":"`+ts+`"}`)
 	wantJSON(t, "member", identity.MemberObjectOf(
 		store.Membership{AccountID: "ac_1", UserID: "usr_1", Roles: []string{"developer"}, Status: "active", CreatedAt: epoch, UpdatedAt: later},
 		store.User{ID: "usr_1", Email: "ann@example.com", Name: "Ann"}),
@@ -66,11 +70,14 @@ func TestEventTypes_Resources(t *testing.T) {
 			t.Errorf("%q: resource %q, want none", typ, r)
 		}
 	}
-	for _, k := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+	for _, k := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential, store.AccessToken} {
 		c, u, d := identity.CredentialEventTypes(k)
 		for _, typ := range []store.EventType{c, u, d} {
 			if !seen[typ] {
 				t.Errorf("%s: %s is not an event type", k, typ)
+			}
+			if k == store.AccessToken && identity.ResourceOf(typ) != identity.ResourceAccessToken {
+				t.Errorf("%s: %s is about %s", k, typ, identity.ResourceOf(typ))
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
@@ -39,6 +40,11 @@ const (
 	SourceSDK       Source = "sdk"
 )
 
+// SourceLeakResponder is the source audit events record for a credential revoked because it
+// leaked (credential's leak responder). It names no Principal's source: nobody acts through
+// it, and Validate refuses it.
+const SourceLeakResponder Source = "leak_responder"
+
 // Principal is who acts: a user or a bot user, within one account, through one source and
 // possibly one credential. It carries what audit events record. Every call that acts or
 // reads on a principal's behalf acts in p.AccountID. It is a plain value; build it with
@@ -50,7 +56,42 @@ type Principal struct {
 	AccountID    string // the account the principal acts in
 	Subject      string // the user's email or the bot user's name
 	Source       Source
-	CredentialID string // the API key, authtoken or SSH key used; empty for dashboard sessions
+	CredentialID string // the credential used; empty for dashboard sessions
+	// Scope limits the principal to an access token's scopes: what it may do is what its
+	// roles grant and its scope allows. The zero Scope limits nothing (a dashboard session,
+	// an API key, an authtoken). A principal acting with an access token (CredentialID pat_)
+	// must carry the token's Scope (credential.Result.Principal sets it): Validate refuses
+	// one without, and rbac denies it everything.
+	Scope Scope
+}
+
+// ScopeWords is the number of 64-bit words of a Scope, as of an rbac.Set.
+const ScopeWords = 2
+
+// Scope is the set of permissions an access token allows, as rbac compiles its scope names:
+// bit p-1 of Words for rbac.Permission p, the layout of an rbac.Set. rbac ANDs it with the
+// principal's grants on every check. The zero Scope is not limited: it places no limit. A
+// Scope is a small comparable value.
+type Scope struct {
+	words   [ScopeWords]uint64
+	limited bool
+}
+
+// ScopeOf returns the limited Scope that allows the permissions whose bits words hold (none,
+// when they are all zero).
+func ScopeOf(words [ScopeWords]uint64) Scope { return Scope{words: words, limited: true} }
+
+// Limited reports whether s limits its principal (it is not the zero Scope).
+func (s Scope) Limited() bool { return s.limited }
+
+// Words returns the bits of the permissions s allows: all zero for the zero Scope, which
+// limits nothing.
+func (s Scope) Words() [ScopeWords]uint64 { return s.words }
+
+// IsAccessTokenID reports whether credentialID is an access token's ID (its prefix is
+// pat_): a principal acting with one must carry the token's Scope.
+func IsAccessTokenID(credentialID string) bool {
+	return strings.HasPrefix(credentialID, string(id.AccessToken)+"_")
 }
 
 // IsBot reports whether p is a bot user.
@@ -62,8 +103,9 @@ func (p Principal) Audit() store.Principal {
 }
 
 // Validate checks that p is well formed: a known kind whose ID has the matching prefix, an
-// account ID and a known source. It does not consult the store. The error matches
-// store.ErrInvalid and names the principal's field at fault.
+// account ID, a known source, and a Scope if it acts with an access token. It does not
+// consult the store. The error matches store.ErrInvalid and names the principal's field at
+// fault.
 func (p Principal) Validate() error {
 	var want id.Prefix
 	switch p.Kind {
@@ -80,6 +122,9 @@ func (p Principal) Validate() error {
 	if err := id.CheckArg("principal.account_id", p.AccountID, id.Account); err != nil {
 		return err
 	}
+	if IsAccessTokenID(p.CredentialID) && !p.Scope.Limited() {
+		return store.Invalid("principal.scope", store.CodeRequired, 0, "a principal acting with an access token must carry its scope")
+	}
 	return checkSource("principal.source", p.Source)
 }
 
@@ -95,6 +140,8 @@ func checkSource(field string, src Source) error {
 // PrincipalFor builds the principal for principalID (a user or a bot user, told apart by the
 // ID prefix) acting in accountID, reading its subject from r. A user must have a membership
 // in the account and a bot user must belong to it, or the error matches store.ErrNotFound.
+// It cannot build the principal of an access token (credentialID pat_), whose Scope only the
+// credential Verifier knows: that is an error matching store.ErrInvalid.
 // It does not check that the principal is active: authorization does (rbac), and so does the
 // credential verifier through the owner's state. Use it inside a transaction; otherwise use
 // Directory.Principal, or credential.Result.Principal after a verification.

@@ -250,6 +250,9 @@ func (a *Authorizer) Check(ctx context.Context, p identity.Principal, perm Permi
 			// Built here, in the result, rather than by a.decide: copying a Decision between
 			// frames would cost more than the rest of the check.
 			allowed, reason, role := g.decide(perm)
+			if allowed && outOfScope(&p, perm) {
+				allowed, reason, role = false, ReasonOutOfScope, ""
+			}
 			return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}, nil
 		}
 	}
@@ -266,7 +269,7 @@ func (a *Authorizer) checkCold(ctx context.Context, p identity.Principal, perm P
 	if err != nil {
 		return Decision{}, err
 	}
-	return a.decide(g, perm), nil
+	return a.decideFor(g, &p, perm), nil
 }
 
 // Require is Check for middleware: nil when allowed, an error matching store.ErrDenied
@@ -290,7 +293,23 @@ func (a *Authorizer) CheckIn(ctx context.Context, r store.Reader, p identity.Pri
 	if err != nil {
 		return Decision{}, err
 	}
-	return a.decide(g, perm), nil
+	return a.decideFor(g, &p, perm), nil
+}
+
+// HeldIn returns the permissions p may use in its account, reading through r (as CheckIn):
+// what its roles grant and its plan allows, within its scope (identity.Scope). A principal
+// that may do nothing (inactive, not a member, an access token without its scope) holds
+// nothing. Package credential calls it to keep an access token's scopes within its creator's
+// permissions.
+func (a *Authorizer) HeldIn(ctx context.Context, r store.Reader, p identity.Principal) (Set, error) {
+	g, err := a.compileFor(ctx, r, p)
+	if err != nil {
+		return Set{}, err
+	}
+	if g = g.within(&p); g.deny != ReasonGranted {
+		return Set{}, nil
+	}
+	return g.allowed, nil
 }
 
 // RequireIn is Require reading through r, bypassing the cache (see CheckIn).
@@ -306,6 +325,37 @@ func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.P
 func (a *Authorizer) decide(g *grants, perm Permission) Decision {
 	allowed, reason, role := g.decide(perm)
 	return Decision{Allowed: allowed, Permission: perm, Name: a.perms.names[perm], Reason: reason, Role: role}
+}
+
+// decideFor answers one permission for p from its compiled grants, within p's scope: a
+// permission its roles grant but its access token's scope leaves out is denied with
+// ReasonOutOfScope.
+func (a *Authorizer) decideFor(g *grants, p *identity.Principal, perm Permission) Decision {
+	d := a.decide(g, perm)
+	if d.Allowed && outOfScope(p, perm) {
+		d.Allowed, d.Reason, d.Role = false, ReasonOutOfScope, ""
+	}
+	return d
+}
+
+// outOfScope reports whether p acts with an access token whose scope does not allow perm.
+// A principal acting with an access token (its CredentialID) but carrying no scope is out
+// of scope for everything: its scope was lost on the way.
+func outOfScope(p *identity.Principal, perm Permission) bool {
+	if p.Scope.Limited() {
+		s := Set(p.Scope.Words())
+		return !s.contains(perm)
+	}
+	return identity.IsAccessTokenID(p.CredentialID)
+}
+
+// scopeOf returns the permissions p's scope allows, and whether it is limited (see
+// outOfScope).
+func scopeOf(p *identity.Principal) (Set, bool) {
+	if p.Scope.Limited() {
+		return Set(p.Scope.Words()), true
+	}
+	return Set{}, identity.IsAccessTokenID(p.CredentialID)
 }
 
 // deny is a denial of perm for reason, as an error.
@@ -394,6 +444,20 @@ func (g *grants) decide(perm Permission) (allowed bool, reason Reason, role stri
 // allows reports whether the grants allow perm.
 func (g *grants) allows(perm Permission) bool { return g.deny == ReasonGranted && g.allowed.Has(perm) }
 
+// within returns g limited to p's scope: what p may do, grant and read acting with its
+// access token. A scoped administrator is an administrator only if its scope covers
+// everything it holds. Without a scope, g itself.
+func (g *grants) within(p *identity.Principal) *grants {
+	s, limited := scopeOf(p)
+	if !limited {
+		return g
+	}
+	out := *g
+	out.allowed, out.masked = g.allowed.Intersect(s), g.masked.Intersect(s)
+	out.admin = g.admin && s.Covers(g.holds())
+	return &out
+}
+
 // holds returns every permission the principal's roles grant, plan or not.
 func (g *grants) holds() Set { return g.allowed.Union(g.masked) }
 
@@ -462,6 +526,9 @@ func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, pri
 		g.roles = append(g.roles, roleSet{name: name, perms: perms})
 		all = all.Union(perms)
 		g.admin = g.admin || name == RoleAdministrator
+	}
+	if bot {
+		all = all.Intersect(a.perms.ServiceUserGrants()) // whatever its custom roles grant now
 	}
 	mask := a.perms.planMask(plan)
 	g.allowed, g.masked = all.Intersect(mask), all.Minus(mask)

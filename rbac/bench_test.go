@@ -35,6 +35,21 @@ func BenchmarkCheck(b *testing.B) {
 			}
 		})
 	}
+	// A principal acting with an access token: the same, and one more bit test in its scope.
+	b.Run("scoped", func(b *testing.B) {
+		tok := dev
+		tok.CredentialID = "pat_01JD3Q2V8M4X7N9P0R5S6T7V8WK3ZQ"
+		tok.Scope = identity.ScopeOf(rbac.SetOf(rbac.CredentialsRead, rbac.CredentialsWrite))
+		if d := e.check(tok, rbac.CredentialsWrite); !d.Allowed {
+			b.Fatal(d)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.Authz.Check(e.Ctx, tok, rbac.CredentialsWrite); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	// A permission the embedder registered, granted by Developer: the same bit test.
 	b.Run("registered", func(b *testing.B) {
 		e := newEnv(b, rbac.WithPermissions(embedder(b)))

@@ -20,6 +20,7 @@ const (
 	ReasonNoAccount                    // the account does not exist
 	ReasonExceedsGrantor               // the change grants permissions the principal does not hold
 	ReasonAdminOnly                    // only administrators may grant, invite or change administrators
+	ReasonOutOfScope                   // the principal's access token is not scoped for it (identity.Scope)
 )
 
 // The codes of this package's errors (store.CodeOf). A denial matches store.ErrDenied, has
@@ -33,6 +34,7 @@ const (
 	CodeNoAccount      = "no_account"         // ReasonNoAccount
 	CodeExceedsGrantor = "exceeds_grantor"    // ReasonExceedsGrantor
 	CodeAdminOnly      = "admin_only"         // ReasonAdminOnly
+	CodeOutOfScope     = "out_of_scope"       // ReasonOutOfScope
 
 	// CodeUnknownPermission: a permission name the registry does not hold (store.ErrInvalid).
 	CodeUnknownPermission = "unknown_permission"
@@ -48,6 +50,7 @@ var reasonText = [...]string{
 	ReasonNoAccount:      "the account does not exist",
 	ReasonExceedsGrantor: "it would grant permissions the principal does not hold",
 	ReasonAdminOnly:      "only administrators may grant, invite or change administrators",
+	ReasonOutOfScope:     "the access token's scopes do not include it",
 }
 
 var reasonCode = [...]string{
@@ -60,6 +63,7 @@ var reasonCode = [...]string{
 	ReasonNoAccount:      CodeNoAccount,
 	ReasonExceedsGrantor: CodeExceedsGrantor,
 	ReasonAdminOnly:      CodeAdminOnly,
+	ReasonOutOfScope:     CodeOutOfScope,
 }
 
 // String describes the reason in words.

@@ -14,7 +14,9 @@
 //
 // # Embedder-defined permissions
 //
-// The 17 built-in permissions cover iamkit's own resources. An embedder registers its own,
+// The 18 built-in permissions cover iamkit's own resources, and the agent: tunnel:start
+// (TunnelStart, ngrok's scope name), which Developer and Developer read-only grant, is what an
+// access token needs to start agent sessions. An embedder registers its own,
 // for resources iamkit does not know (endpoints, domains, ...), in a Permissions registry
 // passed to New:
 //
@@ -39,8 +41,22 @@
 // roles, or a registered permission's Feature) are denied with ReasonNotInPlan when the
 // plan lacks it.
 //
-// Bot users act as Developer read/write unless given roles, which needs RBAC; they are never
-// administrators.
+// Bot users (ngrok's service users) act as Developer read/write unless given roles, which
+// needs RBAC. Their roles are limited as ngrok limits a service user's (ServiceUserRoles):
+// Developer, Developer read-only and Team manager, or custom roles that grant nothing beyond
+// those three; whatever a custom role grants later, a bot user never holds more
+// (Permissions.ServiceUserGrants). They are never administrators.
+//
+// # Scoped principals
+//
+// A principal acting with an access token carries the token's scopes, compiled into an
+// identity.Scope (the bits of a Set). Every decision (Check, CheckIn, Require, the Guard's,
+// the audit log's) ANDs it with the principal's grants: a permission its roles grant but its
+// scope leaves out is denied with ReasonOutOfScope, and a scope never adds to the roles, so a
+// demoted owner's tokens shrink with it. What a scoped principal may grant is limited by its
+// scope too, and it is an administrator only if its scope covers everything it holds. A
+// principal whose CredentialID is an access token's but that carries no scope is denied
+// everything. The warm Check pays one more bit test, still without allocation.
 //
 // # Checking
 //
@@ -86,7 +102,8 @@
 // Every error is a *store.Error (or wraps one). A denial (Require, RequireIn, and every
 // call that acts or reads for a principal) matches store.ErrDenied, names the permission
 // denied in Field, and has its Reason's code: CodeNoRole, CodeNotInPlan, CodeNotMember,
-// CodeInactive, CodeOtherAccount, CodeNoAccount, CodeExceedsGrantor or CodeAdminOnly. A
+// CodeInactive, CodeOtherAccount, CodeNoAccount, CodeExceedsGrantor, CodeAdminOnly or
+// CodeOutOfScope. A
 // permission name the registry does not hold is store.ErrInvalid with CodeUnknownPermission;
 // other invalid arguments are store.ErrInvalid with the store's codes, naming the field.
 package rbac

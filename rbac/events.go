@@ -23,7 +23,8 @@ const (
 // EventPermission returns the permission that reads the resource events of eventType are
 // about: members:read for member_* and invitation_*, roles:read for role_*, sso:read for
 // identity_provider_* and sso_settings_*, bot_users:read for bot_user_*, credentials:read
-// for tunnel_credential_*, api_key_* and ssh_public_key_*, account:read for account_*. ok
+// for tunnel_credential_*, api_key_*, ssh_public_key_* and access_token_*, account:read for
+// account_*. ok
 // is false for a type iamkit does not write: only administrators see such events.
 func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 	switch identity.ResourceOf(eventType) {
@@ -35,7 +36,7 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 		return RolesRead, true
 	case identity.ResourceBotUser:
 		return BotUsersRead, true
-	case identity.ResourceTunnelCredential, identity.ResourceAPIKey, identity.ResourceSSHPublicKey:
+	case identity.ResourceTunnelCredential, identity.ResourceAPIKey, identity.ResourceSSHPublicKey, identity.ResourceAccessToken:
 		return CredentialsRead, true
 	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings:
 		return SSORead, true
@@ -89,10 +90,10 @@ func (a *Authorizer) eventReader(ctx context.Context, r store.Reader, by identit
 	if err != nil {
 		return eventReader{}, err
 	}
-	if err := a.decide(g, EventsRead).Err(); err != nil {
+	if err := a.decideFor(g, &by, EventsRead).Err(); err != nil {
 		return eventReader{}, err
 	}
-	return eventReader{g}, nil
+	return eventReader{g.within(&by)}, nil
 }
 
 // may reports whether the reader holds perm; ok false means administrators only.

@@ -274,6 +274,7 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceInvitation: rbac.MembersRead, identity.ResourceRole: rbac.RolesRead,
 		identity.ResourceBotUser: rbac.BotUsersRead, identity.ResourceTunnelCredential: rbac.CredentialsRead,
 		identity.ResourceAPIKey: rbac.CredentialsRead, identity.ResourceSSHPublicKey: rbac.CredentialsRead,
+		identity.ResourceAccessToken:      rbac.CredentialsRead,
 		identity.ResourceIdentityProvider: rbac.SSORead, identity.ResourceSSOSettings: rbac.SSORead,
 	}
 	for _, typ := range identity.EventTypes() {

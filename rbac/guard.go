@@ -3,6 +3,7 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
@@ -39,10 +40,12 @@ func (a *Authorizer) MemberRoles(ctx context.Context, r store.Reader, acct store
 	return a.checkRoles(ctx, r, acct, plan, roles)
 }
 
-// BotRoles checks roles requested for a bot user of acct and returns the roles to store.
-// Empty roles stay empty: the bot acts with DefaultBotRoles. Giving a bot user roles needs
-// identity.FeatureRBAC, and a bot user can never be an administrator. Package botuser
-// calls it.
+// BotRoles checks roles requested for a bot (service) user of acct and returns the roles to
+// store. Empty roles stay empty: the bot acts with DefaultBotRoles. Giving a bot user roles
+// needs identity.FeatureRBAC. The roles are limited as ngrok limits a service user's:
+// ServiceUserRoles, or custom roles (on plans with custom roles) that grant nothing beyond
+// them; any other role, Administrator first, is an error matching store.ErrInvalid naming it
+// ("roles" or "roles[i]", in the sorted list). Package botuser calls it.
 func (a *Authorizer) BotRoles(ctx context.Context, r store.Reader, acct store.Account, roles []string) ([]string, error) {
 	if len(roles) == 0 {
 		return nil, nil
@@ -59,7 +62,36 @@ func (a *Authorizer) BotRoles(ctx context.Context, r store.Reader, acct store.Ac
 			return nil, store.Invalid("roles", store.CodeInvalidValue, 0, "a bot user cannot be an administrator")
 		}
 	}
-	return a.checkRoles(ctx, r, acct, plan, roles)
+	out, err := a.checkRoles(ctx, r, acct, plan, roles)
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range out {
+		if err := a.checkServiceRole(ctx, r, acct, plan, fmt.Sprintf("roles[%d]", i), name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkServiceRole refuses a role (already checked by checkRoles) that a service user may
+// not hold: a built-in role other than ServiceUserRoles, or a custom role granting more.
+func (a *Authorizer) checkServiceRole(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, field, name string) error {
+	const allowed = "a service user's roles are developer, developer_read_only and team_manager, or custom roles granting nothing beyond them"
+	if _, isBuiltin := builtin(name); isBuiltin {
+		if !slices.Contains(ServiceUserRoles(), name) {
+			return store.Invalid(field, store.CodeInvalidValue, 0, allowed)
+		}
+		return nil
+	}
+	perms, _, err := a.rolePerms(ctx, r, acct, plan, name)
+	if err != nil {
+		return err
+	}
+	if !a.perms.ServiceUserGrants().Covers(perms) {
+		return store.Invalid(field, store.CodeInvalidValue, 0, allowed)
+	}
+	return nil
 }
 
 func (a *Authorizer) checkRoles(ctx context.Context, r store.Reader, acct store.Account, plan identity.Plan, roles []string) ([]string, error) {
@@ -125,9 +157,10 @@ func (a *Authorizer) Permit(ctx context.Context, r store.Reader, c identity.Chan
 	if err != nil {
 		return err
 	}
-	if err := a.decide(g, perm).Err(); err != nil {
+	if err := a.decideFor(g, &c.By, perm).Err(); err != nil {
 		return err
 	}
+	g = g.within(&c.By)
 	if c.Member != nil && identity.IsAdministrator(c.Member.Roles) && !g.admin {
 		return a.deny(perm, ReasonAdminOnly)
 	}
@@ -150,10 +183,10 @@ func (a *Authorizer) PermitGrant(ctx context.Context, r store.Reader, by identit
 	if err != nil {
 		return err
 	}
-	if err := a.decide(g, perm).Err(); err != nil {
+	if err := a.decideFor(g, &by, perm).Err(); err != nil {
 		return err
 	}
-	return a.permitGrant(ctx, r, g, by, acct, perm, roles)
+	return a.permitGrant(ctx, r, g.within(&by), by, acct, perm, roles)
 }
 
 func (a *Authorizer) permitGrant(ctx context.Context, r store.Reader, g *grants, by identity.Principal, acct store.Account, perm Permission, roles []string) error {

@@ -37,6 +37,7 @@ const (
 	SSORead                                      // see identity providers and SSO settings
 	SSOManage                                    // configure identity providers and SSO (administrators only)
 	EventsRead                                   // read the audit event log
+	TunnelStart                                  // start an agent session (ngrok's scope tunnel:start)
 
 	numBuiltins = iota // the number of built-in permissions
 )
@@ -58,6 +59,7 @@ var builtinNames = [numBuiltins + 1]string{
 	"credentials:read", "credentials:write", "credentials:assign_owner",
 	"sso:read", "sso:manage",
 	"events:read",
+	"tunnel:start",
 }
 
 var builtinDescriptions = [numBuiltins + 1]string{
@@ -70,6 +72,7 @@ var builtinDescriptions = [numBuiltins + 1]string{
 	"See authtokens, API keys and SSH credentials.", "Create, update and delete credentials.", "Create credentials owned by another principal.",
 	"See identity providers and SSO settings.", "Configure identity providers and SSO.",
 	"Read the audit event log.",
+	"Start agent sessions (tunnels) with an access token.",
 }
 
 // builtinFeatures is the plan feature a built-in permission needs, if any: without it the
@@ -114,6 +117,7 @@ type Permissions struct {
 	byName  map[string]Permission
 	roles   map[string]Set // built-in role name -> what it grants
 	all     Set
+	service Set // the most a service (bot) user holds: what ServiceUserRoles grant
 }
 
 // NewPermissions returns the registry of the built-in permissions and those of specs, which
@@ -152,8 +156,15 @@ func NewPermissions(specs ...PermissionSpec) (*Permissions, error) {
 		ps.all = ps.all.With(p)
 	}
 	ps.roles[RoleAdministrator] = ps.all
+	for _, r := range ServiceUserRoles() {
+		ps.service = ps.service.Union(ps.roles[r])
+	}
 	return ps, nil
 }
+
+// ServiceUserGrants returns the most a service (bot) user may hold in this registry: what
+// ServiceUserRoles grant together, registered permissions that list them included.
+func (ps *Permissions) ServiceUserGrants() Set { return ps.service }
 
 // checkSpec validates the i-th spec against the registry built so far.
 func (ps *Permissions) checkSpec(i int, spec PermissionSpec) error {
@@ -276,8 +287,9 @@ func (ps *Permissions) planMask(plan identity.Plan) Set {
 	return m
 }
 
-// setWords is the number of 64-bit words of a Set.
-const setWords = 2
+// setWords is the number of 64-bit words of a Set: those of an identity.Scope, which is a
+// Set carried by a principal.
+const setWords = identity.ScopeWords
 
 // Set is a set of permissions as a bit set: permission p is bit p-1. The zero Set is empty.
 // A Set is a value: its methods return new sets.

@@ -26,7 +26,7 @@ func TestPermissions_RoundTrip(t *testing.T) {
 	if s := rbac.SetOf(rbac.CredentialsRead, rbac.MembersInvite); !slices.Equal(ps.Names(s), []string{"members:invite", "credentials:read"}) || s.Len() != 2 {
 		t.Errorf("Names = %v", ps.Names(s))
 	}
-	if ps.AllSet().Len() != len(ps.All()) || len(ps.All()) != 17 {
+	if ps.AllSet().Len() != len(ps.All()) || len(ps.All()) != 18 {
 		t.Errorf("All has %d permissions", ps.AllSet().Len())
 	}
 }
@@ -39,8 +39,8 @@ func TestBuiltinRoles(t *testing.T) {
 	ps := builtins(t)
 	want := map[string]rbac.Set{
 		rbac.RoleAdministrator:     ps.AllSet(),
-		rbac.RoleDeveloper:         rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, W, rbac.EventsRead),
-		rbac.RoleDeveloperReadOnly: rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, rbac.EventsRead),
+		rbac.RoleDeveloper:         rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, W, rbac.EventsRead, rbac.TunnelStart),
+		rbac.RoleDeveloperReadOnly: rbac.SetOf(rbac.AccountRead, rbac.BotUsersRead, R, rbac.EventsRead, rbac.TunnelStart),
 		rbac.RoleTeamManager:       rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.MembersInvite, rbac.MembersManage, rbac.RolesRead),
 		rbac.RoleTeamInvite:        rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.MembersInvite, rbac.RolesRead),
 		rbac.RoleTeamReadOnly:      rbac.SetOf(rbac.AccountRead, rbac.MembersRead, rbac.RolesRead),
@@ -429,15 +429,80 @@ func TestBotUsers_ActAsDevelopersUnlessGivenRoles(t *testing.T) {
 			t.Errorf("default bot %s: %v", d.Name, d)
 		}
 	}
-	billingBot := e.bot(admin, "billing-sync", rbac.RoleBilling)
-	if d := e.check(billingBot, rbac.BillingManage); !d.Allowed {
-		t.Errorf("bot with billing role: %v", d)
+	readerBot := e.bot(admin, "read-sync", rbac.RoleDeveloperReadOnly)
+	if d := e.check(readerBot, rbac.CredentialsRead); !d.Allowed {
+		t.Errorf("bot with the developer_read_only role: %v", d)
 	}
-	if d := e.check(billingBot, rbac.CredentialsWrite); d.Allowed {
+	if d := e.check(readerBot, rbac.CredentialsWrite); d.Allowed {
 		t.Errorf("bot with roles keeps developer: %v", d)
 	}
 	_, err := e.bots.Create(e.Ctx, admin, botuser.CreateParams{Name: "root", Roles: []string{rbac.RoleAdministrator}})
 	if !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("administrator bot: %v", err)
+	}
+}
+
+// TestServiceUsers_RolesLimitedAsNgrok: a service (bot) user's roles are limited as ngrok
+// limits them: developer, developer_read_only and team_manager, or custom roles that grant
+// nothing else. Whatever a custom role grants later, a bot user never holds more than those
+// three roles grant together.
+func TestServiceUsers_RolesLimitedAsNgrok(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.Account("admin@example.com", "enterprise")
+	if got := rbac.ServiceUserRoles(); len(got) != 3 || got[0] != rbac.RoleDeveloper || got[1] != rbac.RoleDeveloperReadOnly || got[2] != rbac.RoleTeamManager {
+		t.Fatalf("ServiceUserRoles() = %v", got)
+	}
+	reader, err := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "reader", Permissions: []rbac.Permission{rbac.CredentialsRead, rbac.MembersRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer, err := e.Authz.CreateRole(e.Ctx, admin, rbac.RoleSpec{Name: "payer", Permissions: []rbac.Permission{rbac.BillingManage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		roles []string
+		ok    bool
+	}{
+		{"developer", []string{rbac.RoleDeveloper}, true},
+		{"developer_read_only", []string{rbac.RoleDeveloperReadOnly}, true},
+		{"team_manager", []string{rbac.RoleTeamManager}, true},
+		{"all_three", []string{rbac.RoleTeamManager, rbac.RoleDeveloper, rbac.RoleDeveloperReadOnly}, true},
+		{"a_custom_role_within_them", []string{reader.ID}, true},
+		{"billing", []string{rbac.RoleBilling}, false},
+		{"team_invite", []string{rbac.RoleTeamInvite}, false},
+		{"team_read_only", []string{rbac.RoleDeveloper, rbac.RoleTeamReadOnly}, false},
+		{"administrator", []string{rbac.RoleAdministrator}, false},
+		{"a_custom_role_beyond_them", []string{payer.ID}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.bots.Create(e.Ctx, admin, botuser.CreateParams{Name: "svc-" + c.name, Roles: c.roles})
+			if c.ok != (err == nil) {
+				t.Fatalf("Create with roles %v: %v", c.roles, err)
+			}
+			if !c.ok && invalidField(err) == "" {
+				t.Fatalf("Create with roles %v: %v, want an invalid-argument error naming the role", c.roles, err)
+			}
+		})
+	}
+	// A custom role widened after it was given to a bot user grants the bot nothing new.
+	svc := e.bot(admin, "svc-widened", reader.ID)
+	if _, err := e.Authz.UpdateRole(e.Ctx, admin, reader.ID, rbac.RoleSpec{Name: "reader", Permissions: []rbac.Permission{rbac.CredentialsRead, rbac.BillingManage}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.check(svc, rbac.BillingManage); d.Allowed {
+		t.Fatalf("a bot user whose custom role was widened to billing:manage: %v", d)
+	}
+	if d := e.check(svc, rbac.CredentialsRead); !d.Allowed {
+		t.Fatalf("credentials:read through the custom role: %v", d)
+	}
+	// A team manager service user manages members, as ngrok's do.
+	tm := e.bot(admin, "svc-tm", rbac.RoleTeamManager)
+	if d := e.check(tm, rbac.MembersManage); !d.Allowed {
+		t.Fatalf("team_manager service user, members:manage: %v", d)
+	}
+	if d := e.check(tm, rbac.CredentialsWrite); d.Allowed {
+		t.Fatalf("team_manager service user, credentials:write: %v", d)
 	}
 }

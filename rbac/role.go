@@ -34,9 +34,9 @@ type builtinRole struct {
 var builtins = [...]builtinRole{
 	{RoleAdministrator, "Full control of the account, including SSO and account settings.", allBuiltins()},
 	{RoleDeveloper, "Create, modify and delete credentials and developer resources.", SetOf(
-		AccountRead, BotUsersRead, CredentialsRead, CredentialsWrite, EventsRead)},
-	{RoleDeveloperReadOnly, "See credentials and developer resources.", SetOf(
-		AccountRead, BotUsersRead, CredentialsRead, EventsRead)},
+		AccountRead, BotUsersRead, CredentialsRead, CredentialsWrite, EventsRead, TunnelStart)},
+	{RoleDeveloperReadOnly, "See credentials and developer resources; start agents.", SetOf(
+		AccountRead, BotUsersRead, CredentialsRead, EventsRead, TunnelStart)},
 	{RoleTeamManager, "Invite and remove members and change their roles, except administrators'.", SetOf(
 		AccountRead, MembersRead, MembersInvite, MembersManage, RolesRead)},
 	{RoleTeamInvite, "See members and invite new ones.", SetOf(
@@ -80,6 +80,14 @@ func DefaultMemberRoles() []string { return []string{RoleDeveloper, RoleTeamInvi
 // DefaultBotRoles returns the roles a bot user without roles acts with: Developer
 // read/write, as ngrok's service users do.
 func DefaultBotRoles() []string { return []string{RoleDeveloper} }
+
+// ServiceUserRoles returns the built-in roles a service (bot) user may hold, as ngrok's
+// service users: Developer read/write, Developer read-only and Team manager. A service user
+// may also hold custom roles that grant nothing beyond them (Permissions.ServiceUserGrants);
+// whatever its roles, it never holds more.
+func ServiceUserRoles() []string {
+	return []string{RoleDeveloper, RoleDeveloperReadOnly, RoleTeamManager}
+}
 
 // MaxRoles is the most roles a member, invitation or bot user may hold.
 const MaxRoles = 16

@@ -33,9 +33,10 @@ type Backend interface {
 	PutSingleUse(ctx context.Context, key string, value []byte, expiresAt time.Time) error
 	TakeSingleUse(ctx context.Context, key string) ([]byte, error)
 
-	// LastUsed returns the last-used times RecordUse recorded for credentials, in the order of
-	// ids (the zero time where none is recorded).
-	LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
+	// LastUsed returns the latest uses RecordUse recorded for credentials (time and address),
+	// in the order of ids: each Use names its credential, with the zero time and address
+	// where none is recorded.
+	LastUsed(ctx context.Context, ids []string) ([]Use, error)
 
 	// Close releases the adapter's resources: blocked Changes calls return ErrClosed and
 	// later calls fail with it. Calling it again does nothing.
@@ -66,7 +67,7 @@ type Ops interface {
 // concurrent transactions would otherwise deadlock a pool of N connections.
 type LastUsedReader interface {
 	// LastUsed is Backend.LastUsed.
-	LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
+	LastUsed(ctx context.Context, ids []string) ([]Use, error)
 }
 
 // Ref names a record by table and primary key.

@@ -20,9 +20,10 @@
 //     role's name (per account), an invitation's email (per account), an identity provider's
 //     entity ID (per account), a credential's secret hash and an SSH key's fingerprint
 //     (globally). A write that would break one fails with an error matching ErrConflict.
-//   - A credential's account, owner and kind are fixed when it is first written; a later write
-//     that changes them fails with ErrImmutable. Its owner must be, when it is first written, a
-//     bot user of the same account or a user with a membership in it.
+//   - A credential's account, owner, kind, secret and predecessor (RotatedFrom) are fixed when
+//     it is first written; a later write that changes them fails with ErrInvalid, code
+//     CodeImmutable. Its owner must be, when it is first written, a bot user of the same
+//     account or a user with a membership in it.
 //   - Deleting a bot user deletes every credential it owns, and deleting a membership deletes
 //     every credential its user owns in that account, in the same transaction.
 //
@@ -39,8 +40,8 @@
 // Every committed Update that wrote anything is a Commit with a revision that orders it among
 // the commits of its shard. Changes returns the commits after a Cursor, and says so with
 // Batch.Gap when the subscriber has fallen behind what the store retains, so that a cache can
-// flush instead of serving stale data. Last-used timestamps (RecordUse) are deliberately
-// outside the feed.
+// flush instead of serving stale data. Last uses (RecordUse: time and address) are
+// deliberately outside the feed.
 //
 // # Copies
 //

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"net/netip"
 	"time"
 )
 
@@ -29,6 +30,9 @@ const (
 	MaxMetadataLen    = 4096 // bytes, Credential.Metadata
 	MaxNameLen        = 255  // bytes, names of bot users, roles, accounts and users
 	MaxPageLimit      = 1000 // Page.Limit
+	MaxScopes         = 128  // entries of Credential.Scopes
+	MaxScopeLen       = 64   // bytes, one entry of Credential.Scopes
+	MaxAllowedIPs     = 32   // entries of Credential.AllowedIPs
 )
 
 // Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the
@@ -39,11 +43,43 @@ type Account struct {
 	Name string `json:"name"`
 	// Key is an optional key the embedder gives the account (its own tenant ID, a slug),
 	// unique across the store when not empty: ensure-style bootstrap finds accounts by it.
-	Key       string      `json:"key,omitempty"`
-	Plan      string      `json:"plan"`
-	Seats     int         `json:"seats"` // seat limit; 0 means no limit
-	SSO       SSOSettings `json:"sso"`
-	CreatedAt time.Time   `json:"created_at"`
+	Key   string      `json:"key,omitempty"`
+	Plan  string      `json:"plan"`
+	Seats int         `json:"seats"` // seat limit; 0 means no limit
+	SSO   SSOSettings `json:"sso"`
+	// CredentialPolicy bounds the lifetimes of the account's new credentials and the
+	// overlap of rotations. Package credential applies it; the store only keeps it.
+	CredentialPolicy CredentialPolicy `json:"credential_policy,omitzero"`
+	CreatedAt        time.Time        `json:"created_at"`
+}
+
+// CredentialPolicy is an account's rules for its credentials' lifetimes. A zero duration
+// means the library's default: no maximum lifetime, and package credential's default
+// rotation overlap.
+type CredentialPolicy struct {
+	// The longest lifetime (ExpiresAt minus CreatedAt) of a new credential, per kind.
+	AuthtokenMaxLifetime   time.Duration `json:"authtoken_max_lifetime,omitempty"`
+	APIKeyMaxLifetime      time.Duration `json:"api_key_max_lifetime,omitempty"`
+	SSHKeyMaxLifetime      time.Duration `json:"ssh_key_max_lifetime,omitempty"`
+	AccessTokenMaxLifetime time.Duration `json:"access_token_max_lifetime,omitempty"`
+	// MaxRotationOverlap is the longest a rotated credential may stay valid beside its
+	// successor.
+	MaxRotationOverlap time.Duration `json:"max_rotation_overlap,omitempty"`
+}
+
+// MaxLifetime returns the policy's maximum lifetime for credentials of kind k (0: none).
+func (p CredentialPolicy) MaxLifetime(k CredentialKind) time.Duration {
+	switch k {
+	case Authtoken:
+		return p.AuthtokenMaxLifetime
+	case APIKey:
+		return p.APIKeyMaxLifetime
+	case SSHCredential:
+		return p.SSHKeyMaxLifetime
+	case AccessToken:
+		return p.AccessTokenMaxLifetime
+	}
+	return 0
 }
 
 // SSOSettings is an account's single sign-on configuration.
@@ -113,16 +149,20 @@ const (
 	Authtoken     CredentialKind = "authtoken"
 	APIKey        CredentialKind = "api_key"
 	SSHCredential CredentialKind = "ssh_key"
+	// AccessToken is a token for both the agent and the API that acts with its owner's
+	// permissions limited to its scopes.
+	AccessToken CredentialKind = "access_token"
 )
 
 // Valid reports whether k is one of the credential kinds.
 func (k CredentialKind) Valid() bool {
-	return k == Authtoken || k == APIKey || k == SSHCredential
+	return k == Authtoken || k == APIKey || k == SSHCredential || k == AccessToken
 }
 
-// Credential is an authtoken, an API key or an SSH public key. AccountID, OwnerID and Kind are
-// fixed when the credential is first written. Token credentials keep only SecretHash; SSH
-// credentials keep PublicKey and Fingerprint.
+// Credential is an authtoken, an API key, an access token or an SSH public key. AccountID,
+// OwnerID, Kind and RotatedFrom are fixed when the credential is first written. Token
+// credentials keep only SecretHash; SSH credentials keep PublicKey and Fingerprint. Access
+// tokens, and only they, have Scopes.
 type Credential struct {
 	ID          string         `json:"id"`
 	AccountID   string         `json:"account_id"`
@@ -136,9 +176,23 @@ type Credential struct {
 	Fingerprint string         `json:"fingerprint,omitempty"` // SSH: "SHA256:..."; unique
 	ExpiresAt   time.Time      `json:"expires_at"`            // zero: never
 	CreatedAt   time.Time      `json:"created_at"`
-	// LastUsedAt is maintained by Store.RecordUse, outside transactions and the change feed.
-	// Writes through a Tx ignore the value passed in and keep the stored one.
-	LastUsedAt time.Time `json:"last_used_at"`
+	// Scopes are the permission names an access token is limited to (at most MaxScopes, of
+	// MaxScopeLen bytes each); at least one for an access token, none for other kinds.
+	Scopes []string `json:"scopes,omitempty"`
+	// AllowedIPs is the credential's address allow-list: IPv4 and IPv6 prefixes in
+	// canonical form (netip.Prefix.String of a masked prefix, such as "10.0.0.0/8" or
+	// "2001:db8::/32"), at most MaxAllowedIPs. Empty: any address.
+	AllowedIPs []string `json:"allowed_ips,omitempty"`
+	// RotatedFrom is the credential this one succeeded in a rotation (fixed at creation);
+	// RotatedTo the one that succeeded it. Empty when none.
+	RotatedFrom string `json:"rotated_from,omitempty"`
+	RotatedTo   string `json:"rotated_to,omitempty"`
+	// LastUsedAt and LastUsedIP are maintained by Store.RecordUse, outside transactions and
+	// the change feed: the time of the latest use recorded and the client address it came
+	// from (the zero Addr when unknown). Writes through a Tx ignore the values passed in and
+	// keep the stored ones.
+	LastUsedAt time.Time  `json:"last_used_at"`
+	LastUsedIP netip.Addr `json:"last_used_ip,omitzero"`
 }
 
 // OwnerState is what a verifier needs to know about a credential's owner.
@@ -160,6 +214,7 @@ type Owner struct {
 	Subject string // the bot user's name or the user's email; empty when the owner is missing
 }
 
+// String returns "active", "inactive" or "missing".
 func (s OwnerState) String() string {
 	switch s {
 	case OwnerActive:
@@ -254,8 +309,9 @@ type Page struct {
 	Limit    int
 }
 
-// Use records that a credential was used at a time, for Store.RecordUse.
+// Use records that a credential was used at a time, from an address, for Store.RecordUse.
 type Use struct {
 	CredentialID string
 	At           time.Time
+	IP           netip.Addr // the client's address; the zero Addr when unknown
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -288,9 +289,25 @@ func (r *reader) CredentialsByOwner(ctx context.Context, accountID, ownerID stri
 	return r.withLastUsed(ctx, cs)
 }
 
+func (r *reader) CredentialsUnusedSince(ctx context.Context, accountID string, kind CredentialKind, since time.Time, p Page) ([]Credential, error) {
+	return r.credentialsWhere(ctx, []string{accountID, string(kind)}, p, true, func(c Credential) bool {
+		return c.LastUsedAt.Before(since)
+	})
+}
+
 // liveCredentials reads a page of an account's credentials of one kind, leaving out those of
 // tombstoned owners and reading on until the page is full or the listing ends.
 func (r *reader) liveCredentials(ctx context.Context, values []string, p Page) ([]Credential, error) {
+	return r.credentialsWhere(ctx, values, p, false, func(Credential) bool { return true })
+}
+
+// credentialsWhere reads a page of the credentials a kind listing holds under values that
+// keep holds for, leaving out those of tombstoned owners and reading on until the page is
+// full or the listing ends. With lastUsed, keep sees (and the page holds) their last uses.
+func (r *reader) credentialsWhere(ctx context.Context, values []string, p Page, lastUsed bool, keep func(Credential) bool) ([]Credential, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
 	out := []Credential{}
 	for {
 		cs, err := list[Credential](ctx, r.ops, KindCredential, IndexKind, values, p)
@@ -301,8 +318,13 @@ func (r *reader) liveCredentials(ctx context.Context, values []string, p Page) (
 		if err != nil {
 			return nil, err
 		}
+		if lastUsed {
+			if cs, err = r.withLastUsed(ctx, cs); err != nil {
+				return nil, err
+			}
+		}
 		for i, c := range cs {
-			if !gone[i] && len(out) < p.Limit {
+			if !gone[i] && len(out) < p.Limit && keep(c) {
 				out = append(out, c)
 			}
 		}
@@ -353,12 +375,15 @@ func (r *reader) withLastUsed(ctx context.Context, cs []Credential) ([]Credentia
 	if lu, ok := r.ops.(LastUsedReader); ok {
 		lastUsed = lu
 	}
-	ts, err := lastUsed.LastUsed(ctx, ids)
+	uses, err := lastUsed.LastUsed(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	if len(uses) != len(cs) {
+		return nil, fmt.Errorf("store: the adapter returned %d last uses for %d credentials", len(uses), len(cs))
+	}
 	for i := range cs {
-		cs[i].LastUsedAt = ts[i]
+		cs[i].LastUsedAt, cs[i].LastUsedIP = uses[i].At, uses[i].IP
 	}
 	return cs, nil
 }
@@ -621,7 +646,7 @@ func (w *writer) PutCredential(ctx context.Context, c Credential) error {
 	} else if err := w.checkNewOwner(ctx, c); err != nil {
 		return err
 	}
-	c.LastUsedAt = time.Time{} // RecordUse keeps it, outside transactions
+	c.LastUsedAt, c.LastUsedIP = time.Time{}, netip.Addr{} // RecordUse keeps them, outside transactions
 	return w.w.Put(ctx, KindCredential, c)
 }
 

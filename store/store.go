@@ -44,8 +44,9 @@ type Store interface {
 	// quiet feed.
 	Changes(ctx context.Context, after Cursor) (Batch, error)
 
-	// RecordUse records last-used times of credentials, keeping the latest per credential.
-	// It is not transactional with anything, does not appear in the change feed, and ignores
+	// RecordUse records uses of credentials, keeping the latest per credential: its time and
+	// the address it came from (Credential.LastUsedAt and LastUsedIP). It is not
+	// transactional with anything, does not appear in the change feed, and ignores
 	// credentials that no longer exist.
 	RecordUse(ctx context.Context, uses []Use) error
 
@@ -99,9 +100,12 @@ type Reader interface {
 	CredentialByFingerprint(ctx context.Context, fingerprint string) (Credential, error)
 	// Credentials lists an account's credentials of one kind.
 	Credentials(ctx context.Context, accountID string, kind CredentialKind, p Page) ([]Credential, error)
+	// CredentialsUnusedSince lists an account's credentials of one kind that were not used
+	// since a time: never used, or last used before it. Page.BeforeID is a credential ID.
+	CredentialsUnusedSince(ctx context.Context, accountID string, kind CredentialKind, since time.Time, p Page) ([]Credential, error)
 	// CredentialsByOwner lists the credentials, of every kind, one owner has in one account,
-	// in descending full-ID order: grouped by kind prefix (sshcr_, cr_, ak_), newest first
-	// within a kind. Page.BeforeID is a credential ID.
+	// in descending full-ID order: grouped by kind prefix (sshcr_, pat_, cr_, ak_), newest
+	// first within a kind. Page.BeforeID is a credential ID.
 	CredentialsByOwner(ctx context.Context, accountID, ownerID string, p Page) ([]Credential, error)
 	// OwnerState reports whether ownerID is an active, inactive or missing owner in accountID.
 	OwnerState(ctx context.Context, accountID, ownerID string) (OwnerState, error)

@@ -1,6 +1,11 @@
 package store
 
-import "slices"
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
 
 // The Validate methods check the rules every write must keep, returning an *Error matching
 // ErrInvalid that names the field. Store calls them on every Put; callers see their errors
@@ -13,6 +18,18 @@ func (a Account) Validate() error {
 		maxLen("account.name", a.Name, MaxNameLen),
 		maxLen("account.key", a.Key, MaxNameLen),
 		notNegative("account.seats", a.Seats),
+		a.CredentialPolicy.validate("account.credential_policy"),
+	)
+}
+
+// validate checks that no duration of the policy is negative.
+func (p CredentialPolicy) validate(field string) error {
+	return firstError(
+		notNegativeDuration(field+".authtoken_max_lifetime", p.AuthtokenMaxLifetime),
+		notNegativeDuration(field+".api_key_max_lifetime", p.APIKeyMaxLifetime),
+		notNegativeDuration(field+".ssh_key_max_lifetime", p.SSHKeyMaxLifetime),
+		notNegativeDuration(field+".access_token_max_lifetime", p.AccessTokenMaxLifetime),
+		notNegativeDuration(field+".max_rotation_overlap", p.MaxRotationOverlap),
 	)
 }
 
@@ -70,6 +87,9 @@ func (c Credential) Validate() error {
 	if err := firstError(
 		maxLen("credential.description", c.Description, MaxDescriptionLen),
 		maxLen("credential.metadata", c.Metadata, MaxMetadataLen),
+		c.validateScopes(),
+		validateAllowedIPs("credential.allowed_ips", c.AllowedIPs),
+		c.validateRotation(),
 	); err != nil {
 		return err
 	}
@@ -77,6 +97,61 @@ func (c Credential) Validate() error {
 		return firstError(required("credential.public_key", c.PublicKey), required("credential.fingerprint", c.Fingerprint))
 	}
 	return required("credential.secret_hash", c.SecretHash)
+}
+
+// validateScopes checks that an access token has between one and MaxScopes scopes of at most
+// MaxScopeLen bytes, and that no other kind has any.
+func (c Credential) validateScopes() error {
+	const field = "credential.scopes"
+	switch {
+	case c.Kind != AccessToken && len(c.Scopes) > 0:
+		return Invalid(field, CodeInvalidValue, 0, "only access tokens have scopes")
+	case c.Kind == AccessToken && len(c.Scopes) == 0:
+		return Invalid(field, CodeRequired, 0, "an access token needs at least one scope")
+	case len(c.Scopes) > MaxScopes:
+		return Invalid(field, CodeOutOfRange, MaxScopes, "%d scopes at most, got %d", MaxScopes, len(c.Scopes))
+	}
+	for i, sc := range c.Scopes {
+		item := fmt.Sprintf("%s[%d]", field, i)
+		if err := firstError(required(item, sc), maxLen(item, sc, MaxScopeLen)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateAllowedIPs checks an address allow-list: at most MaxAllowedIPs prefixes, each in
+// canonical form (CanonicalPrefix).
+func validateAllowedIPs(field string, prefixes []string) error {
+	if len(prefixes) > MaxAllowedIPs {
+		return Invalid(field, CodeOutOfRange, MaxAllowedIPs, "%d prefixes at most, got %d", MaxAllowedIPs, len(prefixes))
+	}
+	for i, s := range prefixes {
+		if !CanonicalPrefix(s) {
+			return Invalid(fmt.Sprintf("%s[%d]", field, i), CodeInvalidValue, 0,
+				"must be an IPv4 or IPv6 prefix in canonical form, such as 10.0.0.0/8 or 2001:db8::/32")
+		}
+	}
+	return nil
+}
+
+// CanonicalPrefix reports whether s is an IP prefix in the canonical form Credential.AllowedIPs
+// holds: what netip.Prefix.String writes for a masked prefix, without a zone and with an
+// IPv4 address written as IPv4 (not mapped into IPv6).
+func CanonicalPrefix(s string) bool {
+	p, err := netip.ParsePrefix(s)
+	return err == nil && p == p.Masked() && !p.Addr().Is4In6() && p.String() == s
+}
+
+// validateRotation checks that a credential is not its own predecessor or successor.
+func (c Credential) validateRotation() error {
+	switch {
+	case c.RotatedFrom != "" && c.RotatedFrom == c.ID:
+		return Invalid("credential.rotated_from", CodeInvalidValue, 0, "a credential cannot succeed itself")
+	case c.RotatedTo != "" && c.RotatedTo == c.ID:
+		return Invalid("credential.rotated_to", CodeInvalidValue, 0, "a credential cannot succeed itself")
+	}
+	return nil
 }
 
 // Validate checks a Role.
@@ -158,6 +233,13 @@ func notNegative(field string, n int) error {
 	return nil
 }
 
+func notNegativeDuration(field string, d time.Duration) error {
+	if d < 0 {
+		return Invalid(field, CodeOutOfRange, 0, "must not be negative")
+	}
+	return nil
+}
+
 // The rules about fields fixed at creation.
 
 // checkCredentialChange returns an error if next changes a field of prev that is fixed at
@@ -174,6 +256,8 @@ func checkCredentialChange(prev, next Credential) error {
 		return immutable(KindCredential, "secret_hash")
 	case prev.Fingerprint != next.Fingerprint || prev.PublicKey != next.PublicKey:
 		return immutable(KindCredential, "public_key")
+	case prev.RotatedFrom != next.RotatedFrom:
+		return immutable(KindCredential, "rotated_from")
 	}
 	return nil
 }
@@ -225,7 +309,12 @@ func (i Invitation) Clone() Invitation { i.Roles = slices.Clone(i.Roles); return
 func (b BotUser) Clone() BotUser { b.Roles = slices.Clone(b.Roles); return b }
 
 // Clone returns a deep copy of c.
-func (c Credential) Clone() Credential { c.ACL = slices.Clone(c.ACL); return c }
+func (c Credential) Clone() Credential {
+	c.ACL = slices.Clone(c.ACL)
+	c.Scopes = slices.Clone(c.Scopes)
+	c.AllowedIPs = slices.Clone(c.AllowedIPs)
+	return c
+}
 
 // Clone returns a deep copy of r.
 func (r Role) Clone() Role { r.Permissions = slices.Clone(r.Permissions); return r }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 )
@@ -79,6 +80,23 @@ func (e *env) everyEventType() map[string]string {
 		create(doomed.ID)
 	}
 	e.req("DELETE", "/bot_users/"+doomed.ID, nil).want(http.StatusNoContent, nil)
+
+	// Access tokens, through the library until the API serves /access_tokens.
+	for _, deleted := range []bool{false, true} {
+		tok, err := e.d.Creds.Create(ctx, admin, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"credentials:read"}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		renamed := "renamed"
+		if _, err := e.d.Creds.Update(ctx, admin, tok.ID, credential.UpdateRequest{Description: &renamed}); err != nil {
+			e.t.Fatal(err)
+		}
+		if deleted {
+			if err := e.d.Creds.Delete(ctx, admin, tok.ID); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
 
 	// SSO.
 	var idp, oldIdP idpOutT

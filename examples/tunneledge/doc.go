@@ -1,6 +1,7 @@
-// Command tunneledge is a minimal tunnel edge: agents dial it, send their authtoken and the
-// endpoint they want to serve, and keep a session that lasts only as long as the authtoken
-// stays valid and its ACL allows that endpoint. The protocol and its error codes are those of
+// Command tunneledge is a minimal tunnel edge: agents dial it, send their authtoken (or an
+// access token with the tunnel:start scope) and the endpoint they want to serve, and keep a
+// session that lasts only as long as the token stays valid, its owner may start agents, its
+// address allow-list admits the agent and its ACL allows that endpoint. The protocol and its error codes are those of
 // package tunnel (examples/tunneledge/tunnel), which this command serves.
 //
 // Usage:

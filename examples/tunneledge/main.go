@@ -20,10 +20,12 @@ import (
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/examples/tunneledge/tunnel"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
 )
 
-// tokenEnv is the environment variable the agent mode reads its authtoken from: not a flag,
-// so that the token stays out of the process list.
+// tokenEnv is the environment variable the agent mode reads its authtoken (or access token)
+// from: not a flag, so that the token stays out of the process list.
 const tokenEnv = "IAMKIT_AUTHTOKEN"
 
 func main() {
@@ -78,7 +80,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	v, err := credential.NewVerifier(st, credential.WithLogger(log))
+	// The Authorizer tells the Verifier whether an access token's owner may still start
+	// agents (tunnel:start); its plans are the API server's.
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
+	if err != nil {
+		return err
+	}
+	authz, err := rbac.New(st, plans, rbac.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	v, err := credential.NewVerifier(st, credential.WithLogger(log), credential.WithAuthorizer(authz))
 	if err != nil {
 		return err
 	}
@@ -88,6 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g.Go(func() error {
 		if err := v.Run(ctx); ctx.Err() == nil {
 			return fmt.Errorf("verifier stopped: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := authz.Run(ctx); ctx.Err() == nil {
+			return fmt.Errorf("authorizer stopped: %w", err)
 		}
 		return nil
 	})

@@ -13,4 +13,8 @@
 // random, and every record that belongs to an account carries its account's tag, so a store
 // that shards by account (Redis Cluster) can route any ID, or any token that embeds one,
 // without a lookup. Records that belong to no account (users) get a random tag.
+//
+// IDs whose time part is zero are reserved (Reserved): no Generator makes one, whatever its
+// clock, so that a test token built on one (credential's test tokens for secret scanners)
+// can never name a live record.
 package id

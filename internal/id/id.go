@@ -22,6 +22,7 @@ const (
 	BotUser          Prefix = "bot"
 	Authtoken        Prefix = "cr"
 	APIKey           Prefix = "ak"
+	AccessToken      Prefix = "pat"
 	SSHCredential    Prefix = "sshcr"
 	Role             Prefix = "role"
 	IdentityProvider Prefix = "idp"
@@ -90,7 +91,11 @@ func (g *Generator) newLocked(p Prefix, tag string) (string, error) {
 	if _, err := io.ReadFull(g.rand, u[6:]); err != nil {
 		return "", fmt.Errorf("id: reading randomness: %w", err)
 	}
-	if err := u.SetTime(ulid.Timestamp(now)); err != nil {
+	ms := ulid.Timestamp(now)
+	if now.Before(time.UnixMilli(1)) {
+		ms = 1 // a time part of zero is reserved (Reserved); so are times before 1970
+	}
+	if err := u.SetTime(ms); err != nil {
 		return "", fmt.Errorf("id: %w", err)
 	}
 	us := uint16(now.Nanosecond() / 1000 % 1000) // 10 bits
@@ -151,10 +156,22 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, SSHCredential, Role, IdentityProvider, Invitation, Event:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))
+}
+
+// reservedTime is the time part of reserved ID bodies: zero.
+const reservedTime = "0000000000"
+
+// Reserved reports whether s is an ID (or an ID body) whose time part is zero: a Generator
+// never makes one, so such an ID names nothing. Test tokens for secret scanners carry one.
+func Reserved(s string) bool {
+	if _, body, ok := strings.Cut(s, "_"); ok {
+		s = body
+	}
+	return len(s) == BodyLen && strings.HasPrefix(s, reservedTime)
 }
 
 // Body returns the part of a well-formed ID after the underscore.

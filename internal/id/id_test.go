@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 
 func TestPrefixOf(t *testing.T) {
 	g, _ := newGen(t)
-	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event} {
+	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event} {
 		s, err := g.New(p)
 		if err != nil {
 			t.Fatal(err)
@@ -210,5 +210,46 @@ func TestGeneratorsOfAProcessAgreeOnOrder(t *testing.T) {
 	}
 	if !slices.IsSorted(ids) {
 		t.Fatal("IDs from two generators, a microsecond apart, do not sort in creation order")
+	}
+}
+
+// TestReservedBodies covers the IDs reserved for test tokens: those whose time part is zero.
+// A Generator never makes one, whatever its clock says, and Reserved tells them apart.
+func TestReservedBodies(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"unix_epoch", time.Unix(0, 0)},
+		{"before_the_epoch", time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)},
+		{"within_the_first_millisecond", time.Unix(0, 999_999)},
+		{"now", time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := id.NewGenerator(clock.NewFake(c.at), rand.Reader)
+			for range 3 {
+				s, err := g.New(id.AccessToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id.Reserved(s) {
+					t.Fatalf("the generator made %s, a reserved ID, at %v", s, c.at)
+				}
+			}
+		})
+	}
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"pat_0000000000" + strings.Repeat("A", 16) + "TEST", true},
+		{"cr_0000000000" + strings.Repeat("0", 20), true},
+		{"pat_0000000001" + strings.Repeat("A", 16) + "TEST", false},
+		{"pat_", false},
+		{"", false},
+	} {
+		if got := id.Reserved(c.s); got != c.want {
+			t.Errorf("Reserved(%q) = %v, want %v", c.s, got, c.want)
+		}
 	}
 }

@@ -133,10 +133,13 @@ func (e *Env) Credential(accountID, ownerID string) store.Credential {
 }
 
 // CredentialOf writes a credential of kind owned by ownerID straight through the store, with
-// a random secret hash (tokens) or a random fingerprint (SSH keys).
+// a random secret hash (tokens) or a random fingerprint (SSH keys); an access token is
+// scoped to credentials:read.
 func (e *Env) CredentialOf(accountID, ownerID string, kind store.CredentialKind) store.Credential {
 	e.T.Helper()
-	prefix := map[store.CredentialKind]id.Prefix{store.Authtoken: id.Authtoken, store.APIKey: id.APIKey, store.SSHCredential: id.SSHCredential}[kind]
+	prefix := map[store.CredentialKind]id.Prefix{
+		store.Authtoken: id.Authtoken, store.APIKey: id.APIKey, store.AccessToken: id.AccessToken, store.SSHCredential: id.SSHCredential,
+	}[kind]
 	cid, err := e.IDs.NewIn(prefix, accountID)
 	if err != nil {
 		e.T.Fatal(err)
@@ -144,6 +147,9 @@ func (e *Env) CredentialOf(accountID, ownerID string, kind store.CredentialKind)
 	var h [32]byte
 	rand.Read(h[:])
 	c := store.Credential{ID: cid, AccountID: accountID, Kind: kind, OwnerID: ownerID, CreatedAt: e.Clock.Now()}
+	if kind == store.AccessToken {
+		c.Scopes = []string{"credentials:read"}
+	}
 	if kind == store.SSHCredential {
 		c.PublicKey, c.Fingerprint = "ssh-ed25519 AAAA"+hex.EncodeToString(h[:]), "SHA256:"+hex.EncodeToString(h[:])
 	} else {

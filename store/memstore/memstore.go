@@ -206,20 +206,21 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 }
 
 // LastUsed implements store.Backend.
-func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+func (s *Store) LastUsed(ctx context.Context, ids []string) ([]store.Use, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	txn := s.db.Txn(false)
 	defer txn.Abort()
-	out := make([]time.Time, len(ids))
+	out := make([]store.Use, len(ids))
 	for i, id := range ids {
+		out[i].CredentialID = id
 		u, err := txn.First(tUsage, idIndex, id)
 		if err != nil {
 			return nil, wrap(err)
 		}
 		if u != nil {
-			out[i] = u.(*usage).At
+			out[i].At, out[i].IP = u.(*usage).At, u.(*usage).IP
 		}
 	}
 	return out, nil
@@ -252,7 +253,7 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 		if prev != nil && !u.At.After(prev.(*usage).At) {
 			continue
 		}
-		if err := txn.Insert(tUsage, &usage{ID: u.CredentialID, At: u.At}); err != nil {
+		if err := txn.Insert(tUsage, &usage{ID: u.CredentialID, At: u.At, IP: u.IP}); err != nil {
 			return fmt.Errorf("memstore: %w", err)
 		}
 	}

@@ -3,6 +3,7 @@ package memstore
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -21,11 +22,12 @@ const (
 // idIndex is the name of every table's primary-key index (memdb requires "id").
 const idIndex = "id"
 
-// usage is a credential's last-used time, kept apart from the credential so that recording
-// it is not a change.
+// usage is a credential's last use (time and address), kept apart from the credential so
+// that recording it is not a change.
 type usage struct {
 	ID string
 	At time.Time
+	IP netip.Addr
 }
 
 // singleUse is a stored single-use key.

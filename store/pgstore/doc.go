@@ -32,9 +32,11 @@
 //	accounts, users, memberships, invitations, bot_users, credentials, roles,
 //	identity_providers, events, external_identities
 //
-// Lists (roles, ACL rules, permissions, email domains) are text[]; audit event objects are
-// json (not jsonb, which would rewrite the bytes the event was written with); times are
-// timestamptz, NULL where the record's time is zero (a credential that never expires).
+// Lists (roles, ACL rules, scopes, allowed IP prefixes, permissions, email domains) are
+// text[]; an account's credential policy is one bigint column of nanoseconds per duration;
+// audit event objects are json (not jsonb, which would rewrite the bytes the event was
+// written with); times are timestamptz, NULL where the record's time is zero (a credential
+// that never expires).
 // Identifier columns are COLLATE "C", so listings come in byte order of their keys (newest
 // first) whatever the database's collation. Besides them: last_used (RecordUse), single_use
 // (single-use keys), feed, feed_heads and feed_meta (the change feed), and schema_version.
@@ -143,8 +145,9 @@
 // restored from an older backup or reset), and one of another epoch (another database, or
 // one set up anew).
 //
-// Last-used times (RecordUse) are one batched upsert into last_used that keeps the later
-// time and skips credentials that do not exist, outside transactions and the feed. Single-use
+// Last uses (RecordUse) are one batched upsert into last_used that keeps the later time,
+// with the address it came from (inet, NULL when unknown), and skips credentials that do not
+// exist, outside transactions and the feed. Single-use
 // keys expire by the store's clock (WithClock), compared in SQL; expired ones are swept at
 // most once a minute.
 //

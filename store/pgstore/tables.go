@@ -34,8 +34,10 @@ type scanner interface{ Scan(dest ...any) error }
 func tables() (map[store.Kind]*table, error) {
 	defs := map[store.Kind]*table{
 		store.KindAccount: {
-			name:    "accounts",
-			columns: []string{"id", "name", "key", "plan", "seats", "sso_provisioning", "sso_enforcement", "sso_since", "created_at"},
+			name: "accounts",
+			columns: []string{"id", "name", "key", "plan", "seats", "sso_provisioning", "sso_enforcement", "sso_since", "created_at",
+				"authtoken_max_lifetime", "api_key_max_lifetime", "ssh_key_max_lifetime", "access_token_max_lifetime",
+				"max_rotation_overlap"},
 			key:     []string{"id"},
 			index:   map[string][]string{store.IndexAccountKey: {"key"}},
 			partial: map[string]bool{store.IndexAccountKey: true},
@@ -74,7 +76,8 @@ func tables() (map[store.Kind]*table, error) {
 		store.KindCredential: {
 			name: "credentials",
 			columns: []string{"id", "account_id", "kind", "owner_id", "description", "metadata", "acl",
-				"secret_hash", "public_key", "fingerprint", "expires_at", "created_at"},
+				"secret_hash", "public_key", "fingerprint", "expires_at", "created_at",
+				"scopes", "allowed_ips", "rotated_from", "rotated_to"},
 			key: []string{"id"},
 			index: map[string][]string{
 				store.IndexSecretHash: {"secret_hash"}, store.IndexFingerprint: {"fingerprint"},
@@ -252,15 +255,21 @@ func utc(t *time.Time) time.Time {
 
 func encodeAccount(e *encoder, rec any) []any {
 	a := record[store.Account](e, rec)
+	p := a.CredentialPolicy
 	return []any{e.text("id", a.ID), e.text("name", a.Name), e.text("key", a.Key), e.text("plan", a.Plan), a.Seats,
 		e.text("sso.provisioning", a.SSO.Provisioning), e.text("sso.enforcement", a.SSO.Enforcement),
-		e.time(a.SSO.Since), e.time(a.CreatedAt)}
+		e.time(a.SSO.Since), e.time(a.CreatedAt),
+		int64(p.AuthtokenMaxLifetime), int64(p.APIKeyMaxLifetime), int64(p.SSHKeyMaxLifetime),
+		int64(p.AccessTokenMaxLifetime), int64(p.MaxRotationOverlap)}
 }
 
 func scanAccount(row scanner) (any, error) {
 	var a store.Account
 	var since, created *time.Time
-	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.Plan, &a.Seats, &a.SSO.Provisioning, &a.SSO.Enforcement, &since, &created)
+	p := &a.CredentialPolicy
+	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.Plan, &a.Seats, &a.SSO.Provisioning, &a.SSO.Enforcement, &since, &created,
+		(*int64)(&p.AuthtokenMaxLifetime), (*int64)(&p.APIKeyMaxLifetime), (*int64)(&p.SSHKeyMaxLifetime),
+		(*int64)(&p.AccessTokenMaxLifetime), (*int64)(&p.MaxRotationOverlap))
 	a.SSO.Since, a.CreatedAt = utc(since), utc(created)
 	return a, err
 }
@@ -321,20 +330,24 @@ func scanBotUser(row scanner) (any, error) {
 	return b, err
 }
 
-// encodeCredential leaves LastUsedAt out: last_used keeps it, outside transactions.
+// encodeCredential leaves LastUsedAt and LastUsedIP out: last_used keeps them, outside
+// transactions.
 func encodeCredential(e *encoder, rec any) []any {
 	c := record[store.Credential](e, rec)
 	return []any{e.text("id", c.ID), e.text("account_id", c.AccountID), e.text("kind", string(c.Kind)),
 		e.text("owner_id", c.OwnerID), e.text("description", c.Description), e.text("metadata", c.Metadata),
 		e.texts("acl", c.ACL), e.text("secret_hash", c.SecretHash), e.text("public_key", c.PublicKey),
-		e.text("fingerprint", c.Fingerprint), e.time(c.ExpiresAt), e.time(c.CreatedAt)}
+		e.text("fingerprint", c.Fingerprint), e.time(c.ExpiresAt), e.time(c.CreatedAt),
+		e.texts("scopes", c.Scopes), e.texts("allowed_ips", c.AllowedIPs), e.text("rotated_from", c.RotatedFrom),
+		e.text("rotated_to", c.RotatedTo)}
 }
 
 func scanCredential(row scanner) (any, error) {
 	var c store.Credential
 	var expires, created *time.Time
 	err := row.Scan(&c.ID, &c.AccountID, &c.Kind, &c.OwnerID, &c.Description, &c.Metadata, &c.ACL,
-		&c.SecretHash, &c.PublicKey, &c.Fingerprint, &expires, &created)
+		&c.SecretHash, &c.PublicKey, &c.Fingerprint, &expires, &created,
+		&c.Scopes, &c.AllowedIPs, &c.RotatedFrom, &c.RotatedTo)
 	c.ExpiresAt, c.CreatedAt = utc(expires), utc(created)
 	return c, err
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,16 +13,16 @@ import (
 )
 
 // recordUseSQL records a batch of uses in one statement, outside any transaction of the
-// store's and outside the feed: the latest time per credential, kept only if later than the
-// stored one, for credentials that exist (the join drops the others).
+// store's and outside the feed: the latest use per credential (its time and address, ” for
+// unknown), kept only if later than the stored one, for credentials that exist (the join
+// drops the others).
 const recordUseSQL = `
-INSERT INTO iamkit.last_used (credential_id, at)
-SELECT u.id, max(u.at)
-FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+INSERT INTO iamkit.last_used (credential_id, at, ip)
+SELECT DISTINCT ON (u.id) u.id, u.at, NULLIF(u.ip, '')::inet
+FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(id, at, ip)
 JOIN iamkit.credentials c ON c.id = u.id
-GROUP BY u.id
-ORDER BY u.id
-ON CONFLICT (credential_id) DO UPDATE SET at = greatest(last_used.at, EXCLUDED.at)`
+ORDER BY u.id, u.at DESC
+ON CONFLICT (credential_id) DO UPDATE SET at = EXCLUDED.at, ip = EXCLUDED.ip WHERE last_used.at < EXCLUDED.at`
 
 // recordUseAttempts bounds the reruns of a RecordUse whose credential was deleted between
 // the join and the insert (a foreign-key violation: the rerun's join drops it), or that
@@ -35,10 +36,12 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	}
 	ids := make([]string, 0, len(uses))
 	ats := make([]time.Time, 0, len(uses))
+	ips := make([]string, 0, len(uses))
 	for _, u := range uses {
 		if storable(u.CredentialID) && !u.At.IsZero() {
 			ids = append(ids, u.CredentialID)
 			ats = append(ats, u.At)
+			ips = append(ips, addrText(u.IP))
 		}
 	}
 	if len(ids) == 0 {
@@ -46,7 +49,7 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	}
 	var err error
 	for range recordUseAttempts {
-		if _, err = s.pool.Exec(ctx, recordUseSQL, ids, ats); !isForeignKeyViolation(err) && !retryable(err) {
+		if _, err = s.pool.Exec(ctx, recordUseSQL, ids, ats, ips); !isForeignKeyViolation(err) && !retryable(err) {
 			break
 		}
 	}
@@ -58,8 +61,17 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == pgForeignKeyViolation
 }
 
+// addrText is an address as recordUseSQL takes it: ” when unknown, and without a zone,
+// which inet cannot hold.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.WithZone("").String()
+}
+
 // LastUsed implements store.Backend.
-func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+func (s *Store) LastUsed(ctx context.Context, ids []string) ([]store.Use, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
@@ -67,7 +79,7 @@ func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
 }
 
 // LastUsed implements store.LastUsedReader: the read runs on the transaction's connection.
-func (o *ops) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+func (o *ops) LastUsed(ctx context.Context, ids []string) ([]store.Use, error) {
 	return o.s.lastUsed(ctx, o.tx, ids)
 }
 
@@ -76,21 +88,36 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// lastUsed reads the last-used times of ids through q.
-func (s *Store) lastUsed(ctx context.Context, q querier, ids []string) ([]time.Time, error) {
-	out := make([]time.Time, len(ids))
-	rows, err := q.Query(ctx, `SELECT credential_id, at FROM iamkit.last_used WHERE credential_id = ANY($1::text[])`, storableOnly(ids))
+// lastUsed reads the last uses of ids through q.
+func (s *Store) lastUsed(ctx context.Context, q querier, ids []string) ([]store.Use, error) {
+	out := make([]store.Use, len(ids))
+	rows, err := q.Query(ctx, `SELECT credential_id, at, coalesce(host(ip), '') FROM iamkit.last_used
+		WHERE credential_id = ANY($1::text[])`, storableOnly(ids))
 	if err != nil {
 		return nil, s.fail(ctx, err, "read last uses")
 	}
-	at := map[string]time.Time{}
-	var id string
-	var t time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&id, &t}, func() error { at[id] = t.UTC(); return nil }); err != nil {
+	found := map[string]store.Use{}
+	var (
+		id, ip string
+		t      time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &t, &ip}, func() error {
+		u := store.Use{CredentialID: id, At: t.UTC()}
+		if ip != "" {
+			var err error
+			if u.IP, err = netip.ParseAddr(ip); err != nil {
+				return err
+			}
+		}
+		found[id] = u
+		return nil
+	})
+	if err != nil {
 		return nil, s.fail(ctx, err, "read last uses")
 	}
 	for i, id := range ids {
-		out[i] = at[id]
+		out[i] = found[id]
+		out[i].CredentialID = id
 	}
 	return out, nil
 }

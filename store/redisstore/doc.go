@@ -56,7 +56,8 @@
 //	P:{h}:l:<kind>:<index>:<values>
 //	                              per-account listing index: a sorted set of primary keys,
 //	                              all scores 0, read newest first with ZREVRANGEBYLEX
-//	P:{h}:lastused                hash: credential ID -> last-used time (RecordUse)
+//	P:{h}:lastused                hash: credential ID -> last use (RecordUse): the time,
+//	                              then a space and the address when known
 //	P:{h}:feed                    the bucket's change stream
 //
 // Global keys, each a single key outside every bucket:

@@ -40,15 +40,16 @@ end
 return out
 `)
 
-// scriptRecordUse keeps the latest last-used time per existing credential. KEYS: the
-// bucket's last-used hash. ARGV: the head of the bucket's credential record keys, then pairs
-// of credential ID and fixed-width UTC time.
+// scriptRecordUse keeps the latest last use per existing credential. KEYS: the bucket's
+// last-used hash. ARGV: the head of the bucket's credential record keys, then pairs of
+// credential ID and use (formatUse: a fixed-width UTC time of 30 characters, then maybe a
+// space and an address); uses compare by their times.
 var scriptRecordUse = redis.NewScript(`
 for i = 2, #ARGV, 2 do
-  local id, at = ARGV[i], ARGV[i + 1]
+  local id, use = ARGV[i], ARGV[i + 1]
   if redis.call('EXISTS', ARGV[1] .. id) == 1 then
     local old = redis.call('HGET', KEYS[1], id)
-    if not old or old < at then redis.call('HSET', KEYS[1], id, at) end
+    if not old or string.sub(old, 1, 30) < string.sub(use, 1, 30) then redis.call('HSET', KEYS[1], id, use) end
   end
 end
 return 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,7 +282,7 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 			continue
 		}
 		b := s.ks.bucket(u.CredentialID)
-		byBucket[b] = append(byBucket[b], u.CredentialID, formatTime(u.At))
+		byBucket[b] = append(byBucket[b], u.CredentialID, formatUse(u))
 	}
 	keys := make([][]string, 0, len(byBucket))
 	args := make([][]any, 0, len(byBucket))
@@ -293,11 +294,14 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 }
 
 // LastUsed implements store.Backend: one HMGET per shard bucket, pipelined.
-func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error) {
+func (s *Store) LastUsed(ctx context.Context, ids []string) ([]store.Use, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]time.Time, len(ids))
+	out := make([]store.Use, len(ids))
+	for i, id := range ids {
+		out[i].CredentialID = id
+	}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -327,11 +331,10 @@ func (s *Store) LastUsed(ctx context.Context, ids []string) ([]time.Time, error)
 			if !ok {
 				continue // never used
 			}
-			t, err := parseTime(str)
-			if err != nil {
-				return nil, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored last-used time cannot be read")
+			u := &out[at[b][j]]
+			if u.At, u.IP, err = parseUse(str); err != nil {
+				return nil, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored last use cannot be read")
 			}
-			out[at[b][j]] = t
 		}
 	}
 	return out, nil
@@ -427,6 +430,26 @@ func expiryStamp(t time.Time) string {
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// formatUse is a last use as the last-used hash holds it: the time (timeLayout, so that
+// values compare as strings in time order), then, when known, a space and the address.
+func formatUse(u store.Use) string {
+	if !u.IP.IsValid() {
+		return formatTime(u.At)
+	}
+	return formatTime(u.At) + " " + u.IP.String()
+}
+
+// parseUse reads what formatUse wrote (a value of before addresses were kept is a time alone).
+func parseUse(s string) (time.Time, netip.Addr, error) {
+	at, ip, found := strings.Cut(s, " ")
+	t, err := parseTime(at)
+	if err != nil || !found {
+		return t, netip.Addr{}, err
+	}
+	addr, err := netip.ParseAddr(ip)
+	return t, addr, err
+}
 
 func parseTime(s string) (time.Time, error) {
 	if s == "" {

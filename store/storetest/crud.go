@@ -39,6 +39,10 @@ func testCRUD(t *testing.T, ns NewStore) {
 			a.Plan = "enterprise"
 			a.Seats = 50
 			a.SSO.Enforcement = "enforced"
+			a.CredentialPolicy.AuthtokenMaxLifetime = 30 * 24 * time.Hour
+			a.CredentialPolicy.APIKeyMaxLifetime = 365 * 24 * time.Hour
+			a.CredentialPolicy.SSHKeyMaxLifetime = time.Hour
+			a.CredentialPolicy.MaxRotationOverlap = 0
 			return a
 		},
 		put: func(ctx context.Context, tx store.Tx, a store.Account) error { return tx.PutAccount(ctx, a) },
@@ -127,7 +131,7 @@ func testCRUD(t *testing.T, ns NewStore) {
 			return r.BotUsers(ctx, b.AccountID, store.Page{Limit: store.MaxPageLimit})
 		},
 	})
-	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential} {
 		runCRUD(t, ns, crudCase[store.Credential]{
 			name: "credential_" + string(kind),
 			make: func(e *env) store.Credential {
@@ -139,6 +143,11 @@ func testCRUD(t *testing.T, ns NewStore) {
 				c.Description += " (rotated)"
 				c.Metadata = `{"env":"prod"}`
 				c.ACL = append(c.ACL, "bind:new.example.com")
+				c.AllowedIPs = append(c.AllowedIPs[1:], "fd00::/8")
+				c.RotatedTo = "cr_successor"
+				if c.Kind == store.AccessToken {
+					c.Scopes = append(c.Scopes, "endpoints:write")
+				}
 				c.ExpiresAt = c.ExpiresAt.Add(1e9)
 				return c
 			},
@@ -149,8 +158,13 @@ func testCRUD(t *testing.T, ns NewStore) {
 			del: func(ctx context.Context, tx store.Tx, c store.Credential) error {
 				return tx.DeleteCredential(ctx, c.ID)
 			},
-			clone:  store.Credential.Clone,
-			mutate: func(c store.Credential) { c.ACL[0] = "mutated" },
+			clone: store.Credential.Clone,
+			mutate: func(c store.Credential) {
+				c.ACL[0], c.AllowedIPs[0] = "mutated", "mutated"
+				if len(c.Scopes) > 0 {
+					c.Scopes[0] = "mutated"
+				}
+			},
 			list: func(ctx context.Context, r store.Reader, c store.Credential) ([]store.Credential, error) {
 				return r.Credentials(ctx, c.AccountID, c.Kind, store.Page{Limit: store.MaxPageLimit})
 			},

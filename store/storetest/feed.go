@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -465,6 +467,82 @@ func testRecordUse(t *testing.T, ns NewStore) {
 		wantLastUsed(e, "live credential in the same batch", live.ID, at)
 	})
 
+	leaf(t, "keeps_the_address_of_the_latest_use", ns, func(e *env) {
+		a := e.putAccount()
+		c := e.putCred(a, e.owner(a), store.AccessToken)
+		v4, v6 := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::1")
+		t0 := e.now()
+		t1, t2 := t0.Add(time.Second), t0.Add(2*time.Second)
+		wantUse := func(what string, at time.Time, ip netip.Addr) {
+			e.t.Helper()
+			got := mustRead(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
+			if !got.LastUsedAt.Equal(at) || got.LastUsedIP != ip {
+				e.t.Errorf("%s: last use %v from %v, want %v from %v", what, got.LastUsedAt, got.LastUsedIP, at, ip)
+			}
+		}
+		recordUse(e, store.Use{CredentialID: c.ID, At: t1, IP: v4})
+		wantUse("after a use from an IPv4 address", t1, v4)
+		recordUse(e, store.Use{CredentialID: c.ID, At: t0, IP: v6})
+		wantUse("after an older use from another address", t1, v4)
+		recordUse(e, store.Use{CredentialID: c.ID, At: t2, IP: v6}, store.Use{CredentialID: c.ID, At: t1, IP: v4})
+		wantUse("after a batch whose latest use is from an IPv6 address", t2, v6)
+		recordUse(e, store.Use{CredentialID: c.ID, At: t2.Add(time.Second)})
+		wantUse("after a use from an unknown address", t2.Add(time.Second), netip.Addr{})
+		listed := mustRead(e, func(r store.Reader) ([]store.Credential, error) {
+			return r.Credentials(e.ctx, a, store.AccessToken, store.Page{Limit: 10})
+		})
+		if len(listed) != 1 || !listed[0].LastUsedAt.Equal(t2.Add(time.Second)) || listed[0].LastUsedIP.IsValid() {
+			e.t.Errorf("Credentials lists %+v, want the credential with its last use", listed)
+		}
+	})
+
+	leaf(t, "unused_since", ns, func(e *env) {
+		a := e.putAccount()
+		owner := e.owner(a)
+		since := e.now().Add(time.Hour)
+		// Newest first: every other credential was used since, the rest before it or never.
+		var unused []string
+		for i := range 9 {
+			c := e.putCred(a, owner, store.APIKey)
+			switch i % 3 {
+			case 0:
+				recordUse(e, store.Use{CredentialID: c.ID, At: since.Add(time.Duration(i) * time.Second)})
+			case 1:
+				recordUse(e, store.Use{CredentialID: c.ID, At: since.Add(-time.Nanosecond * 1000)})
+				unused = append(unused, c.ID)
+			default:
+				unused = append(unused, c.ID)
+			}
+		}
+		e.putCred(a, owner, store.Authtoken) // another kind, never used
+		gone := e.putBot(a, true).ID         // a removed owner's unused key is gone
+		e.putCred(a, gone, store.APIKey)
+		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, gone, suite()) })
+		slices.Reverse(unused)
+		var walked []string
+		before := ""
+		for range 10 {
+			page := mustRead(e, func(r store.Reader) ([]store.Credential, error) {
+				return r.CredentialsUnusedSince(e.ctx, a, store.APIKey, since, store.Page{BeforeID: before, Limit: 2})
+			})
+			for _, c := range page {
+				walked = append(walked, c.ID)
+				if !c.LastUsedAt.Before(since) {
+					e.t.Errorf("%s was used at %v, after %v", c.ID, c.LastUsedAt, since)
+				}
+			}
+			if len(page) < 2 {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+		diff(e.t, "credentials unused since", unused, walked)
+		_, err := read(e, func(r store.Reader) ([]store.Credential, error) {
+			return r.CredentialsUnusedSince(e.ctx, a, store.APIKey, since, store.Page{Limit: 0})
+		})
+		wantInvalid(e.t, "a page of limit 0", err, "limit")
+	})
+
 	leaf(t, "tx_writes_ignore_it", ns, func(e *env) {
 		a := e.putAccount()
 		c := e.newCred(a, e.owner(a), store.Authtoken)
@@ -477,7 +555,7 @@ func testRecordUse(t *testing.T, ns NewStore) {
 		for _, lu := range []time.Time{{}, e.now().Add(2 * time.Hour)} {
 			upd := c.Clone()
 			upd.Description = "updated"
-			upd.LastUsedAt = lu
+			upd.LastUsedAt, upd.LastUsedIP = lu, netip.MustParseAddr("198.51.100.1")
 			e.update(func(tx store.Tx) error { return tx.PutCredential(e.ctx, upd) })
 			wantLastUsed(e, "after a PutCredential with LastUsedAt "+lu.String(), c.ID, at)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -240,6 +241,9 @@ func testOwners(t *testing.T, ns NewStore) {
 			{"secret_hash", store.APIKey, "secret_hash", func(e *env, s setup, c *store.Credential) { c.SecretHash = hashOf("new") }},
 			{"fingerprint", store.SSHCredential, "public_key", func(e *env, s setup, c *store.Credential) {
 				c.Fingerprint = fingerprintOf("new")
+			}},
+			{"rotated_from", store.AccessToken, "rotated_from", func(e *env, s setup, c *store.Credential) {
+				c.RotatedFrom = e.newIDIn(id.AccessToken, s.a)
 			}},
 		}
 		for _, c := range cases {

@@ -41,7 +41,7 @@ func ids[T any](v []T, err error) func(key func(T) string) ([]string, error) {
 }
 
 func otherKind(k store.CredentialKind, n int) store.CredentialKind {
-	kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
+	kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential}
 	i := slices.Index(kinds, k)
 	return kinds[(i+1+n%2)%len(kinds)]
 }
@@ -61,7 +61,7 @@ func listings() []listing {
 			return tx.DeleteBotUser(ctx, key, suite())
 		},
 	})
-	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential} {
 		out = append(out, listing{
 			name:    "credentials_" + string(kind),
 			prepare: func(e *env, acct string) { e.owner(acct) },
@@ -332,12 +332,12 @@ func testCredentialsByOwnerMixedKinds(t *testing.T, ns NewStore) {
 		a := e.putAccount()
 		bot := e.owner(a)
 		other := e.putBot(a, true).ID
-		kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
+		kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.AccessToken, store.SSHCredential}
 		var want []string
 		for i := range 9 {
-			c := e.putCred(a, bot, kinds[i%3])
+			c := e.putCred(a, bot, kinds[i%len(kinds)])
 			want = append(want, c.ID)
-			e.putCred(a, other, kinds[i%3])
+			e.putCred(a, other, kinds[i%len(kinds)])
 		}
 		var walked []string
 		before := ""

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -246,7 +247,11 @@ func (e *env) newAccount() store.Account {
 			Enforcement:  "mixed",
 			Since:        e.now().Add(-time.Hour),
 		},
-		Seats:     5,
+		Seats: 5,
+		CredentialPolicy: store.CredentialPolicy{
+			AccessTokenMaxLifetime: 90 * 24 * time.Hour,
+			MaxRotationOverlap:     24 * time.Hour,
+		},
 		CreatedAt: e.now(),
 	}
 }
@@ -300,6 +305,8 @@ func credPrefix(k store.CredentialKind) id.Prefix {
 	switch k {
 	case store.APIKey:
 		return id.APIKey
+	case store.AccessToken:
+		return id.AccessToken
 	case store.SSHCredential:
 		return id.SSHCredential
 	}
@@ -317,8 +324,12 @@ func (e *env) newCred(accountID, ownerID string, kind store.CredentialKind) stor
 		Description: "credential " + suffix(c),
 		Metadata:    `{"env":"test"}`,
 		ACL:         []string{"bind:*.example.com", "bind:api.example.com"},
+		AllowedIPs:  []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"},
 		ExpiresAt:   e.now().Add(90 * 24 * time.Hour),
 		CreatedAt:   e.now(),
+	}
+	if kind == store.AccessToken {
+		cr.Scopes = []string{"credentials:read", "tunnel:start"}
 	}
 	if kind == store.SSHCredential {
 		cr.PublicKey = "ssh-ed25519 " + base64.StdEncoding.EncodeToString([]byte(c)) + " test@example"
@@ -511,8 +522,8 @@ func formatCommits(cs []store.Commit) string {
 // Assertions.
 
 // cmpOpts treat nil and empty slices alike: whether an adapter keeps the difference (a JSON
-// round trip does not always) is not part of the contract.
-var cmpOpts = []cmp.Option{cmpopts.EquateEmpty()}
+// round trip does not always) is not part of the contract. Addresses compare with ==.
+var cmpOpts = []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateComparable(netip.Addr{})}
 
 func diff(t *testing.T, what string, want, got any) {
 	t.Helper()

@@ -63,7 +63,7 @@ func (e *env) wantGone(what string, creds []store.Credential) {
 }
 
 func testCascades(t *testing.T, ns NewStore) {
-	kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
+	kinds := []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential, store.AccessToken}
 
 	leaf(t, "delete_bot_user_tombstones_its_credentials", ns, func(e *env) {
 		a := e.putAccount()
@@ -71,11 +71,11 @@ func testCascades(t *testing.T, ns NewStore) {
 		member := e.putMemberUser(a, store.MemberActive)
 		var doomed, kept []store.Credential
 		for i := range 25 {
-			doomed = append(doomed, e.putCred(a, bot.ID, kinds[i%3]))
+			doomed = append(doomed, e.putCred(a, bot.ID, kinds[i%len(kinds)]))
 		}
 		for i := range 3 {
-			kept = append(kept, e.putCred(a, other.ID, kinds[i%3]))
-			kept = append(kept, e.putCred(a, member.ID, kinds[i%3]))
+			kept = append(kept, e.putCred(a, other.ID, kinds[i%len(kinds)]))
+			kept = append(kept, e.putCred(a, member.ID, kinds[i%len(kinds)]))
 		}
 		head := e.head()
 		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID, suite()) })
@@ -137,12 +137,12 @@ func testCascades(t *testing.T, ns NewStore) {
 		colleague := e.putMemberUser(a, store.MemberActive)
 		var doomed, kept []store.Credential
 		for i := range 5 {
-			doomed = append(doomed, e.putCred(a, u.ID, kinds[i%3]))
+			doomed = append(doomed, e.putCred(a, u.ID, kinds[i%len(kinds)]))
 		}
 		for i := range 3 {
-			kept = append(kept, e.putCred(b, u.ID, kinds[i%3]))
-			kept = append(kept, e.putCred(a, bot.ID, kinds[i%3]))
-			kept = append(kept, e.putCred(a, colleague.ID, kinds[i%3]))
+			kept = append(kept, e.putCred(b, u.ID, kinds[i%len(kinds)]))
+			kept = append(kept, e.putCred(a, bot.ID, kinds[i%len(kinds)]))
+			kept = append(kept, e.putCred(a, colleague.ID, kinds[i%len(kinds)]))
 		}
 		head := e.head()
 		by := store.Principal{ID: colleague.ID, Subject: "colleague@example.com", Source: "api", CredentialID: kept[2].ID}
@@ -189,7 +189,7 @@ func testCascades(t *testing.T, ns NewStore) {
 		bot := e.putBot(a, true)
 		var doomed []store.Credential
 		for i := range 12 {
-			doomed = append(doomed, e.putCred(a, bot.ID, kinds[i%3]))
+			doomed = append(doomed, e.putCred(a, bot.ID, kinds[i%len(kinds)]))
 		}
 		e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot.ID, suite()) })
 		// One batch, then the purger "crashes": a batch is its own transaction, so what is left

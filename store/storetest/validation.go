@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -101,6 +102,61 @@ func testValidation(t *testing.T, ns NewStore) {
 		{"ssh_missing_fingerprint", "credential.fingerprint", cred(store.SSHCredential, func(c *store.Credential) {
 			c.Fingerprint = ""
 		})},
+		{"scopes_on_an_authtoken", "credential.scopes", cred(store.Authtoken, func(c *store.Credential) {
+			c.Scopes = []string{"credentials:read"}
+		})},
+		{"access_token_without_scopes", "credential.scopes", cred(store.AccessToken, func(c *store.Credential) {
+			c.Scopes = nil
+		})},
+		{"access_token_129_scopes", "credential.scopes", cred(store.AccessToken, func(c *store.Credential) {
+			c.Scopes = make([]string, store.MaxScopes+1)
+			for i := range c.Scopes {
+				c.Scopes[i] = "credentials:read"
+			}
+		})},
+		{"access_token_empty_scope", "credential.scopes[1]", cred(store.AccessToken, func(c *store.Credential) {
+			c.Scopes = []string{"credentials:read", ""}
+		})},
+		{"access_token_scope_65_bytes", "credential.scopes[0]", cred(store.AccessToken, func(c *store.Credential) {
+			c.Scopes = []string{long(store.MaxScopeLen + 1)}
+		})},
+		{"allowed_ips_33_prefixes", "credential.allowed_ips", cred(store.APIKey, func(c *store.Credential) {
+			c.AllowedIPs = make([]string, store.MaxAllowedIPs+1)
+			for i := range c.AllowedIPs {
+				c.AllowedIPs[i] = "10.0.0.0/8"
+			}
+		})},
+		{"allowed_ip_host_bits_set", "credential.allowed_ips[1]", cred(store.Authtoken, func(c *store.Credential) {
+			c.AllowedIPs = []string{"10.0.0.0/8", "10.1.2.3/8"}
+		})},
+		{"allowed_ip_without_length", "credential.allowed_ips[0]", cred(store.Authtoken, func(c *store.Credential) {
+			c.AllowedIPs = []string{"10.1.2.3"}
+		})},
+		{"allowed_ip_mapped_ipv4", "credential.allowed_ips[0]", cred(store.SSHCredential, func(c *store.Credential) {
+			c.AllowedIPs = []string{"::ffff:10.0.0.0/104"}
+		})},
+		{"allowed_ip_not_canonical_ipv6", "credential.allowed_ips[0]", cred(store.AccessToken, func(c *store.Credential) {
+			c.AllowedIPs = []string{"2001:DB8:0::/32"}
+		})},
+		{"allowed_ip_garbage", "credential.allowed_ips[0]", cred(store.AccessToken, func(c *store.Credential) {
+			c.AllowedIPs = []string{"anywhere"}
+		})},
+		{"rotated_from_itself", "credential.rotated_from", cred(store.Authtoken, func(c *store.Credential) {
+			c.RotatedFrom = c.ID
+		})},
+		{"rotated_to_itself", "credential.rotated_to", cred(store.APIKey, func(c *store.Credential) {
+			c.RotatedTo = c.ID
+		})},
+		{"account_negative_max_lifetime", "account.credential_policy.api_key_max_lifetime", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			a := e.newAccount()
+			a.CredentialPolicy.APIKeyMaxLifetime = -time.Second
+			return tx.PutAccount(ctx, a)
+		}},
+		{"account_negative_rotation_overlap", "account.credential_policy.max_rotation_overlap", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			a := e.newAccount()
+			a.CredentialPolicy.MaxRotationOverlap = -time.Nanosecond
+			return tx.PutAccount(ctx, a)
+		}},
 		{"role_missing_name", "role.name", func(ctx context.Context, tx store.Tx, e *env, w world) error {
 			r := e.newRole(w.acct)
 			r.Name = ""

@@ -1,7 +1,9 @@
 // Package tunnel is a minimal tunnel edge: the part of an ngrok-like service that an agent
-// dials, that authenticates the agent's authtoken with a credential.Verifier, enforces the
-// credential's bind ACL on the endpoint the agent asks for, and keeps the session only as long
-// as the credential stays valid.
+// dials, that authenticates the agent's authtoken with a credential.Verifier
+// (VerifyAgent: an authtoken, or an access token whose scopes include tunnel:start, held by
+// its owner, as ngrok's agent takes one), checks the credential's address allow-list against
+// the agent's address, enforces the credential's bind ACL on the endpoint the agent asks for,
+// and keeps the session only as long as the credential stays valid.
 //
 // # Protocol
 //
@@ -9,6 +11,8 @@
 // within the handshake timeout:
 //
 //	{"authtoken":"iat_...","bind":"app.example.com"}
+//
+// where "authtoken" may hold an access token (iap_...) too.
 //
 // bind is what the agent wants to serve: a hostname (app.example.com, or a wildcard endpoint
 // *.example.com), a TCP address (1.tcp.example.com:20002) or a label (edge=blue). The edge
@@ -49,6 +53,9 @@
 //	                              one, or did not arrive within the handshake timeout
 //	ERR_IAMKIT_REQUEST_TOO_LARGE  the request line is longer than MaxRequestLen
 //	ERR_IAMKIT_UNAVAILABLE        the verifier could not reach the store (it fails closed)
+//	ERR_IAMKIT_NOT_SCOPED         an access token without tunnel:start, or whose owner no
+//	                              longer holds it (a session is closed when its owner is demoted)
+//	ERR_IAMKIT_IP_NOT_ALLOWED     the credential's address allow-list does not admit the agent
 //	ERR_IAMKIT_SHUTDOWN           the edge is shutting down (closing line only)
 //
 // Expiry shares ERR_NGROK_107 with unknown tokens (ngrok's text for it, "properly formed, but

@@ -28,6 +28,8 @@ const (
 	CodeBadRequest         = "ERR_IAMKIT_BAD_REQUEST"
 	CodeRequestTooLarge    = "ERR_IAMKIT_REQUEST_TOO_LARGE"
 	CodeUnavailable        = "ERR_IAMKIT_UNAVAILABLE"
+	CodeNotScoped          = "ERR_IAMKIT_NOT_SCOPED"
+	CodeIPNotAllowed       = "ERR_IAMKIT_IP_NOT_ALLOWED"
 	CodeShutdown           = "ERR_IAMKIT_SHUTDOWN"
 )
 
@@ -75,6 +77,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns "tunnel: <code>: <message>".
 func (e *Error) Error() string { return "tunnel: " + e.Code + ": " + e.Msg }
 
 // ErrProtocol is matched by the errors Dial and Session.Wait return when the edge's answer

@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/iamkit/iamkit/credential"
-	"github.com/iamkit/iamkit/store"
 )
 
 // Defaults for the Server's options.
@@ -68,8 +68,9 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	}
 }
 
-// New returns a Server that authenticates agents with v. The caller runs v (go v.Run(ctx))
-// so that revocations reach its cache promptly.
+// New returns a Server that authenticates agents with v (credential.Verifier.VerifyAgent:
+// authtokens, and access tokens scoped for tunnel:start when v has an Authorizer). The caller
+// runs v (go v.Run(ctx)) so that revocations reach its cache promptly.
 func New(v *credential.Verifier, opts ...Option) *Server {
 	s := &Server{
 		v:                v,
@@ -125,7 +126,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // session is one agent connection after a successful handshake.
 type session struct {
-	token string // the agent's authtoken: re-verified, never logged
+	token string     // the agent's authtoken or access token: re-verified, never logged
+	addr  netip.Addr // the agent's address, which the credential's allow-list is checked against
 	bind  string
 	res   credential.Result
 }
@@ -197,7 +199,7 @@ func (s *Server) watch(ctx context.Context, sess session, hungUp <-chan error) (
 			return nil, "agent hung up"
 		case <-t.C:
 		}
-		res, err := s.v.Verify(ctx, store.Authtoken, sess.token)
+		res, err := s.v.VerifyAgent(ctx, sess.token, sess.addr)
 		if err != nil {
 			if ctx.Err() != nil {
 				continue // shutting down: say so above
@@ -264,7 +266,8 @@ func (s *Server) handshake(ctx context.Context, conn net.Conn, br *bufio.Reader)
 		return session{}, refuse(CodeAuthtokenMissing,
 			"Usage of the tunnel edge requires an authtoken.", attrs...)
 	}
-	res, err := s.v.Verify(ctx, store.Authtoken, req.Authtoken)
+	addr := remoteAddr(conn)
+	res, err := s.v.VerifyAgent(ctx, req.Authtoken, addr)
 	if err != nil {
 		code, msg := verifyFailure(err, "")
 		return session{}, refuse(code, msg, append(attrs, slog.String("reason", reasonName(err)))...)
@@ -276,7 +279,16 @@ func (s *Server) handshake(ctx context.Context, conn net.Conn, br *bufio.Reader)
 		code, msg := bindDenied(req.Bind, res.CredentialID)
 		return session{}, refuse(code, msg, attrs...)
 	}
-	return session{token: req.Authtoken, bind: req.Bind, res: res}, nil
+	return session{token: req.Authtoken, addr: addr, bind: req.Bind, res: res}, nil
+}
+
+// remoteAddr is the agent's address, or the zero Addr when the connection does not say.
+func remoteAddr(conn net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(conn.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
 }
 
 // checkBindTarget says what is wrong with a bind target, or "" if nothing is. A target must
@@ -310,7 +322,11 @@ func verifyFailure(err error, credentialID string) (code, msg string) {
 	case credential.ReasonMalformed:
 		return CodeAuthtokenMalformed, "The authtoken you specified does not look like a proper authtoken."
 	case credential.ReasonWrongKind:
-		return CodeAuthtokenMalformed, "The authtoken you specified is not an authtoken (an API key?)."
+		return CodeAuthtokenMalformed, "The authtoken you specified is not an authtoken or an access token (an API key?)."
+	case credential.ReasonNotScoped:
+		return CodeNotScoped, cred + " is an access token that may not start agent sessions: it needs the tunnel:start scope, held by its owner."
+	case credential.ReasonIPNotAllowed:
+		return CodeIPNotAllowed, cred + " may not be used from this address."
 	case credential.ReasonUnknown:
 		return CodeAuthtokenInvalid, "The authtoken you specified is properly formed, but it is invalid."
 	case credential.ReasonExpired:

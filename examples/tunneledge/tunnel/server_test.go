@@ -105,7 +105,7 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 		t.Fatal(err)
 	}
 
-	v, err := credential.NewVerifier(st)
+	v, err := credential.NewVerifier(st, credential.WithAuthorizer(authz))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,4 +496,50 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if got := fmt.Sprintf("%v %+v %#v %s", req, req, req, req); strings.Contains(got, secretPart) {
 		t.Errorf("a formatted Request shows the token: %s", got)
 	}
+}
+
+// TestAccessTokens: the edge takes an access token wherever it takes an authtoken, when its
+// scopes include tunnel:start and its owner holds it; it refuses one without that scope or
+// from an address its allow-list leaves out, and closes the session of one whose owner is
+// demoted to a role without tunnel:start.
+func TestAccessTokens(t *testing.T) {
+	f := newFixture(t)
+	agent := f.authtoken(t, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"tunnel:start"}, ACL: []string{"bind:*.example.com"}})
+	apiOnly := f.authtoken(t, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"credentials:read"}})
+	elsewhere := f.authtoken(t, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"tunnel:start"}, AllowedIPs: []string{"192.0.2.0/24"}})
+	loopback := f.authtoken(t, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"tunnel:start"}, AllowedIPs: []string{"127.0.0.0/8", "::1/128"}})
+	for _, tc := range []struct {
+		name, token, bind, code string
+	}{
+		{"tunnel_start", agent.Token.Reveal(), "app.example.com", ""},
+		{"tunnel_start_outside_its_acl", agent.Token.Reveal(), "app.example.org", tunnel.CodeBindNameDenied},
+		{"without_tunnel_start", apiOnly.Token.Reveal(), "app.example.com", tunnel.CodeNotScoped},
+		{"from_an_address_not_allowed", elsewhere.Token.Reveal(), "app.example.com", tunnel.CodeIPNotAllowed},
+		{"from_an_allowed_address", loopback.Token.Reveal(), "app.example.com", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := dial(t, f.addr, tc.token, tc.bind)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			s.Close()
+		})
+	}
+	s, err := dial(t, f.addr, agent.Token.Reveal(), "app.example.com")
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	if s.Response.CredentialID != agent.ID || s.Response.OwnerID != f.bot.ID {
+		t.Fatalf("answer %+v", s.Response)
+	}
+	start := time.Now()
+	if _, err := f.bots.Update(t.Context(), f.admin, f.bot.ID, botuser.UpdateParams{Roles: &[]string{rbac.RoleTeamManager}}); err != nil {
+		t.Fatal(err)
+	}
+	took := waitClosed(t, s, start, tunnel.CodeNotScoped)
+	t.Logf("demotion to close: %v", took)
 }
