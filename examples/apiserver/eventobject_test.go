@@ -83,16 +83,16 @@ func (e *env) everyEventType() map[string]string {
 
 	// Access tokens, through the library until the API serves /access_tokens.
 	for _, deleted := range []bool{false, true} {
-		tok, err := e.d.Creds.Create(ctx, admin, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"credentials:read"}})
+		tok, err := e.iam.Credentials().Create(ctx, admin, credential.CreateRequest{Kind: store.AccessToken, Scopes: []string{"credentials:read"}})
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		renamed := "renamed"
-		if _, err := e.d.Creds.Update(ctx, admin, tok.ID, credential.UpdateRequest{Description: &renamed}); err != nil {
+		if _, err := e.iam.Credentials().Update(ctx, admin, tok.ID, credential.UpdateRequest{Description: &renamed}); err != nil {
 			e.t.Fatal(err)
 		}
 		if deleted {
-			if err := e.d.Creds.Delete(ctx, admin, tok.ID); err != nil {
+			if err := e.iam.Credentials().Delete(ctx, admin, tok.ID); err != nil {
 				e.t.Fatal(err)
 			}
 		}
