@@ -429,13 +429,16 @@ func validTag(s string) bool {
 type streamState struct {
 	// intact is true when the stream still held the position's own entry: nothing after
 	// it was trimmed, and the script did not read the fields below but entries.
-	intact  bool
-	length  uint64   // entries held
-	added   uint64   // entries ever added (entries-added)
-	last    streamID // last-generated-id: the ID of the added-th entry
-	lastTag string   // the tag of the last entry (of the last commit, when the stream is empty)
-	first   streamID // the oldest entry held, when length > 0
-	entries []feedEntry
+	intact bool
+	// replaced is true when the stream holds an entry at the position's ID written by
+	// another commit than the position's: the stream was recreated or rewound since.
+	replaced bool
+	length   uint64   // entries held
+	added    uint64   // entries ever added (entries-added)
+	last     streamID // last-generated-id: the ID of the added-th entry
+	lastTag  string   // the tag of the last entry (of the last commit, when the stream is empty)
+	first    streamID // the oldest entry held, when length > 0
+	entries  []feedEntry
 	// full is true when entries holds every entry after the position (fewer than the
 	// count asked for were returned).
 	full bool
@@ -459,6 +462,9 @@ func (st streamState) oldest() position {
 func (st streamState) lost(p position) bool {
 	if st.intact {
 		return false
+	}
+	if st.replaced {
+		return true
 	}
 	trimmed := st.added - st.length
 	switch {
@@ -563,14 +569,15 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 }
 
 // parseStreamState decodes one stream's part of scriptFeed's reply: length, entries-added,
-// last-generated-id, first entry's ID, last entry's tag, then ID, payload and tag triples.
+// last-generated-id, first entry's ID, last entry's tag, the replaced flag, then ID, payload and
+// tag triples.
 func parseStreamState(raw any, count int) (streamState, error) {
 	var st streamState
 	bad := func(what string) (streamState, error) {
 		return streamState{}, fmt.Errorf("feed script reply: bad %s", what)
 	}
 	v, ok := raw.([]any)
-	if !ok || len(v) < 5 || (len(v)-5)%3 != 0 {
+	if !ok || len(v) < 6 || (len(v)-6)%3 != 0 {
 		return bad("shape")
 	}
 	length, ok1 := v[0].(int64)
@@ -583,6 +590,11 @@ func parseStreamState(raw any, count int) (streamState, error) {
 		return bad("stream state")
 	}
 	st.lastTag = lastTag
+	replaced, ok6 := v[5].(int64)
+	if !ok6 || replaced < 0 || replaced > 1 {
+		return bad("replaced flag")
+	}
+	st.replaced = replaced == 1
 	if !st.intact {
 		st.length, st.added = uint64(length), uint64(added)
 	}
@@ -593,7 +605,7 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	if st.first, err = parseStreamID(first); err != nil {
 		return bad("first entry ID")
 	}
-	for i := 5; i < len(v); i += 3 {
+	for i := 6; i < len(v); i += 3 {
 		at, ok1 := v[i].(string)
 		payload, ok2 := v[i+1].(string)
 		tag, ok3 := v[i+2].(string)

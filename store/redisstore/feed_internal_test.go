@@ -106,7 +106,7 @@ func FuzzParseStreamState(f *testing.F) {
 	f.Add(int64(5), int64(3), "x", "-", "?", "1-", "", "tag", 1)
 	f.Add(int64(math.MaxInt64), int64(math.MaxInt64), "18446744073709551615-18446744073709551615", "0-1", "", "0-0", "", "", 1)
 	f.Fuzz(func(t *testing.T, length, added int64, last, first, lastTag, entryID, payload, tag string, count int) {
-		reply := []any{length, added, last, first, lastTag}
+		reply := []any{length, added, last, first, lastTag, int64(0)}
 		if entryID != "" {
 			reply = append(reply, entryID, payload, tag)
 		}
@@ -117,7 +117,7 @@ func FuzzParseStreamState(f *testing.F) {
 		if !st.intact && st.length > st.added {
 			t.Fatalf("parsed %+v from %v: more entries held than ever added", st, reply)
 		}
-		if len(st.entries) != (len(reply)-5)/3 {
+		if len(st.entries) != (len(reply)-6)/3 {
 			t.Fatalf("parsed %d entries from %v", len(st.entries), reply)
 		}
 		if st.full != (len(st.entries) < count) {

@@ -92,14 +92,16 @@ return 0
 // scriptFeed reads feed streams. KEYS: the streams, then their tag keys (feedTag). ARGV: the
 // most entries to read per stream (0: none), then for each stream the position's ID to read
 // after and the tag of the commit at that ID ("" when the position is at no entry). For each
-// stream it returns five fields, then up to that many entries after the position as triples
+// stream it returns six fields, then up to that many entries after the position as triples
 // of ID, the entry's "c" field (its changes) and its "t" field (its commit's tag). The fields
 // are the stream's length, entries-added, last-generated-id, oldest entry's ID ("0-0" when
-// empty) and the tag of its last entry (of the last commit written to it, from its tag key,
-// when it is empty); a missing stream reads as one never written to. When entries are asked for and the stream still holds the
+// empty), the tag of its last entry (of the last commit written to it, from its tag key, when
+// it is empty), and 1 when the stream holds an entry at the position's ID with another tag (a
+// stream recreated or rewound and written again in the same millisecond: the position's entry
+// is gone), else 0; a missing stream reads as one never written to. When entries are asked for and the stream still holds the
 // position's own entry, with the same tag, nothing after it can have been trimmed (streams
 // are trimmed oldest first), and the script skips XINFO: the fields are then -1, 0, "0-0",
-// "0-0", "". The tag is what tells the cursor's entry from another that a stream restored
+// "0-0", "", 0. The tag is what tells the cursor's entry from another that a stream restored
 // from an older copy gave the same ID. XINFO STREAM's entries-added needs Redis 7.
 var scriptFeed = redis.NewScript(`
 local count = tonumber(ARGV[1])
@@ -127,12 +129,12 @@ for i = 1, n do
   if count > 0 and from ~= '0-0' and tag ~= '' then
     local es = redis.call('XRANGE', k, from, '+', 'COUNT', count + 1)
     if #es > 0 and es[1][1] == from and tagOf(es[1][2]) == tag then
-      r = {-1, 0, '0-0', '0-0', ''}
+      r = {-1, 0, '0-0', '0-0', '', 0}
       for j = 2, #es do add(r, es[j]) end
     end
   end
   if not r then
-    r = {0, 0, '0-0', '0-0', ''}
+    r = {0, 0, '0-0', '0-0', '', 0}
     if redis.call('EXISTS', k) == 1 then
       local info = redis.call('XINFO', 'STREAM', k)
       local f = {}
@@ -140,7 +142,7 @@ for i = 1, n do
       if not f['entries-added'] then
         return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
       end
-      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', ''}
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', '', 0}
       if f['length'] > 0 then
         r[4] = f['recorded-first-entry-id']
         r[5] = tagOf(f['last-entry'][2])
@@ -148,6 +150,10 @@ for i = 1, n do
         r[5] = redis.call('GET', KEYS[n + i]) or ''
       end
       if count > 0 then
+        if tag ~= '' then
+          local at = redis.call('XRANGE', k, from, from)
+          if #at > 0 and tagOf(at[1][2]) ~= tag then r[6] = 1 end
+        end
         for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end
       end
     end
