@@ -19,10 +19,13 @@ type Object interface {
 // AccountObject is an account. Its SSO settings are a resource of their own
 // (sso.SettingsObject).
 type AccountObject struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Plan      string `json:"plan"`
-	CreatedAt string `json:"created_at"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Plan string `json:"plan"`
+	// RequireSecondFactor: members who sign in with a password must confirm with a second
+	// factor (package sso).
+	RequireSecondFactor bool   `json:"require_second_factor"`
+	CreatedAt           string `json:"created_at"`
 }
 
 // Resource returns ResourceAccount.
@@ -30,7 +33,7 @@ func (AccountObject) Resource() Resource { return ResourceAccount }
 
 // AccountObjectOf returns the object of an account.
 func AccountObjectOf(a store.Account) AccountObject {
-	return AccountObject{ID: a.ID, Name: a.Name, Plan: a.Plan, CreatedAt: Timestamp(a.CreatedAt)}
+	return AccountObject{ID: a.ID, Name: a.Name, Plan: a.Plan, RequireSecondFactor: a.RequireSecondFactor, CreatedAt: Timestamp(a.CreatedAt)}
 }
 
 // MemberObject is a member: a membership with its user's email and name. ID is the user's.
