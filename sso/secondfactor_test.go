@@ -351,4 +351,3 @@ func TestRequireSecondFactor(t *testing.T) {
 		t.Fatalf("IssueLoginSession where a second factor is required: %+v, %v", sres, err)
 	}
 }
-
