@@ -213,3 +213,10 @@ func (e *dashEnv) storedSessions(userID string) []store.Session {
 	}
 	return ss
 }
+
+// with returns e for a subtest: its helpers fail t.
+func (e *dashEnv) with(t testing.TB) *dashEnv {
+	env := *e.env
+	env.t = t
+	return &dashEnv{env: &env, dash: e.dash}
+}

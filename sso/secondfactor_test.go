@@ -49,6 +49,7 @@ func TestSecondFactor_TOTP(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.with(t)
 			e.clk.Advance(90 * time.Second) // a fresh step, unused
 			ch := e.challengeOf("alice@example.com")
 			n := e.eventCount()
@@ -76,6 +77,7 @@ func TestSecondFactor_TOTP(t *testing.T) {
 	}
 
 	t.Run("replay", func(t *testing.T) {
+		e := e.with(t)
 		e.clk.Advance(90 * time.Second)
 		code := e.code(secret, 0)
 		if _, err := e.dash.SecondFactor(e.ctx, e.challengeOf("alice@example.com"), code); err != nil {
@@ -89,6 +91,7 @@ func TestSecondFactor_TOTP(t *testing.T) {
 	})
 
 	t.Run("wrong_then_right", func(t *testing.T) {
+		e := e.with(t)
 		e.clk.Advance(90 * time.Second)
 		ch := e.challengeOf("alice@example.com")
 		_, err := e.dash.SecondFactor(e.ctx, ch, "000000")
@@ -118,6 +121,7 @@ func TestSecondFactor_TOTP(t *testing.T) {
 	})
 
 	t.Run("challenge_expires", func(t *testing.T) {
+		e := e.with(t)
 		ch := e.challengeOf("alice@example.com")
 		e.clk.Advance(sso.ChallengeTTL)
 		_, err := e.dash.SecondFactor(e.ctx, ch, e.code(secret, 0))
@@ -125,6 +129,7 @@ func TestSecondFactor_TOTP(t *testing.T) {
 	})
 
 	t.Run("malformed_challenge", func(t *testing.T) {
+		e := e.with(t)
 		for _, ch := range []string{"", "iasc_", "iasc_" + string(make([]byte, 43)), "iapr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
 			_, err := e.dash.SecondFactor(e.ctx, ch, "123456")
 			wantCodeOf(t, "a malformed challenge", err, store.ErrUnauthenticated, sso.CodeChallengeInvalid)

@@ -105,6 +105,7 @@ func TestSignIn_BadCredentials(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.with(t)
 			n := e.eventCount()
 			_, err := e.signIn(c.email, c.password)
 			if !errors.Is(err, store.ErrUnauthenticated) || store.CodeOf(err) != sso.CodeBadCredentials {
@@ -124,6 +125,7 @@ func TestSignIn_BadCredentials(t *testing.T) {
 		})
 	}
 	t.Run("no_member_right_password", func(t *testing.T) {
+		e := e.with(t)
 		n := e.eventCount()
 		_, err := e.signIn("stranger@example.com", goodPassword)
 		wantDenied(t, err, sso.ReasonNotMember)
