@@ -147,7 +147,14 @@ func (e *dashEnv) eventsSince(n int) []store.Event {
 	return evs[n:]
 }
 
-func (e *dashEnv) eventCount() int { return len(e.eventsSince(0)) }
+// eventCount returns how many events the account has, and moves the clock on by a
+// millisecond, so that events recorded after sort after them (event IDs are ULIDs, and the
+// services draw them from generators of their own).
+func (e *dashEnv) eventCount() int {
+	n := len(e.eventsSince(0))
+	e.clk.Advance(time.Millisecond)
+	return n
+}
 
 // wantEvents fails unless the account's events after the first n have types want.
 func (e *dashEnv) wantEvents(n int, want ...store.EventType) []store.Event {

@@ -23,10 +23,10 @@ import (
 // session of one member, and a password session of another.
 func TestSessionsEndOnEvents(t *testing.T) {
 	type world struct {
-		e                       *dashEnv
-		alice, bob              store.User
+		e                        *dashEnv
+		alice, bob               store.User
 		alicePw, aliceSSO, bobPw string
-		idp                     *testIdP
+		idp                      *testIdP
 	}
 	cases := []struct {
 		name  string
