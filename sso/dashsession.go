@@ -37,7 +37,6 @@ type sessionStart struct {
 	factor   SecondFactor
 	client   Client
 	notAfter time.Time // the latest end, or zero
-	replaces string    // a session of the user this one replaces, ended in the same commit
 	now      time.Time // when the session begins; zero: now
 }
 
@@ -124,8 +123,8 @@ func (d *Dashboard) sessionAllowed(ctx context.Context, tx store.Tx, s sessionSt
 }
 
 // prune deletes, as a session of s.user begins, the member's sessions that have ended (by
-// time, or by a password change), the one s replaces, and the oldest beyond
-// MaxSessionsPerMember; live ones it ends record session_ended.
+// time, or by a password change) and the oldest beyond MaxSessionsPerMember; live ones it
+// ends record session_ended.
 func (d *Dashboard) prune(ctx context.Context, tx store.Tx, s sessionStart, now time.Time, by store.Principal) error {
 	ss, err := tx.SessionsByUser(ctx, s.account, s.user.ID, store.Page{Limit: store.MaxPageLimit})
 	if err != nil {
@@ -140,8 +139,6 @@ func (d *Dashboard) prune(ctx context.Context, tx store.Tx, s sessionStart, now 
 		reason := ""
 		switch {
 		case d.timedOut(x, now) || sec != nil && x.CreatedAt.Before(sec.SessionsNotBefore):
-		case x.ID == s.replaces:
-			reason = EndPasswordChanged
 		case live >= MaxSessionsPerMember-1:
 			reason = EndSessionLimit
 		default:

@@ -19,10 +19,9 @@ const (
 // identity provider deleted, enforcement switched, a password reset) are implied by that
 // change's event and record none of their own.
 const (
-	EndSignedOut       = "signed_out"       // the member signed out
-	EndEnded           = "ended"            // the member or an administrator ended it
-	EndSessionLimit    = "session_limit"    // a new session ended the member's oldest (MaxSessionsPerMember)
-	EndPasswordChanged = "password_changed" // replaced by the session ChangePassword returns
+	EndSignedOut    = "signed_out"    // the member signed out
+	EndEnded        = "ended"         // the member or an administrator ended it
+	EndSessionLimit = "session_limit" // a new session ended the member's oldest (MaxSessionsPerMember)
 )
 
 // SignInObject is a sign-in attempt as sign_in_succeeded and sign_in_failed events record

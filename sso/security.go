@@ -120,7 +120,7 @@ func (d *Dashboard) ChangePassword(ctx context.Context, s Session, currentPasswo
 	x := sa.Session
 	return d.startSession(ctx, sessionStart{
 		account: x.AccountID, user: u, method: LoginMethod(x.Method), idpID: x.IdPID, factor: SecondFactor(x.SecondFactor),
-		client: Client{UserAgent: x.UserAgent, IP: x.IP}, notAfter: x.ExpiresAt, replaces: x.ID, now: now,
+		client: Client{UserAgent: x.UserAgent, IP: x.IP}, notAfter: x.ExpiresAt, now: now,
 	})
 }
 
