@@ -137,14 +137,21 @@ func parsePHC(s string) (phc, error) {
 	if h.params, h.keyID, err = parseArgonParams(params); err != nil {
 		return phc{}, err
 	}
-	if h.salt, err = phcB64.DecodeString(salt); err != nil || len(h.salt) < minSaltLen || len(h.salt) > maxSaltLen {
+	if h.salt, ok = canonicalB64(salt); !ok || len(h.salt) < minSaltLen || len(h.salt) > maxSaltLen {
 		return phc{}, errPHC("bad salt")
 	}
-	if h.hash, err = phcB64.DecodeString(hash); err != nil || len(h.hash) < minKeyLen || len(h.hash) > maxKeyLen {
+	if h.hash, ok = canonicalB64(hash); !ok || len(h.hash) < minKeyLen || len(h.hash) > maxKeyLen {
 		return phc{}, errPHC("bad hash")
 	}
 	h.params.SaltLen, h.params.KeyLen = uint32(len(h.salt)), uint32(len(h.hash))
 	return h, nil
+}
+
+// canonicalB64 decodes s, which must be the canonical unpadded base64 of its bytes (the
+// decoder alone skips CR and LF).
+func canonicalB64(s string) ([]byte, bool) {
+	b, err := phcB64.DecodeString(s)
+	return b, err == nil && phcB64.EncodeToString(b) == s
 }
 
 // parseArgonParams reads "m=<KiB>,t=<passes>,p=<lanes>[,keyid=<id>]".
@@ -195,11 +202,8 @@ func pepperID(pepper []byte) string {
 }
 
 func isPepperID(s string) bool {
-	if len(s) != pepperIDLen {
-		return false
-	}
-	_, err := phcB64.DecodeString(s)
-	return err == nil
+	_, ok := canonicalB64(s)
+	return ok && len(s) == pepperIDLen
 }
 
 // hasher hashes and verifies passwords. At most a fixed number of hashes run at once (each

@@ -124,7 +124,9 @@ func parseRandomToken(tok, prefix string) (string, bool) {
 	if len(tok) != len(prefix)+randomKeyLen || tok[:len(prefix)] != prefix {
 		return "", false
 	}
-	if _, err := b64URL.DecodeString(tok[len(prefix):]); err != nil {
+	// The decoder skips CR and LF: only the canonical encoding of randomKeyBytes is a token.
+	raw, err := b64URL.DecodeString(tok[len(prefix):])
+	if err != nil || len(raw) != randomKeyBytes || b64URL.EncodeToString(raw) != tok[len(prefix):] {
 		return "", false
 	}
 	return tokenDigest(tok), true
