@@ -23,8 +23,9 @@ type AccountObject struct {
 	Name string `json:"name"`
 	Plan string `json:"plan"`
 	// RequireSecondFactor: members who sign in with a password must confirm with a second
-	// factor (package sso).
-	RequireSecondFactor bool   `json:"require_second_factor"`
+	// factor (package sso). Omitted when false, so that the account reads as before for
+	// accounts that never set it.
+	RequireSecondFactor bool   `json:"require_second_factor,omitempty"`
 	CreatedAt           string `json:"created_at"`
 }
 

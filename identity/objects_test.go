@@ -38,7 +38,7 @@ func TestObjects_AreTheAPIResources(t *testing.T) {
 	later := epoch.Add(time.Hour)
 	ts, tl := identity.Timestamp(epoch), identity.Timestamp(later)
 	wantJSON(t, "account", identity.AccountObjectOf(store.Account{ID: "ac_1", Name: "a", Plan: "free", Seats: 3, SSO: store.SSOSettings{Enforcement: "mixed"}, CreatedAt: epoch}),
-		`{"id":"ac_1","name":"a","plan":"free","require_second_factor":false,"created_at":"`+ts+`"}`)
+		`{"id":"ac_1","name":"a","plan":"free","created_at":"`+ts+`"}`)
 	wantJSON(t, "account requiring a second factor", identity.AccountObjectOf(store.Account{ID: "ac_1", Name: "a", Plan: "free", RequireSecondFactor: true, CreatedAt: epoch}),
 		`{"id":"ac_1","name":"a","plan":"free","require_second_factor":true,"created_at":"`+ts+`"}`)
 	wantJSON(t, "member", identity.MemberObjectOf(

@@ -91,7 +91,7 @@ func (d *Dashboard) startSession(ctx context.Context, s sessionStart) (SignInRes
 			return err
 		}
 		return d.svc.rec.Record(ctx, tx, s.account, identity.EventSignInSucceeded, by, SignInObject{
-			UserID: s.user.ID, Email: s.user.Email, Method: rec.Method, IdPID: rec.IdPID, SecondFactor: rec.SecondFactor,
+			ID: s.user.ID, Email: s.user.Email, Method: rec.Method, IdPID: rec.IdPID, SecondFactor: rec.SecondFactor,
 			SessionID: rec.ID, IP: rec.IP, UserAgent: rec.UserAgent,
 		})
 	})

@@ -25,10 +25,10 @@ const (
 )
 
 // SignInObject is a sign-in attempt as sign_in_succeeded and sign_in_failed events record
-// it: who, how, from where, and the session it began or why it failed. It never holds a
-// password or a code.
+// it: who (ID is the user's, as a member's), how, from where, and the session it began or why
+// it failed. It never holds a password or a code.
 type SignInObject struct {
-	UserID       string `json:"user_id"`
+	ID           string `json:"id"`
 	Email        string `json:"email"`
 	Method       string `json:"method"`
 	IdPID        string `json:"idp_id,omitempty"`
@@ -77,10 +77,10 @@ const (
 	PasswordChangeReset   = "reset"   // the user replaced it through a reset token
 )
 
-// PasswordObject is a change of a user's password as password_changed events record it:
-// never the password or its hash.
+// PasswordObject is a change of a user's password as password_changed events record it (ID
+// is the user's): never the password or its hash.
 type PasswordObject struct {
-	UserID    string `json:"user_id"`
+	ID        string `json:"id"`
 	Email     string `json:"email"`
 	Change    string `json:"change"`
 	ChangedAt string `json:"changed_at"`
@@ -89,10 +89,10 @@ type PasswordObject struct {
 // Resource returns identity.ResourcePassword.
 func (PasswordObject) Resource() identity.Resource { return identity.ResourcePassword }
 
-// TOTPObject is a user's TOTP second factor as totp_* events record it: never its secret or
-// the recovery codes.
+// TOTPObject is a user's TOTP second factor as totp_* events record it (ID is the user's):
+// never its secret or the recovery codes.
 type TOTPObject struct {
-	UserID            string `json:"user_id"`
+	ID                string `json:"id"`
 	Email             string `json:"email"`
 	Enabled           bool   `json:"enabled"`
 	RecoveryCodesLeft int    `json:"recovery_codes_left"`
@@ -102,9 +102,9 @@ type TOTPObject struct {
 func (TOTPObject) Resource() identity.Resource { return identity.ResourceTOTP }
 
 func totpObjectOf(u store.User, sec store.UserSecrets) TOTPObject {
-	return TOTPObject{UserID: u.ID, Email: u.Email, Enabled: sec.TOTPConfirmed, RecoveryCodesLeft: len(sec.RecoveryCodes)}
+	return TOTPObject{ID: u.ID, Email: u.Email, Enabled: sec.TOTPConfirmed, RecoveryCodesLeft: len(sec.RecoveryCodes)}
 }
 
 func passwordObjectOf(u store.User, change string, at time.Time) PasswordObject {
-	return PasswordObject{UserID: u.ID, Email: u.Email, Change: change, ChangedAt: identity.Timestamp(at)}
+	return PasswordObject{ID: u.ID, Email: u.Email, Change: change, ChangedAt: identity.Timestamp(at)}
 }

@@ -114,7 +114,7 @@ func TestChangePassword(t *testing.T) {
 	}
 	// The password change ends every session: its event says so, with no session_ended each.
 	evs := e.wantEvents(n, identity.EventPasswordChanged, identity.EventSignInSucceeded)
-	if obj := object[sso.PasswordObject](t, evs[0]); obj.Change != sso.PasswordChangeChanged || obj.UserID != alice.ID {
+	if obj := object[sso.PasswordObject](t, evs[0]); obj.Change != sso.PasswordChangeChanged || obj.ID != alice.ID {
 		t.Errorf("password_changed %+v", obj)
 	}
 	if n := len(e.storedSessions(alice.ID)); n != 1 {

@@ -329,7 +329,7 @@ func (d *Dashboard) signInFailed(ctx context.Context, st signInState, method Log
 	if st.member == nil || st.user == nil {
 		return
 	}
-	obj := SignInObject{UserID: st.user.ID, Email: st.user.Email, Method: string(method), Reason: reason, IP: c.IP, UserAgent: c.UserAgent}
+	obj := SignInObject{ID: st.user.ID, Email: st.user.Email, Method: string(method), Reason: reason, IP: c.IP, UserAgent: c.UserAgent}
 	d.recordAfter(ctx, st.acct.ID, identity.EventSignInFailed, userPrincipal(st.acct.ID, *st.user), obj)
 }
 
