@@ -484,8 +484,27 @@ func isSelf(by identity.Principal, userID string) bool {
 	return by.Kind == identity.KindUser && by.ID == userID
 }
 
+// mayEndSessionsOf checks that by may end userID's sessions in by's account: a member its own;
+// anyone else whoever may disable that member (rbac.MembersManage, and an administrator's
+// sessions only an administrator).
+func (d *Dashboard) mayEndSessionsOf(ctx context.Context, tx store.Tx, by identity.Principal, userID string) error {
+	if isSelf(by, userID) {
+		return nil
+	}
+	acct, err := tx.Account(ctx, by.AccountID)
+	if err != nil {
+		return fmt.Errorf("sso: account %s: %w", by.AccountID, err)
+	}
+	m, err := found(tx.Membership(ctx, by.AccountID, userID))
+	if err != nil {
+		return err
+	}
+	return d.svc.authz.Permit(ctx, tx, identity.Change{Op: identity.OpDisableMember, By: by, Account: acct, Member: m})
+}
+
 // EndSession ends one session of by's account and records session_ended: a member ends its
-// own, anyone else needs rbac.MembersManage. A session of another account is not found.
+// own; anyone else needs what disabling its member needs (rbac.MembersManage, and to be an
+// administrator for an administrator's). A session of another account is not found.
 func (d *Dashboard) EndSession(ctx context.Context, by identity.Principal, sessionID string) error {
 	if err := by.Validate(); err != nil {
 		return err
@@ -501,10 +520,8 @@ func (d *Dashboard) EndSession(ctx context.Context, by identity.Principal, sessi
 		if err != nil {
 			return fmt.Errorf("sso: session %s: %w", sessionID, err)
 		}
-		if !isSelf(by, x.UserID) {
-			if err := d.svc.authz.RequireIn(ctx, tx, by, rbac.MembersManage); err != nil {
-				return err
-			}
+		if err := d.mayEndSessionsOf(ctx, tx, by, x.UserID); err != nil {
+			return err
 		}
 		if err := tx.DeleteSession(ctx, x.ID); err != nil {
 			return err
@@ -515,7 +532,8 @@ func (d *Dashboard) EndSession(ctx context.Context, by identity.Principal, sessi
 
 // EndSessions ends every session of a member in by's account (the current one too, if it is
 // the member's own) and records session_ended for each; it returns how many. A member ends
-// its own ("sign out everywhere"); anyone else needs rbac.MembersManage.
+// its own ("sign out everywhere"); anyone else needs what disabling the member needs
+// (rbac.MembersManage, and to be an administrator for an administrator's).
 func (d *Dashboard) EndSessions(ctx context.Context, by identity.Principal, userID string) (int, error) {
 	if err := by.Validate(); err != nil {
 		return 0, err
@@ -525,13 +543,11 @@ func (d *Dashboard) EndSessions(ctx context.Context, by identity.Principal, user
 	}
 	n := 0
 	err := d.svc.st.Update(ctx, func(tx store.Tx) error {
-		if !isSelf(by, userID) {
-			if err := d.svc.authz.RequireIn(ctx, tx, by, rbac.MembersManage); err != nil {
-				return err
-			}
-		}
 		if _, err := tx.Membership(ctx, by.AccountID, userID); err != nil {
 			return fmt.Errorf("sso: member %s: %w", userID, err)
+		}
+		if err := d.mayEndSessionsOf(ctx, tx, by, userID); err != nil {
+			return err
 		}
 		ended, err := members.EndSessions(ctx, tx, by.AccountID, userID)
 		if err != nil {

@@ -515,3 +515,30 @@ func TestSessionOfDeletedIdP(t *testing.T) {
 		t.Errorf("%d sessions stored after presenting it, want 0", n)
 	}
 }
+
+// TestEndSessionsOfAdministrator checks that ending another member's sessions needs what
+// disabling that member needs: a team manager ends a developer's, not an administrator's.
+func TestEndSessionsOfAdministrator(t *testing.T) {
+	e := newDash(t, identity.Enterprise().Name)
+	admin2 := e.withPassword("admin2@example.com", "admin")
+	dev := e.withPassword("dev@example.com", "developer")
+	manager := e.principal(e.withPassword("manager@example.com", rbac.RoleTeamManager).ID)
+	as, atok := e.session("admin2@example.com")
+	ds, dtok := e.session("dev@example.com")
+
+	wantErr(t, e.dash.EndSession(e.ctx, manager, as.ID), store.ErrDenied)
+	_, err := e.dash.EndSessions(e.ctx, manager, admin2.ID)
+	wantErr(t, err, store.ErrDenied)
+	e.wantAlive("an administrator's session after a team manager tried", atok)
+
+	if err := e.dash.EndSession(e.ctx, manager, ds.ID); err != nil {
+		t.Fatalf("a team manager ending a developer's session: %v", err)
+	}
+	e.wantEnded("the developer's session", dtok, sso.CodeSessionInvalid)
+	if _, err := e.dash.EndSessions(e.ctx, manager, dev.ID); err != nil {
+		t.Fatalf("a team manager ending a developer's sessions: %v", err)
+	}
+	if err := e.dash.EndSession(e.ctx, e.admin, as.ID); err != nil {
+		t.Fatalf("an administrator ending another's session: %v", err)
+	}
+}
