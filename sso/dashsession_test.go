@@ -542,3 +542,26 @@ func TestEndSessionsOfAdministrator(t *testing.T) {
 		t.Fatalf("an administrator ending another's session: %v", err)
 	}
 }
+
+// TestIssueSession covers sessions of the embedder's own login methods: the login policy
+// applies as to passwords, and password and SSO are not its to claim.
+func TestIssueSession(t *testing.T) {
+	e := newDash(t, ssoPlan.Name)
+	alice := e.member("alice@example.com", "developer")
+	p := e.principal(alice.ID)
+	res, err := e.dash.IssueSession(e.ctx, p, "github", sso.Client{IP: "::ffff:192.0.2.9"})
+	if err != nil || res.Session.Method != "github" || res.Session.IP != "192.0.2.9" {
+		t.Fatalf("IssueSession: %+v, %v", res.Session, err)
+	}
+	e.wantAlive("a github session", res.Token.Reveal())
+	for _, m := range []sso.LoginMethod{sso.MethodPassword, sso.MethodSSO, "", "Git Hub"} {
+		if _, err := e.dash.IssueSession(e.ctx, p, m, sso.Client{}); invalidField(err) != "method" {
+			t.Errorf("method %q: %v, want ErrInvalid on method", m, err)
+		}
+	}
+	e.newIdP(sso.IdPParams{})
+	e.setSettings(sso.ProvisioningInviteOnly, sso.EnforcementEnforced)
+	_, err = e.dash.IssueSession(e.ctx, p, "github", sso.Client{})
+	wantDenied(t, err, sso.ReasonSSOEnforced)
+	e.wantEnded("a github session under enforcement", res.Token.Reveal(), sso.CodeSessionRevoked)
+}
