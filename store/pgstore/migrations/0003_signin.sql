@@ -12,7 +12,7 @@ ALTER TABLE iamkit.accounts ADD COLUMN require_second_factor boolean NOT NULL DE
 CREATE TABLE iamkit.user_secrets (
 	user_id              text COLLATE "C" PRIMARY KEY REFERENCES iamkit.users ON DELETE RESTRICT,
 	password_hash        text COLLATE "C" NOT NULL DEFAULT ''
-		CHECK (password_hash = '' OR password_hash LIKE '$%'),
+		CHECK ((password_hash = '' OR password_hash LIKE '$%') AND octet_length(password_hash) <= 512),
 	password_set_at      timestamptz,
 	totp_secret          text COLLATE "C" NOT NULL DEFAULT '',
 	totp_confirmed       boolean NOT NULL DEFAULT false,
@@ -20,7 +20,6 @@ CREATE TABLE iamkit.user_secrets (
 	recovery_codes       text[] NOT NULL DEFAULT '{}'
 		CHECK (cardinality(recovery_codes) <= 20),
 	sessions_not_before  timestamptz,
-	CONSTRAINT user_secrets_password_hash_len CHECK (octet_length(password_hash) <= 512),
 	CONSTRAINT user_secrets_totp_secret_check CHECK (octet_length(totp_secret) <= 512 AND (totp_secret <> '' OR NOT totp_confirmed))
 );
 
