@@ -10,7 +10,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -183,12 +182,6 @@ func object[T any](t testing.TB, ev store.Event) T {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// sessionPrincipal is the principal of a session, with its subject read.
-func (e *dashEnv) sessionPrincipal(s sso.Session) identity.Principal {
-	e.t.Helper()
-	return e.principal(s.UserID)
 }
 
 // secretsOf reads a user's secrets.

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/iamkit/iamkit/internal/id"
-	"github.com/iamkit/iamkit/store"
 )
 
 // Session tokens are shaped like credential tokens:
@@ -135,9 +134,4 @@ func parseRandomToken(tok, prefix string) (string, bool) {
 func tokenDigest(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
-}
-
-// errMalformed is the error of a token of the wrong shape, named by field.
-func errMalformed(field string) error {
-	return store.Invalid(field, store.CodeInvalidValue, 0, "malformed")
 }
