@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
@@ -261,7 +263,8 @@ type ErrorFormat func(w http.ResponseWriter, r *http.Request, status int, err er
 
 // HTTPStatus returns the status that answers err: 400 for ErrInvalid, 401 for
 // ErrUnauthenticated, 403 for ErrDenied, ErrFeatureUnavailable and ErrLimitExceeded (429 when
-// its code is CodeRateLimited), 404 for ErrNotFound, 409 for ErrConflict, 503 for
+// its code is CodeRateLimited or it says when to retry, store.Error.RetryAfter, as a
+// throttled sign-in does), 404 for ErrNotFound, 409 for ErrConflict, 503 for
 // ErrUnavailable and ErrClosed, 499 for a cancelled context, 504 for a context deadline, and
 // 500 for anything else.
 func HTTPStatus(err error) int {
@@ -272,7 +275,7 @@ func HTTPStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrUnauthenticated):
 		return http.StatusUnauthorized
-	case errors.Is(err, store.ErrLimitExceeded) && store.CodeOf(err) == CodeRateLimited:
+	case errors.Is(err, store.ErrLimitExceeded) && (store.CodeOf(err) == CodeRateLimited || retryAfter(err) > 0):
 		return http.StatusTooManyRequests
 	case errors.Is(err, store.ErrDenied), errors.Is(err, store.ErrFeatureUnavailable), errors.Is(err, store.ErrLimitExceeded):
 		return http.StatusForbidden
@@ -325,13 +328,25 @@ func Detail(err error) ErrorDetail {
 	return d
 }
 
+// retryAfter returns the wait an error about a rate names (store.Error.RetryAfter), or 0.
+func retryAfter(err error) time.Duration {
+	var e *store.Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
 // JSONErrors is the default ErrorFormat: the status and ErrorBody as JSON, with a Retry-After
-// header on 503 and a WWW-Authenticate challenge on 401.
+// header on 503 (one second) and on an error that names its wait (store.Error.RetryAfter, in
+// whole seconds rounded up), and a WWW-Authenticate challenge on 401.
 func JSONErrors(w http.ResponseWriter, r *http.Request, status int, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	if status == http.StatusServiceUnavailable {
+	if wait := retryAfter(err); wait > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+	} else if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
 	if status == http.StatusUnauthorized {

@@ -34,6 +34,7 @@ type IAM struct {
 	purger   *credential.Purger
 	sso      *sso.Service              // nil without WithSSO
 	sessions *sso.Sessions             // nil without WithSSO
+	dash     *sso.Dashboard            // nil without WithDashboard
 	leaks    *credential.LeakResponder // nil without WithGitHubSecretScanning
 	log      *slog.Logger
 	errs     ErrorFormat
@@ -68,6 +69,8 @@ type config struct {
 	invitations time.Duration
 	ssoBase     string
 	ssoKey      crypto.Signer
+	dash        []sso.DashboardOption
+	dashOn      bool
 	errs        ErrorFormat
 	scanKeys    []credential.GitHubKey
 	scanNotify  credential.LeakNotifier
@@ -108,6 +111,14 @@ func WithInvitationTTL(d time.Duration) Option { return func(c *config) { c.invi
 // Ed25519 or ECDSA P-256 private key, kept by the embedder).
 func WithSSO(baseURL string, key crypto.Signer) Option {
 	return func(c *config) { c.ssoBase, c.ssoKey = baseURL, key }
+}
+
+// WithDashboard enables local sign-in (passwords, a second factor, resets) and server-side
+// dashboard sessions, sso.Dashboard, with opts (WithSecretKey for TOTP, say). It needs
+// WithSSO, whose base URL is the dashboard's; the sessions are the Dashboard's, besides the
+// JWT sessions of Sessions.
+func WithDashboard(opts ...sso.DashboardOption) Option {
+	return func(c *config) { c.dash, c.dashOn = append(c.dash, opts...), true }
 }
 
 // WithErrorFormat sets how the HTTP layer writes errors (default: JSONErrors).
@@ -192,6 +203,14 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 			return nil, err
 		}
 		if i.sessions, err = sso.NewSessions(i.sso, c.ssoKey); err != nil {
+			return nil, err
+		}
+	}
+	if c.dashOn {
+		if i.sso == nil {
+			return nil, store.Invalid("dashboard", store.CodeRequired, 0, "WithDashboard needs WithSSO (the dashboard's base URL)")
+		}
+		if i.dash, err = sso.NewDashboard(i.sso, c.dash...); err != nil {
 			return nil, err
 		}
 	}
@@ -294,6 +313,10 @@ func (i *IAM) SSO() *sso.Service { return i.sso }
 
 // Sessions returns the dashboard sessions, or nil without WithSSO.
 func (i *IAM) Sessions() *sso.Sessions { return i.sessions }
+
+// Dashboard returns local sign-in and server-side dashboard sessions, or nil without
+// WithDashboard.
+func (i *IAM) Dashboard() *sso.Dashboard { return i.dash }
 
 // Start starts the background work and returns once the change feed has been read from its
 // head, so that the caches can be trusted and Sync works; or with the reason it could not.

@@ -2,6 +2,7 @@ package iamkit_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,12 +13,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
@@ -311,6 +314,26 @@ func TestHTTPLayer(t *testing.T) {
 	}
 }
 
+// TestRetryAfter: an error about a rate answers 429 with a Retry-After of its wait, in whole
+// seconds rounded up.
+func TestRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&store.Error{Kind: store.ErrLimitExceeded, Code: sso.CodeThrottled, RetryAfter: 90 * time.Second}, "90"},
+		{&store.Error{Kind: store.ErrLimitExceeded, Code: sso.CodeThrottled, RetryAfter: 1500 * time.Millisecond}, "2"},
+		{fmt.Errorf("wrapped: %w", &store.Error{Kind: store.ErrLimitExceeded, Code: "x", RetryAfter: time.Millisecond}), "1"},
+		{store.NewError(store.ErrLimitExceeded, "seat_limit", "x"), ""},
+	} {
+		rec := httptest.NewRecorder()
+		iamkit.JSONErrors(rec, httptest.NewRequest(http.MethodPost, "/", nil), iamkit.HTTPStatus(c.err), c.err)
+		if got := rec.Header().Get("Retry-After"); got != c.want {
+			t.Errorf("%v: Retry-After %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
 // TestHTTPStatus: one status per kind of error.
 func TestHTTPStatus(t *testing.T) {
 	for _, c := range []struct {
@@ -325,6 +348,7 @@ func TestHTTPStatus(t *testing.T) {
 		{store.NewError(store.ErrFeatureUnavailable, "x", "x"), 403},
 		{store.NewError(store.ErrLimitExceeded, "seat_limit", "x"), 403},
 		{store.NewError(store.ErrLimitExceeded, iamkit.CodeRateLimited, "x"), 429},
+		{&store.Error{Kind: store.ErrLimitExceeded, Code: sso.CodeThrottled, RetryAfter: 90 * time.Second}, 429},
 		{store.ErrNotFound, 404},
 		{store.NewError(store.ErrConflict, "x", "x"), 409},
 		{store.ErrClosed, 503},
@@ -494,4 +518,44 @@ func FuzzAuthenticate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDashboard: WithDashboard builds an sso.Dashboard on the facade's SSO service, and needs
+// WithSSO.
+func TestDashboard(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, iamkit.WithSSO("https://dash.acme.test", key), iamkit.WithDashboard(sso.WithPasswordParams(sso.PasswordParams{
+		Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32,
+	})))
+	d := w.iam.Dashboard()
+	if d == nil {
+		t.Fatal("no Dashboard")
+	}
+	admin := w.boot.Admin
+	if err := d.SetInitialPassword(w.ctx, admin.ID, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.SignIn(w.ctx, sso.SignInRequest{AccountID: w.boot.Account.ID, Email: "admin@acme.test", Password: "correct horse battery"})
+	if err != nil || res.Step != sso.StepDone {
+		t.Fatalf("SignIn: %+v, %v", res, err)
+	}
+	if _, err := d.Verify(w.ctx, w.boot.Account.ID, res.Token.Reveal()); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if w := newWorld(t); w.iam.Dashboard() != nil {
+		t.Error("a Dashboard without WithDashboard")
+	}
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, err = iamkit.New(st, plans(t), iamkit.WithDashboard())
+	var e *store.Error
+	if !errors.As(err, &e) || e.Kind != store.ErrInvalid || e.Field != "dashboard" {
+		t.Errorf("WithDashboard without WithSSO: %v, want ErrInvalid naming dashboard", err)
+	}
 }

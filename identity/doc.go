@@ -15,7 +15,8 @@
 // member's credentials but makes them unusable (store.OwnerState reports the owner
 // inactive, and rbac denies the member), enabling restores them, and removing the member
 // makes its credentials in that account gone at once (a store.Tombstone), to be purged in
-// batches by credential's purger.
+// batches by credential's purger. Disabling or removing a member also ends its dashboard
+// sessions (store.Session, package sso) in that account, in the same transaction.
 //
 // Seats are active members plus pending, unexpired invitations; bot users never count. An
 // invitation, direct addition or re-enabling that would exceed the plan's seats fails with
@@ -77,9 +78,10 @@
 // representation of its resource, defined by the package that owns it: AccountObject,
 // MemberObject and InvitationObject here, rbac.RoleObject, botuser.BotUserObject,
 // credential.TokenCredentialObject (authtokens, API keys and access tokens) and
-// credential.SSHCredentialObject,
-// sso.IdentityProviderObject and sso.SettingsObject. An API built on iamkit serves the same
-// representations.
+// credential.SSHCredentialObject, sso.IdentityProviderObject, sso.SettingsObject,
+// sso.SignInObject, sso.SessionObject, sso.PasswordObject and sso.TOTPObject. An API built on
+// iamkit serves the same representations. Events about a user's password or second factor,
+// which belong to no account, are recorded in the account the user acted in.
 //
 // # Errors
 //

@@ -23,6 +23,10 @@ const (
 	ResourceAccessToken      Resource = "access_token"
 	ResourceIdentityProvider Resource = "identity_provider"
 	ResourceSSOSettings      Resource = "sso_settings"
+	ResourceSignIn           Resource = "sign_in"  // a dashboard sign-in of a member
+	ResourceSession          Resource = "session"  // a dashboard session of a member
+	ResourcePassword         Resource = "password" // a user's password
+	ResourceTOTP             Resource = "totp"     // a user's TOTP second factor and recovery codes
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -65,6 +69,17 @@ const (
 	EventIdentityProviderUpdated store.EventType = "identity_provider_updated.v0"
 	EventIdentityProviderDeleted store.EventType = "identity_provider_deleted.v0"
 	EventSSOSettingsUpdated      store.EventType = "sso_settings_updated.v0"
+
+	// Dashboard sign-in (package sso). Users are global: events about a user's password or
+	// second factor are recorded in the account the user acted in (signed in to, or asked a
+	// reset from), and a sign-in in the account it was made to.
+	EventSignInSucceeded              store.EventType = "sign_in_succeeded.v0"               // a session began
+	EventSignInFailed                 store.EventType = "sign_in_failed.v0"                  // a member's password or second factor was refused
+	EventSessionEnded                 store.EventType = "session_ended.v0"                   // signed out, or ended by the member or an administrator
+	EventPasswordChanged              store.EventType = "password_changed.v0"                // set, changed or reset
+	EventTOTPEnabled                  store.EventType = "totp_enabled.v0"                    // a TOTP second factor was confirmed
+	EventTOTPDisabled                 store.EventType = "totp_disabled.v0"                   // the TOTP second factor was removed
+	EventTOTPRecoveryCodesRegenerated store.EventType = "totp_recovery_codes_regenerated.v0" // a new set of recovery codes replaced the old
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -81,6 +96,8 @@ func EventTypes() []store.EventType {
 		EventAccessTokenCreated, EventAccessTokenUpdated, EventAccessTokenDeleted,
 		EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted,
 		EventSSOSettingsUpdated,
+		EventSignInSucceeded, EventSignInFailed, EventSessionEnded, EventPasswordChanged,
+		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
 	}
 }
 
@@ -109,6 +126,14 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourceIdentityProvider
 	case EventSSOSettingsUpdated:
 		return ResourceSSOSettings
+	case EventSignInSucceeded, EventSignInFailed:
+		return ResourceSignIn
+	case EventSessionEnded:
+		return ResourceSession
+	case EventPasswordChanged:
+		return ResourcePassword
+	case EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated:
+		return ResourceTOTP
 	}
 	return ""
 }

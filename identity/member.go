@@ -229,7 +229,8 @@ func (d *Directory) SetMemberRoles(ctx context.Context, by Principal, userID str
 
 // DisableMember disables a member of by's account: it stays in the account and keeps its
 // credentials, but cannot use them (the credential verifier sees its owner inactive) nor act
-// (rbac denies it), and it frees its seat. Disabling the last active administrator is a
+// (rbac denies it), and it frees its seat. Its dashboard sessions in the account end in the
+// same transaction. Disabling the last active administrator is a
 // conflict (code CodeLastAdministrator).
 func (d *Directory) DisableMember(ctx context.Context, by Principal, userID string) (store.Membership, error) {
 	if err := d.checkMemberArgs(by, userID); err != nil {
@@ -246,6 +247,9 @@ func (d *Directory) DisableMember(ctx context.Context, by Principal, userID stri
 			if err := keepAnAdministrator(ctx, tx, acct.ID, userID); err != nil {
 				return false, err
 			}
+		}
+		if _, err := members.EndSessions(ctx, tx, acct.ID, userID); err != nil {
+			return false, err
 		}
 		m.Status = store.MemberDisabled
 		return true, nil
@@ -306,8 +310,8 @@ func (d *Directory) changeMember(ctx context.Context, by Principal, userID strin
 	return m, nil
 }
 
-// RemoveMember removes a user from by's account, recording a member_deleted event. From that
-// commit on, every credential the user owns in the account is gone for every read (the
+// RemoveMember removes a user from by's account, recording a member_deleted event, and ends
+// its dashboard sessions there in the same transaction. From that commit on, every credential the user owns in the account is gone for every read (the
 // store keeps a store.Tombstone); credential's purger deletes them later, in batches,
 // recording their *_deleted events attributed to by. The user and its other memberships
 // remain. Removing the last active administrator is a conflict (code CodeLastAdministrator).
@@ -335,6 +339,9 @@ func (d *Directory) RemoveMember(ctx context.Context, by Principal, userID strin
 		u, err := tx.User(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("identity: member %s: %w", userID, err)
+		}
+		if _, err := members.EndSessions(ctx, tx, acct.ID, userID); err != nil {
+			return err
 		}
 		if err := tx.DeleteMembership(ctx, acct.ID, userID, by.Audit()); err != nil {
 			return err

@@ -20,11 +20,15 @@ type Object interface {
 // AccountObject is an account. Its SSO settings are a resource of their own
 // (sso.SettingsObject); its credential policy is shown here, when it sets anything.
 type AccountObject struct {
-	ID               string                 `json:"id"`
-	Name             string                 `json:"name"`
-	Plan             string                 `json:"plan"`
-	CredentialPolicy CredentialPolicyObject `json:"credential_policy,omitzero"`
-	CreatedAt        string                 `json:"created_at"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Plan string `json:"plan"`
+	// RequireSecondFactor: members who sign in with a password must confirm with a second
+	// factor (package sso). Omitted when false, so that the account reads as before for
+	// accounts that never set it.
+	RequireSecondFactor bool                   `json:"require_second_factor,omitempty"`
+	CredentialPolicy    CredentialPolicyObject `json:"credential_policy,omitzero"`
+	CreatedAt           string                 `json:"created_at"`
 }
 
 // Resource returns ResourceAccount.
@@ -33,8 +37,9 @@ func (AccountObject) Resource() Resource { return ResourceAccount }
 // AccountObjectOf returns the object of an account.
 func AccountObjectOf(a store.Account) AccountObject {
 	return AccountObject{
-		ID: a.ID, Name: a.Name, Plan: a.Plan, CredentialPolicy: CredentialPolicyObjectOf(a.CredentialPolicy),
-		CreatedAt: Timestamp(a.CreatedAt),
+		ID: a.ID, Name: a.Name, Plan: a.Plan, RequireSecondFactor: a.RequireSecondFactor,
+		CredentialPolicy: CredentialPolicyObjectOf(a.CredentialPolicy),
+		CreatedAt:        Timestamp(a.CreatedAt),
 	}
 }
 

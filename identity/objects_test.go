@@ -43,6 +43,8 @@ func TestObjects_AreTheAPIResources(t *testing.T) {
 		CredentialPolicy: store.CredentialPolicy{AccessTokenMaxLifetime: 90 * 24 * time.Hour, MaxRotationOverlap: 90 * time.Minute},
 		CreatedAt:        epoch}),
 		`{"id":"ac_1","name":"a","plan":"free","credential_policy":{"access_token_max_lifetime":7776000,"max_rotation_overlap":5400},"created_at":"`+ts+`"}`)
+	wantJSON(t, "account requiring a second factor", identity.AccountObjectOf(store.Account{ID: "ac_1", Name: "a", Plan: "free", RequireSecondFactor: true, CreatedAt: epoch}),
+		`{"id":"ac_1","name":"a","plan":"free","require_second_factor":true,"created_at":"`+ts+`"}`)
 	wantJSON(t, "member", identity.MemberObjectOf(
 		store.Membership{AccountID: "ac_1", UserID: "usr_1", Roles: []string{"developer"}, Status: "active", CreatedAt: epoch, UpdatedAt: later},
 		store.User{ID: "usr_1", Email: "ann@example.com", Name: "Ann"}),

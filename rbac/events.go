@@ -21,7 +21,8 @@ const (
 )
 
 // EventPermission returns the permission that reads the resource events of eventType are
-// about: members:read for member_* and invitation_*, roles:read for role_*, sso:read for
+// about: members:read for member_*, invitation_* and the dashboard sign-in events (sign_in_*,
+// session_*, password_*, totp_*), roles:read for role_*, sso:read for
 // identity_provider_* and sso_settings_*, bot_users:read for bot_user_*, credentials:read
 // for tunnel_credential_*, api_key_*, ssh_public_key_* and access_token_*, account:read for
 // account_*. ok
@@ -30,7 +31,8 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 	switch identity.ResourceOf(eventType) {
 	case identity.ResourceAccount:
 		return AccountRead, true
-	case identity.ResourceMember, identity.ResourceInvitation:
+	case identity.ResourceMember, identity.ResourceInvitation, identity.ResourceSignIn, identity.ResourceSession,
+		identity.ResourcePassword, identity.ResourceTOTP:
 		return MembersRead, true
 	case identity.ResourceRole:
 		return RolesRead, true

@@ -276,6 +276,8 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceAPIKey: rbac.CredentialsRead, identity.ResourceSSHPublicKey: rbac.CredentialsRead,
 		identity.ResourceAccessToken:      rbac.CredentialsRead,
 		identity.ResourceIdentityProvider: rbac.SSORead, identity.ResourceSSOSettings: rbac.SSORead,
+		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
+		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
 	}
 	for _, typ := range identity.EventTypes() {
 		got, ok := rbac.EventPermission(typ)

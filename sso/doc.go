@@ -1,17 +1,22 @@
-// Package sso is the SAML 2.0 service provider for dashboard single sign-on.
+// Package sso is iamkit's dashboard sign-in: SAML SSO, passwords and a second factor, the
+// login policy and sessions.
 //
 // It has two layers. The SAML core parses IdP metadata, derives a service provider per
 // (account, IdP), builds AuthnRequests and validates responses; it knows nothing of
 // accounts or users. On top of it, Service manages each account's identity providers and SSO
-// settings, runs logins with provisioning and answers the login policy; Sessions issues and
-// verifies dashboard session tokens; Handler serves the HTTP endpoints.
+// settings, runs logins with provisioning and answers the login policy; Dashboard signs
+// members in with a password and a second factor and keeps server-side sessions; Sessions
+// issues and verifies stateless (JWT) session tokens; Handler serves the SAML endpoints.
 //
 // # Wiring
 //
 //	svc, err := sso.New(st, authz, "https://dashboard.example.com") // store.Store, *rbac.Authorizer
-//	sessions, err := sso.NewSessions(svc, ed25519Key)                // or an ECDSA P-256 key
-//	h, err := sso.NewHandler(svc, sessions.CookieLogin())
+//	dash, err := sso.NewDashboard(svc, sso.WithSecretKey(totpKey))   // 32 bytes from a secret store
+//	h, err := sso.NewHandler(svc, dash.CookieLogin())                // SAML logins end in dashboard sessions
 //	mux.Handle(h.Pattern(), h)                                       // "/sso/"
+//
+// Embedders that want stateless sessions use sso.NewSessions(svc, ed25519Key) and its
+// CookieLogin instead of a Dashboard's: the JWT form stays, for them.
 //
 // Handler serves GET /sso/{account}/login (one IdP: redirect; several: a chooser listing
 // their descriptions), GET /sso/{account}/{idp}/login, GET /sso/{account}/{idp}/metadata
@@ -90,6 +95,67 @@
 // session ends when the account switches to "enforced" (or, in "mixed", when its member is
 // not grandfathered), and an SSO session ends when its IdP is deleted.
 //
+// # Local sign-in (Dashboard)
+//
+// Dashboard.SignIn takes an account, an email and a password. Attempts are throttled first,
+// per email and per source address (an IPv6 address by its /64), in tiers of rates counted by
+// a store.Limiter (WithLimiter; by default the store adapter's own when it offers one,
+// store.LimiterOf, else an in-process store.MemoryLimiter bounded in keys): a few quick
+// tries, then one a minute, then a daily cap (DefaultThrottle); a refusal is CodeThrottled
+// with the wait in store.Error.RetryAfter. The password is then verified with Argon2id
+// (golang.org/x/crypto/argon2; OWASP's minimum m=19456 KiB, t=2, p=1 by default, stored as a
+// PHC string, optionally keyed by a pepper, replaced at sign-in when the configured parameters
+// or pepper differ). An unknown email, a user without a password and a wrong password are one
+// error, CodeBadCredentials, after the same work (a dummy hash stands in). Only after the
+// password is right does the login policy apply: the account's enforcement (off, mixed,
+// enforced, as Settings.LoginPolicy decides) says who may use a password, so users who sign
+// in only through an IdP have none and members the account has moved to SSO are refused with
+// the LoginReason. Bot users never sign in. New passwords follow NIST SP 800-63B (at least
+// DefaultMinPasswordLen characters after NFKC, no composition rules, not a common password,
+// not the email).
+//
+// A member with TOTP then gets StepSecondFactor and sends a code with SecondFactor: a TOTP
+// code (RFC 6238 with github.com/pquerna/otp: 30-second steps, one step of skew, a code never
+// accepted twice, throttled per user) or one of its ten recovery codes, each used once. An
+// account can require a second factor of password sign-ins (SetRequireSecondFactor,
+// administrators only): a member without one gets StepEnrollSecondFactor with a new TOTP
+// secret, and ConfirmEnrollment signs it in and hands out its recovery codes. TOTP secrets
+// are sealed with AES-256-GCM under the key the embedder passes (WithSecretKey), bound to the
+// user; without a key TOTP is refused. Members manage their password and TOTP from a session:
+// ChangePassword, BeginTOTP, ConfirmTOTP, DisableTOTP, RegenerateRecoveryCodes, SecurityOf.
+// A password reset is a single-use token (RequestPasswordReset) that the embedder delivers
+// and ResetPassword redeems; SetInitialPassword gives a new user its first password.
+//
+// # Server-side sessions
+//
+// A successful sign-in (a password, a SAML login through CookieLogin or IssueLoginSession, or
+// a login of the embedder's own through IssueSession) begins a store.Session of the account.
+// Its token ("ias_", the session ID's body, a 160-bit secret) names it; the store keeps only
+// the secret's SHA-256, and Verify looks the session up by ID and compares digests in
+// constant time. Sessions end after an idle and an absolute time (WithSessionLifetimes), and
+// at once when something ends them: a member disabled or removed (identity deletes its
+// sessions in the same transaction), the login policy no longer allowing the session's
+// method (enforcement switched to enforced ends password sessions; mixed ends newer
+// members'), its identity provider deleted, SSO gone from the plan, the user's password
+// changed or reset (store.UserSecrets.SessionsNotBefore, every account at once). Verify
+// re-checks all of these on every call from one read (store.Reader.SessionAuth), so no end
+// waits for a write over many sessions; ended sessions are deleted when presented, when their
+// member signs in again, and an identity provider's first hundred with it. A member lists
+// and ends its own sessions and an administrator a member's (Sessions, EndSession,
+// EndSessions, SignOut), each end recorded as session_ended.
+//
+// The session cookie is "__Host-" (host-only, Secure, Path=/), HttpOnly and SameSite=Lax
+// (SetCookie, ClearCookie). Every state-changing request is checked against cross-site
+// request forgery with Go's http.CrossOriginProtection (Sec-Fetch-Site, or Origin against
+// Host), not tokens: VerifyRequest does so before it reads the cookie, CheckRequest does for
+// the sign-in endpoints, and Handler wraps a handler with it. Serve the dashboard over
+// HTTPS, and make no state change on GET.
+//
+// Sign-ins record sign_in_succeeded and, for a member, sign_in_failed in the account they
+// were made to; a failure for an email of no member records nothing. Password changes and
+// TOTP changes are about a global user: they commit on their own and their events
+// (password_changed, totp_*) follow in the account the member acted in.
+//
 // # The SAML core
 //
 //   - ParseIdPMetadata reads an IdP's metadata (at most 16 KiB and 1024 tokens, no DTD,
@@ -145,6 +211,12 @@
 //   - CodeLastIdentityProvider and CodeNoIdentityProvider match store.ErrConflict.
 //   - A session token that is not valid matches store.ErrUnauthenticated with
 //     CodeSessionInvalid; one whose login is no longer allowed, CodeSessionRevoked.
+//   - Local sign-in: CodeBadCredentials, CodeBadSecondFactor, CodeChallengeInvalid and
+//     CodeResetInvalid (store.ErrUnauthenticated), CodeThrottled (store.ErrLimitExceeded,
+//     with RetryAfter), CodePasswordTooShort and CodePasswordCommon (store.ErrInvalid),
+//     CodeSecondFactorRequired, CodeNoPassword, CodePasswordSet, CodeTOTPEnabled and
+//     CodeTOTPNotEnabled (store.ErrConflict), CodeTOTPUnavailable
+//     (store.ErrFeatureUnavailable), CodeCrossOrigin (store.ErrDenied).
 //
 // Invalid arguments match store.ErrInvalid and name the field (and the limit), with the
 // store's codes (CodeRequired, CodeTooLong, CodeInvalidValue, ...); a nil argument to a
@@ -152,7 +224,8 @@
 // permission), a plan without SSO store.ErrFeatureUnavailable (Field names the feature).
 //
 // Service, Sessions, Handler and Validator hold no mutable state after construction and are
-// safe for concurrent use. Values they return (store records, Login, Session, Settings) are
+// safe for concurrent use; so is Dashboard, whose only state in process is its limiter's
+// counts (when no shared limiter is configured) and the bound on concurrent password hashes. Values they return (store records, Login, Session, Settings) are
 // copies the caller owns. Time comes only from the injected Clock and randomness only from
 // the injected reader.
 package sso

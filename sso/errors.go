@@ -2,6 +2,7 @@ package sso
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -105,6 +106,53 @@ const (
 	CodeSessionRevoked = "session_revoked"
 )
 
+// The codes of local sign-in (Dashboard).
+const (
+	// CodeBadCredentials: an email and password were refused: no such user, no password, a
+	// wrong one, or no member of the account, all alike (store.ErrUnauthenticated).
+	CodeBadCredentials = "bad_credentials"
+	// CodeBadSecondFactor: a TOTP or recovery code was refused: wrong, already used, or out
+	// of its time window (store.ErrUnauthenticated). The challenge stays usable for a few
+	// more tries.
+	CodeBadSecondFactor = "bad_second_factor"
+	// CodeChallengeInvalid: a sign-in challenge is unknown, expired, used up or of another
+	// step (store.ErrUnauthenticated): sign in again.
+	CodeChallengeInvalid = "challenge_invalid"
+	// CodeThrottled: too many attempts for this user or from this address
+	// (store.ErrLimitExceeded); the *store.Error's RetryAfter says when to try again.
+	CodeThrottled = "throttled"
+	// CodeSecondFactorRequired: the account requires a second factor, so the member's cannot
+	// be removed (store.ErrConflict).
+	CodeSecondFactorRequired = "second_factor_required"
+	// CodeResetInvalid: a password reset token is unknown, expired or used
+	// (store.ErrUnauthenticated).
+	CodeResetInvalid = "reset_token_invalid"
+	// CodePasswordTooShort: a new password is shorter than the policy allows (store.ErrInvalid;
+	// Limit is the minimum, in characters).
+	CodePasswordTooShort = "password_too_short"
+	// CodePasswordCommon: a new password is one of the most common ones, or the user's email
+	// (store.ErrInvalid).
+	CodePasswordCommon = "password_common"
+	// CodeNoPassword: the user has no password to change (an SSO-only user; a password reset
+	// sets one) (store.ErrConflict).
+	CodeNoPassword = "no_password"
+	// CodePasswordSet: the user already has a password (SetInitialPassword)
+	// (store.ErrConflict).
+	CodePasswordSet = "password_already_set"
+	// CodeTOTPUnavailable: TOTP needs a secret key the Dashboard was not given
+	// (WithSecretKey) (store.ErrFeatureUnavailable).
+	CodeTOTPUnavailable = "totp_unavailable"
+	// CodeTOTPEnabled: the user already has a confirmed TOTP second factor
+	// (store.ErrConflict).
+	CodeTOTPEnabled = "totp_already_enabled"
+	// CodeTOTPNotEnabled: the user has no confirmed TOTP second factor, or no enrolment in
+	// progress to confirm (store.ErrConflict).
+	CodeTOTPNotEnabled = "totp_not_enabled"
+	// CodeCrossOrigin: a state-changing request came from another origin
+	// (http.CrossOriginProtection refused it) (store.ErrDenied).
+	CodeCrossOrigin = "cross_origin"
+)
+
 // A refused login (store.ErrDenied) has the code of its LoginReason: the reason's value,
 // such as "not_invited" (string(ReasonNotInvited)).
 
@@ -155,4 +203,26 @@ func revokedSession(reason string, err error) error {
 // keyPolicyErr is the error of a certificate key outside the key policy.
 func keyPolicyErr(field, format string, args ...any) error {
 	return &store.Error{Kind: store.ErrInvalid, Code: CodeKeyPolicy, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func badCredentials() error {
+	return store.NewError(store.ErrUnauthenticated, CodeBadCredentials, "email or password not accepted")
+}
+
+func badSecondFactor() error {
+	return store.NewError(store.ErrUnauthenticated, CodeBadSecondFactor, "code not accepted")
+}
+
+func invalidChallenge() error {
+	return store.NewError(store.ErrUnauthenticated, CodeChallengeInvalid, "sign-in challenge not valid: sign in again")
+}
+
+func throttled(retryAfter time.Duration) error {
+	return &store.Error{Kind: store.ErrLimitExceeded, Code: CodeThrottled, RetryAfter: retryAfter,
+		Msg: "too many attempts: try again later"}
+}
+
+func totpUnavailable() error {
+	return &store.Error{Kind: store.ErrFeatureUnavailable, Code: CodeTOTPUnavailable, Field: "totp",
+		Msg: "TOTP is not available: the dashboard has no secret key"}
 }

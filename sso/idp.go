@@ -254,7 +254,9 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 // DeleteIdentityProvider deletes an identity provider of by's account; by needs
 // rbac.SSOManage and the plan identity.FeatureSSO. While the account's enforcement is
 // "enforced", its last identity provider cannot be deleted (a conflict, code
-// CodeLastIdentityProvider). Sessions that came from the deleted IdP stop verifying. It
+// CodeLastIdentityProvider). Sessions that came from the deleted IdP end with its commit:
+// they stop verifying, and the first idpSessionBatch of its server-side sessions are deleted
+// in the same transaction (the rest when presented, or when their members sign in again). It
 // records an identity_provider_deleted event.
 func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Principal, idpID string) error {
 	if err := by.Validate(); err != nil {
@@ -285,8 +287,29 @@ func (s *Service) DeleteIdentityProvider(ctx context.Context, by identity.Princi
 		if err := tx.DeleteIdentityProvider(ctx, idpID); err != nil {
 			return err
 		}
+		if err := deleteIdPSessions(ctx, tx, accountID, idpID); err != nil {
+			return err
+		}
 		return s.rec.Record(ctx, tx, accountID, identity.EventIdentityProviderDeleted, by.Audit(), IdentityProviderObjectOf(rec))
 	})
+}
+
+// idpSessionBatch bounds the sessions DeleteIdentityProvider deletes in its transaction.
+const idpSessionBatch = 100
+
+// deleteIdPSessions deletes up to idpSessionBatch server-side sessions that came through
+// idpID: a bounded write, whatever the number of its sessions.
+func deleteIdPSessions(ctx context.Context, tx store.Tx, accountID, idpID string) error {
+	ss, err := tx.SessionsByIdP(ctx, accountID, idpID, store.Page{Limit: idpSessionBatch})
+	if err != nil {
+		return err
+	}
+	for _, x := range ss {
+		if err := tx.DeleteSession(ctx, x.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // defaultRoles checks the roles JIT provisioning will grant, as rbac checks a member's roles

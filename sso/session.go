@@ -36,17 +36,35 @@ const (
 	sessionAudience = "iamkit-dashboard"
 )
 
-// Session is a verified dashboard session: who, in which account, how they logged in.
-// It is a plain value.
+// Session is a verified dashboard session: who, in which account, how they logged in. The
+// JWT sessions of Sessions fill in the first fields; the server-side sessions of Dashboard
+// all of them. It is a plain value.
 type Session struct {
-	ID        string // the token's jti: 128 random bits, base64url
+	// ID is a JWT's jti (128 random bits, base64url), or a server-side session's ID
+	// ("ses_...").
+	ID        string
 	AccountID string
 	UserID    string
 	Method    LoginMethod
 	IdPID     string // the IdP of an SSO session, empty otherwise
 	IssuedAt  time.Time
-	ExpiresAt time.Time
+	ExpiresAt time.Time // the absolute end; a server-side session also ends when idle
+
+	// Server-side sessions only.
+	SecondFactor SecondFactor // the second factor that confirmed the sign-in, if any
+	UserAgent    string       // the browser's User-Agent when the session began
+	IP           string       // the address the session began from
+	LastSeenAt   time.Time    // when the session was last verified, to the minute
 }
+
+// SecondFactor is the second factor that confirmed a sign-in.
+type SecondFactor string
+
+// Second factors.
+const (
+	SecondFactorTOTP         SecondFactor = "totp"
+	SecondFactorRecoveryCode SecondFactor = "recovery_code"
+)
 
 // Principal returns the session's user as the principal of dashboard actions. Its Subject
 // is empty: read the user's email when an audit event needs it, or build the principal with

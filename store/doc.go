@@ -26,6 +26,9 @@
 //     account or a user with a membership in it.
 //   - Deleting a bot user deletes every credential it owns, and deleting a membership deletes
 //     every credential its user owns in that account, in the same transaction.
+//   - A dashboard session's account, user, secret hash, method, identity provider and creation
+//     time are fixed when it is first written, and its user must then be a member of its
+//     account. A user's sign-in secrets (UserSecrets) are global, like the user.
 //
 // # Sharding
 //
@@ -42,6 +45,13 @@
 // Batch.Gap when the subscriber has fallen behind what the store retains, so that a cache can
 // flush instead of serving stale data. Last uses (RecordUse: time and address) are
 // deliberately outside the feed.
+//
+// # Limits on rates
+//
+// Limiter counts events under keys against a Rate (sign-in attempts, say). NewMemoryLimiter
+// is an in-process one, bounded in keys; an adapter may offer one shared by every process on
+// its storage (LimiterBackend, found with LimiterOf). An error about a rate carries the wait
+// in Error.RetryAfter.
 //
 // # Copies
 //

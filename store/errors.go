@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The error model shared by every iamkit package.
@@ -80,6 +81,9 @@ type Error struct {
 	Field string
 	// Limit is the limit that was broken (bytes, count), or 0 when none applies.
 	Limit int
+	// RetryAfter is, for an ErrLimitExceeded error about a rate (a Limiter refused), how long
+	// until a retry may be allowed; 0 otherwise.
+	RetryAfter time.Duration
 	// Msg says what is wrong, for a person. It never holds a secret or a raw input value.
 	Msg string
 	// Err is the underlying cause, if any.

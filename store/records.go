@@ -22,6 +22,8 @@ const (
 	KindEvent            Kind = "event"
 	KindExternalIdentity Kind = "external_identity"
 	KindTombstone        Kind = "tombstone"
+	KindUserSecrets      Kind = "user_secrets"
+	KindSession          Kind = "session"
 )
 
 // Limits the store enforces on every write.
@@ -33,6 +35,10 @@ const (
 	MaxScopes         = 128  // entries of Credential.Scopes
 	MaxScopeLen       = 64   // bytes, one entry of Credential.Scopes
 	MaxAllowedIPs     = 32   // entries of Credential.AllowedIPs
+	MaxUserAgentLen   = 256  // bytes, Session.UserAgent
+	MaxSecretLen      = 512  // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
+	MaxRecoveryCodes  = 20   // UserSecrets.RecoveryCodes
+	MaxTagLen         = 32   // bytes, Session.Method and Session.SecondFactor
 )
 
 // Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the
@@ -50,7 +56,10 @@ type Account struct {
 	// CredentialPolicy bounds the lifetimes of the account's new credentials and the
 	// overlap of rotations. Package credential applies it; the store only keeps it.
 	CredentialPolicy CredentialPolicy `json:"credential_policy,omitzero"`
-	CreatedAt        time.Time        `json:"created_at"`
+	// RequireSecondFactor makes members who sign in with a password confirm the sign-in
+	// with a second factor (package sso), enrolling one first if they have none.
+	RequireSecondFactor bool      `json:"require_second_factor,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
 }
 
 // CredentialPolicy is an account's rules for its credentials' lifetimes. A zero duration
@@ -277,6 +286,68 @@ type Tombstone struct {
 	OwnerID   string    `json:"owner_id"`
 	By        Principal `json:"by"` // who removed the owner: the purge's events name them
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserSecrets are a user's local sign-in secrets: a password hash and a second factor. Users
+// are global, and so are their secrets, keyed by UserID. Users who only sign in through an
+// identity provider have none. Nothing here is a secret in the clear: the password is a hash,
+// the TOTP secret is sealed with a key the store never sees, and recovery codes are hashes.
+type UserSecrets struct {
+	UserID string `json:"user_id"`
+	// PasswordHash is the password's hash as a PHC string, such as
+	// "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>", or empty for a user without a password.
+	PasswordHash  string    `json:"password_hash,omitempty"`
+	PasswordSetAt time.Time `json:"password_set_at"`
+	// TOTPSecret is the TOTP secret sealed (AES-GCM) with the embedder's key, or empty.
+	TOTPSecret string `json:"totp_secret,omitempty"`
+	// TOTPConfirmed says whether a code confirmed TOTPSecret: an unconfirmed secret is an
+	// enrolment in progress and is not a second factor yet.
+	TOTPConfirmed   bool      `json:"totp_confirmed,omitempty"`
+	TOTPConfirmedAt time.Time `json:"totp_confirmed_at"`
+	// RecoveryCodes are the hex SHA-256 digests of the unused recovery codes: using one
+	// removes it.
+	RecoveryCodes []string `json:"recovery_codes"`
+	// SessionsNotBefore ends every session of the user created before it, in every account
+	// (a password reset or change), at once.
+	SessionsNotBefore time.Time `json:"sessions_not_before"`
+}
+
+// Session is a server-side dashboard session of a user in an account. The session token the
+// browser holds names the session by its ID and carries a secret; the store keeps only the
+// secret's SHA-256. AccountID, UserID, SecretHash, Method, IdPID and CreatedAt are fixed when
+// it is first written; LastSeenAt moves.
+type Session struct {
+	ID         string `json:"id"`
+	AccountID  string `json:"account_id"`
+	UserID     string `json:"user_id"` // a user with a membership in AccountID when the session is created
+	SecretHash string `json:"secret_hash"`
+	// Method is how the user signed in ("password", "sso", or an embedder's own method).
+	Method string `json:"method"`
+	// IdPID is the identity provider the user signed in through, or empty.
+	IdPID string `json:"idp_id,omitempty"`
+	// SecondFactor is the second factor that confirmed the sign-in ("totp",
+	// "recovery_code"), or empty.
+	SecondFactor string `json:"second_factor,omitempty"`
+	// UserAgent is the browser's User-Agent (at most MaxUserAgentLen bytes) and IP its
+	// address, canonical (netip.Addr.String, no zone), or empty.
+	UserAgent  string    `json:"user_agent,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	// ExpiresAt is the session's absolute end; an idle timeout, if any, counts from
+	// LastSeenAt.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// SessionAuth is a session with what verifying it takes, read together (Reader.SessionAuth):
+// its account, and, as nil when there is none, the user's membership in the account, the
+// user's secrets and the identity provider the session names.
+type SessionAuth struct {
+	Session          Session
+	Account          Account
+	Membership       *Membership
+	Secrets          *UserSecrets
+	IdentityProvider *IdentityProvider
 }
 
 // EventType is the type of an audit event, "<resource>_<verb>.v<version>" such as

@@ -477,6 +477,62 @@ func (r *reader) Tombstones(ctx context.Context, p Page) ([]Tombstone, error) {
 	return list[Tombstone](ctx, r.ops, KindTombstone, IndexAll, []string{}, p)
 }
 
+func (r *reader) UserSecrets(ctx context.Context, userID string) (UserSecrets, error) {
+	return get[UserSecrets](ctx, r.ops, KindUserSecrets, userID)
+}
+
+func (r *reader) Session(ctx context.Context, id string) (Session, error) {
+	return get[Session](ctx, r.ops, KindSession, id)
+}
+
+func (r *reader) SessionsByUser(ctx context.Context, accountID, userID string, p Page) ([]Session, error) {
+	return list[Session](ctx, r.ops, KindSession, IndexUser, []string{accountID, userID}, p)
+}
+
+func (r *reader) SessionsByIdP(ctx context.Context, accountID, idpID string, p Page) ([]Session, error) {
+	if idpID == "" {
+		return []Session{}, p.Validate()
+	}
+	return list[Session](ctx, r.ops, KindSession, IndexIdP, []string{accountID, idpID}, p)
+}
+
+func (r *reader) SessionAuth(ctx context.Context, id string) (SessionAuth, error) {
+	x, err := get[Session](ctx, r.ops, KindSession, id)
+	if err != nil {
+		return SessionAuth{}, err
+	}
+	refs := []Ref{{KindAccount, x.AccountID}, {KindMembership, JoinKey(x.AccountID, x.UserID)}, {KindUserSecrets, x.UserID}}
+	if x.IdPID != "" {
+		refs = append(refs, Ref{KindIdentityProvider, x.IdPID})
+	}
+	recs, err := r.ops.GetMany(ctx, refs)
+	if err != nil {
+		return SessionAuth{}, err
+	}
+	if recs[0] == nil {
+		return SessionAuth{}, ErrNotFound
+	}
+	out := SessionAuth{Session: x}
+	if out.Account, err = as[Account](KindAccount, recs[0]); err != nil {
+		return SessionAuth{}, err
+	}
+	if out.Membership, err = optional[Membership](KindMembership, recs[1]); err != nil {
+		return SessionAuth{}, err
+	}
+	if out.Secrets, err = optional[UserSecrets](KindUserSecrets, recs[2]); err != nil {
+		return SessionAuth{}, err
+	}
+	if x.IdPID != "" {
+		if out.IdentityProvider, err = optional[IdentityProvider](KindIdentityProvider, recs[3]); err != nil {
+			return SessionAuth{}, err
+		}
+		if p := out.IdentityProvider; p != nil && p.AccountID != x.AccountID {
+			out.IdentityProvider = nil // another account's: not the session's
+		}
+	}
+	return out, nil
+}
+
 // writer implements Tx over a Backend's WriteOps.
 type writer struct {
 	reader
@@ -712,6 +768,44 @@ func (w *writer) PutExternalIdentity(ctx context.Context, x ExternalIdentity) er
 		return err
 	}
 	return w.w.Put(ctx, KindExternalIdentity, x)
+}
+
+func (w *writer) PutUserSecrets(ctx context.Context, u UserSecrets) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	return w.w.Put(ctx, KindUserSecrets, u)
+}
+
+func (w *writer) PutSession(ctx context.Context, x Session) error {
+	if err := x.Validate(); err != nil {
+		return err
+	}
+	prev, found, err := previous[Session](ctx, w.ops, KindSession, x.ID)
+	if err != nil {
+		return err
+	}
+	if found {
+		if err := checkSessionChange(prev, x); err != nil {
+			return err
+		}
+	} else if err := w.checkSessionUser(ctx, x); err != nil {
+		return err
+	}
+	return w.w.Put(ctx, KindSession, x)
+}
+
+// checkSessionUser returns an error unless a new session's user is a member of its account.
+func (w *writer) checkSessionUser(ctx context.Context, x Session) error {
+	_, found, err := previous[Membership](ctx, w.ops, KindMembership, JoinKey(x.AccountID, x.UserID))
+	if err != nil || found {
+		return err
+	}
+	return Invalid("session.user_id", CodeInvalidValue, 0, "not a member of the session's account")
+}
+
+func (w *writer) DeleteSession(ctx context.Context, id string) error {
+	return w.w.Delete(ctx, KindSession, id)
 }
 
 func (w *writer) AppendEvent(ctx context.Context, e Event) error {

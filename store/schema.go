@@ -106,7 +106,8 @@ const (
 	IndexKind        = "kind"        // credentials of an account by kind
 	IndexOwner       = "owner"       // credentials of an account by owner
 	IndexStatus      = "status"      // memberships of an account by status (counted for seats)
-	IndexUser        = "user"        // memberships of a user, across accounts (global)
+	IndexUser        = "user"        // memberships of a user, across accounts (global); sessions of a user in an account
+	IndexIdP         = "idp"         // sessions of an account that came through an identity provider
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
 	IndexAll         = "all"         // listing of every record of a table (global, no values)
 )
@@ -148,6 +149,10 @@ func Schema() []Table {
 		newTable(KindTombstone, false, func(t *Tombstone) string { return JoinKey(t.AccountID, t.OwnerID) },
 			func(t *Tombstone) string { return t.AccountID }, func(t *Tombstone) string { return t.OwnerID }, Tombstone.clone,
 			listing(IndexAll, true, func(*Tombstone) ([]string, bool) { return []string{}, true })),
+		newTable(KindUserSecrets, true, func(u *UserSecrets) string { return u.UserID }, func(*UserSecrets) string { return "" }, nil, UserSecrets.Clone),
+		newTable(KindSession, false, func(x *Session) string { return x.ID }, func(x *Session) string { return x.AccountID }, nil, Session.clone,
+			listing(IndexUser, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.UserID}, true }),
+			listing(IndexIdP, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.IdPID}, x.IdPID != "" })),
 	}
 }
 

@@ -128,6 +128,18 @@ type Reader interface {
 	// accounts, in descending key order; Page.BeforeID is a Tombstone's key,
 	// JoinKey(AccountID, OwnerID).
 	Tombstones(ctx context.Context, p Page) ([]Tombstone, error)
+
+	// UserSecrets returns a user's sign-in secrets.
+	UserSecrets(ctx context.Context, userID string) (UserSecrets, error)
+
+	Session(ctx context.Context, id string) (Session, error)
+	// SessionsByUser lists a user's sessions in an account; SessionsByIdP an account's
+	// sessions that came through an identity provider. Page.BeforeID is a session ID.
+	SessionsByUser(ctx context.Context, accountID, userID string, p Page) ([]Session, error)
+	SessionsByIdP(ctx context.Context, accountID, idpID string, p Page) ([]Session, error)
+	// SessionAuth returns a session with what verifying it takes (see SessionAuth), in as
+	// few round trips as the adapter allows. A session whose account is missing is not found.
+	SessionAuth(ctx context.Context, id string) (SessionAuth, error)
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -177,6 +189,18 @@ type Tx interface {
 	// the account, and returns them; when none are left it deletes the tombstone and reports
 	// done. Without a tombstone it does nothing and reports done.
 	PurgeCredentials(ctx context.Context, accountID, ownerID string, limit int) (purged []Credential, done bool, err error)
+
+	// PutUserSecrets writes a user's sign-in secrets. Like users, they belong to no account:
+	// a sharded adapter may refuse an Update that writes them together with records of an
+	// account, unless the user's ID carries that account's shard tag.
+	PutUserSecrets(ctx context.Context, u UserSecrets) error
+
+	// PutSession writes a session. A new one's user must be a member of its account
+	// (ErrInvalid, field session.user_id, otherwise); an existing one's AccountID, UserID,
+	// SecretHash, Method, IdPID and CreatedAt must not change (ErrInvalid, code
+	// CodeImmutable).
+	PutSession(ctx context.Context, x Session) error
+	DeleteSession(ctx context.Context, id string) error
 
 	// AppendEvent records an audit event; it commits with the rest of the transaction. An
 	// event is never replaced: an ID already used is a conflict.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -195,6 +196,96 @@ func (e Event) Validate() error {
 	)
 }
 
+// Validate checks UserSecrets.
+func (u UserSecrets) Validate() error {
+	if err := firstError(
+		required("user_secrets.user_id", u.UserID),
+		maxLen("user_secrets.password_hash", u.PasswordHash, MaxSecretLen),
+		maxLen("user_secrets.totp_secret", u.TOTPSecret, MaxSecretLen),
+	); err != nil {
+		return err
+	}
+	switch {
+	case u.PasswordHash != "" && !strings.HasPrefix(u.PasswordHash, "$"):
+		return Invalid("user_secrets.password_hash", CodeInvalidValue, 0, "must be a PHC string")
+	case u.TOTPConfirmed && u.TOTPSecret == "":
+		return Invalid("user_secrets.totp_secret", CodeRequired, 0, "required when totp_confirmed")
+	case len(u.RecoveryCodes) > MaxRecoveryCodes:
+		return Invalid("user_secrets.recovery_codes", CodeOutOfRange, MaxRecoveryCodes, "%d at most, got %d", MaxRecoveryCodes, len(u.RecoveryCodes))
+	}
+	for _, c := range u.RecoveryCodes {
+		if !isSHA256Hex(c) {
+			return Invalid("user_secrets.recovery_codes", CodeInvalidValue, 0, "must be hex SHA-256 digests")
+		}
+	}
+	return nil
+}
+
+// Validate checks a Session.
+func (x Session) Validate() error {
+	if err := firstError(
+		required("session.id", x.ID),
+		required("session.account_id", x.AccountID),
+		required("session.user_id", x.UserID),
+		tag("session.method", x.Method, true),
+		tag("session.second_factor", x.SecondFactor, false),
+		maxLen("session.user_agent", x.UserAgent, MaxUserAgentLen),
+	); err != nil {
+		return err
+	}
+	switch {
+	case !isSHA256Hex(x.SecretHash):
+		return Invalid("session.secret_hash", CodeInvalidValue, 0, "must be a hex SHA-256 digest")
+	case x.IP != "" && !isCanonicalIP(x.IP):
+		return Invalid("session.ip", CodeInvalidValue, 0, "must be an IP address in canonical form, without a zone")
+	case x.ExpiresAt.IsZero():
+		return Invalid("session.expires_at", CodeRequired, 0, "required")
+	case !x.ExpiresAt.After(x.CreatedAt):
+		return Invalid("session.expires_at", CodeOutOfRange, 0, "must be after created_at")
+	}
+	return nil
+}
+
+// isSHA256Hex reports whether s is 64 lower-case hexadecimal digits.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isCanonicalIP reports whether s is an IP address as netip.Addr.String writes it, without
+// a zone and, for an IPv4 address, not IPv4-mapped.
+func isCanonicalIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == "" && !a.Is4In6() && a.String() == s
+}
+
+// tag checks a short enumeration-like value: [a-z0-9_-], 1 to MaxTagLen bytes (empty is
+// allowed unless req).
+func tag(field, v string, req bool) error {
+	if v == "" {
+		if req {
+			return Invalid(field, CodeRequired, 0, "required")
+		}
+		return nil
+	}
+	if len(v) > MaxTagLen {
+		return Invalid(field, CodeTooLong, MaxTagLen, "%d bytes at most, got %d", MaxTagLen, len(v))
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return Invalid(field, CodeInvalidValue, 0, "must be made of a-z, 0-9, '_' and '-'")
+		}
+	}
+	return nil
+}
+
 // Validate checks a Page.
 func (p Page) Validate() error {
 	if p.Limit < 1 || p.Limit > MaxPageLimit {
@@ -262,6 +353,26 @@ func checkCredentialChange(prev, next Credential) error {
 	return nil
 }
 
+// checkSessionChange returns an error if next changes a field of prev that is fixed at
+// creation.
+func checkSessionChange(prev, next Session) error {
+	switch {
+	case prev.AccountID != next.AccountID:
+		return immutable(KindSession, "account_id")
+	case prev.UserID != next.UserID:
+		return immutable(KindSession, "user_id")
+	case prev.SecretHash != next.SecretHash:
+		return immutable(KindSession, "secret_hash")
+	case prev.Method != next.Method:
+		return immutable(KindSession, "method")
+	case prev.IdPID != next.IdPID:
+		return immutable(KindSession, "idp_id")
+	case !prev.CreatedAt.Equal(next.CreatedAt):
+		return immutable(KindSession, "created_at")
+	}
+	return nil
+}
+
 // checkAccountFixed returns an error if a record of an account moves to another.
 func checkAccountFixed(kind Kind, prev, next string) error {
 	if prev != next {
@@ -298,6 +409,11 @@ func (u User) clone() User { return u }
 func (x ExternalIdentity) clone() ExternalIdentity { return x }
 
 func (t Tombstone) clone() Tombstone { return t }
+
+func (x Session) clone() Session { return x }
+
+// Clone returns a deep copy of u.
+func (u UserSecrets) Clone() UserSecrets { u.RecoveryCodes = slices.Clone(u.RecoveryCodes); return u }
 
 // Clone returns a deep copy of m.
 func (m Membership) Clone() Membership { m.Roles = slices.Clone(m.Roles); return m }

@@ -8,9 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -111,7 +115,64 @@ func (e *env) everyEventType() map[string]string {
 	e.req("DELETE", "/identity_providers/"+oldIdP.ID, nil).want(http.StatusNoContent, nil)
 	e.req("PATCH", "/sso_settings", map[string]any{"provisioning": "jit", "enforcement": "mixed"}).want(http.StatusOK, nil)
 	live["sso_settings"] = "/sso_settings"
+
+	e.dashboardEvents()
 	return live
+}
+
+// dashboardEvents has the administrator sign in to the dashboard (package sso, which this
+// server does not serve) and change its password and second factor: the sign-in events.
+func (e *env) dashboardEvents() {
+	e.t.Helper()
+	ctx := e.t.Context()
+	dash, err := sso.NewDashboard(e.iam.SSO(), sso.WithSecretKey(make([]byte, sso.SecretKeyLen)),
+		sso.WithPasswordParams(sso.PasswordParams{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	const pw = "correct horse battery"
+	if err := dash.SetInitialPassword(ctx, e.boot.AdminUserID, pw); err != nil {
+		e.t.Fatal(err)
+	}
+	signIn := func(password string) (sso.SignInResult, error) {
+		return dash.SignIn(ctx, sso.SignInRequest{AccountID: e.boot.AccountID, Email: "admin@example.com", Password: password})
+	}
+	if _, err := signIn("not the password"); err == nil {
+		e.t.Fatal("a wrong password was accepted")
+	}
+	res, err := signIn(pw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	code := func(at time.Time, secret string) string {
+		c, err := totp.GenerateCode(secret, at)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return c
+	}
+	setup, err := dash.BeginTOTP(ctx, res.Session)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	secret := setup.Secret.Reveal()
+	if _, err := dash.ConfirmTOTP(ctx, res.Session, code(time.Now(), secret)); err != nil {
+		e.t.Fatal(err)
+	}
+	codes, err := dash.RegenerateRecoveryCodes(ctx, res.Session, code(time.Now().Add(30*time.Second), secret))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := dash.DisableTOTP(ctx, res.Session, codes[0].Reveal()); err != nil {
+		e.t.Fatal(err)
+	}
+	next, err := dash.ChangePassword(ctx, res.Session, pw, "another long passphrase")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := dash.SignOut(ctx, next.Session); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // internalFields are what an event object may not hold: the store's internal fields, which

@@ -28,6 +28,7 @@ const (
 	IdentityProvider Prefix = "idp"
 	Invitation       Prefix = "inv"
 	Event            Prefix = "ev"
+	Session          Prefix = "ses"
 )
 
 const (
@@ -156,7 +157,7 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

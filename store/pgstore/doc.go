@@ -30,7 +30,7 @@
 // sees sensible data:
 //
 //	accounts, users, memberships, invitations, bot_users, credentials, roles,
-//	identity_providers, events, external_identities
+//	identity_providers, events, external_identities, tombstones, user_secrets, sessions
 //
 // Lists (roles, ACL rules, scopes, allowed IP prefixes, permissions, email domains) are
 // text[]; an account's credential policy is one bigint column of nanoseconds per duration;
@@ -61,7 +61,10 @@
 //     user of an account that does not exist) fails with store.ErrInvalid naming the field,
 //     e.g. bot_user.account_id;
 //   - checks: a membership's status is active or disabled, a credential's kind is
-//     authtoken, api_key or ssh_key, seats are not negative (store.ErrInvalid too).
+//     authtoken, api_key or ssh_key, seats are not negative, a password hash is a PHC
+//     string, a session's secret hash is 64 hex digits, its method and second factor are
+//     short tags, its user agent at most 256 bytes and it expires after it began
+//     (store.ErrInvalid too). A session's address is an inet, a host address.
 //
 // Text columns cannot hold a NUL byte or invalid UTF-8: a write of such a string fails with
 // store.ErrInvalid naming its field, and a lookup of one finds nothing.

@@ -77,6 +77,27 @@ func TestSchemaRefuses(t *testing.T) {
 		{"credential kind", `INSERT INTO iamkit.credentials (id, account_id, kind, owner_id, description, metadata, acl, secret_hash)
 			VALUES ('pw_x', $1, 'password', 'bot_x', '', '', '{}', 'h2')`, pgCheckViolation, "credentials_kind_check", []any{acct}},
 		{"deleting an account with records", `DELETE FROM iamkit.accounts WHERE id = $1`, pgForeignKeyViolation, "bot_users_account_id_fkey", []any{acct}},
+		{"secrets of no user", `INSERT INTO iamkit.user_secrets (user_id) VALUES ('usr_missing')`,
+			pgForeignKeyViolation, "user_secrets_user_id_fkey", nil},
+		{"a password hash that is no PHC string", `INSERT INTO iamkit.user_secrets (user_id, password_hash) VALUES ($1, 'hunter2')`,
+			pgCheckViolation, "user_secrets_password_hash_check", []any{user.ID}},
+		{"a confirmed TOTP without a secret", `INSERT INTO iamkit.user_secrets (user_id, totp_confirmed) VALUES ($1, true)`,
+			pgCheckViolation, "user_secrets_totp_secret_check", []any{user.ID}},
+		{"a session of no user", `INSERT INTO iamkit.sessions (id, account_id, user_id, secret_hash, method, created_at, expires_at)
+			VALUES ('ses_x', $1, 'usr_missing', repeat('a', 64), 'password', now(), now() + interval '1 hour')`,
+			pgForeignKeyViolation, "sessions_user_id_fkey", []any{acct}},
+		{"a session's secret hash", `INSERT INTO iamkit.sessions (id, account_id, user_id, secret_hash, method, created_at, expires_at)
+			VALUES ('ses_x', $1, $2, 'plain secret', 'password', now(), now() + interval '1 hour')`,
+			pgCheckViolation, "sessions_secret_hash_check", []any{acct, user.ID}},
+		{"a session's method", `INSERT INTO iamkit.sessions (id, account_id, user_id, secret_hash, method, created_at, expires_at)
+			VALUES ('ses_x', $1, $2, repeat('a', 64), 'Pass Word', now(), now() + interval '1 hour')`,
+			pgCheckViolation, "sessions_method_check", []any{acct, user.ID}},
+		{"a session's address is a network", `INSERT INTO iamkit.sessions (id, account_id, user_id, secret_hash, method, ip, created_at, expires_at)
+			VALUES ('ses_x', $1, $2, repeat('a', 64), 'password', '10.0.0.0/8', now(), now() + interval '1 hour')`,
+			pgCheckViolation, "sessions_ip_check", []any{acct, user.ID}},
+		{"a session that ends before it begins", `INSERT INTO iamkit.sessions (id, account_id, user_id, secret_hash, method, created_at, expires_at)
+			VALUES ('ses_x', $1, $2, repeat('a', 64), 'password', now(), now())`,
+			pgCheckViolation, "sessions_expires_at_check", []any{acct, user.ID}},
 	} {
 		_, err := b.pool.Exec(ctx, c.sql, c.args...)
 		var pe *pgconn.PgError

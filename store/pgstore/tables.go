@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func tables() (map[store.Kind]*table, error) {
 		store.KindAccount: {
 			name: "accounts",
 			columns: []string{"id", "name", "key", "plan", "seats", "sso_provisioning", "sso_enforcement", "sso_since", "created_at",
+				"require_second_factor",
 				"authtoken_max_lifetime", "api_key_max_lifetime", "ssh_key_max_lifetime", "access_token_max_lifetime",
 				"max_rotation_overlap"},
 			key:     []string{"id"},
@@ -122,6 +124,21 @@ func tables() (map[store.Kind]*table, error) {
 			key:    []string{"account_id", "owner_id"},
 			index:  map[string][]string{store.IndexAll: {}},
 			encode: encodeTombstone, scan: scanTombstone,
+		},
+		store.KindUserSecrets: {
+			name: "user_secrets",
+			columns: []string{"user_id", "password_hash", "password_set_at", "totp_secret", "totp_confirmed",
+				"totp_confirmed_at", "recovery_codes", "sessions_not_before"},
+			key:    []string{"user_id"},
+			encode: encodeUserSecrets, scan: scanUserSecrets,
+		},
+		store.KindSession: {
+			name: "sessions",
+			columns: []string{"id", "account_id", "user_id", "secret_hash", "method", "idp_id", "second_factor",
+				"user_agent", "ip", "created_at", "last_seen_at", "expires_at"},
+			key:    []string{"id"},
+			index:  map[string][]string{store.IndexUser: {"account_id", "user_id"}, store.IndexIdP: {"account_id", "idp_id"}},
+			encode: encodeSession, scan: scanSession,
 		},
 	}
 	out := map[store.Kind]*table{}
@@ -258,7 +275,7 @@ func encodeAccount(e *encoder, rec any) []any {
 	p := a.CredentialPolicy
 	return []any{e.text("id", a.ID), e.text("name", a.Name), e.text("key", a.Key), e.text("plan", a.Plan), a.Seats,
 		e.text("sso.provisioning", a.SSO.Provisioning), e.text("sso.enforcement", a.SSO.Enforcement),
-		e.time(a.SSO.Since), e.time(a.CreatedAt),
+		e.time(a.SSO.Since), e.time(a.CreatedAt), a.RequireSecondFactor,
 		int64(p.AuthtokenMaxLifetime), int64(p.APIKeyMaxLifetime), int64(p.SSHKeyMaxLifetime),
 		int64(p.AccessTokenMaxLifetime), int64(p.MaxRotationOverlap)}
 }
@@ -267,7 +284,7 @@ func scanAccount(row scanner) (any, error) {
 	var a store.Account
 	var since, created *time.Time
 	p := &a.CredentialPolicy
-	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.Plan, &a.Seats, &a.SSO.Provisioning, &a.SSO.Enforcement, &since, &created,
+	err := row.Scan(&a.ID, &a.Name, &a.Key, &a.Plan, &a.Seats, &a.SSO.Provisioning, &a.SSO.Enforcement, &since, &created, &a.RequireSecondFactor,
 		(*int64)(&p.AuthtokenMaxLifetime), (*int64)(&p.APIKeyMaxLifetime), (*int64)(&p.SSHKeyMaxLifetime),
 		(*int64)(&p.AccessTokenMaxLifetime), (*int64)(&p.MaxRotationOverlap))
 	a.SSO.Since, a.CreatedAt = utc(since), utc(created)
@@ -437,5 +454,52 @@ func scanExternalIdentity(row scanner) (any, error) {
 	var created *time.Time
 	err := row.Scan(&x.IdPID, &x.Subject, &x.AccountID, &x.UserID, &created)
 	x.CreatedAt = utc(created)
+	return x, err
+}
+
+func encodeUserSecrets(e *encoder, rec any) []any {
+	u := record[store.UserSecrets](e, rec)
+	return []any{e.text("user_id", u.UserID), e.text("password_hash", u.PasswordHash), e.time(u.PasswordSetAt),
+		e.text("totp_secret", u.TOTPSecret), u.TOTPConfirmed, e.time(u.TOTPConfirmedAt),
+		e.texts("recovery_codes", u.RecoveryCodes), e.time(u.SessionsNotBefore)}
+}
+
+func scanUserSecrets(row scanner) (any, error) {
+	var u store.UserSecrets
+	var set, confirmed, notBefore *time.Time
+	err := row.Scan(&u.UserID, &u.PasswordHash, &set, &u.TOTPSecret, &u.TOTPConfirmed, &confirmed,
+		&u.RecoveryCodes, &notBefore)
+	u.PasswordSetAt, u.TOTPConfirmedAt, u.SessionsNotBefore = utc(set), utc(confirmed), utc(notBefore)
+	return u, err
+}
+
+// encodeSession stores IP in an inet column: NULL for none. The store keeps it canonical
+// (store.Session.Validate), so it reads back as it was written.
+func encodeSession(e *encoder, rec any) []any {
+	x := record[store.Session](e, rec)
+	var ip any
+	if x.IP != "" {
+		addr, err := netip.ParseAddr(x.IP)
+		if err != nil && e.err == nil {
+			e.err = store.Invalid("session.ip", store.CodeInvalidValue, 0, "not an IP address")
+		}
+		ip = addr
+	}
+	return []any{e.text("id", x.ID), e.text("account_id", x.AccountID), e.text("user_id", x.UserID),
+		e.text("secret_hash", x.SecretHash), e.text("method", x.Method), e.text("idp_id", x.IdPID),
+		e.text("second_factor", x.SecondFactor), e.text("user_agent", x.UserAgent), ip,
+		e.time(x.CreatedAt), e.time(x.LastSeenAt), e.time(x.ExpiresAt)}
+}
+
+func scanSession(row scanner) (any, error) {
+	var x store.Session
+	var ip *netip.Addr
+	var created, seen, expires *time.Time
+	err := row.Scan(&x.ID, &x.AccountID, &x.UserID, &x.SecretHash, &x.Method, &x.IdPID, &x.SecondFactor,
+		&x.UserAgent, &ip, &created, &seen, &expires)
+	if ip != nil {
+		x.IP = ip.String()
+	}
+	x.CreatedAt, x.LastSeenAt, x.ExpiresAt = utc(created), utc(seen), utc(expires)
 	return x, err
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SingleUse", testSingleUse},
 		{"RecordUse", testRecordUse},
 		{"ExternalIdentities", testExternalIdentities},
+		{"SignIn", testSignIn},
 		{"Close", testClose},
 	}
 	for _, g := range groups {

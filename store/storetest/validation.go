@@ -31,6 +31,20 @@ func testValidation(t *testing.T, ns NewStore) {
 			return tx.PutCredential(ctx, c)
 		}
 	}
+	secrets := func(f func(*store.UserSecrets)) func(context.Context, store.Tx, *env, world) error {
+		return func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			u := e.newUserSecrets("usr_whoever")
+			f(&u)
+			return tx.PutUserSecrets(ctx, u)
+		}
+	}
+	session := func(f func(*store.Session)) func(context.Context, store.Tx, *env, world) error {
+		return func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			x := e.newSession(w.acct, "usr_whoever", "")
+			f(&x)
+			return tx.PutSession(ctx, x)
+		}
+	}
 	invalid := []invalidCase{
 		{"account_missing_id", "account.id", func(ctx context.Context, tx store.Tx, e *env, w world) error {
 			a := e.newAccount()
@@ -177,6 +191,34 @@ func testValidation(t *testing.T, ns NewStore) {
 			p.Description = long(store.MaxDescriptionLen + 1)
 			return tx.PutIdentityProvider(ctx, p)
 		}},
+		{"user_secrets_missing_user", "user_secrets.user_id", func(ctx context.Context, tx store.Tx, e *env, w world) error {
+			return tx.PutUserSecrets(ctx, e.newUserSecrets(""))
+		}},
+		{"user_secrets_hash_not_phc", "user_secrets.password_hash", secrets(func(u *store.UserSecrets) { u.PasswordHash = "plaintext" })},
+		{"user_secrets_hash_513_bytes", "user_secrets.password_hash", secrets(func(u *store.UserSecrets) {
+			u.PasswordHash = "$" + long(store.MaxSecretLen)
+		})},
+		{"user_secrets_confirmed_without_secret", "user_secrets.totp_secret", secrets(func(u *store.UserSecrets) { u.TOTPSecret = "" })},
+		{"user_secrets_21_recovery_codes", "user_secrets.recovery_codes", secrets(func(u *store.UserSecrets) {
+			u.RecoveryCodes = make([]string, store.MaxRecoveryCodes+1)
+			for i := range u.RecoveryCodes {
+				u.RecoveryCodes[i] = hashOf(long(i))
+			}
+		})},
+		{"user_secrets_recovery_code_not_a_digest", "user_secrets.recovery_codes", secrets(func(u *store.UserSecrets) {
+			u.RecoveryCodes = []string{"0123-4567"}
+		})},
+		{"session_missing_user", "session.user_id", session(func(x *store.Session) { x.UserID = "" })},
+		{"session_missing_method", "session.method", session(func(x *store.Session) { x.Method = "" })},
+		{"session_method_not_a_tag", "session.method", session(func(x *store.Session) { x.Method = "Pass word" })},
+		{"session_second_factor_33_bytes", "session.second_factor", session(func(x *store.Session) { x.SecondFactor = long(store.MaxTagLen + 1) })},
+		{"session_secret_hash_not_a_digest", "session.secret_hash", session(func(x *store.Session) { x.SecretHash = "ABC" })},
+		{"session_user_agent_257_bytes", "session.user_agent", session(func(x *store.Session) { x.UserAgent = long(store.MaxUserAgentLen + 1) })},
+		{"session_ip_not_canonical", "session.ip", session(func(x *store.Session) { x.IP = "2001:DB8::1" })},
+		{"session_ip_with_zone", "session.ip", session(func(x *store.Session) { x.IP = "fe80::1%eth0" })},
+		{"session_ip_4in6", "session.ip", session(func(x *store.Session) { x.IP = "::ffff:192.0.2.1" })},
+		{"session_missing_expiry", "session.expires_at", session(func(x *store.Session) { x.ExpiresAt = time.Time{} })},
+		{"session_expires_at_creation", "session.expires_at", session(func(x *store.Session) { x.ExpiresAt = x.CreatedAt })},
 		{"event_missing_type", "event.type", func(ctx context.Context, tx store.Tx, e *env, w world) error {
 			ev := e.newEvent(w.acct)
 			ev.Type = ""
@@ -217,6 +259,17 @@ func testValidation(t *testing.T, ns NewStore) {
 			e.update(func(tx store.Tx) error { return tx.PutCredential(e.ctx, c) })
 			got := mustRead(e, func(r store.Reader) (store.Credential, error) { return r.Credential(e.ctx, c.ID) })
 			diff(e.t, "credential at the limits", c, got)
+		})
+		leaf(t, "session_at_limits", ns, func(e *env) {
+			w := setup(e)
+			x := e.newSession(w.acct, e.putMemberUser(w.acct, store.MemberActive).ID, "")
+			x.UserAgent = long(store.MaxUserAgentLen)
+			x.Method = long(store.MaxTagLen)
+			x.SecondFactor = long(store.MaxTagLen)
+			x.IP = "2001:db8:0:1::42"
+			e.update(func(tx store.Tx) error { return tx.PutSession(e.ctx, x) })
+			got := mustRead(e, func(r store.Reader) (store.Session, error) { return r.Session(e.ctx, x.ID) })
+			diff(e.t, "session at the limits", x, got)
 		})
 		leaf(t, "names_and_descriptions_at_limits", ns, func(e *env) {
 			w := setup(e)

@@ -1,0 +1,180 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// TestMemoryLimiter checks the generic cell rate: a burst of Limit, then one event per
+// Period/Limit, a retry-after that says when, and Reset.
+func TestMemoryLimiter(t *testing.T) {
+	rate := store.Rate{Limit: 5, Period: 5 * time.Minute} // one token back a minute
+	type step struct {
+		advance time.Duration
+		reset   bool
+		allowed bool
+		retry   time.Duration
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"burst_then_refused", []step{
+			{allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{allowed: false, retry: time.Minute},
+			{advance: 30 * time.Second, allowed: false, retry: 30 * time.Second},
+		}},
+		{"one_token_back_a_minute", []step{
+			{allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{advance: time.Minute, allowed: true},
+			{allowed: false, retry: time.Minute},
+		}},
+		{"full_again_after_a_period", []step{
+			{allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{advance: 5 * time.Minute, allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{allowed: false, retry: time.Minute},
+		}},
+		{"reset_forgets", []step{
+			{allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{reset: true, allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{allowed: false, retry: time.Minute},
+		}},
+		{"refusals_are_not_counted", []step{
+			{allowed: true}, {allowed: true}, {allowed: true}, {allowed: true}, {allowed: true},
+			{allowed: false, retry: time.Minute}, {allowed: false, retry: time.Minute}, {allowed: false, retry: time.Minute},
+			{advance: time.Minute, allowed: true},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+			l, err := store.NewMemoryLimiter(10, clk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.steps {
+				clk.Advance(s.advance)
+				if s.reset {
+					if err := l.Reset(t.Context(), "k"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ok, retry, err := l.Allow(t.Context(), "k", rate)
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if ok != s.allowed || retry != s.retry {
+					t.Fatalf("step %d: Allow = %v, retry after %v; want %v, %v", i, ok, retry, s.allowed, s.retry)
+				}
+			}
+			// Another key is not affected.
+			if ok, _, _ := l.Allow(t.Context(), "other", rate); !ok {
+				t.Error("another key was refused")
+			}
+		})
+	}
+}
+
+// TestMemoryLimiterBounded checks that the limiter keeps at most its bound of keys, forgetting
+// the least recently used.
+func TestMemoryLimiterBounded(t *testing.T) {
+	clk := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	l, err := store.NewMemoryLimiter(3, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := store.Rate{Limit: 1, Period: time.Hour}
+	allow := func(key string) bool {
+		t.Helper()
+		ok, _, err := l.Allow(t.Context(), key, one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if !allow(k) {
+			t.Fatalf("first event of %s refused", k)
+		}
+	}
+	if allow("a") {
+		t.Fatal("second event of a allowed") // also makes a the most recently used
+	}
+	for i := range 100 {
+		allow(fmt.Sprintf("flood-%d", i))
+		if n := l.Len(); n > 3 {
+			t.Fatalf("%d keys held, bound 3", n)
+		}
+	}
+	if !allow("a") {
+		t.Error("a was not forgotten under a flood of new keys")
+	}
+}
+
+func TestMemoryLimiterRefuses(t *testing.T) {
+	l, err := store.NewMemoryLimiter(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		rate  store.Rate
+		field string
+	}{
+		{"zero_limit", store.Rate{Period: time.Second}, "rate.limit"},
+		{"zero_period", store.Rate{Limit: 1}, "rate.period"},
+		{"negative_period", store.Rate{Limit: 1, Period: -time.Second}, "rate.period"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := l.Allow(t.Context(), "k", c.rate)
+			var se *store.Error
+			if !errors.Is(err, store.ErrInvalid) || !errors.As(err, &se) || se.Field != c.field {
+				t.Fatalf("Allow with %+v: %v, want ErrInvalid on %s", c.rate, err, c.field)
+			}
+		})
+	}
+	if _, err := store.NewMemoryLimiter(-1, nil); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("NewMemoryLimiter(-1): %v, want ErrInvalid", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := l.Allow(ctx, "k", store.Rate{Limit: 1, Period: time.Second}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Allow with a cancelled context: %v", err)
+	}
+}
+
+// limiterBackend is a Backend that offers a Limiter of its own.
+type limiterBackend struct {
+	store.Backend
+	l store.Limiter
+}
+
+func (b limiterBackend) Limiter() store.Limiter { return b.l }
+
+func TestLimiterOf(t *testing.T) {
+	b, err := memstore.NewBackend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if l, ok := store.LimiterOf(store.New(b)); ok || l != nil {
+		t.Errorf("LimiterOf a store whose backend has no limiter = %v, %v", l, ok)
+	}
+	own, err := store.NewMemoryLimiter(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := store.LimiterOf(store.New(limiterBackend{b, own})); !ok || l != own {
+		t.Errorf("LimiterOf a store whose backend has one = %v, %v", l, ok)
+	}
+	if l, ok := store.LimiterOf(nil); ok || l != nil {
+		t.Errorf("LimiterOf(nil) = %v, %v", l, ok)
+	}
+}
