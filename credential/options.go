@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"time"
@@ -31,6 +32,8 @@ type config struct {
 	authz    *rbac.Authorizer
 	notify   LeakNotifier
 	replay   time.Duration
+
+	onRevoked func(context.Context, time.Duration)
 }
 
 // permissions returns the permission registry that compiles access tokens' scopes: the
@@ -74,6 +77,18 @@ func (c config) check() error {
 		return store.Invalid("purge_poll", store.CodeOutOfRange, 0, "must be positive")
 	}
 	return nil
+}
+
+// WithRevocationObserver has the Verifier call observe with the time from a revocation's
+// commit (store.Commit.Committed, by the store's clock) to the first rejection of the revoked
+// token that the Verifier had cached: how long a revoked token kept working. It is called
+// once per revocation, from the rejected request's goroutine with its context, and must
+// return quickly. Only
+// revocations of tokens in the cache when the feed delivered them are measured (a token the
+// Verifier never saw is refused by a store read), and only on stores that report commit
+// times.
+func WithRevocationObserver(observe func(context.Context, time.Duration)) Option {
+	return func(c *config) { c.onRevoked = observe }
 }
 
 // WithHasher sets how token secrets are hashed (Service, Verifier and LeakResponder; default

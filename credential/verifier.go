@@ -164,6 +164,9 @@ type Stats struct {
 	Rejections    map[Reason]uint64 // by reason
 	Invalidations uint64            // cache entries dropped because the change feed said so
 	Flushes       uint64            // whole-cache flushes (feed gaps)
+	Cached        int               // credentials in the cache now (tokens and SSH keys)
+	Negative      int               // tokens remembered as not verifying (unknown or revoked)
+	Owners        int               // owners in the cache now
 }
 
 const numShards = 64
@@ -190,6 +193,7 @@ type Verifier struct {
 	loadLimit time.Duration
 	useEvery  time.Duration
 	seed      maphash.Seed
+	onRevoked func(context.Context, time.Duration) // WithRevocationObserver
 	follower  *store.Follower
 	ownFeed   bool // the follower is the Verifier's own: Run runs it
 
@@ -235,6 +239,9 @@ type shard struct {
 type negative struct {
 	reason  Reason
 	expires int64 // UnixNano
+	// revoked is when the revocation was committed (UnixNano by the store's clock), until the
+	// first rejection it causes reports its latency; then 0.
+	revoked int64
 }
 
 // entry is a cached credential. Its fields are immutable but for owner and lastUse.
@@ -301,8 +308,9 @@ type owners struct {
 }
 
 // NewVerifier returns a Verifier reading st. It takes the options WithHasher, WithClock,
-// WithLogger, WithMaxStaleness, WithNegativeCache, WithLastUsedInterval, WithFollower and
-// WithAuthorizer (which access tokens need: see VerifyAgent and Result.Scope). A nil store,
+// WithLogger, WithMaxStaleness, WithNegativeCache, WithLastUsedInterval, WithFollower,
+// WithRevocationObserver and WithAuthorizer (which access tokens need: see VerifyAgent and
+// Result.Scope). A nil store,
 // or an option set to nil or out of range, is an error matching store.ErrInvalid that names
 // it.
 func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
@@ -330,6 +338,7 @@ func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
 		loadLimit: 5 * time.Second,
 		useEvery:  c.useEvery,
 		seed:      maphash.MakeSeed(),
+		onRevoked: c.onRevoked,
 
 		coarseClock: !c.clockSet,
 	}
@@ -515,6 +524,9 @@ func (v *Verifier) verify(ctx context.Context, tok Token, addr netip.Addr) (Resu
 	if e == nil {
 		if isNeg && neg.expires > now {
 			sh.hits.Add(1)
+			if neg.revoked != 0 {
+				v.firstRevokedRejection(ctx, sh, body)
+			}
 			return v.reject(neg.reason)
 		}
 		sh.misses.Add(1)
@@ -963,7 +975,22 @@ func (v *Verifier) FlushUsage(ctx context.Context) {
 	}
 }
 
-// Stats returns the verifier's counters.
+// firstRevokedRejection reports, once, how long after its revocation was committed a revoked
+// token was first rejected (WithRevocationObserver).
+func (v *Verifier) firstRevokedRejection(ctx context.Context, sh *shard, body string) {
+	sh.mu.Lock()
+	neg, ok := sh.neg[body]
+	if ok && neg.revoked != 0 {
+		sh.neg[body] = negative{reason: neg.reason, expires: neg.expires}
+	}
+	sh.mu.Unlock()
+	if ok && neg.revoked != 0 {
+		v.onRevoked(ctx, time.Duration(v.clock.Now().UnixNano()-neg.revoked))
+	}
+}
+
+// Stats returns the verifier's counters and the sizes of its caches (which it counts under
+// each shard's lock: read them at a scrape's pace, not per request).
 func (v *Verifier) Stats() Stats {
 	s := Stats{Rejections: map[Reason]uint64{}, Flushes: v.flushes.Load()}
 	for i := range v.shards {
@@ -971,7 +998,14 @@ func (v *Verifier) Stats() Stats {
 		s.Hits += sh.hits.Load()
 		s.Misses += sh.misses.Load()
 		s.Invalidations += sh.invalid.Load()
+		sh.mu.RLock()
+		s.Cached += len(sh.creds) + len(sh.ssh)
+		s.Negative += len(sh.neg)
+		sh.mu.RUnlock()
 	}
+	v.owners.mu.Lock()
+	s.Owners = len(v.owners.m)
+	v.owners.mu.Unlock()
 	for r := Reason(1); int(r) < numReasons; r++ {
 		if n := v.rejections[r].Load(); n > 0 {
 			s.Rejections[r] = n
@@ -1008,9 +1042,13 @@ func (h *feedHandler) Apply(c store.Commit) {
 			}
 		}
 	}
+	var committed int64
+	if v.onRevoked != nil && !c.Committed.IsZero() {
+		committed = c.Committed.UnixNano()
+	}
 	for _, ch := range c.Changes {
 		if ch.Kind == store.KindCredential {
-			v.invalidateCredential(ch.ID, ch.Op == store.OpDelete, deletedOwners)
+			v.invalidateCredential(ch.ID, ch.Op == store.OpDelete, deletedOwners, committed)
 		}
 	}
 }
@@ -1071,9 +1109,10 @@ func (v *Verifier) invalidateOwner(k ownerKey) {
 }
 
 // invalidateCredential drops a credential from the cache. A credential deleted on its own is
-// remembered as revoked for the negative-cache TTL; one deleted with its owner, or purged
-// after its owner was removed, is not.
-func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwners map[ownerKey]bool) {
+// remembered as revoked for the negative-cache TTL, with the time its revocation was
+// committed (0: unknown); one deleted with its owner, or purged after its owner was removed,
+// is not.
+func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwners map[ownerKey]bool, committed int64) {
 	body := id.Body(credID)
 	sh := &v.shards[maphash.String(v.seed, body)%numShards]
 	sh.mu.Lock()
@@ -1082,7 +1121,7 @@ func (v *Verifier) invalidateCredential(credID string, deleted bool, deletedOwne
 		delete(sh.creds, body)
 		sh.invalid.Add(1)
 		if o := e.owner.Load(); deleted && !o.gone.Load() && !deletedOwners[ownerKey{o.accountID, o.id}] {
-			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.now() + int64(v.negTTL)}
+			sh.neg[body] = negative{reason: ReasonRevoked, expires: v.now() + int64(v.negTTL), revoked: committed}
 		}
 	} else {
 		delete(sh.neg, body)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -367,6 +368,87 @@ func TestCacheFollowsStoreChanges(t *testing.T) {
 	}
 	if got := e.v.Stats().Invalidations; got < 2 {
 		t.Errorf("Invalidations = %d, want >= 2", got)
+	}
+}
+
+// TestRevocationObserver: the first rejection of a revoked token reports the time since the
+// revocation's commit, once; a token revoked before the Verifier cached it, and one deleted
+// with its owner, report nothing.
+func TestRevocationObserver(t *testing.T) {
+	var mu sync.Mutex
+	var seen []time.Duration
+	e := newEnv(t, credential.WithRevocationObserver(func(_ context.Context, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, d)
+	}))
+	observed := func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	cached, c := e.issue(store.Authtoken, e.bot, nil)
+	neverSeen, n := e.issue(store.APIKey, e.bot, nil)
+	if _, err := e.v.Verify(e.ctx, store.Authtoken, cached.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	e.update(func(tx store.Tx) error {
+		if err := tx.DeleteCredential(e.ctx, c.ID); err != nil {
+			return err
+		}
+		return tx.DeleteCredential(e.ctx, n.ID)
+	}) // committed at the fake clock's now
+	e.clock.Advance(1500 * time.Millisecond)
+	for range 3 {
+		if _, err := e.v.Verify(e.ctx, store.Authtoken, cached.Reveal()); !errors.Is(err, credential.ReasonRevoked) {
+			t.Fatalf("revoked token: %v, want %v", err, credential.ReasonRevoked)
+		}
+	}
+	if _, err := e.v.Verify(e.ctx, store.APIKey, neverSeen.Reveal()); err == nil {
+		t.Fatal("a token revoked before it was cached verified")
+	}
+	if got := observed(); !slices.Equal(got, []time.Duration{1500 * time.Millisecond}) {
+		t.Fatalf("observed %v, want one latency of 1.5s", got)
+	}
+
+	// A bot deleted with its token: not a revocation of the token.
+	bot := e.newID(id.BotUser, e.account)
+	e.update(func(tx store.Tx) error {
+		return tx.PutBotUser(e.ctx, store.BotUser{ID: bot, AccountID: e.account, Name: "gone", Active: true})
+	})
+	owned, _ := e.issue(store.Authtoken, bot, nil)
+	if _, err := e.v.Verify(e.ctx, store.Authtoken, owned.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, bot, store.Principal{ID: "usr_x"}) })
+	if _, err := e.v.Verify(e.ctx, store.Authtoken, owned.Reveal()); err == nil {
+		t.Fatal("the token of a deleted bot verified")
+	}
+	if got := observed(); len(got) != 1 {
+		t.Fatalf("observed %v after an owner's deletion, want the first latency only", got)
+	}
+}
+
+// TestStatsCountCaches: Stats counts the cached credentials, the negative entries and the
+// owners.
+func TestStatsCountCaches(t *testing.T) {
+	e := newEnv(t)
+	a, _ := e.issue(store.Authtoken, e.bot, nil)
+	k, _ := e.issue(store.APIKey, e.bot, nil)
+	for _, c := range []struct {
+		kind store.CredentialKind
+		tok  credential.Secret
+	}{{store.Authtoken, a}, {store.APIKey, k}} {
+		if _, err := e.v.Verify(e.ctx, c.kind, c.tok.Reveal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unknown, _ := credential.NewToken(store.Authtoken, e.newID(id.Authtoken, e.account), rand.Reader)
+	if _, err := e.v.Verify(e.ctx, store.Authtoken, unknown.Reveal()); err == nil {
+		t.Fatal("an unknown token verified")
+	}
+	if s := e.v.Stats(); s.Cached != 2 || s.Negative != 1 || s.Owners != 1 {
+		t.Fatalf("Stats: %d cached, %d negative, %d owners; want 2, 1, 1", s.Cached, s.Negative, s.Owners)
 	}
 }
 

@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // Cursor is a position in the change feed. It is opaque: adapters encode what they need (a
 // counter, or one stream position per shard). The zero Cursor means "before the first commit":
 // once the store has trimmed commits, Changes from it reports a gap.
@@ -25,11 +27,15 @@ type Change struct {
 }
 
 // Commit is the set of changes of one committed Update. Revision orders the commits of one
-// shard; Shard names it ("" when the store has one).
+// shard; Shard names it ("" when the store has one). Committed is when the store committed it,
+// by the store's clock (Redis's and PostgreSQL's server time, memstore's Clock), zero when the
+// adapter does not know; it is for measuring how long changes take to reach caches, not for
+// ordering.
 type Commit struct {
-	Shard    string   `json:"shard,omitempty"`
-	Revision uint64   `json:"revision"`
-	Changes  []Change `json:"changes"`
+	Shard     string    `json:"shard,omitempty"`
+	Revision  uint64    `json:"revision"`
+	Committed time.Time `json:"committed,omitzero"`
+	Changes   []Change  `json:"changes"`
 }
 
 // Batch is what Store.Changes returns.

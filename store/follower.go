@@ -36,6 +36,7 @@ type Follower struct {
 	clock  Clock
 	poll   time.Duration
 	logger *slog.Logger
+	onLag  func(context.Context, time.Duration) // WithLagObserver
 
 	synced  atomic.Int64 // UnixNano of the last moment the follower was known in sync; 0: never
 	running atomic.Bool
@@ -75,6 +76,14 @@ func WithPollInterval(d time.Duration) FollowerOption {
 // WithFollowerLogger logs feed errors to l (default: no logging).
 func WithFollowerLogger(l *slog.Logger) FollowerOption {
 	return func(f *Follower) { f.logger = l }
+}
+
+// WithLagObserver has the follower call observe, for each commit whose time the store
+// reports (Commit.Committed), with how long after that commit the follower handed it to its
+// handlers: the feed's lag, by the follower's clock against the store's. observe runs on the
+// follower's goroutine, with Run's context, and must return quickly.
+func WithLagObserver(observe func(context.Context, time.Duration)) FollowerOption {
+	return func(f *Follower) { f.onLag = observe }
 }
 
 // NewFollower returns a Follower of st's change feed.
@@ -158,9 +167,12 @@ func (f *Follower) Sync(ctx context.Context) error {
 	}
 }
 
-func (f *Follower) apply(c Commit) {
+func (f *Follower) apply(ctx context.Context, c Commit) {
 	for _, h := range f.handlers {
 		h.Apply(c)
+	}
+	if f.onLag != nil && !c.Committed.IsZero() {
+		f.onLag(ctx, f.clock.Now().Sub(c.Committed))
 	}
 }
 
@@ -239,7 +251,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				f.flush()
 			}
 			for _, c := range batch.Commits {
-				f.apply(c)
+				f.apply(ctx, c)
 			}
 			cur = batch.Next
 			b.reset()

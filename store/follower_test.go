@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -287,5 +288,34 @@ func TestEveryHandlerSeesEveryCommit(t *testing.T) {
 	rb, fb := b.snapshot()
 	if len(ra) != 5 || fmt.Sprint(ra) != fmt.Sprint(rb) || fa != 1 || fb != 1 {
 		t.Fatalf("handlers saw %v (%d flushes) and %v (%d flushes), want the same 5 commits and one flush each", ra, fa, rb, fb)
+	}
+}
+
+// TestLagObserver: the follower reports, per commit, how long after its commit time (the
+// store's clock) it handed the commit to its handlers (the follower's clock).
+func TestLagObserver(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s := newMem(t, memstore.WithClock(clock.NewFake(at)))
+	var mu sync.Mutex
+	var lags []time.Duration
+	r := newRecorder()
+	f := follow(t, s, r, store.WithPollInterval(20*time.Millisecond),
+		store.WithFollowerClock(clock.NewFake(at.Add(250*time.Millisecond))),
+		store.WithLagObserver(func(_ context.Context, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			lags = append(lags, d)
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start(ctx, t, f)
+	for i := range 3 {
+		putAccount(t, s, i)
+	}
+	waitFor(t, r, func() bool { revs, _ := r.snapshot(); return len(revs) == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond}; !slices.Equal(lags, want) {
+		t.Fatalf("lags %v, want %v", lags, want)
 	}
 }

@@ -37,8 +37,9 @@ type Store struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithClock sets the clock the store reads to expire single-use keys and, through New, to date
-// tombstones (store.WithClock). The default is the system clock.
+// WithClock sets the clock the store reads to expire single-use keys, to date commits
+// (store.Commit.Committed) and, through New, to date tombstones (store.WithClock). The default
+// is the system clock.
 func WithClock(c store.Clock) Option { return func(s *Store) { s.clock = c } }
 
 // WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
@@ -135,7 +136,7 @@ func (s *Store) publish(changes []store.Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.head++
-	s.feed = append(s.feed, store.Commit{Revision: s.head, Changes: changes})
+	s.feed = append(s.feed, store.Commit{Revision: s.head, Committed: s.clock.Now().UTC(), Changes: changes})
 	if over := len(s.feed) - s.retention; over > 0 {
 		s.feed = slices.Delete(s.feed, 0, over)
 	}
@@ -190,7 +191,7 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 			to := min(len(s.feed), from+maxBatch)
 			commits := make([]store.Commit, to-from)
 			for i, c := range s.feed[from:to] {
-				commits[i] = store.Commit{Revision: c.Revision, Changes: slices.Clone(c.Changes)}
+				commits[i] = store.Commit{Revision: c.Revision, Committed: c.Committed, Changes: slices.Clone(c.Changes)}
 			}
 			s.mu.Unlock()
 			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision)}, nil

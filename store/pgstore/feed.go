@@ -258,7 +258,7 @@ func (s *Store) read(ctx context.Context, from []uint64) (store.Batch, error) {
 			sr.oldest = uint64(*oldest)
 		}
 		if rev != nil {
-			sr.commits = append(sr.commits, store.Commit{Shard: s.shardName(shard), Revision: uint64(*rev), Changes: changes})
+			sr.commits = append(sr.commits, store.Commit{Shard: s.shardName(shard), Revision: uint64(*rev), Committed: utc(at), Changes: changes})
 			sr.times = append(sr.times, utc(at))
 		}
 		changes = nil

@@ -366,7 +366,7 @@ func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (
 	var commits []store.Commit
 	for b, st := range states {
 		for _, e := range st.entries {
-			c := store.Commit{Shard: strconv.Itoa(b), Revision: e.id.revision()}
+			c := store.Commit{Shard: strconv.Itoa(b), Revision: e.id.revision(), Committed: time.UnixMilli(int64(e.id.ms)).UTC()}
 			if err := json.Unmarshal([]byte(e.payload), &c.Changes); err != nil {
 				return store.Batch{}, false, fmt.Errorf("decoding a feed entry: %w", err)
 			}

@@ -717,7 +717,6 @@ func (t *txn) releaseClaims(ctx context.Context) {
 	}
 }
 
-// feedEntries groups the changes by bucket into one XADD each.
 // feedAppend is one commit's entry in one bucket's stream, and the tag it carries.
 type feedAppend struct {
 	bucket int
@@ -725,6 +724,7 @@ type feedAppend struct {
 	tag    string
 }
 
+// feedEntries groups the changes by bucket into one XADD each.
 func (t *txn) feedEntries() ([]feedAppend, error) {
 	byBucket := map[int][]store.Change{}
 	var order []int

@@ -74,6 +74,27 @@ func testChangeFeed(t *testing.T, ns NewStore) {
 		}
 	})
 
+	leaf(t, "commits_carry_their_time", ns, func(e *env) {
+		// Each commit says when it was committed, by the store's clock (the suite's fake clock
+		// or the server's), and a shard's times never go back.
+		head := e.head()
+		a := e.putAccount()
+		for range 3 {
+			e.putBot(a, true)
+		}
+		got, _ := e.commits(head, 4)
+		last := map[string]time.Time{}
+		for i, c := range got {
+			if c.Committed.IsZero() {
+				e.t.Fatalf("commit %d has no time: %+v", i, c)
+			}
+			if c.Committed.Before(last[c.Shard]) {
+				e.t.Errorf("commit %d of shard %q committed at %v, before the previous one's %v", i, c.Shard, c.Committed, last[c.Shard])
+			}
+			last[c.Shard] = c.Committed
+		}
+	})
+
 	leaf(t, "zero_cursor_reads_from_start", ns, func(e *env) {
 		a := e.putAccount()
 		bot := e.putBot(a, true)
