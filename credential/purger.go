@@ -125,11 +125,15 @@ func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, 
 		if err != nil {
 			return err
 		}
+		events := &eventBatch{Tx: tx, events: make([]store.Event, 0, len(cs))}
 		for _, c := range cs {
 			_, _, deleted := identity.CredentialEventTypes(c.Kind)
-			if err := p.rec.Record(ctx, tx, t.AccountID, deleted, t.By, objectOf(c)); err != nil {
+			if err := p.rec.Record(ctx, events, t.AccountID, deleted, t.By, objectOf(c)); err != nil {
 				return err
 			}
+		}
+		if err := tx.AppendEvents(ctx, events.events); err != nil {
+			return err
 		}
 		n, done = len(cs), fin
 		return nil
@@ -138,6 +142,20 @@ func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, 
 		return 0, false, err
 	}
 	return n, done, nil
+}
+
+// eventBatch is the Tx a purge batch records its events through: it collects them, and the
+// batch appends them with one AppendEvents, which checks their IDs with one read of the
+// store where AppendEvent reads once per event (a round trip each on Redis).
+type eventBatch struct {
+	store.Tx
+	events []store.Event
+}
+
+// AppendEvent collects e.
+func (b *eventBatch) AppendEvent(_ context.Context, e store.Event) error {
+	b.events = append(b.events, e)
+	return nil
 }
 
 // Run purges what is pending, then again whenever the store's change feed reports a new

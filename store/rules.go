@@ -702,3 +702,36 @@ func (w *writer) AppendEvent(ctx context.Context, e Event) error {
 	}
 	return w.w.Put(ctx, KindEvent, e)
 }
+
+func (w *writer) AppendEvents(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	refs := make([]Ref, len(events))
+	ids := make(map[string]struct{}, len(events))
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if _, dup := ids[e.ID]; dup {
+			return conflict(KindEvent, "id")
+		}
+		ids[e.ID] = struct{}{}
+		refs[i] = Ref{KindEvent, e.ID}
+	}
+	stored, err := w.ops.GetMany(ctx, refs)
+	if err != nil {
+		return err
+	}
+	for _, rec := range stored {
+		if rec != nil {
+			return conflict(KindEvent, "id")
+		}
+	}
+	for _, e := range events {
+		if err := w.w.Put(ctx, KindEvent, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -177,6 +177,10 @@ type Tx interface {
 	// AppendEvent records an audit event; it commits with the rest of the transaction. An
 	// event is never replaced: an ID already used is a conflict.
 	AppendEvent(ctx context.Context, e Event) error
+	// AppendEvents is AppendEvent for several events, checking that none of their IDs is
+	// used (stored, or twice in events) with one read of the store, where AppendEvent reads
+	// once per event: what a transaction that records many events (a purge batch) calls.
+	AppendEvents(ctx context.Context, events []Event) error
 }
 
 // ShardTag returns the shard tag carried by the last four characters of every iamkit ID, or
