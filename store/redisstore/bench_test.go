@@ -46,12 +46,14 @@ var _ redis.Hook = (*roundTrips)(nil)
 
 // fixture is an account with a bot user and n authtokens, on a counted client.
 type fixture struct {
-	s     store.Store
-	rt    *roundTrips
-	ids   *id.Generator
-	acct  string
-	bot   string
-	creds []store.Credential
+	s      store.Store
+	client redis.UniversalClient
+	prefix string
+	rt     *roundTrips
+	ids    *id.Generator
+	acct   string
+	bot    string
+	creds  []store.Credential
 }
 
 func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
@@ -76,7 +78,7 @@ func newFixtureOn(tb testing.TB, c redis.UniversalClient, rt *roundTrips, prefix
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	f := &fixture{s: s, rt: rt, ids: id.NewGenerator(clock.System{}, rand.Reader)}
+	f := &fixture{s: s, client: c, prefix: prefix, rt: rt, ids: id.NewGenerator(clock.System{}, rand.Reader)}
 	f.acct, _ = f.ids.New(id.Account)
 	f.bot, _ = f.ids.NewIn(id.BotUser, f.acct)
 	ctx := context.Background()
@@ -360,4 +362,95 @@ func feedDelivery(b *testing.B, f *fixture) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// TestLargeCommit: a commit of more records than one command carries (keysPerCommand) writes
+// them all, with their indexes, and a commit deleting them all deletes every record, index
+// entry and last-used time.
+func TestLargeCommit(t *testing.T) {
+	const n = 600 // more than two commands' worth
+	f := newFixture(t, sharedServer(t), 0)
+	ctx := t.Context()
+	creds := make([]store.Credential, n)
+	for i := range creds {
+		creds[i] = f.newCred()
+	}
+	if err := f.s.Update(ctx, func(tx store.Tx) error {
+		for _, c := range creds {
+			if err := tx.PutCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uses := make([]store.Use, n)
+	for i, c := range creds {
+		uses[i] = store.Use{CredentialID: c.ID, At: time.Now()}
+	}
+	if err := f.s.RecordUse(ctx, uses); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (listed, found, used int) {
+		t.Helper()
+		err := f.s.View(ctx, func(r store.Reader) error {
+			p := store.Page{Limit: store.MaxPageLimit}
+			cs, err := r.CredentialsByOwner(ctx, f.acct, f.bot, p)
+			if err != nil {
+				return err
+			}
+			listed = len(cs)
+			for _, c := range creds {
+				got, err := r.CredentialBySecretHash(ctx, c.SecretHash)
+				switch {
+				case err == nil:
+					found++
+					if !got.LastUsedAt.IsZero() {
+						used++
+					}
+				case !errors.Is(err, store.ErrNotFound):
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return listed, found, used
+	}
+	if listed, found, _ := count(); listed != n || found != n {
+		t.Fatalf("after writing %d credentials in one commit: %d listed, %d found by secret hash", n, listed, found)
+	}
+	if err := f.s.Update(ctx, func(tx store.Tx) error {
+		for _, c := range creds {
+			if err := tx.DeleteCredential(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if listed, found, used := count(); listed != 0 || found != 0 || used != 0 {
+		t.Fatalf("after deleting them in one commit: %d listed, %d found by secret hash, %d with a last-used time", listed, found, used)
+	}
+	lu, err := redisstore.NewBackend(ctx, f.client, redisstore.WithPrefix(f.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i, c := range creds {
+		ids[i] = c.ID
+	}
+	times, err := lu.LastUsed(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range times {
+		if !at.IsZero() {
+			t.Fatalf("credential %d kept its last-used time %v", i, at)
+		}
+	}
 }

@@ -568,27 +568,58 @@ func (t *txn) commit(ctx context.Context) error {
 	return nil
 }
 
-// queueWrites queues the buffered writes of the bucket in the MULTI/EXEC.
+// keysPerCommand bounds the keys (or members, or fields) of one MSET, DEL, HDEL, ZADD or ZREM
+// a commit queues: a large commit (a purge batch) is a few commands of many keys each rather
+// than a command per key, which costs Redis a dispatch each inside the EXEC.
+const keysPerCommand = 256
+
+// queueWrites queues the buffered writes of the bucket in the MULTI/EXEC: the records and
+// unique index entries set (MSET) and deleted (DEL), the listing indexes' changes, and the
+// last-used times deleted (HDEL), each as few commands as keysPerCommand allows.
 func (t *txn) queueWrites(ctx context.Context, p redis.Pipeliner) {
+	var sets, dels []any
 	for _, k := range t.order {
-		w := t.writes[k]
-		if w.del {
-			p.Del(ctx, k)
+		if w := t.writes[k]; w.del {
+			dels = append(dels, k)
 		} else {
-			p.Set(ctx, k, w.v, 0)
+			sets = append(sets, k, w.v)
 		}
+	}
+	for part := range slices.Chunk(sets, 2*keysPerCommand) {
+		p.MSet(ctx, part...)
+	}
+	for part := range slices.Chunk(dels, keysPerCommand) {
+		p.Del(ctx, toStrings(part)...)
 	}
 	for _, d := range sortedDeltas(t.zsets) {
-		if len(d.add) > 0 {
-			p.ZAdd(ctx, d.k.k, zMembers(d.add)...)
+		for part := range slices.Chunk(zMembers(d.add), keysPerCommand) {
+			p.ZAdd(ctx, d.k.k, part...)
 		}
-		if len(d.rem) > 0 {
-			p.ZRem(ctx, d.k.k, setMembers(d.rem)...)
+		for part := range slices.Chunk(setMembers(d.rem), keysPerCommand) {
+			p.ZRem(ctx, d.k.k, part...)
 		}
 	}
+	fields := map[string][]string{}
+	var hashes []string
 	for i, h := range t.hdels {
-		p.HDel(ctx, h.k, t.hdelIDs[i])
+		if _, ok := fields[h.k]; !ok {
+			hashes = append(hashes, h.k)
+		}
+		fields[h.k] = append(fields[h.k], t.hdelIDs[i])
 	}
+	for _, h := range hashes {
+		for part := range slices.Chunk(fields[h], keysPerCommand) {
+			p.HDel(ctx, h, part...)
+		}
+	}
+}
+
+func toStrings(vs []any) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.(string)
+	}
+	return out
 }
 
 // applyGlobalSets queues, for every buffered change to a Global listing index, what f
