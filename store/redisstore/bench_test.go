@@ -454,3 +454,50 @@ func TestLargeCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedReadBoundedByBytes: a subscriber behind by more commits' worth of changes than one
+// feed read carries (256 KiB) gets them over several Changes calls, each fewer than all,
+// in order and without a gap.
+func TestFeedReadBoundedByBytes(t *testing.T) {
+	const commits, perCommit = 40, 200 // about 20 KiB of changes a commit
+	f := newFixture(t, sharedServer(t), 0)
+	ctx := t.Context()
+	head, err := f.s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range commits {
+		if err := f.s.Update(ctx, func(tx store.Tx) error {
+			for range perCommit {
+				if err := tx.PutCredential(ctx, f.newCred()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var calls, got int
+	var last uint64
+	for cur := head; got < commits; calls++ {
+		b, err := f.s.Changes(ctx, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Gap || len(b.Commits) == 0 {
+			t.Fatalf("call %d: gap %v, %d commits, after %d of %d", calls, b.Gap, len(b.Commits), got, commits)
+		}
+		for _, c := range b.Commits {
+			if c.Revision <= last || len(c.Changes) != perCommit {
+				t.Fatalf("commit %d: revision %d after %d, %d changes", got, c.Revision, last, len(c.Changes))
+			}
+			last = c.Revision
+			got++
+		}
+		cur = b.Next
+	}
+	if calls < 2 {
+		t.Fatalf("%d commits of %d changes each came in %d Changes call", commits, perCommit, calls)
+	}
+}

@@ -144,6 +144,11 @@ func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 // pollCount bounds the entries read from one stream per Changes call.
 const pollCount = 1000
 
+// pollBytes bounds the bytes of changes one feed script call reads, once it has read one
+// entry (an entry larger than that is read alone): what keeps the call short, in Redis and on
+// the wire, when a subscriber is far behind on streams of large commits (purge batches).
+const pollBytes = 256 << 10
+
 // minStep is the shortest wait worth another read of the feed: once less than that would
 // be left for a step, Changes stops reading and waits for its caller's deadline.
 const minStep = 5 * time.Millisecond
@@ -512,7 +517,7 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 			all[b], all[n+b] = s.ks.feed(b).k, s.ks.feedTag(b).k
 		}
 		keys = [][]string{all}
-		a := []any{count}
+		a := []any{count, pollBytes}
 		for b := range n {
 			a = append(a, starts[b], tags[b])
 		}
@@ -520,7 +525,7 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 	} else {
 		for b := range n {
 			keys = append(keys, []string{s.ks.feed(b).k, s.ks.feedTag(b).k})
-			args = append(args, []any{count, starts[b], tags[b]})
+			args = append(args, []any{count, pollBytes, starts[b], tags[b]})
 		}
 	}
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -563,14 +568,15 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 }
 
 // parseStreamState decodes one stream's part of scriptFeed's reply: length, entries-added,
-// last-generated-id, first entry's ID, last entry's tag, then ID, payload and tag triples.
+// last-generated-id, first entry's ID, last entry's tag, whether the byte bound stopped the
+// read, then ID, payload and tag triples.
 func parseStreamState(raw any, count int) (streamState, error) {
 	var st streamState
 	bad := func(what string) (streamState, error) {
 		return streamState{}, fmt.Errorf("feed script reply: bad %s", what)
 	}
 	v, ok := raw.([]any)
-	if !ok || len(v) < 5 || (len(v)-5)%3 != 0 {
+	if !ok || len(v) < 6 || (len(v)-6)%3 != 0 {
 		return bad("shape")
 	}
 	length, ok1 := v[0].(int64)
@@ -578,8 +584,9 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	last, ok3 := v[2].(string)
 	first, ok4 := v[3].(string)
 	lastTag, ok5 := v[4].(string)
+	cut, ok6 := v[5].(int64)
 	st.intact = length == -1
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !validTag(lastTag) || (length < 0 || added < length) && !st.intact {
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !validTag(lastTag) || (length < 0 || added < length) && !st.intact {
 		return bad("stream state")
 	}
 	st.lastTag = lastTag
@@ -593,7 +600,7 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	if st.first, err = parseStreamID(first); err != nil {
 		return bad("first entry ID")
 	}
-	for i := 5; i < len(v); i += 3 {
+	for i := 6; i < len(v); i += 3 {
 		at, ok1 := v[i].(string)
 		payload, ok2 := v[i+1].(string)
 		tag, ok3 := v[i+2].(string)
@@ -603,6 +610,6 @@ func parseStreamState(raw any, count int) (streamState, error) {
 		}
 		st.entries = append(st.entries, feedEntry{id, payload, tag})
 	}
-	st.full = len(st.entries) < count
+	st.full = cut == 0 && len(st.entries) < count
 	return st, nil
 }
