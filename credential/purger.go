@@ -124,7 +124,7 @@ func (p *Purger) purgeOwner(ctx context.Context, t store.Tombstone) (int, error)
 }
 
 // PurgeBatchBudget is how long the Purger aims for one batch's transaction to take.
-const PurgeBatchBudget = 10 * time.Millisecond
+const PurgeBatchBudget = 5 * time.Millisecond
 
 // firstPurgeBatch is the size of a Purger's first batch, before it has timed one.
 const firstPurgeBatch = 50
