@@ -152,6 +152,10 @@ func (r *reader) AccountByKey(ctx context.Context, key string) (Account, error) 
 	return find[Account](ctx, r.ops, KindAccount, IndexAccountKey, key)
 }
 
+func (r *reader) Accounts(ctx context.Context, p Page) ([]Account, error) {
+	return list[Account](ctx, r.ops, KindAccount, IndexAll, []string{}, p)
+}
+
 func (r *reader) User(ctx context.Context, id string) (User, error) {
 	return get[User](ctx, r.ops, KindUser, id)
 }
@@ -734,4 +738,46 @@ func (w *writer) AppendEvents(ctx context.Context, events []Event) error {
 		}
 	}
 	return nil
+}
+
+func (w *writer) PruneEvents(ctx context.Context, accountID string, before time.Time, keep, limit int) (int, bool, error) {
+	switch {
+	case accountID == "":
+		return 0, false, Invalid("account_id", CodeRequired, 0, "required")
+	case limit < 1 || limit > MaxPageLimit:
+		return 0, false, Invalid("limit", CodeOutOfRange, MaxPageLimit, "must be between 1 and %d, got %d", MaxPageLimit, limit)
+	case keep < 0:
+		return 0, false, Invalid("keep", CodeOutOfRange, 0, "must not be negative, got %d", keep)
+	case before.IsZero() && keep == 0:
+		return 0, true, nil
+	}
+	values := []string{accountID}
+	excess := 0
+	if keep > 0 {
+		n, err := w.ops.Count(ctx, KindEvent, IndexAccount, values)
+		if err != nil {
+			return 0, false, err
+		}
+		excess = n - keep
+	}
+	oldest, err := w.ops.ListAscending(ctx, KindEvent, IndexAccount, values, "", limit)
+	if err != nil {
+		return 0, false, err
+	}
+	pruned := 0
+	for _, rec := range oldest {
+		e, err := as[Event](KindEvent, rec)
+		if err != nil {
+			return pruned, false, err
+		}
+		tooOld := !before.IsZero() && e.CreatedAt.Before(before)
+		if pruned >= excess && !tooOld {
+			return pruned, true, nil
+		}
+		if err := w.w.Delete(ctx, KindEvent, e.ID); err != nil {
+			return pruned, false, err
+		}
+		pruned++
+	}
+	return pruned, len(oldest) < limit, nil
 }

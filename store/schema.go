@@ -116,7 +116,8 @@ const (
 func Schema() []Table {
 	return []Table{
 		newTable(KindAccount, false, func(a *Account) string { return a.ID }, func(a *Account) string { return a.ID }, nil, Account.clone,
-			unique(IndexAccountKey, true, func(a *Account) ([]string, bool) { return []string{a.Key}, a.Key != "" })),
+			unique(IndexAccountKey, true, func(a *Account) ([]string, bool) { return []string{a.Key}, a.Key != "" }),
+			listing(IndexAll, true, func(*Account) ([]string, bool) { return []string{}, true })),
 		newTable(KindUser, true, func(u *User) string { return u.ID }, func(*User) string { return "" }, nil, User.clone,
 			unique(IndexEmail, true, func(u *User) ([]string, bool) { return []string{u.Email}, true })),
 		newTable(KindMembership, false, func(m *Membership) string { return JoinKey(m.AccountID, m.UserID) },

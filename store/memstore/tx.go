@@ -125,6 +125,37 @@ func (o *ops) List(_ context.Context, kind store.Kind, index string, values []st
 	return out, nil
 }
 
+// ListAscending implements store.Ops: a forward scan of the index from the page's bound.
+func (o *ops) ListAscending(_ context.Context, kind store.Kind, index string, values []string, after string, limit int) ([]any, error) {
+	t, ix, err := o.index(kind, index)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	if err := (store.Page{Limit: limit}).Validate(); err != nil {
+		return nil, err
+	}
+	prefix := indexKey(values)
+	it, err := o.txn.LowerBound(string(kind), index, prefix+after)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := []any{}
+	for obj := it.Next(); obj != nil && len(out) < limit; obj = it.Next() {
+		vals, _ := ix.Values(obj)
+		if indexKey(vals) != prefix {
+			break
+		}
+		if after != "" && t.Key(obj) <= after {
+			continue
+		}
+		out = append(out, t.Clone(obj))
+	}
+	return out, nil
+}
+
 // Count implements store.Ops.
 func (o *ops) Count(_ context.Context, kind store.Kind, index string, values []string) (int, error) {
 	if _, _, err := o.index(kind, index); err != nil {

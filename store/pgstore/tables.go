@@ -37,7 +37,7 @@ func tables() (map[store.Kind]*table, error) {
 			name:    "accounts",
 			columns: []string{"id", "name", "key", "plan", "seats", "sso_provisioning", "sso_enforcement", "sso_since", "created_at"},
 			key:     []string{"id"},
-			index:   map[string][]string{store.IndexAccountKey: {"key"}},
+			index:   map[string][]string{store.IndexAccountKey: {"key"}, store.IndexAll: {}},
 			partial: map[string]bool{store.IndexAccountKey: true},
 			encode:  encodeAccount, scan: scanAccount,
 		},

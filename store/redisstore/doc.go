@@ -64,7 +64,10 @@
 //	P:u:<kind>:<index>:<values>   Global unique index (a user's email, a credential's
 //	                              secret hash or fingerprint, an account's key): a pointer
 //	P:l:<kind>:<index>:<values>   Global listing index (a user's memberships across
-//	                              accounts): a sorted set of primary keys, as above
+//	                              accounts, every account, every tombstone): a sorted set
+//	                              of primary keys, as above. Accounts written before the
+//	                              listing of every account existed are in it only once
+//	                              written again.
 //	P:once:<key>                  single-use key: expiry stamp + value, with PX
 //	P:layout                      the layout of the data under P
 //	P:feed-doorbell               Pub/Sub channel announcing commits (Cluster only)

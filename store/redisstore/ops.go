@@ -197,6 +197,35 @@ func (t *txn) List(ctx context.Context, kind store.Kind, index string, values []
 	return confirmed(tb, ix, values, vals)
 }
 
+// ListAscending implements store.Ops: one read of the index, then one of its records (both
+// watched inside Update). A Global listing reads on until its page is full of confirmed
+// records, as List does.
+func (t *txn) ListAscending(ctx context.Context, kind store.Kind, index string, values []string, after string, limit int) ([]any, error) {
+	tb, ix, err := t.index(kind, index, values)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	if err := (store.Page{Limit: limit}).Validate(); err != nil {
+		return nil, err
+	}
+	k := t.s.ks.index(kind, ix, values)
+	if ix.Global {
+		return t.listConfirmedDir(ctx, tb, ix, values, k, after, limit, true)
+	}
+	pks, err := t.zrangeDir(ctx, k, after, limit, true)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := t.getAll(ctx, t.recordKeys(tb, pks))
+	if err != nil {
+		return nil, err
+	}
+	return confirmed(tb, ix, values, vals)
+}
+
 // recordKeys returns the record keys of primary keys of tb.
 func (t *txn) recordKeys(tb *store.Table, pks []string) []key {
 	keys := make([]key, len(pks))
@@ -226,11 +255,16 @@ func confirmed(tb *store.Table, ix store.Index, values []string, vals []val) ([]
 // before a commit that did not happen, or not yet removed after one): it reads entries and
 // their records until it has p.Limit confirmed records or the index is exhausted.
 func (t *txn) listConfirmed(ctx context.Context, tb *store.Table, ix store.Index, values []string, k key, p store.Page) ([]any, error) {
+	return t.listConfirmedDir(ctx, tb, ix, values, k, p.BeforeID, p.Limit, false)
+}
+
+// listConfirmedDir is listConfirmed in either direction: with asc, above from, ascending.
+func (t *txn) listConfirmedDir(ctx context.Context, tb *store.Table, ix store.Index, values []string, k key, from string, limit int, asc bool) ([]any, error) {
 	out := []any{}
-	before := p.BeforeID
-	for len(out) < p.Limit {
-		want := p.Limit - len(out)
-		pks, err := t.zrange(ctx, k, before, want)
+	before := from
+	for len(out) < limit {
+		want := limit - len(out)
+		pks, err := t.zrangeDir(ctx, k, before, want, asc)
 		if err != nil || len(pks) == 0 {
 			return out, err
 		}

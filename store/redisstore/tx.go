@@ -282,16 +282,28 @@ func (t *txn) deltaOf(k key) *delta {
 // zrange returns up to limit members of a listing index below before ("" for no bound), in
 // descending order, with the buffered changes applied.
 func (t *txn) zrange(ctx context.Context, k key, before string, limit int) ([]string, error) {
+	return t.zrangeDir(ctx, k, before, limit, false)
+}
+
+// zrangeDir is zrange in either direction: with asc, the members above from, ascending.
+func (t *txn) zrangeDir(ctx context.Context, k key, from string, limit int, asc bool) ([]string, error) {
 	d := t.deltaOf(k)
 	extra := 0
 	if d != nil {
 		extra = len(d.rem)
 	}
-	top := "+"
-	if before != "" {
-		top = "(" + before
-	}
 	cmd, err := readSet(ctx, t, k, func(p redis.Pipeliner) *redis.StringSliceCmd {
+		if asc {
+			bottom := "-"
+			if from != "" {
+				bottom = "(" + from
+			}
+			return p.ZRangeByLex(ctx, k.k, &redis.ZRangeBy{Min: bottom, Max: "+", Count: int64(limit + extra)})
+		}
+		top := "+"
+		if from != "" {
+			top = "(" + from
+		}
 		return p.ZRevRangeByLex(ctx, k.k, &redis.ZRangeBy{Max: top, Min: "-", Count: int64(limit + extra)})
 	})
 	if err != nil {
@@ -303,11 +315,15 @@ func (t *txn) zrange(ctx context.Context, k key, before string, limit int) ([]st
 	}
 	members = slices.DeleteFunc(members, func(m string) bool { _, ok := d.rem[m]; return ok })
 	for m := range d.add {
-		if before == "" || m < before {
+		if from == "" || (asc && m > from) || (!asc && m < from) {
 			members = append(members, m)
 		}
 	}
-	slices.SortFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	if asc {
+		slices.Sort(members)
+	} else {
+		slices.SortFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	}
 	members = slices.Compact(members)
 	if len(members) > limit {
 		members = members[:limit]

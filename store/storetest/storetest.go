@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SingleUse", testSingleUse},
 		{"RecordUse", testRecordUse},
 		{"ExternalIdentities", testExternalIdentities},
+		{"Retention", testRetention},
 		{"Close", testClose},
 	}
 	for _, g := range groups {
