@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,5 +333,59 @@ func TestHTTPStatus(t *testing.T) {
 		if got := iamkit.HTTPStatus(c.err); got != c.want {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", c.err, got, c.want)
 		}
+	}
+}
+
+// TestAuditRetention: a running IAM prunes each account's audit log to its retention in
+// the background (here at most 100 events, pruned once 100 more have come), and keeps every
+// event with retention off.
+func TestAuditRetention(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		keep   rbac.Retention
+		pruned bool
+	}{
+		{"at most 100 events", rbac.Retention{MaxCount: 100}, true},
+		{"off", rbac.Retention{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, iamkit.WithAuditRetention(c.keep))
+			events := func() []store.Event {
+				var evs []store.Event
+				if err := w.iam.Store().View(w.ctx, func(r store.Reader) error {
+					var err error
+					evs, err = r.Events(w.ctx, w.boot.Account.ID, store.Page{Limit: store.MaxPageLimit})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return evs
+			}
+			first := events()
+			oldest := first[len(first)-1].ID
+			for i := range 250 {
+				if _, err := w.iam.BotUsers().Create(w.ctx, w.boot.Admin, botuser.CreateParams{Name: "bot" + strconv.Itoa(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				evs := events()
+				gone := evs[len(evs)-1].ID != oldest
+				if !c.pruned {
+					if gone || len(evs) != len(first)+250 {
+						t.Fatalf("retention off: %d events of %d, the oldest gone: %v", len(evs), len(first)+250, gone)
+					}
+					return
+				}
+				if gone && len(evs) < 200 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d events, the oldest gone: %v", len(evs), gone)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
 }
