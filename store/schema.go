@@ -1,8 +1,8 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"strings"
 )
 
@@ -178,7 +178,7 @@ func newTable[T any](kind Kind, global bool, key, account, changeID func(*T) str
 		clone:    func(rec any) any { return clone(*at(rec)) },
 		decode: func(data []byte) (any, error) {
 			var r T
-			if err := json.Unmarshal(data, &r); err != nil {
+			if err := jsonv2.Unmarshal(data, &r); err != nil {
 				return nil, fmt.Errorf("store: decoding a %s: %w", kind, err)
 			}
 			return r, nil
