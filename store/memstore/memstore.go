@@ -43,8 +43,9 @@ type Option func(*Store)
 // tombstones (store.WithClock). The default is the system clock.
 func WithClock(c store.Clock) Option { return func(s *Store) { s.clock = c } }
 
-// WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
-// behind (default 4096). A subscriber further behind gets Batch.Gap.
+// WithFeedRetention sets how many commits the change feed keeps at least for subscribers
+// that fall behind (default 4096; it may keep up to twice as many). A subscriber further
+// behind gets Batch.Gap.
 func WithFeedRetention(n int) Option {
 	return func(s *Store) {
 		if n > 0 {
@@ -140,8 +141,11 @@ func (s *Store) publish(changes []store.Change) {
 	defer s.mu.Unlock()
 	s.head++
 	s.feed = append(s.feed, store.Commit{Revision: s.head, Changes: changes})
-	if over := len(s.feed) - s.retention; over > 0 {
-		s.feed = slices.Delete(s.feed, 0, over)
+	// Trim to the retention once the feed holds twice as much, into a new array: what a
+	// commit costs stays constant, where trimming one commit on every commit moved the whole
+	// retention each time.
+	if len(s.feed) >= 2*s.retention {
+		s.feed = slices.Clone(s.feed[len(s.feed)-s.retention:])
 	}
 	close(s.notify)
 	s.notify = make(chan struct{})

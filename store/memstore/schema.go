@@ -19,7 +19,7 @@ import (
 // B-trees rather than radix trees (go-memdb, before) because of what an entry costs: a radix
 // tree node or leaf carries a channel for watches this store never used, and a bot user with
 // its audit event held five entries (about 360 bytes each) besides the records. A B-tree
-// entry is two strings in a node of up to 64.
+// entry is two strings in a node of up to 31.
 
 // version is one state of the database.
 type version struct {
@@ -59,13 +59,13 @@ func listingLess(a, b entry) bool {
 }
 
 func newTable(t *store.Table) *table {
-	tb := &table{t: t, rows: btree.NewBTreeG(rowLess), indexes: map[string]*btree.BTreeG[entry]{}}
+	tb := &table{t: t, rows: btree.NewBTreeGOptions(rowLess, btree.Options{Degree: treeDegree}), indexes: map[string]*btree.BTreeG[entry]{}}
 	for _, ix := range t.Indexes {
 		less := listingLess
 		if ix.Unique {
 			less = uniqueLess
 		}
-		tb.indexes[ix.Name] = btree.NewBTreeG(less)
+		tb.indexes[ix.Name] = btree.NewBTreeGOptions(less, btree.Options{Degree: treeDegree})
 	}
 	return tb
 }
@@ -98,3 +98,8 @@ type singleUse struct {
 	Value     []byte
 	ExpiresAt time.Time
 }
+
+// treeDegree sizes the B-trees' nodes: 15 to 31 entries, so that an Update, which copies
+// the nodes it writes, copies half as much per tree as with the default 31 to 63 (a bot
+// user's creation: 38 -> 29 KB allocated, 0.9 KB kept either way).
+const treeDegree = 16
