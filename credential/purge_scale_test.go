@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,11 @@ import (
 //     sync, 1,000 uncached credentials are checked refused too;
 //   - purge-s: how long Purger.Purge took to delete every credential;
 //   - slow-cmds and slowest-µs: the Redis commands SLOWLOG recorded over 5 ms (every node),
-//     from just before the delete to the end of the purge;
+//     from just before the delete to the end of the purge; SLOWLOG logs a MULTI/EXEC's
+//     commands one by one and never the EXEC, so hist-top-µs is the upper bound of the
+//     slowest LATENCY HISTOGRAM bucket of any command (EXEC included), execs and
+//     exec-avg-µs how many EXECs ran and their mean (INFO commandstats), and longest-rt-µs
+//     the longest round trip the deleting and purging client saw;
 //   - get-p99-µs and get-max-µs: another client's GET latencies over the same span, beside
 //     ref-get-p99-µs, the same GET loop on the same server just before, idle.
 //
@@ -314,6 +319,10 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		slow []redis.SlowLog
 		hmu  sync.Mutex
 		hist = map[string]int64{} // command -> the upper bound of its slowest bucket, µs
+		// EXECs (their commands are in SLOWLOG one by one, EXEC itself never is): how
+		// many, and the longest average of a node, µs.
+		execCalls int64
+		execAvg   float64
 	)
 	if err := dep.masters(ctx, func(ctx context.Context, c *redis.Client) error {
 		got, err := c.SlowLogGet(ctx, -1).Result()
@@ -324,8 +333,16 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		if err != nil {
 			return err
 		}
+		stats, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
 		hmu.Lock()
 		defer hmu.Unlock()
+		if calls, usec := execStats(stats); calls > 0 {
+			execCalls += calls
+			execAvg = max(execAvg, float64(usec)/float64(calls))
+		}
 		slow = append(slow, got...)
 		for cmd, top := range slowestBuckets(h) {
 			hist[cmd] = max(hist[cmd], top)
@@ -354,6 +371,8 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 	b.ReportMetric(float64(slowest.Microseconds()), "slowest-µs")
 	b.ReportMetric(float64(hist[topCmd]), "hist-top-µs")
 	b.ReportMetric(float64(rtMax.Microseconds()), "longest-rt-µs")
+	b.ReportMetric(execAvg, "exec-avg-µs")
+	b.ReportMetric(float64(execCalls), "execs")
 	b.ReportMetric(float64(ref.p99.Microseconds()), "ref-get-p99-µs")
 	b.ReportMetric(float64(during.p99.Microseconds()), "get-p99-µs")
 	b.ReportMetric(float64(during.max.Microseconds()), "get-max-µs")
@@ -363,6 +382,27 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		during.p99, during.max, during.n, ref.p99, ref.max, ref.n, len(slow), slowest)
 	b.Logf("LATENCY HISTOGRAM: slowest bucket %s <= %dµs (%v); the deleter's and purger's longest round trip %v (%s)",
 		topCmd, hist[topCmd], hist, rtMax, rtWhat)
+}
+
+// execStats reads EXEC's calls and total µs from an INFO commandstats reply.
+func execStats(info string) (calls, usec int64) {
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_exec:")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch k {
+			case "calls":
+				calls = n
+			case "usec":
+				usec = n
+			}
+		}
+	}
+	return calls, usec
 }
 
 // slowestBuckets reads a LATENCY HISTOGRAM reply (RESP2 or RESP3): for each command, the
