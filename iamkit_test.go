@@ -389,3 +389,59 @@ func TestAuditRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestPruningKeepsCachesWarm: the audit Pruner's deletions are changes in the feed like any
+// other, but about events, which the Verifier's and the Authorizer's caches ignore: a warm
+// Authenticate and Require still read no store after events were appended and pruned.
+func TestPruningKeepsCachesWarm(t *testing.T) {
+	w := newWorld(t, iamkit.WithAuditRetention(rbac.Retention{MaxCount: 100}))
+	token := w.boot.APIKey.Token.Reveal()
+	warm := func() {
+		p, err := w.iam.Authenticate(w.ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.iam.Require(w.ctx, p, rbac.BotUsersWrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm()
+	events := func() []store.Event {
+		var evs []store.Event
+		if err := w.iam.Store().View(w.ctx, func(r store.Reader) error {
+			var err error
+			evs, err = r.Events(w.ctx, w.boot.Account.ID, store.Page{Limit: store.MaxPageLimit})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	first := events()
+	oldest := first[len(first)-1].ID
+	for c := range 3 {
+		evs := make([]store.Event, 100)
+		for i := range evs {
+			evs[i] = store.Event{ID: first[0].ID[:3] + strconv.Itoa(c) + "x" + strconv.Itoa(i) + first[0].ID[len(first[0].ID)-4:],
+				AccountID: w.boot.Account.ID, Type: identity.EventBotUserCreated, Object: []byte(`{}`), CreatedAt: time.Now()}
+		}
+		if err := w.iam.Store().Update(w.ctx, func(tx store.Tx) error { return tx.AppendEvents(w.ctx, evs) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for evs := events(); evs[len(evs)-1].ID == oldest || len(evs) >= 200; evs = events() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events, the oldest still there", len(evs))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := w.iam.Sync(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := w.backend.calls.Load()
+	warm()
+	if n := w.backend.calls.Load() - before; n != 0 {
+		t.Fatalf("after pruning, a warm Authenticate and Require made %d store calls, want 0", n)
+	}
+}
