@@ -151,7 +151,7 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 	b.StopTimer()
 	ctx := b.Context()
 	rt := &slowest{}
-	st, client := dep.open(b, rt)
+	st, _ := dep.open(b, rt)
 	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
 	if err != nil {
 		b.Fatal(err)
@@ -228,8 +228,10 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		vs = append(vs, v)
 	}
 
-	// The reference: another client's GET loop on the idle server.
-	probe := newProbe(ctx, client)
+	// The reference: another client's GET loop on the idle server (a client of its own, as
+	// another process's would be).
+	_, other := dep.open(b)
+	probe := newProbe(ctx, other)
 	probe.run(time.Second)
 	ref := probe.take()
 
