@@ -21,7 +21,7 @@ import (
 
 // IAM is every iamkit service over one store, wired together, with one lifecycle: New builds
 // it, Start (or Run) starts its background work (one change-feed follower feeding every cache,
-// the Verifier's clock and last-used writes, the Purger), Sync gives read-your-writes, and
+// the Verifier's clock and last-used writes, the Purger, the audit Pruner), Sync gives read-your-writes, and
 // Close stops it in order. It is safe for concurrent use.
 type IAM struct {
 	st       store.Store
@@ -32,6 +32,7 @@ type IAM struct {
 	creds    *credential.Service
 	verifier *credential.Verifier
 	purger   *credential.Purger
+	pruner   *rbac.Pruner              // nil when retention is off
 	sso      *sso.Service              // nil without WithSSO
 	sessions *sso.Sessions             // nil without WithSSO
 	dash     *sso.Dashboard            // nil without WithDashboard
@@ -75,6 +76,7 @@ type config struct {
 	scanKeys    []credential.GitHubKey
 	scanNotify  credential.LeakNotifier
 	addrOf      func(*http.Request) netip.Addr
+	retention   *rbac.Retention // nil: rbac.DefaultRetention
 }
 
 // WithLogger logs the services' diagnostics to l (default: none). Nothing secret is logged.
@@ -120,6 +122,12 @@ func WithSSO(baseURL string, key crypto.Signer) Option {
 func WithDashboard(opts ...sso.DashboardOption) Option {
 	return func(c *config) { c.dash, c.dashOn = append(c.dash, opts...), true }
 }
+
+// WithAuditRetention sets which audit events every account keeps (default
+// rbac.DefaultRetention: 90 days and 100,000 events per account); the zero Retention keeps
+// everything. A running IAM prunes the rest in the background (rbac.Pruner): every account
+// when it starts and hourly, and an account as soon as it has 1% more events than its bound.
+func WithAuditRetention(r rbac.Retention) Option { return func(c *config) { c.retention = &r } }
 
 // WithErrorFormat sets how the HTTP layer writes errors (default: JSONErrors).
 func WithErrorFormat(f ErrorFormat) Option { return func(c *config) { c.errs = f } }
@@ -198,6 +206,15 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	if i.purger, err = credential.NewPurger(st, append(c.credentialOptions(i), credential.WithFollower(i.follower))...); err != nil {
 		return nil, err
 	}
+	keep := rbac.DefaultRetention()
+	if c.retention != nil {
+		keep = *c.retention
+	}
+	if !keep.Off() {
+		if i.pruner, err = rbac.NewPruner(st, keep, c.prunerOptions(i)...); err != nil {
+			return nil, err
+		}
+	}
 	if c.ssoBase != "" || c.ssoKey != nil {
 		if i.sso, err = sso.New(st, i.authz, c.ssoBase, c.ssoOptions(i)...); err != nil {
 			return nil, err
@@ -230,6 +247,14 @@ func (c *config) rbacOptions(i *IAM) []rbac.Option {
 	}
 	if c.maxStale > 0 {
 		o = append(o, rbac.WithMaxStaleness(c.maxStale))
+	}
+	return o
+}
+
+func (c *config) prunerOptions(i *IAM) []rbac.Option {
+	o := []rbac.Option{rbac.WithLogger(i.log), rbac.WithFollower(i.follower)}
+	if c.clock != nil {
+		o = append(o, rbac.WithClock(c.clock))
 	}
 	return o
 }
@@ -345,7 +370,11 @@ func (i *IAM) Start(ctx context.Context) error {
 		i.mu.Unlock()
 		cancel()
 	}
-	for _, run := range []func(context.Context) error{i.follower.Run, i.verifier.Run, i.authz.Run, i.purger.Run} {
+	runs := []func(context.Context) error{i.follower.Run, i.verifier.Run, i.authz.Run, i.purger.Run}
+	if i.pruner != nil {
+		runs = append(runs, i.pruner.Run)
+	}
+	for _, run := range runs {
 		wg.Go(func() { stop(run(bg)) })
 	}
 	go func() { wg.Wait(); close(i.done) }()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -557,5 +558,115 @@ func TestDashboard(t *testing.T) {
 	var e *store.Error
 	if !errors.As(err, &e) || e.Kind != store.ErrInvalid || e.Field != "dashboard" {
 		t.Errorf("WithDashboard without WithSSO: %v, want ErrInvalid naming dashboard", err)
+	}
+}
+
+// TestAuditRetention: a running IAM prunes each account's audit log to its retention in
+// the background (here at most 100 events, pruned once 100 more have come), and keeps every
+// event with retention off.
+func TestAuditRetention(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		keep   rbac.Retention
+		pruned bool
+	}{
+		{"at most 100 events", rbac.Retention{MaxCount: 100}, true},
+		{"off", rbac.Retention{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, iamkit.WithAuditRetention(c.keep))
+			events := func() []store.Event {
+				var evs []store.Event
+				if err := w.iam.Store().View(w.ctx, func(r store.Reader) error {
+					var err error
+					evs, err = r.Events(w.ctx, w.boot.Account.ID, store.Page{Limit: store.MaxPageLimit})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return evs
+			}
+			first := events()
+			oldest := first[len(first)-1].ID
+			for i := range 250 {
+				if _, err := w.iam.BotUsers().Create(w.ctx, w.boot.Admin, botuser.CreateParams{Name: "bot" + strconv.Itoa(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				evs := events()
+				gone := evs[len(evs)-1].ID != oldest
+				if !c.pruned {
+					if gone || len(evs) != len(first)+250 {
+						t.Fatalf("retention off: %d events of %d, the oldest gone: %v", len(evs), len(first)+250, gone)
+					}
+					return
+				}
+				if gone && len(evs) < 200 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d events, the oldest gone: %v", len(evs), gone)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestPruningKeepsCachesWarm: the audit Pruner's deletions are changes in the feed like any
+// other, but about events, which the Verifier's and the Authorizer's caches ignore: a warm
+// Authenticate and Require still read no store after events were appended and pruned.
+func TestPruningKeepsCachesWarm(t *testing.T) {
+	w := newWorld(t, iamkit.WithAuditRetention(rbac.Retention{MaxCount: 100}))
+	token := w.boot.APIKey.Token.Reveal()
+	warm := func() {
+		p, err := w.iam.Authenticate(w.ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.iam.Require(w.ctx, p, rbac.BotUsersWrite); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm()
+	events := func() []store.Event {
+		var evs []store.Event
+		if err := w.iam.Store().View(w.ctx, func(r store.Reader) error {
+			var err error
+			evs, err = r.Events(w.ctx, w.boot.Account.ID, store.Page{Limit: store.MaxPageLimit})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	first := events()
+	oldest := first[len(first)-1].ID
+	for c := range 3 {
+		evs := make([]store.Event, 100)
+		for i := range evs {
+			evs[i] = store.Event{ID: first[0].ID[:3] + strconv.Itoa(c) + "x" + strconv.Itoa(i) + first[0].ID[len(first[0].ID)-4:],
+				AccountID: w.boot.Account.ID, Type: identity.EventBotUserCreated, Object: []byte(`{}`), CreatedAt: time.Now()}
+		}
+		if err := w.iam.Store().Update(w.ctx, func(tx store.Tx) error { return tx.AppendEvents(w.ctx, evs) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for evs := events(); evs[len(evs)-1].ID == oldest || len(evs) >= 200; evs = events() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events, the oldest still there", len(evs))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := w.iam.Sync(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := w.backend.calls.Load()
+	warm()
+	if n := w.backend.calls.Load() - before; n != 0 {
+		t.Fatalf("after pruning, a warm Authenticate and Require made %d store calls, want 0", n)
 	}
 }

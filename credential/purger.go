@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/iamkit/iamkit/identity"
@@ -14,11 +15,17 @@ import (
 
 // Purger deletes the credentials of removed owners. Deleting a bot user or removing a member
 // is one small commit that writes a store.Tombstone: from then on every read treats the
-// owner's credentials as gone, and the Purger deletes them later, in batches of at most
-// WithPurgeBatch credentials, one store.Update each, recording in each batch one *_deleted
-// event per credential, attributed to whoever removed the owner (Tombstone.By). The last
-// batch deletes the tombstone with the last credentials. A purge that stops (a crash, a store
-// error, ctx) resumes where it was: the tombstone stays until its last batch.
+// owner's credentials as gone, and the Purger deletes them later, in batches, one
+// store.Update each, recording in each batch one *_deleted event per credential, attributed to
+// whoever removed the owner (Tombstone.By). The last batch deletes the tombstone with the last
+// credentials. A purge that stops (a crash, a store error, ctx) resumes where it was: the
+// tombstone stays until its last batch.
+//
+// A batch is sized by time: the Purger times each batch's Update (by its clock) and sizes the
+// next so that it takes about PurgeBatchBudget, at most doubling from one batch to the next
+// and never above WithPurgeBatch credentials. A store that commits a batch as one atomic
+// block (a Redis MULTI/EXEC) then never holds it for longer than the budget, however many
+// credentials the owner had, and a loaded store gets smaller batches.
 //
 // Run one Purger per deployment (more are safe, but do the same work). It is safe for
 // concurrent use.
@@ -26,7 +33,8 @@ type Purger struct {
 	st       store.Store
 	rec      audit.Recorder[identity.Resource]
 	log      *slog.Logger
-	batch    int
+	batch    int          // the most credentials a batch deletes (WithPurgeBatch)
+	size     atomic.Int64 // the next batch's size, sized by PurgeBatchBudget
 	poll     time.Duration
 	clock    store.Clock
 	follower *store.Follower
@@ -58,6 +66,7 @@ func NewPurger(st store.Store, opts ...Option) (*Purger, error) {
 		log: log, batch: c.batch, poll: c.poll, clock: c.clock,
 		follower: c.follower, wake: make(chan struct{}, 1),
 	}
+	p.size.Store(int64(min(p.batch, firstPurgeBatch)))
 	if p.follower == nil {
 		var err error
 		if p.follower, err = store.NewFollower(st, store.WithFollowerClock(c.clock), store.WithFollowerLogger(log)); err != nil {
@@ -114,22 +123,45 @@ func (p *Purger) purgeOwner(ctx context.Context, t store.Tombstone) (int, error)
 	}
 }
 
-// purgeBatch deletes one batch of t's credentials with their events, in one transaction.
+// PurgeBatchBudget is how long the Purger aims for one batch's transaction to take.
+const PurgeBatchBudget = 5 * time.Millisecond
+
+// firstPurgeBatch is the size of a Purger's first batch, before it has timed one.
+const firstPurgeBatch = 50
+
+// resize returns the size of the batch after one of n credentials that took took: n scaled
+// to PurgeBatchBudget, at least 1, at most twice n and at most the WithPurgeBatch maximum.
+func (p *Purger) resize(n int, took time.Duration) int {
+	next := 2 * n
+	if took > 0 {
+		next = min(next, int(float64(n)*float64(PurgeBatchBudget)/float64(took)))
+	}
+	return max(1, min(next, p.batch))
+}
+
+// purgeBatch deletes one batch of t's credentials with their events, in one transaction,
+// and sizes the next batch by how long it took.
 func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, error) {
 	var (
 		n    int
 		done bool
 	)
+	size := int(p.size.Load())
+	start := p.clock.Now()
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		cs, fin, err := tx.PurgeCredentials(ctx, t.AccountID, t.OwnerID, p.batch)
+		cs, fin, err := tx.PurgeCredentials(ctx, t.AccountID, t.OwnerID, size)
 		if err != nil {
 			return err
 		}
+		events := &eventBatch{Tx: tx, events: make([]store.Event, 0, len(cs))}
 		for _, c := range cs {
 			_, _, deleted := identity.CredentialEventTypes(c.Kind)
-			if err := p.rec.Record(ctx, tx, t.AccountID, deleted, t.By, objectOf(c)); err != nil {
+			if err := p.rec.Record(ctx, events, t.AccountID, deleted, t.By, objectOf(c)); err != nil {
 				return err
 			}
+		}
+		if err := tx.AppendEvents(ctx, events.events); err != nil {
+			return err
 		}
 		n, done = len(cs), fin
 		return nil
@@ -137,7 +169,24 @@ func (p *Purger) purgeBatch(ctx context.Context, t store.Tombstone) (int, bool, 
 	if err != nil {
 		return 0, false, err
 	}
+	if n == size { // a full batch: its time says what the store can take
+		p.size.Store(int64(p.resize(n, p.clock.Now().Sub(start))))
+	}
 	return n, done, nil
+}
+
+// eventBatch is the Tx a purge batch records its events through: it collects them, and the
+// batch appends them with one AppendEvents, which checks their IDs with one read of the
+// store where AppendEvent reads once per event (a round trip each on Redis).
+type eventBatch struct {
+	store.Tx
+	events []store.Event
+}
+
+// AppendEvent collects e.
+func (b *eventBatch) AppendEvent(_ context.Context, e store.Event) error {
+	b.events = append(b.events, e)
+	return nil
 }
 
 // Run purges what is pending, then again whenever the store's change feed reports a new

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
@@ -198,17 +200,10 @@ func TestPurge_BotWithManyCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	// 2,500 is a multiple of the batch: the last commit deletes the tombstone alone.
-	if purged != n || len(commits) != n/credential.DefaultPurgeBatch+1 {
-		t.Fatalf("Purge deleted %d credentials in %d commits, want %d in %d", purged, len(commits), n, n/credential.DefaultPurgeBatch+1)
+	if purged != n || len(commits) < n/credential.DefaultPurgeBatch {
+		t.Fatalf("Purge deleted %d credentials in %d commits, want %d in at least %d", purged, len(commits), n, n/credential.DefaultPurgeBatch)
 	}
-	for i, c := range commits {
-		deletes := 0
-		for _, ch := range c.Changes {
-			if ch.Kind == store.KindCredential && ch.Op == store.OpDelete {
-				deletes++
-			}
-		}
+	for i, deletes := range credentialDeletes(commits) {
 		if deletes > credential.DefaultPurgeBatch {
 			t.Fatalf("commit %d deletes %d credentials, more than a batch", i, deletes)
 		}
@@ -224,6 +219,85 @@ func TestPurge_BotWithManyCredentials(t *testing.T) {
 	}
 	e.sync()
 	e.wantRefused(e.tokens[:100])
+}
+
+// credentialDeletes returns how many credentials each commit deletes.
+func credentialDeletes(commits []store.Commit) []int {
+	out := make([]int, len(commits))
+	for i, c := range commits {
+		for _, ch := range c.Changes {
+			if ch.Kind == store.KindCredential && ch.Op == store.OpDelete {
+				out[i]++
+			}
+		}
+	}
+	return out
+}
+
+// slowStore is a store whose Updates take perCredential of its fake clock's time for each
+// credential they purge, as a store under load would.
+type slowStore struct {
+	store.Store
+	clock         *clock.Fake
+	perCredential time.Duration
+}
+
+// purgeCounter is the Tx of a slowStore's Update: it counts the credentials purged.
+type purgeCounter struct {
+	store.Tx
+	purged int
+}
+
+func (tx *purgeCounter) PurgeCredentials(ctx context.Context, accountID, ownerID string, limit int) ([]store.Credential, bool, error) {
+	cs, done, err := tx.Tx.PurgeCredentials(ctx, accountID, ownerID, limit)
+	tx.purged += len(cs)
+	return cs, done, err
+}
+
+func (s *slowStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		c := &purgeCounter{Tx: tx}
+		err := fn(c)
+		s.clock.Advance(time.Duration(c.purged) * s.perCredential)
+		return err
+	})
+}
+
+// TestPurge_BatchesSizedByTime: the Purger sizes each batch by how long the last took, so
+// that a batch takes about PurgeBatchBudget: it starts small, grows at most twofold while
+// batches are quick, never past WithPurgeBatch, and shrinks on a slow store.
+func TestPurge_BatchesSizedByTime(t *testing.T) {
+	budget := credential.PurgeBatchBudget
+	for _, c := range []struct {
+		name          string
+		perCredential time.Duration
+		max           int
+		want          []int // the sizes of the batches, in order
+	}{
+		{"a fast store: batches double up to the maximum", 0, 300, []int{50, 100, 200, 300, 300, 50}},
+		{"budget/100 a credential: batches of 100", budget / 100, 500, append(append([]int{50}, slices.Repeat([]int{100}, 9)...), 50)},
+		{"budget/10 a credential: batches of 10", budget / 10, 500, append(append([]int{50}, slices.Repeat([]int{10}, 95)...), 0)}, // the last deletes the tombstone alone
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newPurgeEnv(t, 1000)
+			if err := e.bots.Delete(e.Ctx, e.admin, e.bot.ID); err != nil {
+				t.Fatal(err)
+			}
+			slow := &slowStore{Store: e.Store, clock: e.Clock, perCredential: c.perCredential}
+			p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(c.max))
+			if err != nil {
+				t.Fatal(err)
+			}
+			commits := e.CommitsOf(func() {
+				if n, err := p.Purge(e.Ctx); err != nil || n != 1000 {
+					t.Fatalf("Purge = %d, %v", n, err)
+				}
+			})
+			if got := credentialDeletes(commits); !slices.Equal(got, c.want) {
+				t.Fatalf("batches of %v credentials, want %v", got, c.want)
+			}
+		})
+	}
 }
 
 // updateFailer is a store whose Updates fail once armed, after a given number more succeed:
@@ -260,9 +334,11 @@ func TestPurge_InterruptedResumes(t *testing.T) {
 	}
 	var purged int
 	commits := e.CommitsOf(func() { purged, err = first.Purge(e.Ctx) })
-	if !errors.Is(err, errInterrupted) || purged != credential.DefaultPurgeBatch || len(commits) != 1 {
+	if !errors.Is(err, errInterrupted) || purged < 1 || purged >= n || len(commits) != 1 {
 		t.Fatalf("interrupted Purge: %d purged in %d commits, %v", purged, len(commits), err)
 	}
+	first = nil
+	rest := n - purged
 	if ts := e.tombstones(); len(ts) != 1 || ts[0].OwnerID != e.bot.ID {
 		t.Fatalf("tombstones after one batch: %+v", ts)
 	}
@@ -271,7 +347,7 @@ func TestPurge_InterruptedResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	commits = append(commits, e.CommitsOf(func() {
-		if purged, err = second.Purge(e.Ctx); err != nil || purged != n-credential.DefaultPurgeBatch {
+		if purged, err = second.Purge(e.Ctx); err != nil || purged != rest {
 			t.Fatalf("resumed Purge: %d, %v", purged, err)
 		}
 	})...)

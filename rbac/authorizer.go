@@ -61,6 +61,7 @@ type config struct {
 	poll     time.Duration
 	perms    *Permissions
 	follower *store.Follower
+	prune    time.Duration
 }
 
 // WithFollower makes the Authorizer's cache follow the change feed through f, shared with
@@ -84,6 +85,10 @@ func WithMaxStaleness(d time.Duration) Option { return func(o *config) { o.maxSt
 
 // WithFeedPollInterval sets how often a quiet change feed is confirmed in sync (default 1s).
 func WithFeedPollInterval(d time.Duration) Option { return func(o *config) { o.poll = d } }
+
+// WithPruneInterval sets how often a running Pruner visits every account (Pruner only;
+// default DefaultPruneInterval).
+func WithPruneInterval(d time.Duration) Option { return func(o *config) { o.prune = d } }
 
 // WithPermissions sets the permission registry: the built-ins and the embedder's own
 // (default: the built-ins alone).

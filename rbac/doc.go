@@ -89,6 +89,15 @@
 // of the log, so a page may be short, even empty, and still be followed: page on with
 // EventPage.Next.
 //
+// # Audit retention
+//
+// A Pruner keeps each account's log within a Retention (DefaultRetention: 90 days and
+// 100,000 events), deleting the oldest events in the background, 250 a transaction: every
+// account when it starts and hourly (WithPruneInterval), and an account as soon as the feed
+// has shown it 1% of its bound in new events. Pruning writes only event deletions, which
+// the Authorizer's and the Verifier's caches ignore. The iamkit facade runs one
+// (iamkit.WithAuditRetention).
+//
 // # Granting rules
 //
 // As the identity.Guard, the Authorizer enforces: nobody invites or grants roles with

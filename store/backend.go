@@ -54,6 +54,11 @@ type Ops interface {
 	// descending primary-key order, starting below p.BeforeID (a primary key; from the top
 	// when empty), at most p.Limit of them. An empty slice when there are none.
 	List(ctx context.Context, kind Kind, index string, values []string, p Page) ([]any, error)
+	// ListAscending is List in ascending primary-key order (oldest first, for IDs): the
+	// records of a listing index whose index values are values, starting above after (a
+	// primary key; from the bottom when empty), at most limit (1 to MaxPageLimit) of them.
+	// An empty slice when there are none.
+	ListAscending(ctx context.Context, kind Kind, index string, values []string, after string, limit int) ([]any, error)
 	// Count returns how many records a listing index holds under values.
 	Count(ctx context.Context, kind Kind, index string, values []string) (int, error)
 	// GetMany is Get for several records, in one round trip where the adapter can: the

@@ -24,8 +24,12 @@
 //     it is first written; a later write that changes them fails with ErrInvalid, code
 //     CodeImmutable. Its owner must be, when it is first written, a bot user of the same
 //     account or a user with a membership in it.
-//   - Deleting a bot user deletes every credential it owns, and deleting a membership deletes
-//     every credential its user owns in that account, in the same transaction.
+//   - Deleting a bot user, or a membership, is one small write whatever the owner holds: it
+//     writes a Tombstone, and from that commit on every read treats the owner's credentials
+//     in the account as gone. Tx.PurgeCredentials deletes them later, in batches (the
+//     credential package's Purger runs it).
+//   - Audit events are append-only: an event is never replaced, only deleted, oldest first,
+//     by Tx.PruneEvents (the rbac package's Pruner runs it).
 //   - A dashboard session's account, user, secret hash, method, identity provider and creation
 //     time are fixed when it is first written, and its user must then be a member of its
 //     account. A user's sign-in secrets (UserSecrets) are global, like the user.

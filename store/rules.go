@@ -153,6 +153,10 @@ func (r *reader) AccountByKey(ctx context.Context, key string) (Account, error) 
 	return find[Account](ctx, r.ops, KindAccount, IndexAccountKey, key)
 }
 
+func (r *reader) Accounts(ctx context.Context, p Page) ([]Account, error) {
+	return list[Account](ctx, r.ops, KindAccount, IndexAll, []string{}, p)
+}
+
 func (r *reader) User(ctx context.Context, id string) (User, error) {
 	return get[User](ctx, r.ops, KindUser, id)
 }
@@ -820,4 +824,79 @@ func (w *writer) AppendEvent(ctx context.Context, e Event) error {
 		return conflict(KindEvent, "id")
 	}
 	return w.w.Put(ctx, KindEvent, e)
+}
+
+func (w *writer) AppendEvents(ctx context.Context, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	refs := make([]Ref, len(events))
+	ids := make(map[string]struct{}, len(events))
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if _, dup := ids[e.ID]; dup {
+			return conflict(KindEvent, "id")
+		}
+		ids[e.ID] = struct{}{}
+		refs[i] = Ref{KindEvent, e.ID}
+	}
+	stored, err := w.ops.GetMany(ctx, refs)
+	if err != nil {
+		return err
+	}
+	for _, rec := range stored {
+		if rec != nil {
+			return conflict(KindEvent, "id")
+		}
+	}
+	for _, e := range events {
+		if err := w.w.Put(ctx, KindEvent, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) PruneEvents(ctx context.Context, accountID string, before time.Time, keep, limit int) (int, bool, error) {
+	switch {
+	case accountID == "":
+		return 0, false, Invalid("account_id", CodeRequired, 0, "required")
+	case limit < 1 || limit > MaxPageLimit:
+		return 0, false, Invalid("limit", CodeOutOfRange, MaxPageLimit, "must be between 1 and %d, got %d", MaxPageLimit, limit)
+	case keep < 0:
+		return 0, false, Invalid("keep", CodeOutOfRange, 0, "must not be negative, got %d", keep)
+	case before.IsZero() && keep == 0:
+		return 0, true, nil
+	}
+	values := []string{accountID}
+	excess := 0
+	if keep > 0 {
+		n, err := w.ops.Count(ctx, KindEvent, IndexAccount, values)
+		if err != nil {
+			return 0, false, err
+		}
+		excess = n - keep
+	}
+	oldest, err := w.ops.ListAscending(ctx, KindEvent, IndexAccount, values, "", limit)
+	if err != nil {
+		return 0, false, err
+	}
+	pruned := 0
+	for _, rec := range oldest {
+		e, err := as[Event](KindEvent, rec)
+		if err != nil {
+			return pruned, false, err
+		}
+		tooOld := !before.IsZero() && e.CreatedAt.Before(before)
+		if pruned >= excess && !tooOld {
+			return pruned, true, nil
+		}
+		if err := w.w.Delete(ctx, KindEvent, e.ID); err != nil {
+			return pruned, false, err
+		}
+		pruned++
+	}
+	return pruned, len(oldest) < limit, nil
 }

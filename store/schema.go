@@ -1,14 +1,16 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Table describes one kind of record to the adapters: how to find its primary key and its
 // account, and which indexes it has. Schema returns every table of the contract; an adapter
-// maps each onto its storage (a memdb table, Redis keys, an SQL table) and keeps its indexes.
+// maps each onto its storage (B-trees in memory, Redis keys, an SQL table) and keeps its indexes.
 // The rules that give the indexes their meaning (who may own a credential, what a deletion
 // cascades to) are not the adapter's: Store applies them.
 //
@@ -117,7 +119,8 @@ const (
 func Schema() []Table {
 	return []Table{
 		newTable(KindAccount, false, func(a *Account) string { return a.ID }, func(a *Account) string { return a.ID }, nil, Account.clone,
-			unique(IndexAccountKey, true, func(a *Account) ([]string, bool) { return []string{a.Key}, a.Key != "" })),
+			unique(IndexAccountKey, true, func(a *Account) ([]string, bool) { return []string{a.Key}, a.Key != "" }),
+			listing(IndexAll, true, func(*Account) ([]string, bool) { return []string{}, true })),
 		newTable(KindUser, true, func(u *User) string { return u.ID }, func(*User) string { return "" }, nil, User.clone,
 			unique(IndexEmail, true, func(u *User) ([]string, bool) { return []string{u.Email}, true })),
 		newTable(KindMembership, false, func(m *Membership) string { return JoinKey(m.AccountID, m.UserID) },
@@ -182,7 +185,8 @@ func newTable[T any](kind Kind, global bool, key, account, changeID func(*T) str
 		clone:    func(rec any) any { return clone(*at(rec)) },
 		decode: func(data []byte) (any, error) {
 			var r T
-			if err := json.Unmarshal(data, &r); err != nil {
+			// What encoding/json wrote: durations as integer nanoseconds.
+			if err := jsonv2.Unmarshal(data, &r, jsonv1.FormatDurationAsNano(true)); err != nil {
 				return nil, fmt.Errorf("store: decoding a %s: %w", kind, err)
 			}
 			return r, nil

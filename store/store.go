@@ -71,6 +71,9 @@ type Reader interface {
 	Account(ctx context.Context, id string) (Account, error)
 	// AccountByKey returns the account with the embedder's key (Account.Key).
 	AccountByKey(ctx context.Context, key string) (Account, error)
+	// Accounts lists every account, by descending ID; Page.BeforeID is an account ID.
+	// Background work that visits every account (pruning audit events) pages through it.
+	Accounts(ctx context.Context, p Page) ([]Account, error)
 
 	User(ctx context.Context, id string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
@@ -205,6 +208,17 @@ type Tx interface {
 	// AppendEvent records an audit event; it commits with the rest of the transaction. An
 	// event is never replaced: an ID already used is a conflict.
 	AppendEvent(ctx context.Context, e Event) error
+	// PruneEvents deletes, oldest first, up to limit (1 to MaxPageLimit) audit events of an
+	// account: those created before before (none by age when it is zero), and those beyond
+	// the newest keep (none by count when keep is 0). It returns how many it deleted, and
+	// done when no more are to be pruned by those bounds (it may report more when exactly
+	// limit were). Event deletions are changes like any other: caches ignore them.
+	PruneEvents(ctx context.Context, accountID string, before time.Time, keep, limit int) (pruned int, done bool, err error)
+
+	// AppendEvents is AppendEvent for several events, checking that none of their IDs is
+	// used (stored, or twice in events) with one read of the store, where AppendEvent reads
+	// once per event: what a transaction that records many events (a purge batch) calls.
+	AppendEvents(ctx context.Context, events []Event) error
 }
 
 // ShardTag returns the shard tag carried by the last four characters of every iamkit ID, or

@@ -2,13 +2,11 @@ package memstore
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/go-memdb"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -19,19 +17,23 @@ var _ store.Backend = (*Store)(nil)
 // of Views run in parallel with each other and with one Update at a time. New wraps it into a
 // store.Store; NewBackend returns it bare, for tests that reach into it.
 type Store struct {
-	db        *memdb.MemDB
-	tables    map[store.Kind]store.Table
+	cur       atomic.Pointer[version] // the committed state; never modified
 	clock     store.Clock
 	retention int
 
 	writeMu sync.Mutex // serialises Update, so revisions follow commit order
-
-	mu      sync.Mutex // guards the fields below
-	feed    []store.Commit
-	head    uint64        // revision of the newest commit
-	notify  chan struct{} // closed and replaced on every commit and on Close
-	closed  bool
+	// Guarded by writeMu: single-use keys, outside transactions.
+	once    map[string]singleUse
 	sweepAt time.Time // next time PutSingleUse sweeps expired keys
+
+	usedMu sync.Mutex       // guards used; taken inside writeMu, never the reverse
+	used   map[string]usage // credential ID -> last use, outside transactions
+
+	mu     sync.Mutex // guards the fields below
+	feed   []store.Commit
+	head   uint64        // revision of the newest commit
+	notify chan struct{} // closed and replaced on every commit and on Close
+	closed bool
 }
 
 // Option configures a Store.
@@ -42,8 +44,9 @@ type Option func(*Store)
 // is the system clock.
 func WithClock(c store.Clock) Option { return func(s *Store) { s.clock = c } }
 
-// WithFeedRetention sets how many commits the change feed keeps for subscribers that fall
-// behind (default 4096). A subscriber further behind gets Batch.Gap.
+// WithFeedRetention sets how many commits the change feed keeps at least for subscribers
+// that fall behind (default 4096; it may keep up to twice as many). A subscriber further
+// behind gets Batch.Gap.
 func WithFeedRetention(n int) Option {
 	return func(s *Store) {
 		if n > 0 {
@@ -63,15 +66,13 @@ func New(opts ...Option) (store.Store, error) {
 
 // NewBackend returns an empty Store, the Backend that New wraps.
 func NewBackend(opts ...Option) (*Store, error) {
-	tables := map[store.Kind]store.Table{}
+	v := &version{tables: map[store.Kind]*table{}}
 	for _, t := range store.Schema() {
-		tables[t.Kind] = t
+		v.tables[t.Kind] = newTable(&t)
 	}
-	db, err := memdb.NewMemDB(schema(tables))
-	if err != nil {
-		return nil, fmt.Errorf("memstore: invalid schema: %w", err)
-	}
-	s := &Store{db: db, tables: tables, clock: systemClock{}, retention: 4096, notify: make(chan struct{})}
+	s := &Store{clock: systemClock{}, retention: 4096, notify: make(chan struct{}),
+		used: map[string]usage{}, once: map[string]singleUse{}}
+	s.cur.Store(v)
 	for _, o := range opts {
 		o(s)
 	}
@@ -92,7 +93,7 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// View implements store.Backend.
+// View implements store.Backend: fn reads the version committed when View began.
 func (s *Store) View(ctx context.Context, fn func(store.Ops) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -100,9 +101,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Ops) error) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
-	txn := s.db.Txn(false)
-	defer txn.Abort()
-	return fn(&ops{s: s, txn: txn})
+	return fn(&ops{s: s, v: s.cur.Load()})
 }
 
 // Update implements store.Backend. Updates never conflict here (they are serialised), so fn
@@ -116,15 +115,21 @@ func (s *Store) Update(ctx context.Context, fn func(store.WriteOps) error) error
 	if s.isClosed() {
 		return store.ErrClosed
 	}
-	o := &ops{s: s, txn: s.db.Txn(true), write: true, seen: map[store.Change]int{}}
-	defer o.txn.Abort() // no-op after Commit
+	o := newWriter(s, s.cur.Load())
 	if err := fn(o); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o.txn.Commit()
+	s.cur.Store(o.v)
+	if len(o.deleted) > 0 {
+		s.usedMu.Lock()
+		for _, id := range o.deleted {
+			delete(s.used, id)
+		}
+		s.usedMu.Unlock()
+	}
 	if len(o.changes) > 0 {
 		s.publish(o.changes)
 	}
@@ -137,8 +142,11 @@ func (s *Store) publish(changes []store.Change) {
 	defer s.mu.Unlock()
 	s.head++
 	s.feed = append(s.feed, store.Commit{Revision: s.head, Committed: s.clock.Now().UTC(), Changes: changes})
-	if over := len(s.feed) - s.retention; over > 0 {
-		s.feed = slices.Delete(s.feed, 0, over)
+	// Trim to the retention once the feed holds twice as much, into a new array: what a
+	// commit costs stays constant, where trimming one commit on every commit moved the whole
+	// retention each time.
+	if len(s.feed) >= 2*s.retention {
+		s.feed = slices.Clone(s.feed[len(s.feed)-s.retention:])
 	}
 	close(s.notify)
 	s.notify = make(chan struct{})
@@ -211,18 +219,12 @@ func (s *Store) LastUsed(ctx context.Context, ids []string) ([]store.Use, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	txn := s.db.Txn(false)
-	defer txn.Abort()
+	s.usedMu.Lock()
+	defer s.usedMu.Unlock()
 	out := make([]store.Use, len(ids))
 	for i, id := range ids {
-		out[i].CredentialID = id
-		u, err := txn.First(tUsage, idIndex, id)
-		if err != nil {
-			return nil, wrap(err)
-		}
-		if u != nil {
-			out[i].At, out[i].IP = u.(*usage).At, u.(*usage).IP
-		}
+		u := s.used[id]
+		out[i] = store.Use{CredentialID: id, At: u.At, IP: u.IP}
 	}
 	return out, nil
 }
@@ -235,30 +237,20 @@ func (s *Store) RecordUse(ctx context.Context, uses []store.Use) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	s.writeMu.Lock()
+	s.writeMu.Lock() // no Update deletes a credential meanwhile
 	defer s.writeMu.Unlock()
-	txn := s.db.Txn(true)
-	defer txn.Abort()
+	s.usedMu.Lock()
+	defer s.usedMu.Unlock()
+	creds := s.cur.Load().tables[store.KindCredential]
 	for _, u := range uses {
-		c, err := txn.First(string(store.KindCredential), idIndex, u.CredentialID)
-		if err != nil {
-			return fmt.Errorf("memstore: %w", err)
-		}
-		if c == nil {
+		if _, ok := creds.record(u.CredentialID); !ok {
 			continue
 		}
-		prev, err := txn.First(tUsage, idIndex, u.CredentialID)
-		if err != nil {
-			return fmt.Errorf("memstore: %w", err)
-		}
-		if prev != nil && !u.At.After(prev.(*usage).At) {
+		if prev, ok := s.used[u.CredentialID]; ok && !u.At.After(prev.At) {
 			continue
 		}
-		if err := txn.Insert(tUsage, &usage{ID: u.CredentialID, At: u.At, IP: u.IP}); err != nil {
-			return fmt.Errorf("memstore: %w", err)
-		}
+		s.used[u.CredentialID] = usage{At: u.At, IP: u.IP}
 	}
-	txn.Commit()
 	return nil
 }
 
@@ -273,48 +265,25 @@ func (s *Store) PutSingleUse(ctx context.Context, key string, value []byte, expi
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	now := s.clock.Now()
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	prev, err := txn.First(tSingleUse, idIndex, key)
-	if err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
-	if prev != nil && now.Before(prev.(*singleUse).ExpiresAt) {
+	if prev, ok := s.once[key]; ok && now.Before(prev.ExpiresAt) {
 		return store.NewError(store.ErrConflict, store.CodeAlreadyExists, "the single-use key is already stored")
 	}
-	if err := txn.Insert(tSingleUse, &singleUse{Key: key, Value: slices.Clone(value), ExpiresAt: expiresAt}); err != nil {
-		return fmt.Errorf("memstore: %w", err)
-	}
+	s.once[key] = singleUse{Value: slices.Clone(value), ExpiresAt: expiresAt}
 	if !now.Before(s.sweepAt) {
-		if _, err := sweepExpired(txn, now); err != nil {
-			return err
-		}
+		s.sweepExpired(now)
 		s.sweepAt = now.Add(sweepEvery)
 	}
-	txn.Commit()
 	return nil
 }
 
-// sweepExpired deletes single-use keys that expired at or before now.
-func sweepExpired(txn *memdb.Txn, now time.Time) (int, error) {
-	it, err := txn.LowerBound(tSingleUse, "expires", time.Time{})
-	if err != nil {
-		return 0, fmt.Errorf("memstore: %w", err)
-	}
-	var expired []*singleUse
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		su := obj.(*singleUse)
-		if now.Before(su.ExpiresAt) {
-			break
-		}
-		expired = append(expired, su)
-	}
-	for _, su := range expired {
-		if err := txn.Delete(tSingleUse, su); err != nil {
-			return 0, fmt.Errorf("memstore: %w", err)
+// sweepExpired deletes single-use keys that expired at or before now. The caller holds
+// writeMu.
+func (s *Store) sweepExpired(now time.Time) {
+	for k, su := range s.once {
+		if !now.Before(su.ExpiresAt) {
+			delete(s.once, k)
 		}
 	}
-	return len(expired), nil
 }
 
 // TakeSingleUse implements store.Backend.
@@ -324,20 +293,11 @@ func (s *Store) TakeSingleUse(ctx context.Context, key string) ([]byte, error) {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	txn := s.db.Txn(true)
-	defer txn.Abort()
-	obj, err := txn.First(tSingleUse, idIndex, key)
-	if err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
-	}
-	if obj == nil {
+	su, ok := s.once[key]
+	if !ok {
 		return nil, store.ErrNotFound
 	}
-	su := obj.(*singleUse)
-	if err := txn.Delete(tSingleUse, su); err != nil {
-		return nil, fmt.Errorf("memstore: %w", err)
-	}
-	txn.Commit()
+	delete(s.once, key)
 	if !s.clock.Now().Before(su.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}

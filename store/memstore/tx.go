@@ -2,45 +2,84 @@ package memstore
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/hashicorp/go-memdb"
+	"maps"
 
 	"github.com/iamkit/iamkit/store"
 )
 
-// ops implements store.WriteOps over a memdb transaction. View hands it out read-only.
+// ops implements store.WriteOps over a version: the current one for a View (read-only),
+// one being built for an Update.
 type ops struct {
 	s       *Store
-	txn     *memdb.Txn
+	v       *version
 	write   bool
+	own     map[store.Kind]bool // tables of v this Update has copied, and so may write
+	deleted []string            // credentials deleted: their last-used times go at commit
 	changes []store.Change
 	seen    map[store.Change]int // change with Op empty -> index in changes
 }
 
 var _ store.WriteOps = (*ops)(nil)
 
-func wrap(err error) error { return fmt.Errorf("memstore: %w", err) }
+// newWriter returns the ops of an Update on base: a version that shares base's tables until
+// it writes them.
+func newWriter(s *Store, base *version) *ops {
+	return &ops{s: s, v: &version{tables: maps.Clone(base.tables)}, write: true,
+		own: map[store.Kind]bool{}, seen: map[store.Change]int{}}
+}
 
-// table returns the store.Table of kind, or an error for a kind the schema does not have.
-func (o *ops) table(kind store.Kind) (store.Table, error) {
-	t, ok := o.s.tables[kind]
+// table returns the table of kind, or an error for a kind the schema does not have.
+func (o *ops) table(kind store.Kind) (*table, error) {
+	t, ok := o.v.tables[kind]
 	if !ok {
-		return store.Table{}, store.Invalid("kind", store.CodeInvalidValue, 0, "no table for %q", kind)
+		return nil, store.Invalid("kind", store.CodeInvalidValue, 0, "no table for %q", kind)
 	}
 	return t, nil
 }
 
-func (o *ops) index(kind store.Kind, name string) (store.Table, store.Index, error) {
+// writable returns the table of kind to write to, copying it into the Update's version
+// the first time.
+func (o *ops) writable(kind store.Kind) (*table, error) {
+	if !o.write {
+		return nil, store.Invalid("transaction", store.CodeInvalidValue, 0, "View is read-only")
+	}
 	t, err := o.table(kind)
 	if err != nil {
-		return t, store.Index{}, err
+		return nil, err
 	}
-	ix, ok := t.Index(name)
+	if !o.own[kind] {
+		t = t.copy()
+		o.v.tables[kind] = t
+		o.own[kind] = true
+	}
+	return t, nil
+}
+
+func (o *ops) index(kind store.Kind, name string) (*table, store.Index, error) {
+	t, err := o.table(kind)
+	if err != nil {
+		return nil, store.Index{}, err
+	}
+	ix, ok := t.t.Index(name)
 	if !ok {
-		return t, ix, store.Invalid("index", store.CodeInvalidValue, 0, "table %s has no index %q", kind, name)
+		return nil, ix, store.Invalid("index", store.CodeInvalidValue, 0, "table %s has no index %q", kind, name)
 	}
 	return t, ix, nil
+}
+
+// listing returns the table of kind and its listing index called name.
+func (o *ops) listing(kind store.Kind, name string) (*table, store.Index, error) {
+	t, ix, err := o.index(kind, name)
+	if err == nil && ix.Unique {
+		err = store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, name)
+	}
+	return t, ix, err
+}
+
+// record returns the stored record of t with primary key key, not a copy.
+func (t *table) record(key string) (any, bool) {
+	r, ok := t.rows.Get(row{key: key})
+	return r.rec, ok
 }
 
 // Get implements store.Ops.
@@ -49,14 +88,11 @@ func (o *ops) Get(_ context.Context, kind store.Kind, key string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := o.txn.First(string(kind), idIndex, key)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if obj == nil {
+	rec, ok := t.record(key)
+	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return t.Clone(obj), nil
+	return t.t.Clone(rec), nil
 }
 
 // GetMany implements store.Ops.
@@ -83,87 +119,110 @@ func (o *ops) Find(_ context.Context, kind store.Kind, index string, values ...s
 	if !ix.Unique {
 		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not unique", kind, index)
 	}
-	obj, err := o.txn.First(string(kind), index, indexKey(values))
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if obj == nil {
+	e, ok := t.indexes[index].Get(entry{vals: indexKey(values)})
+	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return t.Clone(obj), nil
+	rec, ok := t.record(e.pk)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return t.t.Clone(rec), nil
 }
 
-// List implements store.Ops: a reverse scan of the index from just below the page's bound.
+// List implements store.Ops: a descending scan of the index from just below the page's bound.
 func (o *ops) List(_ context.Context, kind store.Kind, index string, values []string, p store.Page) ([]any, error) {
-	t, ix, err := o.index(kind, index)
+	t, _, err := o.listing(kind, index)
 	if err != nil {
 		return nil, err
 	}
-	if ix.Unique {
-		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
-	}
-	prefix := indexKey(values)
-	from := prefix + "\xff" // above every primary key under prefix
+	vals := indexKey(values)
+	from := entry{vals: vals, pk: "\xff"} // above every entry under vals: keys are printable
 	if p.BeforeID != "" {
-		from = prefix + p.BeforeID
-	}
-	it, err := o.txn.ReverseLowerBound(string(kind), index, from)
-	if err != nil {
-		return nil, wrap(err)
+		from = entry{vals: vals, pk: p.BeforeID}
 	}
 	out := []any{}
-	for obj := it.Next(); obj != nil && len(out) < p.Limit; obj = it.Next() {
-		vals, _ := ix.Values(obj)
-		if indexKey(vals) != prefix {
-			break
+	t.indexes[index].Descend(from, func(e entry) bool {
+		if e.vals != vals || len(out) >= p.Limit {
+			return false
 		}
-		if t.Key(obj) == p.BeforeID {
-			continue
+		if e.pk != p.BeforeID {
+			if rec, ok := t.record(e.pk); ok {
+				out = append(out, t.t.Clone(rec))
+			}
 		}
-		out = append(out, t.Clone(obj))
+		return true
+	})
+	return out, nil
+}
+
+// ListAscending implements store.Ops: an ascending scan of the index from the page's bound.
+func (o *ops) ListAscending(_ context.Context, kind store.Kind, index string, values []string, after string, limit int) ([]any, error) {
+	t, _, err := o.listing(kind, index)
+	if err != nil {
+		return nil, err
 	}
+	if err := (store.Page{Limit: limit}).Validate(); err != nil {
+		return nil, err
+	}
+	vals := indexKey(values)
+	out := []any{}
+	t.indexes[index].Ascend(entry{vals: vals, pk: after}, func(e entry) bool {
+		if e.vals != vals || len(out) >= limit {
+			return false
+		}
+		if after == "" || e.pk != after {
+			if rec, ok := t.record(e.pk); ok {
+				out = append(out, t.t.Clone(rec))
+			}
+		}
+		return true
+	})
 	return out, nil
 }
 
 // Count implements store.Ops.
 func (o *ops) Count(_ context.Context, kind store.Kind, index string, values []string) (int, error) {
-	if _, _, err := o.index(kind, index); err != nil {
+	t, _, err := o.listing(kind, index)
+	if err != nil {
 		return 0, err
 	}
-	it, err := o.txn.Get(string(kind), index+"_prefix", indexKey(values))
-	if err != nil {
-		return 0, wrap(err)
-	}
+	vals := indexKey(values)
 	n := 0
-	for obj := it.Next(); obj != nil; obj = it.Next() {
+	t.indexes[index].Ascend(entry{vals: vals}, func(e entry) bool {
+		if e.vals != vals {
+			return false
+		}
 		n++
-	}
+		return true
+	})
 	return n, nil
 }
 
 // Put implements store.WriteOps.
 func (o *ops) Put(_ context.Context, kind store.Kind, rec any) error {
-	if err := o.writable(); err != nil {
-		return err
-	}
-	t, err := o.table(kind)
+	t, err := o.writable(kind)
 	if err != nil {
 		return err
 	}
-	key := t.Key(rec)
-	if err := o.checkUnique(t, key, rec); err != nil {
+	key := t.t.Key(rec)
+	if err := t.checkUnique(key, rec); err != nil {
 		return err
 	}
-	if err := o.txn.Insert(string(kind), t.Clone(rec)); err != nil {
-		return wrap(err)
+	if old, ok := t.record(key); ok {
+		key = t.t.Key(old) // keep the stored key's memory, which the index entries share
+		t.unindex(key, old)
 	}
-	o.record(t.Change(store.OpPut, rec))
+	rec = t.t.Clone(rec)
+	t.rows.Set(row{key: key, rec: rec})
+	t.index(key, rec)
+	o.record(t.t.Change(store.OpPut, rec))
 	return nil
 }
 
 // checkUnique fails if a record other than key holds one of rec's unique index values.
-func (o *ops) checkUnique(t store.Table, key string, rec any) error {
-	for _, ix := range t.Indexes {
+func (t *table) checkUnique(key string, rec any) error {
+	for _, ix := range t.t.Indexes {
 		if !ix.Unique {
 			continue
 		}
@@ -171,49 +230,61 @@ func (o *ops) checkUnique(t store.Table, key string, rec any) error {
 		if !ok {
 			continue
 		}
-		holder, err := o.txn.First(string(t.Kind), ix.Name, indexKey(vals))
-		if err != nil {
-			return wrap(err)
-		}
-		if holder != nil && t.Key(holder) != key {
-			return store.Conflict(&t, &ix)
+		if e, ok := t.indexes[ix.Name].Get(entry{vals: indexKey(vals)}); ok && e.pk != key {
+			return store.Conflict(t.t, &ix)
 		}
 	}
 	return nil
+}
+
+// index adds the index entries of the record rec, stored under key.
+func (t *table) index(key string, rec any) {
+	for _, ix := range t.t.Indexes {
+		vals, ok := ix.Values(rec)
+		if !ok {
+			continue
+		}
+		tree := t.indexes[ix.Name]
+		e := entry{vals: indexKey(vals), pk: key}
+		if !ix.Unique {
+			// Entries under the same values share one copy of them: a listing index of an
+			// account's records holds the account's key once, not once a record.
+			tree.Ascend(entry{vals: e.vals}, func(n entry) bool {
+				if n.vals == e.vals {
+					e.vals = n.vals
+				}
+				return false
+			})
+		}
+		tree.Set(e)
+	}
+}
+
+// unindex removes the index entries of the record rec, stored under key.
+func (t *table) unindex(key string, rec any) {
+	for _, ix := range t.t.Indexes {
+		if vals, ok := ix.Values(rec); ok {
+			t.indexes[ix.Name].Delete(entry{vals: indexKey(vals), pk: key})
+		}
+	}
 }
 
 // Delete implements store.WriteOps.
 func (o *ops) Delete(_ context.Context, kind store.Kind, key string) error {
-	if err := o.writable(); err != nil {
-		return err
-	}
-	t, err := o.table(kind)
+	t, err := o.writable(kind)
 	if err != nil {
 		return err
 	}
-	obj, err := o.txn.First(string(kind), idIndex, key)
-	if err != nil {
-		return wrap(err)
-	}
-	if obj == nil {
+	old, ok := t.record(key)
+	if !ok {
 		return store.ErrNotFound
 	}
-	if err := o.txn.Delete(string(kind), obj); err != nil {
-		return wrap(err)
-	}
+	t.unindex(key, old)
+	t.rows.Delete(row{key: key})
 	if kind == store.KindCredential {
-		if _, err := o.txn.DeleteAll(tUsage, idIndex, key); err != nil {
-			return wrap(err)
-		}
+		o.deleted = append(o.deleted, key)
 	}
-	o.record(t.Change(store.OpDelete, obj))
-	return nil
-}
-
-func (o *ops) writable() error {
-	if !o.write {
-		return store.Invalid("transaction", store.CodeInvalidValue, 0, "View is read-only")
-	}
+	o.record(t.t.Change(store.OpDelete, old))
 	return nil
 }
 

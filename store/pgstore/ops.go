@@ -149,7 +149,29 @@ func (o *ops) List(ctx context.Context, kind store.Kind, index string, values []
 	if ix, _ := t.Index(index); ix.Unique {
 		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
 	}
-	sql, args, ok := listQuery(t, cols, values, p)
+	return o.list(ctx, t, cols, values, p.BeforeID, p.Limit, false)
+}
+
+// ListAscending implements store.Ops: the index's records in ascending primary-key order,
+// above after.
+func (o *ops) ListAscending(ctx context.Context, kind store.Kind, index string, values []string, after string, limit int) ([]any, error) {
+	t, cols, err := o.index(kind, index, values)
+	if err != nil {
+		return nil, err
+	}
+	if ix, _ := t.Index(index); ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	if err := (store.Page{Limit: limit}).Validate(); err != nil {
+		return nil, err
+	}
+	return o.list(ctx, t, cols, values, after, limit, true)
+}
+
+// list runs the query of one page of a listing index.
+func (o *ops) list(ctx context.Context, t *table, cols, values []string, bound string, limit int, asc bool) ([]any, error) {
+	kind := t.Kind
+	sql, args, ok := listQuery(t, cols, values, bound, limit, asc)
 	if !ok {
 		return []any{}, nil
 	}
@@ -167,10 +189,11 @@ func (o *ops) List(ctx context.Context, kind store.Kind, index string, values []
 	return out, nil
 }
 
-// listQuery returns the query of one page of a listing index, or false when no record can
-// match (a value PostgreSQL cannot hold).
-func listQuery(t *table, cols, values []string, p store.Page) (string, []any, bool) {
-	if !allStorable(values) || !storable(p.BeforeID) {
+// listQuery returns the query of one page of a listing index: at most limit records below
+// bound in descending primary-key order or, with asc, above it in ascending order; or false
+// when no record can match (a value PostgreSQL cannot hold).
+func listQuery(t *table, cols, values []string, bound string, limit int, asc bool) (string, []any, bool) {
+	if !allStorable(values) || !storable(bound) {
 		return "", nil, false
 	}
 	args := anys(values)
@@ -179,16 +202,20 @@ func listQuery(t *table, cols, values []string, p store.Page) (string, []any, bo
 	if len(cols) > 0 {
 		sql.WriteString(" AND " + equal(cols, 1))
 	}
-	if p.BeforeID != "" {
-		before, ok := t.keyValues(p.BeforeID)
-		if !ok { // a composite key's first part alone: below every key that starts with it
-			before = []any{p.BeforeID, ""}
-		}
-		sql.WriteString(" AND (" + strings.Join(t.key, ", ") + ") < (" + placeholders(len(args)+1, len(before)) + ")")
-		args = append(args, before...)
+	cmp, order := " < ", " DESC"
+	if asc {
+		cmp, order = " > ", " ASC"
 	}
-	sql.WriteString(" ORDER BY " + strings.Join(t.key, " DESC, ") + " DESC LIMIT $" + strconv.Itoa(len(args)+1))
-	return sql.String(), append(args, p.Limit), true
+	if bound != "" {
+		key, ok := t.keyValues(bound)
+		if !ok { // a composite key's first part alone: below (above) every key that starts with it
+			key = []any{bound, ""}
+		}
+		sql.WriteString(" AND (" + strings.Join(t.key, ", ") + ")" + cmp + "(" + placeholders(len(args)+1, len(key)) + ")")
+		args = append(args, key...)
+	}
+	sql.WriteString(" ORDER BY " + strings.Join(t.key, order+", ") + order + " LIMIT $" + strconv.Itoa(len(args)+1))
+	return sql.String(), append(args, limit), true
 }
 
 // Count implements store.Ops.

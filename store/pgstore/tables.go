@@ -41,7 +41,7 @@ func tables() (map[store.Kind]*table, error) {
 				"authtoken_max_lifetime", "api_key_max_lifetime", "ssh_key_max_lifetime", "access_token_max_lifetime",
 				"max_rotation_overlap"},
 			key:     []string{"id"},
-			index:   map[string][]string{store.IndexAccountKey: {"key"}},
+			index:   map[string][]string{store.IndexAccountKey: {"key"}, store.IndexAll: {}},
 			partial: map[string]bool{store.IndexAccountKey: true},
 			encode:  encodeAccount, scan: scanAccount,
 		},

@@ -46,12 +46,14 @@ var _ redis.Hook = (*roundTrips)(nil)
 
 // fixture is an account with a bot user and n authtokens, on a counted client.
 type fixture struct {
-	s     store.Store
-	rt    *roundTrips
-	ids   *id.Generator
-	acct  string
-	bot   string
-	creds []store.Credential
+	s      store.Store
+	client redis.UniversalClient
+	prefix string
+	rt     *roundTrips
+	ids    *id.Generator
+	acct   string
+	bot    string
+	creds  []store.Credential
 }
 
 func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
@@ -76,7 +78,7 @@ func newFixtureOn(tb testing.TB, c redis.UniversalClient, rt *roundTrips, prefix
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	f := &fixture{s: s, rt: rt, ids: id.NewGenerator(clock.System{}, rand.Reader)}
+	f := &fixture{s: s, client: c, prefix: prefix, rt: rt, ids: id.NewGenerator(clock.System{}, rand.Reader)}
 	f.acct, _ = f.ids.New(id.Account)
 	f.bot, _ = f.ids.NewIn(id.BotUser, f.acct)
 	ctx := context.Background()
@@ -175,6 +177,18 @@ func BenchmarkRedis(b *testing.B) {
 				cs, err := r.Credentials(ctx, f.acct, store.Authtoken, store.Page{Limit: 50})
 				if err == nil && len(cs) != 50 {
 					b.Fatalf("page of %d", len(cs))
+				}
+				return err
+			})
+		})
+	})
+	f.putBots(b, 120)
+	b.Run("BotUsersPage100", func(b *testing.B) {
+		f.measure(b, func(int) error {
+			return f.s.View(ctx, func(r store.Reader) error {
+				bs, err := r.BotUsers(ctx, f.acct, store.Page{Limit: 100})
+				if err == nil && len(bs) != 100 {
+					b.Fatalf("page of %d", len(bs))
 				}
 				return err
 			})
@@ -360,4 +374,224 @@ func feedDelivery(b *testing.B, f *fixture) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// TestLargeCommit: a commit of more records than one command carries (keysPerCommand) writes
+// them all, with their indexes, and a commit deleting them all deletes every record, index
+// entry and last-used time.
+func TestLargeCommit(t *testing.T) {
+	const n = 600 // more than two commands' worth
+	f := newFixture(t, sharedServer(t), 0)
+	ctx := t.Context()
+	creds := make([]store.Credential, n)
+	for i := range creds {
+		creds[i] = f.newCred()
+	}
+	if err := f.s.Update(ctx, func(tx store.Tx) error {
+		for _, c := range creds {
+			if err := tx.PutCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uses := make([]store.Use, n)
+	for i, c := range creds {
+		uses[i] = store.Use{CredentialID: c.ID, At: time.Now()}
+	}
+	if err := f.s.RecordUse(ctx, uses); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (listed, found, used int) {
+		t.Helper()
+		err := f.s.View(ctx, func(r store.Reader) error {
+			p := store.Page{Limit: store.MaxPageLimit}
+			cs, err := r.CredentialsByOwner(ctx, f.acct, f.bot, p)
+			if err != nil {
+				return err
+			}
+			listed = len(cs)
+			for _, c := range creds {
+				got, err := r.CredentialBySecretHash(ctx, c.SecretHash)
+				switch {
+				case err == nil:
+					found++
+					if !got.LastUsedAt.IsZero() {
+						used++
+					}
+				case !errors.Is(err, store.ErrNotFound):
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return listed, found, used
+	}
+	if listed, found, _ := count(); listed != n || found != n {
+		t.Fatalf("after writing %d credentials in one commit: %d listed, %d found by secret hash", n, listed, found)
+	}
+	if err := f.s.Update(ctx, func(tx store.Tx) error {
+		for _, c := range creds {
+			if err := tx.DeleteCredential(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if listed, found, used := count(); listed != 0 || found != 0 || used != 0 {
+		t.Fatalf("after deleting them in one commit: %d listed, %d found by secret hash, %d with a last-used time", listed, found, used)
+	}
+	lu, err := redisstore.NewBackend(ctx, f.client, redisstore.WithPrefix(f.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i, c := range creds {
+		ids[i] = c.ID
+	}
+	times, err := lu.LastUsed(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range times {
+		if !at.At.IsZero() {
+			t.Fatalf("credential %d kept its last-used time %v", i, at)
+		}
+	}
+}
+
+// TestFeedReadBoundedByBytes: a subscriber behind by more commits' worth of changes than one
+// feed read carries (256 KiB) gets them over several Changes calls, each fewer than all,
+// in order and without a gap.
+func TestFeedReadBoundedByBytes(t *testing.T) {
+	const commits, perCommit = 40, 200 // about 20 KiB of changes a commit
+	f := newFixture(t, sharedServer(t), 0)
+	ctx := t.Context()
+	head, err := f.s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range commits {
+		if err := f.s.Update(ctx, func(tx store.Tx) error {
+			for range perCommit {
+				if err := tx.PutCredential(ctx, f.newCred()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var calls, got int
+	var last uint64
+	for cur := head; got < commits; calls++ {
+		b, err := f.s.Changes(ctx, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Gap || len(b.Commits) == 0 {
+			t.Fatalf("call %d: gap %v, %d commits, after %d of %d", calls, b.Gap, len(b.Commits), got, commits)
+		}
+		for _, c := range b.Commits {
+			if c.Revision <= last || len(c.Changes) != perCommit {
+				t.Fatalf("commit %d: revision %d after %d, %d changes", got, c.Revision, last, len(c.Changes))
+			}
+			last = c.Revision
+			got++
+		}
+		cur = b.Next
+	}
+	if calls < 2 {
+		t.Fatalf("%d commits of %d changes each came in %d Changes call", commits, perCommit, calls)
+	}
+}
+
+// putBots writes n bot users into f's account, in one commit.
+func (f *fixture) putBots(tb testing.TB, n int) {
+	tb.Helper()
+	ctx := tb.Context()
+	if err := f.s.Update(ctx, func(tx store.Tx) error {
+		for i := range n {
+			bid, err := f.ids.NewIn(id.BotUser, f.acct)
+			if err != nil {
+				return err
+			}
+			b := store.BotUser{ID: bid, AccountID: f.acct, Name: "bot-" + strconv.Itoa(i), Active: true,
+				Roles: []string{"developer"}, CreatedAt: time.Now().UTC()}
+			if err := tx.PutBotUser(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestPageRoundTrips: a page of 100 bot users is one round trip (one script call: the index
+// range and the records), on a standalone server and on a 3-master Cluster (counted per
+// node), and a page of 100 credentials three (records, their owners' tombstones, their
+// last-used times).
+func TestPageRoundTrips(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fixture func(t *testing.T) *fixture
+	}{
+		{"Standalone", func(t *testing.T) *fixture { return newFixture(t, sharedServer(t), 100) }},
+		{"Cluster3", func(t *testing.T) *fixture {
+			cl := sharedCluster(t)
+			cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
+			t.Cleanup(func() { cc.Close() })
+			rt := &roundTrips{}
+			cc.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })
+			return newFixtureOn(t, cc, rt, redistest.UniquePrefix(), 100)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := c.fixture(t)
+			f.putBots(t, 120)
+			ctx := t.Context()
+			for _, op := range []struct {
+				what string
+				want int64
+				read func(r store.Reader) (int, error)
+			}{
+				{"a page of 100 bot users", 1, func(r store.Reader) (int, error) {
+					bs, err := r.BotUsers(ctx, f.acct, store.Page{Limit: 100})
+					return len(bs), err
+				}},
+				{"a page of 100 credentials", 3, func(r store.Reader) (int, error) {
+					cs, err := r.Credentials(ctx, f.acct, store.Authtoken, store.Page{Limit: 100})
+					return len(cs), err
+				}},
+			} {
+				least := int64(1 << 30)
+				for range 3 { // the least of three: a run that dials also counts its handshake
+					before := f.rt.n.Load()
+					err := f.s.View(ctx, func(r store.Reader) error {
+						n, err := op.read(r)
+						if err == nil && n != 100 {
+							err = errors.New("a page of " + strconv.Itoa(n))
+						}
+						return err
+					})
+					if err != nil {
+						t.Fatalf("%s: %v", op.what, err)
+					}
+					least = min(least, f.rt.n.Load()-before)
+				}
+				if least != op.want {
+					t.Errorf("%s took %d round trips, want %d", op.what, least, op.want)
+				}
+			}
+		})
+	}
 }

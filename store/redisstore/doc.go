@@ -65,7 +65,10 @@
 //	P:u:<kind>:<index>:<values>   Global unique index (a user's email, a credential's
 //	                              secret hash or fingerprint, an account's key): a pointer
 //	P:l:<kind>:<index>:<values>   Global listing index (a user's memberships across
-//	                              accounts): a sorted set of primary keys, as above
+//	                              accounts, every account, every tombstone): a sorted set
+//	                              of primary keys, as above. Accounts written before the
+//	                              listing of every account existed are in it only once
+//	                              written again.
 //	P:once:<key>                  single-use key: expiry stamp + value, with PX
 //	P:layout                      the layout of the data under P
 //	P:feed-doorbell               Pub/Sub channel announcing commits (Cluster only)
@@ -132,7 +135,9 @@
 // ever trimmed from the oldest entry on, and the store never deletes single entries, so
 // while a stream still holds the position's own entry (its ID with its tag: a stream restored
 // from an older copy may give another entry the same ID) nothing after it was lost, and the
-// entries after it are all the script reads (an XRANGE). Otherwise it reads the stream's
+// entries after it are all the script reads (XRANGEs of a few entries each, up to 1000
+// entries a stream and 256 KiB of changes a call, beyond its first entry: a subscriber far
+// behind on large commits, such as purge batches, catches up over several short calls). Otherwise it reads the stream's
 // length, entries-added, last-generated ID and oldest entry (XINFO STREAM) with the entries
 // after the position: the entries trimmed are exactly the first entries-added - length,
 // and Changes reports a gap when a stream

@@ -144,6 +144,11 @@ func (s *Store) Head(ctx context.Context) (store.Cursor, error) {
 // pollCount bounds the entries read from one stream per Changes call.
 const pollCount = 1000
 
+// pollBytes bounds the bytes of changes one feed script call reads, once it has read one
+// entry (an entry larger than that is read alone): what keeps the call short, in Redis and on
+// the wire, when a subscriber is far behind on streams of large commits (purge batches).
+const pollBytes = 256 << 10
+
 // minStep is the shortest wait worth another read of the feed: once less than that would
 // be left for a step, Changes stops reading and waits for its caller's deadline.
 const minStep = 5 * time.Millisecond
@@ -518,7 +523,7 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 			all[b], all[n+b] = s.ks.feed(b).k, s.ks.feedTag(b).k
 		}
 		keys = [][]string{all}
-		a := []any{count}
+		a := []any{count, pollBytes}
 		for b := range n {
 			a = append(a, starts[b], tags[b])
 		}
@@ -526,7 +531,7 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 	} else {
 		for b := range n {
 			keys = append(keys, []string{s.ks.feed(b).k, s.ks.feedTag(b).k})
-			args = append(args, []any{count, starts[b], tags[b]})
+			args = append(args, []any{count, pollBytes, starts[b], tags[b]})
 		}
 	}
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -569,15 +574,15 @@ func (s *Store) readStreams(ctx context.Context, pos []position, block time.Dura
 }
 
 // parseStreamState decodes one stream's part of scriptFeed's reply: length, entries-added,
-// last-generated-id, first entry's ID, last entry's tag, the replaced flag, then ID, payload and
-// tag triples.
+// last-generated-id, first entry's ID, last entry's tag, the replaced flag, whether the byte
+// bound stopped the read, then ID, payload and tag triples.
 func parseStreamState(raw any, count int) (streamState, error) {
 	var st streamState
 	bad := func(what string) (streamState, error) {
 		return streamState{}, fmt.Errorf("feed script reply: bad %s", what)
 	}
 	v, ok := raw.([]any)
-	if !ok || len(v) < 6 || (len(v)-6)%3 != 0 {
+	if !ok || len(v) < 7 || (len(v)-7)%3 != 0 {
 		return bad("shape")
 	}
 	length, ok1 := v[0].(int64)
@@ -595,6 +600,10 @@ func parseStreamState(raw any, count int) (streamState, error) {
 		return bad("replaced flag")
 	}
 	st.replaced = replaced == 1
+	cut, ok7 := v[6].(int64)
+	if !ok7 || cut < 0 || cut > 1 {
+		return bad("byte-bound flag")
+	}
 	if !st.intact {
 		st.length, st.added = uint64(length), uint64(added)
 	}
@@ -605,7 +614,7 @@ func parseStreamState(raw any, count int) (streamState, error) {
 	if st.first, err = parseStreamID(first); err != nil {
 		return bad("first entry ID")
 	}
-	for i := 6; i < len(v); i += 3 {
+	for i := 7; i < len(v); i += 3 {
 		at, ok1 := v[i].(string)
 		payload, ok2 := v[i+1].(string)
 		tag, ok3 := v[i+2].(string)
@@ -615,6 +624,6 @@ func parseStreamState(raw any, count int) (streamState, error) {
 		}
 		st.entries = append(st.entries, feedEntry{id, payload, tag})
 	}
-	st.full = len(st.entries) < count
+	st.full = cut == 0 && len(st.entries) < count
 	return st, nil
 }

@@ -98,15 +98,18 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 // FuzzParseStreamState: any reply shape either parses or fails with an error, and what
-// parses is consistent: a held position, or no more entries held than ever added.
+// parses is consistent: a held position, or no more entries held than ever added, and a read
+// the byte bound cut short is never taken for one that read everything.
 func FuzzParseStreamState(f *testing.F) {
-	f.Add(int64(4), int64(10), "100-0", "90-0", "0abcdefghijkl", "101-0", `[{"kind":"account"}]`, "0abcdefghijkl", 2)
-	f.Add(int64(-1), int64(0), "0-0", "0-0", "", "101-0", "", "", 1000)
-	f.Add(int64(0), int64(0), "0-0", "0-0", "", "", "", "", 0)
-	f.Add(int64(5), int64(3), "x", "-", "?", "1-", "", "tag", 1)
-	f.Add(int64(math.MaxInt64), int64(math.MaxInt64), "18446744073709551615-18446744073709551615", "0-1", "", "0-0", "", "", 1)
-	f.Fuzz(func(t *testing.T, length, added int64, last, first, lastTag, entryID, payload, tag string, count int) {
-		reply := []any{length, added, last, first, lastTag, int64(0)}
+	f.Add(int64(4), int64(10), "100-0", "90-0", "0abcdefghijkl", int64(0), int64(0), "101-0", `[{"kind":"account"}]`, "0abcdefghijkl", 2)
+	f.Add(int64(4), int64(10), "100-0", "90-0", "0abcdefghijkl", int64(1), int64(0), "101-0", `[{"kind":"account"}]`, "0abcdefghijkl", 2)
+	f.Add(int64(4), int64(10), "100-0", "90-0", "0abcdefghijkl", int64(0), int64(1), "101-0", `[{"kind":"account"}]`, "0abcdefghijkl", 2)
+	f.Add(int64(-1), int64(0), "0-0", "0-0", "", int64(0), int64(0), "101-0", "", "", 1000)
+	f.Add(int64(0), int64(0), "0-0", "0-0", "", int64(0), int64(0), "", "", "", 0)
+	f.Add(int64(5), int64(3), "x", "-", "?", int64(2), int64(2), "1-", "", "tag", 1)
+	f.Add(int64(math.MaxInt64), int64(math.MaxInt64), "18446744073709551615-18446744073709551615", "0-1", "", int64(0), int64(0), "0-0", "", "", 1)
+	f.Fuzz(func(t *testing.T, length, added int64, last, first, lastTag string, replaced, cut int64, entryID, payload, tag string, count int) {
+		reply := []any{length, added, last, first, lastTag, replaced, cut}
 		if entryID != "" {
 			reply = append(reply, entryID, payload, tag)
 		}
@@ -117,11 +120,11 @@ func FuzzParseStreamState(f *testing.F) {
 		if !st.intact && st.length > st.added {
 			t.Fatalf("parsed %+v from %v: more entries held than ever added", st, reply)
 		}
-		if len(st.entries) != (len(reply)-6)/3 {
+		if len(st.entries) != (len(reply)-7)/3 {
 			t.Fatalf("parsed %d entries from %v", len(st.entries), reply)
 		}
-		if st.full != (len(st.entries) < count) {
-			t.Fatalf("full = %v with %d entries read of %d", st.full, len(st.entries), count)
+		if st.full != (cut == 0 && len(st.entries) < count) {
+			t.Fatalf("full = %v with %d entries read of %d, cut %d", st.full, len(st.entries), count, cut)
 		}
 	})
 }

@@ -181,17 +181,72 @@ func (t *txn) List(ctx context.Context, kind store.Kind, index string, values []
 	if ix.Global {
 		return t.listConfirmed(ctx, tb, ix, values, k, p)
 	}
-	var vals []val
 	if t.rw {
 		pks, err := t.zrange(ctx, k, p.BeforeID, p.Limit)
 		if err != nil {
 			return nil, err
 		}
-		vals, err = t.getAll(ctx, t.recordKeys(tb, pks))
+		vals, err := t.getAll(ctx, t.recordKeys(tb, pks))
 		if err != nil {
 			return nil, err
 		}
-	} else if vals, err = t.pageScript(ctx, tb, k, p); err != nil {
+		return confirmed(tb, ix, values, vals)
+	}
+	vals, foreign, err := t.pageScript(ctx, tb, k, p)
+	if err != nil {
+		return nil, err
+	}
+	return decodePage(tb, ix, values, vals, foreign)
+}
+
+// decodePage decodes the records of a page the page script read. Those it read itself came
+// with the index, atomically, so they are in it; only those read afterwards, from another
+// bucket (foreign, in ascending order), are confirmed, as confirmed does.
+func decodePage(tb *store.Table, ix store.Index, values []string, vals []val, foreign []int) ([]any, error) {
+	out := make([]any, 0, len(vals))
+	for i, v := range vals {
+		rec, found, err := decode(tb, v)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		if len(foreign) > 0 && foreign[0] == i {
+			foreign = foreign[1:]
+			if !inIndex(ix, rec, values) {
+				continue
+			}
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// ListAscending implements store.Ops: one read of the index, then one of its records (both
+// watched inside Update). A Global listing reads on until its page is full of confirmed
+// records, as List does.
+func (t *txn) ListAscending(ctx context.Context, kind store.Kind, index string, values []string, after string, limit int) ([]any, error) {
+	tb, ix, err := t.index(kind, index, values)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Unique {
+		return nil, store.Invalid("index", store.CodeInvalidValue, 0, "index %s.%s is not a listing index", kind, index)
+	}
+	if err := (store.Page{Limit: limit}).Validate(); err != nil {
+		return nil, err
+	}
+	k := t.s.ks.index(kind, ix, values)
+	if ix.Global {
+		return t.listConfirmedDir(ctx, tb, ix, values, k, after, limit, true)
+	}
+	pks, err := t.zrangeDir(ctx, k, after, limit, true)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := t.getAll(ctx, t.recordKeys(tb, pks))
+	if err != nil {
 		return nil, err
 	}
 	return confirmed(tb, ix, values, vals)
@@ -226,11 +281,16 @@ func confirmed(tb *store.Table, ix store.Index, values []string, vals []val) ([]
 // before a commit that did not happen, or not yet removed after one): it reads entries and
 // their records until it has p.Limit confirmed records or the index is exhausted.
 func (t *txn) listConfirmed(ctx context.Context, tb *store.Table, ix store.Index, values []string, k key, p store.Page) ([]any, error) {
+	return t.listConfirmedDir(ctx, tb, ix, values, k, p.BeforeID, p.Limit, false)
+}
+
+// listConfirmedDir is listConfirmed in either direction: with asc, above from, ascending.
+func (t *txn) listConfirmedDir(ctx context.Context, tb *store.Table, ix store.Index, values []string, k key, from string, limit int, asc bool) ([]any, error) {
 	out := []any{}
-	before := p.BeforeID
-	for len(out) < p.Limit {
-		want := p.Limit - len(out)
-		pks, err := t.zrange(ctx, k, before, want)
+	before := from
+	for len(out) < limit {
+		want := limit - len(out)
+		pks, err := t.zrangeDir(ctx, k, before, want, asc)
 		if err != nil || len(pks) == 0 {
 			return out, err
 		}
@@ -252,8 +312,9 @@ func (t *txn) listConfirmed(ctx context.Context, tb *store.Table, ix store.Index
 }
 
 // pageScript runs scriptPage and reads, in a second round trip, the records that live in
-// another bucket than the index (keys whose first ID does not carry the index's tag).
-func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Page) ([]val, error) {
+// another bucket than the index (keys whose first ID does not carry the index's tag); it
+// returns the records and the positions of those, ascending.
+func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Page) ([]val, []int, error) {
 	top := "+"
 	if p.BeforeID != "" {
 		top = "(" + p.BeforeID
@@ -261,7 +322,7 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 	r, err := scriptPage.Run(ctx, t.s.client, []string{k.k},
 		top, p.Limit, t.s.ks.heads[k.b]+recordTail(tb.Kind), t.s.ks.n, k.b).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap(err)
+		return nil, nil, wrap(err)
 	}
 	vals := make([]val, len(r)/2)
 	var foreign []int
@@ -275,7 +336,7 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 		}
 	}
 	if len(foreign) == 0 {
-		return vals, nil
+		return vals, nil, nil
 	}
 	keys := make([]key, len(foreign))
 	for j, i := range foreign {
@@ -283,12 +344,12 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 	}
 	fv, err := t.getAll(ctx, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for j, i := range foreign {
 		vals[i] = fv[j]
 	}
-	return vals, nil
+	return vals, foreign, nil
 }
 
 // Count implements store.Ops: the cardinality of the listing index's sorted set (watched

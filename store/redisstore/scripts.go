@@ -90,21 +90,27 @@ return 0
 `)
 
 // scriptFeed reads feed streams. KEYS: the streams, then their tag keys (feedTag). ARGV: the
-// most entries to read per stream (0: none), then for each stream the position's ID to read
+// most entries to read per stream (0: none), the most bytes of entries' changes to read in
+// all (once at least one entry is read), then for each stream the position's ID to read
 // after and the tag of the commit at that ID ("" when the position is at no entry). For each
-// stream it returns six fields, then up to that many entries after the position as triples
+// stream it returns seven fields, then up to that many entries after the position as triples
 // of ID, the entry's "c" field (its changes) and its "t" field (its commit's tag). The fields
 // are the stream's length, entries-added, last-generated-id, oldest entry's ID ("0-0" when
-// empty), the tag of its last entry (of the last commit written to it, from its tag key, when
-// it is empty), and 1 when the stream holds an entry at the position's ID with another tag (a
-// stream recreated or rewound and written again in the same millisecond: the position's entry
-// is gone), else 0; a missing stream reads as one never written to. When entries are asked for and the stream still holds the
-// position's own entry, with the same tag, nothing after it can have been trimmed (streams
-// are trimmed oldest first), and the script skips XINFO: the fields are then -1, 0, "0-0",
-// "0-0", "", 0. The tag is what tells the cursor's entry from another that a stream restored
-// from an older copy gave the same ID. XINFO STREAM's entries-added needs Redis 7.
+// empty), the tag of its last entry (of the last commit written to it, from its tag key,
+// when it is empty), 1 when the stream holds an entry at the position's ID with another tag
+// (a stream recreated or rewound and written again in the same millisecond: the position's
+// entry is gone), else 0, and 1 when the byte bound stopped the read before the entry count
+// did, else 0; a missing stream reads as one never written to. When entries are asked for
+// and the stream still holds the position's own entry, with the same tag, nothing after it
+// can have been trimmed (streams are trimmed oldest first), and the script skips XINFO: the
+// first six fields are then -1, 0, "0-0", "0-0", "", 0. The tag is what tells the cursor's
+// entry from another that a stream restored from an older copy gave the same ID. Entries
+// are read a few at a time (XRANGE COUNT feedChunk), so that a call's work is bounded by
+// the byte bound, however large the entries. XINFO STREAM's entries-added needs Redis 7.
 var scriptFeed = redis.NewScript(`
-local count = tonumber(ARGV[1])
+local count, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local chunk = 8
+local used, got = 0, 0
 local function tagOf(fields)
   for j = 1, #fields, 2 do
     if fields[j] == 't' then return fields[j + 1] end
@@ -119,22 +125,47 @@ local function add(r, e)
   r[#r + 1] = e[1]
   r[#r + 1] = c
   r[#r + 1] = tagOf(e[2])
+  used = used + #c
+  got = got + 1
+end
+-- entries adds to r up to count entries of stream k after id from (exclusive), a chunk at a
+-- time, until the byte bound is spent; it sets r[7] to 1 when the bound stopped it.
+local function entries(r, k, from)
+  local n = 0
+  while n < count do
+    if got > 0 and used >= budget then
+      r[7] = 1
+      return
+    end
+    local es = redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', math.min(chunk, count - n))
+    for _, e in ipairs(es) do
+      if n >= count or (got > 0 and used >= budget) then
+        r[7] = 1
+        return
+      end
+      add(r, e)
+      n = n + 1
+      from = e[1]
+    end
+    if #es < chunk then return end
+  end
 end
 local out = {}
 local n = #KEYS / 2
 for i = 1, n do
   local k = KEYS[i]
-  local from, tag = ARGV[2 * i], ARGV[2 * i + 1]
+  local from, tag = ARGV[2 * i + 1], ARGV[2 * i + 2]
   local r = nil
+  local at = nil
   if count > 0 and from ~= '0-0' and tag ~= '' then
-    local es = redis.call('XRANGE', k, from, '+', 'COUNT', count + 1)
-    if #es > 0 and es[1][1] == from and tagOf(es[1][2]) == tag then
-      r = {-1, 0, '0-0', '0-0', '', 0}
-      for j = 2, #es do add(r, es[j]) end
+    at = redis.call('XRANGE', k, from, from)
+    if #at > 0 and tagOf(at[1][2]) == tag then
+      r = {-1, 0, '0-0', '0-0', '', 0, 0}
+      entries(r, k, from)
     end
   end
   if not r then
-    r = {0, 0, '0-0', '0-0', '', 0}
+    r = {0, 0, '0-0', '0-0', '', 0, 0}
     if redis.call('EXISTS', k) == 1 then
       local info = redis.call('XINFO', 'STREAM', k)
       local f = {}
@@ -142,20 +173,15 @@ for i = 1, n do
       if not f['entries-added'] then
         return redis.error_reply('ERR the iamkit change feed needs Redis 7 or later (XINFO STREAM entries-added)')
       end
-      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', '', 0}
+      r = {f['length'], f['entries-added'], f['last-generated-id'], '0-0', '', 0, 0}
       if f['length'] > 0 then
         r[4] = f['recorded-first-entry-id']
         r[5] = tagOf(f['last-entry'][2])
       else
         r[5] = redis.call('GET', KEYS[n + i]) or ''
       end
-      if count > 0 then
-        if tag ~= '' then
-          local at = redis.call('XRANGE', k, from, from)
-          if #at > 0 and tagOf(at[1][2]) ~= tag then r[6] = 1 end
-        end
-        for _, e in ipairs(redis.call('XRANGE', k, '(' .. from, '+', 'COUNT', count)) do add(r, e) end
-      end
+      if at and #at > 0 then r[6] = 1 end
+      if count > 0 then entries(r, k, from) end
     end
   end
   out[i] = r

@@ -340,20 +340,42 @@ func (s *Store) LastUsed(ctx context.Context, ids []string) ([]store.Use, error)
 	return out, nil
 }
 
-// runScripts runs one script several times in one pipeline, loading it where missing.
+// runScripts runs one script several times in one pipeline. Where Redis does not have the
+// script (NOSCRIPT), it loads it once and runs those calls again in a second pipeline,
+// rather than one EVAL each.
 func (s *Store) runScripts(ctx context.Context, c redis.Cmdable, sc *redis.Script, keys [][]string, args [][]any) error {
-	cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i := range keys {
-			sc.EvalSha(ctx, p, keys[i], args[i]...)
-		}
-		return nil
-	})
+	run := func(idx []int) []redis.Cmder {
+		cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range idx {
+				sc.EvalSha(ctx, p, keys[i], args[i]...)
+			}
+			return nil
+		})
+		return cmds
+	}
+	all := make([]int, len(keys))
+	for i := range all {
+		all[i] = i
+	}
+	cmds := run(all)
+	var missing []int
 	for i, cmd := range cmds {
 		err := cmd.Err()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			err = sc.Eval(ctx, c, keys[i], args[i]...).Err()
+		switch {
+		case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
+			missing = append(missing, i)
+		case err != nil && !errors.Is(err, redis.Nil):
+			return wrap(err)
 		}
-		if err != nil && !errors.Is(err, redis.Nil) {
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := sc.Load(ctx, c).Err(); err != nil {
+		return wrap(err)
+	}
+	for _, cmd := range run(missing) {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return wrap(err)
 		}
 	}

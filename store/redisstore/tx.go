@@ -282,16 +282,28 @@ func (t *txn) deltaOf(k key) *delta {
 // zrange returns up to limit members of a listing index below before ("" for no bound), in
 // descending order, with the buffered changes applied.
 func (t *txn) zrange(ctx context.Context, k key, before string, limit int) ([]string, error) {
+	return t.zrangeDir(ctx, k, before, limit, false)
+}
+
+// zrangeDir is zrange in either direction: with asc, the members above from, ascending.
+func (t *txn) zrangeDir(ctx context.Context, k key, from string, limit int, asc bool) ([]string, error) {
 	d := t.deltaOf(k)
 	extra := 0
 	if d != nil {
 		extra = len(d.rem)
 	}
-	top := "+"
-	if before != "" {
-		top = "(" + before
-	}
 	cmd, err := readSet(ctx, t, k, func(p redis.Pipeliner) *redis.StringSliceCmd {
+		if asc {
+			bottom := "-"
+			if from != "" {
+				bottom = "(" + from
+			}
+			return p.ZRangeByLex(ctx, k.k, &redis.ZRangeBy{Min: bottom, Max: "+", Count: int64(limit + extra)})
+		}
+		top := "+"
+		if from != "" {
+			top = "(" + from
+		}
 		return p.ZRevRangeByLex(ctx, k.k, &redis.ZRangeBy{Max: top, Min: "-", Count: int64(limit + extra)})
 	})
 	if err != nil {
@@ -303,11 +315,15 @@ func (t *txn) zrange(ctx context.Context, k key, before string, limit int) ([]st
 	}
 	members = slices.DeleteFunc(members, func(m string) bool { _, ok := d.rem[m]; return ok })
 	for m := range d.add {
-		if before == "" || m < before {
+		if from == "" || (asc && m > from) || (!asc && m < from) {
 			members = append(members, m)
 		}
 	}
-	slices.SortFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	if asc {
+		slices.Sort(members)
+	} else {
+		slices.SortFunc(members, func(a, b string) int { return strings.Compare(b, a) })
+	}
 	members = slices.Compact(members)
 	if len(members) > limit {
 		members = members[:limit]
@@ -568,27 +584,58 @@ func (t *txn) commit(ctx context.Context) error {
 	return nil
 }
 
-// queueWrites queues the buffered writes of the bucket in the MULTI/EXEC.
+// keysPerCommand bounds the keys (or members, or fields) of one MSET, DEL, HDEL, ZADD or ZREM
+// a commit queues: a large commit (a purge batch) is a few commands of many keys each rather
+// than a command per key, which costs Redis a dispatch each inside the EXEC.
+const keysPerCommand = 256
+
+// queueWrites queues the buffered writes of the bucket in the MULTI/EXEC: the records and
+// unique index entries set (MSET) and deleted (DEL), the listing indexes' changes, and the
+// last-used times deleted (HDEL), each as few commands as keysPerCommand allows.
 func (t *txn) queueWrites(ctx context.Context, p redis.Pipeliner) {
+	var sets, dels []any
 	for _, k := range t.order {
-		w := t.writes[k]
-		if w.del {
-			p.Del(ctx, k)
+		if w := t.writes[k]; w.del {
+			dels = append(dels, k)
 		} else {
-			p.Set(ctx, k, w.v, 0)
+			sets = append(sets, k, w.v)
 		}
+	}
+	for part := range slices.Chunk(sets, 2*keysPerCommand) {
+		p.MSet(ctx, part...)
+	}
+	for part := range slices.Chunk(dels, keysPerCommand) {
+		p.Del(ctx, toStrings(part)...)
 	}
 	for _, d := range sortedDeltas(t.zsets) {
-		if len(d.add) > 0 {
-			p.ZAdd(ctx, d.k.k, zMembers(d.add)...)
+		for part := range slices.Chunk(zMembers(d.add), keysPerCommand) {
+			p.ZAdd(ctx, d.k.k, part...)
 		}
-		if len(d.rem) > 0 {
-			p.ZRem(ctx, d.k.k, setMembers(d.rem)...)
+		for part := range slices.Chunk(setMembers(d.rem), keysPerCommand) {
+			p.ZRem(ctx, d.k.k, part...)
 		}
 	}
+	fields := map[string][]string{}
+	var hashes []string
 	for i, h := range t.hdels {
-		p.HDel(ctx, h.k, t.hdelIDs[i])
+		if _, ok := fields[h.k]; !ok {
+			hashes = append(hashes, h.k)
+		}
+		fields[h.k] = append(fields[h.k], t.hdelIDs[i])
 	}
+	for _, h := range hashes {
+		for part := range slices.Chunk(fields[h], keysPerCommand) {
+			p.HDel(ctx, h, part...)
+		}
+	}
+}
+
+func toStrings(vs []any) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.(string)
+	}
+	return out
 }
 
 // applyGlobalSets queues, for every buffered change to a Global listing index, what f

@@ -340,6 +340,31 @@ func testEventCRUD(t *testing.T, ns NewStore) {
 			diff(e.t, "events", []store.Event{ev2, ev1}, list(e, acct))
 		})
 
+		leaf(t, "append_many", ns, func(e *env) {
+			acct := e.putAccount()
+			ev1, ev2, ev3 := e.newEvent(acct), e.newEvent(acct), e.newEvent(acct)
+			e.update(func(tx store.Tx) error { return tx.AppendEvents(e.ctx, nil) })
+			e.update(func(tx store.Tx) error { return tx.AppendEvents(e.ctx, []store.Event{ev1, ev2}) })
+			diff(e.t, "events", []store.Event{ev2, ev1}, list(e, acct))
+			for _, c := range []struct {
+				name   string
+				events []store.Event
+			}{
+				{"an ID already stored", []store.Event{ev3, ev1}},
+				{"one ID twice", []store.Event{ev3, ev3}},
+			} {
+				err := e.tryUpdate(func(tx store.Tx) error { return tx.AppendEvents(e.ctx, c.events) })
+				wantIs(e.t, "AppendEvents with "+c.name, err, store.ErrConflict)
+				diff(e.t, "events after AppendEvents with "+c.name, []store.Event{ev2, ev1}, list(e, acct))
+			}
+			bad := e.newEvent(acct)
+			bad.Type = ""
+			err := e.tryUpdate(func(tx store.Tx) error { return tx.AppendEvents(e.ctx, []store.Event{ev3, bad}) })
+			wantIs(e.t, "AppendEvents with an event without a type", err, store.ErrInvalid)
+			e.update(func(tx store.Tx) error { return tx.AppendEvents(e.ctx, []store.Event{ev3}) })
+			diff(e.t, "events", []store.Event{ev3, ev2, ev1}, list(e, acct))
+		})
+
 		leaf(t, "copies", ns, func(e *env) {
 			acct := e.putAccount()
 			ev := e.newEvent(acct)

@@ -1,0 +1,116 @@
+package rbac_test
+
+import (
+	"context"
+	"crypto/rand"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/redistest"
+	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/redisstore"
+)
+
+// roundTrips is a go-redis hook that counts round trips: one per command sent alone, one per
+// pipeline or MULTI/EXEC block.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestBotUserPageRoundTripsOnRedis: listing a page of 100 bot users through botuser.Service,
+// authorized in the same View (the account, the caller's membership, then the page), is
+// three round trips to Redis, whatever the page's size.
+func TestBotUserPageRoundTripsOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+	t.Cleanup(func() { c.Close() })
+	rt := &roundTrips{}
+	c.AddHook(rt)
+	ctx := t.Context()
+	st, err := redisstore.New(ctx, c, redisstore.WithPrefix(srv.Prefix+":"+redistest.UniquePrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	plans, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := rbac.New(st, plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := identity.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bots, err := botuser.New(st, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := dir.CreateUser(ctx, "admin@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := dir.CreateAccount(ctx, u.ID, "acme", "enterprise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := dir.Principal(ctx, acct.ID, u.ID, identity.SourceAPI, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := id.NewGenerator(clock.System{}, rand.Reader)
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for i := range 120 {
+			bid, err := ids.NewIn(id.BotUser, acct.ID)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutBotUser(ctx, store.BotUser{ID: bid, AccountID: acct.ID, Name: "bot-" + strconv.Itoa(i), Active: true, CreatedAt: time.Now().UTC()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		limit int
+		want  int64
+	}{{1, 3}, {100, 3}} {
+		least := int64(1 << 30)
+		for range 3 { // the least of three: a run that dials also counts its handshake
+			before := rt.n.Load()
+			bs, err := bots.List(ctx, admin, store.Page{Limit: c.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bs) != c.limit {
+				t.Fatalf("a page of %d bot users, want %d", len(bs), c.limit)
+			}
+			least = min(least, rt.n.Load()-before)
+		}
+		if least != c.want {
+			t.Errorf("a page of %d bot users took %d round trips, want %d", c.limit, least, c.want)
+		}
+	}
+}
