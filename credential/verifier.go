@@ -291,13 +291,19 @@ type owner struct {
 	accountID, id string
 	bot           bool
 	subject       string
-	state         atomic.Int32 // store.OwnerState, or ownerStale
+	state         atomic.Int32 // store.OwnerState, ownerStale or ownerRemoved
 	// gone is set when the owner was removed (a store.Tombstone was written for it): its
 	// credentials, purged later, were not revoked one by one.
 	gone atomic.Bool
 }
 
-const ownerStale = -1
+// Owner states besides store.OwnerState's: stale (reload it from the store) and removed (the
+// feed said the owner was deleted with a store.Tombstone: its credentials are gone, and are
+// refused without reading the store until the purge reaches them).
+const (
+	ownerStale   = -1
+	ownerRemoved = -2
+)
 
 type ownerKey struct{ accountID, id string }
 
@@ -1098,11 +1104,17 @@ func (v *Verifier) invalidateOwnerInAllAccounts(ownerID string) {
 	v.owners.mu.Unlock()
 }
 
+// invalidateOwner drops the owner entry k: stale, to be read again, or removed when the same
+// commit wrote its tombstone (markOwnerGone).
 func (v *Verifier) invalidateOwner(k ownerKey) {
 	v.owners.mu.Lock()
 	v.owners.epoch++
 	if o := v.owners.m[k]; o != nil {
-		o.state.Store(ownerStale)
+		if o.gone.Load() {
+			o.state.Store(ownerRemoved)
+		} else {
+			o.state.Store(ownerStale)
+		}
 		delete(v.owners.m, k)
 	}
 	v.owners.mu.Unlock()

@@ -311,7 +311,15 @@ func TestSuspendingOwnerRejectsAllItsCredentials(t *testing.T) {
 
 	e.update(func(tx store.Tx) error { return tx.DeleteBotUser(e.ctx, e.bot, store.Principal{ID: "usr_x"}) })
 	e.sync()
+	views := e.st.views.Load()
 	verifyAll(credential.ReasonUnknown)
+	verifyAll(credential.ReasonUnknown)
+	// The feed said the owner is gone, and its credentials with it: refusing them needs no
+	// store read (before, each cached credential read the store on every call until the
+	// purge reached it).
+	if got := e.st.views.Load() - views; got != 0 {
+		t.Errorf("refusing the credentials of a deleted owner read the store %d times, want 0", got)
+	}
 }
 
 func TestDisabledMemberCredentialsAreSuspended(t *testing.T) {
