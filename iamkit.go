@@ -17,6 +17,7 @@ import (
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // IAM is every iamkit service over one store, wired together, with one lifecycle: New builds
@@ -38,6 +39,8 @@ type IAM struct {
 	dash     *sso.Dashboard            // nil without WithDashboard
 	leaks    *credential.LeakResponder // nil without WithGitHubSecretScanning
 	log      *slog.Logger
+	clock    store.Clock
+	metrics  *instruments // nil without WithMeterProvider
 	errs     ErrorFormat
 	addrOf   func(*http.Request) netip.Addr
 
@@ -77,6 +80,7 @@ type config struct {
 	scanNotify  credential.LeakNotifier
 	addrOf      func(*http.Request) netip.Addr
 	retention   *rbac.Retention // nil: rbac.DefaultRetention
+	meters      metric.MeterProvider
 }
 
 // WithLogger logs the services' diagnostics to l (default: none). Nothing secret is logged.
@@ -161,7 +165,10 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	for _, o := range opts {
 		o(&c)
 	}
-	i := &IAM{st: st, log: c.logger, errs: c.errs, addrOf: c.addrOf}
+	i := &IAM{st: st, log: c.logger, clock: c.clock, errs: c.errs, addrOf: c.addrOf}
+	if i.clock == nil {
+		i.clock = systemClock{}
+	}
 	if i.log == nil {
 		i.log = slog.New(slog.DiscardHandler)
 	}
@@ -172,7 +179,13 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 		i.addrOf = RemoteAddr
 	}
 	var err error
+	if i.metrics, err = newInstruments(c.meters); err != nil {
+		return nil, err
+	}
 	fopts := []store.FollowerOption{store.WithFollowerLogger(i.log)}
+	if i.metrics != nil {
+		fopts = append(fopts, store.WithLagObserver(i.metrics.observeLag))
+	}
 	if c.clock != nil {
 		fopts = append(fopts, store.WithFollowerClock(c.clock))
 	}
@@ -194,8 +207,11 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	if i.creds, err = credential.NewService(st, i.authz, c.credentialOptions(i)...); err != nil {
 		return nil, err
 	}
-	if i.verifier, err = credential.NewVerifier(st, append(c.credentialOptions(i), credential.WithFollower(i.follower),
-		credential.WithAuthorizer(i.authz))...); err != nil {
+	vopts := append(c.credentialOptions(i), credential.WithFollower(i.follower), credential.WithAuthorizer(i.authz))
+	if i.metrics != nil {
+		vopts = append(vopts, credential.WithRevocationObserver(i.metrics.observeRevocation))
+	}
+	if i.verifier, err = credential.NewVerifier(st, vopts...); err != nil {
 		return nil, err
 	}
 	if c.scanKeys != nil {
@@ -228,6 +244,11 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 			return nil, store.Invalid("dashboard", store.CodeRequired, 0, "WithDashboard needs WithSSO (the dashboard's base URL)")
 		}
 		if i.dash, err = sso.NewDashboard(i.sso, c.dash...); err != nil {
+			return nil, err
+		}
+	}
+	if c.meters != nil {
+		if err := i.registerObservers(c.meters); err != nil {
 			return nil, err
 		}
 	}
@@ -440,6 +461,10 @@ func (i *IAM) Close(ctx context.Context) error {
 	prev := i.state
 	i.state = closed
 	i.mu.Unlock()
+	if prev == closed {
+		return nil
+	}
+	defer i.unregisterObservers()
 	if prev != running {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit"
+	"github.com/iamkit/iamkit/examples/internal/promserve"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
@@ -30,6 +31,7 @@ type config struct {
 	bootstrapJSON string
 	adminEmail    string
 	tunnelAddr    string
+	metricsAddr   string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -42,6 +44,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping makes an API key, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -92,7 +95,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	iam, ssoBase, err := newIAM(st, plans, base, logger)
+	var opts []iamkit.Option
+	var metricsURL string
+	if cfg.metricsAddr != "" {
+		ms, err := promserve.Start(cfg.metricsAddr, logger)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer ms.Close(context.WithoutCancel(ctx))
+		opts, metricsURL = append(opts, iamkit.WithMeterProvider(ms.Provider)), ms.URL
+	}
+	iam, ssoBase, err := newIAM(st, plans, base, logger, opts...)
 	if err != nil {
 		return err
 	}
@@ -133,7 +146,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printBanner(stdout, base, tunnelAddr, cfg, boot)
+	printBanner(stdout, base, tunnelAddr, metricsURL, cfg, boot)
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -199,10 +212,13 @@ func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.L
 	return iam, base, err
 }
 
-func printBanner(w io.Writer, base, tunnelAddr string, cfg config, boot bootstrapResult) {
+func printBanner(w io.Writer, base, tunnelAddr, metricsURL string, cfg config, boot bootstrapResult) {
 	fmt.Fprintf(w, "iamkit apiserver listening on %s\n", base)
 	if tunnelAddr != "" {
 		fmt.Fprintf(w, "tunnel edge listening on %s\n", tunnelAddr)
+	}
+	if metricsURL != "" {
+		fmt.Fprintf(w, "metrics for Prometheus at %s\n", metricsURL)
 	}
 	if boot.APIKey == "" {
 		fmt.Fprintf(w, "Store already bootstrapped: account %s, administrator %s (%s). Use an API key you saved.\n",
