@@ -137,7 +137,7 @@ func TestSessionAuth(t *testing.T) {
 			status: http.StatusOK, subject: "admin@acme.test"},
 		{name: "per-account cookie, other account", path: "/named/" + w.other.ID + "/x",
 			cookies: []*http.Cookie{cookie(perAccount(acct), adminToken), cookie(perAccount(w.other.ID), otherToken)},
-			status: http.StatusOK, subject: "admin@acme.test"},
+			status:  http.StatusOK, subject: "admin@acme.test"},
 		{name: "per-account cookie of another account", path: "/named/" + acct + "/x", cookies: []*http.Cookie{cookie(perAccount(acct), otherToken)},
 			status: http.StatusUnauthorized, code: sso.CodeSessionInvalid},
 		{name: "per-account names ignore the default cookie", path: "/named/" + acct + "/x", cookies: []*http.Cookie{cookie(sso.DefaultSessionCookie, adminToken)},
