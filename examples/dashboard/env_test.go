@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/browsertest"
+	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/store"
+	"github.com/iamkit/iamkit/store/memstore"
+)
+
+// browsers is the one Chromium the browser tests of this binary share; each test gets a
+// browser context (an incognito profile) of its own.
+var browsers browsertest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	browsers.Close()
+	os.Exit(code)
+}
+
+// password is every test person's password.
+const password = "correct horse battery staple"
+
+// fastHashing makes password hashing cheap: tests sign in many times.
+var fastHashing = sso.WithPasswordParams(sso.PasswordParams{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+
+// outbox is the Mailer of the tests: it keeps what the dashboard sends.
+type outbox struct {
+	mu    sync.Mutex
+	mails []Mail
+}
+
+func (o *outbox) Send(_ context.Context, m Mail) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.mails = append(o.mails, m)
+	return nil
+}
+
+// last returns the latest mail to an address, failing the test if there is none.
+func (o *outbox) last(t testing.TB, to string) Mail {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.mails) - 1; i >= 0; i-- {
+		if o.mails[i].To == to {
+			return o.mails[i]
+		}
+	}
+	t.Fatalf("no mail to %s", to)
+	return Mail{}
+}
+
+func (o *outbox) count(to string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, m := range o.mails {
+		if m.To == to {
+			n++
+		}
+	}
+	return n
+}
+
+// env is a dashboard on a memstore, served on a loopback port, with its bootstrapped
+// account and administrator (admin@example.test, whose password is set).
+type env struct {
+	t    testing.TB
+	ctx  context.Context
+	app  *app
+	URL  string
+	mail *outbox
+}
+
+const adminEmail = "admin@example.test"
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, sso.SecretKeyLen)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	ob := &outbox{}
+	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: ob, Logger: slog.New(slog.DiscardHandler), SecretKey: key,
+		AdminEmail: adminEmail, Dashboard: []sso.DashboardOption{fastHashing}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.IAM.Close(context.Background()) })
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e := &env{t: t, ctx: ctx, app: a, URL: base, mail: ob}
+	e.setPassword(a.Boot.Admin.ID)
+	return e
+}
+
+func (e *env) account() string { return e.app.Boot.Account.ID }
+
+// setPassword gives a user the tests' password.
+func (e *env) setPassword(userID string) {
+	e.t.Helper()
+	if err := e.app.IAM.Dashboard().SetInitialPassword(e.ctx, userID, password); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// addMember makes a user with the tests' password a member of the account with roles.
+func (e *env) addMember(email string, roles ...string) store.User {
+	e.t.Helper()
+	u, err := e.app.IAM.Directory().CreateUser(e.ctx, email, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.app.IAM.Directory().AddMember(e.ctx, e.app.Boot.Admin, u.ID, roles); err != nil {
+		e.t.Fatal(err)
+	}
+	e.setPassword(u.ID)
+	e.sync()
+	return u
+}
+
+func (e *env) sync() {
+	e.t.Helper()
+	if err := e.app.IAM.Sync(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// principal returns the principal of a member, acting from code.
+func (e *env) principal(userID string) identity.Principal {
+	e.t.Helper()
+	p, err := e.app.IAM.Directory().Principal(e.ctx, e.account(), userID, identity.SourceSDK, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// client is an HTTP client with a cookie jar, which keeps the dashboard's Secure cookies
+// from its loopback address as browsers do, and does not follow redirects.
+func (e *env) client() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// signInBrowser signs a browser in with the password form of /login.
+func (e *env) signInBrowser(b *browsertest.Browser, email string) {
+	e.t.Helper()
+	b.Navigate(e.URL + "/login")
+	b.Fill("#email", email)
+	b.Fill("#password", password)
+	b.ClickAndWait("#sign-in")
+}
+
+// shot saves a screenshot of the browser's page as docs/screenshots/<name>.png, at the
+// desktop width and, with mobile, at 375 px too (<name>-375.png). It does so only when
+// IAMKIT_SCREENSHOTS=1, so that ordinary runs leave the committed files alone.
+func shot(b *browsertest.Browser, name string, mobile bool) {
+	if os.Getenv("IAMKIT_SCREENSHOTS") != "1" {
+		return
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	b.ScreenshotAt(filepath.Join(dir, name+".png"), browsertest.DesktopWidth)
+	if mobile {
+		b.ScreenshotAt(filepath.Join(dir, name+"-375.png"), browsertest.MobileWidth)
+	}
+}
+
+// pathOf returns the path of a URL (its query too).
+func pathOf(t testing.TB, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+// contains fails the test unless the text holds every part.
+func contains(t testing.TB, what, text string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(text, p) {
+			t.Errorf("%s: %q does not say %q", what, text, p)
+		}
+	}
+}
