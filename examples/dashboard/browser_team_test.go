@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/iamkit/iamkit/examples/tunneledge/tunnel"
@@ -66,12 +67,47 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	dial := startEdge(t, e)
 	base := e.URL + "/a/" + e.account()
 
+	second, err := e.app.IAM.Directory().CreateAccount(e.ctx, e.app.Boot.Admin.ID, "Second", "enterprise")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The administrator signs in with the keyboard alone: Tab to the email field, type,
+	// Tab, type the password, Enter. A member of two accounts picks one.
 	b := browsers.New(t)
-	e.signInBrowser(b, adminEmail)
+	b.Navigate(e.URL + "/login")
+	checkPage(t, b, "login", true)
+	for i := 0; focused(t, b) != "email"; i++ {
+		if i == 5 {
+			t.Fatalf("Tab does not reach the email field (at %q)", focused(t, b))
+		}
+		keys(t, b, "\t")
+	}
+	keys(t, b, adminEmail+"\t")
+	if got := focused(t, b); got != "password" {
+		t.Fatalf("Tab from the email goes to %q, want the password", got)
+	}
+	keys(t, b, password+"\r")
+	b.WaitURL(browsertest.HasPath("/accounts"))
+	contains(t, "account picker", b.Text("main"), "Example", "Second")
+	checkPage(t, b, "accounts", true)
+
+	// A tab on each account: signing in to the second keeps the first's session.
+	b.ClickAndWait("a.choice[href*='" + second.ID + "']")
+	b.Fill("#password", password)
+	b.ClickAndWait("#sign-in")
+	b.WaitURL(browsertest.HasPrefix(e.URL + "/a/" + second.ID + "/"))
+	b.Navigate(e.URL + "/accounts")
+	b.ClickAndWait("a.choice[href='/a/" + e.account() + "/']")
 	b.WaitVisible("#send-invitation")
 	if got := b.Text("h1"); got != "Team members" {
 		t.Fatalf("the administrator lands on %q", got)
 	}
+	b.Navigate(e.URL + "/a/" + second.ID + "/members")
+	if got := b.Text("h1"); got != "Team members" || !strings.Contains(b.Text("header"), "Second") {
+		t.Fatalf("the second account's tab: %q", b.Text("header"))
+	}
+	b.Navigate(base + "/members")
 
 	// Invite someone as a developer only.
 	b.Fill("#email", "new@example.test")
@@ -79,21 +115,23 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.ClickAndWait("#send-invitation")
 	contains(t, "after inviting", b.Text(".notice"), "Invitation sent to new@example.test")
 	contains(t, "invitations", b.Text("main"), "new@example.test", "Developer")
-	shot(b, "members", true)
+	checkPage(t, b, "members", true)
 
 	// The invited person opens the mailed link in a browser of their own, accepts, chooses a
 	// password and is in.
 	nb := browsers.New(t)
 	nb.Navigate(e.mail.last(t, "new@example.test").Link)
-	shot(nb, "invitation", false)
+	checkPage(t, nb, "invitation", false)
 	nb.Fill("#name", "New Person")
 	nb.ClickAndWait("#accept")
 	contains(t, "after accepting", nb.Text("main"), "You have joined Example", "new@example.test")
+	checkPage(t, nb, "reset-password", false)
 	nb.Fill("#password", "short")
 	if status := nb.ClickAndWait("#save-password"); status != http.StatusBadRequest {
 		t.Errorf("a short password: status %d, want 400", status)
 	}
 	contains(t, "short password", nb.Text("#error-summary"), "Use at least 12 characters")
+	checkPage(t, nb, "reset-password-error", true)
 	nb.Fill("#password", password)
 	nb.ClickAndWait("#save-password")
 	nb.WaitURL(browsertest.HasPrefix(base + "/"))
@@ -108,7 +146,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Click("#role-team_read_only")
 	b.ClickAndWait("#save-roles")
 	contains(t, "roles", b.Text("#member-roles"), "Developer", "Team (read-only)")
-	shot(b, "member", true)
+	checkPage(t, b, "member", true)
 
 	// Disabled: the member's next click ends their session, and their password is refused.
 	b.ClickAndWait("#disable")
@@ -135,7 +173,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Navigate(base + "/members/" + newcomer.UserID)
 	b.ClickAndWait("#remove")
 	contains(t, "confirmation", b.Text("main"), "Remove new@example.test from Example?", "They hold no credentials in this account")
-	shot(b, "member-remove", false)
+	checkPage(t, b, "member-remove", false)
 	b.ClickAndWait("#confirm-remove")
 	contains(t, "removed", b.Text(".notice"), "new@example.test was removed")
 
@@ -144,17 +182,20 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Fill("#name", "ci")
 	b.ClickAndWait("#create-bot")
 	contains(t, "bot created", b.Text(".notice"), "Bot user ci created")
+	b.Navigate(base + "/bots")
+	checkPage(t, b, "bots", true)
+	b.ClickAndWait("a[href$='/bots/" + e.bot("ci").ID + "']")
 	b.ClickAndWait("#new-credential")
 	b.Fill("#description", "CI deploys")
 	setValue(t, b, "#acl", "bind:*.example.test")
-	shot(b, "credential-new", true)
+	checkPage(t, b, "credential-new", true)
 	b.ClickAndWait("#create-credential")
 	contains(t, "created", b.Text("main"), "shown only this once", "ci (bot)")
 	token := value(t, b, "#token")
 	if !strings.HasPrefix(token, "iat_") {
 		t.Fatalf("the page shows %q, want an authtoken", token)
 	}
-	shot(b, "credential-created", true)
+	checkPage(t, b, "credential-created", true)
 	if err := dial(token); err != nil {
 		t.Fatalf("the edge refuses the new authtoken: %v", err)
 	}
@@ -166,7 +207,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Navigate(base + "/bots/" + bot.ID)
 	b.ClickAndWait("#deactivate")
 	contains(t, "deactivated", b.Text("#bot-status"), "deactivated")
-	shot(b, "bot", true)
+	checkPage(t, b, "bot", true)
 	refusedWith(t, "a deactivated bot's authtoken", dial(token), tunnel.CodeOwnerInactive)
 	b.ClickAndWait("#activate")
 	if err := dial(token); err != nil {
@@ -176,7 +217,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	// Deleted, after a confirmation that names what is revoked.
 	b.ClickAndWait("#delete")
 	contains(t, "delete confirmation", b.Text("#credential-count"), "Its 1 credential (1 Authtoken) will be revoked")
-	shot(b, "bot-delete", false)
+	checkPage(t, b, "bot-delete", false)
 	b.ClickAndWait("#confirm-delete")
 	contains(t, "deleted", b.Text(".notice"), "Bot user ci deleted")
 	refusedWith(t, "a deleted bot's authtoken", dial(token), tunnel.CodeAuthtokenInvalid)
@@ -187,39 +228,40 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.ClickAndWait("#create-credential")
 	b.ClickAndWait("#done")
 	contains(t, "API keys", b.Text("main"), "laptop", adminEmail)
-	shot(b, "credentials", true)
+	checkPage(t, b, "credentials", true)
 
 	// The audit log, filtered to what happened to bot users.
 	b.Navigate(base + "/audit?type=bot_user_updated.v0")
 	contains(t, "audit log", b.Text("main"), "Bot user updated", adminEmail)
 	b.Navigate(base + "/audit")
-	shot(b, "audit", true)
+	checkPage(t, b, "audit", true)
 
 	// Two-factor authentication with an authenticator app; the next sign-in asks for a code
 	// and takes a recovery code.
 	b.Navigate(base + "/security")
 	b.ClickAndWait("#begin-totp")
-	shot(b, "totp-setup", false)
+	checkPage(t, b, "totp-setup", false)
 	code, err := totp.GenerateCode(b.Text("#totp-secret"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Fill("#code", code)
 	b.ClickAndWait("#confirm")
+	checkPage(t, b, "recovery-codes", false)
 	codes := strings.Fields(value(t, b, "#recovery-codes"))
 	if len(codes) != 10 {
 		t.Fatalf("%d recovery codes shown", len(codes))
 	}
 	b.ClickAndWait("#continue")
 	contains(t, "security", b.Text("#totp-state"), "On since")
-	shot(b, "security", true)
+	checkPage(t, b, "security", true)
 	b.ClickAndWait("header form button")
 	contains(t, "signed out", b.Text(".notice"), "You have signed out of Example")
 	b.Fill("#email", adminEmail)
 	b.Fill("#password", password)
 	b.ClickAndWait("#sign-in")
 	b.WaitVisible("#code")
-	shot(b, "second-factor", false)
+	checkPage(t, b, "second-factor", false)
 	b.Fill("#code", codes[0])
 	b.ClickAndWait("#verify")
 	b.WaitURL(browsertest.HasPrefix(base + "/"))
@@ -240,4 +282,26 @@ func (e *env) bot(name string) store.BotUser {
 	}
 	e.t.Fatalf("no bot user %s", name)
 	return store.BotUser{}
+}
+
+// focused returns the id of the element that has the keyboard focus.
+func focused(t *testing.T, b *browsertest.Browser) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), browsertest.DefaultTimeout)
+	defer cancel()
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// keys types keys as key events (\t is Tab, \r is Enter) into whatever has the focus.
+func keys(t *testing.T, b *browsertest.Browser, k string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), browsertest.DefaultTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
+		t.Fatal(err)
+	}
 }

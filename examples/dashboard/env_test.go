@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/browsertest"
 	"github.com/iamkit/iamkit/sso"
@@ -91,6 +93,14 @@ const adminEmail = "admin@example.test"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	e := newEnvWithoutPassword(t)
+	e.setPassword(e.app.Boot.Admin.ID)
+	return e
+}
+
+// newEnvWithoutPassword is newEnv on a first start: the administrator has no password yet.
+func newEnvWithoutPassword(t testing.TB) *env {
+	t.Helper()
 	ctx := t.Context()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,9 +126,7 @@ func newEnv(t testing.TB) *env {
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	e := &env{t: t, ctx: ctx, app: a, URL: base, mail: ob}
-	e.setPassword(a.Boot.Admin.ID)
-	return e
+	return &env{t: t, ctx: ctx, app: a, URL: base, mail: ob}
 }
 
 func (e *env) account() string { return e.app.Boot.Account.ID }
@@ -182,10 +190,60 @@ func (e *env) signInBrowser(b *browsertest.Browser, email string) {
 	b.ClickAndWait("#sign-in")
 }
 
-// shot saves a screenshot of the browser's page as docs/screenshots/<name>.png, at the
-// desktop width and, with mobile, at 375 px too (<name>-375.png). It does so only when
-// IAMKIT_SCREENSHOTS=1, so that ordinary runs leave the committed files alone.
-func shot(b *browsertest.Browser, name string, mobile bool) {
+// pageProblems is a script that lists what is wrong with the page for people using a
+// keyboard or a screen reader: a control without a label (or a button without a name), a
+// link of the error summary to no field, an image without alternative text.
+const pageProblems = `(() => {
+  const out = [];
+  const labelled = el => el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.closest("label") ||
+    (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]'));
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!labelled(el)) out.push("no label: " + el.outerHTML.slice(0, 100));
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) out.push("no name: " + el.outerHTML.slice(0, 100));
+  }
+  for (const a of document.querySelectorAll("#error-summary a")) {
+    if (!document.getElementById(decodeURIComponent(a.hash.slice(1)))) out.push("error summary links to nothing: " + a.hash);
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.hasAttribute("alt")) out.push("image without alt: " + img.outerHTML.slice(0, 100));
+  }
+  return out;
+})()`
+
+// overflow is a script that says how much wider than the viewport the page is.
+const overflow = `document.documentElement.scrollWidth - window.innerWidth`
+
+// checkPage fails the test if the page has a control without a label, a nameless button or
+// link, an error summary that links to no field, or, with mobile, if it is wider than a 375 px
+// screen. When IAMKIT_SCREENSHOTS=1 it also saves a screenshot as docs/screenshots/<name>.png
+// (and <name>-375.png with mobile); ordinary runs leave the committed files alone.
+func checkPage(t *testing.T, b *browsertest.Browser, name string, mobile bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), browsertest.DefaultTimeout)
+	defer cancel()
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](pageProblems))
+	if err != nil {
+		t.Fatalf("%s: checking the page: %v", name, err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", name, p)
+	}
+	if mobile {
+		b.SetViewport(browsertest.MobileWidth, 812)
+		wider, err := chromedp.Run(ctx, chromedp.Evaluate[int](overflow))
+		b.SetViewport(browsertest.DesktopWidth, 800)
+		if err != nil {
+			t.Fatalf("%s: measuring the page: %v", name, err)
+		}
+		if wider > 0 {
+			b.SetViewport(browsertest.MobileWidth, 812)
+			culprits, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[String(document.documentElement.scrollWidth), String(document.body.scrollWidth), String(window.innerWidth)].concat(Array.from(document.querySelectorAll("body *")).filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible").map(e => e.tagName + "." + e.className + " " + e.scrollWidth + ">" + e.clientWidth + ": " + e.textContent.slice(0, 40)))`))
+			b.SetViewport(browsertest.DesktopWidth, 800)
+			t.Errorf("%s: %d px wider than a 375 px screen: %q", name, wider, culprits)
+		}
+	}
 	if os.Getenv("IAMKIT_SCREENSHOTS") != "1" {
 		return
 	}

@@ -124,3 +124,213 @@ func TestEveryPageRenders(t *testing.T) {
 		})
 	}
 }
+
+// TestInvitationRolesNeverAboveTheInviter: a team manager is offered only the roles whose
+// permissions they hold, and the roles they are not offered are refused if sent anyway,
+// with a message that says why; nothing is sent to the invited address.
+func TestInvitationRolesNeverAboveTheInviter(t *testing.T) {
+	e := newEnv(t)
+	e.addMember("manager@example.test", rbac.RoleTeamManager)
+	manager := e.signInHTTP("manager@example.test")
+	base := "/a/" + e.account()
+	page := manager.get(base + "/members")
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("members page: status %d", page.StatusCode)
+	}
+	for role, offered := range map[string]bool{
+		rbac.RoleTeamManager: true, rbac.RoleTeamInvite: true, rbac.RoleTeamReadOnly: true,
+		rbac.RoleAdministrator: false, rbac.RoleBilling: false, rbac.RoleDeveloper: false,
+	} {
+		if got := strings.Contains(page.Body, `name="roles" value="`+role+`"`); got != offered {
+			t.Errorf("role %s offered: %v, want %v", role, got, offered)
+		}
+	}
+	for _, c := range []struct {
+		role, says string
+	}{
+		{rbac.RoleAdministrator, "Only administrators can grant the Administrator role"},
+		{rbac.RoleBilling, "You can only give roles whose permissions you hold yourself"},
+	} {
+		res := manager.post(base+"/members/invite", url.Values{"email": {"someone@example.test"}, "roles": {c.role}})
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, c.says) || !strings.Contains(res.Body, `id="error-summary"`) {
+			t.Errorf("inviting as %s: status %d, want 403 saying %q", c.role, res.StatusCode, c.says)
+		}
+	}
+	if n := e.mail.count("someone@example.test"); n != 0 {
+		t.Errorf("%d mails sent for refused invitations", n)
+	}
+	res := manager.post(base+"/members/invite", url.Values{"email": {"someone@example.test"}, "roles": {rbac.RoleTeamReadOnly}})
+	if res.StatusCode != http.StatusSeeOther || e.mail.count("someone@example.test") != 1 {
+		t.Errorf("inviting as team read-only: status %d, %d mails", res.StatusCode, e.mail.count("someone@example.test"))
+	}
+	if invitations := manager.get(base + "/members").Body; strings.Contains(invitations, e.mail.last(t, "someone@example.test").Link) ||
+		strings.Contains(invitations, "ivt_") {
+		t.Error("the members page shows the invitation's link to the inviter")
+	}
+}
+
+// TestCrossSiteFormsAreRefused: a form posted from another site is refused, signed in
+// (an account page) or not (the sign-in form), and changes nothing.
+func TestCrossSiteFormsAreRefused(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signInHTTP(adminEmail)
+	base := "/a/" + e.account()
+	res := admin.postFrom(base+"/bots", url.Values{"name": {"evil"}}, "cross-site")
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "sent from another site") {
+		t.Errorf("cross-site post to an account page: status %d", res.StatusCode)
+	}
+	bots, err := e.app.IAM.BotUsers().List(e.ctx, e.app.Boot.Admin, store.Page{Limit: 10})
+	if err != nil || len(bots) != 0 {
+		t.Errorf("bots after a cross-site post: %v, %v", bots, err)
+	}
+	anonymous := &httpSession{e: e, c: e.client()}
+	res = anonymous.postFrom("/login", url.Values{"email": {adminEmail}, "password": {password}}, "cross-site")
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("Set-Cookie") != "" {
+		t.Errorf("cross-site sign-in: status %d, cookies %q", res.StatusCode, res.Header.Values("Set-Cookie"))
+	}
+	if res := admin.postFrom(base+"/bots", url.Values{"name": {"fine"}}, "same-origin"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("same-origin post: status %d", res.StatusCode)
+	}
+}
+
+// TestSessionsArePerAccount: a session is good in its own account only; another account's
+// pages send the browser to that account's sign-in, and the session's cookie never leaves
+// the browser but as a __Host- cookie, HttpOnly, SameSite=Lax.
+func TestSessionsArePerAccount(t *testing.T) {
+	e := newEnv(t)
+	dev := e.addMember("dev@example.test", rbac.RoleDeveloper)
+	other, err := e.app.IAM.Directory().CreateAccount(e.ctx, dev.ID, "Other", "enterprise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &httpSession{e: e, c: e.client()}
+	res := s.post("/login", url.Values{"email": {"dev@example.test"}, "password": {password}, "account": {e.account()}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", res.StatusCode)
+	}
+	var cookie *http.Cookie
+	for _, c := range (&http.Response{Header: res.Header}).Cookies() {
+		if c.Name == sessionCookieName(e.account()) {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Domain != "" {
+		t.Fatalf("session cookie %+v, want __Host-, Secure, HttpOnly, SameSite=Lax, Path=/", cookie)
+	}
+	if res := s.get("/a/" + e.account() + "/bots"); res.StatusCode != http.StatusOK {
+		t.Errorf("own account: status %d", res.StatusCode)
+	}
+	res = s.get("/a/" + other.ID + "/bots")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/a/"+other.ID+"/login") {
+		t.Errorf("another account of the same person: status %d to %q, want its sign-in", res.StatusCode, res.Location)
+	}
+	if res := s.get("/a/" + e.account() + "/members"); res.StatusCode != http.StatusForbidden || !strings.Contains(res.Body, "Your roles in this account do not allow this") {
+		t.Errorf("a developer on the members page: status %d", res.StatusCode)
+	}
+}
+
+// TestLastAdministratorIsKept: the only administrator cannot disable, demote or remove
+// themselves; the page says what to do instead.
+func TestLastAdministratorIsKept(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signInHTTP(adminEmail)
+	me := "/a/" + e.account() + "/members/" + e.app.Boot.Admin.ID
+	for _, c := range []struct {
+		path string
+		form url.Values
+	}{
+		{me + "/disable", nil},
+		{me + "/remove", nil},
+		{me + "/roles", url.Values{"roles": {rbac.RoleDeveloper}}},
+	} {
+		res := admin.post(c.path, c.form)
+		if res.StatusCode != http.StatusConflict || !strings.Contains(res.Body, "Make another member an administrator first") {
+			t.Errorf("%s: status %d, want 409 saying what to do", c.path, res.StatusCode)
+		}
+	}
+	if m := e.member(adminEmail); m.Status != store.MemberActive || !strings.Contains(strings.Join(m.Roles, ","), rbac.RoleAdministrator) {
+		t.Errorf("the administrator after the refusals: %+v", m)
+	}
+}
+
+// TestSecretsShownOnce: a new credential's token is on the page that created it, which no
+// cache keeps, and on no page after.
+func TestSecretsShownOnce(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signInHTTP(adminEmail)
+	base := "/a/" + e.account()
+	res := admin.post(base+"/credentials", url.Values{"kind": {"api_key"}, "description": {"laptop"}})
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("created page: status %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	i := strings.Index(res.Body, "iak_")
+	if i < 0 {
+		t.Fatal("the created page shows no API key")
+	}
+	token := res.Body[i : i+strings.IndexByte(res.Body[i:], '"')]
+	for _, path := range []string{base + "/credentials?kind=api_key", base + "/audit", base + "/security"} {
+		if strings.Contains(admin.get(path).Body, token) {
+			t.Errorf("%s shows the token again", path)
+		}
+	}
+	if _, err := e.app.IAM.Authenticate(e.ctx, token); err != nil {
+		t.Errorf("the shown token does not authenticate: %v", err)
+	}
+}
+
+// TestSignInErrors: the sign-in form says what is missing or wrong, next to the field, in
+// a summary that links to it.
+func TestSignInErrors(t *testing.T) {
+	e := newEnv(t)
+	s := &httpSession{e: e, c: e.client()}
+	for _, c := range []struct {
+		name   string
+		form   url.Values
+		status int
+		says   []string
+	}{
+		{"empty", url.Values{}, http.StatusBadRequest, []string{`href="#email"`, "Enter your email address.", `href="#password"`, "Enter your password."}},
+		{"wrong password", url.Values{"email": {adminEmail}, "password": {"not the password"}}, http.StatusUnauthorized,
+			[]string{`href="#password"`, "The email address or password is not right"}},
+		{"nobody", url.Values{"email": {"nobody@example.test"}, "password": {password}}, http.StatusUnauthorized,
+			[]string{"The email address or password is not right"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := s.post("/login", c.form)
+			if res.StatusCode != c.status {
+				t.Errorf("status %d, want %d", res.StatusCode, c.status)
+			}
+			contains(t, "page", res.Body, append(c.says, `id="error-summary"`, `aria-invalid="true"`)...)
+		})
+	}
+}
+
+// TestBootstrapPasswordLink: the link the command prints for the bootstrapped
+// administrator sets a password once; used again, it says so.
+func TestBootstrapPasswordLink(t *testing.T) {
+	e := newEnvWithoutPassword(t)
+	link, err := e.app.adminPasswordLink(e.ctx)
+	if err != nil || !strings.HasPrefix(link, e.URL+"/reset?token=") {
+		t.Fatalf("link %q, %v", link, err)
+	}
+	token, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &httpSession{e: e, c: e.client()}
+	if res := s.get(pathOf(t, link)); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "Choose a new password") {
+		t.Fatalf("the link's page: status %d", res.StatusCode)
+	}
+	form := url.Values{"token": {token.Query().Get("token")}, "password": {password}}
+	if res := s.post("/reset/confirm", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("setting the password: status %d", res.StatusCode)
+	}
+	if link, err := e.app.adminPasswordLink(e.ctx); link != "" || err != nil {
+		t.Errorf("a second start prints %q, %v; want nothing: the administrator has a password", link, err)
+	}
+	e.signInHTTP(adminEmail)
+	res := s.post("/reset/confirm", form)
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, "This link has expired or was already used") {
+		t.Errorf("the link used again: status %d", res.StatusCode)
+	}
+}

@@ -419,9 +419,12 @@ func formErrors(err error, fields map[string]string) []formError {
 // flashCookie carries a notice to the page after a redirect.
 const flashCookie = "__Host-iamkit_flash"
 
+// maxFlash is the longest notice a flash cookie carries.
+const maxFlash = 500
+
 func setFlash(w http.ResponseWriter, msg string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)), Path: "/", MaxAge: 60,
+		Name: flashCookie, Value: encodeFlash(msg), Path: "/", MaxAge: 60,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -433,9 +436,25 @@ func takeFlash(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(b) > 500 || !utf8.Valid(b) {
-		return ""
+	msg, _ := decodeFlash(c.Value)
+	return msg
+}
+
+func encodeFlash(msg string) string {
+	if len(msg) > maxFlash {
+		msg = strings.ToValidUTF8(msg[:maxFlash], "")
 	}
-	return string(b)
+	return base64.RawURLEncoding.EncodeToString([]byte(msg))
+}
+
+// decodeFlash reads a flash cookie's value: a notice of at most maxFlash bytes of UTF-8.
+func decodeFlash(v string) (string, bool) {
+	if len(v) > base64.RawURLEncoding.EncodedLen(maxFlash) {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
 }

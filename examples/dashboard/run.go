@@ -54,6 +54,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if cfg.store, err = stores.Spec(); err != nil {
 		return config{}, err
 	}
+	if _, err := storeopen.Parse(cfg.store); err != nil {
+		return config{}, fmt.Errorf("-store: %w", err)
+	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return config{}, errors.New("-tls-cert and -tls-key go together")
 	}
@@ -165,13 +168,26 @@ func secretKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-secret-key-file: %w", err)
 	}
-	text := strings.TrimSpace(string(b))
+	k, err := parseSecretKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("-secret-key-file: %w", err)
+	}
+	return k, nil
+}
+
+// errSecretKey refuses a key file that does not hold a key.
+var errSecretKey = fmt.Errorf("want %d bytes in hex or base64 (such as the output of: openssl rand -hex 32)", sso.SecretKeyLen)
+
+// parseSecretKey reads a key written in hex or base64, around which spaces and newlines are
+// ignored.
+func parseSecretKey(text string) ([]byte, error) {
+	text = strings.TrimSpace(text)
 	for _, decode := range []func(string) ([]byte, error){hex.DecodeString, base64.StdEncoding.DecodeString, base64.RawURLEncoding.DecodeString} {
 		if k, err := decode(text); err == nil && len(k) == sso.SecretKeyLen {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("-secret-key-file: want %d bytes in hex or base64 (such as the output of: openssl rand -hex 32)", sso.SecretKeyLen)
+	return nil, errSecretKey
 }
 
 // appConfig is what newApp builds the dashboard from.

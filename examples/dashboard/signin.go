@@ -125,7 +125,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, nil, status, "login", v)
 		return
 	}
-	s.signedIn(w, r, res, safeNext(d.Next, accountID))
+	next := safeNext(d.Next, accountID)
+	if next == "" && d.AccountID != "" { // signed in from the account's own page: stay in it
+		next = "/a/" + d.AccountID + "/"
+	}
+	s.signedIn(w, r, res, next)
 }
 
 // signedIn goes on from a sign-in's result: a session (its cookie, then the page asked for,
