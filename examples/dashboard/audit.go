@@ -103,12 +103,21 @@ func rowOf(e store.Event) eventRow {
 // eventLabel names an event type for people: "member_created.v0" is "Member created".
 func eventLabel(t string) string {
 	t, _, _ = strings.Cut(t, ".")
-	t = strings.ReplaceAll(t, "_", " ")
+	words := strings.Split(t, "_")
+	for i, w := range words {
+		if acronym, ok := acronyms[w]; ok {
+			words[i] = acronym
+		}
+	}
+	t = strings.Join(words, " ")
 	if t == "" {
 		return t
 	}
 	return strings.ToUpper(t[:1]) + t[1:]
 }
+
+// acronyms are the words of event types written in capitals.
+var acronyms = map[string]string{"api": "API", "sso": "SSO", "totp": "TOTP", "ssh": "SSH"}
 
 // summary names what an event is about, from its object: an email, a name, a description,
 // or its ID.

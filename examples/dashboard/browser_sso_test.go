@@ -83,7 +83,7 @@ func TestBrowserSSO(t *testing.T) {
 	b := browsers.New(t)
 	e.signInBrowser(b, adminEmail)
 	b.Navigate(base + "/settings/sso")
-	checkPage(t, b, "sso-settings-empty", false)
+	checkPage(t, b, "sso-settings-empty")
 	b.ClickAndWait("#new-idp")
 	metadataFile := filepath.Join(t.TempDir(), "idp-metadata.xml")
 	if err := os.WriteFile(metadataFile, idp.Metadata, 0o600); err != nil {
@@ -98,7 +98,7 @@ func TestBrowserSSO(t *testing.T) {
 	b.Click("#default-role-developer")
 	b.Click("#default-role-team_invite")
 	b.Click("#default-role-developer_read_only")
-	checkPage(t, b, "idp-new", true)
+	checkPage(t, b, "idp-new")
 	if status := b.ClickAndWait("#add-idp"); status != http.StatusOK {
 		t.Fatalf("adding the IdP: status %d: %s", status, b.Text("main"))
 	}
@@ -107,7 +107,7 @@ func TestBrowserSSO(t *testing.T) {
 	if !strings.HasPrefix(spEntityID, e.URL+"/sso/"+e.account()+"/") || !strings.HasSuffix(acsURL, "/acs") {
 		t.Fatalf("SP entity ID %q, ACS URL %q", spEntityID, acsURL)
 	}
-	checkPage(t, b, "idp", true)
+	checkPage(t, b, "idp")
 	if err := idp.RegisterSP(samltest.SP{EntityID: spEntityID, ACSURL: acsURL}); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestBrowserSSO(t *testing.T) {
 		t.Errorf("enforcing from a password session: status %d, want 409", status)
 	}
 	contains(t, "refusal", b.Text("#error-summary"), "Sign in to this account through one of its identity providers first")
-	checkPage(t, b, "sso-enforce-refused", false)
+	checkPage(t, b, "sso-enforce-refused")
 	if s := e.settings(); s.Enforcement != sso.EnforcementOff {
 		t.Fatalf("enforcement is %s after the refusal", s.Enforcement)
 	}
@@ -145,11 +145,11 @@ func TestBrowserSSO(t *testing.T) {
 		t.Errorf("an unknown account: status %d, want 404", status)
 	}
 	contains(t, "unknown account", b.Text("#error-summary"), "We could not find an account called")
-	checkPage(t, b, "sso-discovery", true)
+	checkPage(t, b, "sso-discovery")
 	b.Fill("#account", accountKey)
 	b.ClickAndWait("#continue")
 	contains(t, "chooser", b.Text("main"), "Example SimpleSAMLphp", "Backup identity provider")
-	checkPage(t, b, "sso-chooser", true)
+	checkPage(t, b, "sso-chooser")
 	start := time.Now()
 	b.Click(".choice[href*='" + e.idpID(idp.EntityID) + "']")
 	landed := signInAtIdP(t, e, b, idpAdmin)
@@ -167,7 +167,7 @@ func TestBrowserSSO(t *testing.T) {
 	b.Click("#provisioning-jit")
 	b.ClickAndWait("#save-sso")
 	contains(t, "saved", b.Text(".notice"), "Single sign-on settings saved")
-	checkPage(t, b, "sso-settings", true)
+	checkPage(t, b, "sso-settings")
 
 	// IdP-initiated sign-in from SimpleSAMLphp's page lands in the account; just in time, a
 	// new person becomes a member with the IdP's default roles.
@@ -194,7 +194,7 @@ func TestBrowserSSO(t *testing.T) {
 	stranger.ClickAndWait("#submit_button")
 	stranger.WaitURL(browsertest.HasPrefix(e.URL + "/sso/"))
 	contains(t, "refusal", stranger.Text("body"), "You have not been invited to this account", "Ask an administrator")
-	checkPage(t, stranger, "sso-not-invited", false)
+	checkPage(t, stranger, "sso-not-invited")
 
 	// Mixed: the member from before keeps the password (and keeps its session open in its
 	// browser); an invited newcomer is sent through single sign-on.
@@ -237,7 +237,7 @@ func TestBrowserSSO(t *testing.T) {
 	}
 	contains(t, "refused password", oldB.Text("#error-summary"), "requires single sign-on")
 	oldB.WaitVisible("#sso")
-	checkPage(t, oldB, "login-sso-required", true)
+	checkPage(t, oldB, "login-sso-required")
 }
 
 // settings reads the account's SSO settings.

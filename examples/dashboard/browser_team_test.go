@@ -76,7 +76,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	// Tab, type the password, Enter. A member of two accounts picks one.
 	b := browsers.New(t)
 	b.Navigate(e.URL + "/login")
-	checkPage(t, b, "login", true)
+	checkPage(t, b, "login")
 	for i := 0; focused(t, b) != "email"; i++ {
 		if i == 5 {
 			t.Fatalf("Tab does not reach the email field (at %q)", focused(t, b))
@@ -90,7 +90,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	keys(t, b, password+"\r")
 	b.WaitURL(browsertest.HasPath("/accounts"))
 	contains(t, "account picker", b.Text("main"), "Example", "Second")
-	checkPage(t, b, "accounts", true)
+	checkPage(t, b, "accounts")
 
 	// A tab on each account: signing in to the second keeps the first's session.
 	b.ClickAndWait("a.choice[href*='" + second.ID + "']")
@@ -115,23 +115,23 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.ClickAndWait("#send-invitation")
 	contains(t, "after inviting", b.Text(".notice"), "Invitation sent to new@example.test")
 	contains(t, "invitations", b.Text("main"), "new@example.test", "Developer")
-	checkPage(t, b, "members", true)
+	checkPage(t, b, "members")
 
 	// The invited person opens the mailed link in a browser of their own, accepts, chooses a
 	// password and is in.
 	nb := browsers.New(t)
 	nb.Navigate(e.mail.last(t, "new@example.test").Link)
-	checkPage(t, nb, "invitation", false)
+	checkPage(t, nb, "invitation")
 	nb.Fill("#name", "New Person")
 	nb.ClickAndWait("#accept")
 	contains(t, "after accepting", nb.Text("main"), "You have joined Example", "new@example.test")
-	checkPage(t, nb, "reset-password", false)
+	checkPage(t, nb, "reset-password")
 	nb.Fill("#password", "short")
 	if status := nb.ClickAndWait("#save-password"); status != http.StatusBadRequest {
 		t.Errorf("a short password: status %d, want 400", status)
 	}
 	contains(t, "short password", nb.Text("#error-summary"), "Use at least 12 characters")
-	checkPage(t, nb, "reset-password-error", true)
+	checkPage(t, nb, "reset-password-error")
 	nb.Fill("#password", password)
 	nb.ClickAndWait("#save-password")
 	nb.WaitURL(browsertest.HasPrefix(base + "/"))
@@ -146,7 +146,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Click("#role-team_read_only")
 	b.ClickAndWait("#save-roles")
 	contains(t, "roles", b.Text("#member-roles"), "Developer", "Team (read-only)")
-	checkPage(t, b, "member", true)
+	checkPage(t, b, "member")
 
 	// Disabled: the member's next click ends their session, and their password is refused.
 	b.ClickAndWait("#disable")
@@ -173,7 +173,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Navigate(base + "/members/" + newcomer.UserID)
 	b.ClickAndWait("#remove")
 	contains(t, "confirmation", b.Text("main"), "Remove new@example.test from Example?", "They hold no credentials in this account")
-	checkPage(t, b, "member-remove", false)
+	checkPage(t, b, "member-remove")
 	b.ClickAndWait("#confirm-remove")
 	contains(t, "removed", b.Text(".notice"), "new@example.test was removed")
 
@@ -183,19 +183,19 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.ClickAndWait("#create-bot")
 	contains(t, "bot created", b.Text(".notice"), "Bot user ci created")
 	b.Navigate(base + "/bots")
-	checkPage(t, b, "bots", true)
+	checkPage(t, b, "bots")
 	b.ClickAndWait("a[href$='/bots/" + e.bot("ci").ID + "']")
 	b.ClickAndWait("#new-credential")
 	b.Fill("#description", "CI deploys")
 	setValue(t, b, "#acl", "bind:*.example.test")
-	checkPage(t, b, "credential-new", true)
+	checkPage(t, b, "credential-new")
 	b.ClickAndWait("#create-credential")
 	contains(t, "created", b.Text("main"), "shown only this once", "ci (bot)")
 	token := value(t, b, "#token")
 	if !strings.HasPrefix(token, "iat_") {
 		t.Fatalf("the page shows %q, want an authtoken", token)
 	}
-	checkPage(t, b, "credential-created", true)
+	checkPage(t, b, "credential-created")
 	if err := dial(token); err != nil {
 		t.Fatalf("the edge refuses the new authtoken: %v", err)
 	}
@@ -207,7 +207,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.Navigate(base + "/bots/" + bot.ID)
 	b.ClickAndWait("#deactivate")
 	contains(t, "deactivated", b.Text("#bot-status"), "deactivated")
-	checkPage(t, b, "bot", true)
+	checkPage(t, b, "bot")
 	refusedWith(t, "a deactivated bot's authtoken", dial(token), tunnel.CodeOwnerInactive)
 	b.ClickAndWait("#activate")
 	if err := dial(token); err != nil {
@@ -217,7 +217,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	// Deleted, after a confirmation that names what is revoked.
 	b.ClickAndWait("#delete")
 	contains(t, "delete confirmation", b.Text("#credential-count"), "Its 1 credential (1 Authtoken) will be revoked")
-	checkPage(t, b, "bot-delete", false)
+	checkPage(t, b, "bot-delete")
 	b.ClickAndWait("#confirm-delete")
 	contains(t, "deleted", b.Text(".notice"), "Bot user ci deleted")
 	refusedWith(t, "a deleted bot's authtoken", dial(token), tunnel.CodeAuthtokenInvalid)
@@ -228,40 +228,40 @@ func TestBrowserTeamAndBots(t *testing.T) {
 	b.ClickAndWait("#create-credential")
 	b.ClickAndWait("#done")
 	contains(t, "API keys", b.Text("main"), "laptop", adminEmail)
-	checkPage(t, b, "credentials", true)
+	checkPage(t, b, "credentials")
 
 	// The audit log, filtered to what happened to bot users.
 	b.Navigate(base + "/audit?type=bot_user_updated.v0")
 	contains(t, "audit log", b.Text("main"), "Bot user updated", adminEmail)
 	b.Navigate(base + "/audit")
-	checkPage(t, b, "audit", true)
+	checkPage(t, b, "audit")
 
 	// Two-factor authentication with an authenticator app; the next sign-in asks for a code
 	// and takes a recovery code.
 	b.Navigate(base + "/security")
 	b.ClickAndWait("#begin-totp")
-	checkPage(t, b, "totp-setup", false)
+	checkPage(t, b, "totp-setup")
 	code, err := totp.GenerateCode(b.Text("#totp-secret"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Fill("#code", code)
 	b.ClickAndWait("#confirm")
-	checkPage(t, b, "recovery-codes", false)
+	checkPage(t, b, "recovery-codes")
 	codes := strings.Fields(value(t, b, "#recovery-codes"))
 	if len(codes) != 10 {
 		t.Fatalf("%d recovery codes shown", len(codes))
 	}
 	b.ClickAndWait("#continue")
 	contains(t, "security", b.Text("#totp-state"), "On since")
-	checkPage(t, b, "security", true)
+	checkPage(t, b, "security")
 	b.ClickAndWait("header form button")
 	contains(t, "signed out", b.Text(".notice"), "You have signed out of Example")
 	b.Fill("#email", adminEmail)
 	b.Fill("#password", password)
 	b.ClickAndWait("#sign-in")
 	b.WaitVisible("#code")
-	checkPage(t, b, "second-factor", false)
+	checkPage(t, b, "second-factor")
 	b.Fill("#code", codes[0])
 	b.ClickAndWait("#verify")
 	b.WaitURL(browsertest.HasPrefix(base + "/"))

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"image"
+	"image/color"
+	"image/png"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,17 +106,23 @@ func newEnv(t testing.TB) *env {
 // newEnvWithoutPassword is newEnv on a first start: the administrator has no password yet.
 func newEnvWithoutPassword(t testing.TB) *env {
 	t.Helper()
+	st, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st)
+}
+
+// newEnvOn is newEnvWithoutPassword on a store of the test's.
+func newEnvOn(t testing.TB, st store.Store) *env {
+	t.Helper()
 	ctx := t.Context()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	st, err := memstore.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	key := make([]byte, sso.SecretKeyLen)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
@@ -215,11 +226,17 @@ const pageProblems = `(() => {
 // overflow is a script that says how much wider than the viewport the page is.
 const overflow = `document.documentElement.scrollWidth - window.innerWidth`
 
+// mobileShots are the pages whose screenshot is also taken at 375 px (every page is checked
+// at that width).
+var mobileShots = map[string]bool{
+	"login": true, "members": true, "credential-created": true, "sso-chooser": true, "sso-settings": true, "security": true,
+}
+
 // checkPage fails the test if the page has a control without a label, a nameless button or
-// link, an error summary that links to no field, or, with mobile, if it is wider than a 375 px
-// screen. When IAMKIT_SCREENSHOTS=1 it also saves a screenshot as docs/screenshots/<name>.png
-// (and <name>-375.png with mobile); ordinary runs leave the committed files alone.
-func checkPage(t *testing.T, b *browsertest.Browser, name string, mobile bool) {
+// link, an error summary that links to no field, or if it is wider than a 375 px screen.
+// When IAMKIT_SCREENSHOTS=1 it also saves a screenshot as docs/screenshots/<name>.png (and
+// <name>-375.png for the main pages); ordinary runs leave the committed files alone.
+func checkPage(t *testing.T, b *browsertest.Browser, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.Context(), browsertest.DefaultTimeout)
 	defer cancel()
@@ -230,28 +247,98 @@ func checkPage(t *testing.T, b *browsertest.Browser, name string, mobile bool) {
 	for _, p := range problems {
 		t.Errorf("%s: %s", name, p)
 	}
-	if mobile {
-		b.SetViewport(browsertest.MobileWidth, 812)
-		wider, err := chromedp.Run(ctx, chromedp.Evaluate[int](overflow))
-		b.SetViewport(browsertest.DesktopWidth, 800)
-		if err != nil {
-			t.Fatalf("%s: measuring the page: %v", name, err)
-		}
-		if wider > 0 {
-			b.SetViewport(browsertest.MobileWidth, 812)
-			culprits, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[String(document.documentElement.scrollWidth), String(document.body.scrollWidth), String(window.innerWidth)].concat(Array.from(document.querySelectorAll("body *")).filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible").map(e => e.tagName + "." + e.className + " " + e.scrollWidth + ">" + e.clientWidth + ": " + e.textContent.slice(0, 40)))`))
-			b.SetViewport(browsertest.DesktopWidth, 800)
-			t.Errorf("%s: %d px wider than a 375 px screen: %q", name, wider, culprits)
-		}
+	b.SetViewport(browsertest.MobileWidth, 812)
+	wider, err := chromedp.Run(ctx, chromedp.Evaluate[int](overflow))
+	var culprits []string
+	if err == nil && wider > 0 {
+		culprits, _ = chromedp.Run(ctx, chromedp.Evaluate[[]string](tooWide))
+	}
+	b.SetViewport(browsertest.DesktopWidth, 800)
+	if err != nil {
+		t.Fatalf("%s: measuring the page: %v", name, err)
+	}
+	if wider > 0 {
+		t.Errorf("%s: %d px wider than a 375 px screen, because of %q", name, wider, culprits)
 	}
 	if os.Getenv("IAMKIT_SCREENSHOTS") != "1" {
 		return
 	}
 	dir := filepath.Join("..", "..", "docs", "screenshots")
-	b.ScreenshotAt(filepath.Join(dir, name+".png"), browsertest.DesktopWidth)
-	if mobile {
-		b.ScreenshotAt(filepath.Join(dir, name+"-375.png"), browsertest.MobileWidth)
+	shots := map[string]int{filepath.Join(dir, name+".png"): browsertest.DesktopWidth}
+	if mobileShots[name] {
+		shots[filepath.Join(dir, name+"-375.png")] = browsertest.MobileWidth
 	}
+	for path, width := range shots {
+		b.ScreenshotAt(path, width)
+		if err := shrinkPNG(path); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+}
+
+// tooWide is a script that names the elements that make the page wider than the viewport.
+const tooWide = `Array.from(document.querySelectorAll("body *")).filter(e => e.scrollWidth > e.clientWidth + 1 &&
+  getComputedStyle(e).overflowX === "visible").map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40))`
+
+// shrinkPNG rewrites a screenshot with a palette of its 256 most common colours (after
+// dropping the low 3 bits of each channel), each pixel mapped to the nearest: a page of flat
+// colours and anti-aliased text keeps its look at a third of the size or less.
+func shrinkPNG(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	key := func(c color.Color) uint32 {
+		r, g, b, _ := c.RGBA()
+		return (r>>11)<<10 | (g>>11)<<5 | b>>11
+	}
+	counts := map[uint32]int{}
+	sums := map[uint32][3]int{}
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			c := img.At(x, y)
+			k := key(c)
+			counts[k]++
+			r, g, b, _ := c.RGBA()
+			s := sums[k]
+			sums[k] = [3]int{s[0] + int(r>>8), s[1] + int(g>>8), s[2] + int(b>>8)}
+		}
+	}
+	keys := make([]uint32, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b uint32) int { return counts[b] - counts[a] })
+	pal := color.Palette{}
+	for _, k := range keys[:min(256, len(keys))] {
+		s, n := sums[k], counts[k]
+		pal = append(pal, color.RGBA{uint8(s[0] / n), uint8(s[1] / n), uint8(s[2] / n), 255})
+	}
+	out := image.NewPaletted(bounds, pal)
+	nearest := map[uint32]uint8{}
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			c := img.At(x, y)
+			k := key(c)
+			i, ok := nearest[k]
+			if !ok {
+				i = uint8(pal.Index(c))
+				nearest[k] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, out); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // pathOf returns the path of a URL (its query too).
