@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -332,5 +336,149 @@ func TestBootstrapPasswordLink(t *testing.T) {
 	res := s.post("/reset/confirm", form)
 	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, "This link has expired or was already used") {
 		t.Errorf("the link used again: status %d", res.StatusCode)
+	}
+}
+
+// TestInvitationsResendAndRevoke: resending replaces the invitation's link (the earlier one
+// stops working); revoking makes the link say it is not valid, and frees the seat.
+func TestInvitationsResendAndRevoke(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signInHTTP(adminEmail)
+	base := "/a/" + e.account()
+	invite := func(email string) string {
+		t.Helper()
+		if res := admin.post(base+"/members/invite", url.Values{"email": {email}, "roles": {rbac.RoleDeveloper}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("invite %s: status %d", email, res.StatusCode)
+		}
+		return e.mail.last(t, email).Link
+	}
+	invitationID := func(email string) string {
+		t.Helper()
+		invs, err := e.app.IAM.Directory().Invitations(e.ctx, e.app.Boot.Admin, store.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range invs {
+			if inv.Email == email {
+				return inv.ID
+			}
+		}
+		return ""
+	}
+	accept := func(link string) response {
+		t.Helper()
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&httpSession{e: e, c: e.client()}).post("/invitations/accept", url.Values{"token": {u.Query().Get("token")}})
+	}
+
+	first := invite("a@example.test")
+	if res := admin.post(base+"/invitations/"+invitationID("a@example.test")+"/resend", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resend: status %d", res.StatusCode)
+	}
+	second := e.mail.last(t, "a@example.test").Link
+	if second == first || e.mail.count("a@example.test") != 2 {
+		t.Fatalf("resend sent %d mails, new link: %v", e.mail.count("a@example.test"), second != first)
+	}
+	if res := accept(first); res.StatusCode != http.StatusNotFound || !strings.Contains(res.Body, "This invitation link is not valid") {
+		t.Errorf("the replaced link: status %d", res.StatusCode)
+	}
+	if res := accept(second); res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "You have joined Example") {
+		t.Errorf("the resent link: status %d", res.StatusCode)
+	}
+
+	link := invite("b@example.test")
+	if res := admin.post(base+"/invitations/"+invitationID("b@example.test")+"/revoke", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: status %d", res.StatusCode)
+	}
+	if id := invitationID("b@example.test"); id != "" {
+		t.Errorf("the revoked invitation is still there: %s", id)
+	}
+	if res := accept(link); res.StatusCode != http.StatusNotFound {
+		t.Errorf("the revoked invitation's link: status %d", res.StatusCode)
+	}
+}
+
+// TestBotRenameAndCredentialRevoke: a bot user is renamed (a taken name is refused, by the
+// field); a credential revoked from the dashboard stops authenticating.
+func TestBotRenameAndCredentialRevoke(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signInHTTP(adminEmail)
+	base := "/a/" + e.account()
+	for _, name := range []string{"ci", "deploy"} {
+		if res := admin.post(base+"/bots", url.Values{"name": {name}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("create %s: status %d", name, res.StatusCode)
+		}
+	}
+	ci := e.bot("ci")
+	res := admin.post(base+"/bots/"+ci.ID+"/rename", url.Values{"name": {"deploy"}})
+	if res.StatusCode != http.StatusConflict || !strings.Contains(res.Body, `href="#name"`) || !strings.Contains(res.Body, "already has this name") {
+		t.Errorf("renaming to a taken name: status %d", res.StatusCode)
+	}
+	if res := admin.post(base+"/bots/"+ci.ID+"/rename", url.Values{"name": {"ci-2"}}); res.StatusCode != http.StatusSeeOther || e.bot("ci-2").ID != ci.ID {
+		t.Errorf("rename: status %d", res.StatusCode)
+	}
+
+	res = admin.post(base+"/credentials", url.Values{"kind": {"authtoken"}, "owner": {ci.ID}, "description": {"to revoke"}})
+	i := strings.Index(res.Body, "iat_")
+	if res.StatusCode != http.StatusOK || i < 0 {
+		t.Fatalf("create: status %d", res.StatusCode)
+	}
+	token := res.Body[i : i+strings.IndexAny(res.Body[i:], `"<`)]
+	p, err := e.app.IAM.Authenticate(e.ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := admin.get(base + "/credentials/" + p.CredentialID + "/revoke"); !strings.Contains(res.Body, "Anything using it stops working at once") {
+		t.Errorf("revoke confirmation: status %d", res.StatusCode)
+	}
+	if res := admin.post(base+"/credentials/"+p.CredentialID+"/revoke", url.Values{"from": {"bot"}}); res.StatusCode != http.StatusSeeOther || res.Location != base+"/bots/"+ci.ID {
+		t.Errorf("revoke: status %d to %q, want back to the bot", res.StatusCode, res.Location)
+	}
+	e.sync()
+	if _, err := e.app.IAM.Authenticate(e.ctx, token); !errors.Is(err, store.ErrUnauthenticated) {
+		t.Errorf("the revoked authtoken: %v, want refused", err)
+	}
+}
+
+// TestAuditLogFiltersAndPages: the audit log shows 50 events a page with a link to older
+// ones, and its filters keep to one actor or one type of event across pages.
+func TestAuditLogFiltersAndPages(t *testing.T) {
+	e := newEnv(t)
+	dev := e.addMember("dev@example.test", rbac.RoleDeveloper)
+	byDev := e.principal(dev.ID)
+	for i := range 60 {
+		if _, err := e.app.IAM.Credentials().Create(e.ctx, byDev, credential.CreateRequest{Kind: store.APIKey, Description: "key " + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := e.signInHTTP(adminEmail)
+	base := "/a/" + e.account()
+	rows := func(body string) int { return strings.Count(body, `<td data-label="When">`) }
+	older := regexp.MustCompile(`href="([^"]+)" rel="next"`)
+
+	page := admin.get(base + "/audit?actor=dev%40example.test&type=api_key_created.v0")
+	if n := rows(page.Body); n != pageSize || strings.Contains(page.Body, adminEmail+"</td>") {
+		t.Fatalf("first page: %d rows (want %d), all by dev@example.test", n, pageSize)
+	}
+	m := older.FindStringSubmatch(page.Body)
+	if m == nil {
+		t.Fatal("no link to older events")
+	}
+	next, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Query().Get("actor") != "dev@example.test" || next.Query().Get("type") != "api_key_created.v0" {
+		t.Errorf("the next page's link %q drops the filters", next)
+	}
+	page = admin.get(next.String())
+	if n := rows(page.Body); n != 10 || older.MatchString(page.Body) {
+		t.Errorf("second page: %d rows (want 10), link to more: %v", n, older.MatchString(page.Body))
+	}
+	if page := admin.get(base + "/audit?actor=nobody"); rows(page.Body) != 0 || !strings.Contains(page.Body, "No events match these filters") {
+		t.Errorf("an actor with no events: %d rows", rows(page.Body))
 	}
 }
