@@ -105,8 +105,8 @@ func eventLabel(t string) string {
 	t, _, _ = strings.Cut(t, ".")
 	words := strings.Split(t, "_")
 	for i, w := range words {
-		if acronym, ok := acronyms[w]; ok {
-			words[i] = acronym
+		if acronymWord(w) {
+			words[i] = strings.ToUpper(w)
 		}
 	}
 	t = strings.Join(words, " ")
@@ -116,8 +116,14 @@ func eventLabel(t string) string {
 	return strings.ToUpper(t[:1]) + t[1:]
 }
 
-// acronyms are the words of event types written in capitals.
-var acronyms = map[string]string{"api": "API", "sso": "SSO", "totp": "TOTP", "ssh": "SSH"}
+// acronymWord reports whether a word of an event type is written in capitals.
+func acronymWord(w string) bool {
+	switch w {
+	case "api", "sso", "totp", "ssh":
+		return true
+	}
+	return false
+}
 
 // summary names what an event is about, from its object: an email, a name, a description,
 // or its ID.

@@ -13,11 +13,13 @@ import (
 	"github.com/iamkit/iamkit/store"
 )
 
-// credentialKinds are the kinds the dashboard manages, in the order of its tabs.
-var credentialKinds = []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
+// credentialKinds returns the kinds the dashboard manages, in the order of its tabs.
+func credentialKinds() []store.CredentialKind {
+	return []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential}
+}
 
 func kindOf(s string) store.CredentialKind {
-	for _, k := range credentialKinds {
+	for _, k := range credentialKinds() {
 		if string(k) == s {
 			return k
 		}
@@ -91,7 +93,7 @@ func (s *server) credentialsPage(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	d := credentialsData{Kind: kind, CanWrite: c.may(rbac.CredentialsWrite)}
-	for _, k := range credentialKinds {
+	for _, k := range credentialKinds() {
 		d.Tabs = append(d.Tabs, kindTab{Kind: k, Label: kindLabel(k) + "s", URL: c.base() + "/credentials?kind=" + string(k), Current: k == kind})
 	}
 	if len(cs) > pageSize {
@@ -145,8 +147,11 @@ type expiryOption struct {
 	Value, Label string
 }
 
-var expiryOptions = []expiryOption{
-	{"", "Never"}, {"1d", "In 1 day"}, {"7d", "In 7 days"}, {"30d", "In 30 days"}, {"90d", "In 90 days"}, {"365d", "In 1 year"},
+// expiryOptions are the expiries the form offers.
+func expiryOptions() []expiryOption {
+	return []expiryOption{
+		{"", "Never"}, {"1d", "In 1 day"}, {"7d", "In 7 days"}, {"30d", "In 30 days"}, {"90d", "In 90 days"}, {"365d", "In 1 year"},
+	}
 }
 
 // expiryOf returns the expiry an option of the form names, from now.
@@ -176,8 +181,8 @@ func (s *server) renderNewCredential(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	d := newCredentialData{ACLs: plan.Has(identity.FeatureCredentialACLs), Expires: expiryOptions}
-	for _, k := range credentialKinds {
+	d := newCredentialData{ACLs: plan.Has(identity.FeatureCredentialACLs), Expires: expiryOptions()}
+	for _, k := range credentialKinds() {
 		d.Kinds = append(d.Kinds, kindTab{Kind: k, Label: kindLabel(k)})
 	}
 	if c.may(rbac.CredentialsAssignOwner) && c.may(rbac.BotUsersRead) {

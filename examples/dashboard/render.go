@@ -42,7 +42,7 @@ func parsePages() (*pages, error) {
 		if base == "layout.html" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_partials.html", n)
+		t, err := template.New("layout.html").Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/_partials.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", base, err)
 		}
@@ -86,23 +86,26 @@ func (v *view) fieldError(id string) string {
 	return ""
 }
 
-var funcs = template.FuncMap{
-	"fieldError": func(v *view, id string) string { return v.fieldError(id) },
-	"val": func(v *view, name string) string {
-		if v.Form == nil {
-			return ""
-		}
-		return v.Form.Get(name)
-	},
-	"checked": func(v *view, name, value string) bool {
-		return v.Form != nil && slices.Contains(v.Form[name], value)
-	},
-	"when":      when,
-	"date":      func(t time.Time) string { return dateOf(t) },
-	"roleLabel": roleLabel,
-	"plural":    plural,
-	"kindLabel": kindLabel,
-	"join":      strings.Join,
+// templateFuncs are the functions the templates call.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"fieldError": func(v *view, id string) string { return v.fieldError(id) },
+		"val": func(v *view, name string) string {
+			if v.Form == nil {
+				return ""
+			}
+			return v.Form.Get(name)
+		},
+		"checked": func(v *view, name, value string) bool {
+			return v.Form != nil && slices.Contains(v.Form[name], value)
+		},
+		"when":      when,
+		"date":      func(t time.Time) string { return dateOf(t) },
+		"roleLabel": roleLabel,
+		"plural":    plural,
+		"kindLabel": kindLabel,
+		"join":      strings.Join,
+	}
 }
 
 // when formats a time for people, in UTC; the zero time is "never".
@@ -127,34 +130,38 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// roleLabels are the built-in roles' names for people, as ngrok's dashboard calls them.
-var roleLabels = map[string]string{
-	rbac.RoleAdministrator:     "Administrator",
-	rbac.RoleDeveloper:         "Developer",
-	rbac.RoleDeveloperReadOnly: "Developer (read-only)",
-	rbac.RoleTeamManager:       "Team manager",
-	rbac.RoleTeamInvite:        "Team (invite only)",
-	rbac.RoleTeamReadOnly:      "Team (read-only)",
-	rbac.RoleBilling:           "Billing",
-}
-
+// roleLabel returns a built-in role's name for people, as ngrok's dashboard calls it.
 func roleLabel(name string) string {
-	if l, ok := roleLabels[name]; ok {
-		return l
+	switch name {
+	case rbac.RoleAdministrator:
+		return "Administrator"
+	case rbac.RoleDeveloper:
+		return "Developer"
+	case rbac.RoleDeveloperReadOnly:
+		return "Developer (read-only)"
+	case rbac.RoleTeamManager:
+		return "Team manager"
+	case rbac.RoleTeamInvite:
+		return "Team (invite only)"
+	case rbac.RoleTeamReadOnly:
+		return "Team (read-only)"
+	case rbac.RoleBilling:
+		return "Billing"
 	}
 	return name
 }
 
-var kindLabels = map[store.CredentialKind]string{
-	store.Authtoken:     "Authtoken",
-	store.APIKey:        "API key",
-	store.SSHCredential: "SSH key",
-	store.AccessToken:   "Access token",
-}
-
+// kindLabel returns a kind of credential's name for people.
 func kindLabel(k store.CredentialKind) string {
-	if l, ok := kindLabels[k]; ok {
-		return l
+	switch k {
+	case store.Authtoken:
+		return "Authtoken"
+	case store.APIKey:
+		return "API key"
+	case store.SSHCredential:
+		return "SSH key"
+	case store.AccessToken:
+		return "Access token"
 	}
 	return string(k)
 }
@@ -374,15 +381,21 @@ func capitalizeless(se *store.Error) string {
 	return strings.TrimSuffix(msg, ".")
 }
 
-var featureLabels = map[string]string{
-	string(identity.FeatureRBAC): "roles", string(identity.FeatureCustomRoles): "custom roles",
-	string(identity.FeatureSSO): "single sign-on", string(identity.FeatureCredentialACLs): "credential ACLs",
-	string(identity.FeatureOwnerAssignment): "credentials for others", string(identity.FeatureBotUsers): "bot users",
-}
-
+// featureLabel returns a plan feature's name for people.
 func featureLabel(f string) string {
-	if l, ok := featureLabels[f]; ok {
-		return l
+	switch identity.Feature(f) {
+	case identity.FeatureRBAC:
+		return "roles"
+	case identity.FeatureCustomRoles:
+		return "custom roles"
+	case identity.FeatureSSO:
+		return "single sign-on"
+	case identity.FeatureCredentialACLs:
+		return "credential ACLs"
+	case identity.FeatureOwnerAssignment:
+		return "credentials for others"
+	case identity.FeatureBotUsers:
+		return "bot users"
 	}
 	return strings.ReplaceAll(f, "_", " ")
 }

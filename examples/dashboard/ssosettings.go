@@ -99,11 +99,6 @@ func (s *server) hasSSOSession(ctx context.Context, c *call) (bool, error) {
 	return false, nil
 }
 
-// errNeedSSOLogin refuses to enforce single sign-on for an administrator who has not
-// signed in through an identity provider of the account: enforcing ends every password
-// session, theirs too, and an identity provider that does not work would lock everyone out.
-var errNeedSSOLogin = errors.New("sign in through single sign-on first")
-
 func (s *server) updateSSOSettings(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := readForm(w, r); err != nil {
 		return err
@@ -216,15 +211,18 @@ func domainsOf(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 }
 
-var idpFields = map[string]string{
-	"description": "description", "metadata_xml": "metadata_xml", "domains": "domains", "default_roles": "default_roles",
-	"email_attribute": "description", "name_attribute": "description", "groups_attribute": "description",
+// idpFields maps the library's fields of an identity provider to the inputs of its form.
+func idpFields() map[string]string {
+	return map[string]string{
+		"description": "description", "metadata_xml": "metadata_xml", "domains": "domains", "default_roles": "default_roles",
+		"email_attribute": "description", "name_attribute": "description", "groups_attribute": "description",
+	}
 }
 
 func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := readIdPForm(w, r)
 	if err != nil {
-		return s.renderNewIdP(w, r, c, http.StatusBadRequest, url.Values{}, formErrors(err, idpFields))
+		return s.renderNewIdP(w, r, c, http.StatusBadRequest, url.Values{}, formErrors(err, idpFields()))
 	}
 	var errs []formError
 	if strings.TrimSpace(f.Get("metadata_xml")) == "" {
@@ -245,7 +243,7 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	})
 	if err != nil {
 		status, _ := statusOf(err)
-		return s.renderNewIdP(w, r, c, status, f, formErrors(err, idpFields))
+		return s.renderNewIdP(w, r, c, status, f, formErrors(err, idpFields()))
 	}
 	s.redirect(w, r, c.base()+"/settings/sso/"+p.ID, "Identity provider added. Give it the service provider details below, then sign in through it to test it.")
 	return nil
@@ -291,7 +289,7 @@ func (s *server) renderIdP(w http.ResponseWriter, r *http.Request, c *call, stat
 func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := readIdPForm(w, r)
 	if err != nil {
-		return s.renderIdP(w, r, c, http.StatusBadRequest, nil, formErrors(err, idpFields))
+		return s.renderIdP(w, r, c, http.StatusBadRequest, nil, formErrors(err, idpFields()))
 	}
 	desc, initiated := strings.TrimSpace(f.Get("description")), f.Get("allow_idp_initiated") != ""
 	domains, roles := domainsOf(f.Get("domains")), f["default_roles"]
@@ -312,7 +310,7 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	p, err := s.IAM.SSO().UpdateIdentityProvider(r.Context(), c.p, r.PathValue("idp"), u)
 	if err != nil {
 		status, _ := statusOf(err)
-		return s.renderIdP(w, r, c, status, f, formErrors(err, idpFields))
+		return s.renderIdP(w, r, c, status, f, formErrors(err, idpFields()))
 	}
 	s.redirect(w, r, c.base()+"/settings/sso/"+p.ID, "Identity provider saved.")
 	return nil
