@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/sso"
@@ -26,8 +27,9 @@ type sessionConfig struct {
 // name(accountID) names, for the account of the request, instead of the Dashboard's one
 // cookie (sso.WithDashboardCookie). A dashboard whose URLs name the account, and that lets one
 // person hold sessions in several accounts at once (a tab per account), keeps one cookie per
-// account: each name must start with "__Host-", and the embedder sets the cookie with the
-// attributes sso.Dashboard.SetCookie gives its own (Secure, HttpOnly, SameSite=Lax, Path=/).
+// account: each name must start with "__Host-" (a request is refused with store.ErrInvalid,
+// Field "session_cookie", otherwise), and the embedder sets the cookie with the attributes
+// sso.Dashboard.SetCookie gives its own (Secure, HttpOnly, SameSite=Lax, Path=/).
 func WithSessionCookieName(name func(accountID string) string) SessionOption {
 	return func(c *sessionConfig) { c.cookie = name }
 }
@@ -39,6 +41,9 @@ func WithSessionCookieName(name func(accountID string) string) SessionOption {
 func WithSessionFailure(f func(w http.ResponseWriter, r *http.Request, err error)) SessionOption {
 	return func(c *sessionConfig) { c.onError = f }
 }
+
+// hostCookiePrefix is the prefix of the cookies browsers keep host-only, Secure and on Path=/.
+const hostCookiePrefix = "__Host-"
 
 // sessionKey is the request context key of the verified dashboard session.
 type sessionKey struct{}
@@ -120,8 +125,14 @@ func (i *IAM) verifySession(r *http.Request, account func(*http.Request) string,
 	return s, p, nil
 }
 
-// verifyNamedCookie is sso.Dashboard.VerifyRequest with the token read from the cookie name.
+// verifyNamedCookie is sso.Dashboard.VerifyRequest with the token read from the cookie name,
+// which must be a "__Host-" cookie's (host-only, Secure, Path=/: no sibling subdomain can
+// plant it).
 func (i *IAM) verifyNamedCookie(r *http.Request, accountID, name string) (sso.Session, error) {
+	if !strings.HasPrefix(name, hostCookiePrefix) {
+		return sso.Session{}, store.Invalid("session_cookie", store.CodeInvalidValue, 0,
+			"WithSessionCookieName must name __Host- cookies")
+	}
 	if err := i.dash.CheckRequest(r); err != nil {
 		return sso.Session{}, err
 	}

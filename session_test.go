@@ -97,6 +97,7 @@ func TestSessionAuth(t *testing.T) {
 	mux.Handle("/default/{account}/", w.iam.SessionAuth(byPath)(http.HandlerFunc(whoami)))
 	mux.Handle("/named/{account}/", w.iam.SessionAuth(byPath, iamkit.WithSessionCookieName(perAccount))(http.HandlerFunc(whoami)))
 	mux.Handle("/none/", w.iam.SessionAuth(func(*http.Request) string { return "" })(http.HandlerFunc(whoami)))
+	mux.Handle("/plain/{account}/", w.iam.SessionAuth(byPath, iamkit.WithSessionCookieName(func(string) string { return "session" }))(http.HandlerFunc(whoami)))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -142,6 +143,8 @@ func TestSessionAuth(t *testing.T) {
 			status: http.StatusUnauthorized, code: sso.CodeSessionInvalid},
 		{name: "per-account names ignore the default cookie", path: "/named/" + acct + "/x", cookies: []*http.Cookie{cookie(sso.DefaultSessionCookie, adminToken)},
 			status: http.StatusUnauthorized, code: sso.CodeSessionInvalid},
+		{name: "a cookie name without __Host-", path: "/plain/" + acct + "/x", cookies: []*http.Cookie{cookie("session", adminToken)},
+			status: http.StatusBadRequest, code: store.CodeInvalidValue},
 		{name: "cross-site post, per-account cookie", method: http.MethodPost, path: "/named/" + acct + "/x",
 			cookies: []*http.Cookie{cookie(perAccount(acct), adminToken)}, header: map[string]string{"Sec-Fetch-Site": "cross-site"},
 			status: http.StatusForbidden, code: sso.CodeCrossOrigin},
