@@ -216,7 +216,7 @@ func TestBrowserTeamAndBots(t *testing.T) {
 
 	// Deleted, after a confirmation that names what is revoked.
 	b.ClickAndWait("#delete")
-	contains(t, "delete confirmation", b.Text("#credential-count"), "Its 1 credential (1 Authtoken) will be revoked")
+	contains(t, "delete confirmation", b.Text("#credential-count"), "Its 1 credential (1 authtoken) will be revoked")
 	checkPage(t, b, "bot-delete")
 	b.ClickAndWait("#confirm-delete")
 	contains(t, "deleted", b.Text(".notice"), "Bot user ci deleted")

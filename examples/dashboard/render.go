@@ -105,6 +105,7 @@ func templateFuncs() template.FuncMap {
 		"plural":    plural,
 		"kindLabel": kindLabel,
 		"join":      strings.Join,
+		"lower":     lowerLabel,
 	}
 }
 
@@ -149,6 +150,14 @@ func roleLabel(name string) string {
 		return "Billing"
 	}
 	return name
+}
+
+// lowerLabel is a label in a sentence: lower case but for acronyms ("API key").
+func lowerLabel(label string) string {
+	if strings.HasPrefix(label, "API") || strings.HasPrefix(label, "SSH") {
+		return label
+	}
+	return strings.ToLower(label)
 }
 
 // kindLabel returns a kind of credential's name for people.
