@@ -14,6 +14,12 @@
 //	err = iam.Require(ctx, p, rbac.BotUsersWrite)  // permission check, no store read when warm
 //	mux.Handle("GET /things", iam.Protect(perm, h)) // the same, as HTTP middleware
 //
+// A dashboard built WithSSO and WithDashboard puts its pages behind the member's session
+// instead, verified for the account its URL names (SessionAuth; examples/dashboard):
+//
+//	byURL := func(r *http.Request) string { return r.PathValue("account") }
+//	mux.Handle("/a/{account}/", iam.SessionAuth(byURL)(pages)) // PrincipalFrom, SessionFrom in pages
+//
 // The services themselves are the subpackages, reachable from the IAM (Directory, Authorizer,
 // BotUsers, Credentials, Verifier, SSO) or built one by one with their own constructors:
 //
