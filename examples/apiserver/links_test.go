@@ -117,7 +117,7 @@ func TestLinksIgnoreHost(t *testing.T) {
 // FuzzCheckBaseURL: a base URL checkBaseURL accepts is an absolute http or https URL with a
 // host, to which a path can be appended to make a link that parses to that host and path.
 func FuzzCheckBaseURL(f *testing.F) {
-	for _, seed := range []string{"http://127.0.0.1:8080", "https://api.example.com", "https://api.example.com/v2", "ftp://x", "https://", "//x", "https://u@x", "https://x?q", "https://x#f", "http://[::1]:80", "https://x/%zz"} {
+	for _, seed := range []string{"http://127.0.0.1:8080", "https://api.example.com", "https://api.example.com/v2", "ftp://x", "https://", "//x", "https://u@x", "https://x?q", "https://x#f", "http://[::1]:80", "https://x/%zz", "http://0#"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, base string) {

@@ -167,7 +167,7 @@ func checkBaseURL(base string) error {
 		return invalid("the scheme must be http or https")
 	case u.Host == "":
 		return invalid("a host is required")
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(base, "#"):
 		return invalid("user information, a query or a fragment are not allowed")
 	}
 	return nil
