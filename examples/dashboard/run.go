@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit"
+	"github.com/iamkit/iamkit/examples/internal/promserve"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/sso"
@@ -30,6 +31,7 @@ type config struct {
 	addr, store, baseURL, adminEmail string
 	tlsCert, tlsKey                  string
 	secretKeyFile, mailDir           string
+	metricsAddr                      string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -44,6 +46,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key (PEM) of -tls-cert")
 	fs.StringVar(&cfg.secretKeyFile, "secret-key-file", "", "file holding the 32-byte key (hex or base64) that seals TOTP secrets in the store; default: a key made at start, so that enrolled authenticator apps stop working at the next start")
 	fs.StringVar(&cfg.mailDir, "mail-dir", "", "directory to write mail (invitations, password resets) to, instead of sending it (default: a new temporary directory)")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9465")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -108,7 +111,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail})
+	var options []iamkit.Option
+	var metricsURL string
+	if cfg.metricsAddr != "" {
+		ms, err := promserve.Start(cfg.metricsAddr, logger)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer ms.Close(context.WithoutCancel(ctx))
+		options, metricsURL = append(options, iamkit.WithMeterProvider(ms.Provider)), ms.URL
+	}
+
+	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail, Options: options})
 	if err != nil {
 		return err
 	}
@@ -120,7 +134,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 	link, linkErr := a.adminPasswordLink(ctx)
-	printBanner(stdout, base, cfg, a, link, linkErr, mailDir)
+	printBanner(stdout, base, cfg, a, link, linkErr, mailDir, metricsURL)
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
@@ -200,6 +214,8 @@ type appConfig struct {
 	AdminEmail string
 	// Dashboard options after the dashboard's own (tests make password hashing cheap).
 	Dashboard []sso.DashboardOption
+	// Options for iamkit.New after the dashboard's own (a meter provider).
+	Options []iamkit.Option
 }
 
 // app is the library, started, with the bootstrapped account and the dashboard's handler.
@@ -228,7 +244,8 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 		return nil, err
 	}
 	opts := append([]sso.DashboardOption{sso.WithSecretKey(c.SecretKey), sso.WithTOTPIssuer("iamkit dashboard")}, c.Dashboard...)
-	iam, err := iamkit.New(c.Store, plans, iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...))
+	iamOpts := append([]iamkit.Option{iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...)}, c.Options...)
+	iam, err := iamkit.New(c.Store, plans, iamOpts...)
 	var se *store.Error
 	if errors.As(err, &se) && se.Field == "base_url" {
 		return nil, fmt.Errorf("-base-url %q: single sign-on needs an https URL (http only on a loopback address): %w", c.BaseURL, err)
@@ -280,7 +297,7 @@ func (a *app) adminPasswordLink(ctx context.Context) (string, error) {
 	return a.cfg.BaseURL + "/reset?" + url.Values{"token": {pr.Token.Reveal()}}.Encode(), nil
 }
 
-func printBanner(w io.Writer, base string, cfg config, a *app, link string, linkErr error, mailDir string) {
+func printBanner(w io.Writer, base string, cfg config, a *app, link string, linkErr error, mailDir, metricsURL string) {
 	fmt.Fprintf(w, "iamkit dashboard listening on %s\n", base)
 	if storeopen.InMemory(cfg.store) {
 		fmt.Fprintln(w, "Store: in memory; everything is lost when the process stops (-store keeps it in Redis or PostgreSQL).")
@@ -299,4 +316,7 @@ func printBanner(w io.Writer, base string, cfg config, a *app, link string, link
 	}
 	fmt.Fprintf(w, "Sign in at %s/login\n", base)
 	fmt.Fprintf(w, "Mail (invitations, password resets) is written to %s instead of being sent.\n", mailDir)
+	if metricsURL != "" {
+		fmt.Fprintf(w, "iamkit's metrics for Prometheus at %s\n", metricsURL)
+	}
 }

@@ -38,15 +38,15 @@ func (s *syncBuffer) String() string {
 }
 
 // TestRunPrintsTheWayIn: the command starts on a memstore, prints where it listens and a
-// link that lets the bootstrapped administrator choose a password, serves it, and stops
-// when its context ends.
+// link that lets the bootstrapped administrator choose a password, serves it and iamkit's
+// metrics (-metrics-addr), and stops when its context ends.
 func TestRunPrintsTheWayIn(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-mail-dir", t.TempDir(), "-admin-email", "boss@example.test"}, out)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-mail-dir", t.TempDir(), "-admin-email", "boss@example.test", "-metrics-addr", "127.0.0.1:0"}, out)
 	}()
 	link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/reset\?token=\S+`)
 	deadline := time.Now().Add(30 * time.Second)
@@ -76,6 +76,17 @@ func TestRunPrintsTheWayIn(t *testing.T) {
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `name="token"`) {
 		t.Errorf("the link's page: status %d", res.StatusCode)
 	}
+	metrics := regexp.MustCompile(`metrics for Prometheus at (\S+)`).FindStringSubmatch(banner)
+	if metrics == nil {
+		t.Fatalf("no metrics address in the banner:\n%s", banner)
+	}
+	res, err = http.Get(metrics[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	contains(t, "/metrics", string(body), "iamkit_feed_staleness_seconds{", `iamkit_verifier_cache_entries{entry="credential"`)
 	cancel()
 	select {
 	case err := <-done:
