@@ -255,14 +255,22 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	return i, nil
 }
 
-func (c *config) rbacOptions(i *IAM) []rbac.Option {
-	o := []rbac.Option{rbac.WithLogger(i.log), rbac.WithFollower(i.follower)}
+// serviceOptions are the options every service takes, in its own package's option type:
+// the facade's logger and, when set, its clock and source of randomness (a nil withRandom
+// for a service that takes none).
+func serviceOptions[O any](c *config, log *slog.Logger, withLogger func(*slog.Logger) O, withClock func(store.Clock) O, withRandom func(io.Reader) O) []O {
+	o := []O{withLogger(log)}
 	if c.clock != nil {
-		o = append(o, rbac.WithClock(c.clock))
+		o = append(o, withClock(c.clock))
 	}
-	if c.random != nil {
-		o = append(o, rbac.WithRandom(c.random))
+	if c.random != nil && withRandom != nil {
+		o = append(o, withRandom(c.random))
 	}
+	return o
+}
+
+func (c *config) rbacOptions(i *IAM) []rbac.Option {
+	o := append(serviceOptions(c, i.log, rbac.WithLogger, rbac.WithClock, rbac.WithRandom), rbac.WithFollower(i.follower))
 	if c.permissions != nil {
 		o = append(o, rbac.WithPermissions(c.permissions))
 	}
@@ -273,21 +281,11 @@ func (c *config) rbacOptions(i *IAM) []rbac.Option {
 }
 
 func (c *config) prunerOptions(i *IAM) []rbac.Option {
-	o := []rbac.Option{rbac.WithLogger(i.log), rbac.WithFollower(i.follower)}
-	if c.clock != nil {
-		o = append(o, rbac.WithClock(c.clock))
-	}
-	return o
+	return append(serviceOptions(c, i.log, rbac.WithLogger, rbac.WithClock, nil), rbac.WithFollower(i.follower))
 }
 
 func (c *config) identityOptions(i *IAM) []identity.Option {
-	o := []identity.Option{identity.WithLogger(i.log)}
-	if c.clock != nil {
-		o = append(o, identity.WithClock(c.clock))
-	}
-	if c.random != nil {
-		o = append(o, identity.WithRandom(c.random))
-	}
+	o := serviceOptions(c, i.log, identity.WithLogger, identity.WithClock, identity.WithRandom)
 	if c.invitations > 0 {
 		o = append(o, identity.WithInvitationTTL(c.invitations))
 	}
@@ -295,24 +293,11 @@ func (c *config) identityOptions(i *IAM) []identity.Option {
 }
 
 func (c *config) botuserOptions(i *IAM) []botuser.Option {
-	o := []botuser.Option{botuser.WithLogger(i.log)}
-	if c.clock != nil {
-		o = append(o, botuser.WithClock(c.clock))
-	}
-	if c.random != nil {
-		o = append(o, botuser.WithRandom(c.random))
-	}
-	return o
+	return serviceOptions(c, i.log, botuser.WithLogger, botuser.WithClock, botuser.WithRandom)
 }
 
 func (c *config) credentialOptions(i *IAM) []credential.Option {
-	o := []credential.Option{credential.WithLogger(i.log)}
-	if c.clock != nil {
-		o = append(o, credential.WithClock(c.clock))
-	}
-	if c.random != nil {
-		o = append(o, credential.WithRandom(c.random))
-	}
+	o := serviceOptions(c, i.log, credential.WithLogger, credential.WithClock, credential.WithRandom)
 	if c.hasher != nil {
 		o = append(o, credential.WithHasher(c.hasher))
 	}
@@ -323,14 +308,7 @@ func (c *config) credentialOptions(i *IAM) []credential.Option {
 }
 
 func (c *config) ssoOptions(i *IAM) []sso.Option {
-	o := []sso.Option{sso.WithLogger(i.log)}
-	if c.clock != nil {
-		o = append(o, sso.WithClock(c.clock))
-	}
-	if c.random != nil {
-		o = append(o, sso.WithRandom(c.random))
-	}
-	return o
+	return serviceOptions(c, i.log, sso.WithLogger, sso.WithClock, sso.WithRandom)
 }
 
 // Store returns the store the services run on.
