@@ -16,6 +16,7 @@ import (
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/examples/internal/promserve"
+	"github.com/iamkit/iamkit/examples/internal/serve"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
@@ -162,22 +163,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		// Requests keep running through a shutdown; they end with the background context.
 		BaseContext: func(net.Listener) context.Context { return bg },
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	<-served
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, srv, ln, "", "", logger)
 }
 
 // examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go

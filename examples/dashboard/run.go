@@ -20,6 +20,7 @@ import (
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/examples/internal/promserve"
+	"github.com/iamkit/iamkit/examples/internal/serve"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/sso"
@@ -147,28 +148,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
-	served := make(chan error, 1)
-	go func() {
-		if cfg.tlsCert != "" {
-			served <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
-			return
-		}
-		served <- srv.Serve(ln)
-	}()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	<-served
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, srv, ln, cfg.tlsCert, cfg.tlsKey, logger)
 }
 
 // secretKey reads the TOTP sealing key from path (hex or base64 of 32 bytes), or makes one.
