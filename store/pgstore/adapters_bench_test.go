@@ -7,9 +7,11 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -42,6 +44,46 @@ const (
 type deployment struct {
 	open      func(tb testing.TB) store.Store
 	roundTrip func(ctx context.Context) error
+	rt        *roundTrips // the round trips of the stores open made; nil for memstore
+}
+
+// roundTrips counts round trips to a server: on Redis one per command sent alone, per
+// pipeline or per MULTI/EXEC block, per node on a Cluster; on PostgreSQL one per query or
+// batch (pgx sends a batch's statements together).
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
+}
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// load returns the count so far; 0 on memstore.
+func (r *roundTrips) load() int64 {
+	if r == nil {
+		return 0
+	}
+	return r.n.Load()
 }
 
 // BenchmarkAdapters measures, in one run, the same operations on memstore, Redis, a 3-master
@@ -49,6 +91,7 @@ type deployment struct {
 //
 //   - RoundTrip: a PING (Redis) or SELECT 1 (PostgreSQL) on a plain client;
 //   - CreateCredential: one Update that puts one authtoken of an existing bot user;
+//     roundtrips/create counts its round trips to the server (roundTrips);
 //   - DeleteBot1000: deleting a bot user that owns 1,000 credentials (one Update: the
 //     owner's tombstone), then purging them (credential.Purger.Purge, to completion);
 //   - Revocation8: revoking one credential that 8 running Verifiers hold in their caches,
@@ -111,9 +154,12 @@ func redisDeployment(b *testing.B) *deployment {
 	}
 	ping := newClient()
 	b.Cleanup(func() { ping.Close() })
+	rt := &roundTrips{}
 	return &deployment{
+		rt: rt,
 		open: func(tb testing.TB) store.Store {
 			c := newClient()
+			c.AddHook(rt)
 			st, err := redisstore.New(tb.Context(), c, redisstore.WithPrefix(srv.Prefix))
 			if err != nil {
 				tb.Fatal(err)
@@ -133,9 +179,12 @@ func clusterDeployment(b *testing.B) *deployment {
 	}
 	ping := newClient()
 	b.Cleanup(func() { ping.Close() })
+	rt := &roundTrips{}
 	return &deployment{
+		rt: rt,
 		open: func(tb testing.TB) store.Store {
 			c := newClient()
+			c.OnNewNode(func(n *redis.Client) { n.AddHook(rt) }) // every command reaches a node
 			st, err := redisstore.New(tb.Context(), c, redisstore.WithPrefix(prefix))
 			if err != nil {
 				tb.Fatal(err)
@@ -150,18 +199,25 @@ func clusterDeployment(b *testing.B) *deployment {
 func pgDeployment(b *testing.B) *deployment {
 	srv := pgtest.Start(b, pgtest.WithPrivate())
 	url := srv.Database(b)
-	newPool := func(tb testing.TB) *pgxpool.Pool {
-		pool, err := pgxpool.New(tb.Context(), url)
+	rt := &roundTrips{}
+	newPool := func(tb testing.TB, tracer pgx.QueryTracer) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = tracer
+		pool, err := pgxpool.NewWithConfig(tb.Context(), cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(pool.Close)
 		return pool
 	}
-	ping := newPool(b)
+	ping := newPool(b, nil)
 	return &deployment{
+		rt: rt,
 		open: func(tb testing.TB) store.Store {
-			st, err := pgstore.New(tb.Context(), newPool(tb))
+			st, err := pgstore.New(tb.Context(), newPool(tb, rt))
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -283,13 +339,14 @@ func benchCreate(b *testing.B, dep *deployment) {
 	creds := make([]store.Credential, benchCreates)
 	ds := make([]time.Duration, 0, benchCreates)
 	var allocs uint64
+	var trips int64
 	for b.Loop() {
 		b.StopTimer()
 		for i := range creds {
 			creds[i], _ = o.credential(b)
 		}
 		ds = ds[:0]
-		m0 := mallocs()
+		m0, rt0 := mallocs(), dep.rt.load()
 		b.StartTimer()
 		for _, c := range creds {
 			t0 := time.Now()
@@ -298,10 +355,11 @@ func benchCreate(b *testing.B, dep *deployment) {
 			}
 			ds = append(ds, time.Since(t0))
 		}
-		allocs = mallocs() - m0
+		allocs, trips = mallocs()-m0, dep.rt.load()-rt0
 	}
 	reportLatencies(b, "create", ds)
 	b.ReportMetric(float64(allocs)/benchCreates, "allocs/create")
+	b.ReportMetric(float64(trips)/benchCreates, "roundtrips/create")
 }
 
 func benchDeleteBot(b *testing.B, dep *deployment) {
@@ -313,23 +371,26 @@ func benchDeleteBot(b *testing.B, dep *deployment) {
 		b.Fatal(err)
 	}
 	var deletes, purges []time.Duration
+	var deleteTrips, purgeTrips int64
 	for b.Loop() {
 		deletes, purges = deletes[:0], purges[:0]
+		deleteTrips, purgeTrips = 0, 0
 		for range benchDeletions {
 			b.StopTimer()
 			o.newBot(b, st)
 			o.issue(b, st, benchOwned)
 			b.StartTimer()
-			t0 := time.Now()
+			rt0, t0 := dep.rt.load(), time.Now()
 			err := st.Update(ctx, func(tx store.Tx) error {
 				return tx.DeleteBotUser(ctx, o.bot, store.Principal{Source: "sdk"})
 			})
-			t1 := time.Now()
+			t1, rt1 := time.Now(), dep.rt.load()
 			if err != nil {
 				b.Fatal(err)
 			}
 			n, err := purger.Purge(ctx)
 			t2 := time.Now()
+			deleteTrips, purgeTrips = deleteTrips+rt1-rt0, purgeTrips+dep.rt.load()-rt1
 			if err != nil || n != benchOwned {
 				b.Fatalf("purged %d credentials, want %d: %v", n, benchOwned, err)
 			}
@@ -342,6 +403,8 @@ func benchDeleteBot(b *testing.B, dep *deployment) {
 	b.ReportMetric(float64(deletes[len(deletes)-1].Microseconds())/1e3, "delete-max-ms")
 	b.ReportMetric(float64(purges[len(purges)/2].Microseconds())/1e3, "purge-ms")
 	b.ReportMetric(float64(purges[len(purges)-1].Microseconds())/1e3, "purge-max-ms")
+	b.ReportMetric(float64(deleteTrips)/benchDeletions, "roundtrips/delete")
+	b.ReportMetric(float64(purgeTrips)/benchDeletions, "roundtrips/purge")
 }
 
 // revocations is a FeedHandler subscribed after a Verifier's on the same follower: it
