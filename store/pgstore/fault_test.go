@@ -2,12 +2,15 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
-	"math/rand/v2"
+	mathrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/iamkit/iamkit/credential"
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/internal/pgtest"
 	"github.com/iamkit/iamkit/store"
@@ -41,9 +44,13 @@ type follower struct {
 // never reopened. No acknowledged write may be lost, no cascade half-applied, Head, Changes,
 // View and Update must fail with ErrUnavailable while the server is down, and the feed must
 // resume with no commit skipped and every commit in it once: the records and the feed agree.
+// A running credential.Verifier on a store of its own must fail closed while the server is
+// down and verify again after the restart, neither it nor its store rebuilt
+// (verifierProbe).
 func TestKillDuringWrites(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.WithPrivate())
-	_, st := open(t, srv.Database(t), WithPollInterval(time.Hour))
+	url := srv.Database(t)
+	_, st := open(t, url, WithPollInterval(time.Hour))
 	g := ids()
 	ctx := t.Context()
 	acct := putAccount(t, st, g)
@@ -51,6 +58,7 @@ func TestKillDuringWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	probe := newVerifierProbe(t, st, url, g, acct)
 
 	var f follower
 	stopFollowing := make(chan struct{})
@@ -67,9 +75,11 @@ func TestKillDuringWrites(t *testing.T) {
 	waitFor(t, "30 acknowledged creations", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.created) >= 30 })
 	srv.Stop()
 	wantUnavailable(t, st, from)
+	probe.whileDown(t)
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	probe.afterRestart(t, st)
 	l.mu.Lock()
 	l.restarted = true
 	l.mu.Unlock()
@@ -149,8 +159,8 @@ func (l *ledger) write(ctx context.Context, st store.Store, g *id.Generator, acc
 		}
 		l.mu.Lock()
 		var victim string
-		if len(l.live) > 0 && rand.IntN(3) == 0 {
-			i := rand.IntN(len(l.live))
+		if len(l.live) > 0 && mathrand.IntN(3) == 0 {
+			i := mathrand.IntN(len(l.live))
 			victim = l.live[i]
 			l.live = append(l.live[:i], l.live[i+1:]...)
 		}
@@ -331,4 +341,140 @@ func credIDs(cs []store.Credential) []string {
 		out[i] = c.ID
 	}
 	return out
+}
+
+// verifierProbe is a running credential.Verifier on a store of its own (a pool of its own,
+// as another process would have) and a bot user's three tokens: cached (verified before the
+// kill), revoked (verified, then revoked before the kill, and the Verifier in sync) and
+// uncached (not verified before the restart). The Verifier's clock is fake, so that the
+// test, not the machine's load, decides when its cache goes past its staleness bound.
+type verifierProbe struct {
+	clk                       *clock.Fake
+	v                         *credential.Verifier
+	cached, revoked, uncached string
+	ids                       []string // the credentials' IDs, in the order above
+}
+
+// The probe's Verifier trusts its cache for probeStaleness after it last heard from the
+// feed, and remembers a revocation for probeNegativeTTL.
+const (
+	probeStaleness   = 10 * time.Second
+	probeNegativeTTL = 4 * time.Second
+)
+
+func newVerifierProbe(t *testing.T, writer store.Store, url string, g *id.Generator, acct string) *verifierProbe {
+	t.Helper()
+	ctx := t.Context()
+	bot, creds, err := newBotWithCredentials(g, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for i := range creds {
+		tok, err := credential.NewToken(store.Authtoken, creds[i].ID, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds[i].SecretHash = (*credential.Hasher)(nil).HashHex(tok.Token())
+		tokens = append(tokens, tok.Reveal())
+	}
+	if err := writer.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutBotUser(ctx, bot); err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if err := tx.PutCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, vst := open(t, url)
+	p := &verifierProbe{clk: clock.NewFake(time.Now()), cached: tokens[0], revoked: tokens[1], uncached: tokens[2], ids: credIDs(creds)}
+	p.v, err = credential.NewVerifier(vst, credential.WithClock(p.clk), credential.WithMaxStaleness(probeStaleness),
+		credential.WithNegativeCache(probeNegativeTTL, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); p.v.Run(vctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := p.v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.want(t, "before the kill", p.cached, nil)
+	p.want(t, "before the kill", p.revoked, nil)
+	if err := writer.Update(ctx, func(tx store.Tx) error { return tx.DeleteCredential(ctx, p.ids[1]) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.want(t, "revoked, before the kill", p.revoked, credential.ReasonRevoked)
+	return p
+}
+
+// want checks what the Verifier says of token: nil to accept it, or the Reasons of which it
+// must refuse it with one.
+func (p *verifierProbe) want(t *testing.T, when, token string, want ...error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err := p.v.Verify(ctx, store.Authtoken, token)
+	if len(want) == 0 || want[0] == nil {
+		if err != nil {
+			t.Errorf("%s: %v, want it accepted", when, err)
+		}
+		return
+	}
+	for _, w := range want {
+		if errors.Is(err, w) {
+			return
+		}
+	}
+	t.Errorf("%s: %v, want one of %v", when, err, want)
+}
+
+// whileDown checks, with the server killed, that the Verifier fails closed: the revoked
+// token stays refused (as revoked while the Verifier remembers its revocation, then because
+// the store cannot be read), a token it has not cached cannot be looked up, and once its
+// cache is past the staleness bound (it has not heard from the feed since the kill) the
+// cached token is refused too. Within the bound the cached token is still served: the
+// bounded staleness the Verifier documents.
+func (p *verifierProbe) whileDown(t *testing.T) {
+	t.Helper()
+	p.clk.Advance(probeNegativeTTL / 2)
+	p.want(t, "server down, within the staleness bound: the cached token", p.cached, nil)
+	p.want(t, "server down: the revoked token", p.revoked, credential.ReasonRevoked)
+	p.want(t, "server down: a token not cached", p.uncached, credential.ReasonUnavailable)
+	p.clk.Advance(probeNegativeTTL)
+	p.want(t, "server down, its revocation forgotten: the revoked token", p.revoked, credential.ReasonUnavailable)
+	p.clk.Advance(probeStaleness)
+	p.want(t, "server down, past the staleness bound: the cached token", p.cached, credential.ReasonUnavailable)
+}
+
+// afterRestart checks that the same Verifier, on the same store, works again once the
+// server is back: it catches up with the feed (Sync), verifies the live tokens, still
+// refuses the revoked one, and sees a revocation committed after the restart.
+func (p *verifierProbe) afterRestart(t *testing.T, writer store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := p.v.Sync(ctx); err != nil {
+		t.Fatalf("the Verifier's Sync after the restart: %v", err)
+	}
+	p.want(t, "after the restart: the cached token", p.cached, nil)
+	p.want(t, "after the restart: the token never cached", p.uncached, nil)
+	// Revoked while its negative cache entry lasts, unknown (read from the store) after.
+	p.want(t, "after the restart: the revoked token", p.revoked, credential.ReasonRevoked, credential.ReasonUnknown)
+	if err := writer.Update(ctx, func(tx store.Tx) error { return tx.DeleteCredential(ctx, p.ids[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.want(t, "after the restart, revoked after it", p.cached, credential.ReasonRevoked)
 }
