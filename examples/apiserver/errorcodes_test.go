@@ -214,6 +214,10 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 629, status: 400, name: "SSH key owner change", call: codeCall{method: "PATCH", path: "/ssh_credentials/" + f.sshCred, body: map[string]any{"owner_id": f.bot}}},
 		{code: 630, status: 403, name: "developer sets an owner", call: codeCall{key: f.devKey, method: "POST", path: "/api_keys", body: map[string]any{"owner_id": f.bot}}},
 		{code: 633, status: 403, name: "owner on the free plan", call: codeCall{key: f.freeKey, method: "POST", path: "/api_keys", body: map[string]any{"owner_id": f.freeBot}}},
+		{code: 220, status: 403, name: "API key used from outside its allowed_ips", call: codeCall{key: f.elsewhereKey, method: "GET", path: "/bot_users"}},
+		{code: 90413, status: 403, name: "access token outside its scopes", call: codeCall{key: f.scopedToken, method: "GET", path: "/bot_users"}},
+		{code: 90414, status: 403, name: "access token scope its creator lacks", call: codeCall{key: f.devKey, method: "POST", path: "/access_tokens", body: map[string]any{"scopes": []string{"members:manage"}}}},
+		{code: 90415, status: 400, name: "rotation overlap beyond the policy", call: codeCall{method: "POST", path: "/api_keys/" + f.apiKeyID + "/rotate", body: map[string]any{"overlap": 8 * 24 * 3600}}},
 		{code: 634, status: 400, name: "unknown owner", call: codeCall{method: "POST", path: "/credentials", body: map[string]any{"owner_id": notExisting(f.bot)}}},
 
 		// Permissions.
@@ -328,6 +332,8 @@ type codeFixture struct {
 	unknownRole, foreignRole                                string // a role ID of no account, one of another account
 	metadata                                                string // acceptable IdP metadata
 	freeKey, freeAdmin, freeBot, paygKey, noBotsKey         string // other accounts: an administrator's key and ID, a bot user
+	elsewhereKey                                            string // an API key allowed only from 192.0.2.0/24
+	scopedToken                                             string // an access token of the administrator's, credentials:read only
 }
 
 func newCodeFixture(e *env) *codeFixture {
@@ -348,6 +354,10 @@ func newCodeFixture(e *env) *codeFixture {
 	revoked := e.createAPIKey("")
 	e.req("DELETE", "/api_keys/"+revoked.ID, nil).want(http.StatusNoContent, nil)
 	f.revokedKey = *revoked.Token
+	var elsewhere, scoped tokenCred
+	e.req("POST", "/api_keys", map[string]any{"allowed_ips": []string{"192.0.2.0/24"}}).want(http.StatusCreated, &elsewhere)
+	e.req("POST", "/access_tokens", map[string]any{"scopes": []string{"credentials:read"}}).want(http.StatusCreated, &scoped)
+	f.elsewhereKey, f.scopedToken = *elsewhere.Token, *scoped.Token
 
 	memberKey := func(email, role string) (string, string) {
 		id := e.addMember(email, role)
