@@ -145,7 +145,7 @@ type codeCall struct {
 // refused request stored nothing. A code the README documents without a case here, or a case
 // whose code the README does not document, fails the test.
 func TestDocumentedErrorCodes(t *testing.T) {
-	e := newEnv(t, withPlans(identity.Plan{Name: "nobots", Seats: 1}))
+	e := newEnv(t, withPlans(identity.Plan{Name: "nobots", Seats: 1}, identity.Plan{Name: "tight", Seats: 1, APIRate: store.Rate{Limit: 1, Period: time.Hour}}))
 	f := newCodeFixture(e)
 
 	long := func(n int) string { return strings.Repeat("x", n) }
@@ -225,6 +225,11 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 1219, status: 403, name: "team read-only lists credentials", call: codeCall{key: f.teamReadKey, method: "GET", path: "/credentials"}},
 		{code: 1220, status: 403, name: "developer makes a role", call: codeCall{key: f.devKey, method: "POST", path: "/roles", body: map[string]any{"name": "r", "permissions": []string{"events:read"}}}},
 		{code: 1220, status: 403, name: "developer changes SSO settings", call: codeCall{key: f.devKey, method: "PATCH", path: "/sso_settings", body: map[string]any{"enforcement": "off"}}},
+		{code: 226, status: 429, name: "over the account's API rate", prep: func(t *testing.T) codeCall {
+			key, _ := f.account("tight@example.com", "tight")
+			f.e.in(t).reqAs(key, "GET", "/credentials", nil).want(http.StatusOK, nil) // its one request per hour
+			return codeCall{key: key, method: "GET", path: "/credentials"}
+		}},
 		{code: 90403, status: 403, name: "billing reads events", call: codeCall{key: f.billingKey, method: "GET", path: "/events"}},
 
 		// Bot users.

@@ -63,6 +63,7 @@ const (
 	codeBadVersion        = 217 // Ngrok-Version is not 2
 	codeMissingVersion    = 218 // Ngrok-Version is missing
 	codeIPNotAllowed      = 220 // the client's address is not allowed (here: by the credential's allow-list)
+	codeRateLimited       = 226 // too many requests: the account's or the credential's rate
 	codeBadID             = 227 // an ID with the wrong prefix, or malformed
 	codeLimit             = 233 // limit outside 1..100
 
@@ -178,6 +179,8 @@ func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 		return authError(err)
 	case store.CodeOf(err) == credential.CodeVerifierUnavailable:
 		return newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
+	case errors.Is(err, store.ErrLimitExceeded) && store.CodeOf(err) == iamkit.CodeRateLimited:
+		return newError(http.StatusTooManyRequests, codeRateLimited, "You have exceeded the API rate limit: %s.", reasonOf(err))
 	}
 	se := &store.Error{} // the sentinels alone carry neither code nor field
 	errors.As(err, &se)

@@ -215,9 +215,12 @@ func leakLogger(logger *slog.Logger) credential.LeakNotifier {
 }
 
 // examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go
-// and Enterprise.
+// and Enterprise. The API allows Free and Pay-as-you-go ngrok's 120 requests per 60 s per
+// account, Enterprise ten times as many.
 func examplePlans() []identity.Plan {
-	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}
+	enterprise := identity.Enterprise()
+	enterprise.APIRate = store.Rate{Limit: 1200, Period: time.Minute}
+	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), enterprise}
 }
 
 // newIAM builds the library over st, for accounts on plans, with its HTTP layer writing

@@ -234,8 +234,8 @@ func (s *server) routes() {
 const authenticatedOnly rbac.Permission = 0
 
 // handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
-// key whose owner holds perm in the key's account (unless perm is authenticatedOnly); then h
-// runs, and an error it returns is written as ngrok's error body (the IAM's ErrorFormat).
+// key (or access token) whose owner holds perm in the key's account (unless perm is
+// authenticatedOnly), within the rate limits of the account's plan; then h runs, and an error it returns is written as ngrok's error body (the IAM's ErrorFormat).
 func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
@@ -250,7 +250,7 @@ func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc)
 	if perm != authenticatedOnly {
 		next = s.IAM.RequirePermission(perm)(next)
 	}
-	s.mux.Handle(pattern, s.operation(op, s.bearerAuth(next)))
+	s.mux.Handle(pattern, s.operation(op, s.bearerAuth(s.IAM.RateLimit(next))))
 }
 
 // bearerAuth authenticates a request by an API key or an access token, iamkit's credential
