@@ -42,21 +42,20 @@ func (i *IAM) RateLimit(next http.Handler) http.Handler {
 
 // allowRequest counts one request of p against its account's and credential's rates.
 func (i *IAM) allowRequest(ctx context.Context, h http.Header, p Principal) error {
-	plan, err := i.plans.of(ctx, i.st, p.AccountID, i.clock.Now())
+	e, err := i.plans.of(ctx, i.st, p.AccountID, i.clock.Now())
 	if err != nil {
 		return err
 	}
-	rate := plan.APIRateOrDefault()
-	h.Set("RateLimit-Limit", strconv.Itoa(rate.Limit))
-	h.Set("RateLimit-Policy", strconv.Itoa(rate.Limit)+";w="+strconv.FormatInt(int64(rate.Period/time.Second), 10))
+	h["Ratelimit-Limit"] = e.limitHeader // canonical keys, values made once per plan read
+	h["Ratelimit-Policy"] = e.policyHeader
 	// The credential's own limit first: a request it refuses does not count against the
 	// account, so one busy credential cannot spend its siblings' share.
-	if cr := plan.APICredentialRate; cr != (store.Rate{}) && p.CredentialID != "" {
+	if cr := e.plan.APICredentialRate; cr != (store.Rate{}) && p.CredentialID != "" {
 		if err := i.take(ctx, h, "api:credential:"+p.CredentialID, "credential", cr); err != nil {
 			return err
 		}
 	}
-	return i.take(ctx, h, "api:account:"+p.AccountID, "account", rate)
+	return i.take(ctx, h, e.accountKey, "account", e.plan.APIRateOrDefault())
 }
 
 // take counts one event under key against rate, and refuses it with the retry headers when
@@ -93,6 +92,10 @@ type planCache struct {
 type cachedPlan struct {
 	plan identity.Plan
 	read time.Time
+	// What every request of the account uses, made once: its limiter key and the values of
+	// its RateLimit-Limit and RateLimit-Policy headers (shared: never modified).
+	accountKey                string
+	limitHeader, policyHeader []string
 }
 
 func newPlanCache(c *identity.Catalog) *planCache {
@@ -101,29 +104,36 @@ func newPlanCache(c *identity.Catalog) *planCache {
 
 // of returns the plan of account accountID, read from st unless read within planCacheTTL
 // before now.
-func (c *planCache) of(ctx context.Context, st store.Store, accountID string, now time.Time) (identity.Plan, error) {
+func (c *planCache) of(ctx context.Context, st store.Store, accountID string, now time.Time) (cachedPlan, error) {
 	c.mu.Lock()
 	e, ok := c.entries[accountID]
 	c.mu.Unlock()
 	if ok && now.Sub(e.read) < planCacheTTL && !now.Before(e.read) {
-		return e.plan, nil
+		return e, nil
 	}
 	var acct store.Account
 	if err := st.View(ctx, func(r store.Reader) (err error) {
 		acct, err = r.Account(ctx, accountID)
 		return err
 	}); err != nil {
-		return identity.Plan{}, err
+		return cachedPlan{}, err
 	}
 	plan, err := c.catalog.PlanOf(acct)
 	if err != nil {
-		return identity.Plan{}, err
+		return cachedPlan{}, err
+	}
+	rate := plan.APIRateOrDefault()
+	limit := strconv.Itoa(rate.Limit)
+	e = cachedPlan{
+		plan: plan, read: now, accountKey: "api:account:" + accountID,
+		limitHeader:  []string{limit},
+		policyHeader: []string{limit + ";w=" + strconv.FormatInt(int64(rate.Period/time.Second), 10)},
 	}
 	c.mu.Lock()
 	if len(c.entries) >= planCacheMax {
 		clear(c.entries)
 	}
-	c.entries[accountID] = cachedPlan{plan: plan, read: now}
+	c.entries[accountID] = e
 	c.mu.Unlock()
-	return plan, nil
+	return e, nil
 }
