@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -46,7 +47,8 @@ const (
 
 type server struct {
 	deps
-	sso     *sso.Handler // nil without SSO
+	limiter store.Limiter // for the unauthenticated endpoints: the store's, else in process
+	sso     *sso.Handler  // nil without SSO
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern -> methods, for 405 answers
 }
@@ -72,6 +74,14 @@ func newServer(d deps) (http.Handler, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{deps: d, mux: http.NewServeMux(), methods: map[string][]string{}}
+	if l, ok := store.LimiterOf(d.IAM.Store()); ok {
+		s.limiter = l
+	} else {
+		var err error
+		if s.limiter, err = store.NewMemoryLimiter(0, nil); err != nil {
+			return nil, err
+		}
+	}
 	if svc := d.IAM.SSO(); svc != nil {
 		var err error
 		if s.sso, err = sso.NewHandler(svc, loggedIn(d.IAM.Sessions())); err != nil {
@@ -271,16 +281,41 @@ func (s *server) bearerAuth(next http.Handler) http.Handler {
 }
 
 // public registers an operation that needs no credential and no Ngrok-Version header: its
-// authority is in the request itself (a token to revoke, a signed report).
+// authority is in the request itself (a token to revoke, a signed report). Nobody is
+// authenticated to count requests against, so each client address may make publicRate of
+// them per operation (a signature check costs more than its request; a token oracle should
+// not take guesses at speed).
 func (s *server) public(pattern, op string, h func(w http.ResponseWriter, r *http.Request) error) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		infoOf(r.Context()).op = op
-		if err := h(w, r); err != nil {
+		err := s.allowPublic(r.Context(), w.Header(), op, iamkit.RemoteAddr(r))
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.IAM.WriteError(w, r, err)
 		}
 	})
+}
+
+// publicRate is how many requests one client address may make to one unauthenticated
+// operation.
+func publicRate() store.Rate { return store.Rate{Limit: 30, Period: time.Minute} }
+
+// allowPublic counts a request of op from addr against publicRate; over it, the error says
+// when to retry (429, ERR_NGROK_226, Retry-After).
+func (s *server) allowPublic(ctx context.Context, h http.Header, op string, addr netip.Addr) error {
+	rate := publicRate()
+	ok, wait, err := s.limiter.Allow(ctx, "public:"+op+":"+addr.String(), rate)
+	if err != nil || ok {
+		return err
+	}
+	secs := int64((wait + time.Second - 1) / time.Second)
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	return &store.Error{Kind: store.ErrLimitExceeded, Code: iamkit.CodeRateLimited, Field: "address", Limit: rate.Limit, RetryAfter: wait,
+		Msg: fmt.Sprintf("too many requests from this address: at most %d per minute; retry after %d s", rate.Limit, secs)}
 }
 
 // operation names the request's operation, for its error body and its log line, and checks

@@ -271,7 +271,8 @@ func TestCredentialPolicy(t *testing.T) {
 }
 
 // TestSelfRevoke: whoever holds a token can revoke it, with no API key; the endpoint tells
-// nothing about tokens the caller does not hold.
+// nothing about tokens the caller does not hold, and takes a limited number of guesses from
+// one address.
 func TestSelfRevoke(t *testing.T) {
 	e := newEnv(t)
 	k := e.createAPIKey("")
@@ -285,6 +286,16 @@ func TestSelfRevoke(t *testing.T) {
 	revoke("").wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "token")
 	e.req("GET", "/tokens/revoke", nil).wantError(http.StatusMethodNotAllowed, "ERR_NGROK_90405")
 	e.req("GET", "/bot_users", nil).want(http.StatusOK, nil) // the administrator's key is untouched
+
+	// One address may make publicRate requests a minute: four were made above.
+	for range publicRate().Limit - 4 {
+		revoke("not-a-token").wantError(http.StatusBadRequest, "ERR_NGROK_202")
+	}
+	r := revoke(*e.createAPIKey("").Token)
+	r.wantError(http.StatusTooManyRequests, "ERR_NGROK_226")
+	if wait := r.header.Get("Retry-After"); wait != "2" && wait != "1" {
+		t.Fatalf("Retry-After %q, want 1 or 2 (one request back every 2 s, less the time the requests took)", wait)
+	}
 }
 
 // TestGitHubSecretScanningEndpoint: a report signed with the configured key revokes the
