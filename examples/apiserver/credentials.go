@@ -146,7 +146,8 @@ func (o *optTime) UnmarshalJSON(b []byte) error {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[time.Time](), Field: "expires_at"}
+		// encoding/json names the field (decodeBody reports it): expires_at, overlap_until.
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[time.Time]()}
 	}
 	o.t = t.UTC()
 	return nil

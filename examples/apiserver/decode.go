@@ -63,7 +63,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := json.Unmarshal(data, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return newError(http.StatusBadRequest, codeInvalidValue, "The value provided for the request parameter %q is invalid: expected %s.", typeErr.Field, typeErr.Type)
+			// encoding/json names a field of an embedded struct after the struct's Go name
+			// (limitsCreate.expires_at): the body knows only the field.
+			field := typeErr.Field
+			if head, rest, ok := strings.Cut(field, "."); ok && !known[head] {
+				field = rest
+			}
+			return paramError(http.StatusBadRequest, codeInvalidValue, field, "The value provided for the request parameter %q is invalid: expected %s.", field, typeErr.Type)
 		}
 		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed.")
 	}

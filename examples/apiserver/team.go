@@ -45,7 +45,8 @@ type credentialPolicyJSON struct {
 }
 
 // credentialPolicyUpdate is PATCH /account/credential_policy's body: each field given
-// replaces the policy's (0: the default), the others stay.
+// replaces the policy's (0: the default), the others stay. The merge reads the policy and
+// writes it back in two calls: of two PATCHes at once, the last one's whole policy wins.
 type credentialPolicyUpdate struct {
 	AuthtokenMaxLifetime   *int64 `json:"authtoken_max_lifetime"`
 	APIKeyMaxLifetime      *int64 `json:"api_key_max_lifetime"`

@@ -179,7 +179,8 @@ func TestCredentialLimits(t *testing.T) {
 		t.Fatalf("SSH key with a lifetime of 60 s expires at %q", sshExpiry)
 	}
 	e.req("POST", "/api_keys", map[string]any{"lifetime": 60, "expires_at": expires.Format(time.RFC3339)}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "lifetime")
-	e.req("POST", "/api_keys", map[string]any{"expires_at": "tomorrow"}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("POST", "/api_keys", map[string]any{"expires_at": "tomorrow"}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "expires_at")
+	e.req("POST", "/credentials/"+at.ID+"/rotate", map[string]any{"overlap_until": 5}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "overlap_until")
 	e.req("POST", "/api_keys", map[string]any{"allowed_ips": []string{"10.0.0.300/8"}}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "allowed_ips[0]")
 
 	// An API key allowed only from elsewhere is refused from here (127.0.0.1), and works once
