@@ -13,6 +13,7 @@
 //	p, err := iam.Authenticate(ctx, token)         // any token kind -> the acting Principal
 //	err = iam.Require(ctx, p, rbac.BotUsersWrite)  // permission check, no store read when warm
 //	mux.Handle("GET /things", iam.Protect(perm, h)) // the same, as HTTP middleware
+//	api := iam.BearerAuth(iam.RateLimit(mux))         // 120 requests/60 s per account (Plan.APIRate)
 //
 // A dashboard built WithSSO and WithDashboard puts its pages behind the member's session
 // instead, verified for the account its URL names (SessionAuth; examples/dashboard):

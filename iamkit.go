@@ -43,6 +43,8 @@ type IAM struct {
 	metrics  *instruments // nil without WithMeterProvider
 	errs     ErrorFormat
 	addrOf   func(*http.Request) netip.Addr
+	limiter  store.Limiter // the store's (store.LimiterOf), else in process
+	plans    *planCache    // RateLimit's
 
 	mu     sync.Mutex
 	state  state
@@ -178,7 +180,13 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	if i.addrOf == nil {
 		i.addrOf = RemoteAddr
 	}
+	i.plans = newPlanCache(plans)
 	var err error
+	if l, ok := store.LimiterOf(st); ok {
+		i.limiter = l
+	} else if i.limiter, err = store.NewMemoryLimiter(0, c.clock); err != nil {
+		return nil, err
+	}
 	if i.metrics, err = newInstruments(c.meters); err != nil {
 		return nil, err
 	}

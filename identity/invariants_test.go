@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/testenv"
@@ -361,6 +362,8 @@ func TestInvariant9_PlansAreData(t *testing.T) {
 		{{Name: ""}},
 		{{Name: "a", Seats: -1}},
 		{{Name: "a"}, {Name: "a"}},
+		{{Name: "a", APIRate: store.Rate{Limit: 10}}},
+		{{Name: "a", APICredentialRate: store.Rate{Limit: -1, Period: time.Second}}},
 	} {
 		if _, err := identity.NewCatalog(bad...); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("NewCatalog(%+v) = %v", bad, err)

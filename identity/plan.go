@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -36,6 +37,24 @@ type Plan struct {
 	// 0 means no limit. Bot users never take a seat.
 	Seats    int
 	Features []Feature
+	// APIRate limits the API requests of an account on the plan, all its credentials
+	// together (iamkit.IAM.RateLimit); the zero Rate means DefaultAPIRate.
+	APIRate store.Rate
+	// APICredentialRate also limits each credential's API requests on its own; the zero
+	// Rate means no limit but the account's.
+	APICredentialRate store.Rate
+}
+
+// DefaultAPIRate is ngrok's API rate limit, the one a plan without an APIRate gets: 120
+// requests per 60 seconds.
+func DefaultAPIRate() store.Rate { return store.Rate{Limit: 120, Period: time.Minute} }
+
+// APIRateOrDefault returns p.APIRate, or DefaultAPIRate when it is the zero Rate.
+func (p Plan) APIRateOrDefault() store.Rate {
+	if p.APIRate == (store.Rate{}) {
+		return DefaultAPIRate()
+	}
+	return p.APIRate
 }
 
 // Has reports whether the plan includes f.
@@ -96,6 +115,9 @@ func NewCatalog(plans ...Plan) (*Catalog, error) {
 		case p.Seats < 0:
 			return nil, store.Invalid(field+".seats", store.CodeOutOfRange, 0, "must not be negative")
 		}
+		if err := checkRates(field, p); err != nil {
+			return nil, err
+		}
 		if _, dup := c.plans[p.Name]; dup {
 			return nil, store.Invalid(field+".name", store.CodeInvalidValue, 0, "duplicate plan name")
 		}
@@ -103,6 +125,19 @@ func NewCatalog(plans ...Plan) (*Catalog, error) {
 		c.plans[p.Name] = p
 	}
 	return c, nil
+}
+
+// checkRates checks a plan's API rates: each zero, or a valid store.Rate.
+func checkRates(field string, p Plan) error {
+	for name, r := range map[string]store.Rate{"api_rate": p.APIRate, "api_credential_rate": p.APICredentialRate} {
+		if r == (store.Rate{}) {
+			continue
+		}
+		if err := r.Validate(); err != nil {
+			return store.Invalid(field+"."+name, store.CodeOutOfRange, 0, "a positive limit and period, or neither")
+		}
+	}
+	return nil
 }
 
 // Plan returns the plan called name.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/iamkit/iamkit/botuser"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -22,7 +24,31 @@ type botUserUpdate struct {
 	Roles  *[]string `json:"roles"`
 }
 
-func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+// botView is one of the two collections that serve bot users: ngrok's /bot_users and its
+// newer name for the same records, /service_users. They differ only in their path and their
+// list's element key; IDs keep the bot_ prefix in both (one record, one ID).
+type botView struct {
+	path    string // "/bot_users" or "/service_users"
+	listKey string // "bot_users" or "service_users"
+}
+
+// botRoutes registers the five operations of ngrok's bot users under v.
+func (s *server) botRoutes(v botView) {
+	op := strings.TrimPrefix(v.path, "/") + "."
+	s.handle("POST "+v.path, op+"create", rbac.BotUsersWrite, s.createBotUser(v))
+	s.handle("GET "+v.path, op+"list", rbac.BotUsersRead, s.listBotUsers(v))
+	s.handle("GET "+v.path+"/{id}", op+"get", rbac.BotUsersRead, s.getBotUser(v))
+	s.handle("PATCH "+v.path+"/{id}", op+"update", rbac.BotUsersWrite, s.updateBotUser(v))
+	s.handle("DELETE "+v.path+"/{id}", op+"delete", rbac.BotUsersWrite, s.deleteBotUser)
+}
+
+func (s *server) createBotUser(v botView) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		return s.createBot(w, r, c, v)
+	}
+}
+
+func (s *server) createBot(w http.ResponseWriter, r *http.Request, c *call, v botView) error {
 	var in botUserCreate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -36,10 +62,16 @@ func (s *server) createBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return s.explainRoles(r.Context(), c.principal, "roles", in.Roles, err)
 	}
-	return writeJSON(w, http.StatusCreated, botUserOut(c.base, b))
+	return writeJSON(w, http.StatusCreated, botUserOut(c.base, v, b))
 }
 
-func (s *server) listBotUsers(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *server) listBotUsers(v botView) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		return s.listBots(w, r, c, v)
+	}
+}
+
+func (s *server) listBots(w http.ResponseWriter, r *http.Request, c *call, v botView) error {
 	if err := requireNoBody(r); err != nil {
 		return err
 	}
@@ -52,27 +84,34 @@ func (s *server) listBotUsers(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	return list(w, r, c, p, bots, func(b store.BotUser) string { return b.ID }, func(page []store.BotUser, next *string) any {
-		out := botUserListJSON{BotUsers: make([]botUserJSON, len(page)), URI: c.base + r.URL.Path, NextPageURI: next}
+		items := make([]botUserJSON, len(page))
 		for i, b := range page {
-			out.BotUsers[i] = botUserOut(c.base, b)
+			items[i] = botUserOut(c.base, v, b)
 		}
-		return out
+		return map[string]any{v.listKey: items, "uri": c.base + r.URL.Path, "next_page_uri": next}
 	})
 }
 
-func (s *server) getBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := requireNoBody(r); err != nil {
-		return err
+func (s *server) getBotUser(v botView) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		if err := requireNoBody(r); err != nil {
+			return err
+		}
+		b, err := s.IAM.BotUsers().Get(r.Context(), c.principal, pathID(r))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, botUserOut(c.base, v, b))
 	}
-	id := pathID(r)
-	b, err := s.IAM.BotUsers().Get(r.Context(), c.principal, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))
 }
 
-func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *server) updateBotUser(v botView) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		return s.updateBot(w, r, c, v)
+	}
+}
+
+func (s *server) updateBot(w http.ResponseWriter, r *http.Request, c *call, v botView) error {
 	id := pathID(r)
 	var in botUserUpdate
 	if err := decodeBody(w, r, &in); err != nil {
@@ -93,7 +132,7 @@ func (s *server) updateBotUser(w http.ResponseWriter, r *http.Request, c *call) 
 		return s.explainRoles(r.Context(), c.principal, "roles", deref(in.Roles), err)
 	}
 	s.sync(r.Context()) // a deactivated bot's credentials stop working from the next request
-	return writeJSON(w, http.StatusOK, botUserOut(c.base, b))
+	return writeJSON(w, http.StatusOK, botUserOut(c.base, v, b))
 }
 
 func (s *server) deleteBotUser(w http.ResponseWriter, r *http.Request, c *call) error {

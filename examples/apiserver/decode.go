@@ -63,7 +63,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := json.Unmarshal(data, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return newError(http.StatusBadRequest, codeInvalidValue, "The value provided for the request parameter %q is invalid: expected %s.", typeErr.Field, typeErr.Type)
+			// encoding/json names a field of an embedded struct after the struct's Go name
+			// (limitsCreate.expires_at): the body knows only the field.
+			field := typeErr.Field
+			if head, rest, ok := strings.Cut(field, "."); ok && !known[head] {
+				field = rest
+			}
+			return paramError(http.StatusBadRequest, codeInvalidValue, field, "The value provided for the request parameter %q is invalid: expected %s.", field, typeErr.Type)
 		}
 		return newError(http.StatusBadRequest, codeBodyUnparseable, "The application/json request body could not be parsed.")
 	}
@@ -277,6 +283,10 @@ func requireNoBody(r *http.Request) error {
 func jsonFields(t reflect.Type) map[string]bool {
 	out := make(map[string]bool, t.NumField())
 	for f := range t.Fields() {
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			maps.Copy(out, jsonFields(f.Type)) // an embedded struct's fields are the body's
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name != "" && name != "-" {
 			out[name] = true
@@ -292,26 +302,34 @@ func jsonFields(t reflect.Type) map[string]bool {
 // wins depends on who reads it) and refused with 215, as is a query string that does not parse
 // (a lenient reader drops the broken pairs). Any other query parameter is refused (214).
 func pageParams(r *http.Request) (store.Page, error) {
+	p, _, err := pageParamsWith(r)
+	return p, err
+}
+
+// pageParamsWith is pageParams for a list that also takes the query parameters named extra
+// (each at most once), which it returns with the rest of the query for the caller to read.
+func pageParamsWith(r *http.Request, extra ...string) (store.Page, url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, "query",
+		return store.Page{}, nil, paramError(http.StatusBadRequest, codeInvalidValue, "query",
 			"The query string could not be parsed: give name=value pairs, percent-encoded and separated by '&'.")
 	}
+	supported := strings.Join(append([]string{"before_id", "limit"}, extra...), ", ")
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		switch {
 		case name == "":
-			return store.Page{}, paramError(http.StatusBadRequest, codeUnknownParam, "query",
-				"The query string has a parameter without a name. The supported fields are: before_id, limit.")
-		case !isPageParam(name):
-			return store.Page{}, paramError(http.StatusBadRequest, codeUnknownParam, name,
-				"The request parameter %q is unknown and not expected. The supported fields are: before_id, limit.", name)
+			return store.Page{}, nil, paramError(http.StatusBadRequest, codeUnknownParam, "query",
+				"The query string has a parameter without a name. The supported fields are: %s.", supported)
+		case !isPageParam(name) && !slices.Contains(extra, name):
+			return store.Page{}, nil, paramError(http.StatusBadRequest, codeUnknownParam, name,
+				"The request parameter %q is unknown and not expected. The supported fields are: %s.", name, supported)
 		case len(q[name]) > 1:
-			return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, name,
+			return store.Page{}, nil, paramError(http.StatusBadRequest, codeInvalidValue, name,
 				"The request parameter %q is given %d times; give it once.", name, len(q[name]))
 		}
 	}
 	if q.Has("before_id") && q.Has("beforeId") {
-		return store.Page{}, paramError(http.StatusBadRequest, codeInvalidValue, "before_id",
+		return store.Page{}, nil, paramError(http.StatusBadRequest, codeInvalidValue, "before_id",
 			"The request parameter before_id is given twice, as before_id and as beforeId; give it once.")
 	}
 	before := q.Get("before_id")
@@ -322,12 +340,12 @@ func pageParams(r *http.Request) (store.Page, error) {
 	if s := q.Get("limit"); q.Has("limit") {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxPageLimit {
-			return store.Page{}, paramError(http.StatusBadRequest, codeLimit, "limit",
+			return store.Page{}, nil, paramError(http.StatusBadRequest, codeLimit, "limit",
 				"The page size limit must be between 1 and %d but %q was provided.", maxPageLimit, s)
 		}
 		p.Limit = n
 	}
-	return p, nil
+	return p, q, nil
 }
 
 // isPageParam reports whether name is a query parameter of a list.

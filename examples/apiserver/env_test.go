@@ -112,6 +112,7 @@ type envConfig struct {
 	wrap          func(store.Store) store.Store // what the services see instead of the store
 	verifierAlone bool                          // the caches trust nothing: every call reads the store
 	baseURL       string                        // deps.BaseURL; default: the listener's URL
+	iamOpts       []iamkit.Option               // added to newIAM's
 }
 
 // envOption configures newEnv.
@@ -131,6 +132,11 @@ func withStore(wrap func(store.Store) store.Store) envOption {
 // withBaseURL sets the external base URL of "uri" fields (the -base-url flag).
 func withBaseURL(base string) envOption {
 	return func(c *envConfig) { c.baseURL = base }
+}
+
+// withIAMOptions gives newIAM more options (secret scanning, a clock).
+func withIAMOptions(opts ...iamkit.Option) envOption {
+	return func(c *envConfig) { c.iamOpts = append(c.iamOpts, opts...) }
 }
 
 // withoutVerifierFeed makes the caches trust nothing they hold (a maximum staleness of a
@@ -161,7 +167,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := httptest.NewUnstartedServer(nil)
-	var extra []iamkit.Option
+	extra := cfg.iamOpts
 	if cfg.verifierAlone {
 		extra = append(extra, iamkit.WithMaxStaleness(time.Nanosecond))
 	}
@@ -317,7 +323,7 @@ func (r *response) raw() map[string]any {
 
 // snapshot counts what a failed request must not change: events (every write records one),
 // bot users and credentials of each kind.
-type snapshot struct{ events, bots, authtokens, apiKeys, sshKeys int }
+type snapshot struct{ events, bots, authtokens, apiKeys, sshKeys, accessTokens int }
 
 func (e *env) snapshot() snapshot {
 	e.t.Helper()
@@ -334,7 +340,7 @@ func (e *env) snapshot() snapshot {
 			return err
 		}
 		s.events, s.bots = len(evs), len(bots)
-		for kind, n := range map[store.CredentialKind]*int{store.Authtoken: &s.authtokens, store.APIKey: &s.apiKeys, store.SSHCredential: &s.sshKeys} {
+		for kind, n := range map[store.CredentialKind]*int{store.Authtoken: &s.authtokens, store.APIKey: &s.apiKeys, store.SSHCredential: &s.sshKeys, store.AccessToken: &s.accessTokens} {
 			cs, err := r.Credentials(ctx, e.boot.AccountID, kind, all)
 			if err != nil {
 				return err

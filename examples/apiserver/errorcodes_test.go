@@ -145,7 +145,7 @@ type codeCall struct {
 // refused request stored nothing. A code the README documents without a case here, or a case
 // whose code the README does not document, fails the test.
 func TestDocumentedErrorCodes(t *testing.T) {
-	e := newEnv(t, withPlans(identity.Plan{Name: "nobots", Seats: 1}))
+	e := newEnv(t, withPlans(identity.Plan{Name: "nobots", Seats: 1}, identity.Plan{Name: "tight", Seats: 1, APIRate: store.Rate{Limit: 1, Period: time.Hour}}))
 	f := newCodeFixture(e)
 
 	long := func(n int) string { return strings.Repeat("x", n) }
@@ -214,6 +214,10 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 629, status: 400, name: "SSH key owner change", call: codeCall{method: "PATCH", path: "/ssh_credentials/" + f.sshCred, body: map[string]any{"owner_id": f.bot}}},
 		{code: 630, status: 403, name: "developer sets an owner", call: codeCall{key: f.devKey, method: "POST", path: "/api_keys", body: map[string]any{"owner_id": f.bot}}},
 		{code: 633, status: 403, name: "owner on the free plan", call: codeCall{key: f.freeKey, method: "POST", path: "/api_keys", body: map[string]any{"owner_id": f.freeBot}}},
+		{code: 220, status: 403, name: "API key used from outside its allowed_ips", call: codeCall{key: f.elsewhereKey, method: "GET", path: "/bot_users"}},
+		{code: 90413, status: 403, name: "access token outside its scopes", call: codeCall{key: f.scopedToken, method: "GET", path: "/bot_users"}},
+		{code: 90414, status: 403, name: "access token scope its creator lacks", call: codeCall{key: f.devKey, method: "POST", path: "/access_tokens", body: map[string]any{"scopes": []string{"members:manage"}}}},
+		{code: 90415, status: 400, name: "rotation overlap beyond the policy", call: codeCall{method: "POST", path: "/api_keys/" + f.apiKeyID + "/rotate", body: map[string]any{"overlap": 8 * 24 * 3600}}},
 		{code: 634, status: 400, name: "unknown owner", call: codeCall{method: "POST", path: "/credentials", body: map[string]any{"owner_id": notExisting(f.bot)}}},
 
 		// Permissions.
@@ -221,6 +225,11 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		{code: 1219, status: 403, name: "team read-only lists credentials", call: codeCall{key: f.teamReadKey, method: "GET", path: "/credentials"}},
 		{code: 1220, status: 403, name: "developer makes a role", call: codeCall{key: f.devKey, method: "POST", path: "/roles", body: map[string]any{"name": "r", "permissions": []string{"events:read"}}}},
 		{code: 1220, status: 403, name: "developer changes SSO settings", call: codeCall{key: f.devKey, method: "PATCH", path: "/sso_settings", body: map[string]any{"enforcement": "off"}}},
+		{code: 226, status: 429, name: "over the account's API rate", prep: func(t *testing.T) codeCall {
+			key, _ := f.account("tight@example.com", "tight")
+			f.e.in(t).reqAs(key, "GET", "/credentials", nil).want(http.StatusOK, nil) // its one request per hour
+			return codeCall{key: key, method: "GET", path: "/credentials"}
+		}},
 		{code: 90403, status: 403, name: "billing reads events", call: codeCall{key: f.billingKey, method: "GET", path: "/events"}},
 
 		// Bot users.
@@ -328,6 +337,8 @@ type codeFixture struct {
 	unknownRole, foreignRole                                string // a role ID of no account, one of another account
 	metadata                                                string // acceptable IdP metadata
 	freeKey, freeAdmin, freeBot, paygKey, noBotsKey         string // other accounts: an administrator's key and ID, a bot user
+	elsewhereKey                                            string // an API key allowed only from 192.0.2.0/24
+	scopedToken                                             string // an access token of the administrator's, credentials:read only
 }
 
 func newCodeFixture(e *env) *codeFixture {
@@ -348,6 +359,10 @@ func newCodeFixture(e *env) *codeFixture {
 	revoked := e.createAPIKey("")
 	e.req("DELETE", "/api_keys/"+revoked.ID, nil).want(http.StatusNoContent, nil)
 	f.revokedKey = *revoked.Token
+	var elsewhere, scoped tokenCred
+	e.req("POST", "/api_keys", map[string]any{"allowed_ips": []string{"192.0.2.0/24"}}).want(http.StatusCreated, &elsewhere)
+	e.req("POST", "/access_tokens", map[string]any{"scopes": []string{"credentials:read"}}).want(http.StatusCreated, &scoped)
+	f.elsewhereKey, f.scopedToken = *elsewhere.Token, *scoped.Token
 
 	memberKey := func(email, role string) (string, string) {
 		id := e.addMember(email, role)

@@ -62,6 +62,8 @@ const (
 	codeContentTypeNone   = 216 // a body without a Content-Type
 	codeBadVersion        = 217 // Ngrok-Version is not 2
 	codeMissingVersion    = 218 // Ngrok-Version is missing
+	codeIPNotAllowed      = 220 // the client's address is not allowed (here: by the credential's allow-list)
+	codeRateLimited       = 226 // too many requests: the account's or the credential's rate
 	codeBadID             = 227 // an ID with the wrong prefix, or malformed
 	codeLimit             = 233 // limit outside 1..100
 
@@ -124,6 +126,9 @@ const (
 	codeAlreadyMember    = 90410
 	codeAlreadyInvited   = 90411
 	codeNoIdP            = 90412
+	codeOutOfScope       = 90413 // an access token's scopes leave the permission out
+	codeScopeExceeds     = 90414 // a new access token's scope its creator does not hold
+	codePolicyExceeded   = 90415 // an expiry or rotation overlap beyond the credential policy
 	codeInternal         = 90500
 	codeUnavailable      = 90503
 )
@@ -174,6 +179,8 @@ func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 		return authError(err)
 	case store.CodeOf(err) == credential.CodeVerifierUnavailable:
 		return newError(http.StatusServiceUnavailable, codeUnavailable, "Credentials cannot be verified right now; retry the request.")
+	case errors.Is(err, store.ErrLimitExceeded) && store.CodeOf(err) == iamkit.CodeRateLimited:
+		return newError(http.StatusTooManyRequests, codeRateLimited, "You have exceeded the API rate limit: %s.", reasonOf(err))
 	}
 	se := &store.Error{} // the sentinels alone carry neither code nor field
 	errors.As(err, &se)
@@ -255,6 +262,10 @@ func authError(err error) *apiError {
 		return unauthorized(codeAuthtokenAsAPIKey, "The authentication you specified is actually an authtoken; the API needs an API key.")
 	case credential.CodeOwnerInactive:
 		return errOwnerInactive()
+	case credential.CodeIPNotAllowed:
+		return newError(http.StatusForbidden, codeIPNotAllowed, "The credential may not be used from this IP address: it is not in the credential's allowed_ips.")
+	case credential.CodeExpired:
+		return unauthorized(codeInvalidKey, "The credential you specified is properly formed, but it has expired.")
 	}
 	return unauthorized(codeInvalidKey, "The API key you specified is properly formed, but it is invalid: unknown, revoked or expired.")
 }
@@ -309,6 +320,10 @@ func validationError(se *store.Error) *apiError {
 		return bad(codeNoOwner, "No credential owner could be determined: %s.", reason)
 	case field == "metadata_xml":
 		return bad(codeIdPMetadataXML, "The IdP metadata must be SAML metadata in XML format: %s.", reason)
+	case se.Code == credential.CodeLifetimeExceedsPolicy:
+		return bad(codePolicyExceeded, "The expiry is beyond the account's credential policy: at most %d seconds after creation.", se.Limit)
+	case se.Code == credential.CodeOverlapExceedsPolicy:
+		return bad(codePolicyExceeded, "The rotation overlap is beyond the account's credential policy: at most %d seconds.", se.Limit)
 	case field == "limit":
 		return bad(codeLimit, "The page size limit must be between 1 and %d.", maxPageLimit)
 	case field == "id" || strings.HasSuffix(field, "_id"):
@@ -329,6 +344,12 @@ func deniedError(op string, perms *rbac.Permissions, se *store.Error) *apiError 
 		// Not an rbac denial (none of the API's operations has another), or a permission
 		// this server does not know: deny without detail.
 		return forbidden(codeDenied, "Permission denied.")
+	}
+	switch {
+	case se.Code == rbac.CodeOutOfScope:
+		return forbidden(codeOutOfScope, "The access token's scopes do not include "+se.Field+".")
+	case se.Code == rbac.CodeExceedsGrantor && strings.HasPrefix(op, "access_tokens."):
+		return forbidden(codeScopeExceeds, "You may not give an access token the scope "+se.Field+": you do not hold it yourself.")
 	}
 	switch se.Code {
 	case rbac.CodeInactive:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,9 @@ import (
 const envNgrokJS = "IAMKIT_NGROK_JS"
 
 // TestNgrokJavaScriptClient points ngrok's own API client at the server: bot users,
-// authtokens, API keys and SSH credentials through it, paging included.
+// authtokens, API keys and SSH credentials through it, paging included; service users and
+// access tokens (which the client predates) through its HTTP stack, and an access token as
+// the client's API key.
 func TestNgrokJavaScriptClient(t *testing.T) {
 	modules := os.Getenv(envNgrokJS)
 	node, err := exec.LookPath("node")
@@ -97,12 +100,51 @@ func TestNgrokJavaScriptClient(t *testing.T) {
 	if s := step("ssh_create"); !strings.HasPrefix(str(s["publicKey"]), "ssh-ed25519 ") {
 		t.Errorf("SSH credential create: %v", s)
 	}
+	su := step("service_create")
+	if !strings.HasPrefix(str(su["id"]), "bot_") || su["name"] != "js-service" || su["active"] != true ||
+		su["uri"] != e.srv.URL+"/service_users/"+str(su["id"]) || fmt.Sprint(su["roles"]) != "[developer_read_only]" {
+		t.Errorf("service user create: %v", su)
+	}
+	if ids := step("service_list")["ids"].([]any); len(ids) != 6 || ids[0] != su["id"] {
+		t.Errorf("service user list across pages of 2: %v, want 6 (the bots too), the service user first", ids)
+	}
+	if u := step("service_update"); u["active"] != false || fmt.Sprint(u["roles"]) != "[developer_read_only]" {
+		t.Errorf("service user update: %v", u)
+	}
+	if eu := step("service_empty_name"); eu["errorCode"] != "ERR_NGROK_4109" || eu["statusCode"] != float64(400) {
+		t.Errorf("service user without a name: %v, want ERR_NGROK_4109, 400", eu)
+	}
+	if b := step("service_as_bot"); b["name"] != "js-service" || b["active"] != false {
+		t.Errorf("the service user through botUsers: %v", b)
+	}
+	at := step("access_token_create")
+	if !strings.HasPrefix(str(at["token"]), "iap_") || fmt.Sprint(at["scopes"]) != "[credentials:read]" || fmt.Sprint(at["allowedIps"]) != "[127.0.0.1/32 ::1/128]" {
+		t.Errorf("access token create: scopes %v, allowed IPs %v, token shown: %v", at["scopes"], at["allowedIps"], at["token"] != nil)
+	}
+	if ids := step("access_token_use")["ids"].([]any); len(ids) != 1 || ids[0] != cred["id"] {
+		t.Errorf("credentials listed with the access token: %v, want the one authtoken", ids)
+	}
+	if o := step("access_token_out_of_scope"); o["errorCode"] != "ERR_NGROK_90413" || o["statusCode"] != float64(403) {
+		t.Errorf("bot users listed with a credentials:read token: %v, want ERR_NGROK_90413, 403", o)
+	}
+	rot := step("access_token_rotate")
+	if rot["rotatedFrom"] != at["id"] || !strings.HasPrefix(str(rot["token"]), "iap_") {
+		t.Errorf("access token rotate: %v", rot)
+	}
+	if p := step("access_token_rotated"); p["rotatedTo"] != rot["id"] || str(p["expiresAt"]) == "" {
+		t.Errorf("the rotated access token: %v", p)
+	}
+	if r := step("access_token_revoked"); r["errorCode"] != "ERR_NGROK_203" || r["statusCode"] != float64(401) {
+		t.Errorf("a revoked access token: %v, want ERR_NGROK_203, 401", r)
+	}
 	if g := step("deleted_get"); g["statusCode"] != float64(404) {
 		t.Errorf("get of the deleted bot: %v, want 404", g)
 	}
-	// Four extra bots remain; everything the script deleted is gone.
+	// Four extra bots and the first access token (rotated, until its overlap ends) remain;
+	// everything the script deleted or revoked is gone.
 	after := e.snapshot()
-	if after.bots != before.bots+4 || after.authtokens != before.authtokens || after.apiKeys != before.apiKeys || after.sshKeys != before.sshKeys {
+	if after.bots != before.bots+4 || after.authtokens != before.authtokens || after.apiKeys != before.apiKeys || after.sshKeys != before.sshKeys ||
+		after.accessTokens != before.accessTokens+1 {
 		t.Errorf("store after the client's deletes: %+v, before: %+v", after, before)
 	}
 }

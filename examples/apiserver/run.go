@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/iamkit/iamkit"
+	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/examples/internal/promserve"
 	"github.com/iamkit/iamkit/examples/internal/serve"
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
@@ -33,6 +35,7 @@ type config struct {
 	adminEmail    string
 	tunnelAddr    string
 	metricsAddr   string
+	scanKeys      string // GitHub's secret-scanning key document, a file
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -45,6 +48,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping makes an API key, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
+	fs.StringVar(&cfg.scanKeys, "github-scanning-keys", "", "accept GitHub secret-scanning reports at POST /github/secret_scanning, signed with a key of this file (GitHub's document from https://api.github.com/meta/public_keys/secret_scanning; default: off)")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -106,6 +110,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		defer ms.Close(context.WithoutCancel(ctx))
 		opts, metricsURL = append(opts, iamkit.WithMeterProvider(ms.Provider)), ms.URL
 	}
+	if cfg.scanKeys != "" {
+		opt, err := secretScanning(cfg.scanKeys, logger)
+		if err != nil {
+			return fmt.Errorf("-github-scanning-keys: %w", err)
+		}
+		opts = append(opts, opt)
+	}
 	iam, ssoBase, err := newIAM(st, plans, base, logger, opts...)
 	if err != nil {
 		return err
@@ -166,10 +177,36 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return serve.Run(ctx, srv, ln, "", "", logger)
 }
 
+// secretScanning is the option that accepts GitHub's secret-scanning reports signed with a
+// key of the document in file; the owner of each revoked credential is "told" in the log.
+func secretScanning(file string, logger *slog.Logger) (iamkit.Option, error) {
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := credential.ParseGitHubKeys(doc)
+	if err != nil {
+		return nil, err
+	}
+	return iamkit.WithGitHubSecretScanning(keys, leakLogger(logger)), nil
+}
+
+// leakLogger is the LeakNotifier of this server: a real one would email the owner.
+func leakLogger(logger *slog.Logger) credential.LeakNotifier {
+	return func(ctx context.Context, n credential.LeakNotice) error {
+		logger.WarnContext(ctx, "credential revoked: its token was found in public", "account_id", n.AccountID,
+			"owner_id", n.OwnerID, "credential_id", n.CredentialID, "url", n.URL, "source", n.Source)
+		return nil
+	}
+}
+
 // examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go
-// and Enterprise.
+// and Enterprise. The API allows Free and Pay-as-you-go ngrok's 120 requests per 60 s per
+// account, Enterprise ten times as many.
 func examplePlans() []identity.Plan {
-	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), identity.Enterprise()}
+	enterprise := identity.Enterprise()
+	enterprise.APIRate = store.Rate{Limit: 1200, Period: time.Minute}
+	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), enterprise}
 }
 
 // newIAM builds the library over st, for accounts on plans, with its HTTP layer writing

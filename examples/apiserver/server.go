@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit"
+	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
@@ -45,7 +47,8 @@ const (
 
 type server struct {
 	deps
-	sso     *sso.Handler // nil without SSO
+	limiter store.Limiter // for the unauthenticated endpoints: the store's, else in process
+	sso     *sso.Handler  // nil without SSO
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern -> methods, for 405 answers
 }
@@ -71,6 +74,14 @@ func newServer(d deps) (http.Handler, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{deps: d, mux: http.NewServeMux(), methods: map[string][]string{}}
+	if l, ok := store.LimiterOf(d.IAM.Store()); ok {
+		s.limiter = l
+	} else {
+		var err error
+		if s.limiter, err = store.NewMemoryLimiter(0, nil); err != nil {
+			return nil, err
+		}
+	}
 	if svc := d.IAM.SSO(); svc != nil {
 		var err error
 		if s.sso, err = sso.NewHandler(svc, loggedIn(d.IAM.Sessions())); err != nil {
@@ -174,23 +185,32 @@ func checkBaseURL(base string) error {
 }
 
 func (s *server) routes() {
-	bots := func(op string) string { return "bot_users." + op }
-	s.handle("POST /bot_users", bots("create"), rbac.BotUsersWrite, s.createBotUser)
-	s.handle("GET /bot_users", bots("list"), rbac.BotUsersRead, s.listBotUsers)
-	s.handle("GET /bot_users/{id}", bots("get"), rbac.BotUsersRead, s.getBotUser)
-	s.handle("PATCH /bot_users/{id}", bots("update"), rbac.BotUsersWrite, s.updateBotUser)
-	s.handle("DELETE /bot_users/{id}", bots("delete"), rbac.BotUsersWrite, s.deleteBotUser)
+	s.botRoutes(botView{path: "/bot_users", listKey: "bot_users"})
+	s.botRoutes(botView{path: "/service_users", listKey: "service_users"})
 
-	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential} {
+	for _, kind := range []store.CredentialKind{store.Authtoken, store.APIKey, store.SSHCredential, store.AccessToken} {
 		k := kindInfoOf(kind)
 		s.handle("POST "+k.path, k.op+".create", rbac.CredentialsWrite, s.createCredential(k))
 		s.handle("GET "+k.path, k.op+".list", rbac.CredentialsRead, s.listCredentials(k))
 		s.handle("GET "+k.path+"/{id}", k.op+".get", rbac.CredentialsRead, s.getCredential(k))
 		s.handle("PATCH "+k.path+"/{id}", k.op+".update", rbac.CredentialsWrite, s.updateCredential(k))
 		s.handle("DELETE "+k.path+"/{id}", k.op+".delete", rbac.CredentialsWrite, s.deleteCredential(k))
+		if kind != store.SSHCredential { // an SSH key's secret is its holder's: nothing to rotate
+			s.handle("POST "+k.path+"/{id}/rotate", k.op+".rotate", rbac.CredentialsWrite, s.rotateCredential(k))
+		}
 	}
+	at := kindInfoOf(store.AccessToken)
+	s.handle("POST "+at.path+"/{id}/revoke", at.op+".revoke", rbac.CredentialsWrite, s.revokeCredential(at))
+	// Unauthenticated: the token is the proof (self-revoke), or GitHub's signature is.
+	s.public("POST /tokens/revoke", "tokens.revoke", s.selfRevoke)
+	s.public("POST /github/secret_scanning", "github.secret_scanning", func(w http.ResponseWriter, r *http.Request) error {
+		s.IAM.GitHubSecretScanning().ServeHTTP(w, r)
+		return nil
+	})
 
 	s.handle("GET /account", "account.get", rbac.AccountRead, s.getAccount)
+	s.handle("GET /account/credential_policy", "account.credential_policy.get", rbac.AccountRead, s.getCredentialPolicy)
+	s.handle("PATCH /account/credential_policy", "account.credential_policy.update", rbac.AccountManage, s.updateCredentialPolicy)
 
 	s.handle("GET /members", "members.list", rbac.MembersRead, s.listMembers)
 	s.handle("GET /members/{id}", "members.get", rbac.MembersRead, s.getMember)
@@ -224,8 +244,8 @@ func (s *server) routes() {
 const authenticatedOnly rbac.Permission = 0
 
 // handle registers an API operation: the request must carry Ngrok-Version: 2 and a valid API
-// key whose owner holds perm in the key's account (unless perm is authenticatedOnly); then h
-// runs, and an error it returns is written as ngrok's error body (the IAM's ErrorFormat).
+// key (or access token) whose owner holds perm in the key's account (unless perm is
+// authenticatedOnly), within the rate limits of the account's plan; then h runs, and an error it returns is written as ngrok's error body (the IAM's ErrorFormat).
 func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.methods[path] = append(s.methods[path], method)
@@ -240,8 +260,62 @@ func (s *server) handle(pattern, op string, perm rbac.Permission, h handlerFunc)
 	if perm != authenticatedOnly {
 		next = s.IAM.RequirePermission(perm)(next)
 	}
-	next = s.IAM.BearerAuthKind(store.APIKey)(next)
-	s.mux.Handle(pattern, s.operation(op, next))
+	s.mux.Handle(pattern, s.operation(op, s.bearerAuth(s.IAM.RateLimit(next))))
+}
+
+// bearerAuth authenticates a request by an API key or an access token, iamkit's credential
+// for both the agent and the API, which acts within its scopes. An authtoken is refused as
+// ngrok refuses one (ERR_NGROK_206). The client's address is checked against the
+// credential's allow-list.
+func (s *server) bearerAuth(next http.Handler) http.Handler {
+	byAPIKey := s.IAM.BearerAuthKind(store.APIKey)(next)
+	byAnyKind := s.IAM.BearerAuth(next)
+	accessToken := credential.TokenPrefix(store.AccessToken) + "_"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token, err := iamkit.BearerToken(r); err == nil && strings.HasPrefix(token, accessToken) {
+			byAnyKind.ServeHTTP(w, r)
+			return
+		}
+		byAPIKey.ServeHTTP(w, r)
+	})
+}
+
+// public registers an operation that needs no credential and no Ngrok-Version header: its
+// authority is in the request itself (a token to revoke, a signed report). Nobody is
+// authenticated to count requests against, so each client address may make publicRate of
+// them per operation (a signature check costs more than its request; a token oracle should
+// not take guesses at speed).
+func (s *server) public(pattern, op string, h func(w http.ResponseWriter, r *http.Request) error) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r.Context()).op = op
+		err := s.allowPublic(r.Context(), w.Header(), op, iamkit.RemoteAddr(r))
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			s.IAM.WriteError(w, r, err)
+		}
+	})
+}
+
+// publicRate is how many requests one client address may make to one unauthenticated
+// operation.
+func publicRate() store.Rate { return store.Rate{Limit: 30, Period: time.Minute} }
+
+// allowPublic counts a request of op from addr against publicRate; over it, the error says
+// when to retry (429, ERR_NGROK_226, Retry-After).
+func (s *server) allowPublic(ctx context.Context, h http.Header, op string, addr netip.Addr) error {
+	rate := publicRate()
+	ok, wait, err := s.limiter.Allow(ctx, "public:"+op+":"+addr.String(), rate)
+	if err != nil || ok {
+		return err
+	}
+	secs := int64((wait + time.Second - 1) / time.Second)
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	return &store.Error{Kind: store.ErrLimitExceeded, Code: iamkit.CodeRateLimited, Field: "address", Limit: rate.Limit, RetryAfter: wait,
+		Msg: fmt.Sprintf("too many requests from this address: at most %d per minute; retry after %d s", rate.Limit, secs)}
 }
 
 // operation names the request's operation, for its error body and its log line, and checks

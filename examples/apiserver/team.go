@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
@@ -33,6 +34,75 @@ func (s *server) getAccount(w http.ResponseWriter, r *http.Request, c *call) err
 		AccountObject: identity.AccountObjectOf(a), URI: c.base + "/account",
 		Seats: seatsJSON{Limit: seats.Limit, Members: seats.Members, Invitations: seats.Invitations},
 	})
+}
+
+// credentialPolicyJSON is the account's credential policy, iamkit's extension: the longest
+// lifetime of a new credential per kind and the longest rotation overlap, in seconds; a
+// value left to the default (no maximum; seven days of overlap) is omitted.
+type credentialPolicyJSON struct {
+	identity.CredentialPolicyObject
+	URI string `json:"uri"`
+}
+
+// credentialPolicyUpdate is PATCH /account/credential_policy's body: each field given
+// replaces the policy's (0: the default), the others stay. The merge reads the policy and
+// writes it back in two calls: of two PATCHes at once, the last one's whole policy wins.
+type credentialPolicyUpdate struct {
+	AuthtokenMaxLifetime   *int64 `json:"authtoken_max_lifetime"`
+	APIKeyMaxLifetime      *int64 `json:"api_key_max_lifetime"`
+	SSHKeyMaxLifetime      *int64 `json:"ssh_key_max_lifetime"`
+	AccessTokenMaxLifetime *int64 `json:"access_token_max_lifetime"`
+	MaxRotationOverlap     *int64 `json:"max_rotation_overlap"`
+}
+
+func (s *server) getCredentialPolicy(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	p, err := s.IAM.Credentials().Policy(r.Context(), c.principal)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, credentialPolicyOut(c.base, p))
+}
+
+func (s *server) updateCredentialPolicy(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in credentialPolicyUpdate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.IAM.Credentials().Policy(r.Context(), c.principal)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		in   *int64
+		out  *time.Duration
+	}{
+		{"authtoken_max_lifetime", in.AuthtokenMaxLifetime, &p.AuthtokenMaxLifetime},
+		{"api_key_max_lifetime", in.APIKeyMaxLifetime, &p.APIKeyMaxLifetime},
+		{"ssh_key_max_lifetime", in.SSHKeyMaxLifetime, &p.SSHKeyMaxLifetime},
+		{"access_token_max_lifetime", in.AccessTokenMaxLifetime, &p.AccessTokenMaxLifetime},
+		{"max_rotation_overlap", in.MaxRotationOverlap, &p.MaxRotationOverlap},
+	} {
+		if f.in == nil {
+			continue
+		}
+		if *f.in < 0 || *f.in > maxLifetimeSeconds {
+			return paramError(http.StatusBadRequest, codeInvalidValue, f.name,
+				"The value provided for %s must be between 0 and %d seconds.", f.name, maxLifetimeSeconds)
+		}
+		*f.out = time.Duration(*f.in) * time.Second
+	}
+	if p, err = s.IAM.Credentials().SetPolicy(r.Context(), c.principal, p); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, credentialPolicyOut(c.base, p))
+}
+
+func credentialPolicyOut(base string, p store.CredentialPolicy) credentialPolicyJSON {
+	return credentialPolicyJSON{CredentialPolicyObject: identity.CredentialPolicyObjectOf(p), URI: base + "/account/credential_policy"}
 }
 
 // member renders a membership with its user's email and name.

@@ -28,14 +28,9 @@ type botUserJSON struct {
 	URI string `json:"uri"`
 }
 
-type botUserListJSON struct {
-	BotUsers    []botUserJSON `json:"bot_users"`
-	URI         string        `json:"uri"`
-	NextPageURI *string       `json:"next_page_uri"`
-}
-
-func botUserOut(base string, b store.BotUser) botUserJSON {
-	return botUserJSON{BotUserObject: botuser.BotUserObjectOf(b), URI: base + "/bot_users/" + b.ID}
+// botUserOut renders a bot user as the collection v serves it.
+func botUserOut(base string, v botView, b store.BotUser) botUserJSON {
+	return botUserJSON{BotUserObject: botuser.BotUserObjectOf(b), URI: base + v.path + "/" + b.ID}
 }
 
 // tokenCredentialJSON is ngrok's Credential (/credentials) and APIKey (/api_keys): "token" is
@@ -184,6 +179,8 @@ func resourcePath(r identity.Resource, id string) string {
 		return kindInfoOf(store.APIKey).path + "/" + id
 	case identity.ResourceSSHPublicKey:
 		return kindInfoOf(store.SSHCredential).path + "/" + id
+	case identity.ResourceAccessToken:
+		return kindInfoOf(store.AccessToken).path + "/" + id
 	case identity.ResourceIdentityProvider:
 		return "/identity_providers/" + id
 	}
@@ -205,7 +202,7 @@ func sourceName(s string) string {
 
 // credentialPath is the collection a credential ID belongs to.
 func credentialPath(id string) string {
-	for _, k := range []store.CredentialKind{store.SSHCredential, store.Authtoken, store.APIKey} {
+	for _, k := range []store.CredentialKind{store.SSHCredential, store.Authtoken, store.APIKey, store.AccessToken} {
 		if info := kindInfoOf(k); strings.HasPrefix(id, info.prefix+"_") {
 			return info.path
 		}

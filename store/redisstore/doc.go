@@ -211,6 +211,13 @@
 //
 //	opts.ContextTimeoutEnabled = true
 //
+// # Rate limits
+//
+// Store offers a store.Limiter (store.LimiterBackend) on the same Redis, so that sign-in
+// throttling and API rate limits hold across every process on it. It counts with
+// github.com/go-redis/redis_rate (GCRA, one Lua script per call, Redis's own clock), under
+// keys rate:<prefix>:limit:<key> that expire once their bucket is full again.
+//
 // # Errors
 //
 // Errors follow the model of package store. redis.Nil never escapes: absent records are

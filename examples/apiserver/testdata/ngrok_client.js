@@ -2,12 +2,34 @@
 // ngrok user would, and prints one JSON line per step for TestNgrokJavaScriptClient to check.
 // Environment: BASE_URL, API_KEY, SSH_PUBLIC_KEY; NODE_PATH must reach @ngrok/ngrok-api.
 const { Ngrok } = require('@ngrok/ngrok-api');
+const util = require('@ngrok/ngrok-api/lib/util');
 
 const ngrok = new Ngrok({ apiToken: process.env.API_KEY, baseUrl: process.env.BASE_URL });
 const out = (step, v) => console.log(JSON.stringify({ step, ...v }));
 // The client parses a JSON body out of every DELETE response, so it rejects the bodyless 204
 // that ngrok documents; the deletion itself happened (the Go test checks).
 const del = async (svc, id) => { try { await svc.delete(id); } catch (e) { } };
+
+// The client (0.11) predates /service_users and has no access tokens. These resources go
+// through its own HTTP stack (its authorization and Ngrok-Version headers, its JSON case
+// conversion and its error type), the way its generated services call ngrok's.
+class Resource {
+  constructor(client, path, listKey) { this.http = client.httpClient; this.path = path; this.listKey = listKey; }
+  call(req) { return req.json(p => util.deserializeResult(p)).then(f => f, util.onRejected); }
+  create(arg) { return this.call(this.http.url(this.path).post(util.serializeArgument(arg))); }
+  get(id) { return this.call(this.http.url(`${this.path}/${id}`).get()); }
+  update(arg) { return this.call(this.http.url(`${this.path}/${arg.id}`).patch(util.serializeArgument(arg))); }
+  post(id, action, arg) { return this.call(this.http.url(`${this.path}/${id}/${action}`).post(util.serializeArgument(arg || {}))); }
+  async list(limit) { // follows next_page_uri, as the generated lists do
+    const items = [];
+    let page = await this.call(this.http.url(this.path).query({ limit }).get());
+    for (;;) {
+      items.push(...page[this.listKey]);
+      if (!page.nextPageUri) return items;
+      page = await this.call(this.http.url(this.path).query({ beforeId: items[items.length - 1].id, limit }).get());
+    }
+  }
+}
 
 (async () => {
   const bot = await ngrok.botUsers.create({ name: 'js-bot', active: true });
@@ -35,6 +57,35 @@ const del = async (svc, id) => { try { await svc.delete(id); } catch (e) { } };
   const ssh = await ngrok.sshCredentials.create({ publicKey: process.env.SSH_PUBLIC_KEY, acl: ['bind:example.com:22'] });
   out('ssh_create', { id: ssh.id, publicKey: ssh.publicKey });
 
+  const serviceUsers = new Resource(ngrok, '/service_users', 'serviceUsers');
+  const su = await serviceUsers.create({ name: 'js-service', roles: ['developer_read_only'] });
+  out('service_create', { id: su.id, name: su.name, active: su.active, roles: su.roles, uri: su.uri });
+  const sus = await serviceUsers.list('2');
+  out('service_list', { ids: sus.map(b => b.id) });
+  const suu = await serviceUsers.update({ id: su.id, active: false });
+  out('service_update', { active: suu.active, roles: suu.roles });
+  try { await serviceUsers.create({ name: '' }); out('service_empty_name', {}); }
+  catch (e) { out('service_empty_name', { errorCode: e.errorCode, statusCode: e.statusCode }); }
+  const asBot = await ngrok.botUsers.get(su.id); // the same record under its old name
+  out('service_as_bot', { name: asBot.name, active: asBot.active });
+
+  const accessTokens = new Resource(ngrok, '/access_tokens', 'accessTokens');
+  const at = await accessTokens.create({ description: 'js token', scopes: ['credentials:read'], allowedIps: ['127.0.0.1', '::1'] });
+  out('access_token_create', { id: at.id, token: at.token, scopes: at.scopes, allowedIps: at.allowedIps });
+  const byToken = new Ngrok({ apiToken: at.token, baseUrl: process.env.BASE_URL }); // an access token in place of an API key
+  const seen = await byToken.credentials.list();
+  out('access_token_use', { ids: seen.map(c => c.id) });
+  try { await byToken.botUsers.list(); out('access_token_out_of_scope', {}); }
+  catch (e) { out('access_token_out_of_scope', { errorCode: e.errorCode, statusCode: e.statusCode }); }
+  const rotated = await accessTokens.post(at.id, 'rotate', { overlap: 60 });
+  out('access_token_rotate', { id: rotated.id, rotatedFrom: rotated.rotatedFrom, token: rotated.token });
+  const pred = await accessTokens.get(at.id);
+  out('access_token_rotated', { rotatedTo: pred.rotatedTo, expiresAt: pred.expiresAt });
+  try { await accessTokens.post(rotated.id, 'revoke'); } catch (e) { } // 204, no body: see del
+  try { await new Ngrok({ apiToken: rotated.token, baseUrl: process.env.BASE_URL }).credentials.list(); out('access_token_revoked', {}); }
+  catch (e) { out('access_token_revoked', { errorCode: e.errorCode, statusCode: e.statusCode }); }
+
+  await del(ngrok.botUsers, su.id);
   await del(ngrok.sshCredentials, ssh.id);
   await del(ngrok.credentials, cred.id);
   await del(ngrok.apiKeys, key.id);

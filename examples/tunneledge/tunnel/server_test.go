@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "127.0.0.1:0", opts...)
+}
+
+// newFixtureOn is newFixture with the edge listening on listen.
+func newFixtureOn(t *testing.T, listen string, opts ...tunnel.Option) *fixture {
+	t.Helper()
 	ctx := t.Context()
 	st, err := memstore.New()
 	if err != nil {
@@ -117,7 +124,7 @@ func newFixture(t *testing.T, opts ...tunnel.Option) *fixture {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
 	srv := tunnel.New(v, append([]tunnel.Option{tunnel.WithLogger(logger)}, opts...)...)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,4 +549,48 @@ func TestAccessTokens(t *testing.T) {
 	}
 	took := waitClosed(t, s, start, tunnel.CodeNotScoped)
 	t.Logf("demotion to close: %v", took)
+}
+
+// TestAllowedIPsIPv6: an agent reaching the edge over IPv6 (from ::1) is let in by an
+// allow-list naming its address or a prefix holding it, and refused by one naming only other
+// IPv6 prefixes or only IPv4 ones; authtokens and access tokens alike.
+func TestAllowedIPsIPv6(t *testing.T) {
+	probe, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs IPv6 loopback: %v", err)
+		}
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	probe.Close()
+	f := newFixtureOn(t, "[::1]:0")
+	for _, tc := range []struct {
+		name    string
+		kind    store.CredentialKind
+		allowed []string
+		code    string // "" when allowed
+	}{
+		{"the_address", store.Authtoken, []string{"::1"}, ""},
+		{"a_prefix_holding_it", store.Authtoken, []string{"192.0.2.0/24", "::/64"}, ""},
+		{"other_ipv6_prefixes", store.Authtoken, []string{"2001:db8::/32", "fd00::/8"}, tunnel.CodeIPNotAllowed},
+		{"ipv4_only", store.Authtoken, []string{"127.0.0.0/8"}, tunnel.CodeIPNotAllowed},
+		{"access_token_the_address", store.AccessToken, []string{"::1/128"}, ""},
+		{"access_token_elsewhere", store.AccessToken, []string{"2001:db8::/32"}, tunnel.CodeIPNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := credential.CreateRequest{Kind: tc.kind, AllowedIPs: tc.allowed}
+			if tc.kind == store.AccessToken {
+				req.Scopes = []string{"tunnel:start"}
+			}
+			s, err := dial(t, f.addr, f.authtoken(t, req).Token.Reveal(), "app.example.com")
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Dial over IPv6: %v", err)
+			}
+			s.Close()
+		})
+	}
 }
