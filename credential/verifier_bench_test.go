@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,6 +171,86 @@ func BenchmarkVerifyHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyHitInterleaved measures what BenchmarkVerifyHit does, Verify's cache hit
+// and its references, in blocks of 2,000 calls that take turns (verify, sha256-of-secret,
+// floor, sha256-of-token, then again), so that a loaded machine slows them alike: it reports
+// the median time per call of each over all its blocks, and the ratios of Verify's median
+// to each reference's (x-secret, x-floor, x-token). One iteration is one turn of the four
+// blocks; run it with -benchtime 1000x or more.
+func BenchmarkVerifyHitInterleaved(b *testing.B) {
+	const block = 2000
+	f := loadFixture(b)
+	tok := f.tokens[len(f.tokens)/2]
+	parsed, err := credential.ParseToken(tok)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digests := make(map[string]*[sha256.Size]byte, len(f.tokens))
+	for _, t := range f.tokens {
+		p, err := credential.ParseToken(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum := credential.HashSecret(p)
+		digests[p.IDBody()] = &sum
+	}
+	v := runningVerifier(b, f)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+		b.Fatal(err)
+	}
+	secret, body, whole := []byte(parsed.SecretPart()), parsed.IDBody(), []byte(tok)
+	var sink [sha256.Size]byte
+	blocks := []struct {
+		name string
+		run  func()
+		per  []time.Duration
+	}{
+		{name: "verify", run: func() {
+			for range block {
+				if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{name: "secret", run: func() {
+			for range block {
+				sink = sha256.Sum256(secret)
+			}
+		}},
+		{name: "floor", run: func() {
+			for range block {
+				sum := sha256.Sum256(secret)
+				if d := digests[body]; d == nil || *d != sum {
+					b.Fatal("the floor's lookup missed")
+				}
+			}
+		}},
+		{name: "token", run: func() {
+			for range block {
+				sink = sha256.Sum256(whole)
+			}
+		}},
+	}
+	for b.Loop() {
+		for i := range blocks {
+			t0 := time.Now()
+			blocks[i].run()
+			blocks[i].per = append(blocks[i].per, time.Since(t0)/block)
+		}
+	}
+	_ = sink
+	median := map[string]float64{}
+	for _, bl := range blocks {
+		slices.Sort(bl.per)
+		median[bl.name] = float64(bl.per[len(bl.per)/2].Nanoseconds())
+		b.ReportMetric(median[bl.name], bl.name+"-ns")
+	}
+	for _, ref := range []string{"secret", "floor", "token"} {
+		b.ReportMetric(median["verify"]/median[ref], "x-"+ref)
+	}
 }
 
 // BenchmarkVerifyHitParallel verifies 100,000 cached authtokens from every P; run it with

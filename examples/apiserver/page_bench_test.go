@@ -45,29 +45,32 @@ type requestRoundTrips struct {
 }
 
 // serverTime returns the time the Redis server spent running commands so far (INFO
-// commandstats, every command), or 0 without a Redis.
-func (r *requestRoundTrips) serverTime(tb testing.TB) time.Duration {
+// commandstats, every command) and that time per command, or 0 without a Redis.
+func (r *requestRoundTrips) serverTime(tb testing.TB) (time.Duration, map[string]time.Duration) {
 	tb.Helper()
 	if r.client == nil {
-		return 0
+		return 0, nil
 	}
 	info, err := r.client.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var usec int64
+	var total time.Duration
+	per := map[string]time.Duration{}
 	for _, line := range strings.Split(info, "\n") {
-		if !strings.HasPrefix(line, "cmdstat_") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
 			continue
 		}
-		for _, kv := range strings.Split(line[strings.IndexByte(line, ':')+1:], ",") {
+		for _, kv := range strings.Split(stats, ",") {
 			if v, ok := strings.CutPrefix(kv, "usec="); ok {
 				n, _ := strconv.ParseInt(v, 10, 64)
-				usec += n
+				per[strings.TrimPrefix(name, "cmdstat_")] = time.Duration(n) * time.Microsecond
+				total += time.Duration(n) * time.Microsecond
 			}
 		}
 	}
-	return time.Duration(usec) * time.Microsecond
+	return total, per
 }
 
 func (r *requestRoundTrips) count(ctx context.Context) {
@@ -274,7 +277,8 @@ func BenchmarkBotUsersPage100(b *testing.B) {
 				f.get(b, f.bare)
 			}
 			var api, bare []time.Duration
-			before, serverBefore := f.rt.n.Load(), f.rt.serverTime(b)
+			before := f.rt.n.Load()
+			serverBefore, cmdsBefore := f.rt.serverTime(b)
 			b.ReportAllocs()
 			for b.Loop() {
 				t0 := time.Now()
@@ -292,7 +296,13 @@ func BenchmarkBotUsersPage100(b *testing.B) {
 			b.ReportMetric(float64(bare[len(bare)*99/100].Nanoseconds())/1e3, "bare-p99-µs")
 			b.ReportMetric(float64(apiMed)/float64(bareMed), "x-bare")
 			b.ReportMetric(float64(f.rt.n.Load()-before)/float64(len(api)), "roundtrips/op")
-			b.ReportMetric(float64((f.rt.serverTime(b)-serverBefore).Nanoseconds())/1e3/float64(len(api)), "redis-µs/op")
+			serverAfter, cmdsAfter := f.rt.serverTime(b)
+			b.ReportMetric(float64((serverAfter-serverBefore).Nanoseconds())/1e3/float64(len(api)), "redis-µs/op")
+			for cmd, d := range cmdsAfter {
+				if per := (d - cmdsBefore[cmd]) / time.Duration(len(api)); per > 0 {
+					b.Logf("Redis time per page in %s: %v", cmd, per)
+				}
+			}
 		})
 	}
 }

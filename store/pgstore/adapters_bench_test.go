@@ -493,7 +493,7 @@ func benchRevocation(b *testing.B, dep *deployment) {
 	var first, update []time.Duration
 	for b.Loop() {
 		if len(all) > 0 {
-			b.Fatal("run Adapters with -benchtime 1x: each credential is revoked once")
+			continue // each credential is revoked once: the first iteration is the measurement
 		}
 		for i, credID := range ids {
 			t0 := time.Now()

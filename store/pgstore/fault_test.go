@@ -46,11 +46,14 @@ type follower struct {
 // resume with no commit skipped and every commit in it once: the records and the feed agree.
 // A running credential.Verifier on a store of its own must fail closed while the server is
 // down and verify again after the restart, neither it nor its store rebuilt
-// (verifierProbe).
+// (verifierProbe). A running credential.Purger purges the deleted bot users' credentials
+// one per batch throughout, so the kill may land in the middle of a purge: once it has
+// finished, the tables must hold every credential of each bot user present and none of the
+// deleted ones, and no tombstone (checkPurged).
 func TestKillDuringWrites(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.WithPrivate())
 	url := srv.Database(t)
-	_, st := open(t, url, WithPollInterval(time.Hour))
+	backend, st := open(t, url, WithPollInterval(time.Hour))
 	g := ids()
 	ctx := t.Context()
 	acct := putAccount(t, st, g)
@@ -59,6 +62,13 @@ func TestKillDuringWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := newVerifierProbe(t, st, url, g, acct)
+	purger, err := credential.NewPurger(st, credential.WithPurgeBatch(1), credential.WithPurgePoll(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	purgeCtx, stopPurging := context.WithCancel(ctx)
+	purging := make(chan struct{})
+	go func() { defer close(purging); purger.Run(purgeCtx) }()
 
 	var f follower
 	stopFollowing := make(chan struct{})
@@ -88,6 +98,9 @@ func TestKillDuringWrites(t *testing.T) {
 	writers.Wait()
 
 	present := l.check(t, st)
+	stopPurging()
+	<-purging
+	checkPurged(t, backend, purger, acct, l.creds, present)
 
 	// The feed: a marker, then the follower must have every commit up to it.
 	marker := newBot(t, g, acct, "marker")
@@ -477,4 +490,47 @@ func (p *verifierProbe) afterRestart(t *testing.T, writer store.Store) {
 		t.Fatal(err)
 	}
 	p.want(t, "after the restart, revoked after it", p.cached, credential.ReasonRevoked)
+}
+
+// checkPurged finishes the purge and checks the tables themselves: each bot user present
+// has all its credentials' rows, each deleted one none, and no tombstone is left.
+func checkPurged(t *testing.T, b *Store, p *credential.Purger, acct string, creds map[string][]string, present map[string]bool) {
+	t.Helper()
+	ctx := t.Context()
+	var pending int
+	if err := b.pool.QueryRow(ctx, "SELECT count(*) FROM iamkit.tombstones WHERE account_id = $1", acct).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Purge(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d tombstones were pending when the writers stopped; %d credentials purged then", pending, n)
+	rows := map[string]int{}
+	rs, err := b.pool.Query(ctx, "SELECT owner_id, count(*) FROM iamkit.credentials WHERE account_id = $1 GROUP BY owner_id", acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var owner string
+		var count int
+		if err := rs.Scan(&owner, &count); err != nil {
+			t.Fatal(err)
+		}
+		rows[owner] = count
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for bot, cs := range creds {
+		if want := count(present[bot]) * len(cs); rows[bot] != want {
+			t.Errorf("bot user %s (present %v): %d credential rows after the purge, want %d", bot, present[bot], rows[bot], want)
+		}
+	}
+	if err := b.pool.QueryRow(ctx, "SELECT count(*) FROM iamkit.tombstones WHERE account_id = $1", acct).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Errorf("%d tombstones left after the purge", pending)
+	}
 }
