@@ -17,18 +17,21 @@ type Prefix string
 
 // The prefixes of iamkit's record types.
 const (
-	Account          Prefix = "ac"
-	User             Prefix = "usr"
-	BotUser          Prefix = "bot"
-	Authtoken        Prefix = "cr"
-	APIKey           Prefix = "ak"
-	AccessToken      Prefix = "pat"
-	SSHCredential    Prefix = "sshcr"
-	Role             Prefix = "role"
-	IdentityProvider Prefix = "idp"
-	Invitation       Prefix = "inv"
-	Event            Prefix = "ev"
-	Session          Prefix = "ses"
+	Account           Prefix = "ac"
+	User              Prefix = "usr"
+	BotUser           Prefix = "bot"
+	Authtoken         Prefix = "cr"
+	APIKey            Prefix = "ak"
+	AccessToken       Prefix = "pat"
+	SSHCredential     Prefix = "sshcr"
+	Role              Prefix = "role"
+	IdentityProvider  Prefix = "idp"
+	Invitation        Prefix = "inv"
+	Event             Prefix = "ev"
+	Session           Prefix = "ses"
+	EventDestination  Prefix = "ed"
+	EventSubscription Prefix = "esb"
+	DeadLetter        Prefix = "edl"
 )
 
 const (
@@ -157,7 +160,8 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
+		EventDestination, EventSubscription, DeadLetter:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))
