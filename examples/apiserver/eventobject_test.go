@@ -14,6 +14,7 @@ import (
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -117,7 +118,40 @@ func (e *env) everyEventType() map[string]string {
 	live["sso_settings"] = "/sso_settings"
 
 	e.dashboardEvents()
+	e.streamingEvents(admin)
 	return live
+}
+
+// streamingEvents creates, updates and deletes an event destination and a subscription
+// through the library.
+func (e *env) streamingEvents(admin identity.Principal) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	streams, err := eventstream.New(e.iam.Store(), e.iam.Authorizer())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dest, _, err := streams.CreateDestination(ctx, admin, eventstream.DestinationParams{URL: "https://siem.example.com/hook"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	desc := "SIEM"
+	if _, err := streams.UpdateDestination(ctx, admin, dest.ID, eventstream.DestinationUpdate{Description: &desc}); err != nil {
+		e.t.Fatal(err)
+	}
+	sub, err := streams.CreateSubscription(ctx, admin, eventstream.SubscriptionParams{Types: []string{"bot_user_created.v0"}, DestinationIDs: []string{dest.ID}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := streams.UpdateSubscription(ctx, admin, sub.ID, eventstream.SubscriptionUpdate{Description: &desc}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := streams.DeleteSubscription(ctx, admin, sub.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := streams.DeleteDestination(ctx, admin, dest.ID); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this

@@ -234,3 +234,16 @@ func CheckPage(p store.Page, want Prefix) error {
 	}
 	return nil
 }
+
+// Floor returns a string that sorts before every ID with prefix p made at t or later (and
+// after every ID made before t's millisecond): a lower bound for listings by ID from a time.
+// It is not itself an ID.
+func Floor(p Prefix, t time.Time) string {
+	var u ulid.ULID
+	ms := ulid.Timestamp(t)
+	if t.Before(time.UnixMilli(1)) {
+		ms = 1
+	}
+	_ = u.SetTime(ms)
+	return string(p) + "_" + u.String()
+}
