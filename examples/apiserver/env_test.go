@@ -112,6 +112,12 @@ type envConfig struct {
 	wrap          func(store.Store) store.Store // what the services see instead of the store
 	verifierAlone bool                          // the caches trust nothing: every call reads the store
 	baseURL       string                        // deps.BaseURL; default: the listener's URL
+	iamOpts       []iamkit.Option               // added to newIAM's
+}
+
+// withIAM adds options to the IAM's (audit streaming to loopback receivers, say).
+func withIAM(opts ...iamkit.Option) envOption {
+	return func(c *envConfig) { c.iamOpts = append(c.iamOpts, opts...) }
 }
 
 // envOption configures newEnv.
@@ -161,7 +167,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := httptest.NewUnstartedServer(nil)
-	var extra []iamkit.Option
+	extra := cfg.iamOpts
 	if cfg.verifierAlone {
 		extra = append(extra, iamkit.WithMaxStaleness(time.Nanosecond))
 	}

@@ -30,6 +30,10 @@ const (
 	CodeDeliveryFailed = "delivery_failed"
 	// CodeEventGone: a dead letter's event was pruned from the audit log (store.ErrNotFound).
 	CodeEventGone = "event_gone"
+	// CodeDestinationLimit and CodeSubscriptionLimit: the account has MaxDestinations,
+	// respectively MaxSubscriptions, already (store.ErrLimitExceeded, Limit set).
+	CodeDestinationLimit  = "destination_limit"
+	CodeSubscriptionLimit = "subscription_limit"
 )
 
 // Service manages an account's event destinations, subscriptions and dead letters. Every
@@ -127,7 +131,7 @@ func (s *Service) CreateDestination(ctx context.Context, by identity.Principal, 
 			return err
 		}
 		if len(have) >= MaxDestinations {
-			return &store.Error{Kind: store.ErrLimitExceeded, Code: "destination_limit", Limit: MaxDestinations,
+			return &store.Error{Kind: store.ErrLimitExceeded, Code: CodeDestinationLimit, Limit: MaxDestinations,
 				Msg: fmt.Sprintf("an account has at most %d event destinations", MaxDestinations)}
 		}
 		d.CreatedAt = s.cfg.clock.Now().UTC()
@@ -390,7 +394,7 @@ func (s *Service) CreateSubscription(ctx context.Context, by identity.Principal,
 			return err
 		}
 		if len(have) >= MaxSubscriptions {
-			return &store.Error{Kind: store.ErrLimitExceeded, Code: "subscription_limit", Limit: MaxSubscriptions,
+			return &store.Error{Kind: store.ErrLimitExceeded, Code: CodeSubscriptionLimit, Limit: MaxSubscriptions,
 				Msg: fmt.Sprintf("an account has at most %d event subscriptions", MaxSubscriptions)}
 		}
 		sub.CreatedAt = s.cfg.clock.Now().UTC()
