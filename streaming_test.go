@@ -25,11 +25,13 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/pgtest"
 	"github.com/iamkit/iamkit/internal/redistest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
+	"github.com/iamkit/iamkit/store/pgstore"
 	"github.com/iamkit/iamkit/store/redisstore"
 )
 
@@ -138,7 +140,9 @@ func streamingStores() []struct {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return store.New(b)
+			st := store.New(b)
+			t.Cleanup(func() { st.Close() })
+			return st
 		}},
 		{"redis", func(t *testing.T) store.Store {
 			srv := redistest.Start(t)
@@ -149,6 +153,16 @@ func streamingStores() []struct {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}},
+		{"postgres", func(t *testing.T) store.Store {
+			srv := pgtest.Start(t)
+			st, err := pgstore.New(t.Context(), srv.Pool(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
 			return st
 		}},
 	}
@@ -174,7 +188,8 @@ func rootsOf(srv *httptest.Server) *x509.CertPool {
 	return p
 }
 
-// TestAuditStreamingDelivery is the done-when test of audit streaming: a webhook receiver
+// TestAuditStreamingDelivery (on memstore, Redis and PostgreSQL) is the done-when test of
+// audit streaming: a webhook receiver
 // sees every audit event of a scripted session exactly once after dedup by event ID, in
 // commit order, each with a signature it verifies, across a restart of the sender (the first
 // IAM is closed mid-stream, events are written while no sender runs, and a second IAM on the
