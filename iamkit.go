@@ -143,7 +143,8 @@ func WithAuditRetention(r rbac.Retention) Option { return func(c *config) { c.re
 // their events to webhooks in the background, each destination from its own durable
 // position on the change feed, apart from the follower that feeds the caches. opts
 // configure delivery (eventstream.WithRetry, WithTimeout, WithLoopback for tests, ...); the
-// IAM's clock, randomness and logger come first. Run one IAM with it per deployment.
+// IAM's clock, randomness and logger come first. Several IAMs with it may share a store:
+// each destination is delivered by one of them at a time (eventstream.WithLease).
 func WithAuditStreaming(opts ...eventstream.Option) Option {
 	return func(c *config) { c.streams, c.streamsOn = append(c.streams, opts...), true }
 }

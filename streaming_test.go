@@ -524,3 +524,110 @@ func checkDeadLetters(t *testing.T, ctx context.Context, iam *iamkit.IAM, admin 
 		t.Errorf("dead letters after a successful replay: %v, %v; want none", left, err)
 	}
 }
+
+// TestAuditStreamingTwoSenders: two IAMs streaming from one store (two API servers, say)
+// deliver each event once, not twice: one holds the destination under a lease. When the
+// holder closes it gives the destination up, and the other delivers what follows.
+func TestAuditStreamingTwoSenders(t *testing.T) {
+	for _, sc := range streamingStores() {
+		t.Run(sc.name, func(t *testing.T) {
+			ctx := t.Context()
+			st := sc.open(t)
+			rc := newReceiver(t, 0)
+			roots := rootsOf(rc.srv)
+			a, b := streamingIAM(t, st, roots), streamingIAM(t, st, roots)
+			if err := a.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			boot, err := a.Bootstrap(ctx, iamkit.BootstrapSpec{AccountKey: "acme", AccountName: "Acme",
+				Plan: identity.Enterprise().Name, AdminEmail: "admin@acme.test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dest, secret, err := a.EventStreams().CreateDestination(ctx, boot.Admin, eventstream.DestinationParams{URL: rc.srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.setSecret(secret.Reveal())
+			types := []string{string(identity.EventBotUserCreated)}
+			if _, err := a.EventStreams().CreateSubscription(ctx, boot.Admin, eventstream.SubscriptionParams{Types: types, DestinationIDs: []string{dest.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			since := newestEvent(t, st, boot.Account.ID)
+			bots := func(iam *iamkit.IAM, from, to int) {
+				for i := from; i < to; i++ {
+					if _, err := iam.BotUsers().Create(ctx, boot.Admin, botuser.CreateParams{Name: "bot" + strconv.Itoa(i)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			bots(a, 0, 2)
+			waitDelivered(t, rc, wantedEventsNow(t, st, boot.Account.ID, since, types))
+			holder := holderOf(t, st, dest.ID)
+			if !strings.HasPrefix(holder, "w_") {
+				t.Fatalf("destination held by %q, want a's worker", holder)
+			}
+			// b starts while a holds the destination: a keeps delivering, alone.
+			if err := b.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			bots(b, 2, 6)
+			waitDelivered(t, rc, wantedEventsNow(t, st, boot.Account.ID, since, types))
+			if h := holderOf(t, st, dest.ID); h != holder {
+				t.Fatalf("the destination moved from %s to %s while its holder ran", holder, h)
+			}
+			// a closes and gives the destination up; b takes it over within a poll.
+			if err := a.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			bots(b, 6, 10)
+			want := wantedEventsNow(t, st, boot.Account.ID, since, types)
+			got := waitDelivered(t, rc, want)
+			ids := make([]string, len(got))
+			for i, env := range got {
+				ids[i] = env.EventID
+			}
+			if !slices.Equal(ids, want) {
+				t.Errorf("deliveries (not deduplicated) %v, want each event once, in order: %v", ids, want)
+			}
+			if h := holderOf(t, st, dest.ID); h == holder || !strings.HasPrefix(h, "w_") {
+				t.Errorf("after a closed, the destination is held by %q, want b's worker", h)
+			}
+			t.Logf("b delivered the events after a closed within %v", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// wantedEventsNow is wantedEvents without waiting for anything.
+func wantedEventsNow(t *testing.T, st store.Store, accountID, since string, types []string) []string {
+	t.Helper()
+	var evs []store.Event
+	if err := st.View(t.Context(), func(r store.Reader) error {
+		var err error
+		evs, err = r.EventsAfter(t.Context(), accountID, since, store.MaxPageLimit)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		if slices.Contains(types, string(ev.Type)) {
+			out = append(out, ev.ID)
+		}
+	}
+	return out
+}
+
+func holderOf(t *testing.T, st store.Store, destID string) string {
+	t.Helper()
+	var pos store.EventDelivery
+	if err := st.View(t.Context(), func(r store.Reader) error {
+		var err error
+		pos, err = r.EventDelivery(t.Context(), destID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pos.Holder
+}

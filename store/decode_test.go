@@ -50,7 +50,8 @@ func sampleRecords() map[store.Kind]any {
 			URL: "https://siem.example.com/hook?x=1", Secret: "whsec_x", CreatedAt: at},
 		store.KindEventSubscription: store.EventSubscription{ID: "esb_1", AccountID: "ac_1", Description: "all", Metadata: "m",
 			Types: []string{"bot_user_created.v0"}, DestinationIDs: []string{"ed_1"}, CreatedAt: at},
-		store.KindEventDelivery: store.EventDelivery{DestinationID: "ed_1", AccountID: "ac_1", Cursor: "0:12", LastEventID: "ev_1", UpdatedAt: at},
+		store.KindEventDelivery: store.EventDelivery{DestinationID: "ed_1", AccountID: "ac_1", Cursor: "0:12", LastEventID: "ev_1",
+			Holder: "w_0123456789abcdef", HeldUntil: at.Add(time.Minute), UpdatedAt: at},
 		store.KindDeadLetter: store.DeadLetter{ID: "edl_1", AccountID: "ac_1", DestinationID: "ed_1", EventID: "ev_1", Attempts: 5,
 			LastStatus: 503, LastError: "503 Service Unavailable", CreatedAt: at},
 	}

@@ -62,12 +62,15 @@ type EventSubscription struct {
 // EventDelivery is how far delivery to one destination has come: every event committed
 // before Cursor has been delivered or dead-lettered, and LastEventID is the last event it
 // handled (where delivery resumes from the audit log when the feed no longer holds Cursor).
-// Its key is the destination's ID.
+// Its key is the destination's ID. Holder names the delivery worker that holds the
+// destination until HeldUntil (a lease, so that one of several workers delivers).
 type EventDelivery struct {
 	DestinationID string    `json:"destination_id"`
 	AccountID     string    `json:"account_id"`
 	Cursor        Cursor    `json:"cursor"`
 	LastEventID   string    `json:"last_event_id,omitempty"`
+	Holder        string    `json:"holder,omitempty"`
+	HeldUntil     time.Time `json:"held_until,omitzero"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
 
@@ -152,6 +155,7 @@ func (d EventDelivery) Validate() error {
 		required("event_delivery.destination_id", d.DestinationID),
 		required("event_delivery.account_id", d.AccountID),
 		maxLen("event_delivery.cursor", string(d.Cursor), MaxCursorLen),
+		maxLen("event_delivery.holder", d.Holder, MaxTagLen),
 	)
 }
 

@@ -21,6 +21,11 @@
 // after the last event it handled, in event ID order. A new destination starts with the
 // events committed after it was created.
 //
+// Workers may run in several processes on one store: a worker holds a destination under a
+// lease stored with its position (renewed as it delivers, WithLease), the others wait, and
+// one of them takes the destination over when its holder stops (at once when the holder
+// closes, which gives it up; when the lease ends after a crash).
+//
 // # The signature
 //
 // Every delivery is a POST of one event as JSON (the log envelope of ngrok's event

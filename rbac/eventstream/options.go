@@ -18,6 +18,7 @@ const (
 	DefaultMaxDelay    = 5 * time.Minute  // the longest wait between two tries
 	DefaultTimeout     = 10 * time.Second // one try, from dialing to the response's headers
 	DefaultPoll        = time.Second      // the longest wait on a quiet change feed
+	DefaultLease       = 30 * time.Second // how long a worker holds a destination without renewing
 )
 
 // Option configures New and NewWorker. The facade (iamkit.WithAuditStreaming) passes the same
@@ -35,12 +36,14 @@ type config struct {
 	baseDelay time.Duration
 	maxDelay  time.Duration
 	poll      time.Duration
+	lease     time.Duration
 }
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{
 		clock: clock.System{}, rand: rand.Reader, timeout: DefaultTimeout,
 		attempts: DefaultMaxAttempts, baseDelay: DefaultBaseDelay, maxDelay: DefaultMaxDelay, poll: DefaultPoll,
+		lease: DefaultLease,
 	}
 	for _, o := range opts {
 		o(c)
@@ -54,7 +57,7 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, store.Invalid("retry.attempts", store.CodeOutOfRange, 1, "at least 1")
 	case c.baseDelay <= 0 || c.maxDelay < c.baseDelay:
 		return nil, store.Invalid("retry.delay", store.CodeOutOfRange, 0, "the base delay must be positive and at most the maximum")
-	case c.timeout <= 0 || c.poll <= 0:
+	case c.timeout <= 0 || c.poll <= 0 || c.lease <= 0:
 		return nil, store.Invalid("timeout", store.CodeOutOfRange, 0, "must be positive")
 	}
 	if c.log == nil {
@@ -96,3 +99,8 @@ func WithRetry(attempts int, base, maxDelay time.Duration) Option {
 // WithPollInterval bounds one wait of the worker on a quiet change feed (default
 // DefaultPoll).
 func WithPollInterval(d time.Duration) Option { return func(o *config) { o.poll = d } }
+
+// WithLease sets how long a worker holds a destination without renewing it (default
+// DefaultLease): when several workers run on one store, one delivers each destination, and
+// another takes it over this long after the first stops renewing.
+func WithLease(d time.Duration) Option { return func(o *config) { o.lease = d } }

@@ -2,7 +2,10 @@ package eventstream
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -23,13 +26,16 @@ const recentLen = 1024
 // Worker delivers audit events to every destination of every account: one goroutine per
 // destination, each reading the change feed from the destination's own durable position (see
 // the package documentation), so a slow or failing receiver holds back only its own
-// destination and never the caches' feed follower. Run one Worker per deployment: two would
-// deliver every event twice. It is safe for concurrent use.
+// destination and never the caches' feed follower. Several Workers may run on one store (one
+// per API server, say): each destination is held by one of them at a time, under a lease
+// (WithLease) renewed as it delivers, and taken over by another when its holder stops. It is
+// safe for concurrent use.
 type Worker struct {
 	st   store.Store
 	cfg  *config
 	ids  *id.Generator
 	send *sender
+	name string // this worker's lease holder name
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // by destination ID
@@ -46,7 +52,12 @@ func NewWorker(st store.Store, opts ...Option) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{st: st, cfg: c, ids: id.NewGenerator(c.clock, c.rand), send: newSender(c), running: map[string]context.CancelFunc{}}, nil
+	var b [12]byte
+	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+		return nil, fmt.Errorf("eventstream: reading randomness: %w", err)
+	}
+	return &Worker{st: st, cfg: c, ids: id.NewGenerator(c.clock, c.rand), send: newSender(c), name: "w_" + hex.EncodeToString(b[:]),
+		running: map[string]context.CancelFunc{}}, nil
 }
 
 // Run delivers until ctx is done or the store is closed, and returns why it stopped. It
@@ -218,17 +229,23 @@ func (w *Worker) stopAll() {
 // errGone: the destination was deleted; its delivery ends.
 var errGone = errors.New("eventstream: the destination is gone")
 
+// errLeaseLost: another worker holds the destination now; this one waits to claim it again.
+var errLeaseLost = errors.New("eventstream: another worker holds the destination")
+
 // deliver runs one destination's delivery until ctx is done or the destination is gone,
 // starting over (from its stored position) after a store error.
 func (w *Worker) deliver(ctx context.Context, destID string) {
 	d := &delivery{w: w, destID: destID}
+	defer d.release(ctx)
 	b := backoff{base: 50 * time.Millisecond, max: 5 * time.Second}
 	for {
 		err := d.run(ctx)
 		if ctx.Err() != nil || errors.Is(err, errGone) || errors.Is(err, store.ErrClosed) {
 			return
 		}
-		w.cfg.log.Warn("eventstream: delivery interrupted; resuming", "destination", destID, "err", err)
+		if !errors.Is(err, errLeaseLost) {
+			w.cfg.log.Warn("eventstream: delivery interrupted; resuming", "destination", destID, "err", err)
+		}
 		if sleep(ctx, b.next()) != nil {
 			return
 		}
@@ -240,15 +257,20 @@ type delivery struct {
 	w      *Worker
 	destID string
 	recent recentSet
+	pos    *store.EventDelivery // the position being worked on, for lease renewals
 }
 
-// run resumes from the stored position and delivers until an error.
+// run claims the destination, resumes from its stored position and delivers until an error.
 func (d *delivery) run(ctx context.Context) error {
-	pos, err := d.load(ctx)
+	pos, err := d.claim(ctx)
 	if err != nil {
 		return err
 	}
+	d.pos = &pos
 	for {
+		if err := d.renew(ctx); err != nil {
+			return err
+		}
 		if pos.Cursor == "" {
 			if err := d.catchUp(ctx, &pos); err != nil {
 				return err
@@ -302,36 +324,128 @@ func eventsOf(commits []store.Commit, accountID string) []string {
 	return out
 }
 
-// load returns the destination's stored position, or where a new destination starts: the
-// audit log from its creation.
-func (d *delivery) load(ctx context.Context) (store.EventDelivery, error) {
-	var pos store.EventDelivery
+// claim waits until the destination is free (no lease, an expired one, or this worker's)
+// and takes it, returning its stored position, or where a new destination starts: the audit
+// log from its creation. While another worker holds it, it looks again every poll interval,
+// reading only, so that a destination given up is taken over within one.
+func (d *delivery) claim(ctx context.Context) (store.EventDelivery, error) {
+	for {
+		if held, err := d.heldByOther(ctx); err != nil {
+			return store.EventDelivery{}, err
+		} else if held {
+			if err := sleep(ctx, d.w.cfg.poll); err != nil {
+				return store.EventDelivery{}, err
+			}
+			continue
+		}
+		var (
+			pos  store.EventDelivery
+			lost bool
+		)
+		err := d.w.st.Update(ctx, func(tx store.Tx) error {
+			dest, err := tx.EventDestination(ctx, d.destID)
+			if isNotFound(err) {
+				return errGone
+			}
+			if err != nil {
+				return err
+			}
+			pos, err = tx.EventDelivery(ctx, d.destID)
+			if isNotFound(err) {
+				pos = store.EventDelivery{DestinationID: dest.ID, AccountID: dest.AccountID, LastEventID: id.Floor(id.Event, dest.CreatedAt)}
+			} else if err != nil {
+				return err
+			}
+			now := d.w.cfg.clock.Now()
+			if lost = d.other(pos, now); lost {
+				return nil // taken since we looked
+			}
+			pos.Holder, pos.HeldUntil, pos.UpdatedAt = d.w.name, now.Add(d.w.cfg.lease).UTC(), now.UTC()
+			return tx.PutEventDelivery(ctx, pos)
+		})
+		if err != nil || !lost {
+			return pos, err
+		}
+	}
+}
+
+// other reports whether another worker holds pos at now.
+func (d *delivery) other(pos store.EventDelivery, now time.Time) bool {
+	return pos.Holder != "" && pos.Holder != d.w.name && now.Before(pos.HeldUntil)
+}
+
+// heldByOther reads whether another worker holds the destination.
+func (d *delivery) heldByOther(ctx context.Context) (bool, error) {
+	var held bool
 	err := d.w.st.View(ctx, func(r store.Reader) error {
-		dest, err := r.EventDestination(ctx, d.destID)
+		pos, err := r.EventDelivery(ctx, d.destID)
+		if isNotFound(err) {
+			return nil
+		}
+		held = err == nil && d.other(pos, d.w.cfg.clock.Now())
+		return err
+	})
+	return held, err
+}
+
+// renew extends the lease once half of it has passed.
+func (d *delivery) renew(ctx context.Context) error {
+	if d.pos == nil || d.w.cfg.clock.Now().Before(d.pos.HeldUntil.Add(-d.w.cfg.lease/2)) {
+		return nil
+	}
+	return d.save(ctx, *d.pos)
+}
+
+// save stores the position and extends the lease, if this worker still holds it; a
+// destination deleted meanwhile ends the delivery.
+func (d *delivery) save(ctx context.Context, pos store.EventDelivery) error {
+	now := d.w.cfg.clock.Now()
+	pos.Holder, pos.HeldUntil, pos.UpdatedAt = d.w.name, now.Add(d.w.cfg.lease).UTC(), now.UTC()
+	err := d.w.st.Update(ctx, func(tx store.Tx) error {
+		cur, err := tx.EventDelivery(ctx, d.destID)
 		if isNotFound(err) {
 			return errGone
 		}
 		if err != nil {
 			return err
 		}
-		pos, err = r.EventDelivery(ctx, d.destID)
-		if isNotFound(err) {
-			pos = store.EventDelivery{DestinationID: dest.ID, AccountID: dest.AccountID, LastEventID: id.Floor(id.Event, dest.CreatedAt)}
-			return nil
+		if cur.Holder != d.w.name {
+			return errLeaseLost
 		}
-		return err
+		return tx.PutEventDelivery(ctx, pos)
 	})
-	return pos, err
-}
-
-// save stores the position; a destination deleted meanwhile ends the delivery.
-func (d *delivery) save(ctx context.Context, pos store.EventDelivery) error {
-	pos.UpdatedAt = d.w.cfg.clock.Now().UTC()
-	err := d.w.st.Update(ctx, func(tx store.Tx) error { return tx.PutEventDelivery(ctx, pos) })
 	if errors.Is(err, store.ErrInvalid) && store.CodeOf(err) == store.CodeInvalidValue {
 		return errGone
 	}
+	if err == nil && d.pos != nil {
+		d.pos.HeldUntil = pos.HeldUntil
+	}
 	return err
+}
+
+// releaseTimeout bounds the write that gives a destination up when a worker stops.
+const releaseTimeout = 2 * time.Second
+
+// release gives the destination up, if this worker holds it, so that another worker (the
+// next process, after a restart) takes it over at once rather than when the lease expires.
+// The stored position is left as it is.
+func (d *delivery) release(ctx context.Context) {
+	if d.pos == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	err := d.w.st.Update(rctx, func(tx store.Tx) error {
+		cur, err := tx.EventDelivery(rctx, d.destID)
+		if err != nil || cur.Holder != d.w.name {
+			return err
+		}
+		cur.Holder, cur.HeldUntil = "", time.Time{}
+		return tx.PutEventDelivery(rctx, cur)
+	})
+	if err != nil && !isNotFound(err) && !errors.Is(err, store.ErrClosed) {
+		d.w.cfg.log.Warn("eventstream: could not release a destination; another worker takes it when the lease ends", "destination", d.destID, "err", err)
+	}
 }
 
 // catchUp delivers from the audit log after pos.LastEventID, then places pos at the feed's
@@ -420,6 +534,9 @@ func (d *delivery) handle(ctx context.Context, evs []store.Event, pos *store.Eve
 func (d *delivery) deliverOne(ctx context.Context, ev store.Event) error {
 	b := backoff{base: d.w.cfg.baseDelay, max: d.w.cfg.maxDelay}
 	for attempt := 1; ; attempt++ {
+		if err := d.renew(ctx); err != nil {
+			return err
+		}
 		dest, err := d.destination(ctx)
 		if err != nil {
 			return err

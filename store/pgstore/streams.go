@@ -25,7 +25,7 @@ func streamTableDefs() map[store.Kind]*table {
 		},
 		store.KindEventDelivery: {
 			name:    "event_deliveries",
-			columns: []string{"destination_id", "account_id", "cursor", "last_event_id", "updated_at"},
+			columns: []string{"destination_id", "account_id", "cursor", "last_event_id", "holder", "held_until", "updated_at"},
 			key:     []string{"destination_id"},
 			encode:  encodeEventDelivery, scan: scanEventDelivery,
 		},
@@ -72,14 +72,15 @@ func scanEventSubscription(row scanner) (any, error) {
 func encodeEventDelivery(e *encoder, rec any) []any {
 	d := record[store.EventDelivery](e, rec)
 	return []any{e.text("destination_id", d.DestinationID), e.text("account_id", d.AccountID),
-		e.text("cursor", string(d.Cursor)), e.text("last_event_id", d.LastEventID), e.time(d.UpdatedAt)}
+		e.text("cursor", string(d.Cursor)), e.text("last_event_id", d.LastEventID), e.text("holder", d.Holder),
+		e.time(d.HeldUntil), e.time(d.UpdatedAt)}
 }
 
 func scanEventDelivery(row scanner) (any, error) {
 	var d store.EventDelivery
-	var updated *time.Time
-	err := row.Scan(&d.DestinationID, &d.AccountID, &d.Cursor, &d.LastEventID, &updated)
-	d.UpdatedAt = utc(updated)
+	var held, updated *time.Time
+	err := row.Scan(&d.DestinationID, &d.AccountID, &d.Cursor, &d.LastEventID, &d.Holder, &held, &updated)
+	d.HeldUntil, d.UpdatedAt = utc(held), utc(updated)
 	return d, err
 }
 

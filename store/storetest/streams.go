@@ -89,6 +89,7 @@ func testStreams(t *testing.T, ns NewStore) {
 		},
 		change: func(d store.EventDelivery) store.EventDelivery {
 			d.LastEventID, d.UpdatedAt = "ev_01KB0000000000000000000000AAAA", d.UpdatedAt.Add(1e9)
+			d.Holder, d.HeldUntil = "w_0123456789abcdef", d.UpdatedAt.Add(30e9)
 			return d
 		},
 		put: func(ctx context.Context, tx store.Tx, d store.EventDelivery) error {

@@ -27,13 +27,15 @@ CREATE TABLE iamkit.event_subscriptions (
 );
 CREATE INDEX event_subscriptions_account ON iamkit.event_subscriptions (account_id, id);
 
--- One row per destination that has delivered: the feed cursor it resumes from and the last
--- event it handled. Deleted with its destination.
+-- One row per destination: the feed cursor it resumes from, the last event it handled, and
+-- the delivery worker holding it until held_until. Deleted with its destination.
 CREATE TABLE iamkit.event_deliveries (
 	destination_id  text COLLATE "C" PRIMARY KEY REFERENCES iamkit.event_destinations ON DELETE RESTRICT,
 	account_id      text COLLATE "C" NOT NULL REFERENCES iamkit.accounts ON DELETE RESTRICT,
 	cursor          text COLLATE "C" NOT NULL CHECK (octet_length(cursor) <= 8192),
 	last_event_id   text COLLATE "C" NOT NULL DEFAULT '',
+	holder          text COLLATE "C" NOT NULL DEFAULT '' CHECK (octet_length(holder) <= 32),
+	held_until      timestamptz,
 	updated_at      timestamptz
 );
 
