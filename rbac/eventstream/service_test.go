@@ -27,11 +27,7 @@ type world struct {
 func newWorld(t *testing.T, key string, st store.Store) *world {
 	t.Helper()
 	ctx := t.Context()
-	cat, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
-	if err != nil {
-		t.Fatal(err)
-	}
-	iam, err := iamkit.New(st, cat, iamkit.WithAuditStreaming())
+	iam, err := iamkit.New(st, catalog(t), iamkit.WithAuditStreaming())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +51,7 @@ func newWorld(t *testing.T, key string, st store.Store) *world {
 	return &world{ctx: ctx, iam: iam, admin: boot.Admin, dev: dev, streams: iam.EventStreams()}
 }
 
-func memStore(t *testing.T) store.Store {
+func memStore(t testing.TB) store.Store {
 	b, err := memstore.NewBackend()
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +59,15 @@ func memStore(t *testing.T) store.Store {
 	st := store.New(b)
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+func catalog(t testing.TB) *identity.Catalog {
+	t.Helper()
+	cat, err := identity.NewCatalog(identity.Free(), identity.PayAsYouGo(), identity.Enterprise())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
 }
 
 func wantErr(t *testing.T, what string, err, kind error, code, field string) {
