@@ -26,7 +26,9 @@ const recentLen = 1024
 // Worker delivers audit events to every destination of every account: one goroutine per
 // destination, each reading the change feed from the destination's own durable position (see
 // the package documentation), so a slow or failing receiver holds back only its own
-// destination and never the caches' feed follower. Several Workers may run on one store (one
+// destination and never the caches' feed follower. One reader of the feed per Worker watches
+// for destinations and wakes the deliveries of the accounts whose events commit; an idle
+// delivery holds no read of the feed open. Several Workers may run on one store (one
 // per API server, say): each destination is held by one of them at a time, under a lease
 // (WithLease) renewed as it delivers, and taken over by another when its holder stops. It is
 // safe for concurrent use.
@@ -38,9 +40,54 @@ type Worker struct {
 	name string // this worker's lease holder name
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // by destination ID
+	running map[string]context.CancelFunc         // by destination ID
+	wakers  map[string]map[chan struct{}]struct{} // by account ID: deliveries to wake
 	wg      sync.WaitGroup
 	started bool
+}
+
+// wakeRead bounds a woken delivery's read of the feed: what is there comes back at once;
+// a read that finds nothing gives up soon, and the delivery waits to be woken again.
+const wakeRead = 50 * time.Millisecond
+
+// idleWait returns how long an idle delivery waits for a wake before it reads the feed
+// anyway (a missed wake, a lease to renew): a quarter of the lease.
+func (w *Worker) idleWait() time.Duration { return w.cfg.lease / 4 }
+
+// subscribe registers a delivery of accountID to be woken when the account's events commit.
+func (w *Worker) subscribe(accountID string) (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	if w.wakers[accountID] == nil {
+		w.wakers[accountID] = map[chan struct{}]struct{}{}
+	}
+	w.wakers[accountID][ch] = struct{}{}
+	w.mu.Unlock()
+	return ch, func() {
+		w.mu.Lock()
+		delete(w.wakers[accountID], ch)
+		if len(w.wakers[accountID]) == 0 {
+			delete(w.wakers, accountID)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// wake wakes the deliveries of the accounts, or of every account when accounts is nil.
+func (w *Worker) wake(accounts map[string]bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for acct, chans := range w.wakers {
+		if accounts != nil && !accounts[acct] {
+			continue
+		}
+		for ch := range chans {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
 }
 
 // NewWorker returns a Worker over st.
@@ -57,7 +104,7 @@ func NewWorker(st store.Store, opts ...Option) (*Worker, error) {
 		return nil, fmt.Errorf("eventstream: reading randomness: %w", err)
 	}
 	return &Worker{st: st, cfg: c, ids: id.NewGenerator(c.clock, c.rand), send: newSender(c), name: "w_" + hex.EncodeToString(b[:]),
-		running: map[string]context.CancelFunc{}}, nil
+		running: map[string]context.CancelFunc{}, wakers: map[string]map[chan struct{}]struct{}{}}, nil
 }
 
 // Run delivers until ctx is done or the store is closed, and returns why it stopped. It
@@ -98,6 +145,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case err == nil:
 			b.reset()
 			if batch.Gap {
+				w.wake(nil)
 				if err := w.reconcile(ctx); err != nil {
 					if stop := w.pause(ctx, err, &b); stop != nil {
 						return stop
@@ -132,19 +180,24 @@ func (w *Worker) pause(ctx context.Context, err error, b *backoff) error {
 	return sleep(ctx, b.next())
 }
 
-// watch starts and stops deliveries as commits create and delete destinations.
+// watch starts and stops deliveries as commits create and delete destinations, and wakes
+// the deliveries of the accounts whose events the commits appended.
 func (w *Worker) watch(ctx context.Context, commits []store.Commit) {
+	accounts := map[string]bool{}
 	for _, c := range commits {
 		for _, ch := range c.Changes {
-			if ch.Kind != store.KindEventDestination {
-				continue
-			}
-			if ch.Op == store.OpPut {
+			switch {
+			case ch.Kind == store.KindEvent && ch.Op == store.OpPut:
+				accounts[ch.AccountID] = true
+			case ch.Kind == store.KindEventDestination && ch.Op == store.OpPut:
 				w.start(ctx, ch.ID)
-			} else {
+			case ch.Kind == store.KindEventDestination:
 				w.stop(ch.ID)
 			}
 		}
+	}
+	if len(accounts) > 0 {
+		w.wake(accounts)
 	}
 }
 
@@ -267,6 +320,9 @@ func (d *delivery) run(ctx context.Context) error {
 		return err
 	}
 	d.pos = &pos
+	wake, unsubscribe := d.w.subscribe(pos.AccountID)
+	defer unsubscribe()
+	idle := false
 	for {
 		if err := d.renew(ctx); err != nil {
 			return err
@@ -276,7 +332,15 @@ func (d *delivery) run(ctx context.Context) error {
 				return err
 			}
 		}
-		wctx, cancel := context.WithTimeout(ctx, d.w.cfg.poll)
+		if idle {
+			// Wait for the worker's own feed reader to see the account's events, rather than
+			// hold a blocking read (a connection, on Redis) per destination.
+			if err := d.idle(ctx, wake); err != nil {
+				return err
+			}
+			idle = false
+		}
+		wctx, cancel := context.WithTimeout(ctx, wakeRead)
 		batch, err := d.w.st.Changes(wctx, pos.Cursor)
 		cancel()
 		switch {
@@ -285,6 +349,7 @@ func (d *delivery) run(ctx context.Context) error {
 			continue
 		case err == nil:
 		case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+			idle = true
 			continue
 		case errors.Is(err, store.ErrInvalid):
 			pos.Cursor = ""
@@ -309,6 +374,19 @@ func (d *delivery) run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// idle waits for a wake, or a quarter of the lease.
+func (d *delivery) idle(ctx context.Context, wake <-chan struct{}) error {
+	t := time.NewTimer(d.w.idleWait())
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // eventsOf returns the IDs of the events of accountID the commits appended, in order.
