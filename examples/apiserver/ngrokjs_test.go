@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 const envNgrokJS = "IAMKIT_NGROK_JS"
 
 // TestNgrokJavaScriptClient points ngrok's own API client at the server: bot users,
-// authtokens, API keys and SSH credentials through it, paging included.
+// authtokens, API keys, SSH credentials, event destinations and subscriptions through it,
+// paging included.
 func TestNgrokJavaScriptClient(t *testing.T) {
 	modules := os.Getenv(envNgrokJS)
 	node, err := exec.LookPath("node")
@@ -96,6 +98,27 @@ func TestNgrokJavaScriptClient(t *testing.T) {
 	}
 	if s := step("ssh_create"); !strings.HasPrefix(str(s["publicKey"]), "ssh-ed25519 ") {
 		t.Errorf("SSH credential create: %v", s)
+	}
+	dest := step("destination_create")
+	if !strings.HasPrefix(str(dest["id"]), "ed_") || dest["format"] != "json" || dest["url"] != "https://siem.example.com/hook" ||
+		!strings.HasPrefix(str(dest["secret"]), "whsec_") || !strings.HasSuffix(str(dest["uri"]), "/event_destinations/"+str(dest["id"])) {
+		t.Errorf("event destination create: %v", dest)
+	}
+	if s := step("subscription_create"); !strings.HasPrefix(str(s["id"]), "esb_") || fmt.Sprint(s["sources"]) != "[bot_user_created.v0]" ||
+		fmt.Sprint(s["destinations"]) != "["+str(dest["id"])+"]" {
+		t.Errorf("event subscription create: %v", s)
+	}
+	if u := step("subscription_update"); fmt.Sprint(u["sources"]) != "[bot_user_created.v0 bot_user_deleted.v0]" {
+		t.Errorf("event subscription update: %v", u)
+	}
+	if l := step("subscription_list"); len(l["ids"].([]any)) != 1 {
+		t.Errorf("event subscription list: %v", l)
+	}
+	if l := step("destination_list"); len(l["ids"].([]any)) != 1 || l["secrets"] != float64(0) {
+		t.Errorf("event destination list: %v, want one, without its secret", l)
+	}
+	if g := step("destination_deleted_get"); g["statusCode"] != float64(404) {
+		t.Errorf("get of the deleted event destination: %v, want 404", g)
 	}
 	if g := step("deleted_get"); g["statusCode"] != float64(404) {
 		t.Errorf("get of the deleted bot: %v, want 404", g)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
@@ -106,6 +107,7 @@ func (s *Service) CreateDestination(ctx context.Context, by identity.Principal, 
 	if err := by.Validate(); err != nil {
 		return store.EventDestination{}, SigningSecret{}, err
 	}
+	p.Format = strings.ToLower(p.Format) // ngrok documents "JSON" and answers "json"
 	if p.Format == "" {
 		p.Format = "json"
 	}
@@ -209,6 +211,7 @@ func (s *Service) UpdateDestination(ctx context.Context, by identity.Principal, 
 		set(&d.Description, u.Description)
 		set(&d.Metadata, u.Metadata)
 		set(&d.Format, u.Format)
+		d.Format = strings.ToLower(d.Format)
 		set(&d.URL, u.URL)
 		if err := s.checkDestination(d.Format, d.URL); err != nil {
 			return err
