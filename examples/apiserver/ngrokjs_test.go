@@ -111,6 +111,11 @@ func TestNgrokJavaScriptClient(t *testing.T) {
 	if u := step("subscription_update"); fmt.Sprint(u["sources"]) != "[bot_user_created.v0 bot_user_deleted.v0]" {
 		t.Errorf("event subscription update: %v", u)
 	}
+	if s := step("sources"); s["created"] != "role_created.v0" || !strings.HasSuffix(str(s["uri"]), "/sources/role_created.v0") ||
+		fmt.Sprint(s["listed"]) != "[bot_user_created.v0 bot_user_deleted.v0 role_created.v0]" ||
+		fmt.Sprint(s["after"]) != "[bot_user_created.v0 bot_user_deleted.v0]" {
+		t.Errorf("event sources: %v", s)
+	}
 	if l := step("subscription_list"); len(l["ids"].([]any)) != 1 {
 		t.Errorf("event subscription list: %v", l)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
@@ -30,6 +31,10 @@ func (s *server) streamRoutes() {
 	s.handle("GET /event_subscriptions/{id}", sub("get"), rbac.AccountManage, s.getSubscription)
 	s.handle("PATCH /event_subscriptions/{id}", sub("update"), rbac.AccountManage, s.updateSubscription)
 	s.handle("DELETE /event_subscriptions/{id}", sub("delete"), rbac.AccountManage, s.deleteSubscription)
+	s.handle("POST /event_subscriptions/{id}/sources", "event_sources.create", rbac.AccountManage, s.createSource)
+	s.handle("GET /event_subscriptions/{id}/sources", "event_sources.list", rbac.AccountManage, s.listSources)
+	s.handle("GET /event_subscriptions/{id}/sources/{type}", "event_sources.get", rbac.AccountManage, s.getSource)
+	s.handle("DELETE /event_subscriptions/{id}/sources/{type}", "event_sources.delete", rbac.AccountManage, s.deleteSource)
 }
 
 type destinationJSON struct {
@@ -352,6 +357,75 @@ func (s *server) deleteSubscription(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	if err := s.IAM.EventStreams().DeleteSubscription(r.Context(), c.principal, pathID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// The sources of a subscription as a resource of their own: ngrok's EventSources.
+
+func sourceOut(base, subID, eventType string) sourceJSON {
+	return sourceJSON{Type: eventType, URI: base + "/event_subscriptions/" + subID + "/sources/" + url.PathEscape(eventType)}
+}
+
+// sourceCreate is ngrok's EventSourceCreate: its client repeats the subscription's ID in the
+// body.
+type sourceCreate struct {
+	SubscriptionID string `json:"subscription_id"`
+	Type           string `json:"type"`
+}
+
+func (s *server) createSource(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in sourceCreate
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.SubscriptionID != "" && in.SubscriptionID != pathID(r) {
+		return paramError(http.StatusBadRequest, codeInvalidValue, "subscription_id", "The subscription_id in the body does not match the id in the path.")
+	}
+	sub, err := s.IAM.EventStreams().AddSource(r.Context(), c.principal, pathID(r), in.Type)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, sourceOut(c.base, sub.ID, in.Type))
+}
+
+func (s *server) listSources(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	sub, err := s.IAM.EventStreams().Subscription(r.Context(), c.principal, pathID(r))
+	if err != nil {
+		return err
+	}
+	out := make([]sourceJSON, len(sub.Types))
+	for i, t := range sub.Types {
+		out[i] = sourceOut(c.base, sub.ID, t)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"sources": out, "uri": c.base + r.URL.Path})
+}
+
+func (s *server) getSource(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	sub, err := s.IAM.EventStreams().Subscription(r.Context(), c.principal, pathID(r))
+	if err != nil {
+		return err
+	}
+	t := r.PathValue("type")
+	if !slices.Contains(sub.Types, t) {
+		return errNotFound()
+	}
+	return writeJSON(w, http.StatusOK, sourceOut(c.base, sub.ID, t))
+}
+
+func (s *server) deleteSource(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := requireNoBody(r); err != nil {
+		return err
+	}
+	if _, err := s.IAM.EventStreams().RemoveSource(r.Context(), c.principal, pathID(r), r.PathValue("type")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -148,6 +148,33 @@ func TestEventStreamsAPI(t *testing.T) {
 		t.Fatalf("updated subscription %+v", sub)
 	}
 
+	// The sources as a resource of their own (ngrok's EventSources).
+	var src struct {
+		Type string `json:"type"`
+		URI  string `json:"uri"`
+	}
+	e.req("POST", "/event_subscriptions/"+sub.ID+"/sources", map[string]any{"type": "role_created.v0"}).want(http.StatusCreated, &src)
+	if src.Type != "role_created.v0" || src.URI != sub.URI+"/sources/role_created.v0" {
+		t.Fatalf("source created: %+v", src)
+	}
+	e.req("GET", src.URI[len(base):], nil).want(http.StatusOK, &src)
+	e.req("POST", "/event_subscriptions/"+sub.ID+"/sources", map[string]any{"type": "role_created.v0"}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_215", "type")
+	e.req("POST", "/event_subscriptions/"+sub.ID+"/sources", map[string]any{"type": "nope.v0"}).wantErrorParam(http.StatusBadRequest, "ERR_NGROK_238", "type")
+	var sources struct {
+		Sources []struct {
+			Type string `json:"type"`
+			URI  string `json:"uri"`
+		} `json:"sources"`
+		URI string `json:"uri"`
+	}
+	e.req("GET", "/event_subscriptions/"+sub.ID+"/sources", nil).want(http.StatusOK, &sources)
+	if len(sources.Sources) != 3 {
+		t.Fatalf("sources: %+v", sources)
+	}
+	e.req("DELETE", "/event_subscriptions/"+sub.ID+"/sources/role_created.v0", nil).want(http.StatusNoContent, nil)
+	e.req("GET", "/event_subscriptions/"+sub.ID+"/sources/role_created.v0", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+	e.req("DELETE", "/event_subscriptions/"+sub.ID+"/sources/role_created.v0", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+
 	// A refused delivery becomes a dead letter; a replay once the receiver accepts delivers it.
 	e.createBot("streamed")
 	var letters struct {

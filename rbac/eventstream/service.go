@@ -3,6 +3,7 @@ package eventstream
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -435,9 +436,6 @@ func (s *Service) subscription(ctx context.Context, r store.Reader, by identity.
 
 // UpdateSubscription changes a subscription of by's account.
 func (s *Service) UpdateSubscription(ctx context.Context, by identity.Principal, subID string, u SubscriptionUpdate) (store.EventSubscription, error) {
-	if err := s.checkIDArg(by, "id", subID, id.EventSubscription); err != nil {
-		return store.EventSubscription{}, err
-	}
 	if u.Types != nil {
 		if err := checkTypes(*u.Types); err != nil {
 			return store.EventSubscription{}, err
@@ -448,12 +446,7 @@ func (s *Service) UpdateSubscription(ctx context.Context, by identity.Principal,
 			return store.EventSubscription{}, err
 		}
 	}
-	var sub store.EventSubscription
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		var err error
-		if sub, err = s.subscription(ctx, tx, by, subID); err != nil {
-			return err
-		}
+	return s.changeSubscription(ctx, by, subID, func(sub *store.EventSubscription) error {
 		set(&sub.Description, u.Description)
 		set(&sub.Metadata, u.Metadata)
 		if u.Types != nil {
@@ -461,6 +454,63 @@ func (s *Service) UpdateSubscription(ctx context.Context, by identity.Principal,
 		}
 		if u.DestinationIDs != nil {
 			sub.DestinationIDs = append([]string{}, *u.DestinationIDs...)
+		}
+		return nil
+	})
+}
+
+// CodeSourceNotFound: RemoveSource names a type the subscription does not list
+// (store.ErrNotFound).
+const CodeSourceNotFound = "source_not_found"
+
+// AddSource adds an event type to a subscription of by's account (ngrok's EventSources
+// create); a type it lists already is ErrInvalid, field "type".
+func (s *Service) AddSource(ctx context.Context, by identity.Principal, subID, eventType string) (store.EventSubscription, error) {
+	return s.changeSubscription(ctx, by, subID, func(sub *store.EventSubscription) error {
+		if slices.Contains(sub.Types, eventType) {
+			return store.Invalid("type", store.CodeInvalidValue, 0, "the subscription lists this event type already")
+		}
+		types := append(slices.Clone(sub.Types), eventType)
+		if err := checkTypes(types); err != nil {
+			var se *store.Error
+			if errors.As(err, &se) {
+				named := *se
+				named.Field = "type"
+				return &named
+			}
+			return err
+		}
+		sub.Types = types
+		return nil
+	})
+}
+
+// RemoveSource removes an event type from a subscription of by's account.
+func (s *Service) RemoveSource(ctx context.Context, by identity.Principal, subID, eventType string) (store.EventSubscription, error) {
+	return s.changeSubscription(ctx, by, subID, func(sub *store.EventSubscription) error {
+		i := slices.Index(sub.Types, eventType)
+		if i < 0 {
+			return store.NewError(store.ErrNotFound, CodeSourceNotFound, "the subscription does not list this event type")
+		}
+		sub.Types = slices.Delete(slices.Clone(sub.Types), i, i+1)
+		return nil
+	})
+}
+
+// changeSubscription applies change to a subscription of by's account and records it, in
+// one transaction.
+func (s *Service) changeSubscription(ctx context.Context, by identity.Principal, subID string, change func(*store.EventSubscription) error) (store.EventSubscription, error) {
+	if err := s.checkIDArg(by, "id", subID, id.EventSubscription); err != nil {
+		return store.EventSubscription{}, err
+	}
+	var sub store.EventSubscription
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if sub, err = s.subscription(ctx, tx, by, subID); err != nil {
+			return err
+		}
+		if err := change(&sub); err != nil {
+			return err
 		}
 		if err := tx.PutEventSubscription(ctx, sub); err != nil {
 			return fieldsOf(err)

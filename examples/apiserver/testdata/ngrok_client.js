@@ -41,6 +41,12 @@ const del = async (svc, id) => { try { await svc.delete(id); } catch (e) { } };
   out('subscription_create', { id: sub.id, sources: sub.sources.map(s => s.type), destinations: sub.destinations.map(d => d.id) });
   const su = await ngrok.eventSubscriptions.update({ id: sub.id, sources: [{ type: 'bot_user_created.v0' }, { type: 'bot_user_deleted.v0' }] });
   out('subscription_update', { sources: su.sources.map(s => s.type) });
+  const src = await ngrok.eventSources.create({ subscriptionId: sub.id, type: 'role_created.v0' });
+  const srcGot = await ngrok.eventSources.get({ subscriptionId: sub.id, type: 'role_created.v0' });
+  const srcs = await ngrok.eventSources.list({ subscriptionId: sub.id });
+  try { await ngrok.eventSources.delete({ subscriptionId: sub.id, type: 'role_created.v0' }); } catch (e) { }
+  const srcsAfter = await ngrok.eventSources.list({ subscriptionId: sub.id });
+  out('sources', { created: src.type, uri: srcGot.uri, listed: srcs.sources.map(s => s.type), after: srcsAfter.sources.map(s => s.type) });
   const subs = await ngrok.eventSubscriptions.list();
   out('subscription_list', { ids: subs.map(s => s.id) });
   const dests = await ngrok.eventDestinations.list();
