@@ -29,6 +29,8 @@
 //     conformance suite they pass.
 //   - identity: accounts, plans and seats, users, memberships, invitations, principals.
 //   - rbac: permissions (built-in and the embedder's), roles, the Authorizer, the audit log.
+//   - rbac/eventstream: audit streaming to signed HTTPS webhooks (WithAuditStreaming, which
+//     runs the delivery worker in Run; EventStreams manages destinations and subscriptions).
 //   - botuser: bot users and the rules that set them apart from people.
 //   - credential: the token format, ACL rules, the Verifier and the Purger.
 //   - sso: dashboard sign-in: the SAML 2.0 service provider, identity providers, sessions.

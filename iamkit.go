@@ -15,6 +15,7 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 	"go.opentelemetry.io/otel/metric"
@@ -38,6 +39,8 @@ type IAM struct {
 	sessions *sso.Sessions             // nil without WithSSO
 	dash     *sso.Dashboard            // nil without WithDashboard
 	leaks    *credential.LeakResponder // nil without WithGitHubSecretScanning
+	streams  *eventstream.Service      // nil without WithAuditStreaming
+	streamer *eventstream.Worker       // nil without WithAuditStreaming
 	log      *slog.Logger
 	clock    store.Clock
 	metrics  *instruments // nil without WithMeterProvider
@@ -83,6 +86,8 @@ type config struct {
 	addrOf      func(*http.Request) netip.Addr
 	retention   *rbac.Retention // nil: rbac.DefaultRetention
 	meters      metric.MeterProvider
+	streams     []eventstream.Option
+	streamsOn   bool
 }
 
 // WithLogger logs the services' diagnostics to l (default: none). Nothing secret is logged.
@@ -134,6 +139,17 @@ func WithDashboard(opts ...sso.DashboardOption) Option {
 // everything. A running IAM prunes the rest in the background (rbac.Pruner): every account
 // when it starts and hourly, and an account as soon as it has 1% more events than its bound.
 func WithAuditRetention(r rbac.Retention) Option { return func(c *config) { c.retention = &r } }
+
+// WithAuditStreaming enables audit streaming (package rbac/eventstream): EventStreams
+// manages an account's event destinations and subscriptions, and a running IAM delivers
+// their events to webhooks in the background, each destination from its own durable
+// position on the change feed, apart from the follower that feeds the caches. opts
+// configure delivery (eventstream.WithRetry, WithTimeout, WithLoopback for tests, ...); the
+// IAM's clock, randomness and logger come first. Several IAMs with it may share a store:
+// each destination is delivered by one of them at a time (eventstream.WithLease).
+func WithAuditStreaming(opts ...eventstream.Option) Option {
+	return func(c *config) { c.streams, c.streamsOn = append(c.streams, opts...), true }
+}
 
 // WithErrorFormat sets how the HTTP layer writes errors (default: JSONErrors).
 func WithErrorFormat(f ErrorFormat) Option { return func(c *config) { c.errs = f } }
@@ -255,12 +271,32 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 			return nil, err
 		}
 	}
+	if c.streamsOn {
+		if err := i.newStreams(&c); err != nil {
+			return nil, err
+		}
+	}
 	if c.meters != nil {
 		if err := i.registerObservers(c.meters); err != nil {
 			return nil, err
 		}
 	}
 	return i, nil
+}
+
+// newStreams builds the audit streaming service and its worker.
+func (i *IAM) newStreams(c *config) error {
+	opts := serviceOptions(c, i.log, eventstream.WithLogger, eventstream.WithClock, eventstream.WithRandom)
+	if c.poll > 0 {
+		opts = append(opts, eventstream.WithPollInterval(c.poll))
+	}
+	opts = append(opts, c.streams...)
+	var err error
+	if i.streams, err = eventstream.New(i.st, i.authz, opts...); err != nil {
+		return err
+	}
+	i.streamer, err = eventstream.NewWorker(i.st, opts...)
+	return err
 }
 
 // serviceOptions are the options every service takes, in its own package's option type:
@@ -346,6 +382,9 @@ func (i *IAM) SSO() *sso.Service { return i.sso }
 // Sessions returns the dashboard sessions, or nil without WithSSO.
 func (i *IAM) Sessions() *sso.Sessions { return i.sessions }
 
+// EventStreams returns the audit streaming service, or nil without WithAuditStreaming.
+func (i *IAM) EventStreams() *eventstream.Service { return i.streams }
+
 // Dashboard returns local sign-in and server-side dashboard sessions, or nil without
 // WithDashboard.
 func (i *IAM) Dashboard() *sso.Dashboard { return i.dash }
@@ -380,6 +419,9 @@ func (i *IAM) Start(ctx context.Context) error {
 	runs := []func(context.Context) error{i.follower.Run, i.verifier.Run, i.authz.Run, i.purger.Run}
 	if i.pruner != nil {
 		runs = append(runs, i.pruner.Run)
+	}
+	if i.streamer != nil {
+		runs = append(runs, i.streamer.Run)
 	}
 	for _, run := range runs {
 		wg.Go(func() { stop(run(bg)) })

@@ -27,6 +27,10 @@ const (
 	ResourceSession          Resource = "session"  // a dashboard session of a member
 	ResourcePassword         Resource = "password" // a user's password
 	ResourceTOTP             Resource = "totp"     // a user's TOTP second factor and recovery codes
+	// Audit streaming (package rbac/eventstream): where an account's events are delivered,
+	// and which.
+	ResourceEventDestination  Resource = "event_destination"
+	ResourceEventSubscription Resource = "event_subscription"
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -80,6 +84,15 @@ const (
 	EventTOTPEnabled                  store.EventType = "totp_enabled.v0"                    // a TOTP second factor was confirmed
 	EventTOTPDisabled                 store.EventType = "totp_disabled.v0"                   // the TOTP second factor was removed
 	EventTOTPRecoveryCodesRegenerated store.EventType = "totp_recovery_codes_regenerated.v0" // a new set of recovery codes replaced the old
+
+	// Audit streaming (package rbac/eventstream). Deliveries and dead letters record none:
+	// they are the stream's own bookkeeping, and recording them would feed the stream itself.
+	EventEventDestinationCreated  store.EventType = "event_destination_created.v0"
+	EventEventDestinationUpdated  store.EventType = "event_destination_updated.v0"
+	EventEventDestinationDeleted  store.EventType = "event_destination_deleted.v0"
+	EventEventSubscriptionCreated store.EventType = "event_subscription_created.v0"
+	EventEventSubscriptionUpdated store.EventType = "event_subscription_updated.v0"
+	EventEventSubscriptionDeleted store.EventType = "event_subscription_deleted.v0"
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -98,6 +111,8 @@ func EventTypes() []store.EventType {
 		EventSSOSettingsUpdated,
 		EventSignInSucceeded, EventSignInFailed, EventSessionEnded, EventPasswordChanged,
 		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
+		EventEventDestinationCreated, EventEventDestinationUpdated, EventEventDestinationDeleted,
+		EventEventSubscriptionCreated, EventEventSubscriptionUpdated, EventEventSubscriptionDeleted,
 	}
 }
 
@@ -134,6 +149,10 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourcePassword
 	case EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated:
 		return ResourceTOTP
+	case EventEventDestinationCreated, EventEventDestinationUpdated, EventEventDestinationDeleted:
+		return ResourceEventDestination
+	case EventEventSubscriptionCreated, EventEventSubscriptionUpdated, EventEventSubscriptionDeleted:
+		return ResourceEventSubscription
 	}
 	return ""
 }

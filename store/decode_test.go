@@ -46,6 +46,14 @@ func sampleRecords() map[store.Kind]any {
 			TOTPSecret: "sealed", TOTPConfirmed: true, TOTPConfirmedAt: at, RecoveryCodes: []string{"00ff"}, SessionsNotBefore: at},
 		store.KindSession: store.Session{ID: "ses_1", AccountID: "ac_1", UserID: "usr_1", SecretHash: "00ff", Method: "sso", IdPID: "idp_1",
 			SecondFactor: "totp", UserAgent: "Mozilla/5.0", IP: "192.0.2.1", CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)},
+		store.KindEventDestination: store.EventDestination{ID: "ed_1", AccountID: "ac_1", Description: "siem", Metadata: `{"a":1}`, Format: "json",
+			URL: "https://siem.example.com/hook?x=1", Secret: "whsec_x", CreatedAt: at},
+		store.KindEventSubscription: store.EventSubscription{ID: "esb_1", AccountID: "ac_1", Description: "all", Metadata: "m",
+			Types: []string{"bot_user_created.v0"}, DestinationIDs: []string{"ed_1"}, CreatedAt: at},
+		store.KindEventDelivery: store.EventDelivery{DestinationID: "ed_1", AccountID: "ac_1", Cursor: "0:12", LastEventID: "ev_1",
+			Holder: "w_0123456789abcdef", HeldUntil: at.Add(time.Minute), UpdatedAt: at},
+		store.KindDeadLetter: store.DeadLetter{ID: "edl_1", AccountID: "ac_1", DestinationID: "ed_1", EventID: "ev_1", Attempts: 5,
+			LastStatus: 503, LastError: "503 Service Unavailable", CreatedAt: at},
 	}
 }
 

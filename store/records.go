@@ -38,7 +38,7 @@ const (
 	MaxUserAgentLen   = 256  // bytes, Session.UserAgent
 	MaxSecretLen      = 512  // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
 	MaxRecoveryCodes  = 20   // UserSecrets.RecoveryCodes
-	MaxTagLen         = 32   // bytes, Session.Method and Session.SecondFactor
+	MaxTagLen         = 32   // bytes, Session.Method, Session.SecondFactor and EventDelivery.Holder
 )
 
 // Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the

@@ -117,7 +117,7 @@ const (
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
 // keep and index them as it likes.
 func Schema() []Table {
-	return []Table{
+	return append([]Table{
 		newTable(KindAccount, false, func(a *Account) string { return a.ID }, func(a *Account) string { return a.ID }, nil, Account.clone,
 			unique(IndexAccountKey, true, func(a *Account) ([]string, bool) { return []string{a.Key}, a.Key != "" }),
 			listing(IndexAll, true, func(*Account) ([]string, bool) { return []string{}, true })),
@@ -156,7 +156,7 @@ func Schema() []Table {
 		newTable(KindSession, false, func(x *Session) string { return x.ID }, func(x *Session) string { return x.AccountID }, nil, Session.clone,
 			listing(IndexUser, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.UserID}, true }),
 			listing(IndexIdP, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.IdPID}, x.IdPID != "" })),
-	}
+	}, streamTables()...)
 }
 
 // newTable builds a Table over records of type T. changeID defaults to the key.

@@ -143,6 +143,8 @@ type Reader interface {
 	// SessionAuth returns a session with what verifying it takes (see SessionAuth), in as
 	// few round trips as the adapter allows. A session whose account is missing is not found.
 	SessionAuth(ctx context.Context, id string) (SessionAuth, error)
+
+	StreamReader
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -150,6 +152,7 @@ type Reader interface {
 // delete.
 type Tx interface {
 	Reader
+	StreamWriter
 
 	PutAccount(ctx context.Context, a Account) error
 	// PutUser writes a user. Users belong to no account, so a sharded adapter may refuse an

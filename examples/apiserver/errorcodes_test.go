@@ -19,6 +19,7 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -275,6 +276,14 @@ func TestDocumentedErrorCodes(t *testing.T) {
 		}},
 
 		// Server faults, last: the store is broken on purpose.
+		{code: 238, status: 400, name: "unknown event type", call: codeCall{method: "POST", path: "/event_subscriptions", body: map[string]any{"sources": []map[string]any{{"type": "tunnel_teleported.v0"}}}}},
+		{code: 90420, status: 400, name: "event destination limit", prep: func(t *testing.T) codeCall {
+			body := map[string]any{"target": map[string]any{"webhook": map[string]any{"url": "https://siem.example.com/h"}}}
+			for range eventstream.MaxDestinations {
+				f.e.in(t).req("POST", "/event_destinations", body).want(http.StatusCreated, nil)
+			}
+			return codeCall{method: "POST", path: "/event_destinations", body: body}
+		}},
 		{code: 90500, status: 500, name: "account on a plan the server does not know", prep: func(t *testing.T) codeCall {
 			return codeCall{key: f.retiredPlanKey(t), method: "GET", path: "/bot_users"}
 		}},

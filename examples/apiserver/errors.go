@@ -14,6 +14,7 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -66,6 +67,7 @@ const (
 	codeRateLimited       = 226 // too many requests: the account's or the credential's rate
 	codeBadID             = 227 // an ID with the wrong prefix, or malformed
 	codeLimit             = 233 // limit outside 1..100
+	codeEventTypeInvalid  = 238 // an event subscription's source names an unknown event type
 
 	codeInvalidACL        = 600
 	codeDescriptionLen    = 604
@@ -131,6 +133,7 @@ const (
 	codePolicyExceeded   = 90415 // an expiry or rotation overlap beyond the credential policy
 	codeInternal         = 90500
 	codeUnavailable      = 90503
+	codeStreamLimit      = 90420 // an account's event destinations or subscriptions are at their limit
 )
 
 // ngrokErrors is the server's iamkit.ErrorFormat: every error in ngrok's body, with the
@@ -218,6 +221,10 @@ func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 		return newError(http.StatusBadRequest, codeLastIdP, "You cannot delete your last identity provider while SSO is enforced.")
 	case sso.CodeNoIdentityProvider:
 		return newError(http.StatusBadRequest, codeNoIdP, "SSO cannot be enforced without an identity provider.")
+	case eventstream.CodeUnknownEventType:
+		return paramError(http.StatusBadRequest, codeEventTypeInvalid, se.Field, "The event type is not one this server records: %s.", reasonOf(err))
+	case eventstream.CodeDestinationLimit, eventstream.CodeSubscriptionLimit:
+		return newError(http.StatusBadRequest, codeStreamLimit, "%s", reasonOf(err))
 	case store.CodeImmutable:
 		return ownerImmutable(op)
 	case identity.CodeUnknownPlan:

@@ -117,7 +117,28 @@ func (e *env) everyEventType() map[string]string {
 	live["sso_settings"] = "/sso_settings"
 
 	e.dashboardEvents()
+	dest := e.streamingEvents()
+	live[dest] = "/event_destinations/" + dest
 	return live
+}
+
+// streamingEvents creates, updates and deletes event destinations and a subscription, and
+// returns the destination left alive. (A subscription's sources and destinations carry
+// their "uri" in the API, not in its event object.)
+func (e *env) streamingEvents() string {
+	e.t.Helper()
+	target := map[string]any{"webhook": map[string]any{"url": "https://siem.example.com/hook"}}
+	var kept, gone destinationOutT
+	e.req("POST", "/event_destinations", map[string]any{"description": "SIEM", "target": target}).want(http.StatusCreated, &kept)
+	e.req("PATCH", "/event_destinations/"+kept.ID, map[string]any{"metadata": `{"team":"sec"}`}).want(http.StatusOK, nil)
+	e.req("POST", "/event_destinations", map[string]any{"target": target}).want(http.StatusCreated, &gone)
+	var sub subscriptionOutT
+	e.req("POST", "/event_subscriptions", map[string]any{
+		"sources": []map[string]any{{"type": "bot_user_created.v0"}}, "destination_ids": []string{kept.ID, gone.ID},
+	}).want(http.StatusCreated, &sub)
+	e.req("DELETE", "/event_destinations/"+gone.ID, nil).want(http.StatusNoContent, nil) // updates the subscription
+	e.req("DELETE", "/event_subscriptions/"+sub.ID, nil).want(http.StatusNoContent, nil)
+	return kept.ID
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this

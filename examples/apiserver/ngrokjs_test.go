@@ -19,9 +19,9 @@ import (
 const envNgrokJS = "IAMKIT_NGROK_JS"
 
 // TestNgrokJavaScriptClient points ngrok's own API client at the server: bot users,
-// authtokens, API keys and SSH credentials through it, paging included; service users and
-// access tokens (which the client predates) through its HTTP stack, and an access token as
-// the client's API key.
+// authtokens, API keys, SSH credentials, event destinations and subscriptions through it,
+// paging included; service users and access tokens (which the client predates) through its
+// HTTP stack, and an access token as the client's API key.
 func TestNgrokJavaScriptClient(t *testing.T) {
 	modules := os.Getenv(envNgrokJS)
 	node, err := exec.LookPath("node")
@@ -136,6 +136,32 @@ func TestNgrokJavaScriptClient(t *testing.T) {
 	}
 	if r := step("access_token_revoked"); r["errorCode"] != "ERR_NGROK_203" || r["statusCode"] != float64(401) {
 		t.Errorf("a revoked access token: %v, want ERR_NGROK_203, 401", r)
+	}
+	dest := step("destination_create")
+	if !strings.HasPrefix(str(dest["id"]), "ed_") || dest["format"] != "json" || dest["url"] != "https://siem.example.com/hook" ||
+		!strings.HasPrefix(str(dest["secret"]), "whsec_") || !strings.HasSuffix(str(dest["uri"]), "/event_destinations/"+str(dest["id"])) {
+		t.Errorf("event destination create: %v", dest)
+	}
+	if s := step("subscription_create"); !strings.HasPrefix(str(s["id"]), "esb_") || fmt.Sprint(s["sources"]) != "[bot_user_created.v0]" ||
+		fmt.Sprint(s["destinations"]) != "["+str(dest["id"])+"]" {
+		t.Errorf("event subscription create: %v", s)
+	}
+	if u := step("subscription_update"); fmt.Sprint(u["sources"]) != "[bot_user_created.v0 bot_user_deleted.v0]" {
+		t.Errorf("event subscription update: %v", u)
+	}
+	if s := step("sources"); s["created"] != "role_created.v0" || !strings.HasSuffix(str(s["uri"]), "/sources/role_created.v0") ||
+		fmt.Sprint(s["listed"]) != "[bot_user_created.v0 bot_user_deleted.v0 role_created.v0]" ||
+		fmt.Sprint(s["after"]) != "[bot_user_created.v0 bot_user_deleted.v0]" {
+		t.Errorf("event sources: %v", s)
+	}
+	if l := step("subscription_list"); len(l["ids"].([]any)) != 1 {
+		t.Errorf("event subscription list: %v", l)
+	}
+	if l := step("destination_list"); len(l["ids"].([]any)) != 1 || l["secrets"] != float64(0) {
+		t.Errorf("event destination list: %v, want one, without its secret", l)
+	}
+	if g := step("destination_deleted_get"); g["statusCode"] != float64(404) {
+		t.Errorf("get of the deleted event destination: %v, want 404", g)
 	}
 	if g := step("deleted_get"); g["statusCode"] != float64(404) {
 		t.Errorf("get of the deleted bot: %v, want 404", g)

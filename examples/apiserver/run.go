@@ -22,6 +22,7 @@ import (
 	"github.com/iamkit/iamkit/examples/internal/storeopen"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -36,6 +37,8 @@ type config struct {
 	tunnelAddr    string
 	metricsAddr   string
 	scanKeys      string // GitHub's secret-scanning key document, a file
+	// webhookLoopback lets event destinations post to loopback receivers (local testing).
+	webhookLoopback bool
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -49,6 +52,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
 	fs.StringVar(&cfg.scanKeys, "github-scanning-keys", "", "accept GitHub secret-scanning reports at POST /github/secret_scanning, signed with a key of this file (GitHub's document from https://api.github.com/meta/public_keys/secret_scanning; default: off)")
+	fs.BoolVar(&cfg.webhookLoopback, "webhook-loopback", false, "let event destinations post to loopback addresses (http://127.0.0.1:...), for trying audit streaming locally")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -101,6 +105,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	var opts []iamkit.Option
+	if cfg.webhookLoopback {
+		opts = append(opts, iamkit.WithAuditStreaming(eventstream.WithLoopback()))
+	}
 	var metricsURL string
 	if cfg.metricsAddr != "" {
 		ms, err := promserve.Start(cfg.metricsAddr, logger)
@@ -223,7 +230,9 @@ func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.L
 	if err != nil {
 		return nil, "", fmt.Errorf("sso: session key: %w", err)
 	}
-	opts = append(opts[:len(opts):len(opts)], iamkit.WithLogger(logger), iamkit.WithPermissions(perms),
+	// Audit streaming is always on; options given in opts (loopback receivers) add to it.
+	opts = append([]iamkit.Option{iamkit.WithAuditStreaming()}, opts...)
+	opts = append(opts, iamkit.WithLogger(logger), iamkit.WithPermissions(perms),
 		iamkit.WithErrorFormat(ngrokErrors{perms: perms, log: logger}.write))
 	iam, err := iamkit.New(st, plans, append(opts, iamkit.WithSSO(base, key))...)
 	var se *store.Error

@@ -232,6 +232,9 @@ func (s *server) routes() {
 	s.handle("DELETE /roles/{id}", "roles.delete", rbac.RolesManage, s.deleteRole)
 
 	s.handle("GET /events", "events.list", rbac.EventsRead, s.listEvents)
+	if s.IAM.EventStreams() != nil {
+		s.streamRoutes()
+	}
 
 	if s.sso != nil {
 		s.ssoRoutes()

@@ -183,6 +183,10 @@ func resourcePath(r identity.Resource, id string) string {
 		return kindInfoOf(store.AccessToken).path + "/" + id
 	case identity.ResourceIdentityProvider:
 		return "/identity_providers/" + id
+	case identity.ResourceEventDestination:
+		return "/event_destinations/" + id
+	case identity.ResourceEventSubscription:
+		return "/event_subscriptions/" + id
 	}
 	return ""
 }

@@ -37,6 +37,17 @@ func New[R ~string](ids *id.Generator, c store.Clock, resourceOf func(store.Even
 // transaction, for a type iamkit does not write, for an object about another resource than
 // t's, for an object that does not encode as a JSON object, and on the store's errors.
 func (r Recorder[R]) Record(ctx context.Context, tx store.Tx, accountID string, t store.EventType, by store.Principal, obj Object[R]) error {
+	eid, err := r.IDs.NewIn(id.Event, accountID)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", t, err)
+	}
+	return r.RecordAs(ctx, tx, eid, accountID, t, by, obj)
+}
+
+// RecordAs is Record of an event whose ID the caller made (with IDs, in accountID), for a
+// transaction that must name its own event: a new event destination starts delivering
+// after the event that records its creation.
+func (r Recorder[R]) RecordAs(ctx context.Context, tx store.Tx, eventID, accountID string, t store.EventType, by store.Principal, obj Object[R]) error {
 	if obj == nil {
 		return fmt.Errorf("audit: %s: no object", t)
 	}
@@ -54,12 +65,8 @@ func (r Recorder[R]) Record(ctx context.Context, tx store.Tx, accountID string, 
 	if !bytes.HasPrefix(raw, []byte("{")) {
 		return fmt.Errorf("audit: %s: the object is not a JSON object", t)
 	}
-	eid, err := r.IDs.NewIn(id.Event, accountID)
-	if err != nil {
-		return fmt.Errorf("audit: %s: %w", t, err)
-	}
 	return tx.AppendEvent(ctx, store.Event{
-		ID:        eid,
+		ID:        eventID,
 		AccountID: accountID,
 		Type:      t,
 		Principal: by,

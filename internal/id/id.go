@@ -17,18 +17,21 @@ type Prefix string
 
 // The prefixes of iamkit's record types.
 const (
-	Account          Prefix = "ac"
-	User             Prefix = "usr"
-	BotUser          Prefix = "bot"
-	Authtoken        Prefix = "cr"
-	APIKey           Prefix = "ak"
-	AccessToken      Prefix = "pat"
-	SSHCredential    Prefix = "sshcr"
-	Role             Prefix = "role"
-	IdentityProvider Prefix = "idp"
-	Invitation       Prefix = "inv"
-	Event            Prefix = "ev"
-	Session          Prefix = "ses"
+	Account           Prefix = "ac"
+	User              Prefix = "usr"
+	BotUser           Prefix = "bot"
+	Authtoken         Prefix = "cr"
+	APIKey            Prefix = "ak"
+	AccessToken       Prefix = "pat"
+	SSHCredential     Prefix = "sshcr"
+	Role              Prefix = "role"
+	IdentityProvider  Prefix = "idp"
+	Invitation        Prefix = "inv"
+	Event             Prefix = "ev"
+	Session           Prefix = "ses"
+	EventDestination  Prefix = "ed"
+	EventSubscription Prefix = "esb"
+	DeadLetter        Prefix = "edl"
 )
 
 const (
@@ -157,7 +160,8 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
+		EventDestination, EventSubscription, DeadLetter:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))
@@ -229,4 +233,17 @@ func CheckPage(p store.Page, want Prefix) error {
 		return CheckArg("before_id", p.BeforeID, want)
 	}
 	return nil
+}
+
+// Floor returns a string that sorts before every ID with prefix p made at t or later (and
+// after every ID made before t's millisecond): a lower bound for listings by ID from a time.
+// It is not itself an ID.
+func Floor(p Prefix, t time.Time) string {
+	var u ulid.ULID
+	ms := ulid.Timestamp(t)
+	if t.Before(time.UnixMilli(1)) {
+		ms = 1
+	}
+	_ = u.SetTime(ms)
+	return string(p) + "_" + u.String()
 }

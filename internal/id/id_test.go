@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 
 func TestPrefixOf(t *testing.T) {
 	g, _ := newGen(t)
-	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event, id.Session} {
+	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event, id.Session, id.EventDestination, id.EventSubscription, id.DeadLetter} {
 		s, err := g.New(p)
 		if err != nil {
 			t.Fatal(err)
@@ -250,6 +250,28 @@ func TestReservedBodies(t *testing.T) {
 	} {
 		if got := id.Reserved(c.s); got != c.want {
 			t.Errorf("Reserved(%q) = %v, want %v", c.s, got, c.want)
+		}
+	}
+}
+
+// TestFloor: the floor of a time sorts after IDs made before its millisecond and before IDs
+// made in it or later.
+func TestFloor(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 500_000_000, time.UTC)
+	gen := func(when time.Time) string {
+		s, err := id.NewGenerator(clock.NewFake(when), rand.Reader).New(id.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	floor := id.Floor(id.Event, at)
+	for _, c := range []struct {
+		when   time.Time
+		before bool
+	}{{at.Add(-time.Millisecond), true}, {at, false}, {at.Add(999 * time.Microsecond), false}, {at.Add(time.Hour), false}} {
+		if got := gen(c.when) < floor; got != c.before {
+			t.Errorf("ID made at %v sorts before the floor of %v: %v, want %v", c.when, at, got, c.before)
 		}
 	}
 }

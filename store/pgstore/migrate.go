@@ -35,8 +35,10 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in version order. Versions start at 1 and have
-// no holes, so that the version a database records says exactly which steps it has.
+// migrations returns the embedded migrations in version order. Versions are distinct and
+// start at 1; they may have holes while features developed side by side take numbers of
+// their own, so a database records every version it has applied, and migrate applies each
+// version it has not, in order.
 func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -58,8 +60,8 @@ func migrations() ([]migration, error) {
 	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
 	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("pgstore: migration versions must be 1, 2, 3...: found %d at position %d", m.version, i+1)
+		if i > 0 && m.version == out[i-1].version {
+			return nil, fmt.Errorf("pgstore: two migrations have version %d", m.version)
 		}
 	}
 	return out, nil
@@ -92,15 +94,18 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		if err := createVersionTable(ctx, tx); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM iamkit.schema_version`).Scan(&current); err != nil {
+		applied, err := appliedVersions(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if latest := len(ms); current > latest {
+		if current, latest := slices.Max(append(applied, 0)), ms[len(ms)-1].version; current > latest {
 			return store.Invalid("schema_version", CodeSchemaTooNew, latest,
 				"the database's iamkit schema is at version %d, newer than this code's %d: run a release that knows it", current, latest)
 		}
-		for _, m := range ms[current:] {
+		for _, m := range ms {
+			if slices.Contains(applied, m.version) {
+				continue
+			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("pgstore: migration %d (%s): %w", m.version, m.name, err)
 			}
@@ -112,6 +117,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		return err
 	})
 	return setup, err
+}
+
+// appliedVersions returns the versions the database records.
+func appliedVersions(ctx context.Context, tx pgx.Tx) ([]int, error) {
+	rows, err := tx.Query(ctx, `SELECT version FROM iamkit.schema_version`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
 
 // createVersionTable creates the schema iamkit and its schema_version table, unless they

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -141,6 +142,7 @@ func tables() (map[store.Kind]*table, error) {
 			encode: encodeSession, scan: scanSession,
 		},
 	}
+	maps.Copy(defs, streamTableDefs())
 	out := map[store.Kind]*table{}
 	for _, st := range store.Schema() {
 		t, ok := defs[st.Kind]

@@ -1,5 +1,5 @@
 // Drives the API server with ngrok's own JavaScript API client (@ngrok/ngrok-api), as an
-// ngrok user would, and prints one JSON line per step for TestNgrokJavaScriptClient to check.
+// ngrok user would (event destinations with iamkit's webhook target), and prints one JSON line per step for TestNgrokJavaScriptClient to check.
 // Environment: BASE_URL, API_KEY, SSH_PUBLIC_KEY; NODE_PATH must reach @ngrok/ngrok-api.
 const { Ngrok } = require('@ngrok/ngrok-api');
 const util = require('@ngrok/ngrok-api/lib/util');
@@ -86,6 +86,27 @@ class Resource {
   catch (e) { out('access_token_revoked', { errorCode: e.errorCode, statusCode: e.statusCode }); }
 
   await del(ngrok.botUsers, su.id);
+  const dest = await ngrok.eventDestinations.create({ description: 'siem', format: 'JSON', target: { webhook: { url: 'https://siem.example.com/hook' } } });
+  out('destination_create', { id: dest.id, format: dest.format, url: dest.target.webhook.url, uri: dest.uri, secret: dest.signingSecret });
+  const sub = await ngrok.eventSubscriptions.create({ description: 'bots', sources: [{ type: 'bot_user_created.v0' }], destinationIds: [dest.id] });
+  out('subscription_create', { id: sub.id, sources: sub.sources.map(s => s.type), destinations: sub.destinations.map(d => d.id) });
+  const subU = await ngrok.eventSubscriptions.update({ id: sub.id, sources: [{ type: 'bot_user_created.v0' }, { type: 'bot_user_deleted.v0' }] });
+  out('subscription_update', { sources: subU.sources.map(s => s.type) });
+  const src = await ngrok.eventSources.create({ subscriptionId: sub.id, type: 'role_created.v0' });
+  const srcGot = await ngrok.eventSources.get({ subscriptionId: sub.id, type: 'role_created.v0' });
+  const srcs = await ngrok.eventSources.list({ subscriptionId: sub.id });
+  try { await ngrok.eventSources.delete({ subscriptionId: sub.id, type: 'role_created.v0' }); } catch (e) { }
+  const srcsAfter = await ngrok.eventSources.list({ subscriptionId: sub.id });
+  out('sources', { created: src.type, uri: srcGot.uri, listed: srcs.sources.map(s => s.type), after: srcsAfter.sources.map(s => s.type) });
+  const subs = await ngrok.eventSubscriptions.list();
+  out('subscription_list', { ids: subs.map(s => s.id) });
+  const dests = await ngrok.eventDestinations.list();
+  out('destination_list', { ids: dests.map(d => d.id), secrets: dests.filter(d => d.signingSecret).length });
+  await del(ngrok.eventSubscriptions, sub.id);
+  await del(ngrok.eventDestinations, dest.id);
+  try { await ngrok.eventDestinations.get(dest.id); out('destination_deleted_get', {}); }
+  catch (e) { out('destination_deleted_get', { statusCode: e.statusCode }); }
+
   await del(ngrok.sshCredentials, ssh.id);
   await del(ngrok.credentials, cred.id);
   await del(ngrok.apiKeys, key.id);
