@@ -126,13 +126,23 @@ func New(st store.Store, dir *identity.Directory, authz *rbac.Authorizer, auth A
 	return h, nil
 }
 
+const (
+	rfc7644 = "https://www.rfc-editor.org/rfc/rfc7644"
+	rfc6750 = "https://www.rfc-editor.org/rfc/rfc6750"
+)
+
 func serviceProviderConfig() *scimsrv.ServiceProviderConfig {
+	// The library writes an absent URI as "", which is no URI (SCIMMY refuses it): both are
+	// given.
 	return &scimsrv.ServiceProviderConfig{
+		DocumentationURI: optional.NewString(rfc7644),
 		AuthenticationSchemes: []scimsrv.AuthenticationScheme{{
-			Type:        scimsrv.AuthenticationTypeOauthBearerToken,
-			Name:        "Bearer token",
-			Description: "An access token of a service user, with the scopes scim:write, members:read and members:manage.",
-			Primary:     true,
+			Type:             scimsrv.AuthenticationTypeOauthBearerToken,
+			Name:             "Bearer token",
+			Description:      "An access token of a service user holding scim:write, with the scopes scim:write, members:read, members:manage and the permissions of the roles it grants.",
+			SpecURI:          optional.NewString(rfc6750),
+			DocumentationURI: optional.NewString(rfc6750),
+			Primary:          true,
 		}},
 		MaxResults:       maxPageSize,
 		SupportFiltering: true,
