@@ -35,8 +35,11 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in version order. Versions start at 1 and have
-// no holes, so that the version a database records says exactly which steps it has.
+// migrations returns the embedded migrations in version order. Versions start at 1 and
+// increase; a number may be missing while work that holds it lands elsewhere (branches
+// developed in parallel each take their own number). The database records every version it
+// has applied (iamkit.schema_version), not only the newest, so a hole filled later is still
+// applied: see pending.
 func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -57,9 +60,38 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(body)})
 	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("pgstore: migration versions must be 1, 2, 3...: found %d at position %d", m.version, i+1)
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("pgstore: two migrations have version %d", out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// pending returns the migrations of ms that applied (the versions a database records) lacks,
+// in version order, or an error (CodeSchemaTooNew) when applied holds a version ms does not:
+// a database migrated by newer code.
+func pending(ms []migration, applied []int) ([]migration, error) {
+	known := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	has := make(map[int]bool, len(applied))
+	for _, v := range applied {
+		if !known[v] {
+			return nil, store.Invalid("schema_version", CodeSchemaTooNew, latest,
+				"the database's iamkit schema has version %d, which this code (newest %d) does not know: run a release that knows it", v, latest)
+		}
+		has[v] = true
+	}
+	var out []migration
+	for _, m := range ms {
+		if !has[m.version] {
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -92,15 +124,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		if err := createVersionTable(ctx, tx); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM iamkit.schema_version`).Scan(&current); err != nil {
+		applied, err := appliedVersions(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if latest := len(ms); current > latest {
-			return store.Invalid("schema_version", CodeSchemaTooNew, latest,
-				"the database's iamkit schema is at version %d, newer than this code's %d: run a release that knows it", current, latest)
+		todo, err := pending(ms, applied)
+		if err != nil {
+			return err
 		}
-		for _, m := range ms[current:] {
+		for _, m := range todo {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("pgstore: migration %d (%s): %w", m.version, m.name, err)
 			}
@@ -112,6 +144,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		return err
 	})
 	return setup, err
+}
+
+// appliedVersions returns the versions the database records.
+func appliedVersions(ctx context.Context, tx pgx.Tx) ([]int, error) {
+	rows, err := tx.Query(ctx, `SELECT version FROM iamkit.schema_version ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
 
 // createVersionTable creates the schema iamkit and its schema_version table, unless they

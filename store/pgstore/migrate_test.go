@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	neturl "net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -44,12 +45,43 @@ func wantVersions(t *testing.T, pool *pgxpool.Pool) {
 	}
 	got := schemaVersions(t, pool)
 	if len(got) != len(ms) {
-		t.Fatalf("schema versions %v, want 1..%d", got, len(ms))
+		t.Fatalf("schema versions %v, want those of %d migrations", got, len(ms))
 	}
 	for i, v := range got {
-		if v != i+1 {
-			t.Fatalf("schema versions %v, want 1..%d", got, len(ms))
+		if v != ms[i].version {
+			t.Fatalf("schema versions %v, want those of the migrations", got)
 		}
+	}
+}
+
+// TestPending: a database gets the migrations it has not recorded, holes filled later
+// included, in version order; one recording a version the code does not know is refused.
+func TestPending(t *testing.T) {
+	ms := []migration{{version: 1}, {version: 2}, {version: 3}, {version: 5}, {version: 6}}
+	versions := func(ms []migration) []int {
+		var out []int
+		for _, m := range ms {
+			out = append(out, m.version)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		applied []int
+		want    []int
+	}{
+		{"new", nil, []int{1, 2, 3, 5, 6}},
+		{"up_to_date", []int{1, 2, 3, 5, 6}, nil},
+		{"behind", []int{1, 2, 3}, []int{5, 6}},
+		{"hole_filled_later", []int{1, 2, 3, 6}, []int{5}},
+	} {
+		got, err := pending(ms, c.applied)
+		if err != nil || !slices.Equal(versions(got), c.want) {
+			t.Errorf("%s: %v, %v; want %v", c.name, versions(got), err, c.want)
+		}
+	}
+	if _, err := pending(ms, []int{1, 2, 3, 4}); store.CodeOf(err) != CodeSchemaTooNew {
+		t.Errorf("a database with version 4, which the code lacks: %v, want %s", err, CodeSchemaTooNew)
 	}
 }
 
@@ -113,8 +145,8 @@ func TestMigrations(t *testing.T) {
 		if !errors.Is(err, store.ErrInvalid) || store.CodeOf(err) != CodeSchemaTooNew || !errors.As(err, &se) || se.Field != "schema_version" {
 			t.Fatalf("opening a database of schema 9999: %v, want ErrInvalid with code %s on schema_version", err, CodeSchemaTooNew)
 		}
-		if ms, _ := migrations(); se.Limit != len(ms) {
-			t.Errorf("Error.Limit = %d, want the newest version this code knows, %d", se.Limit, len(ms))
+		if ms, _ := migrations(); se.Limit != ms[len(ms)-1].version {
+			t.Errorf("Error.Limit = %d, want the newest version this code knows, %d", se.Limit, ms[len(ms)-1].version)
 		}
 	})
 	t.Run("other_shard_count_refused", func(t *testing.T) {
