@@ -29,17 +29,17 @@ const (
 
 // Limits the store enforces on every write.
 const (
-	MaxDescriptionLen = 255  // bytes, Credential.Description
-	MaxMetadataLen    = 4096 // bytes, Credential.Metadata
-	MaxNameLen        = 255  // bytes, names of bot users, roles, accounts and users
-	MaxPageLimit      = 1000 // Page.Limit
-	MaxScopes         = 128  // entries of Credential.Scopes
-	MaxScopeLen       = 64   // bytes, one entry of Credential.Scopes
-	MaxAllowedIPs     = 32   // entries of Credential.AllowedIPs
-	MaxUserAgentLen   = 256  // bytes, Session.UserAgent
-	MaxSecretLen      = 512  // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
-	MaxRecoveryCodes  = 20   // UserSecrets.RecoveryCodes
-	MaxTagLen         = 32   // bytes, Session.Method and Session.SecondFactor
+	MaxDescriptionLen = 255   // bytes, Credential.Description
+	MaxMetadataLen    = 4096  // bytes, Credential.Metadata
+	MaxNameLen        = 255   // bytes, names of bot users, roles, accounts and users
+	MaxPageLimit      = 1000  // Page.Limit
+	MaxScopes         = 128   // entries of Credential.Scopes
+	MaxScopeLen       = 64    // bytes, one entry of Credential.Scopes
+	MaxAllowedIPs     = 32    // entries of Credential.AllowedIPs
+	MaxUserAgentLen   = 256   // bytes, Session.UserAgent
+	MaxSecretLen      = 512   // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
+	MaxRecoveryCodes  = 20    // UserSecrets.RecoveryCodes
+	MaxTagLen         = 32    // bytes, Session.Method and Session.SecondFactor
 	MaxGroupMembers   = 10000 // entries of Group.Members
 	MaxRoleRules      = 64    // entries of IdentityProvider.RoleRules
 )
