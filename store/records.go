@@ -29,19 +29,17 @@ const (
 
 // Limits the store enforces on every write.
 const (
-	MaxDescriptionLen = 255   // bytes, Credential.Description
-	MaxMetadataLen    = 4096  // bytes, Credential.Metadata
-	MaxNameLen        = 255   // bytes, names of bot users, roles, accounts and users
-	MaxPageLimit      = 1000  // Page.Limit
-	MaxScopes         = 128   // entries of Credential.Scopes
-	MaxScopeLen       = 64    // bytes, one entry of Credential.Scopes
-	MaxAllowedIPs     = 32    // entries of Credential.AllowedIPs
-	MaxUserAgentLen   = 256   // bytes, Session.UserAgent
-	MaxSecretLen      = 512   // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
-	MaxRecoveryCodes  = 20    // UserSecrets.RecoveryCodes
-	MaxTagLen         = 32    // bytes, Session.Method and Session.SecondFactor
-	MaxGroupMembers   = 10000 // entries of Group.Members
-	MaxRoleRules      = 64    // entries of IdentityProvider.RoleRules
+	MaxDescriptionLen = 255  // bytes, Credential.Description
+	MaxMetadataLen    = 4096 // bytes, Credential.Metadata
+	MaxNameLen        = 255  // bytes, names of bot users, roles, accounts and users
+	MaxPageLimit      = 1000 // Page.Limit
+	MaxScopes         = 128  // entries of Credential.Scopes
+	MaxScopeLen       = 64   // bytes, one entry of Credential.Scopes
+	MaxAllowedIPs     = 32   // entries of Credential.AllowedIPs
+	MaxUserAgentLen   = 256  // bytes, Session.UserAgent
+	MaxSecretLen      = 512  // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
+	MaxRecoveryCodes  = 20   // UserSecrets.RecoveryCodes
+	MaxTagLen         = 32   // bytes, Session.Method and Session.SecondFactor
 )
 
 // Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the
@@ -271,6 +269,12 @@ type IdentityProvider struct {
 	RoleRulesBy string    `json:"role_rules_by,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 }
+
+// Limits on groups and role mappings.
+const (
+	MaxGroupMembers = 10000 // entries of Group.Members
+	MaxRoleRules    = 64    // entries of IdentityProvider.RoleRules
+)
 
 // RoleRule maps one group to roles.
 type RoleRule struct {
