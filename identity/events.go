@@ -27,6 +27,7 @@ const (
 	ResourceSession          Resource = "session"  // a dashboard session of a member
 	ResourcePassword         Resource = "password" // a user's password
 	ResourceTOTP             Resource = "totp"     // a user's TOTP second factor and recovery codes
+	ResourceGroup            Resource = "group"    // a group of members an identity provider manages (SCIM)
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -80,6 +81,12 @@ const (
 	EventTOTPEnabled                  store.EventType = "totp_enabled.v0"                    // a TOTP second factor was confirmed
 	EventTOTPDisabled                 store.EventType = "totp_disabled.v0"                   // the TOTP second factor was removed
 	EventTOTPRecoveryCodesRegenerated store.EventType = "totp_recovery_codes_regenerated.v0" // a new set of recovery codes replaced the old
+
+	// Groups an identity provider manages through SCIM (package sso/scim); the role changes
+	// they cause are member_updated events.
+	EventGroupCreated store.EventType = "group_created.v0"
+	EventGroupUpdated store.EventType = "group_updated.v0" // renamed, or members added or removed
+	EventGroupDeleted store.EventType = "group_deleted.v0"
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -98,6 +105,7 @@ func EventTypes() []store.EventType {
 		EventSSOSettingsUpdated,
 		EventSignInSucceeded, EventSignInFailed, EventSessionEnded, EventPasswordChanged,
 		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
+		EventGroupCreated, EventGroupUpdated, EventGroupDeleted,
 	}
 }
 
@@ -134,6 +142,8 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourcePassword
 	case EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated:
 		return ResourceTOTP
+	case EventGroupCreated, EventGroupUpdated, EventGroupDeleted:
+		return ResourceGroup
 	}
 	return ""
 }

@@ -278,6 +278,7 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceIdentityProvider: rbac.SSORead, identity.ResourceSSOSettings: rbac.SSORead,
 		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
 		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
+		identity.ResourceGroup: rbac.MembersRead,
 	}
 	for _, typ := range identity.EventTypes() {
 		got, ok := rbac.EventPermission(typ)

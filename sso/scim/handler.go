@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +17,9 @@ import (
 	"github.com/elimity-com/scim/schema"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -55,7 +59,15 @@ type config struct {
 	maxBody    int64
 	maxMembers int
 	logger     *slog.Logger
+	clock      store.Clock
+	rand       io.Reader
 }
+
+// WithClock sets the clock of groups' times and of the IDs of groups and events.
+func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
+
+// WithRandom sets the randomness of IDs (crypto/rand by default).
+func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
 
 // WithPrefix sets the path the handler is mounted at (DefaultPrefix, "/scim/v2"): requests
 // are answered for the paths below it.
@@ -85,6 +97,9 @@ type Handler struct {
 	perm  rbac.Permission
 	cfg   config
 	srv   scimsrv.Server
+	clock store.Clock
+	ids   *id.Generator
+	rec   audit.Recorder[identity.Resource]
 }
 
 // New returns a Handler over the store, the directory and the authorizer the rest of the
@@ -105,20 +120,27 @@ func New(st store.Store, dir *identity.Directory, authz *rbac.Authorizer, auth A
 	if err != nil {
 		return nil, store.Invalid("permissions", store.CodeInvalidValue, 0, "the registry must hold %s (scim.PermissionSpec)", PermissionName)
 	}
-	cfg := config{prefix: DefaultPrefix, maxBody: DefaultMaxBody, maxMembers: DefaultMaxMembers}
+	cfg := config{prefix: DefaultPrefix, maxBody: DefaultMaxBody, maxMembers: DefaultMaxMembers, clock: clock.System{}, rand: rand.Reader}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.maxBody <= 0 || cfg.maxMembers <= 0 {
+	switch {
+	case cfg.maxBody <= 0 || cfg.maxMembers <= 0:
 		return nil, store.Invalid("options", store.CodeOutOfRange, 0, "limits must be positive")
+	case cfg.clock == nil:
+		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
+	case cfg.rand == nil:
+		return nil, store.Invalid("random", store.CodeRequired, 0, "must not be nil")
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{st: st, dir: dir, authz: authz, auth: auth, perm: perm, cfg: cfg}
+	ids := id.NewGenerator(cfg.clock, cfg.rand)
+	h := &Handler{st: st, dir: dir, authz: authz, auth: auth, perm: perm, cfg: cfg, clock: cfg.clock, ids: ids,
+		rec: audit.New(ids, cfg.clock, identity.ResourceOf)}
 	h.srv, err = scimsrv.NewServer(&scimsrv.ServerArgs{
 		ServiceProviderConfig: serviceProviderConfig(),
-		ResourceTypes:         []scimsrv.ResourceType{h.userType()},
+		ResourceTypes:         []scimsrv.ResourceType{h.userType(), h.groupType()},
 	}, scimsrv.WithBaseURL(cfg.baseURL))
 	if err != nil {
 		return nil, err
@@ -162,6 +184,10 @@ func (h *Handler) userType() scimsrv.ResourceType {
 		Handler:          users{h},
 	}
 }
+
+func optionalString(s string) optional.String { return optional.NewString(s) }
+
+func groupSchema() schema.Schema { return schema.CoreGroupSchema() }
 
 type principalKey struct{}
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamkit/iamkit/rbac"
 )
 
 // envSCIMJS names a node_modules directory holding SCIMMY (npm "scimmy"), the SCIM schema
@@ -33,6 +35,7 @@ func TestSCIMMYValidatesEveryResponse(t *testing.T) {
 		t.Skipf("needs node and %s=<node_modules with scimmy>", envSCIMJS)
 	}
 	e := newEnv(t)
+	e.setRules(e.boot.Admin, groupRules, rbac.RoleDeveloperReadOnly)
 	script := scriptBeside(t, modules)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -55,7 +58,8 @@ func TestSCIMMYValidatesEveryResponse(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("node: %v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"okta_created", "okta_deactivated", "okta_reactivated", "okta_deleted", "entra_created", "entra_disabled", "done"} {
+	for _, want := range []string{"okta_created", "okta_deactivated", "okta_reactivated", "okta_deleted", "entra_created", "entra_disabled",
+		"group_member_added", "group_second_group", "group_member_removed", "done"} {
 		if _, ok := steps[want]; !ok {
 			t.Errorf("the client never reached %s", want)
 		}
@@ -114,6 +118,12 @@ func (e *env) followClient(stdout io.Reader, stdin io.WriteCloser) map[string]ma
 			e.deprovisioned(session, apiKey, "member_updated.v0")
 		case "okta_deleted":
 			e.deprovisioned(session, apiKey, "member_deleted.v0")
+		case "group_member_added":
+			e.wantRoles(id, name, rbac.RoleDeveloper)
+		case "group_second_group":
+			e.wantRoles(id, name, rbac.RoleDeveloper, rbac.RoleTeamManager)
+		case "group_member_removed":
+			e.wantRoles(id, name, rbac.RoleDeveloperReadOnly)
 		}
 		if _, err := io.WriteString(stdin, "ok\n"); err != nil {
 			e.t.Fatal(err)

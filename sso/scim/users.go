@@ -68,7 +68,11 @@ func (u users) Create(r *http.Request, attrs scimsrv.ResourceAttributes) (scimsr
 	if err != nil {
 		return scimsrv.Resource{}, u.h.fail(r, err)
 	}
-	m, err := u.h.dir.AddMember(ctx, p, user.ID, nil)
+	roles, err := u.h.newMemberRoles(ctx, p, user.ID)
+	if err != nil {
+		return scimsrv.Resource{}, u.h.fail(r, err)
+	}
+	m, err := u.h.dir.AddMember(ctx, p, user.ID, roles)
 	if err != nil {
 		return scimsrv.Resource{}, u.h.fail(r, err)
 	}
@@ -76,6 +80,26 @@ func (u users) Create(r *http.Request, attrs scimsrv.ResourceAttributes) (scimsr
 		return scimsrv.Resource{}, u.h.fail(r, err)
 	}
 	return member{user, m}.resource(), nil
+}
+
+// newMemberRoles returns the roles a member SCIM adds gets: what the role rules of the
+// identity provider governing its email give the groups it is already listed in (usually
+// none: the rules' default roles), or nil (the directory's defaults) without rules.
+func (h *Handler) newMemberRoles(ctx context.Context, p identity.Principal, userID string) ([]string, error) {
+	var roles []string
+	err := h.st.View(ctx, func(r store.Reader) error {
+		acct, err := r.Account(ctx, p.AccountID)
+		if err != nil {
+			return err
+		}
+		all, err := allGroups(ctx, r, p.AccountID)
+		if err != nil {
+			return err
+		}
+		roles, _, err = h.mappedRoles(ctx, r, p, acct, userID, groupNamesOf(all, userID))
+		return err
+	})
+	return roles, err
 }
 
 // Get returns a member of the account by user ID.
@@ -111,13 +135,7 @@ func (u users) GetAll(r *http.Request, params scimsrv.ListRequestParams) (scimsr
 		}
 		matched = append(matched, res)
 	}
-	page := scimsrv.Page{TotalResults: len(matched), Resources: []scimsrv.Resource{}}
-	start := max(params.StartIndex, 1) - 1
-	if start < len(matched) {
-		end := min(start+max(params.Count, 0), len(matched))
-		page.Resources = matched[start:end]
-	}
-	return page, nil
+	return pageOf(matched, params), nil
 }
 
 // withID returns a resource's attributes with its id, for filters that name it.

@@ -1,7 +1,7 @@
 // A SCIM 2.0 provisioning client run by TestSCIMMYValidatesEveryResponse: it plays Okta's and
 // Microsoft Entra ID's documented request sequences against SCIM_URL with SCIM_TOKEN, and
 // validates every response against RFC 7643's schemas and RFC 7644's messages with SCIMMY
-// (npm "scimmy": its User, ServiceProviderConfig and ResourceType schema definitions and its
+// (npm "scimmy": its User, Group, ServiceProviderConfig and ResourceType schema definitions and its
 // ListResponse and PatchOp messages). Every PATCH body is parsed by SCIMMY's PatchOp first.
 //
 // It prints one JSON line per step. A line with "wait": true asks the Go test to act (open a
@@ -14,6 +14,7 @@ const token = process.env.SCIM_TOKEN;
 const input = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -37,6 +38,15 @@ function validate(step, kind, body) {
 			const list = new SCIMMY.Messages.ListResponse(body);
 			for (const r of body.Resources ?? []) validate(step, "user", r);
 			if (list.totalResults !== body.totalResults) fail(step, "totalResults");
+			break;
+		}
+		case "group":
+			new SCIMMY.Schemas.Group(body, "out");
+			if (typeof body.id !== "string" || body.meta?.resourceType !== "Group") fail(step, "a Group needs id and meta.resourceType");
+			break;
+		case "groups": {
+			new SCIMMY.Messages.ListResponse(body);
+			for (const r of body.Resources ?? []) validate(step, "group", r);
 			break;
 		}
 		case "spc":
@@ -149,6 +159,37 @@ await call("schemas", "GET", "/Schemas", undefined, 200, "schemas");
 	await wait("entra_disabled", { id: u.id });
 	await call("entra_enable", "PATCH", `/Users/${u.id}`, { schemas: [PATCH], Operations: [{ op: "Replace", path: "active", value: "True" }] }, 200, "user");
 	await call("entra_delete", "DELETE", `/Users/${u.id}`, undefined, 204, "none");
+}
+
+// Groups drive roles through the identity provider's role rules (the test sets them:
+// Engineering gives developer, Ops team_manager).
+{
+	const g = await call("group_user", "POST", "/Users", { schemas: [USER], userName: "grace@acme.test", active: true }, 201, "user");
+	// Okta: create the group empty, then PATCH its members.
+	const eng = await call("okta_group_create", "POST", "/Groups", { schemas: [GROUP], displayName: "Engineering", members: [] }, 201, "group");
+	await call("okta_group_lookup", "GET", `/Groups?filter=${encodeURIComponent('displayName eq "Engineering"')}&startIndex=1&count=100`, undefined, 200, "groups");
+	await call("okta_group_add", "PATCH", `/Groups/${eng.id}`, { schemas: [PATCH], Operations: [
+		{ op: "add", path: "members", value: [{ value: g.id, display: "grace@acme.test" }] },
+	] }, 200, "group");
+	await wait("group_member_added", { id: g.id });
+	// Entra: create with an externalId, add, rename, remove by value.
+	const ops = await call("entra_group_create", "POST", "/Groups", {
+		schemas: [GROUP], externalId: "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", displayName: "Ops", meta: { resourceType: "Group" },
+	}, 201, "group");
+	await call("entra_group_add", "PATCH", `/Groups/${ops.id}`, { schemas: [PATCH], Operations: [
+		{ op: "Add", path: "members", value: [{ $ref: null, value: g.id }] },
+	] }, 200, "group");
+	await wait("group_second_group", { id: g.id });
+	await call("okta_group_remove", "PATCH", `/Groups/${eng.id}`, { schemas: [PATCH], Operations: [
+		{ op: "remove", path: `members[value eq "${g.id}"]` },
+	] }, 200, "group");
+	await call("entra_group_remove", "PATCH", `/Groups/${ops.id}`, { schemas: [PATCH], Operations: [
+		{ op: "Remove", path: "members", value: [{ $ref: null, value: g.id }] },
+	] }, 200, "group");
+	await wait("group_member_removed", { id: g.id });
+	await call("group_get", "GET", `/Groups/${eng.id}`, undefined, 200, "group");
+	await call("group_list", "GET", "/Groups?startIndex=1&count=10", undefined, 200, "groups");
+	await call("group_delete", "DELETE", `/Groups/${eng.id}`, undefined, 204, "none");
 }
 
 // Refusals come in SCIM's error body.
