@@ -3,7 +3,7 @@
 // members of an account.
 //
 // Handler serves, below its prefix ("/scim/v2" unless WithPrefix says otherwise), /Users
-// (POST, GET by id, GET with filter, startIndex and count, PUT, PATCH, DELETE),
+// (POST, GET by id, GET with filter, startIndex and count, PUT, PATCH, DELETE), /Groups,
 // /ServiceProviderConfig, /Schemas and /ResourceTypes, with the content type
 // application/scim+json and SCIM's error body. The protocol (routing, schema validation of
 // requests, filters, PATCH paths, list responses, discovery) is github.com/elimity-com/scim;
@@ -47,12 +47,32 @@
 // A filter `userName eq "<email>"` is one lookup; any other filter the library accepts is
 // evaluated over the account's members, at most WithMaxMembers of them (tooMany beyond).
 //
+// # Groups and roles
+//
+// /Groups (POST, GET by id, GET with filter such as `displayName eq "Ops"`, PUT, PATCH,
+// DELETE) keeps store.Group records: a display name unique in the account, an external ID,
+// and members, which must be members of the account (400 otherwise). PATCH takes Okta's
+// shapes (add to "members", remove by `members[value eq "<id>"]`, replace with a value
+// object) and Entra's ("Add"/"Remove" with a list of {"value": <id>}, "Replace" of
+// displayName). Each change records group_created, group_updated or group_deleted.
+//
+// Groups drive roles through the role rules of an identity provider (sso.SetRoleRules): a
+// member's roles are what the rules of the oldest identity provider trusted for its email's
+// domain that has rules give the display names of its groups (the rules' default roles when
+// none matches). Every change to a group recalculates the roles of the members it adds or
+// removes (all of them, when it is renamed or deleted), and a member SCIM creates starts with
+// the roles of the groups it is already in. Before anything is written, the new roles are
+// checked against both the SCIM principal and the rules' author as they are now: a change
+// either may not grant is refused (403, code sso.CodeRoleRulesExceedAuthor for the author)
+// and writes nothing. Role changes are member_updated events by the SCIM credential.
+//
 // # Errors and concurrency
 //
 // Library errors become SCIM errors: store.ErrNotFound 404, store.ErrConflict 409
 // (uniqueness), store.ErrInvalid 400 (invalidValue), store.ErrUnauthenticated 401,
 // store.ErrDenied, store.ErrFeatureUnavailable and store.ErrLimitExceeded (a seat limit) 403,
-// anything else 500 without detail (logged with WithLogger). Codes of this package:
+// anything else 500 without detail (logged with WithLogger). GroupObject is a group as its
+// events record it. Codes of this package:
 // CodeNotServiceUser and CodeUntrustedDomain (store.ErrDenied). A Handler holds no mutable
 // state and is safe for concurrent use.
 package scim
