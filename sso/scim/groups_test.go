@@ -106,6 +106,17 @@ func TestGroupsDriveRoles(t *testing.T) {
 	e.must(http.StatusNotFound, "GET", "/scim/v2/Groups/"+eng, "")
 	e.must(http.StatusBadRequest, "POST", "/scim/v2/Groups", `{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Strangers", "members": [{"value": "usr_01M8MKVF4CNG91EN6BSH3JQCJCAGKC"}]}`)
 	e.must(http.StatusConflict, "POST", "/scim/v2/Groups", `{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Ops"}`)
+
+	// A deleted user leaves its groups: provisioned again, it starts from the default.
+	e.must(http.StatusOK, "PATCH", "/scim/v2/Groups/"+ops, `{`+patchOp+`, "Operations": [{"op": "add", "path": "members", "value": [{"value": "`+alice+`"}]}]}`)
+	e.wantRoles(alice, "back in Ops", rbac.RoleTeamManager)
+	e.must(http.StatusNoContent, "DELETE", "/scim/v2/Users/"+alice, "")
+	e.wantEvent("group_updated.v0")
+	again := e.must(http.StatusCreated, "POST", "/scim/v2/Users", `{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@acme.test"}`)["id"].(string)
+	e.wantRoles(again, "provisioned again", rbac.RoleDeveloperReadOnly)
+	if g := e.must(http.StatusOK, "GET", "/scim/v2/Groups/"+ops, ""); len(g["members"].([]any)) != 0 {
+		t.Errorf("the deleted user is still in Ops: %v", g)
+	}
 }
 
 // TestGroupRolesNeverExceedTheirGrantors: a group change whose roles the rules' author may

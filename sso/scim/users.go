@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	scimsrv "github.com/elimity-com/scim"
@@ -250,6 +251,34 @@ func (u users) Delete(r *http.Request, id string) error {
 	}
 	if err := u.h.dir.RemoveMember(ctx, p, id); err != nil {
 		return u.h.fail(r, err)
+	}
+	if err := u.h.leaveGroups(ctx, p, id); err != nil {
+		return u.h.fail(r, err)
+	}
+	return nil
+}
+
+// leaveGroups takes a removed member out of every group of the account, so that it does not
+// find its old groups (and their roles) if it is provisioned again.
+func (h *Handler) leaveGroups(ctx context.Context, p identity.Principal, userID string) error {
+	var all []store.Group
+	if err := h.st.View(ctx, func(r store.Reader) error {
+		var err error
+		all, err = allGroups(ctx, r, p.AccountID)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, g := range all {
+		if !slices.Contains(g.Members, userID) {
+			continue
+		}
+		after := g.Clone()
+		after.Members = slices.DeleteFunc(after.Members, func(uid string) bool { return uid == userID })
+		after.UpdatedAt = h.clock.Now().UTC()
+		if err := h.writeGroup(ctx, p, &g, &after); err != nil {
+			return err
+		}
 	}
 	return nil
 }
