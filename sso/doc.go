@@ -74,7 +74,8 @@
 //     someone who may not grant its roles is refused (CodeRoleRulesExceedAuthor), and an
 //     author demoted since then changes nothing (logged; the sign-in goes on). A
 //     just-in-time member starts with the mapped roles. ExplainRoles says which rule gave
-//     each role, for a dashboard.
+//     each role, and ExplainMemberRoles explains a member's roles from the SCIM groups it
+//     is in (RulesFor picks the IdP whose rules govern it), for a dashboard.
 //   - Bot users never log in: an asserted email equal to a bot user's name (canonical, as
 //     package botuser requires of names that look like addresses) is refused, and
 //     every session path calls botuser's checks.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
@@ -220,4 +221,93 @@ func (s *Service) jitRoles(ctx context.Context, acct store.Account, idp store.Id
 		return idp.DefaultRoles
 	}
 	return roles
+}
+
+// RulesFor returns the identity provider whose role rules govern a member of accountID with
+// email for SCIM groups: the oldest one trusted for the email's domain that has rules. found
+// is false when there is none.
+func RulesFor(ctx context.Context, r store.Reader, accountID, email string) (idp store.IdentityProvider, found bool, err error) {
+	domain := email[strings.LastIndexByte(email, '@')+1:]
+	page := store.Page{Limit: store.MaxPageLimit}
+	for {
+		idps, err := r.IdentityProviders(ctx, accountID, page)
+		if err != nil {
+			return store.IdentityProvider{}, false, err
+		}
+		for _, p := range idps { // newest first: the last match is the oldest
+			if len(p.RoleRules) > 0 && slices.Contains(p.Domains, domain) {
+				idp, found = p, true
+			}
+		}
+		if len(idps) < page.Limit {
+			return idp, found, nil
+		}
+		page.BeforeID = idps[len(idps)-1].ID
+	}
+}
+
+// MemberRoleExplanation is why a member has the roles it has, for a dashboard.
+type MemberRoleExplanation struct {
+	// IdPID is the identity provider whose role rules govern the member ("" for none: its
+	// roles are managed in iamkit).
+	IdPID string
+	// Groups are the SCIM groups the member is in, by display name.
+	Groups []string
+	// Reasons give, for each role the rules give those groups, the rule behind it.
+	Reasons []RoleReason
+}
+
+// ExplainMemberRoles explains a member's roles under the role rules that govern it for the
+// SCIM groups it is in (RulesFor). by needs members:read (rbac) and SSO on the plan. Roles
+// the member holds that no reason names were given another way (by hand, or at a SAML
+// sign-in from the groups its IdP asserted then).
+func (s *Service) ExplainMemberRoles(ctx context.Context, by identity.Principal, userID string) (MemberRoleExplanation, error) {
+	if err := by.Validate(); err != nil {
+		return MemberRoleExplanation{}, err
+	}
+	var out MemberRoleExplanation
+	err := s.st.View(ctx, func(r store.Reader) error {
+		if _, err := s.permit(ctx, r, by, rbac.MembersRead); err != nil {
+			return err
+		}
+		if _, err := r.Membership(ctx, by.AccountID, userID); err != nil {
+			return fmt.Errorf("sso: member %s: %w", userID, err)
+		}
+		u, err := r.User(ctx, userID)
+		if err != nil {
+			return err
+		}
+		idp, found, err := RulesFor(ctx, r, by.AccountID, u.Email)
+		if err != nil || !found {
+			return err
+		}
+		if out.Groups, err = groupsOf(ctx, r, by.AccountID, userID); err != nil {
+			return err
+		}
+		out.IdPID = idp.ID
+		out.Reasons = ExplainRoles(idp.RoleRules, idp.DefaultRoles, out.Groups)
+		return nil
+	})
+	return out, err
+}
+
+// groupsOf returns the display names of the groups of an account a user is in.
+func groupsOf(ctx context.Context, r store.Reader, accountID, userID string) ([]string, error) {
+	var out []string
+	page := store.Page{Limit: store.MaxPageLimit}
+	for {
+		gs, err := r.Groups(ctx, accountID, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			if slices.Contains(g.Members, userID) {
+				out = append(out, g.DisplayName)
+			}
+		}
+		if len(gs) < page.Limit {
+			return out, nil
+		}
+		page.BeforeID = gs[len(gs)-1].ID
+	}
 }

@@ -461,7 +461,7 @@ func (h *Handler) mappedRoles(ctx context.Context, r store.Reader, p identity.Pr
 	if err != nil {
 		return nil, false, err
 	}
-	idp, found, err := rulesFor(ctx, r, acct.ID, u.Email)
+	idp, found, err := sso.RulesFor(ctx, r, acct.ID, u.Email)
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -478,32 +478,6 @@ func (h *Handler) mappedRoles(ctx context.Context, r store.Reader, p identity.Pr
 		return nil, false, err
 	}
 	return roles, true, nil
-}
-
-// rulesFor returns the identity provider whose role rules govern a member with email: the
-// oldest one trusted for the email's domain that has rules.
-func rulesFor(ctx context.Context, r store.Reader, accountID, email string) (store.IdentityProvider, bool, error) {
-	domain := email[strings.LastIndexByte(email, '@')+1:]
-	var (
-		found store.IdentityProvider
-		ok    bool
-	)
-	page := store.Page{Limit: store.MaxPageLimit}
-	for {
-		idps, err := r.IdentityProviders(ctx, accountID, page)
-		if err != nil {
-			return store.IdentityProvider{}, false, err
-		}
-		for _, idp := range idps { // newest first: the last match is the oldest
-			if len(idp.RoleRules) > 0 && slices.Contains(idp.Domains, domain) {
-				found, ok = idp, true
-			}
-		}
-		if len(idps) < page.Limit {
-			return found, ok, nil
-		}
-		page.BeforeID = idps[len(idps)-1].ID
-	}
 }
 
 // groupNamesOf returns the display names of the groups uid is in.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -76,6 +77,11 @@ func TestGroupsDriveRoles(t *testing.T) {
 	ops := e.must(http.StatusCreated, "POST", "/scim/v2/Groups", `{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "displayName": "Ops", "meta": {"resourceType": "Group"}}`)["id"].(string)
 	e.must(http.StatusOK, "PATCH", "/scim/v2/Groups/"+ops, `{`+patchOp+`, "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "`+alice+`"}]}]}`)
 	e.wantRoles(alice, "in Engineering and Ops", rbac.RoleDeveloper, rbac.RoleTeamManager)
+	why, err := e.iam.SSO().ExplainMemberRoles(e.ctx, e.boot.Admin, alice)
+	wantWhy := []sso.RoleReason{{Role: rbac.RoleDeveloper, Rule: 0, Group: "Engineering"}, {Role: rbac.RoleTeamManager, Rule: 1, Group: "Ops"}}
+	if err != nil || why.IdPID != e.idp.ID || !slices.Equal(why.Reasons, wantWhy) {
+		t.Fatalf("ExplainMemberRoles: %+v, %v; want %+v", why, err, wantWhy)
+	}
 
 	// Okta removes a member by filter.
 	e.must(http.StatusOK, "PATCH", "/scim/v2/Groups/"+eng, `{`+patchOp+`, "Operations": [{"op": "remove", "path": "members[value eq \"`+alice+`\"]"}]}`)
