@@ -21,13 +21,15 @@ func filterPath(userName string) string {
 // issue sets on deprovisioning.
 func refusedWithin(t *testing.T, what string, check func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	start := time.Now()
+	deadline := start.Add(time.Second)
 	for !check() {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s still accepted a second after deprovisioning", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
+	t.Logf("%s refused %v after the SCIM response", what, time.Since(start))
 }
 
 // deprovisioned checks that a member's dashboard session has ended and its API key is
