@@ -31,6 +31,7 @@ const (
 	// and which.
 	ResourceEventDestination  Resource = "event_destination"
 	ResourceEventSubscription Resource = "event_subscription"
+	ResourceGroup             Resource = "group" // a group of members an identity provider manages (SCIM)
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -93,6 +94,11 @@ const (
 	EventEventSubscriptionCreated store.EventType = "event_subscription_created.v0"
 	EventEventSubscriptionUpdated store.EventType = "event_subscription_updated.v0"
 	EventEventSubscriptionDeleted store.EventType = "event_subscription_deleted.v0"
+	// Groups an identity provider manages through SCIM (package sso/scim); the role changes
+	// they cause are member_updated events.
+	EventGroupCreated store.EventType = "group_created.v0"
+	EventGroupUpdated store.EventType = "group_updated.v0" // renamed, or members added or removed
+	EventGroupDeleted store.EventType = "group_deleted.v0"
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -113,6 +119,7 @@ func EventTypes() []store.EventType {
 		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
 		EventEventDestinationCreated, EventEventDestinationUpdated, EventEventDestinationDeleted,
 		EventEventSubscriptionCreated, EventEventSubscriptionUpdated, EventEventSubscriptionDeleted,
+		EventGroupCreated, EventGroupUpdated, EventGroupDeleted,
 	}
 }
 
@@ -153,6 +160,8 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourceEventDestination
 	case EventEventSubscriptionCreated, EventEventSubscriptionUpdated, EventEventSubscriptionDeleted:
 		return ResourceEventSubscription
+	case EventGroupCreated, EventGroupUpdated, EventGroupDeleted:
+		return ResourceGroup
 	}
 	return ""
 }

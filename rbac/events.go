@@ -22,7 +22,7 @@ const (
 
 // EventPermission returns the permission that reads the resource events of eventType are
 // about: members:read for member_*, invitation_* and the dashboard sign-in events (sign_in_*,
-// session_*, password_*, totp_*), roles:read for role_*, sso:read for
+// session_*, password_*, totp_*, group_*), roles:read for role_*, sso:read for
 // identity_provider_* and sso_settings_*, bot_users:read for bot_user_*, credentials:read
 // for tunnel_credential_*, api_key_*, ssh_public_key_* and access_token_*, account:read for
 // account_*, account:manage (administrators) for event_destination_* and event_subscription_*
@@ -33,7 +33,7 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 	case identity.ResourceAccount:
 		return AccountRead, true
 	case identity.ResourceMember, identity.ResourceInvitation, identity.ResourceSignIn, identity.ResourceSession,
-		identity.ResourcePassword, identity.ResourceTOTP:
+		identity.ResourcePassword, identity.ResourceTOTP, identity.ResourceGroup:
 		return MembersRead, true
 	case identity.ResourceRole:
 		return RolesRead, true

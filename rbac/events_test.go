@@ -279,6 +279,7 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
 		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
 		identity.ResourceEventDestination: rbac.AccountManage, identity.ResourceEventSubscription: rbac.AccountManage,
+		identity.ResourceGroup: rbac.MembersRead,
 	}
 	for _, typ := range identity.EventTypes() {
 		got, ok := rbac.EventPermission(typ)

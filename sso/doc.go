@@ -66,6 +66,16 @@
 //     roles, within the plan's seats, through the same member-creation core as
 //     identity's invitations (events member_created.v0, or invitation_accepted.v0);
 //     "invite_only" refuses (ReasonNotInvited).
+//   - Roles from groups. An IdP's role rules (SetRoleRules, sso:manage) map the groups it
+//     asserts (its groups attribute) to roles: ordered rules, each a group and roles; a
+//     member gets the roles of every rule whose group it is in, or the IdP's DefaultRoles
+//     when none matches. They are applied at every sign-in through the IdP (and by package
+//     sso/scim at every SCIM group change), acting as the rules' author: a rule set by
+//     someone who may not grant its roles is refused (CodeRoleRulesExceedAuthor), and an
+//     author demoted since then changes nothing (logged; the sign-in goes on). A
+//     just-in-time member starts with the mapped roles. ExplainRoles says which rule gave
+//     each role, and ExplainMemberRoles explains a member's roles from the SCIM groups it
+//     is in (RulesFor picks the IdP whose rules govern it), for a dashboard.
 //   - Bot users never log in: an asserted email equal to a bot user's name (canonical, as
 //     package botuser requires of names that look like addresses) is refused, and
 //     every session path calls botuser's checks.

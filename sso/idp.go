@@ -362,7 +362,10 @@ type IdentityProviderObject struct {
 	NameAttribute     string   `json:"name_attribute,omitempty"`
 	GroupsAttribute   string   `json:"groups_attribute,omitempty"`
 	Domains           []string `json:"domains"`
-	CreatedAt         string   `json:"created_at"`
+	// RoleRules map the IdP's groups to roles (SetRoleRules); RoleRulesBy set them.
+	RoleRules   []store.RoleRule `json:"role_rules"`
+	RoleRulesBy string           `json:"role_rules_by,omitempty"`
+	CreatedAt   string           `json:"created_at"`
 }
 
 // Resource returns identity.ResourceIdentityProvider.
@@ -375,8 +378,18 @@ func IdentityProviderObjectOf(p store.IdentityProvider) IdentityProviderObject {
 		ID: p.ID, Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
 		AllowIDPInitiated: p.AllowIDPInitiated, DefaultRoles: list(p.DefaultRoles),
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
-		Domains: list(p.Domains), CreatedAt: identity.Timestamp(p.CreatedAt),
+		Domains: list(p.Domains), RoleRules: rulesList(p.RoleRules), RoleRulesBy: p.RoleRulesBy,
+		CreatedAt: identity.Timestamp(p.CreatedAt),
 	}
+}
+
+// rulesList returns a copy of rules that marshals as [] rather than null when empty.
+func rulesList(rules []store.RoleRule) []store.RoleRule {
+	out := make([]store.RoleRule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, store.RoleRule{Group: r.Group, Roles: list(r.Roles)})
+	}
+	return out
 }
 
 // list returns a copy of s that marshals as [] rather than null when empty.

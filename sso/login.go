@@ -262,7 +262,7 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.provision(ctx, lt.acct, lt.rec, a)
+	l, err := s.provision(ctx, lt.acct, lt.rec, assertedOf(a))
 	if err != nil {
 		return nil, err
 	}
@@ -308,15 +308,32 @@ func (s *Service) returnPath(ctx context.Context, in ACSRequest, a *Assertion) (
 	return DefaultReturnPath, nil
 }
 
-// provision finds or creates the member a verified assertion logs in.
-func (s *Service) provision(ctx context.Context, acct store.Account, idp store.IdentityProvider, a *Assertion) (*Login, error) {
+// asserted is what an identity provider vouches for about the user a login provisions,
+// whatever protocol verified it: provision's input. SAML fills it from an Assertion; an
+// OIDC login fills it from an ID token.
+type asserted struct {
+	Subject             string // the SAML NameID (the OIDC subject): with the IdP, it identifies the user
+	Email, Name         string
+	Groups              []string // the groups the IdP asserts, for its role rules
+	IdPInitiated        bool
+	SessionNotOnOrAfter time.Time
+}
+
+func assertedOf(a *Assertion) asserted {
+	return asserted{Subject: a.NameID, Email: a.Email, Name: a.Name, Groups: a.Groups,
+		IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter}
+}
+
+// provision finds or creates the member a verified login lets in, and applies the IdP's
+// role rules to the groups it asserts.
+func (s *Service) provision(ctx context.Context, acct store.Account, idp store.IdentityProvider, a asserted) (*Login, error) {
 	deny := loginDenied
 	email, err := identity.NormalizeEmail(a.Email)
 	if err != nil {
 		return nil, deny(ReasonInvalidEmail)
 	}
 	l := &Login{
-		AccountID: acct.ID, Email: email, Name: displayName(a.Name), IdPID: idp.ID, NameID: a.NameID,
+		AccountID: acct.ID, Email: email, Name: displayName(a.Name), IdPID: idp.ID, NameID: a.Subject,
 		Groups: slices.Clone(a.Groups), IdPInitiated: a.IdPInitiated, SessionNotOnOrAfter: a.SessionNotOnOrAfter,
 	}
 	settings := settingsOf(acct.SSO)
@@ -342,7 +359,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		// The (IdP, NameID) pair identifies the user once linked, whatever email the IdP
 		// asserts now; only an unlinked subject is matched by email, and only for a domain
 		// the IdP is trusted for.
-		link, err := r.ExternalIdentity(ctx, idp.ID, a.NameID)
+		link, err := r.ExternalIdentity(ctx, idp.ID, a.Subject)
 		switch {
 		case err == nil:
 			user, err = r.User(ctx, link.UserID)
@@ -388,6 +405,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		if member.Status != store.MemberActive {
 			return nil, deny(ReasonMemberDisabled)
 		}
+		s.applyRoleRules(ctx, idp, user.ID, a.Groups)
 		l.UserID = user.ID
 		return s.linked(ctx, l, linked)
 	}
@@ -430,7 +448,7 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		by := identity.Principal{ID: user.ID, Kind: identity.KindUser, AccountID: acct.ID, Subject: user.Email, Source: identity.SourceDashboard}
 		_, err = s.dir.AcceptInvitation(ctx, by, inv.ID)
 	} else {
-		err = s.provisionMember(ctx, acct.ID, user, idp.DefaultRoles)
+		err = s.provisionMember(ctx, acct.ID, user, s.jitRoles(ctx, acct, idp, a.Groups))
 	}
 	switch {
 	case err == nil:
@@ -453,6 +471,10 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 		return nil, deny(ReasonInvitationExpired)
 	default:
 		return nil, err
+	}
+	if pending || !l.Joined {
+		// An invitation's roles, or a concurrent login's membership: the rules apply now.
+		s.applyRoleRules(ctx, idp, user.ID, a.Groups)
 	}
 	l.UserID = user.ID
 	return s.linked(ctx, l, linked)

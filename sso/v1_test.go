@@ -109,7 +109,7 @@ func TestObjectsAsTheAPIServesThem(t *testing.T) {
 	if err := json.Unmarshal(b, &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"id", "description", "entity_id", "sso_url", "allow_idp_initiated", "default_roles", "domains", "created_at"} {
+	for _, k := range []string{"id", "description", "entity_id", "sso_url", "allow_idp_initiated", "default_roles", "domains", "role_rules", "created_at"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("IdentityProviderObject JSON %s lacks %q", b, k)
 		}

@@ -24,6 +24,7 @@ const (
 	KindTombstone        Kind = "tombstone"
 	KindUserSecrets      Kind = "user_secrets"
 	KindSession          Kind = "session"
+	KindGroup            Kind = "group"
 )
 
 // Limits the store enforces on every write.
@@ -258,8 +259,41 @@ type IdentityProvider struct {
 	GroupsAttribute   string   `json:"groups_attribute"`
 	// Domains are the email domains this IdP is trusted to assert: a login may link to an
 	// existing user by email only when the email's domain is listed.
-	Domains   []string  `json:"domains"`
-	CreatedAt time.Time `json:"created_at"`
+	Domains []string `json:"domains"`
+	// RoleRules map the groups the IdP asserts (a SAML attribute, a SCIM group's display
+	// name, an OIDC claim) to roles, in order; a member in none of their groups gets
+	// DefaultRoles. Empty: no mapping, roles are managed in iamkit.
+	RoleRules []RoleRule `json:"role_rules,omitempty"`
+	// RoleRulesBy is the principal (a user or bot user of the account) who last set
+	// RoleRules: the mapping never grants more than it may grant.
+	RoleRulesBy string    `json:"role_rules_by,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Limits on groups and role mappings.
+const (
+	MaxGroupMembers = 10000 // entries of Group.Members
+	MaxRoleRules    = 64    // entries of IdentityProvider.RoleRules
+)
+
+// RoleRule maps one group to roles.
+type RoleRule struct {
+	Group string   `json:"group"`
+	Roles []string `json:"roles"`
+}
+
+// Group is a group of an account's members that an identity provider manages through SCIM.
+// Role mappings (IdentityProvider.RoleRules) name it by DisplayName, unique per account.
+// Members are user IDs (at most MaxGroupMembers); one that is no member of the account any
+// more is ignored by readers.
+type Group struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	DisplayName string    `json:"display_name"`
+	ExternalID  string    `json:"external_id,omitempty"`
+	Members     []string  `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // MaxSubjectLen bounds ExternalIdentity.Subject (a SAML NameID), in bytes.

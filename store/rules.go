@@ -453,6 +453,18 @@ func (r *reader) owner(ctx context.Context, accountID, ownerID string, subject b
 	return o, false, nil
 }
 
+func (r *reader) Group(ctx context.Context, id string) (Group, error) {
+	return get[Group](ctx, r.ops, KindGroup, id)
+}
+
+func (r *reader) GroupByName(ctx context.Context, accountID, displayName string) (Group, error) {
+	return find[Group](ctx, r.ops, KindGroup, IndexName, accountID, displayName)
+}
+
+func (r *reader) Groups(ctx context.Context, accountID string, p Page) ([]Group, error) {
+	return list[Group](ctx, r.ops, KindGroup, IndexAccount, []string{accountID}, p)
+}
+
 func (r *reader) Role(ctx context.Context, id string) (Role, error) {
 	return get[Role](ctx, r.ops, KindRole, id)
 }
@@ -765,6 +777,26 @@ func (w *writer) PutIdentityProvider(ctx context.Context, p IdentityProvider) er
 
 func (w *writer) DeleteIdentityProvider(ctx context.Context, id string) error {
 	return w.w.Delete(ctx, KindIdentityProvider, id)
+}
+
+func (w *writer) PutGroup(ctx context.Context, g Group) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	prev, found, err := previous[Group](ctx, w.ops, KindGroup, g.ID)
+	if err != nil {
+		return err
+	}
+	if found {
+		if err := checkAccountFixed(KindGroup, prev.AccountID, g.AccountID); err != nil {
+			return err
+		}
+	}
+	return w.w.Put(ctx, KindGroup, g)
+}
+
+func (w *writer) DeleteGroup(ctx context.Context, id string) error {
+	return w.w.Delete(ctx, KindGroup, id)
 }
 
 func (w *writer) PutExternalIdentity(ctx context.Context, x ExternalIdentity) error {

@@ -101,7 +101,7 @@ func JoinKey(ids ...string) string { return strings.Join(ids, "/") }
 const (
 	IndexAccount     = "account"     // listing: the records of an account
 	IndexEmail       = "email"       // users (global unique), invitations (unique per account)
-	IndexName        = "name"        // bot users and roles: unique per account
+	IndexName        = "name"        // bot users, roles and groups: unique per account
 	IndexEntityID    = "entity_id"   // identity providers: unique per account
 	IndexSecretHash  = "secret_hash" // credentials: global unique
 	IndexFingerprint = "fingerprint" // SSH credentials: global unique
@@ -156,6 +156,9 @@ func Schema() []Table {
 		newTable(KindSession, false, func(x *Session) string { return x.ID }, func(x *Session) string { return x.AccountID }, nil, Session.clone,
 			listing(IndexUser, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.UserID}, true }),
 			listing(IndexIdP, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.IdPID}, x.IdPID != "" })),
+		newTable(KindGroup, false, func(g *Group) string { return g.ID }, func(g *Group) string { return g.AccountID }, nil, Group.Clone,
+			unique(IndexName, false, func(g *Group) ([]string, bool) { return []string{g.AccountID, g.DisplayName}, true }),
+			listing(IndexAccount, false, func(g *Group) ([]string, bool) { return []string{g.AccountID}, true })),
 	}, streamTables()...)
 }
 

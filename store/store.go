@@ -122,6 +122,11 @@ type Reader interface {
 	IdentityProvider(ctx context.Context, id string) (IdentityProvider, error)
 	IdentityProviders(ctx context.Context, accountID string, p Page) ([]IdentityProvider, error)
 
+	Group(ctx context.Context, id string) (Group, error)
+	GroupByName(ctx context.Context, accountID, displayName string) (Group, error)
+	// Groups lists an account's groups by descending ID; Page.BeforeID is a group ID.
+	Groups(ctx context.Context, accountID string, p Page) ([]Group, error)
+
 	Events(ctx context.Context, accountID string, p Page) ([]Event, error)
 
 	// ExternalIdentity returns the link of an identity provider's subject to a user.
@@ -187,6 +192,10 @@ type Tx interface {
 
 	PutIdentityProvider(ctx context.Context, p IdentityProvider) error
 	DeleteIdentityProvider(ctx context.Context, id string) error
+
+	// PutGroup writes a group; its AccountID is fixed when it is first written.
+	PutGroup(ctx context.Context, g Group) error
+	DeleteGroup(ctx context.Context, id string) error
 
 	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
 	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error

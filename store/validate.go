@@ -173,7 +173,49 @@ func (p IdentityProvider) Validate() error {
 		required("identity_provider.account_id", p.AccountID),
 		required("identity_provider.entity_id", p.EntityID),
 		maxLen("identity_provider.description", p.Description, MaxDescriptionLen),
+		p.validateRoleRules(),
 	)
+}
+
+func (p IdentityProvider) validateRoleRules() error {
+	if len(p.RoleRules) > MaxRoleRules {
+		return Invalid("identity_provider.role_rules", CodeTooLong, MaxRoleRules, "%d rules at most", MaxRoleRules)
+	}
+	for i, r := range p.RoleRules {
+		field := fmt.Sprintf("identity_provider.role_rules[%d]", i)
+		if err := firstError(required(field+".group", r.Group), maxLen(field+".group", r.Group, MaxNameLen)); err != nil {
+			return err
+		}
+		if len(r.Roles) == 0 {
+			return Invalid(field+".roles", CodeRequired, 0, "at least one role")
+		}
+	}
+	if len(p.RoleRules) > 0 && p.RoleRulesBy == "" {
+		return Invalid("identity_provider.role_rules_by", CodeRequired, 0, "required with role rules")
+	}
+	return nil
+}
+
+// Validate checks a Group.
+func (g Group) Validate() error {
+	if err := firstError(
+		required("group.id", g.ID),
+		required("group.account_id", g.AccountID),
+		required("group.display_name", g.DisplayName),
+		maxLen("group.display_name", g.DisplayName, MaxNameLen),
+		maxLen("group.external_id", g.ExternalID, MaxNameLen),
+	); err != nil {
+		return err
+	}
+	if len(g.Members) > MaxGroupMembers {
+		return Invalid("group.members", CodeTooLong, MaxGroupMembers, "%d members at most", MaxGroupMembers)
+	}
+	for _, m := range g.Members {
+		if m == "" {
+			return Invalid("group.members", CodeRequired, 0, "a member's user ID is required")
+		}
+	}
+	return nil
 }
 
 // Validate checks an ExternalIdentity.
@@ -439,8 +481,18 @@ func (r Role) Clone() Role { r.Permissions = slices.Clone(r.Permissions); return
 func (p IdentityProvider) Clone() IdentityProvider {
 	p.DefaultRoles = slices.Clone(p.DefaultRoles)
 	p.Domains = slices.Clone(p.Domains)
+	if p.RoleRules != nil {
+		rules := make([]RoleRule, len(p.RoleRules))
+		for i, r := range p.RoleRules {
+			rules[i] = RoleRule{Group: r.Group, Roles: slices.Clone(r.Roles)}
+		}
+		p.RoleRules = rules
+	}
 	return p
 }
+
+// Clone returns a deep copy of g.
+func (g Group) Clone() Group { g.Members = slices.Clone(g.Members); return g }
 
 // Clone returns a deep copy of e.
 func (e Event) Clone() Event { e.Object = slices.Clone(e.Object); return e }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"reflect"
@@ -12,9 +13,12 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/sso/scim"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -116,6 +120,7 @@ func (e *env) everyEventType() map[string]string {
 	e.req("PATCH", "/sso_settings", map[string]any{"provisioning": "jit", "enforcement": "mixed"}).want(http.StatusOK, nil)
 	live["sso_settings"] = "/sso_settings"
 
+	e.scimGroupEvents(admin)
 	e.dashboardEvents()
 	dest := e.streamingEvents()
 	live[dest] = "/event_destinations/" + dest
@@ -139,6 +144,49 @@ func (e *env) streamingEvents() string {
 	e.req("DELETE", "/event_destinations/"+gone.ID, nil).want(http.StatusNoContent, nil) // updates the subscription
 	e.req("DELETE", "/event_subscriptions/"+sub.ID, nil).want(http.StatusNoContent, nil)
 	return kept.ID
+}
+
+// scimGroupEvents has a SCIM client create, rename and delete groups: the group events.
+func (e *env) scimGroupEvents(admin identity.Principal) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	bot, err := e.iam.BotUsers().Create(ctx, admin, botuser.CreateParams{Name: "okta", Roles: []string{rbac.RoleTeamManager}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := e.iam.Credentials().Create(ctx, admin, credential.CreateRequest{
+		Kind: store.AccessToken, OwnerID: bot.ID, Scopes: []string{scim.PermissionName, "members:read", "members:manage"},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.iam.Sync(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	send := func(method, path, body string, want int) map[string]any {
+		req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+"/scim/v2"+path, strings.NewReader(body))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.Token.Reveal())
+		req.Header.Set("Content-Type", "application/scim+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			e.t.Fatalf("SCIM %s %s: %d %v", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	const group = `{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": %q}`
+	kept := send("POST", "/Groups", fmt.Sprintf(group, "Engineering"), http.StatusCreated)["id"].(string)
+	send("PATCH", "/Groups/"+kept, `{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Eng"}]}`, http.StatusOK)
+	gone := send("POST", "/Groups", fmt.Sprintf(group, "Temp"), http.StatusCreated)["id"].(string)
+	send("DELETE", "/Groups/"+gone, "", http.StatusNoContent)
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this

@@ -24,6 +24,7 @@ import (
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/sso/scim"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -222,7 +223,7 @@ func examplePlans() []identity.Plan {
 // signed with a key made here, so they end when the process does. It returns the SSO base
 // ("" without SSO). opts come first: the server's own options override them.
 func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.Logger, opts ...iamkit.Option) (*iamkit.IAM, string, error) {
-	perms, err := rbac.NewPermissions()
+	perms, err := rbac.NewPermissions(scim.PermissionSpec())
 	if err != nil {
 		return nil, "", err
 	}

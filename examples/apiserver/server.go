@@ -19,6 +19,7 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
+	"github.com/iamkit/iamkit/sso/scim"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -89,6 +90,14 @@ func newServer(d deps) (http.Handler, error) {
 		}
 	}
 	s.routes()
+	// SCIM 2.0 for identity providers (Okta, Entra ID): its own authentication (a service
+	// user's access token with scim:write) and SCIM's error body, not ngrok's.
+	scimHandler, err := d.IAM.SCIM(scim.WithBaseURL(d.BaseURL+scim.DefaultPrefix), scim.WithLogger(d.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("scim: %w", err)
+	}
+	s.mux.Handle(scim.DefaultPrefix+"/", scimHandler)
+	s.mux.Handle(scim.DefaultPrefix, scimHandler)
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

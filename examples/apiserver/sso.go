@@ -35,6 +35,7 @@ func (s *server) ssoRoutes() {
 	s.handle("GET /identity_providers/{id}", "identity_providers.get", rbac.SSORead, s.getIdP)
 	s.handle("PATCH /identity_providers/{id}", "identity_providers.update", rbac.SSOManage, s.updateIdP)
 	s.handle("DELETE /identity_providers/{id}", "identity_providers.delete", rbac.SSOManage, s.deleteIdP)
+	s.handle("PUT /identity_providers/{id}/role_rules", "identity_providers.set_role_rules", rbac.SSOManage, s.setRoleRules)
 	s.handle("GET /sso_settings", "sso_settings.get", rbac.SSORead, s.getSSOSettings)
 	s.handle("PATCH /sso_settings", "sso_settings.update", rbac.SSOManage, s.updateSSOSettings)
 }
@@ -178,6 +179,27 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	p, err := s.IAM.SSO().UpdateIdentityProvider(r.Context(), c.principal, id, u)
 	if err != nil {
 		return s.explainRoles(r.Context(), c.principal, "default_roles", deref(in.DefaultRoles), err)
+	}
+	return s.writeIdP(w, c, http.StatusOK, p)
+}
+
+// roleRulesIn is the body of PUT /identity_providers/{id}/role_rules: the whole list of
+// rules, [] to remove the mapping.
+type roleRulesIn struct {
+	RoleRules *[]store.RoleRule `json:"role_rules"`
+}
+
+func (s *server) setRoleRules(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in roleRulesIn
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.RoleRules == nil {
+		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify role_rules ([] removes them).")
+	}
+	p, err := s.IAM.SSO().SetRoleRules(r.Context(), c.principal, pathID(r), *in.RoleRules)
+	if err != nil {
+		return err
 	}
 	return s.writeIdP(w, c, http.StatusOK, p)
 }

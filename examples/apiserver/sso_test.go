@@ -37,11 +37,16 @@ type idpOutT struct {
 	NameAttribute     string   `json:"name_attribute"`
 	GroupsAttribute   string   `json:"groups_attribute"`
 	Domains           []string `json:"domains"`
-	SPEntityID        string   `json:"sp_entity_id"`
-	SPMetadataURL     string   `json:"sp_metadata_url"`
-	ACSURL            string   `json:"acs_url"`
-	LoginURL          string   `json:"login_url"`
-	CreatedAt         string   `json:"created_at"`
+	RoleRules         []struct {
+		Group string   `json:"group"`
+		Roles []string `json:"roles"`
+	} `json:"role_rules"`
+	RoleRulesBy   string `json:"role_rules_by"`
+	SPEntityID    string `json:"sp_entity_id"`
+	SPMetadataURL string `json:"sp_metadata_url"`
+	ACSURL        string `json:"acs_url"`
+	LoginURL      string `json:"login_url"`
+	CreatedAt     string `json:"created_at"`
 }
 
 type ssoSettingsT struct {
@@ -235,4 +240,35 @@ func TestSSOLeftOutWithoutHTTPS(t *testing.T) {
 	e.req("GET", "/identity_providers", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/sso_settings", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/sso/"+b.Account.ID+"/idp_x/login", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+}
+
+// TestRoleRulesEndpoint: PUT /identity_providers/{id}/role_rules replaces an IdP's
+// group-to-role rules, which the IdP's representation (and its event) then carries; a body
+// without role_rules changes nothing (400), an unknown role is refused (400).
+func TestRoleRulesEndpoint(t *testing.T) {
+	e := newEnv(t)
+	var idp idpOutT
+	e.req("POST", "/identity_providers", map[string]any{
+		"description": "Okta", "metadata_xml": idpMetadata(e.t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
+	}).want(http.StatusCreated, &idp)
+	if idp.RoleRules == nil || len(idp.RoleRules) != 0 {
+		t.Fatalf("a new IdP's role_rules: %#v, want []", idp.RoleRules)
+	}
+	var got idpOutT
+	e.req("PUT", "/identity_providers/"+idp.ID+"/role_rules", map[string]any{"role_rules": []map[string]any{
+		{"group": "Engineering", "roles": []string{"developer"}},
+		{"group": "Ops", "roles": []string{"team_manager", "developer"}},
+	}}).want(http.StatusOK, &got)
+	if len(got.RoleRules) != 2 || got.RoleRules[1].Group != "Ops" || len(got.RoleRules[1].Roles) != 2 || got.RoleRulesBy != e.boot.AdminUserID {
+		t.Fatalf("after PUT: %+v by %q", got.RoleRules, got.RoleRulesBy)
+	}
+	e.req("PUT", "/identity_providers/"+idp.ID+"/role_rules", map[string]any{}).want(http.StatusBadRequest, nil)
+	e.req("PUT", "/identity_providers/"+idp.ID+"/role_rules", map[string]any{"role_rules": []map[string]any{
+		{"group": "x", "roles": []string{"no_such_role"}},
+	}}).want(http.StatusBadRequest, nil)
+	var removed idpOutT
+	e.req("PUT", "/identity_providers/"+idp.ID+"/role_rules", map[string]any{"role_rules": []any{}}).want(http.StatusOK, &removed)
+	if removed.RoleRules == nil || len(removed.RoleRules) != 0 || removed.RoleRulesBy != "" {
+		t.Fatalf("after removing the rules: %+v by %q", removed.RoleRules, removed.RoleRulesBy)
+	}
 }

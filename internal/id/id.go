@@ -32,6 +32,7 @@ const (
 	EventDestination  Prefix = "ed"
 	EventSubscription Prefix = "esb"
 	DeadLetter        Prefix = "edl"
+	Group             Prefix = "grp"
 )
 
 const (
@@ -161,7 +162,7 @@ func PrefixOf(s string) (Prefix, error) {
 	}
 	switch pp := Prefix(p); pp {
 	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
-		EventDestination, EventSubscription, DeadLetter:
+		EventDestination, EventSubscription, DeadLetter, Group:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

@@ -30,7 +30,7 @@
 // sees sensible data:
 //
 //	accounts, users, memberships, invitations, bot_users, credentials, roles,
-//	identity_providers, events, external_identities, tombstones, user_secrets, sessions
+//	identity_providers, events, external_identities, tombstones, user_secrets, sessions, groups
 //
 // Lists (roles, ACL rules, scopes, allowed IP prefixes, permissions, email domains) are
 // text[]; an account's credential policy is one bigint column of nanoseconds per duration;
@@ -160,9 +160,12 @@
 // New applies the ones the database lacks, in one transaction under an advisory lock: a crash
 // leaves the schema as it was (PostgreSQL's DDL is transactional, so there is no "dirty"
 // state to repair), and processes opening one database at once wait for each other. Each
-// version is recorded in iamkit.schema_version. A database whose version is newer than this
-// code knows is refused with store.ErrInvalid, code CodeSchemaTooNew, Limit the newest
-// version this code knows: an older release must not write tables whose meaning changed.
+// version is recorded in iamkit.schema_version, and the set of versions recorded, not the
+// newest alone, says what a database has: versions may skip a number that work developed in
+// parallel holds, and when that migration arrives it is applied to databases that have the
+// later ones. A database recording a version this code does not know is refused with
+// store.ErrInvalid, code CodeSchemaTooNew, Limit the newest version this code knows: an older
+// release must not write tables whose meaning changed.
 // The runner is the package's own, a few dozen lines: migration libraries (pressly/goose,
 // golang-migrate) need database/sql beside the pool and a version table outside the schema
 // (where it could collide with the embedder's own), and add a dirty state or a polling lock

@@ -35,10 +35,11 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in version order. Versions are distinct and
-// start at 1; they may have holes while features developed side by side take numbers of
-// their own, so a database records every version it has applied, and migrate applies each
-// version it has not, in order.
+// migrations returns the embedded migrations in version order. Versions start at 1 and
+// increase; a number may be missing while work that holds it lands elsewhere (branches
+// developed in parallel each take their own number). The database records every version it
+// has applied (iamkit.schema_version), not only the newest, so a hole filled later is still
+// applied: see pending.
 func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -59,9 +60,38 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(body)})
 	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i, m := range out {
-		if i > 0 && m.version == out[i-1].version {
-			return nil, fmt.Errorf("pgstore: two migrations have version %d", m.version)
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("pgstore: two migrations have version %d", out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// pending returns the migrations of ms that applied (the versions a database records) lacks,
+// in version order, or an error (CodeSchemaTooNew) when applied holds a version ms does not:
+// a database migrated by newer code.
+func pending(ms []migration, applied []int) ([]migration, error) {
+	known := make(map[int]bool, len(ms))
+	for _, m := range ms {
+		known[m.version] = true
+	}
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	has := make(map[int]bool, len(applied))
+	for _, v := range applied {
+		if !known[v] {
+			return nil, store.Invalid("schema_version", CodeSchemaTooNew, latest,
+				"the database's iamkit schema has version %d, which this code (newest %d) does not know: run a release that knows it", v, latest)
+		}
+		has[v] = true
+	}
+	var out []migration
+	for _, m := range ms {
+		if !has[m.version] {
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -98,14 +128,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 		if err != nil {
 			return err
 		}
-		if current, latest := slices.Max(append(applied, 0)), ms[len(ms)-1].version; current > latest {
-			return store.Invalid("schema_version", CodeSchemaTooNew, latest,
-				"the database's iamkit schema is at version %d, newer than this code's %d: run a release that knows it", current, latest)
+		todo, err := pending(ms, applied)
+		if err != nil {
+			return err
 		}
-		for _, m := range ms {
-			if slices.Contains(applied, m.version) {
-				continue
-			}
+		for _, m := range todo {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("pgstore: migration %d (%s): %w", m.version, m.name, err)
 			}
@@ -121,7 +148,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, shards int) (feedSetup, er
 
 // appliedVersions returns the versions the database records.
 func appliedVersions(ctx context.Context, tx pgx.Tx) ([]int, error) {
-	rows, err := tx.Query(ctx, `SELECT version FROM iamkit.schema_version`)
+	rows, err := tx.Query(ctx, `SELECT version FROM iamkit.schema_version ORDER BY version`)
 	if err != nil {
 		return nil, err
 	}

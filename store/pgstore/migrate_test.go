@@ -43,12 +43,45 @@ func wantVersions(t *testing.T, pool *pgxpool.Pool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []int
-	for _, m := range ms {
-		want = append(want, m.version)
+	got := schemaVersions(t, pool)
+	if len(got) != len(ms) {
+		t.Fatalf("schema versions %v, want those of %d migrations", got, len(ms))
 	}
-	if got := schemaVersions(t, pool); !slices.Equal(got, want) {
-		t.Fatalf("schema versions %v, want %v (every embedded migration, once)", got, want)
+	for i, v := range got {
+		if v != ms[i].version {
+			t.Fatalf("schema versions %v, want those of the migrations", got)
+		}
+	}
+}
+
+// TestPending: a database gets the migrations it has not recorded, holes filled later
+// included, in version order; one recording a version the code does not know is refused.
+func TestPending(t *testing.T) {
+	ms := []migration{{version: 1}, {version: 2}, {version: 3}, {version: 5}, {version: 6}}
+	versions := func(ms []migration) []int {
+		var out []int
+		for _, m := range ms {
+			out = append(out, m.version)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		applied []int
+		want    []int
+	}{
+		{"new", nil, []int{1, 2, 3, 5, 6}},
+		{"up_to_date", []int{1, 2, 3, 5, 6}, nil},
+		{"behind", []int{1, 2, 3}, []int{5, 6}},
+		{"hole_filled_later", []int{1, 2, 3, 6}, []int{5}},
+	} {
+		got, err := pending(ms, c.applied)
+		if err != nil || !slices.Equal(versions(got), c.want) {
+			t.Errorf("%s: %v, %v; want %v", c.name, versions(got), err, c.want)
+		}
+	}
+	if _, err := pending(ms, []int{1, 2, 3, 4}); store.CodeOf(err) != CodeSchemaTooNew {
+		t.Errorf("a database with version 4, which the code lacks: %v, want %s", err, CodeSchemaTooNew)
 	}
 }
 

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -99,7 +100,8 @@ func tables() (map[store.Kind]*table, error) {
 		store.KindIdentityProvider: {
 			name: "identity_providers",
 			columns: []string{"id", "account_id", "description", "entity_id", "metadata_xml", "allow_idp_initiated",
-				"default_roles", "email_attribute", "name_attribute", "groups_attribute", "domains", "created_at"},
+				"default_roles", "email_attribute", "name_attribute", "groups_attribute", "domains", "role_rules",
+				"role_rules_by", "created_at"},
 			key:    []string{"id"},
 			index:  map[string][]string{store.IndexEntityID: {"account_id", "entity_id"}, store.IndexAccount: {"account_id"}},
 			encode: encodeIdentityProvider, scan: scanIdentityProvider,
@@ -132,6 +134,13 @@ func tables() (map[store.Kind]*table, error) {
 				"totp_confirmed_at", "recovery_codes", "sessions_not_before"},
 			key:    []string{"user_id"},
 			encode: encodeUserSecrets, scan: scanUserSecrets,
+		},
+		store.KindGroup: {
+			name:    "groups",
+			columns: []string{"id", "account_id", "display_name", "external_id", "members", "created_at", "updated_at"},
+			key:     []string{"id"},
+			index:   map[string][]string{store.IndexName: {"account_id", "display_name"}, store.IndexAccount: {"account_id"}},
+			encode:  encodeGroup, scan: scanGroup,
 		},
 		store.KindSession: {
 			name: "sessions",
@@ -391,16 +400,52 @@ func encodeIdentityProvider(e *encoder, rec any) []any {
 		e.text("entity_id", p.EntityID), e.text("metadata_xml", p.MetadataXML), p.AllowIDPInitiated,
 		e.texts("default_roles", p.DefaultRoles), e.text("email_attribute", p.EmailAttribute),
 		e.text("name_attribute", p.NameAttribute), e.text("groups_attribute", p.GroupsAttribute),
-		e.texts("domains", p.Domains), e.time(p.CreatedAt)}
+		e.texts("domains", p.Domains), e.roleRules(p.RoleRules), e.text("role_rules_by", p.RoleRulesBy),
+		e.time(p.CreatedAt)}
+}
+
+// roleRules returns an IdP's role rules for a jsonb column: NULL for none.
+func (e *encoder) roleRules(rules []store.RoleRule) any {
+	if len(rules) == 0 {
+		return nil
+	}
+	for _, r := range rules {
+		e.text("role_rules.group", r.Group)
+		e.texts("role_rules.roles", r.Roles)
+	}
+	b, err := json.Marshal(rules)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return string(b)
 }
 
 func scanIdentityProvider(row scanner) (any, error) {
 	var p store.IdentityProvider
 	var created *time.Time
+	var rules []byte
 	err := row.Scan(&p.ID, &p.AccountID, &p.Description, &p.EntityID, &p.MetadataXML, &p.AllowIDPInitiated,
-		&p.DefaultRoles, &p.EmailAttribute, &p.NameAttribute, &p.GroupsAttribute, &p.Domains, &created)
+		&p.DefaultRoles, &p.EmailAttribute, &p.NameAttribute, &p.GroupsAttribute, &p.Domains, &rules,
+		&p.RoleRulesBy, &created)
 	p.CreatedAt = utc(created)
+	if err == nil && rules != nil {
+		err = json.Unmarshal(rules, &p.RoleRules)
+	}
 	return p, err
+}
+
+func encodeGroup(e *encoder, rec any) []any {
+	g := record[store.Group](e, rec)
+	return []any{e.text("id", g.ID), e.text("account_id", g.AccountID), e.text("display_name", g.DisplayName),
+		e.text("external_id", g.ExternalID), e.texts("members", g.Members), e.time(g.CreatedAt), e.time(g.UpdatedAt)}
+}
+
+func scanGroup(row scanner) (any, error) {
+	var g store.Group
+	var created, updated *time.Time
+	err := row.Scan(&g.ID, &g.AccountID, &g.DisplayName, &g.ExternalID, &g.Members, &created, &updated)
+	g.CreatedAt, g.UpdatedAt = utc(created), utc(updated)
+	return g, err
 }
 
 // encodeEvent stores Object in a json column, which keeps its bytes as they are; an empty

@@ -191,6 +191,27 @@ func testCRUD(t *testing.T, ns NewStore) {
 			return rd.Roles(ctx, r.AccountID, store.Page{Limit: store.MaxPageLimit})
 		},
 	})
+	runCRUD(t, ns, crudCase[store.Group]{
+		name: "group",
+		make: func(e *env) store.Group { return e.newGroup(e.putAccount()) },
+		change: func(g store.Group) store.Group {
+			g = g.Clone()
+			g.DisplayName += "-renamed"
+			g.Members = append(g.Members[1:], "usr_three")
+			g.UpdatedAt = g.UpdatedAt.Add(time.Minute)
+			return g
+		},
+		put: func(ctx context.Context, tx store.Tx, g store.Group) error { return tx.PutGroup(ctx, g) },
+		get: func(ctx context.Context, rd store.Reader, g store.Group) (store.Group, error) {
+			return rd.Group(ctx, g.ID)
+		},
+		del:    func(ctx context.Context, tx store.Tx, g store.Group) error { return tx.DeleteGroup(ctx, g.ID) },
+		clone:  store.Group.Clone,
+		mutate: func(g store.Group) { g.Members[0] = "mutated" },
+		list: func(ctx context.Context, rd store.Reader, g store.Group) ([]store.Group, error) {
+			return rd.Groups(ctx, g.AccountID, store.Page{Limit: store.MaxPageLimit})
+		},
+	})
 	runCRUD(t, ns, crudCase[store.IdentityProvider]{
 		name: "identity_provider",
 		make: func(e *env) store.IdentityProvider { return e.newIdP(e.putAccount()) },
@@ -199,6 +220,8 @@ func testCRUD(t *testing.T, ns NewStore) {
 			p.Description = "Okta (prod)"
 			p.AllowIDPInitiated = false
 			p.DefaultRoles = append(p.DefaultRoles, "viewer")
+			p.RoleRules = p.RoleRules[:1]
+			p.RoleRules[0].Roles = []string{"developer_read_only"}
 			return p
 		},
 		put: func(ctx context.Context, tx store.Tx, p store.IdentityProvider) error {

@@ -370,7 +370,26 @@ func (e *env) newIdP(accountID string) store.IdentityProvider {
 		EmailAttribute:    "email",
 		NameAttribute:     "name",
 		GroupsAttribute:   "groups",
-		CreatedAt:         e.now(),
+		RoleRules: []store.RoleRule{
+			{Group: "Engineering", Roles: []string{"developer"}},
+			{Group: "IT Admins", Roles: []string{"admin", "team_manager"}},
+		},
+		RoleRulesBy: "usr_author",
+		CreatedAt:   e.now(),
+	}
+}
+
+func (e *env) newGroup(accountID string) store.Group {
+	e.t.Helper()
+	g := e.newIDIn(id.Group, accountID)
+	return store.Group{
+		ID:          g,
+		AccountID:   accountID,
+		DisplayName: "group-" + suffix(g),
+		ExternalID:  "00g1emaKYZTWRYYRRTSK",
+		Members:     []string{"usr_one", "usr_two"},
+		CreatedAt:   e.now(),
+		UpdatedAt:   e.now(),
 	}
 }
 

@@ -131,6 +131,21 @@ func uniqueCases() []uniqueCase {
 			del: func(ctx context.Context, tx store.Tx, recID string) error { return tx.DeleteRole(ctx, recID) },
 		},
 		{
+			name: "group_name", kind: store.KindGroup, index: "name", perAccount: true, rekey: true,
+			key:   func(n int) string { return "group-" + string(rune('a'+n)) },
+			newID: func(e *env, acct string) string { return e.newIDIn(id.Group, acct) },
+			put: func(ctx context.Context, tx store.Tx, e *env, acct, recID, key, note string) error {
+				g := e.newGroup(acct)
+				g.ID, g.DisplayName, g.ExternalID = recID, key, note
+				return tx.PutGroup(ctx, g)
+			},
+			lookup: func(ctx context.Context, r store.Reader, acct, key string) (string, error) {
+				g, err := r.GroupByName(ctx, acct, key)
+				return g.ID, err
+			},
+			del: func(ctx context.Context, tx store.Tx, recID string) error { return tx.DeleteGroup(ctx, recID) },
+		},
+		{
 			name: "invitation_email", kind: store.KindInvitation, index: "email", perAccount: true, rekey: true,
 			key:   func(n int) string { return "invitee-" + string(rune('a'+n)) + "@example.com" },
 			newID: func(e *env, acct string) string { return e.newIDIn(id.Invitation, acct) },
