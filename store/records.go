@@ -24,6 +24,7 @@ const (
 	KindTombstone        Kind = "tombstone"
 	KindUserSecrets      Kind = "user_secrets"
 	KindSession          Kind = "session"
+	KindDomain           Kind = "domain"
 )
 
 // Limits the store enforces on every write.
@@ -261,6 +262,25 @@ type IdentityProvider struct {
 	Domains   []string  `json:"domains"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// MaxDomainLen bounds Domain.Name, in bytes: the longest DNS name.
+const MaxDomainLen = 253
+
+// Domain is an email domain an account claims, and has proven it controls once VerifiedAt is
+// set (package sso checks a DNS TXT record carrying Token). Name is unique per account; a
+// verified Name is unique across the store: one domain, one account.
+type Domain struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"` // canonical: ASCII lower case, IDNs in punycode
+	// Token is what the DNS TXT record must carry. It is published, not secret.
+	Token      string    `json:"token"`
+	VerifiedAt time.Time `json:"verified_at"` // zero until verified
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Verified reports whether the account has proven it controls the domain.
+func (d Domain) Verified() bool { return !d.VerifiedAt.IsZero() }
 
 // MaxSubjectLen bounds ExternalIdentity.Subject (a SAML NameID), in bytes.
 const MaxSubjectLen = 1024

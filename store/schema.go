@@ -112,6 +112,7 @@ const (
 	IndexIdP         = "idp"         // sessions of an account that came through an identity provider
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
 	IndexAll         = "all"         // listing of every record of a table (global, no values)
+	IndexVerified    = "verified"    // verified domains by name: global unique
 )
 
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
@@ -156,6 +157,10 @@ func Schema() []Table {
 		newTable(KindSession, false, func(x *Session) string { return x.ID }, func(x *Session) string { return x.AccountID }, nil, Session.clone,
 			listing(IndexUser, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.UserID}, true }),
 			listing(IndexIdP, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.IdPID}, x.IdPID != "" })),
+		newTable(KindDomain, false, func(d *Domain) string { return d.ID }, func(d *Domain) string { return d.AccountID }, nil, Domain.clone,
+			unique(IndexName, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID, d.Name}, true }),
+			unique(IndexVerified, true, func(d *Domain) ([]string, bool) { return []string{d.Name}, d.Verified() }),
+			listing(IndexAccount, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID}, true })),
 	}
 }
 

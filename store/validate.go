@@ -176,6 +176,18 @@ func (p IdentityProvider) Validate() error {
 	)
 }
 
+// Validate checks a Domain.
+func (d Domain) Validate() error {
+	return firstError(
+		required("domain.id", d.ID),
+		required("domain.account_id", d.AccountID),
+		required("domain.name", d.Name),
+		maxLen("domain.name", d.Name, MaxDomainLen),
+		required("domain.token", d.Token),
+		maxLen("domain.token", d.Token, MaxTagLen*2),
+	)
+}
+
 // Validate checks an ExternalIdentity.
 func (x ExternalIdentity) Validate() error {
 	return firstError(
@@ -407,6 +419,8 @@ func (a Account) clone() Account { return a }
 func (u User) clone() User { return u }
 
 func (x ExternalIdentity) clone() ExternalIdentity { return x }
+
+func (d Domain) clone() Domain { return d }
 
 func (t Tombstone) clone() Tombstone { return t }
 

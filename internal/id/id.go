@@ -29,6 +29,7 @@ const (
 	Invitation       Prefix = "inv"
 	Event            Prefix = "ev"
 	Session          Prefix = "ses"
+	Domain           Prefix = "dom"
 )
 
 const (
@@ -157,7 +158,7 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session, Domain:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

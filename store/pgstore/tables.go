@@ -140,6 +140,16 @@ func tables() (map[store.Kind]*table, error) {
 			index:  map[string][]string{store.IndexUser: {"account_id", "user_id"}, store.IndexIdP: {"account_id", "idp_id"}},
 			encode: encodeSession, scan: scanSession,
 		},
+		store.KindDomain: {
+			name:    "domains",
+			columns: []string{"id", "account_id", "name", "token", "verified_at", "created_at", "verified_name"},
+			key:     []string{"id"},
+			index: map[string][]string{
+				store.IndexName: {"account_id", "name"}, store.IndexVerified: {"verified_name"}, store.IndexAccount: {"account_id"},
+			},
+			partial: map[string]bool{store.IndexVerified: true},
+			encode:  encodeDomain, scan: scanDomain,
+		},
 	}
 	out := map[store.Kind]*table{}
 	for _, st := range store.Schema() {
@@ -381,6 +391,27 @@ func scanRole(row scanner) (any, error) {
 	err := row.Scan(&r.ID, &r.AccountID, &r.Name, &r.Description, &r.Permissions, &created)
 	r.CreatedAt = utc(created)
 	return r, err
+}
+
+// encodeDomain writes verified_name, the name of a verified domain and '' otherwise: the
+// column of the partial unique index that lets one account only verify a name.
+func encodeDomain(e *encoder, rec any) []any {
+	d := record[store.Domain](e, rec)
+	verified := ""
+	if d.Verified() {
+		verified = d.Name
+	}
+	return []any{e.text("id", d.ID), e.text("account_id", d.AccountID), e.text("name", d.Name),
+		e.text("token", d.Token), e.time(d.VerifiedAt), e.time(d.CreatedAt), verified}
+}
+
+func scanDomain(row scanner) (any, error) {
+	var d store.Domain
+	var verifiedAt, created *time.Time
+	var verified string
+	err := row.Scan(&d.ID, &d.AccountID, &d.Name, &d.Token, &verifiedAt, &created, &verified)
+	d.VerifiedAt, d.CreatedAt = utc(verifiedAt), utc(created)
+	return d, err
 }
 
 func encodeIdentityProvider(e *encoder, rec any) []any {

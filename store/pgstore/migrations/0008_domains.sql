@@ -1,0 +1,17 @@
+-- Version 8: the email domains an account claims and proves it controls with a DNS TXT
+-- record. A name is claimed once per account; verified_name, the name once verified and ''
+-- before, is unique across the database: one domain, one account.
+
+CREATE TABLE iamkit.domains (
+	id             text COLLATE "C" PRIMARY KEY,
+	account_id     text COLLATE "C" NOT NULL REFERENCES iamkit.accounts ON DELETE RESTRICT,
+	name           text COLLATE "C" NOT NULL CHECK (name <> '' AND octet_length(name) <= 253),
+	token          text COLLATE "C" NOT NULL CHECK (token <> '' AND octet_length(token) <= 64),
+	verified_at    timestamptz,
+	created_at     timestamptz,
+	verified_name  text COLLATE "C" NOT NULL DEFAULT '',
+	CONSTRAINT domains_name_key UNIQUE (account_id, name),
+	CONSTRAINT domains_verified_name_check CHECK (verified_name = CASE WHEN verified_at IS NULL THEN '' ELSE name END)
+);
+CREATE UNIQUE INDEX domains_verified_key ON iamkit.domains (verified_name) WHERE verified_name <> '';
+CREATE INDEX domains_account ON iamkit.domains (account_id, id);
