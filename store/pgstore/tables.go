@@ -393,7 +393,7 @@ func scanRole(row scanner) (any, error) {
 	return r, err
 }
 
-// encodeDomain writes verified_name, the name of a verified domain and '' otherwise: the
+// encodeDomain writes verified_name, the name of a verified domain and ” otherwise: the
 // column of the partial unique index that lets one account only verify a name.
 func encodeDomain(e *encoder, rec any) []any {
 	d := record[store.Domain](e, rec)
