@@ -40,7 +40,7 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 		return BotUsersRead, true
 	case identity.ResourceTunnelCredential, identity.ResourceAPIKey, identity.ResourceSSHPublicKey, identity.ResourceAccessToken:
 		return CredentialsRead, true
-	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings:
+	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings, identity.ResourceDomain:
 		return SSORead, true
 	}
 	return 0, false

@@ -44,10 +44,10 @@ type IdPParams struct {
 	// email attribute the NameID must be the email address.
 	EmailAttribute, NameAttribute, GroupsAttribute string
 	// Domains are the email domains this IdP is trusted to assert (at least one, at most
-	// MaxDomains, exact names such as "example.com"; subdomains are not implied). A login
-	// whose email is outside them is refused: it could otherwise claim another person's
-	// user. Embedders that let untrusted customers configure SSO should verify that the
-	// account controls each domain (for example with a DNS TXT record) before accepting it.
+	// MaxDomains, exact names such as "example.com"; subdomains are not implied), each one
+	// the account has verified (ClaimDomain, VerifyDomain; CodeDomainNotVerified
+	// otherwise). A login whose email is outside them is refused: it could otherwise claim
+	// another person's user.
 	Domains []string
 }
 
@@ -109,6 +109,9 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 			return store.Invalid("identity_providers", store.CodeOutOfRange, MaxIdentityProviders, "an account may have at most %d", MaxIdentityProviders)
 		}
 		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, p.DefaultRoles); err != nil {
+			return err
+		}
+		if err := checkVerified(ctx, tx, accountID, rec.Domains); err != nil {
 			return err
 		}
 		rec.CreatedAt = s.now()
@@ -235,6 +238,9 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 			return err
 		}
 		if u.Domains != nil {
+			if err := checkVerified(ctx, tx, accountID, domains); err != nil {
+				return err
+			}
 			rec.Domains = domains
 		}
 		if idpEqual(before, rec) {

@@ -62,15 +62,20 @@ func (s *Service) LoginChoices(ctx context.Context, accountID string) ([]IdPChoi
 			return err
 		}
 		for _, p := range ps {
-			c := IdPChoice{ID: p.ID, Description: p.Description}
-			if c.Description == "" {
-				c.Description = p.EntityID
-			}
-			out = append(out, c)
+			out = append(out, choiceOf(p))
 		}
 		return nil
 	})
 	return out, err
+}
+
+// choiceOf is an IdP as the chooser shows it.
+func choiceOf(p store.IdentityProvider) IdPChoice {
+	c := IdPChoice{ID: p.ID, Description: p.Description}
+	if c.Description == "" {
+		c.Description = p.EntityID
+	}
+	return c
 }
 
 // LoginRequest is an SP-initiated login in progress: send the browser to the IdP with
@@ -354,7 +359,14 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 			return err
 		}
 		if !linked {
+			// Trusted means listed by the IdP and verified by its account now: a record
+			// listing a domain the account does not control links nobody.
 			if !trustedFor(idp.Domains, email) {
+				return deny(ReasonUntrustedDomain)
+			}
+			if ok, err := verifiedBy(ctx, r, acct.ID, domainOf(email)); err != nil {
+				return err
+			} else if !ok {
 				return deny(ReasonUntrustedDomain)
 			}
 			user, err = r.UserByEmail(ctx, email)

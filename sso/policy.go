@@ -106,6 +106,7 @@ const (
 	ReasonGrandfathered LoginReason = "joined_before_sso" // allowed: mixed mode, member before Since
 	ReasonSSORequired   LoginReason = "sso_required"      // denied: mixed mode, member since Since
 	ReasonSSOEnforced   LoginReason = "sso_enforced"      // denied: enforced mode
+	ReasonDomainSSO     LoginReason = "sso_domain"        // denied: the account verified the email's domain and an IdP is trusted for it
 
 	ReasonNotMember      LoginReason = "not_a_member"    // denied: no membership in the account
 	ReasonMemberDisabled LoginReason = "member_disabled" // denied: the membership is disabled

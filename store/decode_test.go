@@ -41,7 +41,7 @@ func sampleRecords() map[store.Kind]any {
 		store.KindEvent: store.Event{ID: "ev_1", AccountID: "ac_1", Type: "bot_user_created.v0", Principal: by,
 			Object: json.RawMessage(`{"id":"bot_1","nested":{"a":[1,2.5,null,true]}}`), CreatedAt: at},
 		store.KindExternalIdentity: store.ExternalIdentity{AccountID: "ac_1", IdPID: "idp_1", Subject: "s", UserID: "usr_1", CreatedAt: at},
-		store.KindDomain:           store.Domain{ID: "dom_1", AccountID: "ac_1", Name: "example.com", Token: "t", VerifiedAt: at, CreatedAt: at},
+		store.KindDomain:           store.Domain{ID: "dom_1", AccountID: "ac_1", Name: "example.com", Token: "t", VerifiedAt: at, RequireSSO: true, CreatedAt: at},
 		store.KindTombstone:        store.Tombstone{AccountID: "ac_1", OwnerID: "bot_1", By: by, CreatedAt: at},
 		store.KindUserSecrets: store.UserSecrets{UserID: "usr_1", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", PasswordSetAt: at,
 			TOTPSecret: "sealed", TOTPConfirmed: true, TOTPConfirmedAt: at, RecoveryCodes: []string{"00ff"}, SessionsNotBefore: at},

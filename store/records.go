@@ -276,6 +276,9 @@ type Domain struct {
 	// Token is what the DNS TXT record must carry. It is published, not secret.
 	Token      string    `json:"token"`
 	VerifiedAt time.Time `json:"verified_at"` // zero until verified
+	// RequireSSO sends the account's members with an email in the domain through SSO: they
+	// may not sign in to the account with a password (package sso).
+	RequireSSO bool      `json:"require_sso"`
 	CreatedAt  time.Time `json:"created_at"`
 }
 

@@ -142,7 +142,7 @@ func tables() (map[store.Kind]*table, error) {
 		},
 		store.KindDomain: {
 			name:    "domains",
-			columns: []string{"id", "account_id", "name", "token", "verified_at", "created_at", "verified_name"},
+			columns: []string{"id", "account_id", "name", "token", "verified_at", "require_sso", "created_at", "verified_name"},
 			key:     []string{"id"},
 			index: map[string][]string{
 				store.IndexName: {"account_id", "name"}, store.IndexVerified: {"verified_name"}, store.IndexAccount: {"account_id"},
@@ -393,7 +393,7 @@ func scanRole(row scanner) (any, error) {
 	return r, err
 }
 
-// encodeDomain writes verified_name, the name of a verified domain and ” otherwise: the
+// encodeDomain writes verified_name, the name of a verified domain and empty otherwise: the
 // column of the partial unique index that lets one account only verify a name.
 func encodeDomain(e *encoder, rec any) []any {
 	d := record[store.Domain](e, rec)
@@ -402,14 +402,14 @@ func encodeDomain(e *encoder, rec any) []any {
 		verified = d.Name
 	}
 	return []any{e.text("id", d.ID), e.text("account_id", d.AccountID), e.text("name", d.Name),
-		e.text("token", d.Token), e.time(d.VerifiedAt), e.time(d.CreatedAt), verified}
+		e.text("token", d.Token), e.time(d.VerifiedAt), d.RequireSSO, e.time(d.CreatedAt), verified}
 }
 
 func scanDomain(row scanner) (any, error) {
 	var d store.Domain
 	var verifiedAt, created *time.Time
 	var verified string
-	err := row.Scan(&d.ID, &d.AccountID, &d.Name, &d.Token, &verifiedAt, &created, &verified)
+	err := row.Scan(&d.ID, &d.AccountID, &d.Name, &d.Token, &verifiedAt, &d.RequireSSO, &created, &verified)
 	d.VerifiedAt, d.CreatedAt = utc(verifiedAt), utc(created)
 	return d, err
 }

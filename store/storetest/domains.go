@@ -24,6 +24,7 @@ func testDomains(t *testing.T, ns NewStore) {
 	leaf(t, "put_get_list", ns, func(e *env) {
 		acct := e.putAccount()
 		a, b := e.newDomain(acct, "example.com"), e.newDomain(acct, "example.org")
+		b.VerifiedAt, b.RequireSSO = e.now(), true
 		head := e.head()
 		e.update(func(tx store.Tx) error { return tx.PutDomain(e.ctx, a) })
 		e.update(func(tx store.Tx) error { return tx.PutDomain(e.ctx, b) })

@@ -1,6 +1,7 @@
 -- Version 8: the email domains an account claims and proves it controls with a DNS TXT
 -- record. A name is claimed once per account; verified_name, the name once verified and ''
--- before, is unique across the database: one domain, one account.
+-- before, is unique across the database: one domain, one account. require_sso sends the
+-- account's members of the domain through its identity providers.
 
 CREATE TABLE iamkit.domains (
 	id             text COLLATE "C" PRIMARY KEY,
@@ -8,6 +9,7 @@ CREATE TABLE iamkit.domains (
 	name           text COLLATE "C" NOT NULL CHECK (name <> '' AND octet_length(name) <= 253),
 	token          text COLLATE "C" NOT NULL CHECK (token <> '' AND octet_length(token) <= 64),
 	verified_at    timestamptz,
+	require_sso    boolean NOT NULL DEFAULT false,
 	created_at     timestamptz,
 	verified_name  text COLLATE "C" NOT NULL DEFAULT '',
 	CONSTRAINT domains_name_key UNIQUE (account_id, name),
