@@ -32,6 +32,7 @@ type config struct {
 	adminEmail    string
 	tunnelAddr    string
 	metricsAddr   string
+	dnsServer     string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -45,6 +46,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
+	fs.StringVar(&cfg.dnsServer, "dns-server", "", "host:port of the DNS server that verifies accounts' domains (default: the system's resolver)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -104,6 +106,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer ms.Close(context.WithoutCancel(ctx))
 		opts, metricsURL = append(opts, iamkit.WithMeterProvider(ms.Provider)), ms.URL
+	}
+	if cfg.dnsServer != "" {
+		opts = append(opts, iamkit.WithSSOOptions(sso.WithResolver(resolverAt(cfg.dnsServer))))
 	}
 	iam, ssoBase, err := newIAM(st, plans, base, logger, opts...)
 	if err != nil {
@@ -210,6 +215,14 @@ func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.L
 		return iam, "", err
 	}
 	return iam, base, err
+}
+
+// resolverAt is Go's resolver asking the DNS server at addr (host:port) only.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 func printBanner(w io.Writer, base, tunnelAddr, metricsURL string, cfg config, boot bootstrapResult) {

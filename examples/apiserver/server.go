@@ -215,6 +215,7 @@ func (s *server) routes() {
 
 	if s.sso != nil {
 		s.ssoRoutes()
+		s.domainRoutes()
 	}
 }
 

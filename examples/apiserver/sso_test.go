@@ -79,6 +79,7 @@ func idpMetadata(t *testing.T, entityID string) string {
 // the SAML endpoints it points the IdP at are served under /sso/.
 func TestSSO(t *testing.T) {
 	e := newEnv(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"description": "Okta", "metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
@@ -164,6 +165,7 @@ func TestSSO(t *testing.T) {
 // cookie (host-only, Secure, Path=/), HttpOnly and SameSite=Lax, and verifies for its account.
 func TestSSOSessionCookie(t *testing.T) {
 	e := newEnv(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
@@ -235,4 +237,42 @@ func TestSSOLeftOutWithoutHTTPS(t *testing.T) {
 	e.req("GET", "/identity_providers", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/sso_settings", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 	e.req("GET", "/sso/"+b.Account.ID+"/idp_x/login", nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+}
+
+// TestDomains: an account claims a domain, is told the TXT record to publish, and verifies
+// it; until then an IdP cannot be trusted for it, and while one is, it cannot be deleted.
+func TestDomains(t *testing.T) {
+	e := newEnv(t)
+	var d domainOutT
+	e.req("POST", "/domains", map[string]any{"domain": "Corp.Example.com"}).want(http.StatusCreated, &d)
+	if d.Domain != "corp.example.com" || d.Verified || d.RecordName != "_iamkit.corp.example.com" ||
+		!strings.HasPrefix(d.Record, "iamkit-domain-verification=") || d.URI != e.srv.URL+"/domains/"+d.ID {
+		t.Fatalf("claimed domain %+v", d)
+	}
+	md := idpMetadata(t, "https://idp.example.com/metadata")
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": md, "domains": []string{"corp.example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("POST", "/domains/"+d.ID+"/verify", nil).wantError(http.StatusConflict, "ERR_NGROK_90409")
+	if err := e.dns.SetTXT(d.RecordName, d.Record); err != nil {
+		t.Fatal(err)
+	}
+	e.req("POST", "/domains/"+d.ID+"/verify", nil).want(http.StatusOK, &d)
+	if !d.Verified || d.VerifiedAt == "" {
+		t.Fatalf("verified domain %+v", d)
+	}
+	var idp idpOutT
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": md, "domains": []string{"corp.example.com"}}).want(http.StatusCreated, &idp)
+	e.req("PATCH", "/domains/"+d.ID, map[string]any{"require_sso": true}).want(http.StatusOK, &d)
+	var list struct {
+		Domains []domainOutT `json:"domains"`
+		URI     string       `json:"uri"`
+		Next    *string      `json:"next_page_uri"`
+	}
+	e.req("GET", "/domains", nil).want(http.StatusOK, &list)
+	if len(list.Domains) != 1 || !list.Domains[0].RequireSSO {
+		t.Fatalf("domains %+v", list.Domains)
+	}
+	e.req("DELETE", "/domains/"+d.ID, nil).wantError(http.StatusConflict, "ERR_NGROK_90409")
+	e.req("DELETE", "/identity_providers/"+idp.ID, nil).want(http.StatusNoContent, nil)
+	e.req("DELETE", "/domains/"+d.ID, nil).want(http.StatusNoContent, nil)
+	e.req("GET", "/domains/"+d.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 }

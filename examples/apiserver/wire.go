@@ -186,6 +186,8 @@ func resourcePath(r identity.Resource, id string) string {
 		return kindInfoOf(store.SSHCredential).path + "/" + id
 	case identity.ResourceIdentityProvider:
 		return "/identity_providers/" + id
+	case identity.ResourceDomain:
+		return "/domains/" + id
 	}
 	return ""
 }
