@@ -84,6 +84,13 @@ func TestBrowserSSO(t *testing.T) {
 	e.signInBrowser(b, adminEmail)
 	b.Navigate(base + "/settings/sso")
 	checkPage(t, b, "sso-settings-empty")
+
+	// An IdP may be trusted only for a verified domain: the administrator claims
+	// example.test, publishes the TXT record the page gives (at the test's DNS server) and
+	// verifies it.
+	b.ClickAndWait("#domains-link")
+	e.verifyDomainInBrowser(t, b, "example.test", true)
+	b.Navigate(base + "/settings/sso")
 	b.ClickAndWait("#new-idp")
 	metadataFile := filepath.Join(t.TempDir(), "idp-metadata.xml")
 	if err := os.WriteFile(metadataFile, idp.Metadata, 0o600); err != nil {
@@ -238,6 +245,107 @@ func TestBrowserSSO(t *testing.T) {
 	contains(t, "refused password", oldB.Text("#error-summary"), "requires single sign-on")
 	oldB.WaitVisible("#sso")
 	checkPage(t, oldB, "login-sso-required")
+}
+
+// verifyDomainInBrowser claims a domain on the Domains page, tries to verify it before its
+// TXT record exists (refused, with the page saying so), publishes the record the page shows
+// and verifies it. shots: check the pages (and take their screenshots).
+func (e *env) verifyDomainInBrowser(t *testing.T, b *browsertest.Browser, name string, shots bool) string {
+	t.Helper()
+	b.Fill("#domain", name)
+	if status := b.ClickAndWait("#add-domain"); status != http.StatusOK {
+		t.Fatalf("adding %s: status %d: %s", name, status, b.Text("main"))
+	}
+	id := e.domainID(name)
+	recName, recValue := value(t, b, "#record-name-"+id), value(t, b, "#record-value-"+id)
+	if recName != "_iamkit."+name || !strings.HasPrefix(recValue, sso.DomainRecordPrefix) {
+		t.Fatalf("the page shows the record %q = %q", recName, recValue)
+	}
+	if status := b.ClickAndWait("#verify-" + id); status != http.StatusConflict {
+		t.Errorf("verifying before the record exists: status %d, want 409", status)
+	}
+	contains(t, "unproven", b.Text("#error-summary"), "did not find the TXT record")
+	if shots {
+		checkPage(t, b, "domain-unverified")
+	}
+	if err := e.dns.SetTXT(recName, recValue); err != nil {
+		t.Fatal(err)
+	}
+	if status := b.ClickAndWait("#verify-" + id); status != http.StatusOK {
+		t.Fatalf("verifying %s: status %d: %s", name, status, b.Text("main"))
+	}
+	contains(t, "verified", b.Text(".notice"), name+" is verified")
+	contains(t, "status", b.Text("#status-"+id), "Verified")
+	if shots {
+		checkPage(t, b, "domains")
+	}
+	return id
+}
+
+// domainID returns the ID of the account's domain called name.
+func (e *env) domainID(name string) string {
+	e.t.Helper()
+	ds, err := e.app.IAM.SSO().Domains(e.ctx, e.app.Boot.Admin, store.Page{Limit: 50})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Name == name {
+			return d.ID
+		}
+	}
+	e.t.Fatalf("no domain %s", name)
+	return ""
+}
+
+// TestBrowserDomainForcesSSO: once the account requires single sign-on for its verified
+// domain, a member with an address there cannot use the password form (whatever the
+// enforcement, off here) and is sent to the identity provider, through which they sign in.
+func TestBrowserDomainForcesSSO(t *testing.T) {
+	e := newEnv(t)
+	idpKim := samltest.User{Username: "kim", Password: password, Email: "kim@example.test", DisplayName: "Kim"}
+	idp := samltest.Start(t, samltest.Options{Users: []samltest.User{idpKim}})
+	kim := e.addMember(idpKim.Email, rbac.RoleDeveloper)
+	base := e.URL + "/a/" + e.account()
+
+	b := browsers.New(t)
+	e.signInBrowser(b, adminEmail)
+	b.Navigate(base + "/settings/domains")
+	id := e.verifyDomainInBrowser(t, b, "example.test", false)
+	p, err := e.app.IAM.SSO().CreateIdentityProvider(e.ctx, e.app.Boot.Admin, sso.IdPParams{
+		Description: "Example SimpleSAMLphp", MetadataXML: string(idp.Metadata), Domains: []string{"example.test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.app.IAM.SSO().ServiceProvider(e.ctx, e.account(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.RegisterSP(samltest.SP{EntityID: sp.EntityID, ACSURL: sp.ACSURL}); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(base + "/settings/domains")
+	if status := b.ClickAndWait("#require-" + id); status != http.StatusOK {
+		t.Fatalf("requiring SSO: status %d: %s", status, b.Text("main"))
+	}
+	contains(t, "required", b.Text(".notice"), "now sign in through single sign-on only")
+	checkPage(t, b, "domains-require-sso")
+
+	kb := browsers.New(t)
+	kb.Navigate(e.URL + "/login")
+	kb.Fill("#email", kim.Email)
+	kb.Fill("#password", password)
+	if status := kb.ClickAndWait("#sign-in"); status != http.StatusForbidden {
+		t.Errorf("kim's password sign-in: status %d, want 403", status)
+	}
+	contains(t, "refused password", kb.Text("#error-summary"), "requires single sign-on for your email domain")
+	checkPage(t, kb, "login-domain-sso")
+	kb.Click("#sso-after-refusal")
+	landed := signInAtIdP(t, e, kb, idpKim)
+	if !strings.HasPrefix(landed, base+"/") {
+		t.Fatalf("after the IdP kim is at %s", landed)
+	}
 }
 
 // settings reads the account's SSO settings.

@@ -30,6 +30,7 @@ type config struct {
 	addr, store, baseURL, adminEmail string
 	tlsCert, tlsKey                  string
 	secretKeyFile, mailDir           string
+	dnsServer                        string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -44,6 +45,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key (PEM) of -tls-cert")
 	fs.StringVar(&cfg.secretKeyFile, "secret-key-file", "", "file holding the 32-byte key (hex or base64) that seals TOTP secrets in the store; default: a key made at start, so that enrolled authenticator apps stop working at the next start")
 	fs.StringVar(&cfg.mailDir, "mail-dir", "", "directory to write mail (invitations, password resets) to, instead of sending it (default: a new temporary directory)")
+	fs.StringVar(&cfg.dnsServer, "dns-server", "", "host:port of the DNS server that verifies accounts' domains (default: the system's resolver)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -108,7 +110,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail})
+	ac := appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail}
+	if cfg.dnsServer != "" {
+		ac.Resolver = resolverAt(cfg.dnsServer)
+	}
+	a, err := newApp(ctx, ac)
 	if err != nil {
 		return err
 	}
@@ -200,6 +206,8 @@ type appConfig struct {
 	AdminEmail string
 	// Dashboard options after the dashboard's own (tests make password hashing cheap).
 	Dashboard []sso.DashboardOption
+	// Resolver looks up the TXT records that verify domains (default: the system's).
+	Resolver sso.Resolver
 }
 
 // app is the library, started, with the bootstrapped account and the dashboard's handler.
@@ -228,7 +236,11 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 		return nil, err
 	}
 	opts := append([]sso.DashboardOption{sso.WithSecretKey(c.SecretKey), sso.WithTOTPIssuer("iamkit dashboard")}, c.Dashboard...)
-	iam, err := iamkit.New(c.Store, plans, iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...))
+	iopts := []iamkit.Option{iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...)}
+	if c.Resolver != nil {
+		iopts = append(iopts, iamkit.WithSSOOptions(sso.WithResolver(c.Resolver)))
+	}
+	iam, err := iamkit.New(c.Store, plans, iopts...)
 	var se *store.Error
 	if errors.As(err, &se) && se.Field == "base_url" {
 		return nil, fmt.Errorf("-base-url %q: single sign-on needs an https URL (http only on a loopback address): %w", c.BaseURL, err)
@@ -299,4 +311,12 @@ func printBanner(w io.Writer, base string, cfg config, a *app, link string, link
 	}
 	fmt.Fprintf(w, "Sign in at %s/login\n", base)
 	fmt.Fprintf(w, "Mail (invitations, password resets) is written to %s instead of being sent.\n", mailDir)
+}
+
+// resolverAt is Go's resolver asking the DNS server at addr (host:port) only.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -136,6 +136,11 @@ func (s *server) routes() {
 	s.page("POST /a/{account}/settings/sso/{idp}", s.updateIdP)
 	s.page("GET /a/{account}/settings/sso/{idp}/delete", s.deleteIdPPage)
 	s.page("POST /a/{account}/settings/sso/{idp}/delete", s.deleteIdP)
+	s.page("GET /a/{account}/settings/domains", s.domainsPage)
+	s.page("POST /a/{account}/settings/domains", s.claimDomain)
+	s.page("POST /a/{account}/settings/domains/{domain}/verify", s.verifyDomain)
+	s.page("POST /a/{account}/settings/domains/{domain}/require-sso", s.requireDomainSSO)
+	s.page("POST /a/{account}/settings/domains/{domain}/delete", s.deleteDomain)
 
 	s.page("GET /a/{account}/security", s.securityPage)
 	s.page("POST /a/{account}/security/password", s.changePassword)

@@ -113,11 +113,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	res, err := s.dash.SignIn(r.Context(), sso.SignInRequest{AccountID: accountID, Email: email, Password: password, Client: sso.ClientOf(r)})
 	if err != nil {
 		var reason sso.LoginReason
-		if errors.As(err, &reason) && (reason == sso.ReasonSSORequired || reason == sso.ReasonSSOEnforced) {
+		if errors.As(err, &reason) && (reason == sso.ReasonSSORequired || reason == sso.ReasonSSOEnforced || reason == sso.ReasonDomainSSO) {
 			if d.AccountID == "" { // the account page has its own button
 				d.SSOAccount = accountID
 			}
-			v.Errors = []formError{{"", "This account requires single sign-on: sign in through your identity provider instead of with a password."}}
+			v.Errors = []formError{{"", message(err)}}
 		} else {
 			v.Errors = formErrors(err, map[string]string{"email": "email", "password": "password", "": "password"})
 		}
