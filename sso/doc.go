@@ -38,6 +38,22 @@
 // last IdP of an enforced account cannot be deleted (CodeNoIdentityProvider,
 // CodeLastIdentityProvider). On a plan without SSO, enforcement counts as off.
 //
+// # Verified domains
+//
+// An IdP's Domains must each be verified by its account (CodeDomainNotVerified otherwise):
+// otherwise an administrator of one account could trust its IdP for another organisation's
+// domain and, through just-in-time provisioning, bring that organisation's global users into
+// the account. Service.ClaimDomain records a store.Domain with a random token;
+// DomainRecordOf gives the TXT record to publish ("iamkit-domain-verification=<token>" at
+// "_iamkit.<domain>", or at the domain itself); VerifyDomain looks both names up through the
+// Resolver (WithResolver; net.DefaultResolver by default) and marks the domain verified. A
+// verified domain belongs to one account (CodeDomainTaken for any other); DeleteDomain
+// refuses one an IdP is trusted for (CodeDomainInUse). A login re-checks that the email's
+// domain is verified by the IdP's account. RequireDomainSSO makes a verified domain's members
+// sign in through SSO only (ReasonDomainSSO at password sign-in), and RouteEmail finds the
+// account and IdPs an address's domain leads to, for a "sign in with SSO" page that asks for
+// an email. Verification needs rbac.SSOManage and records domain_* events.
+//
 // # Logins and provisioning
 //
 // The login flows (LoginChoices, BeginLogin, CompleteLogin, ServiceProvider, LoginPolicy)
@@ -55,7 +71,8 @@
 //     same user whatever email the IdP asserts then. A subject not yet linked is matched by
 //     email, and only when the email's domain is one the IdP is trusted for (its Domains;
 //     ReasonUntrustedDomain otherwise, whether or not the user exists, since users are global
-//     and creating one claims its email everywhere). Email alone never links an IdP that is
+//     and creating one claims its email everywhere), and only when the IdP's account has
+//     verified that domain (see Verified domains). Email alone never links an IdP that is
 //     not trusted for the domain. Emails (NameID or attribute) and trusted domains follow
 //     identity.NormalizeEmail and identity.NormalizeDomain: ASCII only, IDNs in punycode,
 //     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (CodeNoEmail),
@@ -209,6 +226,8 @@
 //   - A refused login matches store.ErrDenied; its code is the LoginReason's value
 //     (string(ReasonNotInvited), ...), and the LoginReason is its cause (errors.As).
 //   - CodeLastIdentityProvider and CodeNoIdentityProvider match store.ErrConflict.
+//   - Domains: CodeDomainNotVerified (store.ErrInvalid), CodeDomainTaken, CodeDomainUnproven
+//     and CodeDomainInUse (store.ErrConflict), CodeDNSUnavailable (store.ErrUnavailable).
 //   - A session token that is not valid matches store.ErrUnauthenticated with
 //     CodeSessionInvalid; one whose login is no longer allowed, CodeSessionRevoked.
 //   - Local sign-in: CodeBadCredentials, CodeBadSecondFactor, CodeChallengeInvalid and
