@@ -76,7 +76,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 	}
 	accountID := by.AccountID
 	rec := store.IdentityProvider{
-		AccountID: accountID, AllowIDPInitiated: p.AllowIdPInitiated,
+		AccountID: accountID, Protocol: ProtocolSAML, AllowIDPInitiated: p.AllowIdPInitiated,
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
 	}
 	var err error
@@ -93,6 +93,14 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 	if rec.Domains, err = normalizeDomains(p.Domains); err != nil {
 		return store.IdentityProvider{}, err
 	}
+	return s.insertIdP(ctx, by, rec, p.DefaultRoles)
+}
+
+// insertIdP writes a new identity provider of by's account, SAML or OIDC, with its checks in
+// the transaction (permission, count, default roles, verified domains) and its event.
+func (s *Service) insertIdP(ctx context.Context, by identity.Principal, rec store.IdentityProvider, roles []string) (store.IdentityProvider, error) {
+	accountID := by.AccountID
+	var err error
 	if rec.ID, err = s.ids.NewIn(id.IdentityProvider, accountID); err != nil {
 		return store.IdentityProvider{}, err
 	}
@@ -108,7 +116,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		if n >= MaxIdentityProviders {
 			return store.Invalid("identity_providers", store.CodeOutOfRange, MaxIdentityProviders, "an account may have at most %d", MaxIdentityProviders)
 		}
-		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, p.DefaultRoles); err != nil {
+		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, roles); err != nil {
 			return err
 		}
 		if err := checkVerified(ctx, tx, accountID, rec.Domains); err != nil {
@@ -215,6 +223,9 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 			rec.Description = desc
 		}
 		if u.MetadataXML != nil {
+			if isOIDC(rec) {
+				return store.Invalid("metadata_xml", store.CodeInvalidValue, 0, "an OIDC identity provider has no SAML metadata")
+			}
 			rec.MetadataXML, rec.EntityID = *u.MetadataXML, entityID
 		}
 		if u.AllowIdPInitiated != nil {
@@ -344,6 +355,9 @@ func putIdP(ctx context.Context, tx store.Tx, rec store.IdentityProvider) error 
 // location its metadata gives for the HTTP-Redirect binding, or else for HTTP-POST (the
 // order the Handler tries them in). It is "" if the stored metadata no longer parses.
 func SSOURL(p store.IdentityProvider) string {
+	if isOIDC(p) {
+		return p.EntityID // the issuer
+	}
 	md, err := ParseIdPMetadata([]byte(p.MetadataXML))
 	switch {
 	case err != nil:
@@ -356,9 +370,11 @@ func SSOURL(p store.IdentityProvider) string {
 
 // IdentityProviderObject is an identity provider as audit events record it and an API serves
 // it: its metadata document is represented by its entity ID and the SSO URL logins are sent
-// to.
+// to. For an OIDC provider, entity ID and SSO URL are the issuer, and its client ID and
+// scopes are given; its client secret never is.
 type IdentityProviderObject struct {
 	ID                string   `json:"id"`
+	Protocol          string   `json:"protocol"`
 	Description       string   `json:"description,omitempty"`
 	EntityID          string   `json:"entity_id"`
 	SSOURL            string   `json:"sso_url"`
@@ -368,6 +384,8 @@ type IdentityProviderObject struct {
 	NameAttribute     string   `json:"name_attribute,omitempty"`
 	GroupsAttribute   string   `json:"groups_attribute,omitempty"`
 	Domains           []string `json:"domains"`
+	ClientID          string   `json:"client_id,omitempty"`
+	Scopes            []string `json:"scopes,omitempty"`
 	CreatedAt         string   `json:"created_at"`
 }
 
@@ -377,8 +395,12 @@ func (IdentityProviderObject) Resource() identity.Resource { return identity.Res
 // IdentityProviderObjectOf returns the object of an identity provider, without its metadata
 // document (its SSO URL is read from it, SSOURL).
 func IdentityProviderObjectOf(p store.IdentityProvider) IdentityProviderObject {
+	proto := ProtocolSAML
+	if isOIDC(p) {
+		proto = ProtocolOIDC
+	}
 	return IdentityProviderObject{
-		ID: p.ID, Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
+		ID: p.ID, Protocol: proto, ClientID: p.ClientID, Scopes: slices.Clone(p.Scopes), Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
 		AllowIDPInitiated: p.AllowIDPInitiated, DefaultRoles: list(p.DefaultRoles),
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
 		Domains: list(p.Domains), CreatedAt: identity.Timestamp(p.CreatedAt),

@@ -78,11 +78,16 @@ func choiceOf(p store.IdentityProvider) IdPChoice {
 	return c
 }
 
-// LoginRequest is an SP-initiated login in progress: send the browser to the IdP with
-// AuthnRequest.RedirectURL(RelayState) (or PostFormHTML), and keep RelayState in the
-// browser too (Handler uses a cookie) to pass it back as ACSRequest.BrowserState.
+// LoginRequest is an SP-initiated login in progress. For a SAML IdP, send the browser to the
+// IdP with AuthnRequest.RedirectURL(RelayState) (or PostFormHTML); for an OIDC provider,
+// AuthnRequest is nil and RedirectURL is the authorization request. Keep RelayState (the
+// OIDC state) in the browser too (Handler uses a cookie) to pass it back as
+// ACSRequest.BrowserState or OIDCCallback.BrowserState.
 type LoginRequest struct {
 	AuthnRequest *AuthnRequest
+	// RedirectURL is an OIDC provider's authorization request (code flow with PKCE S256, a
+	// nonce and the state), "" for SAML.
+	RedirectURL string
 	// RelayState is an opaque random key (22 characters); the return path is kept
 	// server-side under it, bound to the request, until the response arrives.
 	RelayState string
@@ -107,6 +112,9 @@ func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo str
 	lt, err := s.loginTarget(ctx, accountID, idpID)
 	if err != nil {
 		return nil, err
+	}
+	if isOIDC(lt.rec) {
+		return s.beginOIDC(ctx, lt.rec, returnTo)
 	}
 	req, err := lt.sp.NewAuthnRequest(s.rand, s.clock, lt.cfg.Metadata)
 	if err != nil {
@@ -169,8 +177,8 @@ func (s *Service) loginTarget(ctx context.Context, accountID, idpID string) (tar
 		t.rec, err = idpIn(ctx, r, accountID, idpID)
 		return err
 	})
-	if err != nil {
-		return target{}, err
+	if err != nil || isOIDC(t.rec) {
+		return t, err // an OIDC provider has no SAML side: BeginLogin hands it to beginOIDC
 	}
 	if t.sp, err = s.spFor(t.rec); err != nil {
 		return target{}, err
@@ -258,6 +266,9 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	lt, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
 	if err != nil {
 		return nil, err
+	}
+	if isOIDC(lt.rec) {
+		return nil, fmt.Errorf("sso: identity provider %s takes no SAML response: %w", in.IdPID, store.ErrNotFound)
 	}
 	a, err := s.v.validate(ctx, lt.sp, lt.cfg, msg)
 	if err != nil {

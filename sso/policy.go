@@ -117,6 +117,7 @@ const (
 	ReasonUntrustedDomain   LoginReason = "untrusted_email_domain" // SSO: the IdP is not trusted for the email's domain
 	ReasonInvalidEmail      LoginReason = "invalid_email"          // SSO: the asserted email cannot be a user's email
 	ReasonIdPSessionEnded   LoginReason = "idp_session_ended"      // SSO: the IdP's SessionNotOnOrAfter has passed
+	ReasonEmailNotVerified  LoginReason = "email_not_verified"     // OIDC: the ID token's email_verified is not true
 )
 
 // LoginDecision is the answer of a login policy: allowed or not, and why. A deny is a
@@ -150,7 +151,8 @@ func (d LoginDecision) Err() error {
 func isLoginReason(r LoginReason) bool {
 	switch r {
 	case ReasonSSORequired, ReasonSSOEnforced, ReasonNotMember, ReasonMemberDisabled, ReasonBotUser,
-		ReasonNotInvited, ReasonInvitationExpired, ReasonUntrustedDomain, ReasonInvalidEmail, ReasonIdPSessionEnded:
+		ReasonNotInvited, ReasonInvitationExpired, ReasonUntrustedDomain, ReasonInvalidEmail, ReasonIdPSessionEnded,
+		ReasonDomainSSO, ReasonEmailNotVerified:
 		return true
 	}
 	return false

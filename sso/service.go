@@ -165,6 +165,9 @@ func (s *Service) ServiceProvider(ctx context.Context, accountID, idpID string) 
 	err := s.st.View(ctx, func(r store.Reader) error {
 		var err error
 		p, err = idpIn(ctx, r, accountID, idpID)
+		if err == nil && isOIDC(p) {
+			err = fmt.Errorf("sso: identity provider %s is not a SAML IdP: %w", idpID, store.ErrNotFound)
+		}
 		return err
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func sampleRecords() map[store.Kind]any {
 		store.KindRole: store.Role{ID: "role_1", AccountID: "ac_1", Name: "ops", Description: "x", Permissions: []string{"bot_users:read"}, CreatedAt: at},
 		store.KindIdentityProvider: store.IdentityProvider{ID: "idp_1", AccountID: "ac_1", Description: "okta", EntityID: "https://idp", MetadataXML: "<x/>",
 			AllowIDPInitiated: true, DefaultRoles: []string{"developer"}, EmailAttribute: "mail", NameAttribute: "cn", GroupsAttribute: "groups",
-			Domains: []string{"example.com"}, CreatedAt: at},
+			Domains: []string{"example.com"}, CreatedAt: at, Protocol: "oidc", ClientID: "c", ClientSecret: "s", Scopes: []string{"email"}},
 		store.KindEvent: store.Event{ID: "ev_1", AccountID: "ac_1", Type: "bot_user_created.v0", Principal: by,
 			Object: json.RawMessage(`{"id":"bot_1","nested":{"a":[1,2.5,null,true]}}`), CreatedAt: at},
 		store.KindExternalIdentity: store.ExternalIdentity{AccountID: "ac_1", IdPID: "idp_1", Subject: "s", UserID: "usr_1", CreatedAt: at},

@@ -245,12 +245,16 @@ type Role struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// IdentityProvider is a SAML identity provider configured for an account.
+// IdentityProvider is a SAML or OpenID Connect identity provider configured for an account.
 type IdentityProvider struct {
-	ID                string   `json:"id"`
-	AccountID         string   `json:"account_id"`
-	Description       string   `json:"description"`
-	EntityID          string   `json:"entity_id"` // unique per account
+	ID          string `json:"id"`
+	AccountID   string `json:"account_id"`
+	Description string `json:"description"`
+	// Protocol is "oidc" for an OpenID Connect provider, "saml" or empty (records made
+	// before OIDC) for SAML.
+	Protocol string `json:"protocol,omitempty"`
+	// EntityID is the SAML entity ID, or the OIDC issuer URL: unique per account.
+	EntityID          string   `json:"entity_id"`
 	MetadataXML       string   `json:"metadata_xml"`
 	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
 	DefaultRoles      []string `json:"default_roles"`
@@ -259,8 +263,14 @@ type IdentityProvider struct {
 	GroupsAttribute   string   `json:"groups_attribute"`
 	// Domains are the email domains this IdP is trusted to assert: a login may link to an
 	// existing user by email only when the email's domain is listed.
-	Domains   []string  `json:"domains"`
-	CreatedAt time.Time `json:"created_at"`
+	Domains []string `json:"domains"`
+	// ClientID, ClientSecret and Scopes are an OIDC provider's: the client iamkit is at the
+	// provider and the scopes it asks for besides "openid". (The attributes above name the
+	// ID token's claims for an OIDC provider.)
+	ClientID     string    `json:"client_id,omitempty"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // MaxDomainLen bounds Domain.Name, in bytes: the longest DNS name.

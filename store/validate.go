@@ -453,6 +453,7 @@ func (r Role) Clone() Role { r.Permissions = slices.Clone(r.Permissions); return
 func (p IdentityProvider) Clone() IdentityProvider {
 	p.DefaultRoles = slices.Clone(p.DefaultRoles)
 	p.Domains = slices.Clone(p.Domains)
+	p.Scopes = slices.Clone(p.Scopes)
 	return p
 }
 

@@ -26,6 +26,7 @@ import (
 
 type idpOutT struct {
 	ID                string   `json:"id"`
+	Protocol          string   `json:"protocol"`
 	URI               string   `json:"uri"`
 	Description       string   `json:"description"`
 	EntityID          string   `json:"entity_id"`

@@ -98,7 +98,8 @@ func tables() (map[store.Kind]*table, error) {
 		store.KindIdentityProvider: {
 			name: "identity_providers",
 			columns: []string{"id", "account_id", "description", "entity_id", "metadata_xml", "allow_idp_initiated",
-				"default_roles", "email_attribute", "name_attribute", "groups_attribute", "domains", "created_at"},
+				"default_roles", "email_attribute", "name_attribute", "groups_attribute", "domains", "created_at",
+				"protocol", "client_id", "client_secret", "scopes"},
 			key:    []string{"id"},
 			index:  map[string][]string{store.IndexEntityID: {"account_id", "entity_id"}, store.IndexAccount: {"account_id"}},
 			encode: encodeIdentityProvider, scan: scanIdentityProvider,
@@ -420,14 +421,17 @@ func encodeIdentityProvider(e *encoder, rec any) []any {
 		e.text("entity_id", p.EntityID), e.text("metadata_xml", p.MetadataXML), p.AllowIDPInitiated,
 		e.texts("default_roles", p.DefaultRoles), e.text("email_attribute", p.EmailAttribute),
 		e.text("name_attribute", p.NameAttribute), e.text("groups_attribute", p.GroupsAttribute),
-		e.texts("domains", p.Domains), e.time(p.CreatedAt)}
+		e.texts("domains", p.Domains), e.time(p.CreatedAt),
+		e.text("protocol", p.Protocol), e.text("client_id", p.ClientID), e.text("client_secret", p.ClientSecret),
+		e.texts("scopes", p.Scopes)}
 }
 
 func scanIdentityProvider(row scanner) (any, error) {
 	var p store.IdentityProvider
 	var created *time.Time
 	err := row.Scan(&p.ID, &p.AccountID, &p.Description, &p.EntityID, &p.MetadataXML, &p.AllowIDPInitiated,
-		&p.DefaultRoles, &p.EmailAttribute, &p.NameAttribute, &p.GroupsAttribute, &p.Domains, &created)
+		&p.DefaultRoles, &p.EmailAttribute, &p.NameAttribute, &p.GroupsAttribute, &p.Domains, &created,
+		&p.Protocol, &p.ClientID, &p.ClientSecret, &p.Scopes)
 	p.CreatedAt = utc(created)
 	return p, err
 }

@@ -105,3 +105,16 @@ func testDomains(t *testing.T, ns NewStore) {
 		}
 	})
 }
+
+// testOIDCProvider: an OpenID Connect identity provider's fields are kept like a SAML one's.
+func testOIDCProvider(t *testing.T, ns NewStore) {
+	leaf(t, "put_get", ns, func(e *env) {
+		acct := e.putAccount()
+		p := e.newIdP(acct)
+		p.Protocol, p.EntityID, p.MetadataXML = "oidc", "https://login.example.com", ""
+		p.ClientID, p.ClientSecret, p.Scopes = "iamkit-dashboard", "s3cret", []string{"email", "profile", "groups"}
+		e.update(func(tx store.Tx) error { return tx.PutIdentityProvider(e.ctx, p) })
+		got := mustRead(e, func(r store.Reader) (store.IdentityProvider, error) { return r.IdentityProvider(e.ctx, p.ID) })
+		diff(e.t, "OIDC identity provider", p, got)
+	})
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ExternalIdentities", testExternalIdentities},
 		{"SignIn", testSignIn},
 		{"Domains", testDomains},
+		{"OIDCProvider", testOIDCProvider},
 		{"Retention", testRetention},
 		{"Close", testClose},
 	}
