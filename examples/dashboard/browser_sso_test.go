@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/iamkit/iamkit/internal/browsertest"
+	"github.com/iamkit/iamkit/internal/oidctest"
 	"github.com/iamkit/iamkit/internal/samltest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
@@ -386,4 +387,60 @@ func (e *env) member(email string) store.Membership {
 		e.t.Fatalf("member %s: %v", email, err)
 	}
 	return m
+}
+
+// TestBrowserOIDC drives single sign-on through a real OpenID Connect provider
+// (internal/oidctest: zitadel/oidc's op) with Chromium: the administrator verifies the domain,
+// adds the provider by issuer, client ID and secret, and is given the redirect URI to
+// register there; a person the provider vouches for then signs in from the account's sign-in
+// address, on the provider's own form, and joins just in time.
+func TestBrowserOIDC(t *testing.T) {
+	e := newEnv(t)
+	ada := oidctest.User{Subject: "u-ada", Username: "ada", Password: password, Email: "ada@example.test", EmailVerified: true, Name: "Ada Lovelace"}
+	prov := oidctest.Start(t, oidctest.Options{Users: []oidctest.User{ada}})
+	base := e.URL + "/a/" + e.account()
+
+	b := browsers.New(t)
+	e.signInBrowser(b, adminEmail)
+	b.Navigate(base + "/settings/domains")
+	e.verifyDomainInBrowser(t, b, "example.test", false)
+	b.Navigate(base + "/settings/sso")
+	b.ClickAndWait("#new-oidc")
+	b.Fill("#description", "Example OpenID Connect")
+	b.Fill("#issuer", prov.Issuer)
+	b.Fill("#client_id", "iamkit-dashboard")
+	b.Fill("#client_secret", "client-secret")
+	b.Fill("#domains", "example.test")
+	checkPage(t, b, "idp-new-oidc")
+	if status := b.ClickAndWait("#add-oidc"); status != http.StatusOK {
+		t.Fatalf("adding the OIDC provider: status %d: %s", status, b.Text("main"))
+	}
+	contains(t, "IdP page", b.Text("main"), "OpenID Connect provider added", "Redirect URI")
+	redirectURI := value(t, b, "#redirect-uri")
+	if !strings.HasPrefix(redirectURI, e.URL+"/sso/"+e.account()+"/idp_") || !strings.HasSuffix(redirectURI, "/callback") {
+		t.Fatalf("redirect URI %q", redirectURI)
+	}
+	checkPage(t, b, "idp-oidc")
+	if err := prov.AddClient(oidctest.Client{ID: "iamkit-dashboard", Secret: "client-secret", RedirectURIs: []string{redirectURI}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(base + "/settings/sso")
+	b.Click("#provisioning-jit")
+	b.ClickAndWait("#save-sso")
+
+	ab := browsers.New(t)
+	ab.Navigate(base + "/sso")
+	ab.WaitVisible("#username")
+	if !strings.HasPrefix(ab.CurrentURL(), prov.Issuer+"/") {
+		t.Fatalf("the sign-in address sent the browser to %s, not the provider", ab.CurrentURL())
+	}
+	ab.Fill("#username", ada.Username)
+	ab.Fill("#password", ada.Password)
+	ab.ClickAndWait("#submit")
+	landed := ab.WaitURL(browsertest.HasPrefix(base + "/"))
+	ab.WaitVisible("h1")
+	m := e.member(ada.Email)
+	if m.Status != store.MemberActive {
+		t.Fatalf("ada after signing in at %s: %+v", landed, m)
+	}
 }

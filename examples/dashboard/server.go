@@ -132,6 +132,8 @@ func (s *server) routes() {
 	s.page("POST /a/{account}/settings/sso", s.updateSSOSettings)
 	s.page("GET /a/{account}/settings/sso/new", s.newIdPPage)
 	s.page("POST /a/{account}/settings/sso/new", s.createIdP)
+	s.page("GET /a/{account}/settings/sso/new-oidc", s.newOIDCPage)
+	s.page("POST /a/{account}/settings/sso/new-oidc", s.createOIDC)
 	s.page("GET /a/{account}/settings/sso/{idp}", s.idpPage)
 	s.page("POST /a/{account}/settings/sso/{idp}", s.updateIdP)
 	s.page("GET /a/{account}/settings/sso/{idp}/delete", s.deleteIdPPage)
