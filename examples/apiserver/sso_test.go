@@ -277,3 +277,30 @@ func TestDomains(t *testing.T) {
 	e.req("DELETE", "/domains/"+d.ID, nil).want(http.StatusNoContent, nil)
 	e.req("GET", "/domains/"+d.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
 }
+
+// TestOIDCIdentityProvider: an OpenID Connect provider is created through the same resource
+// with protocol "oidc"; the response gives the redirect URI to register, and neither it nor
+// the audit log ever shows the client secret.
+func TestOIDCIdentityProvider(t *testing.T) {
+	e := newEnv(t)
+	e.verifyDomains("example.com")
+	const secret = "client-secret-s3cret"
+	resp := e.req("POST", "/identity_providers", map[string]any{
+		"protocol": "oidc", "issuer": "https://login.example.com", "client_id": "iamkit", "client_secret": secret,
+		"description": "Zitadel", "domains": []string{"example.com"},
+	}).want(http.StatusCreated, nil)
+	got := resp.raw()
+	id, _ := got["id"].(string)
+	if got["protocol"] != "oidc" || got["entity_id"] != "https://login.example.com" || got["client_id"] != "iamkit" ||
+		got["redirect_uri"] != e.srv.URL+"/sso/"+e.boot.AccountID+"/"+id+"/callback" || got["acs_url"] != nil {
+		t.Fatalf("OIDC identity provider %v", got)
+	}
+	_, log := e.eventsAs(e.key)
+	if strings.Contains(string(resp.body), secret) || strings.Contains(log, secret) {
+		t.Fatal("the client secret was shown")
+	}
+	e.req("POST", "/identity_providers", map[string]any{"protocol": "ws-fed", "domains": []string{"example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("POST", "/identity_providers", map[string]any{
+		"protocol": "oidc", "issuer": "http://login.example.com", "client_id": "iamkit", "client_secret": secret, "domains": []string{"example.com"},
+	}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+}
