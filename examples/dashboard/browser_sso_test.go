@@ -347,6 +347,20 @@ func TestBrowserDomainForcesSSO(t *testing.T) {
 	if !strings.HasPrefix(landed, base+"/") {
 		t.Fatalf("after the IdP kim is at %s", landed)
 	}
+
+	// "Sign in with SSO" by work email: the verified domain leads to the account's IdP.
+	kb2 := browsers.New(t)
+	kb2.Navigate(e.URL + "/login/sso")
+	kb2.Fill("#account", "nobody@unverified.example")
+	if status := kb2.ClickAndWait("#continue"); status != http.StatusNotFound {
+		t.Errorf("an email of no verified domain: status %d, want 404", status)
+	}
+	contains(t, "unknown domain", kb2.Text("#error-summary"), "No account signs in people of this email address's domain")
+	kb2.Fill("#account", kim.Email)
+	kb2.Click("#continue")
+	if landed := signInAtIdP(t, e, kb2, idpKim); !strings.HasPrefix(landed, base+"/") {
+		t.Fatalf("after discovery by email kim is at %s", landed)
+	}
 }
 
 // settings reads the account's SSO settings.
