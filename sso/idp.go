@@ -61,6 +61,11 @@ type IdPUpdate struct {
 	NameAttribute     *string
 	GroupsAttribute   *string
 	Domains           *[]string
+	// ClientID, ClientSecret and Scopes change an OIDC provider's client (rotating its
+	// secret, say); they are invalid for a SAML IdP.
+	ClientID     *string
+	ClientSecret *Secret
+	Scopes       *[]string
 }
 
 // CreateIdentityProvider adds an identity provider to by's account; by needs rbac.SSOManage
@@ -254,6 +259,9 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 			}
 			rec.Domains = domains
 		}
+		if err := updateClient(&rec, u); err != nil {
+			return err
+		}
 		if idpEqual(before, rec) {
 			return nil
 		}
@@ -426,8 +434,36 @@ func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.
 	return p, nil
 }
 
+// updateClient applies an update's OIDC client fields to an OIDC provider.
+func updateClient(rec *store.IdentityProvider, u IdPUpdate) error {
+	if u.ClientID == nil && u.ClientSecret == nil && u.Scopes == nil {
+		return nil
+	}
+	if !isOIDC(*rec) {
+		return store.Invalid("client_id", store.CodeInvalidValue, 0, "a SAML identity provider has no OIDC client")
+	}
+	if u.ClientID != nil {
+		rec.ClientID = strings.TrimSpace(*u.ClientID)
+	}
+	if u.ClientSecret != nil {
+		rec.ClientSecret = u.ClientSecret.Reveal()
+	}
+	if err := checkClient(rec.ClientID, rec.ClientSecret); err != nil {
+		return err
+	}
+	if u.Scopes != nil {
+		scopes, err := checkScopes(*u.Scopes)
+		if err != nil {
+			return err
+		}
+		rec.Scopes = scopes
+	}
+	return nil
+}
+
 func idpEqual(a, b store.IdentityProvider) bool {
-	return a.Description == b.Description && a.MetadataXML == b.MetadataXML && a.EntityID == b.EntityID &&
+	return a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret && slices.Equal(a.Scopes, b.Scopes) &&
+		a.Description == b.Description && a.MetadataXML == b.MetadataXML && a.EntityID == b.EntityID &&
 		a.AllowIDPInitiated == b.AllowIDPInitiated && slices.Equal(a.DefaultRoles, b.DefaultRoles) &&
 		a.EmailAttribute == b.EmailAttribute && a.NameAttribute == b.NameAttribute &&
 		a.GroupsAttribute == b.GroupsAttribute && slices.Equal(a.Domains, b.Domains)

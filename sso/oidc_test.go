@@ -203,6 +203,24 @@ func TestOIDCLogin(t *testing.T) {
 	if _, err := p.complete(q, state); store.CodeOf(err) != sso.CodeOIDCState {
 		t.Fatalf("the callback again: %v, want %s", err, sso.CodeOIDCState)
 	}
+
+	// The client secret is what the token endpoint checks: a wrong one fails the exchange,
+	// the rotated one works. A SAML IdP has no client to change.
+	for _, c := range []struct{ secret, code string }{{"not-the-secret", sso.CodeOIDCExchange}, {"client-secret", ""}} {
+		secret := sso.NewSecret(c.secret)
+		if _, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, p.rec.ID, sso.IdPUpdate{ClientSecret: &secret}); err != nil {
+			t.Fatal(err)
+		}
+		q, state = p.begin(t, oidcAda)
+		if _, err := p.complete(q, state); store.CodeOf(err) != c.code {
+			t.Fatalf("secret %q: %v, want code %q", c.secret, err, c.code)
+		}
+	}
+	saml := e.newIdP(sso.IdPParams{})
+	cid := "x"
+	if _, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, saml.rec.ID, sso.IdPUpdate{ClientID: &cid}); invalidField(err) != "client_id" {
+		t.Fatalf("a client ID for a SAML IdP: %v", err)
+	}
 }
 
 // TestOIDCLoginRefusals: each broken part of the flow refuses the login, with its code.
