@@ -110,6 +110,9 @@ type idpUpdate struct {
 	NameAttribute     *string   `json:"name_attribute"`
 	GroupsAttribute   *string   `json:"groups_attribute"`
 	Domains           *[]string `json:"domains"`
+	ClientID          *string   `json:"client_id"`
+	ClientSecret      *string   `json:"client_secret"`
+	Scopes            *[]string `json:"scopes"`
 }
 
 func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -203,7 +206,11 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	u := sso.IdPUpdate{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
-		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
+		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains, ClientID: in.ClientID, Scopes: in.Scopes,
+	}
+	if in.ClientSecret != nil {
+		secret := sso.NewSecret(*in.ClientSecret)
+		u.ClientSecret = &secret
 	}
 	if u == (sso.IdPUpdate{}) {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")

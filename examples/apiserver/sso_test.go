@@ -299,6 +299,10 @@ func TestOIDCIdentityProvider(t *testing.T) {
 	if strings.Contains(string(resp.body), secret) || strings.Contains(log, secret) {
 		t.Fatal("the client secret was shown")
 	}
+	resp = e.req("PATCH", "/identity_providers/"+id, map[string]any{"client_secret": "rotated-" + secret}).want(http.StatusOK, nil)
+	if strings.Contains(string(resp.body), secret) {
+		t.Fatal("the rotated client secret was shown")
+	}
 	e.req("POST", "/identity_providers", map[string]any{"protocol": "ws-fed", "domains": []string{"example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
 	e.req("POST", "/identity_providers", map[string]any{
 		"protocol": "oidc", "issuer": "http://login.example.com", "client_id": "iamkit", "client_secret": secret, "domains": []string{"example.com"},
