@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ type config struct {
 	invitations time.Duration
 	ssoBase     string
 	ssoKey      crypto.Signer
+	ssoOpts     []sso.Option
 	dash        []sso.DashboardOption
 	dashOn      bool
 	errs        ErrorFormat
@@ -124,6 +126,13 @@ func WithInvitationTTL(d time.Duration) Option { return func(c *config) { c.invi
 // Ed25519 or ECDSA P-256 private key, kept by the embedder).
 func WithSSO(baseURL string, key crypto.Signer) Option {
 	return func(c *config) { c.ssoBase, c.ssoKey = baseURL, key }
+}
+
+// WithSSOOptions passes options to the sso.Service that WithSSO builds: sso.WithResolver for
+// domain verification, sso.WithLoginTTL, sso.WithValidatorOptions. The facade's clock, random
+// source and logger are set after them.
+func WithSSOOptions(opts ...sso.Option) Option {
+	return func(c *config) { c.ssoOpts = append(c.ssoOpts, opts...) }
 }
 
 // WithDashboard enables local sign-in (passwords, a second factor, resets) and server-side
@@ -352,7 +361,7 @@ func (c *config) credentialOptions(i *IAM) []credential.Option {
 }
 
 func (c *config) ssoOptions(i *IAM) []sso.Option {
-	return serviceOptions(c, i.log, sso.WithLogger, sso.WithClock, sso.WithRandom)
+	return append(slices.Clone(c.ssoOpts), serviceOptions(c, i.log, sso.WithLogger, sso.WithClock, sso.WithRandom)...)
 }
 
 // Store returns the store the services run on.

@@ -23,6 +23,7 @@ const (
 	ResourceAccessToken      Resource = "access_token"
 	ResourceIdentityProvider Resource = "identity_provider"
 	ResourceSSOSettings      Resource = "sso_settings"
+	ResourceDomain           Resource = "domain"   // an email domain the account claims and verifies
 	ResourceSignIn           Resource = "sign_in"  // a dashboard sign-in of a member
 	ResourceSession          Resource = "session"  // a dashboard session of a member
 	ResourcePassword         Resource = "password" // a user's password
@@ -74,6 +75,10 @@ const (
 	EventIdentityProviderUpdated store.EventType = "identity_provider_updated.v0"
 	EventIdentityProviderDeleted store.EventType = "identity_provider_deleted.v0"
 	EventSSOSettingsUpdated      store.EventType = "sso_settings_updated.v0"
+	EventDomainCreated           store.EventType = "domain_created.v0"  // claimed, not yet verified
+	EventDomainVerified          store.EventType = "domain_verified.v0" // its DNS TXT record was found
+	EventDomainUpdated           store.EventType = "domain_updated.v0"  // SSO required for its members, or no longer
+	EventDomainDeleted           store.EventType = "domain_deleted.v0"
 
 	// Dashboard sign-in (package sso). Users are global: events about a user's password or
 	// second factor are recorded in the account the user acted in (signed in to, or asked a
@@ -115,6 +120,7 @@ func EventTypes() []store.EventType {
 		EventAccessTokenCreated, EventAccessTokenUpdated, EventAccessTokenDeleted,
 		EventIdentityProviderCreated, EventIdentityProviderUpdated, EventIdentityProviderDeleted,
 		EventSSOSettingsUpdated,
+		EventDomainCreated, EventDomainVerified, EventDomainUpdated, EventDomainDeleted,
 		EventSignInSucceeded, EventSignInFailed, EventSessionEnded, EventPasswordChanged,
 		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
 		EventEventDestinationCreated, EventEventDestinationUpdated, EventEventDestinationDeleted,
@@ -148,6 +154,8 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourceIdentityProvider
 	case EventSSOSettingsUpdated:
 		return ResourceSSOSettings
+	case EventDomainCreated, EventDomainVerified, EventDomainUpdated, EventDomainDeleted:
+		return ResourceDomain
 	case EventSignInSucceeded, EventSignInFailed:
 		return ResourceSignIn
 	case EventSessionEnded:

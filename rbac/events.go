@@ -41,7 +41,7 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 		return BotUsersRead, true
 	case identity.ResourceTunnelCredential, identity.ResourceAPIKey, identity.ResourceSSHPublicKey, identity.ResourceAccessToken:
 		return CredentialsRead, true
-	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings:
+	case identity.ResourceIdentityProvider, identity.ResourceSSOSettings, identity.ResourceDomain:
 		return SSORead, true
 	case identity.ResourceEventDestination, identity.ResourceEventSubscription:
 		return AccountManage, true

@@ -276,6 +276,7 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceAPIKey: rbac.CredentialsRead, identity.ResourceSSHPublicKey: rbac.CredentialsRead,
 		identity.ResourceAccessToken:      rbac.CredentialsRead,
 		identity.ResourceIdentityProvider: rbac.SSORead, identity.ResourceSSOSettings: rbac.SSORead,
+		identity.ResourceDomain: rbac.SSORead,
 		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
 		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
 		identity.ResourceEventDestination: rbac.AccountManage, identity.ResourceEventSubscription: rbac.AccountManage,

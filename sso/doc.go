@@ -1,5 +1,5 @@
-// Package sso is iamkit's dashboard sign-in: SAML SSO, passwords and a second factor, the
-// login policy and sessions.
+// Package sso is iamkit's dashboard sign-in: SAML and OpenID Connect SSO, verified email
+// domains, passwords and a second factor, the login policy and sessions.
 //
 // It has two layers. The SAML core parses IdP metadata, derives a service provider per
 // (account, IdP), builds AuthnRequests and validates responses; it knows nothing of
@@ -20,7 +20,8 @@
 //
 // Handler serves GET /sso/{account}/login (one IdP: redirect; several: a chooser listing
 // their descriptions), GET /sso/{account}/{idp}/login, GET /sso/{account}/{idp}/metadata
-// and POST /sso/{account}/{idp}/acs, and hands each completed Login to a LoginFunc.
+// and POST /sso/{account}/{idp}/acs (SAML), GET /sso/{account}/{idp}/callback (OIDC), and
+// hands each completed Login to a LoginFunc.
 // Failures are HTML error pages with fixed messages and fitting status codes.
 //
 // # Identity providers and settings
@@ -37,6 +38,41 @@
 // "enforced"); Since records when enforcement last left "off". Enforcing needs an IdP, and the
 // last IdP of an enforced account cannot be deleted (CodeNoIdentityProvider,
 // CodeLastIdentityProvider). On a plan without SSO, enforcement counts as off.
+//
+// # OpenID Connect providers
+//
+// Service.CreateOIDCProvider adds an OpenID Connect provider beside SAML IdPs (one chooser
+// lists both; IdP-initiated sign-in stays SAML-only): its issuer (https; the record's
+// EntityID), the client iamkit is there (client ID, and the client secret as a Secret that
+// no event or object shows), scopes and claim names, with the same default roles and
+// verified Domains. OIDCRedirectURL is the redirect URI to register,
+// "<base>/sso/<account_id>/<idp_id>/callback". BeginLogin of such a provider discovers it
+// (github.com/coreos/go-oidc/v3) and returns LoginRequest.RedirectURL, an authorization
+// request (golang.org/x/oauth2) with PKCE (S256), a nonce and a state kept server-side as a
+// single-use key "sso:oidc:<state>" for the login TTL; Handler keeps the state in the same
+// "__Host-" cookie as a SAML RelayState. CompleteOIDCLogin (Handler: GET .../callback)
+// requires that state from that browser (CodeOIDCState), exchanges the code with the verifier
+// (CodeOIDCExchange), verifies the ID token with go-oidc: signature by the issuer's published
+// keys, issuer, audience and expiry by the injected clock (CodeOIDCToken), then the nonce
+// (CodeOIDCNonce), and requires email_verified (ReasonEmailNotVerified). The subject (sub)
+// then goes through the provisioning below exactly as a SAML NameID. The client secret is
+// kept in the store as given: protect the store as the secret's home.
+//
+// # Verified domains
+//
+// An IdP's Domains must each be verified by its account (CodeDomainNotVerified otherwise):
+// otherwise an administrator of one account could trust its IdP for another organisation's
+// domain and, through just-in-time provisioning, bring that organisation's global users into
+// the account. Service.ClaimDomain records a store.Domain with a random token;
+// DomainRecordOf gives the TXT record to publish ("iamkit-domain-verification=<token>" at
+// "_iamkit.<domain>", or at the domain itself); VerifyDomain looks both names up through the
+// Resolver (WithResolver; net.DefaultResolver by default) and marks the domain verified. A
+// verified domain belongs to one account (CodeDomainTaken for any other); DeleteDomain
+// refuses one an IdP is trusted for (CodeDomainInUse). A login re-checks that the email's
+// domain is verified by the IdP's account. RequireDomainSSO makes a verified domain's members
+// sign in through SSO only (ReasonDomainSSO at password sign-in), and RouteEmail finds the
+// account and IdPs an address's domain leads to, for a "sign in with SSO" page that asks for
+// an email. Verification needs rbac.SSOManage and records domain_* events.
 //
 // # Logins and provisioning
 //
@@ -55,7 +91,8 @@
 //     same user whatever email the IdP asserts then. A subject not yet linked is matched by
 //     email, and only when the email's domain is one the IdP is trusted for (its Domains;
 //     ReasonUntrustedDomain otherwise, whether or not the user exists, since users are global
-//     and creating one claims its email everywhere). Email alone never links an IdP that is
+//     and creating one claims its email everywhere), and only when the IdP's account has
+//     verified that domain (see Verified domains). Email alone never links an IdP that is
 //     not trusted for the domain. Emails (NameID or attribute) and trusted domains follow
 //     identity.NormalizeEmail and identity.NormalizeDomain: ASCII only, IDNs in punycode,
 //     lower-cased in ASCII; a non-ASCII look-alike of an address is no email (CodeNoEmail),
@@ -219,6 +256,10 @@
 //   - A refused login matches store.ErrDenied; its code is the LoginReason's value
 //     (string(ReasonNotInvited), ...), and the LoginReason is its cause (errors.As).
 //   - CodeLastIdentityProvider and CodeNoIdentityProvider match store.ErrConflict.
+//   - OIDC callbacks: CodeOIDCState, CodeOIDCError, CodeOIDCExchange, CodeOIDCToken and
+//     CodeOIDCNonce (store.ErrUnauthenticated); CodeOIDCDiscovery (store.ErrUnavailable).
+//   - Domains: CodeDomainNotVerified (store.ErrInvalid), CodeDomainTaken, CodeDomainUnproven
+//     and CodeDomainInUse (store.ErrConflict), CodeDNSUnavailable (store.ErrUnavailable).
 //   - A session token that is not valid matches store.ErrUnauthenticated with
 //     CodeSessionInvalid; one whose login is no longer allowed, CodeSessionRevoked.
 //   - Local sign-in: CodeBadCredentials, CodeBadSecondFactor, CodeChallengeInvalid and

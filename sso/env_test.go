@@ -29,6 +29,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/dnstest"
 	"github.com/iamkit/iamkit/internal/testenv"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
@@ -62,6 +63,7 @@ type env struct {
 	handler  *sso.Handler
 	acct     store.Account
 	admin    identity.Principal
+	dns      *dnstest.Server // answers the TXT records that verify domains
 }
 
 func newEnv(t testing.TB, plan string) *env {
@@ -79,7 +81,8 @@ func newEnv(t testing.TB, plan string) *env {
 	mux := http.NewServeMux()
 	e.sp = httptest.NewServer(mux)
 	t.Cleanup(e.sp.Close)
-	e.svc, err = sso.New(st, authz, e.sp.URL, sso.WithClock(clk))
+	e.dns = dnstest.Start(t)
+	e.svc, err = sso.New(st, authz, e.sp.URL, sso.WithClock(clk), sso.WithResolver(e.dns.Resolver()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +103,34 @@ func newEnv(t testing.TB, plan string) *env {
 		t.Fatal(err)
 	}
 	e.admin = e.principal(founder.ID)
+	e.verifyDomains("example.com", "example.org")
 	e.tick()
 	return e
+}
+
+// verifyDomains claims and verifies domains for the environment's account through DNS, as
+// an administrator would: a domain it already has is left alone, and nothing is done on a
+// plan without SSO.
+func (e *env) verifyDomains(names ...string) {
+	e.t.Helper()
+	for _, n := range names {
+		d, err := e.svc.ClaimDomain(e.ctx, e.admin, n)
+		switch {
+		case errors.Is(err, store.ErrFeatureUnavailable):
+			return
+		case store.CodeOf(err) == store.CodeAlreadyExists:
+			continue
+		case err != nil:
+			e.t.Fatalf("claiming %s: %v", n, err)
+		}
+		rec := sso.DomainRecordOf(d)
+		if err := e.dns.SetTXT(rec.Name, rec.Value); err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := e.svc.VerifyDomain(e.ctx, e.admin, d.ID); err != nil {
+			e.t.Fatalf("verifying %s: %v", n, err)
+		}
+	}
 }
 
 // tick advances the fake clock by a second, so records made before and after are ordered.
@@ -267,6 +296,7 @@ func (e *env) newIdP(p sso.IdPParams) *testIdP {
 	if p.Domains == nil {
 		p.Domains = []string{"example.com"}
 	}
+	e.verifyDomains(p.Domains...)
 	if p.GroupsAttribute == "" {
 		p.GroupsAttribute = "eduPersonAffiliation" // where crewjam puts groups
 	}

@@ -10,14 +10,16 @@ import (
 	"time"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/dnstest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
 
-// An account administrator configures an identity provider from its metadata, turns on
-// just-in-time provisioning and mixed enforcement, and the embedder mounts the endpoints.
+// An account administrator verifies the email domain, configures an identity provider from
+// its metadata, turns on just-in-time provisioning and mixed enforcement, and the embedder
+// mounts the endpoints.
 func ExampleService_CreateIdentityProvider() {
 	ctx := context.Background()
 	st, err := memstore.New()
@@ -32,10 +34,28 @@ func ExampleService_CreateIdentityProvider() {
 	acct, _ := dir.CreateAccount(ctx, founder.ID, "Acme", identity.Enterprise().Name)
 	admin, _ := dir.Principal(ctx, acct.ID, founder.ID, identity.SourceDashboard, "")
 
-	svc, err := sso.New(st, authz, "https://dashboard.example.com")
+	// A DNS server stands in for the account's: the resolver is an option (net.DefaultResolver
+	// unless set).
+	dns, err := dnstest.Launch()
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer dns.Close()
+	svc, err := sso.New(st, authz, "https://dashboard.example.com", sso.WithResolver(dns.Resolver()))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The account proves it controls example.com before an IdP may be trusted for it.
+	domain, _ := svc.ClaimDomain(ctx, admin, "example.com")
+	rec := sso.DomainRecordOf(domain)
+	fmt.Println("publish TXT at:      ", rec.Name)
+	dns.SetTXT(rec.Name, rec.Value) // the administrator does this at their DNS host
+	if domain, err = svc.VerifyDomain(ctx, admin, domain.ID); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verified:            ", domain.Verified())
+
 	metadata, _ := os.ReadFile("testdata/metadata-okta.xml")
 	idp, err := svc.CreateIdentityProvider(ctx, admin, sso.IdPParams{
 		Description:  "Okta",
@@ -72,6 +92,8 @@ func ExampleService_CreateIdentityProvider() {
 	h, _ := sso.NewHandler(svc, sessions.CookieLogin())
 	fmt.Println("mount at:            ", h.Pattern())
 	// Output:
+	// publish TXT at:       _iamkit.example.com
+	// verified:             true
 	// IdP entity ID:        http://www.okta.com/exk9iamkitTest0h7
 	// IdP-initiated login:  false
 	// trusted domains:      [example.com]

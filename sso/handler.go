@@ -80,7 +80,7 @@ func parseRoute(rest string) (route, bool) {
 		}
 	case 3:
 		r = route{accountID: parts[0], idpID: parts[1], action: parts[2]}
-		if r.action != "login" && r.action != "metadata" && r.action != "acs" {
+		if r.action != "login" && r.action != "metadata" && r.action != "acs" && r.action != "callback" {
 			return route{}, false
 		}
 		if id.Check(r.idpID, id.IdentityProvider) != nil {
@@ -123,6 +123,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.begin(w, r, rt.accountID, rt.idpID, r.URL.Query().Get("return_to"))
 	case rt.action == "metadata":
 		h.metadata(w, r, rt)
+	case rt.action == "callback":
+		h.callback(w, r, rt)
 	default:
 		h.acs(w, r, rt)
 	}
@@ -171,6 +173,12 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, accountID, idpID
 		return
 	}
 	http.SetCookie(w, stateCookie(lr.RelayState, h.svc.loginTTL))
+	if lr.AuthnRequest == nil { // OIDC: the authorization request
+		securityHeaders(w, "")
+		w.Header().Set("Location", lr.RedirectURL)
+		w.WriteHeader(http.StatusFound)
+		return
+	}
 	if u, err := lr.AuthnRequest.RedirectURL(lr.RelayState); err == nil {
 		securityHeaders(w, "")
 		w.Header().Set("Location", u)
@@ -240,6 +248,25 @@ func (h *Handler) acs(w http.ResponseWriter, r *http.Request, rt route) {
 	h.onLogin(w, r, l)
 }
 
+// callback completes an OIDC login: the provider redirects the browser here with the code
+// and the state, which must match the state cookie the login began with.
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request, rt route) {
+	q := r.URL.Query()
+	in := OIDCCallback{AccountID: rt.accountID, IdPID: rt.idpID, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")}
+	if isRelayKey(in.State) {
+		if c, err := r.Cookie(stateCookieName(in.State)); err == nil {
+			in.BrowserState = c.Value
+		}
+		http.SetCookie(w, clearStateCookie(in.State))
+	}
+	l, err := h.svc.CompleteOIDCLogin(r.Context(), in)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	h.onLogin(w, r, l)
+}
+
 // Fixed messages of the error pages.
 const (
 	msgNotFound    = "Single sign-on is not set up for this account, or this sign-in address does not exist."
@@ -271,8 +298,10 @@ func deniedMessage(r LoginReason) string {
 		return "Your identity provider did not send a usable email address. Ask your administrator to check the single sign-on configuration."
 	case ReasonIdPSessionEnded:
 		return "Your session at the identity provider has ended. Please sign in again."
-	case ReasonSSORequired, ReasonSSOEnforced:
+	case ReasonSSORequired, ReasonSSOEnforced, ReasonDomainSSO:
 		return "This account requires single sign-on."
+	case ReasonEmailNotVerified:
+		return "Your identity provider has not verified your email address. Verify it there, then sign in again."
 	case ReasonNotMember:
 		return "You are not a member of this account."
 	}
@@ -316,7 +345,8 @@ func isResponseCode(code string) bool {
 	switch code {
 	case CodeResponseTooLarge, CodeUnsafeXML, CodeMalformedResponse, CodeEncryptedAssertion, CodeSignature,
 		CodeAlgorithm, CodeStatus, CodeDestination, CodeIssuer, CodeAudience, CodeRecipient, CodeExpired,
-		CodeNotYetValid, CodeUnknownRequest, CodeUnsolicited, CodeReplay, CodeNoEmail, CodeRelayState:
+		CodeNotYetValid, CodeUnknownRequest, CodeUnsolicited, CodeReplay, CodeNoEmail, CodeRelayState,
+		CodeOIDCError, CodeOIDCExchange, CodeOIDCToken, CodeOIDCNonce:
 		return true
 	}
 	return false
@@ -329,7 +359,7 @@ func classify(err error) (int, string) {
 	switch kind := store.KindOf(err); {
 	case kind == store.ErrDenied && isLoginReason(LoginReason(code)):
 		return http.StatusForbidden, deniedMessage(LoginReason(code))
-	case code == CodeRelayState:
+	case code == CodeRelayState, code == CodeOIDCState:
 		return http.StatusBadRequest, msgNotBrowser
 	case code == CodeUnsolicited:
 		return http.StatusForbidden, msgUnsolicited

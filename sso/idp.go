@@ -44,10 +44,10 @@ type IdPParams struct {
 	// email attribute the NameID must be the email address.
 	EmailAttribute, NameAttribute, GroupsAttribute string
 	// Domains are the email domains this IdP is trusted to assert (at least one, at most
-	// MaxDomains, exact names such as "example.com"; subdomains are not implied). A login
-	// whose email is outside them is refused: it could otherwise claim another person's
-	// user. Embedders that let untrusted customers configure SSO should verify that the
-	// account controls each domain (for example with a DNS TXT record) before accepting it.
+	// MaxDomains, exact names such as "example.com"; subdomains are not implied), each one
+	// the account has verified (ClaimDomain, VerifyDomain; CodeDomainNotVerified
+	// otherwise). A login whose email is outside them is refused: it could otherwise claim
+	// another person's user.
 	Domains []string
 }
 
@@ -61,6 +61,11 @@ type IdPUpdate struct {
 	NameAttribute     *string
 	GroupsAttribute   *string
 	Domains           *[]string
+	// ClientID, ClientSecret and Scopes change an OIDC provider's client (rotating its
+	// secret, say); they are invalid for a SAML IdP.
+	ClientID     *string
+	ClientSecret *Secret
+	Scopes       *[]string
 }
 
 // CreateIdentityProvider adds an identity provider to by's account; by needs rbac.SSOManage
@@ -76,7 +81,7 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 	}
 	accountID := by.AccountID
 	rec := store.IdentityProvider{
-		AccountID: accountID, AllowIDPInitiated: p.AllowIdPInitiated,
+		AccountID: accountID, Protocol: ProtocolSAML, AllowIDPInitiated: p.AllowIdPInitiated,
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
 	}
 	var err error
@@ -93,6 +98,14 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 	if rec.Domains, err = normalizeDomains(p.Domains); err != nil {
 		return store.IdentityProvider{}, err
 	}
+	return s.insertIdP(ctx, by, rec, p.DefaultRoles)
+}
+
+// insertIdP writes a new identity provider of by's account, SAML or OIDC, with its checks in
+// the transaction (permission, count, default roles, verified domains) and its event.
+func (s *Service) insertIdP(ctx context.Context, by identity.Principal, rec store.IdentityProvider, roles []string) (store.IdentityProvider, error) {
+	accountID := by.AccountID
+	var err error
 	if rec.ID, err = s.ids.NewIn(id.IdentityProvider, accountID); err != nil {
 		return store.IdentityProvider{}, err
 	}
@@ -108,7 +121,10 @@ func (s *Service) CreateIdentityProvider(ctx context.Context, by identity.Princi
 		if n >= MaxIdentityProviders {
 			return store.Invalid("identity_providers", store.CodeOutOfRange, MaxIdentityProviders, "an account may have at most %d", MaxIdentityProviders)
 		}
-		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, p.DefaultRoles); err != nil {
+		if rec.DefaultRoles, err = s.defaultRoles(ctx, tx, acct, roles); err != nil {
+			return err
+		}
+		if err := checkVerified(ctx, tx, accountID, rec.Domains); err != nil {
 			return err
 		}
 		rec.CreatedAt = s.now()
@@ -212,6 +228,9 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 			rec.Description = desc
 		}
 		if u.MetadataXML != nil {
+			if isOIDC(rec) {
+				return store.Invalid("metadata_xml", store.CodeInvalidValue, 0, "an OIDC identity provider has no SAML metadata")
+			}
 			rec.MetadataXML, rec.EntityID = *u.MetadataXML, entityID
 		}
 		if u.AllowIdPInitiated != nil {
@@ -235,7 +254,13 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, by identity.Princi
 			return err
 		}
 		if u.Domains != nil {
+			if err := checkVerified(ctx, tx, accountID, domains); err != nil {
+				return err
+			}
 			rec.Domains = domains
+		}
+		if err := updateClient(&rec, u); err != nil {
+			return err
 		}
 		if idpEqual(before, rec) {
 			return nil
@@ -338,6 +363,9 @@ func putIdP(ctx context.Context, tx store.Tx, rec store.IdentityProvider) error 
 // location its metadata gives for the HTTP-Redirect binding, or else for HTTP-POST (the
 // order the Handler tries them in). It is "" if the stored metadata no longer parses.
 func SSOURL(p store.IdentityProvider) string {
+	if isOIDC(p) {
+		return p.EntityID // the issuer
+	}
 	md, err := ParseIdPMetadata([]byte(p.MetadataXML))
 	switch {
 	case err != nil:
@@ -350,9 +378,11 @@ func SSOURL(p store.IdentityProvider) string {
 
 // IdentityProviderObject is an identity provider as audit events record it and an API serves
 // it: its metadata document is represented by its entity ID and the SSO URL logins are sent
-// to.
+// to. For an OIDC provider, entity ID and SSO URL are the issuer, and its client ID and
+// scopes are given; its client secret never is.
 type IdentityProviderObject struct {
 	ID                string   `json:"id"`
+	Protocol          string   `json:"protocol"`
 	Description       string   `json:"description,omitempty"`
 	EntityID          string   `json:"entity_id"`
 	SSOURL            string   `json:"sso_url"`
@@ -365,6 +395,8 @@ type IdentityProviderObject struct {
 	// RoleRules map the IdP's groups to roles (SetRoleRules); RoleRulesBy set them.
 	RoleRules   []store.RoleRule `json:"role_rules"`
 	RoleRulesBy string           `json:"role_rules_by,omitempty"`
+	ClientID    string           `json:"client_id,omitempty"`
+	Scopes      []string         `json:"scopes,omitempty"`
 	CreatedAt   string           `json:"created_at"`
 }
 
@@ -374,8 +406,12 @@ func (IdentityProviderObject) Resource() identity.Resource { return identity.Res
 // IdentityProviderObjectOf returns the object of an identity provider, without its metadata
 // document (its SSO URL is read from it, SSOURL).
 func IdentityProviderObjectOf(p store.IdentityProvider) IdentityProviderObject {
+	proto := ProtocolSAML
+	if isOIDC(p) {
+		proto = ProtocolOIDC
+	}
 	return IdentityProviderObject{
-		ID: p.ID, Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
+		ID: p.ID, Protocol: proto, ClientID: p.ClientID, Scopes: slices.Clone(p.Scopes), Description: p.Description, EntityID: p.EntityID, SSOURL: SSOURL(p),
 		AllowIDPInitiated: p.AllowIDPInitiated, DefaultRoles: list(p.DefaultRoles),
 		EmailAttribute: p.EmailAttribute, NameAttribute: p.NameAttribute, GroupsAttribute: p.GroupsAttribute,
 		Domains: list(p.Domains), RoleRules: rulesList(p.RoleRules), RoleRulesBy: p.RoleRulesBy,
@@ -411,8 +447,36 @@ func idpIn(ctx context.Context, r store.Reader, accountID, idpID string) (store.
 	return p, nil
 }
 
+// updateClient applies an update's OIDC client fields to an OIDC provider.
+func updateClient(rec *store.IdentityProvider, u IdPUpdate) error {
+	if u.ClientID == nil && u.ClientSecret == nil && u.Scopes == nil {
+		return nil
+	}
+	if !isOIDC(*rec) {
+		return store.Invalid("client_id", store.CodeInvalidValue, 0, "a SAML identity provider has no OIDC client")
+	}
+	if u.ClientID != nil {
+		rec.ClientID = strings.TrimSpace(*u.ClientID)
+	}
+	if u.ClientSecret != nil {
+		rec.ClientSecret = u.ClientSecret.Reveal()
+	}
+	if err := checkClient(rec.ClientID, rec.ClientSecret); err != nil {
+		return err
+	}
+	if u.Scopes != nil {
+		scopes, err := checkScopes(*u.Scopes)
+		if err != nil {
+			return err
+		}
+		rec.Scopes = scopes
+	}
+	return nil
+}
+
 func idpEqual(a, b store.IdentityProvider) bool {
-	return a.Description == b.Description && a.MetadataXML == b.MetadataXML && a.EntityID == b.EntityID &&
+	return a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret && slices.Equal(a.Scopes, b.Scopes) &&
+		a.Description == b.Description && a.MetadataXML == b.MetadataXML && a.EntityID == b.EntityID &&
 		a.AllowIDPInitiated == b.AllowIDPInitiated && slices.Equal(a.DefaultRoles, b.DefaultRoles) &&
 		a.EmailAttribute == b.EmailAttribute && a.NameAttribute == b.NameAttribute &&
 		a.GroupsAttribute == b.GroupsAttribute && slices.Equal(a.Domains, b.Domains)

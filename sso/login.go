@@ -62,22 +62,32 @@ func (s *Service) LoginChoices(ctx context.Context, accountID string) ([]IdPChoi
 			return err
 		}
 		for _, p := range ps {
-			c := IdPChoice{ID: p.ID, Description: p.Description}
-			if c.Description == "" {
-				c.Description = p.EntityID
-			}
-			out = append(out, c)
+			out = append(out, choiceOf(p))
 		}
 		return nil
 	})
 	return out, err
 }
 
-// LoginRequest is an SP-initiated login in progress: send the browser to the IdP with
-// AuthnRequest.RedirectURL(RelayState) (or PostFormHTML), and keep RelayState in the
-// browser too (Handler uses a cookie) to pass it back as ACSRequest.BrowserState.
+// choiceOf is an IdP as the chooser shows it.
+func choiceOf(p store.IdentityProvider) IdPChoice {
+	c := IdPChoice{ID: p.ID, Description: p.Description}
+	if c.Description == "" {
+		c.Description = p.EntityID
+	}
+	return c
+}
+
+// LoginRequest is an SP-initiated login in progress. For a SAML IdP, send the browser to the
+// IdP with AuthnRequest.RedirectURL(RelayState) (or PostFormHTML); for an OIDC provider,
+// AuthnRequest is nil and RedirectURL is the authorization request. Keep RelayState (the
+// OIDC state) in the browser too (Handler uses a cookie) to pass it back as
+// ACSRequest.BrowserState or OIDCCallback.BrowserState.
 type LoginRequest struct {
 	AuthnRequest *AuthnRequest
+	// RedirectURL is an OIDC provider's authorization request (code flow with PKCE S256, a
+	// nonce and the state), "" for SAML.
+	RedirectURL string
 	// RelayState is an opaque random key (22 characters); the return path is kept
 	// server-side under it, bound to the request, until the response arrives.
 	RelayState string
@@ -102,6 +112,9 @@ func (s *Service) BeginLogin(ctx context.Context, accountID, idpID, returnTo str
 	lt, err := s.loginTarget(ctx, accountID, idpID)
 	if err != nil {
 		return nil, err
+	}
+	if isOIDC(lt.rec) {
+		return s.beginOIDC(ctx, lt.rec, returnTo)
 	}
 	req, err := lt.sp.NewAuthnRequest(s.rand, s.clock, lt.cfg.Metadata)
 	if err != nil {
@@ -164,8 +177,8 @@ func (s *Service) loginTarget(ctx context.Context, accountID, idpID string) (tar
 		t.rec, err = idpIn(ctx, r, accountID, idpID)
 		return err
 	})
-	if err != nil {
-		return target{}, err
+	if err != nil || isOIDC(t.rec) {
+		return t, err // an OIDC provider has no SAML side: BeginLogin hands it to beginOIDC
 	}
 	if t.sp, err = s.spFor(t.rec); err != nil {
 		return target{}, err
@@ -253,6 +266,9 @@ func (s *Service) CompleteLogin(ctx context.Context, in ACSRequest) (*Login, err
 	lt, err := s.loginTarget(ctx, in.AccountID, in.IdPID)
 	if err != nil {
 		return nil, err
+	}
+	if isOIDC(lt.rec) {
+		return nil, fmt.Errorf("sso: identity provider %s takes no SAML response: %w", in.IdPID, store.ErrNotFound)
 	}
 	a, err := s.v.validate(ctx, lt.sp, lt.cfg, msg)
 	if err != nil {
@@ -371,7 +387,14 @@ func (s *Service) provision(ctx context.Context, acct store.Account, idp store.I
 			return err
 		}
 		if !linked {
+			// Trusted means listed by the IdP and verified by its account now: a record
+			// listing a domain the account does not control links nobody.
 			if !trustedFor(idp.Domains, email) {
+				return deny(ReasonUntrustedDomain)
+			}
+			if ok, err := verifiedBy(ctx, r, acct.ID, domainOf(email)); err != nil {
+				return err
+			} else if !ok {
 				return deny(ReasonUntrustedDomain)
 			}
 			user, err = r.UserByEmail(ctx, email)

@@ -485,6 +485,7 @@ func TestSubjectLinkIdentifiesUser(t *testing.T) {
 	}
 	// The domain is no longer trusted: the linked subject still logs in...
 	other := []string{"other.example"}
+	e.verifyDomains("other.example")
 	if _, err := e.svc.UpdateIdentityProvider(e.ctx, e.admin, idp.rec.ID, sso.IdPUpdate{Domains: &other}); err != nil {
 		t.Fatal(err)
 	}

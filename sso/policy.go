@@ -106,6 +106,7 @@ const (
 	ReasonGrandfathered LoginReason = "joined_before_sso" // allowed: mixed mode, member before Since
 	ReasonSSORequired   LoginReason = "sso_required"      // denied: mixed mode, member since Since
 	ReasonSSOEnforced   LoginReason = "sso_enforced"      // denied: enforced mode
+	ReasonDomainSSO     LoginReason = "sso_domain"        // denied: the account verified the email's domain and an IdP is trusted for it
 
 	ReasonNotMember      LoginReason = "not_a_member"    // denied: no membership in the account
 	ReasonMemberDisabled LoginReason = "member_disabled" // denied: the membership is disabled
@@ -116,6 +117,7 @@ const (
 	ReasonUntrustedDomain   LoginReason = "untrusted_email_domain" // SSO: the IdP is not trusted for the email's domain
 	ReasonInvalidEmail      LoginReason = "invalid_email"          // SSO: the asserted email cannot be a user's email
 	ReasonIdPSessionEnded   LoginReason = "idp_session_ended"      // SSO: the IdP's SessionNotOnOrAfter has passed
+	ReasonEmailNotVerified  LoginReason = "email_not_verified"     // OIDC: the ID token's email_verified is not true
 )
 
 // LoginDecision is the answer of a login policy: allowed or not, and why. A deny is a
@@ -149,7 +151,8 @@ func (d LoginDecision) Err() error {
 func isLoginReason(r LoginReason) bool {
 	switch r {
 	case ReasonSSORequired, ReasonSSOEnforced, ReasonNotMember, ReasonMemberDisabled, ReasonBotUser,
-		ReasonNotInvited, ReasonInvitationExpired, ReasonUntrustedDomain, ReasonInvalidEmail, ReasonIdPSessionEnded:
+		ReasonNotInvited, ReasonInvitationExpired, ReasonUntrustedDomain, ReasonInvalidEmail, ReasonIdPSessionEnded,
+		ReasonDomainSSO, ReasonEmailNotVerified:
 		return true
 	}
 	return false

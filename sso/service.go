@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/iamkit/iamkit/botuser"
@@ -50,6 +51,7 @@ type Service struct {
 	log      *slog.Logger
 	loginTTL time.Duration
 	pages    pages
+	resolver Resolver
 }
 
 // Option configures a Service.
@@ -61,6 +63,7 @@ type config struct {
 	logger    *slog.Logger
 	loginTTL  time.Duration
 	validator []ValidatorOption
+	resolver  Resolver
 }
 
 // WithClock sets the time source (default: the system clock).
@@ -100,7 +103,7 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 	case authz == nil:
 		return nil, required("authorizer")
 	}
-	c := config{clock: clock.System{}, rand: rand.Reader, loginTTL: DefaultRequestTTL}
+	c := config{clock: clock.System{}, rand: rand.Reader, loginTTL: DefaultRequestTTL, resolver: net.DefaultResolver}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -109,6 +112,8 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 		return nil, required("clock")
 	case c.rand == nil:
 		return nil, required("random")
+	case c.resolver == nil:
+		return nil, required("resolver")
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -129,7 +134,7 @@ func New(st store.Store, authz *rbac.Authorizer, baseURL string, opts ...Option)
 	return &Service{
 		st: st, authz: authz, plans: authz.Catalog(), v: v, base: baseURL, dir: dir,
 		clock: c.clock, rand: c.rand, ids: ids, log: c.logger, loginTTL: c.loginTTL,
-		rec: rec, members: memberEvents(rec), pages: newPages(),
+		rec: rec, members: memberEvents(rec), pages: newPages(), resolver: c.resolver,
 	}, nil
 }
 
@@ -160,6 +165,9 @@ func (s *Service) ServiceProvider(ctx context.Context, accountID, idpID string) 
 	err := s.st.View(ctx, func(r store.Reader) error {
 		var err error
 		p, err = idpIn(ctx, r, accountID, idpID)
+		if err == nil && isOIDC(p) {
+			err = fmt.Errorf("sso: identity provider %s is not a SAML IdP: %w", idpID, store.ErrNotFound)
+		}
 		return err
 	})
 	if err != nil {

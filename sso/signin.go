@@ -165,6 +165,9 @@ type signInState struct {
 	user    *store.User
 	member  *store.Membership
 	secrets *store.UserSecrets
+	// domainSSO: the account verified the user's email domain and has an IdP trusted for
+	// it, so the user signs in to it through SSO only.
+	domainSSO bool
 }
 
 // readState reads the account and what there is of a user: by email, or by ID when email
@@ -186,6 +189,9 @@ func (d *Dashboard) readState(ctx context.Context, accountID, email, userID stri
 			return err
 		}
 		if st.member, err = found(r.Membership(ctx, accountID, u.ID)); err != nil {
+			return err
+		}
+		if st.domainSSO, err = domainForcesSSO(ctx, r, accountID, u.Email); err != nil {
 			return err
 		}
 		st.secrets, err = found(r.UserSecrets(ctx, u.ID))
@@ -213,6 +219,9 @@ func (d *Dashboard) passwordAllowed(st signInState, method LoginMethod) error {
 	}
 	if err := botuser.CanLogInID(st.user.ID); err != nil {
 		return loginDenied(ReasonBotUser)
+	}
+	if st.domainSSO && method != MethodSSO && d.svc.requireSSO(st.acct) == nil {
+		return loginDenied(ReasonDomainSSO)
 	}
 	return d.svc.effectiveSettings(st.acct).LoginPolicy(*st.member, method).Err()
 }

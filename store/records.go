@@ -25,6 +25,7 @@ const (
 	KindUserSecrets      Kind = "user_secrets"
 	KindSession          Kind = "session"
 	KindGroup            Kind = "group"
+	KindDomain           Kind = "domain"
 )
 
 // Limits the store enforces on every write.
@@ -245,12 +246,16 @@ type Role struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// IdentityProvider is a SAML identity provider configured for an account.
+// IdentityProvider is a SAML or OpenID Connect identity provider configured for an account.
 type IdentityProvider struct {
-	ID                string   `json:"id"`
-	AccountID         string   `json:"account_id"`
-	Description       string   `json:"description"`
-	EntityID          string   `json:"entity_id"` // unique per account
+	ID          string `json:"id"`
+	AccountID   string `json:"account_id"`
+	Description string `json:"description"`
+	// Protocol is "oidc" for an OpenID Connect provider, "saml" or empty (records made
+	// before OIDC) for SAML.
+	Protocol string `json:"protocol,omitempty"`
+	// EntityID is the SAML entity ID, or the OIDC issuer URL: unique per account.
+	EntityID          string   `json:"entity_id"`
 	MetadataXML       string   `json:"metadata_xml"`
 	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
 	DefaultRoles      []string `json:"default_roles"`
@@ -266,8 +271,14 @@ type IdentityProvider struct {
 	RoleRules []RoleRule `json:"role_rules,omitempty"`
 	// RoleRulesBy is the principal (a user or bot user of the account) who last set
 	// RoleRules: the mapping never grants more than it may grant.
-	RoleRulesBy string    `json:"role_rules_by,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
+	RoleRulesBy string `json:"role_rules_by,omitempty"`
+	// ClientID, ClientSecret and Scopes are an OIDC provider's: the client iamkit is at the
+	// provider and the scopes it asks for besides "openid". (The attributes above name the
+	// ID token's claims for an OIDC provider.)
+	ClientID     string    `json:"client_id,omitempty"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // Limits on groups and role mappings.
@@ -295,6 +306,28 @@ type Group struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// MaxDomainLen bounds Domain.Name, in bytes: the longest DNS name.
+const MaxDomainLen = 253
+
+// Domain is an email domain an account claims, and has proven it controls once VerifiedAt is
+// set (package sso checks a DNS TXT record carrying Token). Name is unique per account; a
+// verified Name is unique across the store: one domain, one account.
+type Domain struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"` // canonical: ASCII lower case, IDNs in punycode
+	// Token is what the DNS TXT record must carry. It is published, not secret.
+	Token      string    `json:"token"`
+	VerifiedAt time.Time `json:"verified_at"` // zero until verified
+	// RequireSSO sends the account's members with an email in the domain through SSO: they
+	// may not sign in to the account with a password (package sso).
+	RequireSSO bool      `json:"require_sso"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Verified reports whether the account has proven it controls the domain.
+func (d Domain) Verified() bool { return !d.VerifiedAt.IsZero() }
 
 // MaxSubjectLen bounds ExternalIdentity.Subject (a SAML NameID), in bytes.
 const MaxSubjectLen = 1024

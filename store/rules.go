@@ -485,6 +485,22 @@ func (r *reader) Events(ctx context.Context, accountID string, p Page) ([]Event,
 	return list[Event](ctx, r.ops, KindEvent, IndexAccount, []string{accountID}, p)
 }
 
+func (r *reader) Domain(ctx context.Context, id string) (Domain, error) {
+	return get[Domain](ctx, r.ops, KindDomain, id)
+}
+
+func (r *reader) DomainByName(ctx context.Context, accountID, name string) (Domain, error) {
+	return find[Domain](ctx, r.ops, KindDomain, IndexName, accountID, name)
+}
+
+func (r *reader) VerifiedDomain(ctx context.Context, name string) (Domain, error) {
+	return find[Domain](ctx, r.ops, KindDomain, IndexVerified, name)
+}
+
+func (r *reader) Domains(ctx context.Context, accountID string, p Page) ([]Domain, error) {
+	return list[Domain](ctx, r.ops, KindDomain, IndexAccount, []string{accountID}, p)
+}
+
 func (r *reader) ExternalIdentity(ctx context.Context, idpID, subject string) (ExternalIdentity, error) {
 	return get[ExternalIdentity](ctx, r.ops, KindExternalIdentity, JoinKey(idpID, subject))
 }
@@ -797,6 +813,29 @@ func (w *writer) PutGroup(ctx context.Context, g Group) error {
 
 func (w *writer) DeleteGroup(ctx context.Context, id string) error {
 	return w.w.Delete(ctx, KindGroup, id)
+}
+
+func (w *writer) PutDomain(ctx context.Context, d Domain) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	prev, found, err := previous[Domain](ctx, w.ops, KindDomain, d.ID)
+	if err != nil {
+		return err
+	}
+	if found {
+		if err := checkAccountFixed(KindDomain, prev.AccountID, d.AccountID); err != nil {
+			return err
+		}
+		if prev.Name != d.Name {
+			return immutable(KindDomain, "name")
+		}
+	}
+	return w.w.Put(ctx, KindDomain, d)
+}
+
+func (w *writer) DeleteDomain(ctx context.Context, id string) error {
+	return w.w.Delete(ctx, KindDomain, id)
 }
 
 func (w *writer) PutExternalIdentity(ctx context.Context, x ExternalIdentity) error {

@@ -112,6 +112,7 @@ const (
 	IndexIdP         = "idp"         // sessions of an account that came through an identity provider
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
 	IndexAll         = "all"         // listing of every record of a table (global, no values)
+	IndexVerified    = "verified"    // verified domains by name: global unique
 )
 
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
@@ -159,6 +160,10 @@ func Schema() []Table {
 		newTable(KindGroup, false, func(g *Group) string { return g.ID }, func(g *Group) string { return g.AccountID }, nil, Group.Clone,
 			unique(IndexName, false, func(g *Group) ([]string, bool) { return []string{g.AccountID, g.DisplayName}, true }),
 			listing(IndexAccount, false, func(g *Group) ([]string, bool) { return []string{g.AccountID}, true })),
+		newTable(KindDomain, false, func(d *Domain) string { return d.ID }, func(d *Domain) string { return d.AccountID }, nil, Domain.clone,
+			unique(IndexName, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID, d.Name}, true }),
+			unique(IndexVerified, true, func(d *Domain) ([]string, bool) { return []string{d.Name}, d.Verified() }),
+			listing(IndexAccount, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID}, true })),
 	}, streamTables()...)
 }
 

@@ -129,6 +129,13 @@ type Reader interface {
 
 	Events(ctx context.Context, accountID string, p Page) ([]Event, error)
 
+	Domain(ctx context.Context, id string) (Domain, error)
+	// DomainByName finds a domain an account claims by its canonical name.
+	DomainByName(ctx context.Context, accountID, name string) (Domain, error)
+	// VerifiedDomain finds the one domain of that name any account has verified.
+	VerifiedDomain(ctx context.Context, name string) (Domain, error)
+	Domains(ctx context.Context, accountID string, p Page) ([]Domain, error)
+
 	// ExternalIdentity returns the link of an identity provider's subject to a user.
 	ExternalIdentity(ctx context.Context, idpID, subject string) (ExternalIdentity, error)
 
@@ -196,6 +203,11 @@ type Tx interface {
 	// PutGroup writes a group; its AccountID is fixed when it is first written.
 	PutGroup(ctx context.Context, g Group) error
 	DeleteGroup(ctx context.Context, id string) error
+	// PutDomain writes a domain. Its name is unique in its account, and once verified across
+	// the store (ErrConflict, index "verified"); its AccountID and Name are fixed at creation
+	// (ErrInvalid, code CodeImmutable).
+	PutDomain(ctx context.Context, d Domain) error
+	DeleteDomain(ctx context.Context, id string) error
 
 	// PutExternalIdentity writes (inserts or replaces) the link of (IdPID, Subject) to a user.
 	PutExternalIdentity(ctx context.Context, x ExternalIdentity) error

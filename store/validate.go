@@ -218,6 +218,18 @@ func (g Group) Validate() error {
 	return nil
 }
 
+// Validate checks a Domain.
+func (d Domain) Validate() error {
+	return firstError(
+		required("domain.id", d.ID),
+		required("domain.account_id", d.AccountID),
+		required("domain.name", d.Name),
+		maxLen("domain.name", d.Name, MaxDomainLen),
+		required("domain.token", d.Token),
+		maxLen("domain.token", d.Token, MaxTagLen*2),
+	)
+}
+
 // Validate checks an ExternalIdentity.
 func (x ExternalIdentity) Validate() error {
 	return firstError(
@@ -450,6 +462,8 @@ func (u User) clone() User { return u }
 
 func (x ExternalIdentity) clone() ExternalIdentity { return x }
 
+func (d Domain) clone() Domain { return d }
+
 func (t Tombstone) clone() Tombstone { return t }
 
 func (x Session) clone() Session { return x }
@@ -488,6 +502,7 @@ func (p IdentityProvider) Clone() IdentityProvider {
 		}
 		p.RoleRules = rules
 	}
+	p.Scopes = slices.Clone(p.Scopes)
 	return p
 }
 

@@ -20,6 +20,8 @@ import (
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/internal/dnstest"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
@@ -104,6 +106,7 @@ type env struct {
 	boot bootstrapResult
 	key  string // the administrator's API key
 	logs *syncBuffer
+	dns  *dnstest.Server // answers the TXT records that verify domains
 }
 
 // envConfig is what envOptions change in newEnv.
@@ -167,7 +170,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	srv := httptest.NewUnstartedServer(nil)
-	extra := cfg.iamOpts
+	dns := dnstest.Start(t)
+	extra := append([]iamkit.Option{iamkit.WithSSOOptions(sso.WithResolver(dns.Resolver()))}, cfg.iamOpts...)
 	if cfg.verifierAlone {
 		extra = append(extra, iamkit.WithMaxStaleness(time.Nanosecond))
 	}
@@ -195,7 +199,40 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: mem, iam: iam, srv: srv, boot: boot, key: boot.APIKey, logs: logs}
+	return &env{t: t, st: mem, iam: iam, srv: srv, boot: boot, key: boot.APIKey, logs: logs, dns: dns}
+}
+
+// domainOutT is a domain as the API returns it.
+type domainOutT struct {
+	ID         string `json:"id"`
+	URI        string `json:"uri"`
+	Domain     string `json:"domain"`
+	Verified   bool   `json:"verified"`
+	RequireSSO bool   `json:"require_sso"`
+	RecordName string `json:"txt_record_name"`
+	Record     string `json:"txt_record_value"`
+	VerifiedAt string `json:"verified_at"`
+	CreatedAt  string `json:"created_at"`
+}
+
+// verifyDomains claims each domain through the API, publishes its TXT record and verifies
+// it, as an administrator does before trusting an IdP for it, and returns them.
+func (e *env) verifyDomains(names ...string) []domainOutT {
+	e.t.Helper()
+	var out []domainOutT
+	for _, n := range names {
+		var d domainOutT
+		e.req("POST", "/domains", map[string]any{"domain": n}).want(http.StatusCreated, &d)
+		if err := e.dns.SetTXT(d.RecordName, d.Record); err != nil {
+			e.t.Fatal(err)
+		}
+		e.req("POST", "/domains/"+d.ID+"/verify", nil).want(http.StatusOK, &d)
+		if !d.Verified {
+			e.t.Fatalf("domain %+v not verified", d)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // in returns e for use in subtest t: its requests report failures to t.

@@ -455,6 +455,7 @@ func (f *codeFixture) expiredInvitation(t *testing.T) string {
 // the IdP's ID.
 func (f *codeFixture) enforcedIdP(t *testing.T) string {
 	e := f.e.in(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": f.metadata, "domains": []string{"example.com"}}).want(http.StatusCreated, &idp)
 	e.req("PATCH", "/sso_settings", map[string]any{"enforcement": "enforced"}).want(http.StatusOK, nil)

@@ -106,7 +106,14 @@ func (e *env) everyEventType() map[string]string {
 		}
 	}
 
-	// SSO.
+	// SSO, with the domains its IdPs are trusted for.
+	ds := e.verifyDomains("example.com", "old.example.com")
+	// Members of old.example.com sign in through SSO only; nobody here has a password there.
+	e.req("PATCH", "/domains/"+ds[1].ID, map[string]any{"require_sso": true}).want(http.StatusOK, nil)
+	live[ds[1].ID] = "/domains/" + ds[1].ID
+	var spare domainOutT
+	e.req("POST", "/domains", map[string]any{"domain": "spare.example.com"}).want(http.StatusCreated, &spare)
+	e.req("DELETE", "/domains/"+spare.ID, nil).want(http.StatusNoContent, nil)
 	var idp, oldIdP idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"description": "Okta", "metadata_xml": idpMetadata(e.t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},

@@ -41,6 +41,7 @@ func (e *env) teamHistory() []string {
 	e.req("POST", "/roles", map[string]any{"name": "auditor", "permissions": []string{"events:read"}}).want(http.StatusCreated, &role)
 	e.req("PATCH", "/roles/"+role.ID, map[string]any{"permissions": []string{"events:read", "members:read"}}).want(http.StatusOK, nil)
 	var idp idpOutT
+	e.verifyDomains("example.com")
 	e.req("POST", "/identity_providers", map[string]any{
 		"description": "Okta", "metadata_xml": idpMetadata(e.t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
 	}).want(http.StatusCreated, &idp)

@@ -40,6 +40,7 @@ type config struct {
 	scanKeys      string // GitHub's secret-scanning key document, a file
 	// webhookLoopback lets event destinations post to loopback receivers (local testing).
 	webhookLoopback bool
+	dnsServer       string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -55,6 +56,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.scanKeys, "github-scanning-keys", "", "accept GitHub secret-scanning reports at POST /github/secret_scanning, signed with a key of this file (GitHub's document from https://api.github.com/meta/public_keys/secret_scanning; default: off)")
 	fs.BoolVar(&cfg.webhookLoopback, "webhook-loopback", false, "let event destinations post to loopback addresses (http://127.0.0.1:...), for trying audit streaming locally")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
+	fs.StringVar(&cfg.dnsServer, "dns-server", "", "host:port of the DNS server that verifies accounts' domains (default: the system's resolver)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -124,6 +126,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("-github-scanning-keys: %w", err)
 		}
 		opts = append(opts, opt)
+	}
+	if cfg.dnsServer != "" {
+		opts = append(opts, iamkit.WithSSOOptions(sso.WithResolver(resolverAt(cfg.dnsServer))))
 	}
 	iam, ssoBase, err := newIAM(st, plans, base, logger, opts...)
 	if err != nil {
@@ -243,6 +248,14 @@ func newIAM(st store.Store, plans *identity.Catalog, base string, logger *slog.L
 		return iam, "", err
 	}
 	return iam, base, err
+}
+
+// resolverAt is Go's resolver asking the DNS server at addr (host:port) only.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 func printBanner(w io.Writer, base, tunnelAddr, metricsURL string, cfg config, boot bootstrapResult) {

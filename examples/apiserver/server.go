@@ -247,6 +247,7 @@ func (s *server) routes() {
 
 	if s.sso != nil {
 		s.ssoRoutes()
+		s.domainRoutes()
 	}
 }
 

@@ -47,14 +47,22 @@ func (s *server) ssoRoutes() {
 type identityProviderJSON struct {
 	sso.IdentityProviderObject
 	URI           string `json:"uri"`
-	MetadataXML   string `json:"metadata_xml"`
-	SPEntityID    string `json:"sp_entity_id"`
-	SPMetadataURL string `json:"sp_metadata_url"`
-	ACSURL        string `json:"acs_url"`
+	MetadataXML   string `json:"metadata_xml,omitempty"`
+	SPEntityID    string `json:"sp_entity_id,omitempty"`
+	SPMetadataURL string `json:"sp_metadata_url,omitempty"`
+	ACSURL        string `json:"acs_url,omitempty"`
+	RedirectURI   string `json:"redirect_uri,omitempty"` // OIDC: what to register at the provider
 	LoginURL      string `json:"login_url"`
 }
 
 func (s *server) idpOut(c *call, p store.IdentityProvider) (identityProviderJSON, error) {
+	login := s.SSOBaseURL + "/sso/" + url.PathEscape(p.AccountID) + "/" + url.PathEscape(p.ID) + "/login"
+	if p.Protocol == sso.ProtocolOIDC {
+		return identityProviderJSON{
+			IdentityProviderObject: sso.IdentityProviderObjectOf(p), URI: c.base + "/identity_providers/" + p.ID,
+			RedirectURI: s.IAM.SSO().OIDCRedirectURL(p.AccountID, p.ID), LoginURL: login,
+		}, nil
+	}
 	sp, err := sso.NewServiceProvider(s.SSOBaseURL, p.AccountID, p.ID)
 	if err != nil {
 		return identityProviderJSON{}, err
@@ -76,6 +84,13 @@ func (s *server) writeIdP(w http.ResponseWriter, c *call, status int, p store.Id
 }
 
 type idpCreate struct {
+	// Protocol is "saml" (the default) or "oidc"; Issuer, ClientID, ClientSecret and Scopes
+	// are an OIDC provider's, and the *_attribute fields name its claims.
+	Protocol          string   `json:"protocol"`
+	Issuer            string   `json:"issuer"`
+	ClientID          string   `json:"client_id"`
+	ClientSecret      string   `json:"client_secret"`
+	Scopes            []string `json:"scopes"`
 	Description       string   `json:"description"`
 	MetadataXML       string   `json:"metadata_xml"`
 	AllowIDPInitiated bool     `json:"allow_idp_initiated"`
@@ -96,12 +111,22 @@ type idpUpdate struct {
 	NameAttribute     *string   `json:"name_attribute"`
 	GroupsAttribute   *string   `json:"groups_attribute"`
 	Domains           *[]string `json:"domains"`
+	ClientID          *string   `json:"client_id"`
+	ClientSecret      *string   `json:"client_secret"`
+	Scopes            *[]string `json:"scopes"`
 }
 
 func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in idpCreate
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
+	}
+	switch in.Protocol {
+	case sso.ProtocolOIDC:
+		return s.createOIDC(w, r, c, in)
+	case "", sso.ProtocolSAML:
+	default:
+		return newError(http.StatusBadRequest, codeInvalidValue, "The value provided for the request parameter protocol is invalid: it is saml or oidc.")
 	}
 	if err := checkMetadataSize(in.MetadataXML); err != nil {
 		return err
@@ -110,6 +135,22 @@ func (s *server) createIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
 		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
+	})
+	if err != nil {
+		return s.explainRoles(r.Context(), c.principal, "default_roles", in.DefaultRoles, err)
+	}
+	return s.writeIdP(w, c, http.StatusCreated, p)
+}
+
+// createOIDC creates an OpenID Connect provider (iamkit's, beside ngrok's SAML IdPs).
+func (s *server) createOIDC(w http.ResponseWriter, r *http.Request, c *call, in idpCreate) error {
+	if in.MetadataXML != "" || in.AllowIDPInitiated {
+		return newError(http.StatusBadRequest, codeInvalidValue, "An OIDC identity provider takes no metadata_xml and no IdP-initiated sign-in.")
+	}
+	p, err := s.IAM.SSO().CreateOIDCProvider(r.Context(), c.principal, sso.OIDCParams{
+		Description: in.Description, Issuer: in.Issuer, ClientID: in.ClientID, ClientSecret: sso.NewSecret(in.ClientSecret),
+		Scopes: in.Scopes, EmailClaim: in.EmailAttribute, NameClaim: in.NameAttribute, GroupsClaim: in.GroupsAttribute,
+		DefaultRoles: in.DefaultRoles, Domains: in.Domains,
 	})
 	if err != nil {
 		return s.explainRoles(r.Context(), c.principal, "default_roles", in.DefaultRoles, err)
@@ -166,7 +207,11 @@ func (s *server) updateIdP(w http.ResponseWriter, r *http.Request, c *call) erro
 	u := sso.IdPUpdate{
 		Description: in.Description, MetadataXML: in.MetadataXML, AllowIdPInitiated: in.AllowIDPInitiated,
 		DefaultRoles: in.DefaultRoles, EmailAttribute: in.EmailAttribute, NameAttribute: in.NameAttribute,
-		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains,
+		GroupsAttribute: in.GroupsAttribute, Domains: in.Domains, ClientID: in.ClientID, Scopes: in.Scopes,
+	}
+	if in.ClientSecret != nil {
+		secret := sso.NewSecret(*in.ClientSecret)
+		u.ClientSecret = &secret
 	}
 	if u == (sso.IdPUpdate{}) {
 		return newError(http.StatusBadRequest, codeNoChanges, "The update failed because no values were provided. Specify at least one value.")

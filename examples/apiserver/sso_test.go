@@ -26,6 +26,7 @@ import (
 
 type idpOutT struct {
 	ID                string   `json:"id"`
+	Protocol          string   `json:"protocol"`
 	URI               string   `json:"uri"`
 	Description       string   `json:"description"`
 	EntityID          string   `json:"entity_id"`
@@ -84,6 +85,7 @@ func idpMetadata(t *testing.T, entityID string) string {
 // the SAML endpoints it points the IdP at are served under /sso/.
 func TestSSO(t *testing.T) {
 	e := newEnv(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"description": "Okta", "metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
@@ -169,6 +171,7 @@ func TestSSO(t *testing.T) {
 // cookie (host-only, Secure, Path=/), HttpOnly and SameSite=Lax, and verifies for its account.
 func TestSSOSessionCookie(t *testing.T) {
 	e := newEnv(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"metadata_xml": idpMetadata(t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
@@ -271,4 +274,73 @@ func TestRoleRulesEndpoint(t *testing.T) {
 	if removed.RoleRules == nil || len(removed.RoleRules) != 0 || removed.RoleRulesBy != "" {
 		t.Fatalf("after removing the rules: %+v by %q", removed.RoleRules, removed.RoleRulesBy)
 	}
+}
+
+// TestDomains: an account claims a domain, is told the TXT record to publish, and verifies
+// it; until then an IdP cannot be trusted for it, and while one is, it cannot be deleted.
+func TestDomains(t *testing.T) {
+	e := newEnv(t)
+	var d domainOutT
+	e.req("POST", "/domains", map[string]any{"domain": "Corp.Example.com"}).want(http.StatusCreated, &d)
+	if d.Domain != "corp.example.com" || d.Verified || d.RecordName != "_iamkit.corp.example.com" ||
+		!strings.HasPrefix(d.Record, "iamkit-domain-verification=") || d.URI != e.srv.URL+"/domains/"+d.ID {
+		t.Fatalf("claimed domain %+v", d)
+	}
+	md := idpMetadata(t, "https://idp.example.com/metadata")
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": md, "domains": []string{"corp.example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("POST", "/domains/"+d.ID+"/verify", nil).wantError(http.StatusConflict, "ERR_NGROK_90409")
+	if err := e.dns.SetTXT(d.RecordName, d.Record); err != nil {
+		t.Fatal(err)
+	}
+	e.req("POST", "/domains/"+d.ID+"/verify", nil).want(http.StatusOK, &d)
+	if !d.Verified || d.VerifiedAt == "" {
+		t.Fatalf("verified domain %+v", d)
+	}
+	var idp idpOutT
+	e.req("POST", "/identity_providers", map[string]any{"metadata_xml": md, "domains": []string{"corp.example.com"}}).want(http.StatusCreated, &idp)
+	e.req("PATCH", "/domains/"+d.ID, map[string]any{"require_sso": true}).want(http.StatusOK, &d)
+	var list struct {
+		Domains []domainOutT `json:"domains"`
+		URI     string       `json:"uri"`
+		Next    *string      `json:"next_page_uri"`
+	}
+	e.req("GET", "/domains", nil).want(http.StatusOK, &list)
+	if len(list.Domains) != 1 || !list.Domains[0].RequireSSO {
+		t.Fatalf("domains %+v", list.Domains)
+	}
+	e.req("DELETE", "/domains/"+d.ID, nil).wantError(http.StatusConflict, "ERR_NGROK_90409")
+	e.req("DELETE", "/identity_providers/"+idp.ID, nil).want(http.StatusNoContent, nil)
+	e.req("DELETE", "/domains/"+d.ID, nil).want(http.StatusNoContent, nil)
+	e.req("GET", "/domains/"+d.ID, nil).wantError(http.StatusNotFound, "ERR_NGROK_90404")
+}
+
+// TestOIDCIdentityProvider: an OpenID Connect provider is created through the same resource
+// with protocol "oidc"; the response gives the redirect URI to register, and neither it nor
+// the audit log ever shows the client secret.
+func TestOIDCIdentityProvider(t *testing.T) {
+	e := newEnv(t)
+	e.verifyDomains("example.com")
+	const secret = "client-secret-s3cret"
+	resp := e.req("POST", "/identity_providers", map[string]any{
+		"protocol": "oidc", "issuer": "https://login.example.com", "client_id": "iamkit", "client_secret": secret,
+		"description": "Zitadel", "domains": []string{"example.com"},
+	}).want(http.StatusCreated, nil)
+	got := resp.raw()
+	id, _ := got["id"].(string)
+	if got["protocol"] != "oidc" || got["entity_id"] != "https://login.example.com" || got["client_id"] != "iamkit" ||
+		got["redirect_uri"] != e.srv.URL+"/sso/"+e.boot.AccountID+"/"+id+"/callback" || got["acs_url"] != nil {
+		t.Fatalf("OIDC identity provider %v", got)
+	}
+	_, log := e.eventsAs(e.key)
+	if strings.Contains(string(resp.body), secret) || strings.Contains(log, secret) {
+		t.Fatal("the client secret was shown")
+	}
+	resp = e.req("PATCH", "/identity_providers/"+id, map[string]any{"client_secret": "rotated-" + secret}).want(http.StatusOK, nil)
+	if strings.Contains(string(resp.body), secret) {
+		t.Fatal("the rotated client secret was shown")
+	}
+	e.req("POST", "/identity_providers", map[string]any{"protocol": "ws-fed", "domains": []string{"example.com"}}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
+	e.req("POST", "/identity_providers", map[string]any{
+		"protocol": "oidc", "issuer": "http://login.example.com", "client_id": "iamkit", "client_secret": secret, "domains": []string{"example.com"},
+	}).wantError(http.StatusBadRequest, "ERR_NGROK_215")
 }

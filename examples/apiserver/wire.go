@@ -187,6 +187,8 @@ func resourcePath(r identity.Resource, id string) string {
 		return "/event_destinations/" + id
 	case identity.ResourceEventSubscription:
 		return "/event_subscriptions/" + id
+	case identity.ResourceDomain:
+		return "/domains/" + id
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/iamkit/iamkit/internal/browsertest"
+	"github.com/iamkit/iamkit/internal/oidctest"
 	"github.com/iamkit/iamkit/internal/samltest"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
@@ -84,6 +85,13 @@ func TestBrowserSSO(t *testing.T) {
 	e.signInBrowser(b, adminEmail)
 	b.Navigate(base + "/settings/sso")
 	checkPage(t, b, "sso-settings-empty")
+
+	// An IdP may be trusted only for a verified domain: the administrator claims
+	// example.test, publishes the TXT record the page gives (at the test's DNS server) and
+	// verifies it.
+	b.ClickAndWait("#domains-link")
+	e.verifyDomainInBrowser(t, b, "example.test", true)
+	b.Navigate(base + "/settings/sso")
 	b.ClickAndWait("#new-idp")
 	metadataFile := filepath.Join(t.TempDir(), "idp-metadata.xml")
 	if err := os.WriteFile(metadataFile, idp.Metadata, 0o600); err != nil {
@@ -240,6 +248,121 @@ func TestBrowserSSO(t *testing.T) {
 	checkPage(t, oldB, "login-sso-required")
 }
 
+// verifyDomainInBrowser claims a domain on the Domains page, tries to verify it before its
+// TXT record exists (refused, with the page saying so), publishes the record the page shows
+// and verifies it. shots: check the pages (and take their screenshots).
+func (e *env) verifyDomainInBrowser(t *testing.T, b *browsertest.Browser, name string, shots bool) string {
+	t.Helper()
+	b.Fill("#domain", name)
+	if status := b.ClickAndWait("#add-domain"); status != http.StatusOK {
+		t.Fatalf("adding %s: status %d: %s", name, status, b.Text("main"))
+	}
+	id := e.domainID(name)
+	recName, recValue := value(t, b, "#record-name-"+id), value(t, b, "#record-value-"+id)
+	if recName != "_iamkit."+name || !strings.HasPrefix(recValue, sso.DomainRecordPrefix) {
+		t.Fatalf("the page shows the record %q = %q", recName, recValue)
+	}
+	if status := b.ClickAndWait("#verify-" + id); status != http.StatusConflict {
+		t.Errorf("verifying before the record exists: status %d, want 409", status)
+	}
+	contains(t, "unproven", b.Text("#error-summary"), "did not find the TXT record")
+	if shots {
+		checkPage(t, b, "domain-unverified")
+	}
+	if err := e.dns.SetTXT(recName, recValue); err != nil {
+		t.Fatal(err)
+	}
+	if status := b.ClickAndWait("#verify-" + id); status != http.StatusOK {
+		t.Fatalf("verifying %s: status %d: %s", name, status, b.Text("main"))
+	}
+	contains(t, "verified", b.Text(".notice"), name+" is verified")
+	contains(t, "status", b.Text("#status-"+id), "Verified")
+	if shots {
+		checkPage(t, b, "domains")
+	}
+	return id
+}
+
+// domainID returns the ID of the account's domain called name.
+func (e *env) domainID(name string) string {
+	e.t.Helper()
+	ds, err := e.app.IAM.SSO().Domains(e.ctx, e.app.Boot.Admin, store.Page{Limit: 50})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Name == name {
+			return d.ID
+		}
+	}
+	e.t.Fatalf("no domain %s", name)
+	return ""
+}
+
+// TestBrowserDomainForcesSSO: once the account requires single sign-on for its verified
+// domain, a member with an address there cannot use the password form (whatever the
+// enforcement, off here) and is sent to the identity provider, through which they sign in.
+func TestBrowserDomainForcesSSO(t *testing.T) {
+	e := newEnv(t)
+	idpKim := samltest.User{Username: "kim", Password: password, Email: "kim@example.test", DisplayName: "Kim"}
+	idp := samltest.Start(t, samltest.Options{Users: []samltest.User{idpKim}})
+	kim := e.addMember(idpKim.Email, rbac.RoleDeveloper)
+	base := e.URL + "/a/" + e.account()
+
+	b := browsers.New(t)
+	e.signInBrowser(b, adminEmail)
+	b.Navigate(base + "/settings/domains")
+	id := e.verifyDomainInBrowser(t, b, "example.test", false)
+	p, err := e.app.IAM.SSO().CreateIdentityProvider(e.ctx, e.app.Boot.Admin, sso.IdPParams{
+		Description: "Example SimpleSAMLphp", MetadataXML: string(idp.Metadata), Domains: []string{"example.test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.app.IAM.SSO().ServiceProvider(e.ctx, e.account(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.RegisterSP(samltest.SP{EntityID: sp.EntityID, ACSURL: sp.ACSURL}); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(base + "/settings/domains")
+	if status := b.ClickAndWait("#require-" + id); status != http.StatusOK {
+		t.Fatalf("requiring SSO: status %d: %s", status, b.Text("main"))
+	}
+	contains(t, "required", b.Text(".notice"), "now sign in through single sign-on only")
+	checkPage(t, b, "domains-require-sso")
+
+	kb := browsers.New(t)
+	kb.Navigate(e.URL + "/login")
+	kb.Fill("#email", kim.Email)
+	kb.Fill("#password", password)
+	if status := kb.ClickAndWait("#sign-in"); status != http.StatusForbidden {
+		t.Errorf("kim's password sign-in: status %d, want 403", status)
+	}
+	contains(t, "refused password", kb.Text("#error-summary"), "requires single sign-on for your email domain")
+	checkPage(t, kb, "login-domain-sso")
+	kb.Click("#sso-after-refusal")
+	landed := signInAtIdP(t, e, kb, idpKim)
+	if !strings.HasPrefix(landed, base+"/") {
+		t.Fatalf("after the IdP kim is at %s", landed)
+	}
+
+	// "Sign in with SSO" by work email: the verified domain leads to the account's IdP.
+	kb2 := browsers.New(t)
+	kb2.Navigate(e.URL + "/login/sso")
+	kb2.Fill("#account", "nobody@unverified.example")
+	if status := kb2.ClickAndWait("#continue"); status != http.StatusNotFound {
+		t.Errorf("an email of no verified domain: status %d, want 404", status)
+	}
+	contains(t, "unknown domain", kb2.Text("#error-summary"), "No account signs in people of this email address's domain")
+	kb2.Fill("#account", kim.Email)
+	kb2.Click("#continue")
+	if landed := signInAtIdP(t, e, kb2, idpKim); !strings.HasPrefix(landed, base+"/") {
+		t.Fatalf("after discovery by email kim is at %s", landed)
+	}
+}
+
 // settings reads the account's SSO settings.
 func (e *env) settings() sso.Settings {
 	e.t.Helper()
@@ -278,4 +401,60 @@ func (e *env) member(email string) store.Membership {
 		e.t.Fatalf("member %s: %v", email, err)
 	}
 	return m
+}
+
+// TestBrowserOIDC drives single sign-on through a real OpenID Connect provider
+// (internal/oidctest: zitadel/oidc's op) with Chromium: the administrator verifies the domain,
+// adds the provider by issuer, client ID and secret, and is given the redirect URI to
+// register there; a person the provider vouches for then signs in from the account's sign-in
+// address, on the provider's own form, and joins just in time.
+func TestBrowserOIDC(t *testing.T) {
+	e := newEnv(t)
+	ada := oidctest.User{Subject: "u-ada", Username: "ada", Password: password, Email: "ada@example.test", EmailVerified: true, Name: "Ada Lovelace"}
+	prov := oidctest.Start(t, oidctest.Options{Users: []oidctest.User{ada}})
+	base := e.URL + "/a/" + e.account()
+
+	b := browsers.New(t)
+	e.signInBrowser(b, adminEmail)
+	b.Navigate(base + "/settings/domains")
+	e.verifyDomainInBrowser(t, b, "example.test", false)
+	b.Navigate(base + "/settings/sso")
+	b.ClickAndWait("#new-oidc")
+	b.Fill("#description", "Example OpenID Connect")
+	b.Fill("#issuer", prov.Issuer)
+	b.Fill("#client_id", "iamkit-dashboard")
+	b.Fill("#client_secret", "client-secret")
+	b.Fill("#domains", "example.test")
+	checkPage(t, b, "idp-new-oidc")
+	if status := b.ClickAndWait("#add-oidc"); status != http.StatusOK {
+		t.Fatalf("adding the OIDC provider: status %d: %s", status, b.Text("main"))
+	}
+	contains(t, "IdP page", b.Text("main"), "OpenID Connect provider added", "Redirect URI")
+	redirectURI := value(t, b, "#redirect-uri")
+	if !strings.HasPrefix(redirectURI, e.URL+"/sso/"+e.account()+"/idp_") || !strings.HasSuffix(redirectURI, "/callback") {
+		t.Fatalf("redirect URI %q", redirectURI)
+	}
+	checkPage(t, b, "idp-oidc")
+	if err := prov.AddClient(oidctest.Client{ID: "iamkit-dashboard", Secret: "client-secret", RedirectURIs: []string{redirectURI}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(base + "/settings/sso")
+	b.Click("#provisioning-jit")
+	b.ClickAndWait("#save-sso")
+
+	ab := browsers.New(t)
+	ab.Navigate(base + "/sso")
+	ab.WaitVisible("#username")
+	if !strings.HasPrefix(ab.CurrentURL(), prov.Issuer+"/") {
+		t.Fatalf("the sign-in address sent the browser to %s, not the provider", ab.CurrentURL())
+	}
+	ab.Fill("#username", ada.Username)
+	ab.Fill("#password", ada.Password)
+	ab.ClickAndWait("#submit")
+	landed := ab.WaitURL(browsertest.HasPrefix(base + "/"))
+	ab.WaitVisible("h1")
+	m := e.member(ada.Email)
+	if m.Status != store.MemberActive {
+		t.Fatalf("ada after signing in at %s: %+v", landed, m)
+	}
 }

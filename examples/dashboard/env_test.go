@@ -24,6 +24,7 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/browsertest"
+	"github.com/iamkit/iamkit/internal/dnstest"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
@@ -92,6 +93,7 @@ type env struct {
 	app  *app
 	URL  string
 	mail *outbox
+	dns  *dnstest.Server // answers the TXT records that verify domains
 }
 
 const adminEmail = "admin@example.test"
@@ -128,8 +130,9 @@ func newEnvOn(t testing.TB, st store.Store) *env {
 		t.Fatal(err)
 	}
 	ob := &outbox{}
+	dns := dnstest.Start(t)
 	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: ob, Logger: slog.New(slog.DiscardHandler), SecretKey: key,
-		AdminEmail: adminEmail, Dashboard: []sso.DashboardOption{fastHashing}})
+		AdminEmail: adminEmail, Dashboard: []sso.DashboardOption{fastHashing}, Resolver: dns.Resolver()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func newEnvOn(t testing.TB, st store.Store) *env {
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &env{t: t, ctx: ctx, app: a, URL: base, mail: ob}
+	return &env{t: t, ctx: ctx, app: a, URL: base, mail: ob, dns: dns}
 }
 
 func (e *env) account() string { return e.app.Boot.Account.ID }

@@ -307,6 +307,18 @@ func message(err error) string {
 		return "You are not a member of this account. Ask an administrator of the account for an invitation."
 	case string(sso.ReasonSSORequired), string(sso.ReasonSSOEnforced):
 		return "This account requires single sign-on: sign in through your identity provider instead of with a password."
+	case string(sso.ReasonDomainSSO):
+		return "Your organization requires single sign-on for your email domain: sign in through your identity provider instead of with a password."
+	case sso.CodeDomainNotVerified:
+		return "Verify each of these email domains first (Single sign-on › Domains): an identity provider may sign people in only for domains this account has verified."
+	case sso.CodeDomainUnproven:
+		return "We did not find the TXT record yet. Check its name and value at your DNS host; new records can take a few minutes to appear."
+	case sso.CodeDomainTaken:
+		return "Another account has verified this domain. If your organization controls it, contact support."
+	case sso.CodeDomainInUse:
+		return "An identity provider is trusted for this domain. Remove the domain from the identity provider first."
+	case sso.CodeDNSUnavailable:
+		return "We could not reach DNS to check the record. Try again in a minute."
 	case string(sso.ReasonBotUser):
 		return "Bot users cannot sign in to the dashboard."
 	case sso.CodeBadCredentials:

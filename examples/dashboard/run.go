@@ -33,6 +33,7 @@ type config struct {
 	tlsCert, tlsKey                  string
 	secretKeyFile, mailDir           string
 	metricsAddr                      string
+	dnsServer                        string
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -48,6 +49,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.secretKeyFile, "secret-key-file", "", "file holding the 32-byte key (hex or base64) that seals TOTP secrets in the store; default: a key made at start, so that enrolled authenticator apps stop working at the next start")
 	fs.StringVar(&cfg.mailDir, "mail-dir", "", "directory to write mail (invitations, password resets) to, instead of sending it (default: a new temporary directory)")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9465")
+	fs.StringVar(&cfg.dnsServer, "dns-server", "", "host:port of the DNS server that verifies accounts' domains (default: the system's resolver)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -123,7 +125,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		options, metricsURL = append(options, iamkit.WithMeterProvider(ms.Provider)), ms.URL
 	}
 
-	a, err := newApp(ctx, appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail, Options: options})
+	ac := appConfig{Store: st, BaseURL: base, Mailer: mailer, Logger: logger, SecretKey: key, AdminEmail: cfg.adminEmail, Options: options}
+	if cfg.dnsServer != "" {
+		ac.Resolver = resolverAt(cfg.dnsServer)
+	}
+	a, err := newApp(ctx, ac)
 	if err != nil {
 		return err
 	}
@@ -196,6 +202,8 @@ type appConfig struct {
 	Dashboard []sso.DashboardOption
 	// Options for iamkit.New after the dashboard's own (a meter provider).
 	Options []iamkit.Option
+	// Resolver looks up the TXT records that verify domains (default: the system's).
+	Resolver sso.Resolver
 }
 
 // app is the library, started, with the bootstrapped account and the dashboard's handler.
@@ -224,8 +232,11 @@ func newApp(ctx context.Context, c appConfig) (*app, error) {
 		return nil, err
 	}
 	opts := append([]sso.DashboardOption{sso.WithSecretKey(c.SecretKey), sso.WithTOTPIssuer("iamkit dashboard")}, c.Dashboard...)
-	iamOpts := append([]iamkit.Option{iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...)}, c.Options...)
-	iam, err := iamkit.New(c.Store, plans, iamOpts...)
+	iamOpts := []iamkit.Option{iamkit.WithLogger(c.Logger), iamkit.WithSSO(c.BaseURL, jwtKey), iamkit.WithDashboard(opts...)}
+	if c.Resolver != nil {
+		iamOpts = append(iamOpts, iamkit.WithSSOOptions(sso.WithResolver(c.Resolver)))
+	}
+	iam, err := iamkit.New(c.Store, plans, append(iamOpts, c.Options...)...)
 	var se *store.Error
 	if errors.As(err, &se) && se.Field == "base_url" {
 		return nil, fmt.Errorf("-base-url %q: single sign-on needs an https URL (http only on a loopback address): %w", c.BaseURL, err)
@@ -299,4 +310,12 @@ func printBanner(w io.Writer, base string, cfg config, a *app, link string, link
 	if metricsURL != "" {
 		fmt.Fprintf(w, "iamkit's metrics for Prometheus at %s\n", metricsURL)
 	}
+}
+
+// resolverAt is Go's resolver asking the DNS server at addr (host:port) only.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -113,11 +113,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	res, err := s.dash.SignIn(r.Context(), sso.SignInRequest{AccountID: accountID, Email: email, Password: password, Client: sso.ClientOf(r)})
 	if err != nil {
 		var reason sso.LoginReason
-		if errors.As(err, &reason) && (reason == sso.ReasonSSORequired || reason == sso.ReasonSSOEnforced) {
+		if errors.As(err, &reason) && (reason == sso.ReasonSSORequired || reason == sso.ReasonSSOEnforced || reason == sso.ReasonDomainSSO) {
 			if d.AccountID == "" { // the account page has its own button
 				d.SSOAccount = accountID
 			}
-			v.Errors = []formError{{"", "This account requires single sign-on: sign in through your identity provider instead of with a password."}}
+			v.Errors = []formError{{"", message(err)}}
 		} else {
 			v.Errors = formErrors(err, map[string]string{"email": "email", "password": "password", "": "password"})
 		}
@@ -352,8 +352,8 @@ func (s *server) findAccount(ctx context.Context, input string) (store.Account, 
 	return store.Account{}, store.NewError(store.ErrNotFound, "account_not_found", "no such account")
 }
 
-// ssoDiscovery is "Sign in with SSO": it asks for the account and sends the person to its
-// identity providers.
+// ssoDiscovery is "Sign in with SSO": it asks for the account, or a work email whose domain
+// an account has verified, and sends the person to that account's identity providers.
 func (s *server) ssoDiscovery(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := &view{Title: "Sign in with SSO", Form: url.Values{"account": {q.Get("account")}}}
@@ -365,6 +365,25 @@ func (s *server) ssoDiscovery(w http.ResponseWriter, r *http.Request) {
 	if input == "" {
 		v.Errors = []formError{{"account", "Enter your account's name."}}
 		s.render(w, r, nil, http.StatusBadRequest, "sso-discovery", v)
+		return
+	}
+	if strings.Contains(input, "@") {
+		rt, err := s.IAM.SSO().RouteEmail(r.Context(), input)
+		if err != nil {
+			status, _ := statusOf(err)
+			msg := "No account signs in people of this email address's domain with single sign-on. Enter your account's name instead."
+			if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid) {
+				msg = message(err)
+			}
+			v.Errors = []formError{{"account", msg}}
+			s.render(w, r, nil, status, "sso-discovery", v)
+			return
+		}
+		target := "/a/" + url.PathEscape(rt.AccountID) + "/sso"
+		if next := safeNext(q.Get("next"), rt.AccountID); next != "" {
+			target += "?" + url.Values{"next": {next}}.Encode()
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
 	a, err := s.findAccount(r.Context(), input)

@@ -149,6 +149,9 @@ type idpFormData struct {
 	SP        *sso.ServiceProvider
 	SignInURL string
 	CanManage bool
+	// OIDC: an OpenID Connect provider's form or page; RedirectURI is what to register at it.
+	OIDC        bool
+	RedirectURI string
 }
 
 // newIdPPage is "+ New Identity Provider": the IdP's metadata, pasted or uploaded, its
@@ -261,9 +264,12 @@ func (s *server) renderIdP(w http.ResponseWriter, r *http.Request, c *call, stat
 	if err != nil {
 		return err
 	}
-	sp, err := s.IAM.SSO().ServiceProvider(ctx, c.account.ID, p.ID)
-	if err != nil {
-		return err
+	oidc := p.Protocol == sso.ProtocolOIDC
+	var sp *sso.ServiceProvider
+	if !oidc {
+		if sp, err = s.IAM.SSO().ServiceProvider(ctx, c.account.ID, p.ID); err != nil {
+			return err
+		}
 	}
 	rs, err := s.accountRoles(ctx, c, false)
 	if err != nil {
@@ -282,7 +288,67 @@ func (s *server) renderIdP(w http.ResponseWriter, r *http.Request, c *call, stat
 		title = p.EntityID
 	}
 	s.render(w, r, c, status, "idp", &view{Title: title, Form: form, Errors: errs, Data: idpFormData{
-		Roles: rs.grantable, IdP: &row, SP: sp, SignInURL: s.BaseURL + "/a/" + c.account.ID + "/sso", CanManage: c.may(rbac.SSOManage)}})
+		Roles: rs.grantable, IdP: &row, SP: sp, SignInURL: s.BaseURL + "/a/" + c.account.ID + "/sso", CanManage: c.may(rbac.SSOManage),
+		OIDC: oidc, RedirectURI: s.IAM.SSO().OIDCRedirectURL(c.account.ID, p.ID)}})
+	return nil
+}
+
+// newOIDCPage is "+ New OpenID Connect provider": its issuer, the client the account
+// registered there and its secret, the trusted domains and the roles of members it adds.
+func (s *server) newOIDCPage(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.IAM.Require(r.Context(), c.p, rbac.SSOManage); err != nil {
+		return err
+	}
+	return s.renderNewOIDC(w, r, c, http.StatusOK, url.Values{"default_roles": rbac.DefaultMemberRoles()}, nil)
+}
+
+func (s *server) renderNewOIDC(w http.ResponseWriter, r *http.Request, c *call, status int, form url.Values, errs []formError) error {
+	rs, err := s.accountRoles(r.Context(), c, false)
+	if err != nil {
+		return err
+	}
+	form.Del("client_secret") // never shown back
+	s.render(w, r, c, status, "idp-new-oidc", &view{Title: "New OpenID Connect provider", Form: form, Errors: errs,
+		Data: idpFormData{Roles: rs.grantable, CanManage: true, OIDC: true}})
+	return nil
+}
+
+func (s *server) createOIDC(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := readForm(w, r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	var errs []formError
+	for _, req := range []struct{ field, msg string }{
+		{"issuer", "Enter the provider's issuer URL, such as https://login.example.com."},
+		{"client_id", "Enter the client ID the provider gave this account."},
+		{"client_secret", "Enter the client secret the provider gave this account."},
+	} {
+		if strings.TrimSpace(f.Get(req.field)) == "" {
+			errs = append(errs, formError{req.field, req.msg})
+		}
+	}
+	if len(domainsOf(f.Get("domains"))) == 0 {
+		errs = append(errs, formError{"domains", "Enter at least one email domain this provider may sign people in for, such as example.com."})
+	}
+	if len(f["default_roles"]) == 0 {
+		errs = append(errs, formError{"default_roles", "Choose at least one role for the members it adds."})
+	}
+	if len(errs) > 0 {
+		return s.renderNewOIDC(w, r, c, http.StatusBadRequest, f, errs)
+	}
+	p, err := s.IAM.SSO().CreateOIDCProvider(r.Context(), c.p, sso.OIDCParams{
+		Description: strings.TrimSpace(f.Get("description")), Issuer: f.Get("issuer"), ClientID: f.Get("client_id"),
+		ClientSecret: sso.NewSecret(f.Get("client_secret")), Scopes: []string{"email", "profile", "groups"},
+		DefaultRoles: f["default_roles"], Domains: domainsOf(f.Get("domains")),
+	})
+	if err != nil {
+		status, _ := statusOf(err)
+		fields := idpFields()
+		fields["issuer"], fields["client_id"], fields["client_secret"], fields["scopes"] = "issuer", "client_id", "client_secret", "description"
+		return s.renderNewOIDC(w, r, c, status, f, formErrors(err, fields))
+	}
+	s.redirect(w, r, c.base()+"/settings/sso/"+p.ID, "OpenID Connect provider added. Register the redirect URI below at the provider, then sign in through it to test it.")
 	return nil
 }
 

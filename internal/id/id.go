@@ -33,6 +33,7 @@ const (
 	EventSubscription Prefix = "esb"
 	DeadLetter        Prefix = "edl"
 	Group             Prefix = "grp"
+	Domain            Prefix = "dom"
 )
 
 const (
@@ -162,7 +163,7 @@ func PrefixOf(s string) (Prefix, error) {
 	}
 	switch pp := Prefix(p); pp {
 	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
-		EventDestination, EventSubscription, DeadLetter, Group:
+		EventDestination, EventSubscription, DeadLetter, Group, Domain:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

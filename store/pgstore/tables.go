@@ -101,7 +101,7 @@ func tables() (map[store.Kind]*table, error) {
 			name: "identity_providers",
 			columns: []string{"id", "account_id", "description", "entity_id", "metadata_xml", "allow_idp_initiated",
 				"default_roles", "email_attribute", "name_attribute", "groups_attribute", "domains", "role_rules",
-				"role_rules_by", "created_at"},
+				"role_rules_by", "created_at", "protocol", "client_id", "client_secret", "scopes"},
 			key:    []string{"id"},
 			index:  map[string][]string{store.IndexEntityID: {"account_id", "entity_id"}, store.IndexAccount: {"account_id"}},
 			encode: encodeIdentityProvider, scan: scanIdentityProvider,
@@ -149,6 +149,16 @@ func tables() (map[store.Kind]*table, error) {
 			key:    []string{"id"},
 			index:  map[string][]string{store.IndexUser: {"account_id", "user_id"}, store.IndexIdP: {"account_id", "idp_id"}},
 			encode: encodeSession, scan: scanSession,
+		},
+		store.KindDomain: {
+			name:    "domains",
+			columns: []string{"id", "account_id", "name", "token", "verified_at", "require_sso", "created_at", "verified_name"},
+			key:     []string{"id"},
+			index: map[string][]string{
+				store.IndexName: {"account_id", "name"}, store.IndexVerified: {"verified_name"}, store.IndexAccount: {"account_id"},
+			},
+			partial: map[string]bool{store.IndexVerified: true},
+			encode:  encodeDomain, scan: scanDomain,
 		},
 	}
 	maps.Copy(defs, streamTableDefs())
@@ -394,6 +404,27 @@ func scanRole(row scanner) (any, error) {
 	return r, err
 }
 
+// encodeDomain writes verified_name, the name of a verified domain and empty otherwise: the
+// column of the partial unique index that lets one account only verify a name.
+func encodeDomain(e *encoder, rec any) []any {
+	d := record[store.Domain](e, rec)
+	verified := ""
+	if d.Verified() {
+		verified = d.Name
+	}
+	return []any{e.text("id", d.ID), e.text("account_id", d.AccountID), e.text("name", d.Name),
+		e.text("token", d.Token), e.time(d.VerifiedAt), d.RequireSSO, e.time(d.CreatedAt), verified}
+}
+
+func scanDomain(row scanner) (any, error) {
+	var d store.Domain
+	var verifiedAt, created *time.Time
+	var verified string
+	err := row.Scan(&d.ID, &d.AccountID, &d.Name, &d.Token, &verifiedAt, &d.RequireSSO, &created, &verified)
+	d.VerifiedAt, d.CreatedAt = utc(verifiedAt), utc(created)
+	return d, err
+}
+
 func encodeIdentityProvider(e *encoder, rec any) []any {
 	p := record[store.IdentityProvider](e, rec)
 	return []any{e.text("id", p.ID), e.text("account_id", p.AccountID), e.text("description", p.Description),
@@ -401,7 +432,8 @@ func encodeIdentityProvider(e *encoder, rec any) []any {
 		e.texts("default_roles", p.DefaultRoles), e.text("email_attribute", p.EmailAttribute),
 		e.text("name_attribute", p.NameAttribute), e.text("groups_attribute", p.GroupsAttribute),
 		e.texts("domains", p.Domains), e.roleRules(p.RoleRules), e.text("role_rules_by", p.RoleRulesBy),
-		e.time(p.CreatedAt)}
+		e.time(p.CreatedAt), e.text("protocol", p.Protocol), e.text("client_id", p.ClientID),
+		e.text("client_secret", p.ClientSecret), e.texts("scopes", p.Scopes)}
 }
 
 // roleRules returns an IdP's role rules for a jsonb column: NULL for none.
@@ -426,7 +458,7 @@ func scanIdentityProvider(row scanner) (any, error) {
 	var rules []byte
 	err := row.Scan(&p.ID, &p.AccountID, &p.Description, &p.EntityID, &p.MetadataXML, &p.AllowIDPInitiated,
 		&p.DefaultRoles, &p.EmailAttribute, &p.NameAttribute, &p.GroupsAttribute, &p.Domains, &rules,
-		&p.RoleRulesBy, &created)
+		&p.RoleRulesBy, &created, &p.Protocol, &p.ClientID, &p.ClientSecret, &p.Scopes)
 	p.CreatedAt = utc(created)
 	if err == nil && rules != nil {
 		err = json.Unmarshal(rules, &p.RoleRules)

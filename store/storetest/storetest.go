@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ExternalIdentities", testExternalIdentities},
 		{"SignIn", testSignIn},
 		{"Streams", testStreams},
+		{"Domains", testDomains},
+		{"OIDCProvider", testOIDCProvider},
 		{"Retention", testRetention},
 		{"Close", testClose},
 	}
