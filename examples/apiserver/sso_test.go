@@ -250,6 +250,7 @@ func TestSSOLeftOutWithoutHTTPS(t *testing.T) {
 // without role_rules changes nothing (400), an unknown role is refused (400).
 func TestRoleRulesEndpoint(t *testing.T) {
 	e := newEnv(t)
+	e.verifyDomains("example.com")
 	var idp idpOutT
 	e.req("POST", "/identity_providers", map[string]any{
 		"description": "Okta", "metadata_xml": idpMetadata(e.t, "https://idp.example.com/metadata"), "domains": []string{"example.com"},
