@@ -73,16 +73,17 @@ type ACL struct {
 	enc string
 }
 
-// The encoding of an ACL. The first byte is flags; each rule follows as a tag and its
-// parts, lengths in one byte (a rule is at most MaxACLRuleLen bytes):
+// The encoding of an ACL. The first byte is flags; each rule follows as a tag byte, the
+// length of its payload in one byte (a rule is at most MaxACLRuleLen bytes), and the payload:
 //
-//	aclAll                   "*"
-//	aclBindAll               "bind:*"
-//	aclHost     n name       "bind:<name>", name as given
-//	aclWildcard n suffix     "bind:*<suffix>", suffix as given, starting with '.'
-//	aclAddr     p1 p0 n host "bind:<host>:<port>", port big-endian (it has no leading zeros,
-//	                         so its decimal form is the one given)
-//	aclLabel    n key m val  "bind:<key>=<val>", either side possibly "*"
+//	tag          payload           rule
+//	aclAll       (none)            "*"
+//	aclBindAll   (none)            "bind:*"
+//	aclHost      name              "bind:<name>", name as given
+//	aclWildcard  suffix            "bind:*<suffix>", suffix as given, starting with '.'
+//	aclAddr      p1 p0 host        "bind:<host>:<port>", port big-endian (it has no leading
+//	                               zeros, so its decimal form is the one given)
+//	aclLabel     n key value       "bind:<key>=<value>", key n bytes; either side may be "*"
 const (
 	aclAll byte = 1 + iota
 	aclBindAll
@@ -115,9 +116,9 @@ func ParseACL(rules []string) (ACL, error) {
 	}
 	size := 1
 	for _, r := range rules {
-		size += len(r)
+		size += 1 + len(r)
 	}
-	buf := make([]byte, 1, size) // an encoded rule is never longer than the rule
+	buf := make([]byte, 1, size) // an encoded rule is at most one byte longer than the rule
 	for i, r := range rules {
 		if len(r) > MaxACLRuleLen {
 			return ACL{}, aclLimit(fmt.Sprintf("acl[%d]", i), MaxACLRuleLen, len(r), "bytes")
@@ -135,7 +136,7 @@ func ParseACL(rules []string) (ACL, error) {
 func appendRule(buf []byte, r string) ([]byte, string) {
 	if r == "*" {
 		buf[0] |= aclFlagAny
-		return append(buf, aclAll), ""
+		return append(buf, aclAll, 0), ""
 	}
 	v, ok := strings.CutPrefix(r, bindPrefix)
 	if !ok {
@@ -146,7 +147,7 @@ func appendRule(buf []byte, r string) ([]byte, string) {
 	}
 	if v == "*" {
 		buf[0] |= aclFlagAny
-		return append(buf, aclBindAll), ""
+		return append(buf, aclBindAll, 0), ""
 	}
 	if key, value, ok := strings.Cut(v, "="); ok {
 		if key != "*" && !isLabelPart(key, MaxLabelKeyLen) {
@@ -156,8 +157,8 @@ func appendRule(buf []byte, r string) ([]byte, string) {
 			return buf, fmt.Sprintf("a label value must be * or 1 to %d letters, digits, '_', '.' or '-'", MaxLabelValueLen)
 		}
 		buf[0] |= aclFlagLabels
-		buf = append(append(buf, aclLabel, byte(len(key))), key...)
-		return append(append(buf, byte(len(value))), value...), ""
+		buf = append(append(buf, aclLabel, byte(1+len(key)+len(value)), byte(len(key))), key...)
+		return append(buf, value...), ""
 	}
 	if i := strings.LastIndexByte(v, ':'); i >= 0 {
 		host, port := v[:i], v[i+1:]
@@ -172,7 +173,7 @@ func appendRule(buf []byte, r string) ([]byte, string) {
 			return buf, reason
 		}
 		buf[0] |= aclFlagAddrs
-		return append(append(buf, aclAddr, byte(p>>8), byte(p), byte(len(host))), host...), ""
+		return append(append(buf, aclAddr, byte(2+len(host)), byte(p>>8), byte(p)), host...), ""
 	}
 	if reason := checkRuleHostname(v, true); reason != "" {
 		return buf, reason
@@ -184,52 +185,29 @@ func appendRule(buf []byte, r string) ([]byte, string) {
 	return append(append(buf, aclHost, byte(len(v))), v...), ""
 }
 
-// aclRuleAt is one encoded rule: its tag, its first part (a name, a suffix, a host or a
-// label key), its second (a label value) and a port.
-type aclRuleAt struct {
-	tag  byte
-	a, b string
-	port uint16
-	next int // offset of the next rule
+// nextRule returns the tag and payload of the rule at offset i of enc, a valid encoding,
+// and the offset of the next rule.
+func nextRule(enc string, i int) (tag byte, payload string, next int) {
+	next = i + 2 + int(enc[i+1])
+	return enc[i], enc[i+2 : next], next
 }
 
-// ruleAt decodes the rule at offset i of enc, a valid encoding.
-func ruleAt(enc string, i int) aclRuleAt {
-	r := aclRuleAt{tag: enc[i]}
-	i++
-	switch r.tag {
-	case aclHost, aclWildcard:
-		n := int(enc[i])
-		r.a, i = enc[i+1:i+1+n], i+1+n
-	case aclAddr:
-		r.port = uint16(enc[i])<<8 | uint16(enc[i+1])
-		n := int(enc[i+2])
-		r.a, i = enc[i+3:i+3+n], i+3+n
-	case aclLabel:
-		n := int(enc[i])
-		r.a, i = enc[i+1:i+1+n], i+1+n
-		m := int(enc[i])
-		r.b, i = enc[i+1:i+1+m], i+1+m
-	}
-	r.next = i
-	return r
-}
-
-// text returns the rule as it was given to ParseACL.
-func (r aclRuleAt) text() string {
-	switch r.tag {
+// ruleText returns the rule of tag and payload as it was given to ParseACL.
+func ruleText(tag byte, p string) string {
+	switch tag {
 	case aclAll:
 		return "*"
 	case aclBindAll:
 		return "bind:*"
 	case aclHost:
-		return bindPrefix + r.a
+		return bindPrefix + p
 	case aclWildcard:
-		return bindPrefix + "*" + r.a
+		return bindPrefix + "*" + p
 	case aclAddr:
-		return bindPrefix + r.a + ":" + strconv.Itoa(int(r.port))
+		return bindPrefix + p[2:] + ":" + strconv.Itoa(int(p[0])<<8|int(p[1]))
 	default:
-		return bindPrefix + r.a + "=" + r.b
+		k := 1 + int(p[0])
+		return bindPrefix + p[1:k] + "=" + p[k:]
 	}
 }
 
@@ -240,9 +218,9 @@ func (a ACL) Rules() []string {
 	}
 	rules := make([]string, 0, a.Len())
 	for i := 1; i < len(a.enc); {
-		r := ruleAt(a.enc, i)
-		rules = append(rules, r.text())
-		i = r.next
+		tag, p, next := nextRule(a.enc, i)
+		rules = append(rules, ruleText(tag, p))
+		i = next
 	}
 	return rules
 }
@@ -250,7 +228,7 @@ func (a ACL) Rules() []string {
 // Len returns the number of rules.
 func (a ACL) Len() int {
 	n := 0
-	for i := 1; i < len(a.enc); i = ruleAt(a.enc, i).next {
+	for i := 1; i < len(a.enc); i += 2 + int(a.enc[i+1]) {
 		n++
 	}
 	return n
@@ -301,11 +279,15 @@ func (a ACL) AllowsBind(target string) bool {
 // allowsLabel reports whether a label rule allows key=value, both valid.
 func (a ACL) allowsLabel(key, value string) bool {
 	for i := 1; i < len(a.enc); {
-		r := ruleAt(a.enc, i)
-		if r.tag == aclLabel && (r.a == "*" || r.a == key) && (r.b == "*" || r.b == value) {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		if tag != aclLabel {
+			continue
+		}
+		k := 1 + int(p[0])
+		if rk, rv := p[1:k], p[k:]; (rk == "*" || rk == key) && (rv == "*" || rv == value) {
 			return true
 		}
-		i = r.next
 	}
 	return false
 }
@@ -313,11 +295,11 @@ func (a ACL) allowsLabel(key, value string) bool {
 // allowsAddr reports whether an address rule allows host:port, host a valid hostname.
 func (a ACL) allowsAddr(host string, port uint16) bool {
 	for i := 1; i < len(a.enc); {
-		r := ruleAt(a.enc, i)
-		if r.tag == aclAddr && r.port == port && equalHostnames(r.a, host) {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		if tag == aclAddr && uint16(p[0])<<8|uint16(p[1]) == port && equalHostnames(p[2:], host) {
 			return true
 		}
-		i = r.next
 	}
 	return false
 }
@@ -326,19 +308,19 @@ func (a ACL) allowsAddr(host string, port uint16) bool {
 // endpoint.
 func (a ACL) allowsHost(target string) bool {
 	for i := 1; i < len(a.enc); {
-		r := ruleAt(a.enc, i)
-		switch r.tag {
-		case aclHost:
-			if equalHostnames(r.a, target) {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		switch {
+		case tag == aclHost:
+			if equalHostnames(p, target) {
 				return true
 			}
-		case aclWildcard:
+		case tag == aclWildcard && len(target) > len(p):
 			// target has at least one label before the suffix: it was validated.
-			if len(target) > len(r.a) && equalHostnames(r.a, target[len(target)-len(r.a):]) {
+			if equalHostnames(p, target[len(target)-len(p):]) {
 				return true
 			}
 		}
-		i = r.next
 	}
 	return false
 }
