@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamkit/iamkit/store"
 )
@@ -109,4 +110,55 @@ func FuzzACLMatchesOldParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in, target string) {
 		checkSameAsOld(t, strings.Split(in, "\n"), []string{target})
 	})
+}
+
+// BenchmarkAllowsBindVsOld measures AllowsBind of the compact ACL against the old parse's
+// (acl_old_test.go) on BenchmarkAllowsBind's ACL and targets, in blocks of 20,000 calls that
+// take turns, so that a loaded machine slows both alike: it reports each one's median time
+// per call over its blocks and their ratio (x-old). One iteration is one turn of the
+// blocks; run it with -benchtime 200x or more.
+func BenchmarkAllowsBindVsOld(b *testing.B) {
+	const block = 20000
+	compact := benchACL(b)
+	old, err := parseOldACL(compact.Rules())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, target string }{
+		{"hostname-last-rule", "x.example.com"},
+		{"hostname-refused", "nope.example.org"},
+		{"address", "1.tcp.ngrok.io:20002"},
+		{"label", "env=prod"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			want := old.AllowsBind(bc.target)
+			var perNew, perOld []float64 // ns per call, per block
+			for b.Loop() {
+				t0 := time.Now()
+				for range block {
+					if compact.AllowsBind(bc.target) != want {
+						b.Fatal("the compact ACL decided otherwise")
+					}
+				}
+				t1 := time.Now()
+				for range block {
+					if old.AllowsBind(bc.target) != want {
+						b.Fatal("the old ACL decided otherwise")
+					}
+				}
+				perNew = append(perNew, float64(t1.Sub(t0).Nanoseconds())/block)
+				perOld = append(perOld, float64(time.Since(t1).Nanoseconds())/block)
+			}
+			newNs, oldNs := medianNs(perNew), medianNs(perOld)
+			b.ReportMetric(newNs, "compact-ns")
+			b.ReportMetric(oldNs, "old-ns")
+			b.ReportMetric(newNs/oldNs, "x-old")
+		})
+	}
+}
+
+// medianNs returns the median of ns.
+func medianNs(ns []float64) float64 {
+	slices.Sort(ns)
+	return ns[len(ns)/2]
 }
