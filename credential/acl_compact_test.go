@@ -162,3 +162,19 @@ func medianNs(ns []float64) float64 {
 	slices.Sort(ns)
 	return ns[len(ns)/2]
 }
+
+func TestACLString(t *testing.T) {
+	for _, tc := range []struct {
+		rules []string
+		want  string
+	}{
+		{nil, "[]"},
+		{[]string{"*"}, "[*]"},
+		{[]string{"bind:Foo.example.com", "bind:*.example.net", "bind:1.tcp.example.io:20002", "bind:app=*"},
+			"[bind:Foo.example.com bind:*.example.net bind:1.tcp.example.io:20002 bind:app=*]"},
+	} {
+		if got := mustACL(t, tc.rules...).String(); got != tc.want {
+			t.Errorf("ParseACL(%q).String() = %q, want %q", tc.rules, got, tc.want)
+		}
+	}
+}
