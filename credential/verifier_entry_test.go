@@ -1,14 +1,20 @@
 package credential
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/hex"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/iamkit/iamkit/internal/clock"
+	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -90,4 +96,60 @@ func TestNewEntry_AllowList(t *testing.T) {
 		e.more.scope.Limited() {
 		t.Errorf("entry with allow-list 10.0.0.0/8: more = %+v", e.more)
 	}
+}
+
+// TestLoadToken_KeySharesTheEntryID: a token loaded into the cache is keyed by the body of
+// the entry's own ID, so the map key keeps no second copy of the ID alive (48 bytes per
+// cached token), and the hit gives the ID and the ACL back.
+func TestLoadToken_KeySharesTheEntryID(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	ids := id.NewGenerator(clk, rand.Reader)
+	st := memT(t)
+	acct, _ := ids.New(id.Account)
+	bot, _ := ids.NewIn(id.BotUser, acct)
+	cid, _ := ids.NewIn(id.Authtoken, acct)
+	tok, err := NewToken(store.Authtoken, cid, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []string{"bind:a.example.com"}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutAccount(ctx, store.Account{ID: acct}); err != nil {
+			return err
+		}
+		if err := tx.PutBotUser(ctx, store.BotUser{ID: bot, AccountID: acct, Name: "b", Active: true}); err != nil {
+			return err
+		}
+		return tx.PutCredential(ctx, store.Credential{ID: cid, AccountID: acct, Kind: store.Authtoken, OwnerID: bot,
+			SecretHash: (*Hasher)(nil).HashHex(tok.Token()), ACL: rules})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := verifierT(t, st, WithClock(clk))
+	go v.Run(ctx)
+	if err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a miss, then a hit
+		res, err := v.Verify(ctx, store.Authtoken, tok.Reveal())
+		if err != nil || res.CredentialID != cid || !slices.Equal(res.ACL.Rules(), rules) {
+			t.Fatalf("Verify: %+v, %v; want %s with ACL %q", res, err, cid, rules)
+		}
+	}
+	body := id.Body(cid)
+	sh := &v.shards[maphash.String(v.seed, body)%numShards]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for key, e := range sh.creds {
+		start := uintptr(unsafe.Pointer(unsafe.StringData(e.text)))
+		at := uintptr(unsafe.Pointer(unsafe.StringData(key)))
+		if key != body || at < start || at >= start+uintptr(len(e.text)) {
+			t.Errorf("the cache's key %q is not within the entry's text %q", key, e.text)
+		}
+		return
+	}
+	t.Error("the token is not cached")
 }
