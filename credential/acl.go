@@ -2,7 +2,7 @@ package credential
 
 import (
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/iamkit/iamkit/store"
@@ -65,31 +65,42 @@ func aclRule(i int, reason string) error {
 // and match exactly. There are no other wildcards.
 //
 // An empty ACL allows everything, as in ngrok. The zero ACL is empty. ACL values are
-// immutable and safe for concurrent use; copying one is cheap.
+// immutable and safe for concurrent use; copying one is cheap (it is one string).
 type ACL struct {
-	rules  []string // as given, for Rules
-	any    bool     // "*" or "bind:*"
-	hosts  []hostRule
-	addrs  []addrRule
-	labels []labelRule
+	// enc is the parsed rules in one compact string (see the acl* constants): a flags byte,
+	// then each rule as a tag byte and its parts, in the order given, so that the rules can
+	// be given back as they were and matching needs no other memory. "" is the empty ACL.
+	enc string
 }
 
-// hostRule is a bind:<hostname> rule, or bind:*.<suffix> with name ".<suffix>". Lower case.
-type hostRule struct {
-	name     string
-	wildcard bool
-}
+// The encoding of an ACL. The first byte is flags; each rule follows as a tag byte, the
+// length of its payload in one byte (a rule is at most MaxACLRuleLen bytes), and the payload:
+//
+//	tag          payload           rule
+//	aclAll       (none)            "*"
+//	aclBindAll   (none)            "bind:*"
+//	aclHost      name              "bind:<name>", name as given
+//	aclWildcard  suffix            "bind:*<suffix>", suffix as given, starting with '.'
+//	aclAddr      p1 p0 host        "bind:<host>:<port>", port big-endian (it has no leading
+//	                               zeros, so its decimal form is the one given)
+//	aclLabel     n key value       "bind:<key>=<value>", key n bytes; either side may be "*"
+const (
+	aclAll byte = 1 + iota
+	aclBindAll
+	aclHost
+	aclWildcard
+	aclAddr
+	aclLabel
+)
 
-// addrRule is a bind:<host>:<port> rule. host is lower case.
-type addrRule struct {
-	host string
-	port uint16
-}
-
-// labelRule is a bind:<key>=<value> rule; "" stands for *.
-type labelRule struct {
-	key, value string
-}
+// Flags of an encoded ACL, in its first byte: whether it has a rule of each class, so a
+// target of a class the ACL has no rule for is refused without walking the rules.
+const (
+	aclFlagAny   byte = 1 << iota // "*" or "bind:*"
+	aclFlagHosts                  // bind:<hostname> or bind:*.<suffix>
+	aclFlagAddrs
+	aclFlagLabels
+)
 
 // ParseACL parses and validates a credential's ACL rules, once, when they are written. nil
 // and an empty list give the empty ACL, which allows everything. Errors match
@@ -103,85 +114,132 @@ func ParseACL(rules []string) (ACL, error) {
 	if len(rules) > MaxACLRules {
 		return ACL{}, aclLimit("acl", MaxACLRules, len(rules), "rules")
 	}
-	a := ACL{rules: slices.Clone(rules)}
+	size := 1
+	for _, r := range rules {
+		size += 1 + len(r)
+	}
+	buf := make([]byte, 1, size) // an encoded rule is at most one byte longer than the rule
 	for i, r := range rules {
 		if len(r) > MaxACLRuleLen {
 			return ACL{}, aclLimit(fmt.Sprintf("acl[%d]", i), MaxACLRuleLen, len(r), "bytes")
 		}
-		if reason := a.add(r); reason != "" {
+		var reason string
+		if buf, reason = appendRule(buf, r); reason != "" {
 			return ACL{}, aclRule(i, reason)
 		}
 	}
-	return a, nil
+	return ACL{enc: string(buf)}, nil
 }
 
-// add parses one rule into a, or says what is wrong with it.
-func (a *ACL) add(r string) string {
+// appendRule appends the encoding of rule r to buf and sets its class in buf[0], or says what
+// is wrong with r.
+func appendRule(buf []byte, r string) ([]byte, string) {
 	if r == "*" {
-		a.any = true
-		return ""
+		buf[0] |= aclFlagAny
+		return append(buf, aclAll, 0), ""
 	}
 	v, ok := strings.CutPrefix(r, bindPrefix)
 	if !ok {
-		return `a rule must be "*" or start with "bind:"`
+		return buf, `a rule must be "*" or start with "bind:"`
 	}
 	if v == "" {
-		return "bind: needs a hostname, a host:port address or a key=value label"
+		return buf, "bind: needs a hostname, a host:port address or a key=value label"
 	}
 	if v == "*" {
-		a.any = true
-		return ""
+		buf[0] |= aclFlagAny
+		return append(buf, aclBindAll, 0), ""
 	}
 	if key, value, ok := strings.Cut(v, "="); ok {
-		l := labelRule{key: key, value: value}
-		if key == "*" {
-			l.key = ""
-		} else if !isLabelPart(key, MaxLabelKeyLen) {
-			return fmt.Sprintf("a label key must be * or 1 to %d letters, digits, '_', '.' or '-'", MaxLabelKeyLen)
+		if key != "*" && !isLabelPart(key, MaxLabelKeyLen) {
+			return buf, fmt.Sprintf("a label key must be * or 1 to %d letters, digits, '_', '.' or '-'", MaxLabelKeyLen)
 		}
-		if value == "*" {
-			l.value = ""
-		} else if !isLabelPart(value, MaxLabelValueLen) {
-			return fmt.Sprintf("a label value must be * or 1 to %d letters, digits, '_', '.' or '-'", MaxLabelValueLen)
+		if value != "*" && !isLabelPart(value, MaxLabelValueLen) {
+			return buf, fmt.Sprintf("a label value must be * or 1 to %d letters, digits, '_', '.' or '-'", MaxLabelValueLen)
 		}
-		a.labels = append(a.labels, l)
-		return ""
+		buf[0] |= aclFlagLabels
+		buf = append(append(buf, aclLabel, byte(1+len(key)+len(value)), byte(len(key))), key...)
+		return append(buf, value...), ""
 	}
 	if i := strings.LastIndexByte(v, ':'); i >= 0 {
 		host, port := v[:i], v[i+1:]
 		p, ok := parsePort(port)
 		if !ok {
-			return "an address needs a port from 1 to 65535 (no wildcard, no leading zeros)"
+			return buf, "an address needs a port from 1 to 65535 (no wildcard, no leading zeros)"
 		}
 		if strings.HasPrefix(host, "*") {
-			return "an address cannot have a wildcard host"
+			return buf, "an address cannot have a wildcard host"
 		}
 		if reason := checkRuleHostname(host, false); reason != "" {
-			return reason
+			return buf, reason
 		}
-		a.addrs = append(a.addrs, addrRule{host: strings.ToLower(host), port: p})
-		return ""
+		buf[0] |= aclFlagAddrs
+		return append(append(buf, aclAddr, byte(2+len(host)), byte(p>>8), byte(p)), host...), ""
 	}
 	if reason := checkRuleHostname(v, true); reason != "" {
-		return reason
+		return buf, reason
 	}
-	h := hostRule{name: strings.ToLower(v)}
-	if suffix, ok := strings.CutPrefix(h.name, "*"); ok {
-		h = hostRule{name: suffix, wildcard: true} // ".example.com"
+	buf[0] |= aclFlagHosts
+	if suffix, ok := strings.CutPrefix(v, "*"); ok {
+		return append(append(buf, aclWildcard, byte(len(suffix))), suffix...), "" // ".example.com"
 	}
-	a.hosts = append(a.hosts, h)
-	return ""
+	return append(append(buf, aclHost, byte(len(v))), v...), ""
+}
+
+// nextRule returns the tag and payload of the rule at offset i of enc, a valid encoding,
+// and the offset of the next rule.
+func nextRule(enc string, i int) (tag byte, payload string, next int) {
+	next = i + 2 + int(enc[i+1])
+	return enc[i], enc[i+2 : next], next
+}
+
+// ruleText returns the rule of tag and payload as it was given to ParseACL.
+func ruleText(tag byte, p string) string {
+	switch tag {
+	case aclAll:
+		return "*"
+	case aclBindAll:
+		return "bind:*"
+	case aclHost:
+		return bindPrefix + p
+	case aclWildcard:
+		return bindPrefix + "*" + p
+	case aclAddr:
+		return bindPrefix + p[2:] + ":" + strconv.Itoa(int(p[0])<<8|int(p[1]))
+	default:
+		k := 1 + int(p[0])
+		return bindPrefix + p[1:k] + "=" + p[k:]
+	}
 }
 
 // Rules returns a copy of the rules as they were given to ParseACL (nil for the empty ACL).
-func (a ACL) Rules() []string { return slices.Clone(a.rules) }
+func (a ACL) Rules() []string {
+	if a.enc == "" {
+		return nil
+	}
+	rules := make([]string, 0, a.Len())
+	for i := 1; i < len(a.enc); {
+		tag, p, next := nextRule(a.enc, i)
+		rules = append(rules, ruleText(tag, p))
+		i = next
+	}
+	return rules
+}
 
 // Len returns the number of rules.
-func (a ACL) Len() int { return len(a.rules) }
+func (a ACL) Len() int {
+	n := 0
+	for i := 1; i < len(a.enc); i += 2 + int(a.enc[i+1]) {
+		n++
+	}
+	return n
+}
+
+// String returns the rules, as fmt prints a []string.
+func (a ACL) String() string { return fmt.Sprint(a.Rules()) }
 
 // Unrestricted reports whether the ACL allows everything: it is empty, or has "*" or
 // "bind:*".
-func (a ACL) Unrestricted() bool { return len(a.rules) == 0 || a.any }
+func (a ACL) Unrestricted() bool { return a.enc == "" || a.enc[0]&aclFlagAny != 0 }
 
 // AllowsBind reports whether the ACL allows binding target: a hostname ("foo.example.com",
 // or a wildcard endpoint "*.example.com"), a TCP address ("1.tcp.example.com:20002") or a
@@ -199,39 +257,69 @@ func (a ACL) AllowsBind(target string) bool {
 	}
 	if i := strings.IndexByte(target, '='); i >= 0 {
 		key, value := target[:i], target[i+1:]
-		if !isLabelPart(key, MaxLabelKeyLen) || !isLabelPart(value, MaxLabelValueLen) {
+		if a.enc[0]&aclFlagLabels == 0 || !isLabelPart(key, MaxLabelKeyLen) || !isLabelPart(value, MaxLabelValueLen) {
 			return false
 		}
-		for _, l := range a.labels {
-			if (l.key == "" || l.key == key) && (l.value == "" || l.value == value) {
-				return true
-			}
-		}
-		return false
+		return a.allowsLabel(key, value)
 	}
 	if i := strings.LastIndexByte(target, ':'); i >= 0 {
 		host := target[:i]
 		port, ok := parsePort(target[i+1:])
-		if !ok || checkHostname(host, false) != "" {
+		if !ok || a.enc[0]&aclFlagAddrs == 0 || checkHostname(host, false) != "" {
 			return false
 		}
-		for _, r := range a.addrs {
-			if r.port == port && equalFoldLower(r.host, host) {
-				return true
-			}
+		return a.allowsAddr(host, port)
+	}
+	if a.enc[0]&aclFlagHosts == 0 || checkHostname(target, true) != "" {
+		return false
+	}
+	return a.allowsHost(target)
+}
+
+// allowsLabel reports whether a label rule allows key=value, both valid.
+func (a ACL) allowsLabel(key, value string) bool {
+	for i := 1; i < len(a.enc); {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		if tag != aclLabel {
+			continue
 		}
-		return false
+		k := 1 + int(p[0])
+		if rk, rv := p[1:k], p[k:]; (rk == "*" || rk == key) && (rv == "*" || rv == value) {
+			return true
+		}
 	}
-	if checkHostname(target, true) != "" {
-		return false
+	return false
+}
+
+// allowsAddr reports whether an address rule allows host:port, host a valid hostname.
+func (a ACL) allowsAddr(host string, port uint16) bool {
+	for i := 1; i < len(a.enc); {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		if tag == aclAddr && uint16(p[0])<<8|uint16(p[1]) == port && equalHostnames(p[2:], host) {
+			return true
+		}
 	}
-	for _, h := range a.hosts {
-		if !h.wildcard {
-			if equalFoldLower(h.name, target) {
+	return false
+}
+
+// allowsHost reports whether a hostname rule allows target, a valid hostname or wildcard
+// endpoint.
+func (a ACL) allowsHost(target string) bool {
+	for i := 1; i < len(a.enc); {
+		tag, p, next := nextRule(a.enc, i)
+		i = next
+		switch {
+		case tag == aclHost:
+			if equalHostnames(p, target) {
 				return true
 			}
-		} else if len(target) > len(h.name) && equalFoldLower(h.name, target[len(target)-len(h.name):]) {
-			return true // target has at least one label before the suffix: it was validated
+		case tag == aclWildcard && len(target) > len(p):
+			// target has at least one label before the suffix: it was validated.
+			if equalHostnames(p, target[len(target)-len(p):]) {
+				return true
+			}
 		}
 	}
 	return false
@@ -327,18 +415,15 @@ func isAlnum(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
-// equalFoldLower reports whether s equals lower, an ASCII lower-case string, ignoring the
-// case of ASCII letters in s.
-func equalFoldLower(lower, s string) bool {
-	if len(lower) != len(s) {
+// equalHostnames reports whether a and b are the same hostname, ignoring the case of ASCII
+// letters. Both must hold only letters, digits, '-', '.' and '*' (as checkHostname ensures):
+// of those bytes, setting bit 0x20 changes only upper-case letters, into lower case.
+func equalHostnames(a, b string) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
+	for i := 0; i < len(a); i++ {
+		if a[i]|0x20 != b[i]|0x20 {
 			return false
 		}
 	}

@@ -83,7 +83,9 @@
 // ParseACL validates an authtoken's or SSH credential's ACL once, when it is written, with
 // ngrok's syntax ("*", "bind:<hostname>", "bind:*.<suffix>", "bind:<host>:<port>",
 // "bind:<key>=<value>"; see ACL); ACL.AllowsBind matches a hostname, address or label at bind
-// time without allocating. An empty ACL allows everything.
+// time without allocating. An empty ACL allows everything. An ACL is held as one compact
+// string (its rules encoded with their parsed parts), so a Verifier keeps a credential's own
+// ACL inline in its cache entry.
 //
 // # SSH keys
 //

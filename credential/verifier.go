@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -244,21 +245,79 @@ type negative struct {
 	revoked int64
 }
 
-// entry is a cached credential. Its fields are immutable but for owner and lastUse.
+// entry is a cached credential. Its fields are immutable but for owner and lastUse. An
+// entry is 96 bytes, a size class of its own (TestEntrySize pins it): the ID and an ACL of
+// its own share one allocation, fields most credentials leave empty are behind one pointer,
+// and the kind is a byte.
 type entry struct {
-	id      string            // full credential ID
+	// text is the credential's full ID (its first idLen bytes), followed by the encoding of
+	// its ACL unless shared holds the ACL: an ACL costs a credential only its encoded bytes.
+	text    string
 	hash    [sha256.Size]byte // secret hash (tokens) or key fingerprint (SSH)
-	acl     *ACL              // interned: credentials with the same rules share one
-	allow   *AllowList        // nil: any address
-	scope   *identity.Scope   // access tokens' compiled scopes; nil for other kinds
+	shared  *ACL              // interned: credentials with the same rules share one; nil: see text
+	more    *entryMore        // nil: any address and no scope
 	expires int64             // UnixNano; 0: never
 	owner   atomic.Pointer[owner]
 	lastUse atomic.Int64 // UnixNano of the last use queued for RecordUse
-	kind    store.CredentialKind
+	idLen   uint16
+	kind    kindCode
+}
+
+// entryMore holds what only some credentials have: an address allow-list, an access token's
+// compiled scopes.
+type entryMore struct {
+	allow AllowList      // the zero AllowList allows any address
+	scope identity.Scope // access tokens' compiled scopes; zero for other kinds
+}
+
+// id returns the credential's ID.
+func (e *entry) id() string { return e.text[:e.idLen] }
+
+// acl returns the credential's ACL.
+func (e *entry) acl() ACL {
+	if e.shared != nil {
+		return *e.shared
+	}
+	return ACL{enc: e.text[e.idLen:]}
+}
+
+// kindCode is a store.CredentialKind in a byte; 0 is none.
+type kindCode uint8
+
+const (
+	codeAuthtoken kindCode = 1 + iota
+	codeAPIKey
+	codeAccessToken
+	codeSSHCredential
+)
+
+// kind returns the store.CredentialKind k stands for.
+func (k kindCode) kind() store.CredentialKind {
+	switch k {
+	case codeAuthtoken:
+		return store.Authtoken
+	case codeAPIKey:
+		return store.APIKey
+	case codeAccessToken:
+		return store.AccessToken
+	case codeSSHCredential:
+		return store.SSHCredential
+	}
+	return ""
+}
+
+// codeOf returns k's kindCode, or false for a kind the Verifier does not know.
+func codeOf(k store.CredentialKind) (kindCode, bool) {
+	for c := codeAuthtoken; c <= codeSSHCredential; c++ {
+		if c.kind() == k {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // maxInternedACLs bounds the parsed ACLs a Verifier shares between credentials; past it,
-// credentials with new rule lists get their own copy.
+// credentials with new rule lists keep their own copy of the encoding, in their entry.
 const maxInternedACLs = 4096
 
 // acls interns parsed ACLs by their rules.
@@ -267,21 +326,26 @@ type acls struct {
 	m  map[string]*ACL
 }
 
-func (a *acls) get(rules []string) (*ACL, error) {
+// get returns the ACL of rules: an interned one (shared), or one of the caller's own (its
+// encoding to be copied into the entry) when the table is full.
+func (a *acls) get(rules []string) (acl ACL, shared *ACL, err error) {
+	if len(rules) == 0 {
+		return ACL{}, nil, nil
+	}
 	key := strings.Join(rules, "\n") // a rule never contains a newline: ParseACL refuses it
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if acl := a.m[key]; acl != nil {
-		return acl, nil
+	if shared := a.m[key]; shared != nil {
+		return *shared, shared, nil
 	}
-	acl, err := ParseACL(rules)
-	if err != nil {
-		return nil, err
+	if acl, err = ParseACL(rules); err != nil {
+		return ACL{}, nil, err
 	}
 	if len(a.m) < maxInternedACLs {
-		a.m[key] = &acl
+		shared = &acl
+		a.m[key] = shared
 	}
-	return &acl, nil
+	return acl, shared, nil
 }
 
 // owner is the cached state of a credential's owner, shared by all of its credentials, so a
@@ -543,7 +607,7 @@ func (v *Verifier) verify(ctx context.Context, tok Token, addr netip.Addr) (Resu
 	} else {
 		sh.hits.Add(1)
 	}
-	if e.kind != kind {
+	if e.kind.kind() != kind {
 		// The token's ID body is another kind's credential: the hash covers only the secret,
 		// so a secret re-wrapped under another prefix must not pass.
 		return v.reject(ReasonUnknown)
@@ -587,7 +651,7 @@ func (v *Verifier) VerifySSHKeyFrom(ctx context.Context, key ssh.PublicKey, addr
 				return nil, err
 			}
 			v.sshMu.Lock()
-			v.sshIDs[e.id] = fp
+			v.sshIDs[e.id()] = fp
 			v.sshMu.Unlock()
 			sh.mu.Lock()
 			if sh.epoch == epoch {
@@ -612,7 +676,7 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 	if !equal32(&e.hash, &sum) {
 		return v.reject(ReasonUnknown)
 	}
-	if e.allow != nil && !e.allow.Allows(addr) {
+	if e.more != nil && !e.more.allow.Allows(addr) {
 		return v.reject(ReasonIPNotAllowed)
 	}
 	o := e.owner.Load()
@@ -639,17 +703,17 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 		v.queueUse(e, n, addr)
 	}
 	res := Result{
-		Kind:         e.kind,
-		CredentialID: e.id,
+		Kind:         e.kind.kind(),
+		CredentialID: e.id(),
 		AccountID:    o.accountID,
 		OwnerID:      o.id,
 		OwnerBot:     o.bot,
 		Subject:      o.subject,
-		ACL:          *e.acl,
+		ACL:          e.acl(),
 		ExpiresAt:    unixTime(e.expires),
 	}
-	if e.scope != nil {
-		res.Scope = *e.scope
+	if e.more != nil {
+		res.Scope = e.more.scope
 	}
 	return res, nil
 }
@@ -657,7 +721,7 @@ func (v *Verifier) check(ctx context.Context, e *entry, sum [sha256.Size]byte, n
 // queueUse queues a use of e at n from addr for the next FlushUsage, off the hot path: at
 // most once per WithLastUsedInterval per credential.
 func (v *Verifier) queueUse(e *entry, n int64, addr netip.Addr) {
-	u := store.Use{CredentialID: e.id, At: time.Unix(0, n).UTC()}
+	u := store.Use{CredentialID: e.id(), At: time.Unix(0, n).UTC()}
 	if addr.IsValid() {
 		u.IP = addr.Unmap().WithZone("")
 	}
@@ -738,7 +802,9 @@ func (v *Verifier) loadToken(ctx context.Context, sh *shard, epoch uint64, tok T
 		}
 		switch {
 		case err == nil:
-			sh.creds[body] = e
+			// Keyed by the body of the entry's own ID, not of credID: the key then keeps no
+			// second copy of the ID alive.
+			sh.creds[id.Body(e.id())] = e
 		case errors.Is(err, ReasonUnknown) && v.negMax > 0:
 			if len(sh.neg) >= v.negMax/numShards+1 {
 				for k := range sh.neg { // evict an arbitrary entry
@@ -833,7 +899,7 @@ func (v *Verifier) load(ctx context.Context, share bool, read func(store.Reader)
 }
 
 func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint64, share bool) (*entry, error) {
-	acl, err := v.acls.get(c.ACL)
+	acl, shared, err := v.acls.get(c.ACL)
 	if err != nil {
 		// Stored ACLs were validated on write; one that no longer parses allows nothing.
 		if v.logger != nil {
@@ -841,20 +907,16 @@ func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint6
 		}
 		return nil, ReasonUnavailable
 	}
-	e := &entry{id: c.ID, kind: c.Kind, acl: acl}
-	if len(c.AllowedIPs) > 0 {
-		allow, err := ParseAllowList(c.AllowedIPs)
-		if err != nil { // the store validated it: a list that no longer parses allows nothing
-			if v.logger != nil {
-				v.logger.Error("credential verifier: stored allow-list does not parse", "credential_id", c.ID, "err", err)
-			}
-			return nil, ReasonUnavailable
-		}
-		e.allow = &allow
+	kind, ok := codeOf(c.Kind)
+	if !ok || len(c.ID) > math.MaxUint16 {
+		return nil, ReasonUnavailable
 	}
-	if c.Kind == store.AccessToken {
-		scope := v.compileScope(c)
-		e.scope = &scope
+	e := &entry{text: c.ID, idLen: uint16(len(c.ID)), kind: kind, shared: shared}
+	if shared == nil && acl.enc != "" {
+		e.text = c.ID + acl.enc
+	}
+	if err := v.addMore(e, c); err != nil {
+		return nil, err
 	}
 	if c.Kind == store.SSHCredential {
 		fp, ok := parseFingerprint(c.Fingerprint)
@@ -874,6 +936,28 @@ func (v *Verifier) newEntry(c store.Credential, so store.Owner, ownerEpoch uint6
 		e.owner.Store(newOwner(ownerKey{c.AccountID, c.OwnerID}, so))
 	}
 	return e, nil
+}
+
+// addMore gives e the allow-list and scope of c, if it has either.
+func (v *Verifier) addMore(e *entry, c store.Credential) error {
+	if len(c.AllowedIPs) == 0 && c.Kind != store.AccessToken {
+		return nil
+	}
+	e.more = &entryMore{}
+	if len(c.AllowedIPs) > 0 {
+		allow, err := ParseAllowList(c.AllowedIPs)
+		if err != nil { // the store validated it: a list that no longer parses allows nothing
+			if v.logger != nil {
+				v.logger.Error("credential verifier: stored allow-list does not parse", "credential_id", c.ID, "err", err)
+			}
+			return ReasonUnavailable
+		}
+		e.more.allow = allow
+	}
+	if c.Kind == store.AccessToken {
+		e.more.scope = v.compileScope(c)
+	}
+	return nil
 }
 
 // compileScope compiles an access token's scope names with the Verifier's registry. A name
@@ -933,7 +1017,7 @@ func (v *Verifier) reloadOwner(ctx context.Context, e *entry, stale *owner) (*ow
 		var so store.Owner
 		err := v.st.View(lctx, func(r store.Reader) error {
 			var err error
-			_, so, err = r.CredentialAuth(lctx, e.id)
+			_, so, err = r.CredentialAuth(lctx, e.id())
 			return err
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -960,7 +1044,7 @@ func (v *Verifier) verifyDirect(ctx context.Context, tok Token, sum [sha256.Size
 	if err != nil {
 		return v.rejectErr(err)
 	}
-	if e.kind != tok.Kind() {
+	if e.kind.kind() != tok.Kind() {
 		return v.reject(ReasonUnknown)
 	}
 	return v.check(ctx, e, sum, now, addr)
