@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -139,6 +140,9 @@ type roleExplanation struct {
 	Source string
 	Groups []string
 	Roles  []roleWhy
+	// Partial: the viewer may not read the audit log, where SSO sign-ins record their
+	// groups, so roles given at a sign-in cannot be told from roles set by hand.
+	Partial bool
 }
 
 // explainMemberRoles says why a member has each of held: from the groups their last SSO
@@ -148,9 +152,15 @@ type roleExplanation struct {
 func (s *server) explainMemberRoles(ctx context.Context, c *call, userID string, held []string, rs roles) (roleExplanation, error) {
 	var out roleExplanation
 	var reasons []sso.RoleReason
-	idp, signIn, found, err := s.lastRuledSignIn(ctx, c, userID)
-	if err != nil {
-		return out, err
+	out.Partial = !c.may(rbac.EventsRead)
+	var idp store.IdentityProvider
+	var signIn sso.SignInObject
+	found := false
+	if !out.Partial {
+		var err error
+		if idp, signIn, found, err = s.lastRuledSignIn(ctx, c, userID); err != nil {
+			return out, err
+		}
 	}
 	if found {
 		reasons, out.Groups = sso.ExplainRoles(idp.RoleRules, idp.DefaultRoles, signIn.Groups), signIn.Groups
@@ -164,17 +174,24 @@ func (s *server) explainMemberRoles(ctx context.Context, c *call, userID string,
 		return out, err
 	}
 	for _, role := range held {
-		out.Roles = append(out.Roles, roleWhy{Role: rs.labels([]string{role})[0], Why: whyRole(role, reasons, idp)})
+		why := whyRole(role, reasons, idp)
+		if out.Partial && why == setByHand {
+			why = "Set by an administrator, or by an identity provider's rules at a sign-in"
+		}
+		out.Roles = append(out.Roles, roleWhy{Role: rs.labels([]string{role})[0], Why: why})
 	}
 	return out, nil
 }
+
+// setByHand is why a member has a role no rule gave.
+const setByHand = "Set by an administrator"
 
 // whyRole says why a member has role under reasons from idp's rules.
 func whyRole(role string, reasons []sso.RoleReason, idp store.IdentityProvider) string {
 	i := slices.IndexFunc(reasons, func(x sso.RoleReason) bool { return x.Role == role })
 	switch {
 	case i < 0:
-		return "Set by an administrator"
+		return setByHand
 	case reasons[i].Default:
 		return fmt.Sprintf("Default roles of %s: none of its rules matched the member's groups", idpName(idp))
 	default:
@@ -195,7 +212,7 @@ const explainReads = auditReads
 
 // lastRuledSignIn finds the member's last sign-in through an identity provider, in the audit
 // log (the groups it asserted are in the sign_in_succeeded event), and that IdP when it has
-// role rules. A viewer who may not read the log gets found false.
+// role rules. A viewer who may not read the log (rbac.EventsRead) gets found false.
 func (s *server) lastRuledSignIn(ctx context.Context, c *call, userID string) (store.IdentityProvider, sso.SignInObject, bool, error) {
 	var none store.IdentityProvider
 	cursor := ""

@@ -175,6 +175,19 @@ func TestMemberRolesSetByAnAdministrator(t *testing.T) {
 	admin := e.signInHTTP(adminEmail)
 	body := admin.get("/a/" + e.account() + "/members/" + dev.ID).Body
 	contains(t, "member page", body, `id="roles-explained"`, "<td>Developer</td><td>Set by an administrator</td>")
+	if strings.Contains(body, "roles-explained-partial") {
+		t.Error("an administrator is told the explanation is partial")
+	}
+
+	// A team manager may read members but not the audit log, where sign-ins record their
+	// groups: the page says it cannot tell.
+	e.addMember("manager@example.test", rbac.RoleTeamManager)
+	res := e.signInHTTP("manager@example.test").get("/a/" + e.account() + "/members/" + dev.ID)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the member page for a team manager: status %d", res.StatusCode)
+	}
+	contains(t, "member page for a team manager", res.Body, `id="roles-explained-partial"`,
+		"<td>Developer</td><td>Set by an administrator, or by an identity provider&#39;s rules at a sign-in</td>")
 }
 
 // idp reads an identity provider of the account.
