@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/iamkit/iamkit/botuser"
@@ -34,6 +35,7 @@ type sessionStart struct {
 	user     store.User
 	method   LoginMethod
 	idpID    string
+	groups   []string // the groups an SSO login's IdP asserted
 	factor   SecondFactor
 	client   Client
 	notAfter time.Time // the latest end, or zero
@@ -92,7 +94,7 @@ func (d *Dashboard) startSession(ctx context.Context, s sessionStart) (SignInRes
 		}
 		return d.svc.rec.Record(ctx, tx, s.account, identity.EventSignInSucceeded, by, SignInObject{
 			ID: s.user.ID, Email: s.user.Email, Method: rec.Method, IdPID: rec.IdPID, SecondFactor: rec.SecondFactor,
-			SessionID: rec.ID, IP: rec.IP, UserAgent: rec.UserAgent,
+			SessionID: rec.ID, IP: rec.IP, UserAgent: rec.UserAgent, Groups: slices.Clone(s.groups),
 		})
 	})
 	if err != nil {
@@ -321,14 +323,14 @@ func (d *Dashboard) ClearCookie(w http.ResponseWriter) {
 // IssueLoginSession begins the session of a completed SSO login (CompleteLogin), with
 // MethodSSO and the login's IdP, ending no later than the IdP's SessionNotOnOrAfter. The
 // account's require-second-factor setting does not apply: the IdP authenticates. It records
-// sign_in_succeeded.
+// sign_in_succeeded, with the groups the IdP asserted.
 func (d *Dashboard) IssueLoginSession(ctx context.Context, l *Login, c Client) (SignInResult, error) {
 	if l == nil {
 		return SignInResult{}, required("login")
 	}
 	u := store.User{ID: l.UserID, Email: l.Email}
 	return d.startSession(ctx, sessionStart{account: l.AccountID, user: u, method: MethodSSO, idpID: l.IdPID,
-		client: c.canonical(), notAfter: l.SessionNotOnOrAfter})
+		groups: l.Groups, client: c.canonical(), notAfter: l.SessionNotOnOrAfter})
 }
 
 // IssueSession begins a session of the user p after a login of the embedder's own (an OAuth

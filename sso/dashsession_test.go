@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -564,4 +565,25 @@ func TestIssueSession(t *testing.T) {
 	_, err = e.dash.IssueSession(e.ctx, p, "github", sso.Client{})
 	wantDenied(t, err, sso.ReasonSSOEnforced)
 	e.wantEnded("a github session under enforcement", res.Token.Reveal(), sso.CodeSessionRevoked)
+}
+
+// TestSSOSignInEventCarriesGroups: the sign_in_succeeded event of an SSO session records
+// the groups the IdP asserted, from which a dashboard explains the member's roles.
+func TestSSOSignInEventCarriesGroups(t *testing.T) {
+	e := newDash(t, ssoPlan.Name)
+	e.withPassword("alice@example.com", "developer")
+	idp := e.newIdP(sso.IdPParams{})
+	l, err := e.login(idp, "alice@example.com", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Groups = []string{"Engineering", "Ops"}
+	n := e.eventCount()
+	if _, err := e.dash.IssueLoginSession(e.ctx, l, sso.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.wantEvents(n, identity.EventSignInSucceeded)
+	if obj := object[sso.SignInObject](t, evs[0]); !slices.Equal(obj.Groups, l.Groups) || obj.IdPID != idp.rec.ID || obj.Method != string(sso.MethodSSO) {
+		t.Errorf("sign_in_succeeded %+v, want groups %v through %s", obj, l.Groups, idp.rec.ID)
+	}
 }

@@ -37,6 +37,9 @@ type SignInObject struct {
 	Reason       string `json:"reason,omitempty"`
 	IP           string `json:"ip,omitempty"`
 	UserAgent    string `json:"user_agent,omitempty"`
+	// Groups are the groups the identity provider asserted at an SSO sign-in, which its
+	// role rules mapped to roles: what a dashboard explains a member's roles from.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Resource returns identity.ResourceSignIn.

@@ -22,7 +22,8 @@
 //   - single sign-on: identity providers from pasted or uploaded metadata, with what to give
 //     the IdP; just-in-time or invite-only; enforcement off, mixed or enforced, which an
 //     administrator may switch on only from a session that came through one of the account's
-//     identity providers;
+//     identity providers; an identity provider's role rules (groups attribute or claim, and
+//     ordered "group = roles" rules), and on a member's page why they have each role;
 //   - security: password, authenticator app and recovery codes, the member's sessions, and
 //     whether the account requires a second factor;
 //   - the audit log, filtered by actor and event type.

@@ -264,6 +264,8 @@ type memberData struct {
 	IsAdmin    bool
 	Sessions   []sessionRow
 	CanSession bool
+	// Explain says why the member has each role (nil: the viewer may not read members).
+	Explain *roleExplanation
 }
 
 type sessionRow struct {
@@ -310,6 +312,13 @@ func (s *server) renderMember(w http.ResponseWriter, r *http.Request, c *call, s
 		if d.Sessions, err = s.sessionRows(ctx, c, userID); err != nil {
 			return err
 		}
+	}
+	if c.may(rbac.MembersRead) {
+		x, err := s.explainMemberRoles(ctx, c, userID, m.Roles, rs)
+		if err != nil {
+			return err
+		}
+		d.Explain = &x
 	}
 	form := url.Values{"roles": m.Roles}
 	s.render(w, r, c, status, "member", &view{Title: u.Email, Form: form, Errors: errs, Data: d})

@@ -309,6 +309,8 @@ func message(err error) string {
 		return "This account requires single sign-on: sign in through your identity provider instead of with a password."
 	case string(sso.ReasonDomainSSO):
 		return "Your organization requires single sign-on for your email domain: sign in through your identity provider instead of with a password."
+	case sso.CodeRoleRulesExceedAuthor:
+		return "These rules would give roles you may not grant yourself. Map groups only to roles whose permissions you hold (and to Administrator only if you are one), or ask an administrator to set them."
 	case sso.CodeDomainNotVerified:
 		return "Verify each of these email domains first (Single sign-on › Domains): an identity provider may sign people in only for domains this account has verified."
 	case sso.CodeDomainUnproven:

@@ -136,6 +136,7 @@ func (s *server) routes() {
 	s.page("POST /a/{account}/settings/sso/new-oidc", s.createOIDC)
 	s.page("GET /a/{account}/settings/sso/{idp}", s.idpPage)
 	s.page("POST /a/{account}/settings/sso/{idp}", s.updateIdP)
+	s.page("POST /a/{account}/settings/sso/{idp}/role-rules", s.setRoleRules)
 	s.page("GET /a/{account}/settings/sso/{idp}/delete", s.deleteIdPPage)
 	s.page("POST /a/{account}/settings/sso/{idp}/delete", s.deleteIdP)
 	s.page("GET /a/{account}/settings/domains", s.domainsPage)

@@ -152,6 +152,9 @@ type idpFormData struct {
 	// OIDC: an OpenID Connect provider's form or page; RedirectURI is what to register at it.
 	OIDC        bool
 	RedirectURI string
+	// RoleRules are the IdP's group-to-role rules, in order, and RulesBy who set them.
+	RoleRules []ruleRow
+	RulesBy   string
 }
 
 // newIdPPage is "+ New Identity Provider": the IdP's metadata, pasted or uploaded, its
@@ -278,10 +281,9 @@ func (s *server) renderIdP(w http.ResponseWriter, r *http.Request, c *call, stat
 	row := idpRow{ID: p.ID, Description: p.Description, EntityID: p.EntityID, Domains: p.Domains, IdPInitiated: p.AllowIDPInitiated,
 		DefaultRoles: rs.labels(defaultRoles(p.DefaultRoles)), Created: p.CreatedAt}
 	if form == nil {
-		form = url.Values{"description": {p.Description}, "domains": {strings.Join(p.Domains, ", ")}, "default_roles": defaultRoles(p.DefaultRoles)}
-		if p.AllowIDPInitiated {
-			form.Set("allow_idp_initiated", "on")
-		}
+		form = idpForm(p)
+	} else if !form.Has("role_rules") {
+		rulesForm(form, p)
 	}
 	title := p.Description
 	if title == "" {
@@ -289,8 +291,19 @@ func (s *server) renderIdP(w http.ResponseWriter, r *http.Request, c *call, stat
 	}
 	s.render(w, r, c, status, "idp", &view{Title: title, Form: form, Errors: errs, Data: idpFormData{
 		Roles: rs.grantable, IdP: &row, SP: sp, SignInURL: s.BaseURL + "/a/" + c.account.ID + "/sso", CanManage: c.may(rbac.SSOManage),
-		OIDC: oidc, RedirectURI: s.IAM.SSO().OIDCRedirectURL(c.account.ID, p.ID)}})
+		OIDC: oidc, RedirectURI: s.IAM.SSO().OIDCRedirectURL(c.account.ID, p.ID),
+		RoleRules: ruleRows(p.RoleRules, rs), RulesBy: s.subjects(ctx, c, []string{p.RoleRulesBy})[p.RoleRulesBy]}})
 	return nil
+}
+
+// idpForm fills the IdP's page's forms from its settings.
+func idpForm(p store.IdentityProvider) url.Values {
+	form := url.Values{"description": {p.Description}, "domains": {strings.Join(p.Domains, ", ")}, "default_roles": defaultRoles(p.DefaultRoles)}
+	if p.AllowIDPInitiated {
+		form.Set("allow_idp_initiated", "on")
+	}
+	rulesForm(form, p)
+	return form
 }
 
 // newOIDCPage is "+ New OpenID Connect provider": its issuer, the client the account

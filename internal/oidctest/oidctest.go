@@ -179,6 +179,11 @@ func (p *Provider) LoginURL() string { return p.Issuer + loginPath }
 // AddUser lets one more user sign in.
 func (p *Provider) AddUser(u User) error { return p.store.addUser(u) }
 
+// SetUser replaces the user with u's Subject (its login, password and claims), as an
+// administrator changing a person at the provider would: tokens issued from then on carry
+// the new claims. It is safe for concurrent use.
+func (p *Provider) SetUser(u User) error { return p.store.setUser(u) }
+
 // AddClient registers one more client.
 func (p *Provider) AddClient(c Client) error { return p.store.addClient(c) }
 

@@ -324,6 +324,24 @@ func TestInvalidUsersAndClients(t *testing.T) {
 			}
 		})
 	}
+	if err := p.AddUser(User{Subject: "s3", Username: "grace", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range map[string]User{
+		"unknown subject": {Subject: "nobody", Username: "nobody", Password: "p"},
+		"login taken":     {Subject: "s3", Username: ada.Username, Password: "p"},
+		"no password":     {Subject: "s3", Username: "grace"},
+	} {
+		if err := p.SetUser(u); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetUser (%s) = %v, want ErrInvalid", name, err)
+		}
+	}
+	if err := p.SetUser(User{Subject: "s3", Username: "grace2", Password: "p", Groups: []string{"Ops"}}); err != nil {
+		t.Errorf("SetUser with a new login name: %v", err)
+	}
+	if err := p.AddUser(User{Subject: "s4", Username: "grace", Password: "p"}); err != nil {
+		t.Errorf("the old login name is not free after SetUser: %v", err)
+	}
 	clients := []struct {
 		name string
 		c    Client

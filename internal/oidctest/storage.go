@@ -79,6 +79,26 @@ func (s *storage) addUser(u User) error {
 	return nil
 }
 
+func (s *storage) setUser(u User) error {
+	if err := checkUser(u); err != nil {
+		return err
+	}
+	u.Groups = slices.Clone(u.Groups)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.users[u.Subject]
+	if !ok {
+		return fmt.Errorf("%w: no user with Subject %q", ErrInvalid, u.Subject)
+	}
+	if sub, taken := s.logins[u.login()]; taken && sub != u.Subject {
+		return fmt.Errorf("%w: user %q: login name %q is taken", ErrInvalid, u.Subject, u.login())
+	}
+	delete(s.logins, old.login())
+	s.users[u.Subject] = u
+	s.logins[u.login()] = u.Subject
+	return nil
+}
+
 func (s *storage) addClient(c Client) error {
 	if err := checkClient(c); err != nil {
 		return err

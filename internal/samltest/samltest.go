@@ -124,10 +124,11 @@ type IdP struct {
 	dir    string
 	suffix string // of the cookie names
 
-	mu   sync.Mutex // guards sps and the file holding them
-	sps  map[string]SP
-	proc *exec.Cmd
-	done chan struct{}
+	mu    sync.Mutex // guards sps, users and the files holding them
+	sps   map[string]SP
+	users []User
+	proc  *exec.Cmd
+	done  chan struct{}
 }
 
 // Start returns an IdP for t, stopped when t ends; it skips t when SimpleSAMLphp is missing
@@ -287,12 +288,9 @@ func (i *IdP) writeStatic(www string, users []User) error {
 		return err
 	}
 	i.Certificate = cert
-	sources := map[string]any{"admin": []string{"core:AdminPassword"}}
-	userpass := map[string]any{"0": "exampleauth:UserPass"}
-	for _, u := range users {
-		userpass[u.Username+":"+u.Password] = u.attributes()
+	if err := i.writeUsers(users); err != nil {
+		return err
 	}
-	sources["users"] = userpass
 	hosted := map[string]any{"__DYNAMIC:1__": map[string]any{
 		"host":                "__DEFAULT__",
 		"privatekey":          "idp.key",
@@ -308,7 +306,6 @@ func (i *IdP) writeStatic(www string, users []User) error {
 		path string
 		v    any
 	}{
-		{"config/authsources.json", sources},
 		{"metadata/saml20-idp-hosted.json", hosted},
 		{"metadata/saml20-sp-remote.json", map[string]any{}},
 	}
@@ -331,6 +328,41 @@ func (i *IdP) writeStatic(www string, users []User) error {
 		}
 	}
 	return nil
+}
+
+// writeUsers writes the users' source (config/authsources.json), which SimpleSAMLphp reads
+// at each request, and keeps the users.
+func (i *IdP) writeUsers(users []User) error {
+	sources := map[string]any{"admin": []string{"core:AdminPassword"}}
+	userpass := map[string]any{"0": "exampleauth:UserPass"}
+	for _, u := range users {
+		userpass[u.Username+":"+u.Password] = u.attributes()
+	}
+	sources["users"] = userpass
+	if err := writeJSON(filepath.Join(i.dir, "config", "authsources.json"), sources); err != nil {
+		return err
+	}
+	i.users = slices.Clone(users)
+	return nil
+}
+
+// SetUser replaces the user with u's Username (its password, email, groups, attributes), as
+// an administrator changing a person at the IdP would: the next sign-in at the IdP asserts
+// the new attributes. A browser already signed in at the IdP keeps its IdP session and the
+// attributes it had. It is safe for concurrent use.
+func (i *IdP) SetUser(u User) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	k := slices.IndexFunc(i.users, func(x User) bool { return x.Username == u.Username })
+	if k < 0 {
+		return fmt.Errorf("%w: no user %q", ErrInvalid, u.Username)
+	}
+	users := slices.Clone(i.users)
+	users[k] = u
+	if err := checkUsers(users); err != nil {
+		return err
+	}
+	return i.writeUsers(users)
 }
 
 // writeConfig writes config.json for the IdP on port.

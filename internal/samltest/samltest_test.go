@@ -245,7 +245,12 @@ func TestInvalid(t *testing.T) {
 			t.Errorf("Launch = %v, want ErrInvalid", err)
 		}
 	})
-	idp := Start(t, Options{})
+	idp := Start(t, Options{Users: []User{ada}})
+	for name, u := range map[string]User{"unknown username": {Username: "nobody", Password: "p", Email: "e@x"}, "no email": {Username: ada.Username, Password: "p"}} {
+		if err := idp.SetUser(u); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetUser (%s) = %v, want ErrInvalid", name, err)
+		}
+	}
 	sps := []struct {
 		name string
 		sp   SP
