@@ -112,6 +112,7 @@ const (
 	IndexIdP         = "idp"         // sessions of an account that came through an identity provider
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
 	IndexAll         = "all"         // listing of every record of a table (global, no values)
+	IndexPolicy      = "policy"      // IP policy rules of an account by policy
 )
 
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
@@ -156,6 +157,13 @@ func Schema() []Table {
 		newTable(KindSession, false, func(x *Session) string { return x.ID }, func(x *Session) string { return x.AccountID }, nil, Session.clone,
 			listing(IndexUser, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.UserID}, true }),
 			listing(IndexIdP, false, func(x *Session) ([]string, bool) { return []string{x.AccountID, x.IdPID}, x.IdPID != "" })),
+		newTable(KindIPPolicy, false, func(p *IPPolicy) string { return p.ID }, func(p *IPPolicy) string { return p.AccountID }, nil, IPPolicy.clone,
+			listing(IndexAccount, false, func(p *IPPolicy) ([]string, bool) { return []string{p.AccountID}, true })),
+		newTable(KindIPPolicyRule, false, func(r *IPPolicyRule) string { return r.ID }, func(r *IPPolicyRule) string { return r.AccountID }, nil, IPPolicyRule.clone,
+			listing(IndexAccount, false, func(r *IPPolicyRule) ([]string, bool) { return []string{r.AccountID}, true }),
+			listing(IndexPolicy, false, func(r *IPPolicyRule) ([]string, bool) { return []string{r.AccountID, r.PolicyID}, true })),
+		newTable(KindIPRestriction, false, func(x *IPRestriction) string { return x.ID }, func(x *IPRestriction) string { return x.AccountID }, nil, IPRestriction.Clone,
+			listing(IndexAccount, false, func(x *IPRestriction) ([]string, bool) { return []string{x.AccountID}, true })),
 	}
 }
 

@@ -29,6 +29,9 @@ const (
 	Invitation       Prefix = "inv"
 	Event            Prefix = "ev"
 	Session          Prefix = "ses"
+	IPPolicy         Prefix = "ipp" // ngrok's prefixes for IP policies, their rules and IP restrictions
+	IPPolicyRule     Prefix = "ipr"
+	IPRestriction    Prefix = "ipx"
 )
 
 const (
@@ -157,7 +160,8 @@ func PrefixOf(s string) (Prefix, error) {
 		return "", invalid(s, "", "missing prefix")
 	}
 	switch pp := Prefix(p); pp {
-	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session:
+	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
+		IPPolicy, IPPolicyRule, IPRestriction:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RecordUse", testRecordUse},
 		{"ExternalIdentities", testExternalIdentities},
 		{"SignIn", testSignIn},
+		{"IPRestrictions", testIPRestrictions},
 		{"Retention", testRetention},
 		{"Close", testClose},
 	}
