@@ -27,6 +27,9 @@ const (
 	ResourceSession          Resource = "session"  // a dashboard session of a member
 	ResourcePassword         Resource = "password" // a user's password
 	ResourceTOTP             Resource = "totp"     // a user's TOTP second factor and recovery codes
+	ResourceIPPolicy         Resource = "ip_policy"
+	ResourceIPPolicyRule     Resource = "ip_policy_rule"
+	ResourceIPRestriction    Resource = "ip_restriction"
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -80,6 +83,20 @@ const (
 	EventTOTPEnabled                  store.EventType = "totp_enabled.v0"                    // a TOTP second factor was confirmed
 	EventTOTPDisabled                 store.EventType = "totp_disabled.v0"                   // the TOTP second factor was removed
 	EventTOTPRecoveryCodesRegenerated store.EventType = "totp_recovery_codes_regenerated.v0" // a new set of recovery codes replaced the old
+
+	// Account-wide IP restrictions (package iprestrict), ngrok's ip_policy_* event names.
+	EventIPPolicyCreated      store.EventType = "ip_policy_created.v0"
+	EventIPPolicyUpdated      store.EventType = "ip_policy_updated.v0"
+	EventIPPolicyDeleted      store.EventType = "ip_policy_deleted.v0"
+	EventIPPolicyRuleCreated  store.EventType = "ip_policy_rule_created.v0"
+	EventIPPolicyRuleUpdated  store.EventType = "ip_policy_rule_updated.v0"
+	EventIPPolicyRuleDeleted  store.EventType = "ip_policy_rule_deleted.v0"
+	EventIPRestrictionCreated store.EventType = "ip_restriction_created.v0"
+	EventIPRestrictionUpdated store.EventType = "ip_restriction_updated.v0"
+	EventIPRestrictionDeleted store.EventType = "ip_restriction_deleted.v0"
+	// EventIPRestrictionWarned: a warn-only restriction would have refused a request (the
+	// request went ahead). Its principal is who made the request.
+	EventIPRestrictionWarned store.EventType = "ip_restriction_warned.v0"
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -98,6 +115,9 @@ func EventTypes() []store.EventType {
 		EventSSOSettingsUpdated,
 		EventSignInSucceeded, EventSignInFailed, EventSessionEnded, EventPasswordChanged,
 		EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated,
+		EventIPPolicyCreated, EventIPPolicyUpdated, EventIPPolicyDeleted,
+		EventIPPolicyRuleCreated, EventIPPolicyRuleUpdated, EventIPPolicyRuleDeleted,
+		EventIPRestrictionCreated, EventIPRestrictionUpdated, EventIPRestrictionDeleted, EventIPRestrictionWarned,
 	}
 }
 
@@ -134,6 +154,12 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourcePassword
 	case EventTOTPEnabled, EventTOTPDisabled, EventTOTPRecoveryCodesRegenerated:
 		return ResourceTOTP
+	case EventIPPolicyCreated, EventIPPolicyUpdated, EventIPPolicyDeleted:
+		return ResourceIPPolicy
+	case EventIPPolicyRuleCreated, EventIPPolicyRuleUpdated, EventIPPolicyRuleDeleted:
+		return ResourceIPPolicyRule
+	case EventIPRestrictionCreated, EventIPRestrictionUpdated, EventIPRestrictionDeleted, EventIPRestrictionWarned:
+		return ResourceIPRestriction
 	}
 	return ""
 }

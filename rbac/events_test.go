@@ -278,6 +278,8 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceIdentityProvider: rbac.SSORead, identity.ResourceSSOSettings: rbac.SSORead,
 		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
 		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
+		identity.ResourceIPPolicy: rbac.AccountRead, identity.ResourceIPPolicyRule: rbac.AccountRead,
+		identity.ResourceIPRestriction: rbac.AccountRead,
 	}
 	for _, typ := range identity.EventTypes() {
 		got, ok := rbac.EventPermission(typ)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -116,8 +118,45 @@ func (e *env) everyEventType() map[string]string {
 	e.req("PATCH", "/sso_settings", map[string]any{"provisioning": "jit", "enforcement": "mixed"}).want(http.StatusOK, nil)
 	live["sso_settings"] = "/sso_settings"
 
+	e.ipRestrictionEvents(admin)
 	e.dashboardEvents()
 	return live
+}
+
+// ipRestrictionEvents changes IP policies, rules and restrictions, and has a warn-only
+// restriction record a would-be refusal, through the library.
+func (e *env) ipRestrictionEvents(admin identity.Principal) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	svc := e.iam.IPRestrictions()
+	must := func(err error) {
+		e.t.Helper()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	text := func(s string) *string { return &s }
+	pol, err := svc.CreatePolicy(ctx, admin, iprestrict.PolicyParams{Description: text("office")})
+	must(err)
+	_, err = svc.UpdatePolicy(ctx, admin, pol.ID, iprestrict.PolicyParams{Metadata: text(`{"site":"hq"}`)})
+	must(err)
+	rule, err := svc.CreateRule(ctx, admin, iprestrict.RuleParams{PolicyID: pol.ID, CIDR: text("10.0.0.0/8"), Action: text(store.IPAllow)})
+	must(err)
+	_, err = svc.UpdateRule(ctx, admin, rule.ID, iprestrict.RuleParams{Description: text("vpn")})
+	must(err)
+	gone, err := svc.CreateRule(ctx, admin, iprestrict.RuleParams{PolicyID: pol.ID, CIDR: text("2001:db8::/32"), Action: text(store.IPDeny)})
+	must(err)
+	must(svc.DeleteRule(ctx, admin, gone.ID))
+	x, err := svc.CreateRestriction(ctx, admin, iprestrict.RestrictionParams{Type: store.RestrictAPI, PolicyIDs: &[]string{pol.ID}})
+	must(err)
+	_, err = svc.UpdateRestriction(ctx, admin, x.ID, iprestrict.RestrictionParams{Description: text("warn first")})
+	must(err)
+	must(e.iam.Sync(ctx))
+	_, err = e.iam.AuthenticateFrom(ctx, e.key, netip.MustParseAddr("192.0.2.1")) // warn-only: let in, recorded
+	must(err)
+	must(svc.DeleteRestriction(ctx, admin, x.ID))
+	must(svc.DeletePolicy(ctx, admin, pol.ID))
+	must(e.iam.Sync(ctx))
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this
