@@ -1,8 +1,6 @@
 package iprestrict
 
 import (
-	"slices"
-
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 )
@@ -24,15 +22,20 @@ func PolicyObjectOf(p store.IPPolicy) PolicyObject {
 	return PolicyObject{ID: p.ID, CreatedAt: identity.Timestamp(p.CreatedAt), Description: p.Description, Metadata: p.Metadata}
 }
 
+// Ref names another resource, as ngrok's Ref does without its uri (which an API server adds).
+type Ref struct {
+	ID string `json:"id"`
+}
+
 // RuleObject is an IP policy rule as audit events record it and an API serves it: ngrok's
-// IPPolicyRule without its uri (the policy as its ID).
+// IPPolicyRule without its uris.
 type RuleObject struct {
 	ID          string `json:"id"`
 	CreatedAt   string `json:"created_at"`
 	Description string `json:"description"`
 	Metadata    string `json:"metadata"`
 	CIDR        string `json:"cidr"`
-	IPPolicyID  string `json:"ip_policy_id"`
+	IPPolicy    Ref    `json:"ip_policy"`
 	Action      string `json:"action"`
 }
 
@@ -42,19 +45,19 @@ func (RuleObject) Resource() identity.Resource { return identity.ResourceIPPolic
 // RuleObjectOf returns the object of an IP policy rule.
 func RuleObjectOf(r store.IPPolicyRule) RuleObject {
 	return RuleObject{ID: r.ID, CreatedAt: identity.Timestamp(r.CreatedAt), Description: r.Description,
-		Metadata: r.Metadata, CIDR: r.CIDR, IPPolicyID: r.PolicyID, Action: r.Action}
+		Metadata: r.Metadata, CIDR: r.CIDR, IPPolicy: Ref{ID: r.PolicyID}, Action: r.Action}
 }
 
 // RestrictionObject is an IP restriction as audit events record it and an API serves it:
-// ngrok's IPRestriction without its uri (the policies as their IDs).
+// ngrok's IPRestriction without its uris.
 type RestrictionObject struct {
-	ID          string   `json:"id"`
-	CreatedAt   string   `json:"created_at"`
-	Description string   `json:"description"`
-	Metadata    string   `json:"metadata"`
-	Enforced    bool     `json:"enforced"`
-	Type        string   `json:"type"`
-	IPPolicyIDs []string `json:"ip_policy_ids"`
+	ID          string `json:"id"`
+	CreatedAt   string `json:"created_at"`
+	Description string `json:"description"`
+	Metadata    string `json:"metadata"`
+	Enforced    bool   `json:"enforced"`
+	Type        string `json:"type"`
+	IPPolicies  []Ref  `json:"ip_policies"`
 }
 
 // Resource returns identity.ResourceIPRestriction.
@@ -62,8 +65,12 @@ func (RestrictionObject) Resource() identity.Resource { return identity.Resource
 
 // RestrictionObjectOf returns the object of an IP restriction.
 func RestrictionObjectOf(x store.IPRestriction) RestrictionObject {
+	refs := make([]Ref, len(x.PolicyIDs))
+	for i, pid := range x.PolicyIDs {
+		refs[i] = Ref{ID: pid}
+	}
 	return RestrictionObject{ID: x.ID, CreatedAt: identity.Timestamp(x.CreatedAt), Description: x.Description,
-		Metadata: x.Metadata, Enforced: x.Enforced, Type: x.Type, IPPolicyIDs: slices.Clone(x.PolicyIDs)}
+		Metadata: x.Metadata, Enforced: x.Enforced, Type: x.Type, IPPolicies: refs}
 }
 
 // WarningObject is what an ip_restriction_warned.v0 event records: the warn-only

@@ -3,11 +3,13 @@ package iprestrict
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
@@ -399,14 +401,38 @@ func (s *Service) DeleteRestriction(ctx context.Context, by identity.Principal, 
 	})
 }
 
-// change runs fn in a transaction after checking that by may manage the account.
+// change runs fn in a transaction after checking that by may manage the account. A
+// validation error of the store names its field as the parameters do.
 func (s *Service) change(ctx context.Context, by identity.Principal, fn func(store.Tx) error) error {
-	return s.st.Update(ctx, func(tx store.Tx) error {
+	return paramField(s.st.Update(ctx, func(tx store.Tx) error {
 		if err := s.authz.RequireIn(ctx, tx, by, rbac.AccountManage); err != nil {
 			return err
 		}
 		return fn(tx)
-	})
+	}))
+}
+
+// paramField renames the field of a store validation error ("ip_policy_rule.description",
+// "ip_restriction.policy_ids[1]") after the parameter that set it ("description",
+// "ip_policy_ids[1]").
+func paramField(err error) error {
+	var se *store.Error
+	if !errors.As(err, &se) || se.Field == "" {
+		return err
+	}
+	f := se.Field
+	for _, prefix := range []string{"ip_policy_rule.", "ip_policy.", "ip_restriction."} {
+		f = strings.TrimPrefix(f, prefix)
+	}
+	if rest, ok := strings.CutPrefix(f, "policy_id"); ok {
+		f = "ip_policy_id" + rest // policy_id, policy_ids, policy_ids[i]
+	}
+	if f == se.Field {
+		return err
+	}
+	out := *se
+	out.Field = f
+	return &out
 }
 
 // changeOne is change for a call about one record, whose ID it checks first.
