@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
-	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -118,45 +116,28 @@ func (e *env) everyEventType() map[string]string {
 	e.req("PATCH", "/sso_settings", map[string]any{"provisioning": "jit", "enforcement": "mixed"}).want(http.StatusOK, nil)
 	live["sso_settings"] = "/sso_settings"
 
-	e.ipRestrictionEvents(admin)
+	e.ipRestrictionEvents(live)
 	e.dashboardEvents()
 	return live
 }
 
-// ipRestrictionEvents changes IP policies, rules and restrictions, and has a warn-only
-// restriction record a would-be refusal, through the library.
-func (e *env) ipRestrictionEvents(admin identity.Principal) {
+// ipRestrictionEvents changes IP policies, rules and restrictions through the API, and has a
+// warn-only restriction record a would-be refusal (the test client is outside its policy).
+func (e *env) ipRestrictionEvents(live map[string]string) {
 	e.t.Helper()
-	ctx := e.t.Context()
-	svc := e.iam.IPRestrictions()
-	must := func(err error) {
-		e.t.Helper()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	text := func(s string) *string { return &s }
-	pol, err := svc.CreatePolicy(ctx, admin, iprestrict.PolicyParams{Description: text("office")})
-	must(err)
-	_, err = svc.UpdatePolicy(ctx, admin, pol.ID, iprestrict.PolicyParams{Metadata: text(`{"site":"hq"}`)})
-	must(err)
-	rule, err := svc.CreateRule(ctx, admin, iprestrict.RuleParams{PolicyID: pol.ID, CIDR: text("10.0.0.0/8"), Action: text(store.IPAllow)})
-	must(err)
-	_, err = svc.UpdateRule(ctx, admin, rule.ID, iprestrict.RuleParams{Description: text("vpn")})
-	must(err)
-	gone, err := svc.CreateRule(ctx, admin, iprestrict.RuleParams{PolicyID: pol.ID, CIDR: text("2001:db8::/32"), Action: text(store.IPDeny)})
-	must(err)
-	must(svc.DeleteRule(ctx, admin, gone.ID))
-	x, err := svc.CreateRestriction(ctx, admin, iprestrict.RestrictionParams{Type: store.RestrictAPI, PolicyIDs: &[]string{pol.ID}})
-	must(err)
-	_, err = svc.UpdateRestriction(ctx, admin, x.ID, iprestrict.RestrictionParams{Description: text("warn first")})
-	must(err)
-	must(e.iam.Sync(ctx))
-	_, err = e.iam.AuthenticateFrom(ctx, e.key, netip.MustParseAddr("192.0.2.1")) // warn-only: let in, recorded
-	must(err)
-	must(svc.DeleteRestriction(ctx, admin, x.ID))
-	must(svc.DeletePolicy(ctx, admin, pol.ID))
-	must(e.iam.Sync(ctx))
+	id := func(r *response) string { v, _ := r.raw()["id"].(string); return v }
+	pol := id(e.req("POST", "/ip_policies", map[string]any{"description": "office"}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_policies/"+pol, map[string]any{"metadata": `{"site":"hq"}`}).want(http.StatusOK, nil)
+	live[pol] = "/ip_policies/" + pol
+	rule := id(e.req("POST", "/ip_policy_rules", map[string]any{"ip_policy_id": pol, "cidr": "10.0.0.0/8"}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_policy_rules/"+rule, map[string]any{"description": "vpn"}).want(http.StatusOK, nil)
+	gone := id(e.req("POST", "/ip_policy_rules", map[string]any{"ip_policy_id": pol, "cidr": "2001:db8::/32", "action": "deny"}).want(http.StatusCreated, nil))
+	e.req("DELETE", "/ip_policy_rules/"+gone, nil).want(http.StatusNoContent, nil)
+	x := id(e.req("POST", "/ip_restrictions", map[string]any{"type": "api", "ip_policy_ids": []string{pol}}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_restrictions/"+x, map[string]any{"description": "warn first"}).want(http.StatusOK, nil) // warned
+	e.req("DELETE", "/ip_restrictions/"+x, nil).want(http.StatusNoContent, nil)
+	old := id(e.req("POST", "/ip_policies", map[string]any{"description": "old office"}).want(http.StatusCreated, nil))
+	e.req("DELETE", "/ip_policies/"+old, nil).want(http.StatusNoContent, nil)
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this

@@ -233,6 +233,8 @@ func (s *server) routes() {
 
 	s.handle("GET /events", "events.list", rbac.EventsRead, s.listEvents)
 
+	s.ipRoutes()
+
 	if s.sso != nil {
 		s.ssoRoutes()
 	}

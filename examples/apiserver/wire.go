@@ -183,6 +183,12 @@ func resourcePath(r identity.Resource, id string) string {
 		return kindInfoOf(store.AccessToken).path + "/" + id
 	case identity.ResourceIdentityProvider:
 		return "/identity_providers/" + id
+	case identity.ResourceIPPolicy:
+		return "/ip_policies/" + id
+	case identity.ResourceIPPolicyRule:
+		return "/ip_policy_rules/" + id
+	case identity.ResourceIPRestriction:
+		return "/ip_restrictions/" + id
 	}
 	return ""
 }
