@@ -13,6 +13,7 @@ import (
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -254,5 +255,41 @@ func TestIPRestrictions_AdminsOnly(t *testing.T) {
 	}
 	if err := svc.DeletePolicy(w.ctx, dev, pol.ID); !errors.Is(err, store.ErrDenied) {
 		t.Errorf("a developer deleted an IP policy: %v", err)
+	}
+}
+
+// TestIPRestrictions_Dashboard: an enforced restriction of type dashboard refuses dashboard
+// sessions (SessionAuth) from outside its policies, with its code, and leaves the API alone.
+func TestIPRestrictions_Dashboard(t *testing.T) {
+	w := newDashboardWorld(t)
+	acct := w.boot.Account.ID
+	token := w.signIn(t, acct, "admin@acme.test")
+	h := w.iam.SessionAuth(func(*http.Request) string { return acct })(http.HandlerFunc(whoami))
+	call := func(remote string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(w.ctx, http.MethodGet, "https://dash.acme.test/x", nil)
+		req.RemoteAddr = remote
+		req.AddCookie(&http.Cookie{Name: sso.DefaultSessionCookie, Value: token})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := call("192.0.2.1:1234"); rec.Code != http.StatusOK {
+		t.Fatalf("before any restriction: %d %s", rec.Code, rec.Body)
+	}
+	pol, _ := w.ipPolicy([2]string{store.IPAllow, "198.51.100.0/24"}, [2]string{store.IPAllow, "2001:db8::/32"})
+	w.ipRestriction(store.RestrictDashboard, true, pol.ID)
+	for remote, want := range map[string]int{
+		"192.0.2.1:1234": http.StatusForbidden, "198.51.100.7:1234": http.StatusOK,
+		"[2001:db8::7]:1234": http.StatusOK, "[2001:db9::7]:1234": http.StatusForbidden,
+	} {
+		rec := call(remote)
+		var body struct{ Error struct{ Code string } }
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != want || (want == http.StatusForbidden && body.Error.Code != iprestrict.CodeIPRestricted) {
+			t.Errorf("dashboard from %s: %d %s, want %d", remote, rec.Code, rec.Body, want)
+		}
+	}
+	if _, err := w.iam.AuthenticateFrom(w.ctx, w.boot.APIKey.Token.Reveal(), netip.MustParseAddr("192.0.2.1")); err != nil {
+		t.Errorf("the API under a dashboard restriction: %v", err)
 	}
 }
