@@ -31,7 +31,9 @@ type Principal = identity.Principal
 // refusal is a credential.Reason matching store.ErrUnauthenticated (or store.ErrUnavailable
 // when the store could not be reached and the cache was too stale to trust). Authenticate
 // knows no client address: a credential with an address allow-list is refused
-// (credential.ReasonIPNotAllowed); AuthenticateFrom knows it. A credential's ID sent in place
+// (credential.ReasonIPNotAllowed), and so is any credential of an account with an enforced
+// IP restriction of type api (store.ErrDenied, code iprestrict.CodeIPRestricted);
+// AuthenticateFrom knows the address. A credential's ID sent in place
 // of its token is refused with code CodeCredentialIDAsToken, so that the caller can be told
 // what to send.
 func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error) {
