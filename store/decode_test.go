@@ -46,6 +46,11 @@ func sampleRecords() map[store.Kind]any {
 			TOTPSecret: "sealed", TOTPConfirmed: true, TOTPConfirmedAt: at, RecoveryCodes: []string{"00ff"}, SessionsNotBefore: at},
 		store.KindSession: store.Session{ID: "ses_1", AccountID: "ac_1", UserID: "usr_1", SecretHash: "00ff", Method: "sso", IdPID: "idp_1",
 			SecondFactor: "totp", UserAgent: "Mozilla/5.0", IP: "192.0.2.1", CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)},
+		store.KindIPPolicy: store.IPPolicy{ID: "ipp_1", AccountID: "ac_1", Description: "office", Metadata: `{"site":"hq"}`, CreatedAt: at},
+		store.KindIPPolicyRule: store.IPPolicyRule{ID: "ipr_1", AccountID: "ac_1", PolicyID: "ipp_1", CIDR: "2001:db8::/32",
+			Action: store.IPDeny, Description: "vpn", Metadata: "m", CreatedAt: at},
+		store.KindIPRestriction: store.IPRestriction{ID: "ipx_1", AccountID: "ac_1", Type: store.RestrictAgent,
+			PolicyIDs: []string{"ipp_1", "ipp_2"}, Enforced: true, Description: "agents", Metadata: "m", CreatedAt: at},
 	}
 }
 
