@@ -2,6 +2,8 @@ package iamkit_test
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -105,4 +107,42 @@ func BenchmarkAuthenticateAuthorize(b *testing.B) {
 		}
 		b.ReportMetric(float64(w.backend.calls.Load()-before)/float64(b.N), "store-calls/op")
 	})
+}
+
+// BenchmarkIPRestriction measures AuthenticateFrom on a cache hit (memstore) for an account
+// whose API is restricted to 16 rules (v4 and v6, the address allowed by the last), beside
+// the same call for an account without restrictions, the reference in the same run.
+func BenchmarkIPRestriction(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		rules int
+	}{{"no_restriction", 0}, {"api_restriction_16_rules", 16}} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := newWorld(b)
+			addr := netip.MustParseAddr("192.0.2.7")
+			if bc.rules > 0 {
+				var rules [][2]string
+				for i := range bc.rules - 1 {
+					rules = append(rules, [2]string{store.IPAllow, fmt.Sprintf("2001:db8:%x::/48", i)})
+				}
+				rules = append(rules, [2]string{store.IPAllow, "192.0.2.0/24"})
+				pol, _ := w.ipPolicy(rules...)
+				w.ipRestriction(store.RestrictAPI, true, pol.ID)
+			}
+			token := w.boot.APIKey.Token.Reveal()
+			if _, err := w.iam.AuthenticateFrom(w.ctx, token, addr); err != nil {
+				b.Fatal(err)
+			}
+			before := w.backend.calls.Load()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := w.iam.AuthenticateFrom(w.ctx, token, addr); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(w.backend.calls.Load()-before)/float64(b.N), "store-calls/op")
+		})
+	}
 }

@@ -33,6 +33,8 @@
 //     runs the delivery worker in Run; EventStreams manages destinations and subscriptions).
 //   - botuser: bot users and the rules that set them apart from people.
 //   - credential: the token format, ACL rules, the Verifier and the Purger.
+//   - iprestrict: account-wide IP restrictions by type (dashboard, api, agent), enforced or
+//     warn-only, which BearerAuth, SessionAuth and Verifier.VerifyAgent apply.
 //   - sso: dashboard sign-in: the SAML 2.0 service provider, identity providers, sessions.
 //
 // # Errors

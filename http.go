@@ -14,6 +14,7 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -30,14 +31,17 @@ type Principal = identity.Principal
 // refusal is a credential.Reason matching store.ErrUnauthenticated (or store.ErrUnavailable
 // when the store could not be reached and the cache was too stale to trust). Authenticate
 // knows no client address: a credential with an address allow-list is refused
-// (credential.ReasonIPNotAllowed); AuthenticateFrom knows it. A credential's ID sent in place
+// (credential.ReasonIPNotAllowed), and so is any credential of an account with an enforced
+// IP restriction of type api (store.ErrDenied, code iprestrict.CodeIPRestricted);
+// AuthenticateFrom knows the address. A credential's ID sent in place
 // of its token is refused with code CodeCredentialIDAsToken, so that the caller can be told
 // what to send.
 func (i *IAM) Authenticate(ctx context.Context, token string) (Principal, error) {
 	return i.AuthenticateFrom(ctx, token, netip.Addr{})
 }
 
-// AuthenticateFrom is Authenticate for a client at addr (the zero Addr when unknown): a
+// AuthenticateFrom is Authenticate for a client at addr (the zero Addr when unknown), which
+// the account's IP restrictions of type api must also let in (iprestrict.Guard): a
 // credential with an address allow-list is accepted only from an address in it, and its last
 // use records addr.
 func (i *IAM) AuthenticateFrom(ctx context.Context, token string, addr netip.Addr) (Principal, error) {
@@ -45,7 +49,7 @@ func (i *IAM) AuthenticateFrom(ctx context.Context, token string, addr netip.Add
 	if err != nil {
 		return Principal{}, refusal(err, token, store.APIKey, store.Authtoken)
 	}
-	return res.Principal(identity.SourceAPI), nil
+	return i.admitAPI(ctx, res.Principal(identity.SourceAPI), addr)
 }
 
 // AuthenticateKind is Authenticate for a token that must be of one kind (store.APIKey or
@@ -62,7 +66,17 @@ func (i *IAM) AuthenticateKindFrom(ctx context.Context, kind store.CredentialKin
 	if err != nil {
 		return Principal{}, refusal(err, token, kind)
 	}
-	return res.Principal(identity.SourceAPI), nil
+	return i.admitAPI(ctx, res.Principal(identity.SourceAPI), addr)
+}
+
+// admitAPI returns p unless the account's IP restrictions of type api refuse addr (an error
+// matching store.ErrDenied, code iprestrict.CodeIPRestricted); a warn-only one records the
+// would-be refusal and lets p in.
+func (i *IAM) admitAPI(ctx context.Context, p Principal, addr netip.Addr) (Principal, error) {
+	if err := i.guard.Check(ctx, iprestrict.API, p, addr); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
 }
 
 // refusal is the error that refuses token, which the Verifier rejected with err: err itself,

@@ -15,6 +15,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
@@ -34,6 +35,8 @@ type IAM struct {
 	bots     *botuser.Service
 	creds    *credential.Service
 	verifier *credential.Verifier
+	ipsvc    *iprestrict.Service
+	guard    *iprestrict.Guard // account-wide IP restrictions, applied by the HTTP layer and VerifyAgent
 	purger   *credential.Purger
 	pruner   *rbac.Pruner              // nil when retention is off
 	sso      *sso.Service              // nil without WithSSO
@@ -240,7 +243,14 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	if i.creds, err = credential.NewService(st, i.authz, c.credentialOptions(i)...); err != nil {
 		return nil, err
 	}
-	vopts := append(c.credentialOptions(i), credential.WithFollower(i.follower), credential.WithAuthorizer(i.authz))
+	if i.ipsvc, err = iprestrict.New(st, i.authz, serviceOptions(&c, i.log, iprestrict.WithLogger, iprestrict.WithClock, iprestrict.WithRandom)...); err != nil {
+		return nil, err
+	}
+	if i.guard, err = iprestrict.NewGuard(st, i.follower, c.guardOptions(i)...); err != nil {
+		return nil, err
+	}
+	vopts := append(c.credentialOptions(i), credential.WithFollower(i.follower), credential.WithAuthorizer(i.authz),
+		credential.WithAgentGate(i.guard))
 	if i.metrics != nil {
 		vopts = append(vopts, credential.WithRevocationObserver(i.metrics.observeRevocation))
 	}
@@ -360,6 +370,14 @@ func (c *config) credentialOptions(i *IAM) []credential.Option {
 	return o
 }
 
+func (c *config) guardOptions(i *IAM) []iprestrict.GuardOption {
+	o := serviceOptions(c, i.log, iprestrict.WithGuardLogger, iprestrict.WithGuardClock, iprestrict.WithGuardRandom)
+	if c.maxStale > 0 {
+		o = append(o, iprestrict.WithGuardMaxStaleness(c.maxStale))
+	}
+	return o
+}
+
 func (c *config) ssoOptions(i *IAM) []sso.Option {
 	return append(slices.Clone(c.ssoOpts), serviceOptions(c, i.log, sso.WithLogger, sso.WithClock, sso.WithRandom)...)
 }
@@ -381,6 +399,15 @@ func (i *IAM) Credentials() *credential.Service { return i.creds }
 
 // Verifier returns the credential Verifier, for the hot path.
 func (i *IAM) Verifier() *credential.Verifier { return i.verifier }
+
+// IPRestrictions returns the account-wide IP restrictions service: IP policies, their rules
+// and restrictions by type.
+func (i *IAM) IPRestrictions() *iprestrict.Service { return i.ipsvc }
+
+// IPGuard returns the check of the account-wide IP restrictions, which the HTTP layer
+// (BearerAuth: type api; SessionAuth: type dashboard) and the Verifier's VerifyAgent (type
+// agent) apply; an embedder's own way in (a dashboard sign-in form) calls its Check.
+func (i *IAM) IPGuard() *iprestrict.Guard { return i.guard }
 
 // LeakResponder returns the leak responder, or nil without WithGitHubSecretScanning.
 func (i *IAM) LeakResponder() *credential.LeakResponder { return i.leaks }

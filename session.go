@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )
@@ -120,6 +121,9 @@ func (i *IAM) verifySession(r *http.Request, account func(*http.Request) string,
 		return sso.Session{}, Principal{}, store.Wrap(store.ErrUnauthenticated, sso.CodeSessionRevoked, err, "the session's membership has ended")
 	}
 	if err != nil {
+		return sso.Session{}, Principal{}, err
+	}
+	if err := i.guard.Check(r.Context(), iprestrict.Dashboard, p, i.addrOf(r)); err != nil {
 		return sso.Session{}, Principal{}, err
 	}
 	return s, p, nil

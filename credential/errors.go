@@ -72,5 +72,6 @@ const (
 	CodeExpired             = "credential_expired"    // ReasonExpired
 	CodeIPNotAllowed        = "ip_not_allowed"        // ReasonIPNotAllowed
 	CodeNotScoped           = "not_scoped"            // ReasonNotScoped
+	CodeIPRestricted        = "ip_restricted"         // ReasonIPRestricted
 	CodeVerifierUnavailable = "verifier_unavailable"  // ReasonUnavailable: store.ErrUnavailable
 )

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 
+	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
@@ -30,6 +32,7 @@ type config struct {
 	poll     time.Duration
 	follower *store.Follower
 	authz    *rbac.Authorizer
+	gate     AgentGate
 	notify   LeakNotifier
 	replay   time.Duration
 
@@ -167,6 +170,18 @@ func WithReplayWindow(d time.Duration) Option { return func(c *config) { c.repla
 // Verifier compiles scopes with the built-in permissions alone (a scope naming an embedder's
 // permission allows nothing) and VerifyAgent refuses every access token. (Verifier.)
 func WithAuthorizer(a *rbac.Authorizer) Option { return func(c *config) { c.authz = a } }
+
+// AgentGate is what VerifyAgent asks, once a credential has passed, whether its owner may
+// start an agent session from addr: nil lets the agent in, an error matching
+// store.ErrDenied refuses it (ReasonIPRestricted), any other error fails closed. The facade
+// passes the account-wide IP restrictions of type agent (iprestrict.Guard). It must be safe
+// for concurrent use.
+type AgentGate interface {
+	AllowAgent(ctx context.Context, p identity.Principal, addr netip.Addr) error
+}
+
+// WithAgentGate makes VerifyAgent ask g about every agent it accepts. (Verifier.)
+func WithAgentGate(g AgentGate) Option { return func(c *config) { c.gate = g } }
 
 // WithFollower makes a Verifier's cache, or a Purger's wake-ups, follow the change feed
 // through f, shared with other caches (the Authorizer's): f must not be running yet, and

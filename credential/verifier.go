@@ -56,8 +56,11 @@ const (
 	// agent sessions: its scopes lack tunnel:start, its owner no longer holds it, or the
 	// Verifier has no Authorizer to ask (WithAuthorizer).
 	ReasonNotScoped
+	// ReasonIPRestricted: VerifyAgent's gate (WithAgentGate: the account-wide IP
+	// restrictions of type agent) refuses the agent's address.
+	ReasonIPRestricted
 
-	numReasons = int(ReasonNotScoped) + 1
+	numReasons = int(ReasonIPRestricted) + 1
 )
 
 // String returns the reason's name, such as "expired" or "ip_not_allowed".
@@ -81,6 +84,8 @@ func (r Reason) String() string {
 		return "ip_not_allowed"
 	case ReasonNotScoped:
 		return "not_scoped"
+	case ReasonIPRestricted:
+		return "ip_restricted"
 	}
 	return "invalid_reason"
 }
@@ -98,7 +103,7 @@ func (r Reason) Is(target error) bool {
 }
 
 // ErrorCode returns r's code: CodeMalformedToken, CodeWrongKind, CodeUnknown, CodeRevoked,
-// CodeExpired, CodeOwnerInactive, CodeIPNotAllowed, CodeNotScoped or
+// CodeExpired, CodeOwnerInactive, CodeIPNotAllowed, CodeNotScoped, CodeIPRestricted or
 // CodeVerifierUnavailable.
 func (r Reason) ErrorCode() string {
 	switch r {
@@ -120,6 +125,8 @@ func (r Reason) ErrorCode() string {
 		return CodeIPNotAllowed
 	case ReasonNotScoped:
 		return CodeNotScoped
+	case ReasonIPRestricted:
+		return CodeIPRestricted
 	}
 	return store.CodeInternal
 }
@@ -184,6 +191,7 @@ const coarseTick = time.Millisecond
 type Verifier struct {
 	st        store.Store
 	authz     *rbac.Authorizer  // nil: access tokens are refused by VerifyAgent
+	gate      AgentGate         // nil: VerifyAgent asks nothing more
 	perms     *rbac.Permissions // compiles access tokens' scopes
 	hasher    *Hasher
 	clock     store.Clock
@@ -398,6 +406,7 @@ func NewVerifier(st store.Store, opts ...Option) (*Verifier, error) {
 	v := &Verifier{
 		st:        st,
 		authz:     c.authz,
+		gate:      c.gate,
 		perms:     perms,
 		hasher:    c.hasher,
 		clock:     c.clock,
@@ -537,8 +546,24 @@ func (v *Verifier) VerifyTokenFrom(ctx context.Context, token string, addr netip
 // every access token when the Verifier has no Authorizer; an API key is ReasonWrongKind.
 // Result.Scope tells an access token's session from an authtoken's. An edge that keeps a
 // session open verifies it again now and then, as with authtokens: a demoted owner's session
-// then ends.
+// then ends. With WithAgentGate, an agent the gate refuses is rejected with
+// ReasonIPRestricted.
 func (v *Verifier) VerifyAgent(ctx context.Context, token string, addr netip.Addr) (Result, error) {
+	res, err := v.verifyAgent(ctx, token, addr)
+	if err != nil || v.gate == nil {
+		return res, err
+	}
+	switch err := v.gate.AllowAgent(ctx, res.Principal(identity.SourceAPI), addr); {
+	case errors.Is(err, store.ErrDenied):
+		return v.reject(ReasonIPRestricted)
+	case err != nil:
+		return v.rejectErr(err)
+	}
+	return res, nil
+}
+
+// verifyAgent is VerifyAgent without the gate.
+func (v *Verifier) verifyAgent(ctx context.Context, token string, addr netip.Addr) (Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
 		return v.reject(ReasonMalformed)

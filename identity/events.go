@@ -33,6 +33,9 @@ const (
 	ResourceEventDestination  Resource = "event_destination"
 	ResourceEventSubscription Resource = "event_subscription"
 	ResourceGroup             Resource = "group" // a group of members an identity provider manages (SCIM)
+	ResourceIPPolicy          Resource = "ip_policy"
+	ResourceIPPolicyRule      Resource = "ip_policy_rule"
+	ResourceIPRestriction     Resource = "ip_restriction"
 )
 
 // The audit event types iamkit writes, "<resource>_<verb>.v<version>" as in ngrok's event
@@ -104,6 +107,19 @@ const (
 	EventGroupCreated store.EventType = "group_created.v0"
 	EventGroupUpdated store.EventType = "group_updated.v0" // renamed, or members added or removed
 	EventGroupDeleted store.EventType = "group_deleted.v0"
+	// Account-wide IP restrictions (package iprestrict), ngrok's ip_policy_* event names.
+	EventIPPolicyCreated      store.EventType = "ip_policy_created.v0"
+	EventIPPolicyUpdated      store.EventType = "ip_policy_updated.v0"
+	EventIPPolicyDeleted      store.EventType = "ip_policy_deleted.v0"
+	EventIPPolicyRuleCreated  store.EventType = "ip_policy_rule_created.v0"
+	EventIPPolicyRuleUpdated  store.EventType = "ip_policy_rule_updated.v0"
+	EventIPPolicyRuleDeleted  store.EventType = "ip_policy_rule_deleted.v0"
+	EventIPRestrictionCreated store.EventType = "ip_restriction_created.v0"
+	EventIPRestrictionUpdated store.EventType = "ip_restriction_updated.v0"
+	EventIPRestrictionDeleted store.EventType = "ip_restriction_deleted.v0"
+	// EventIPRestrictionWarned: a warn-only restriction would have refused a request (the
+	// request went ahead). Its principal is who made the request.
+	EventIPRestrictionWarned store.EventType = "ip_restriction_warned.v0"
 )
 
 // EventTypes returns every event type iamkit writes, in the order above.
@@ -126,6 +142,9 @@ func EventTypes() []store.EventType {
 		EventEventDestinationCreated, EventEventDestinationUpdated, EventEventDestinationDeleted,
 		EventEventSubscriptionCreated, EventEventSubscriptionUpdated, EventEventSubscriptionDeleted,
 		EventGroupCreated, EventGroupUpdated, EventGroupDeleted,
+		EventIPPolicyCreated, EventIPPolicyUpdated, EventIPPolicyDeleted,
+		EventIPPolicyRuleCreated, EventIPPolicyRuleUpdated, EventIPPolicyRuleDeleted,
+		EventIPRestrictionCreated, EventIPRestrictionUpdated, EventIPRestrictionDeleted, EventIPRestrictionWarned,
 	}
 }
 
@@ -170,6 +189,12 @@ func ResourceOf(t store.EventType) Resource {
 		return ResourceEventSubscription
 	case EventGroupCreated, EventGroupUpdated, EventGroupDeleted:
 		return ResourceGroup
+	case EventIPPolicyCreated, EventIPPolicyUpdated, EventIPPolicyDeleted:
+		return ResourceIPPolicy
+	case EventIPPolicyRuleCreated, EventIPPolicyRuleUpdated, EventIPPolicyRuleDeleted:
+		return ResourceIPPolicyRule
+	case EventIPRestrictionCreated, EventIPRestrictionUpdated, EventIPRestrictionDeleted, EventIPRestrictionWarned:
+		return ResourceIPRestriction
 	}
 	return ""
 }

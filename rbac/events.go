@@ -25,8 +25,9 @@ const (
 // session_*, password_*, totp_*, group_*), roles:read for role_*, sso:read for
 // identity_provider_* and sso_settings_*, bot_users:read for bot_user_*, credentials:read
 // for tunnel_credential_*, api_key_*, ssh_public_key_* and access_token_*, account:read for
-// account_*, account:manage (administrators) for event_destination_* and event_subscription_*
-// (an event destination's URL is as sensitive as its configuration). ok
+// account_*, ip_policy_*, ip_policy_rule_* and ip_restriction_*, account:manage
+// (administrators) for event_destination_* and event_subscription_* (an event destination's
+// URL is as sensitive as its configuration). ok
 // is false for a type iamkit does not write: only administrators see such events.
 func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 	switch identity.ResourceOf(eventType) {
@@ -45,6 +46,8 @@ func EventPermission(eventType store.EventType) (p Permission, ok bool) {
 		return SSORead, true
 	case identity.ResourceEventDestination, identity.ResourceEventSubscription:
 		return AccountManage, true
+	case identity.ResourceIPPolicy, identity.ResourceIPPolicyRule, identity.ResourceIPRestriction:
+		return AccountRead, true
 	}
 	return 0, false
 }

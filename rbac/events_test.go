@@ -280,7 +280,9 @@ func TestEventPermission(t *testing.T) {
 		identity.ResourceSignIn: rbac.MembersRead, identity.ResourceSession: rbac.MembersRead,
 		identity.ResourcePassword: rbac.MembersRead, identity.ResourceTOTP: rbac.MembersRead,
 		identity.ResourceEventDestination: rbac.AccountManage, identity.ResourceEventSubscription: rbac.AccountManage,
-		identity.ResourceGroup: rbac.MembersRead,
+		identity.ResourceGroup:    rbac.MembersRead,
+		identity.ResourceIPPolicy: rbac.AccountRead, identity.ResourceIPPolicyRule: rbac.AccountRead,
+		identity.ResourceIPRestriction: rbac.AccountRead,
 	}
 	for _, typ := range identity.EventTypes() {
 		got, ok := rbac.EventPermission(typ)

@@ -58,6 +58,11 @@ func sampleRecords() map[store.Kind]any {
 			Holder: "w_0123456789abcdef", HeldUntil: at.Add(time.Minute), UpdatedAt: at},
 		store.KindDeadLetter: store.DeadLetter{ID: "edl_1", AccountID: "ac_1", DestinationID: "ed_1", EventID: "ev_1", Attempts: 5,
 			LastStatus: 503, LastError: "503 Service Unavailable", CreatedAt: at},
+		store.KindIPPolicy: store.IPPolicy{ID: "ipp_1", AccountID: "ac_1", Description: "office", Metadata: `{"site":"hq"}`, CreatedAt: at},
+		store.KindIPPolicyRule: store.IPPolicyRule{ID: "ipr_1", AccountID: "ac_1", PolicyID: "ipp_1", CIDR: "2001:db8::/32",
+			Action: store.IPDeny, Description: "vpn", Metadata: "m", CreatedAt: at},
+		store.KindIPRestriction: store.IPRestriction{ID: "ipx_1", AccountID: "ac_1", Type: store.RestrictAgent,
+			PolicyIDs: []string{"ipp_1", "ipp_2"}, Enforced: true, Description: "agents", Metadata: "m", CreatedAt: at},
 	}
 }
 

@@ -65,6 +65,7 @@ const (
 	CodeAborted       = "aborted"        // ErrUnavailable: retries exhausted under contention
 	CodePurgePending  = "purge_pending"  // ErrConflict: a removed owner's credentials are still being purged
 	CodeInternal      = "internal"       // what CodeOf says of an error outside this model
+	CodeInUse         = "in_use"         // ErrConflict: other records refer to what a deletion would remove
 )
 
 // Error is an iamkit error: its kind (one of the sentinels), a stable code, the field and

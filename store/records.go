@@ -26,6 +26,9 @@ const (
 	KindSession          Kind = "session"
 	KindGroup            Kind = "group"
 	KindDomain           Kind = "domain"
+	KindIPPolicy         Kind = "ip_policy"
+	KindIPPolicyRule     Kind = "ip_policy_rule"
+	KindIPRestriction    Kind = "ip_restriction"
 )
 
 // Limits the store enforces on every write.
@@ -41,6 +44,7 @@ const (
 	MaxSecretLen      = 512  // bytes, UserSecrets.PasswordHash and UserSecrets.TOTPSecret
 	MaxRecoveryCodes  = 20   // UserSecrets.RecoveryCodes
 	MaxTagLen         = 32   // bytes, Session.Method, Session.SecondFactor and EventDelivery.Holder
+	MaxIPPolicies     = 32   // entries of IPRestriction.PolicyIDs
 )
 
 // Account is a tenant: the unit of billing, of atomicity and of sharding. The plan is data the
@@ -452,4 +456,55 @@ type Use struct {
 	CredentialID string
 	At           time.Time
 	IP           netip.Addr // the client's address; the zero Addr when unknown
+}
+
+// IP rule actions (IPPolicyRule.Action).
+const (
+	IPAllow = "allow"
+	IPDeny  = "deny"
+)
+
+// IP restriction types (IPRestriction.Type): what an account-wide restriction applies to.
+const (
+	RestrictDashboard = "dashboard" // dashboard sign-in and sessions
+	RestrictAPI       = "api"       // the API, with any bearer credential
+	RestrictAgent     = "agent"     // agents starting tunnel sessions
+)
+
+// IPPolicy is a named set of IP policy rules of an account (ngrok's IP policy).
+type IPPolicy struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	Description string    `json:"description"` // at most MaxDescriptionLen bytes
+	Metadata    string    `json:"metadata"`    // at most MaxMetadataLen bytes
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// IPPolicyRule is one rule of an IP policy: an IPv4 or IPv6 prefix, in canonical form
+// (CanonicalPrefix), that the policy allows or denies. AccountID and PolicyID are fixed when
+// it is first written; its policy must exist in its account.
+type IPPolicyRule struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	PolicyID    string    `json:"policy_id"`
+	CIDR        string    `json:"cidr"`
+	Action      string    `json:"action"` // IPAllow or IPDeny
+	Description string    `json:"description"`
+	Metadata    string    `json:"metadata"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// IPRestriction applies IP policies of an account to one way in (Type: RestrictDashboard,
+// RestrictAPI or RestrictAgent). When Enforced is false it only warns: what it would deny is
+// recorded, not refused. AccountID and Type are fixed when it is first written; each policy
+// must exist in its account.
+type IPRestriction struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"account_id"`
+	Type        string    `json:"type"`
+	PolicyIDs   []string  `json:"policy_ids"` // 1 to MaxIPPolicies, no repeats
+	Enforced    bool      `json:"enforced"`
+	Description string    `json:"description"`
+	Metadata    string    `json:"metadata"`
+	CreatedAt   time.Time `json:"created_at"`
 }

@@ -113,6 +113,7 @@ const (
 	IndexAccountKey  = "key"         // accounts by the embedder's key: global unique
 	IndexAll         = "all"         // listing of every record of a table (global, no values)
 	IndexVerified    = "verified"    // verified domains by name: global unique
+	IndexPolicy      = "policy"      // IP policy rules of an account by policy
 )
 
 // Schema returns the tables of the contract, one per record kind, freshly made: a caller may
@@ -164,6 +165,13 @@ func Schema() []Table {
 			unique(IndexName, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID, d.Name}, true }),
 			unique(IndexVerified, true, func(d *Domain) ([]string, bool) { return []string{d.Name}, d.Verified() }),
 			listing(IndexAccount, false, func(d *Domain) ([]string, bool) { return []string{d.AccountID}, true })),
+		newTable(KindIPPolicy, false, func(p *IPPolicy) string { return p.ID }, func(p *IPPolicy) string { return p.AccountID }, nil, IPPolicy.clone,
+			listing(IndexAccount, false, func(p *IPPolicy) ([]string, bool) { return []string{p.AccountID}, true })),
+		newTable(KindIPPolicyRule, false, func(r *IPPolicyRule) string { return r.ID }, func(r *IPPolicyRule) string { return r.AccountID }, nil, IPPolicyRule.clone,
+			listing(IndexAccount, false, func(r *IPPolicyRule) ([]string, bool) { return []string{r.AccountID}, true }),
+			listing(IndexPolicy, false, func(r *IPPolicyRule) ([]string, bool) { return []string{r.AccountID, r.PolicyID}, true })),
+		newTable(KindIPRestriction, false, func(x *IPRestriction) string { return x.ID }, func(x *IPRestriction) string { return x.AccountID }, nil, IPRestriction.Clone,
+			listing(IndexAccount, false, func(x *IPRestriction) ([]string, bool) { return []string{x.AccountID}, true })),
 	}, streamTables()...)
 }
 

@@ -157,6 +157,15 @@ type Reader interface {
 	SessionAuth(ctx context.Context, id string) (SessionAuth, error)
 
 	StreamReader
+	IPPolicy(ctx context.Context, id string) (IPPolicy, error)
+	IPPolicies(ctx context.Context, accountID string, p Page) ([]IPPolicy, error)
+	IPPolicyRule(ctx context.Context, id string) (IPPolicyRule, error)
+	// IPPolicyRules lists an account's IP policy rules, IPPolicyRulesOf those of one policy.
+	// Page.BeforeID is a rule ID.
+	IPPolicyRules(ctx context.Context, accountID string, p Page) ([]IPPolicyRule, error)
+	IPPolicyRulesOf(ctx context.Context, accountID, policyID string, p Page) ([]IPPolicyRule, error)
+	IPRestriction(ctx context.Context, id string) (IPRestriction, error)
+	IPRestrictions(ctx context.Context, accountID string, p Page) ([]IPRestriction, error)
 }
 
 // Tx is a read-write transaction: a Reader that also sees its own writes. Put methods insert
@@ -228,6 +237,22 @@ type Tx interface {
 	// CodeImmutable).
 	PutSession(ctx context.Context, x Session) error
 	DeleteSession(ctx context.Context, id string) error
+
+	// PutIPPolicy writes an IP policy; its AccountID must not change.
+	PutIPPolicy(ctx context.Context, p IPPolicy) error
+	// DeleteIPPolicy deletes an IP policy that has no rules and that no restriction applies
+	// (ErrConflict, code CodeInUse, otherwise).
+	DeleteIPPolicy(ctx context.Context, id string) error
+	// PutIPPolicyRule writes an IP policy rule. A new one's policy must be in its account
+	// (ErrInvalid, field ip_policy_rule.policy_id); an existing one's AccountID and PolicyID
+	// must not change (CodeImmutable).
+	PutIPPolicyRule(ctx context.Context, r IPPolicyRule) error
+	DeleteIPPolicyRule(ctx context.Context, id string) error
+	// PutIPRestriction writes an IP restriction. Its policies must be in its account
+	// (ErrInvalid, field ip_restriction.policy_ids[i]); an existing one's AccountID and Type
+	// must not change (CodeImmutable).
+	PutIPRestriction(ctx context.Context, x IPRestriction) error
+	DeleteIPRestriction(ctx context.Context, id string) error
 
 	// AppendEvent records an audit event; it commits with the rest of the transaction. An
 	// event is never replaced: an ID already used is a conflict.

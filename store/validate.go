@@ -460,6 +460,13 @@ func (a Account) clone() Account { return a }
 
 func (u User) clone() User { return u }
 
+func (p IPPolicy) clone() IPPolicy { return p }
+
+func (r IPPolicyRule) clone() IPPolicyRule { return r }
+
+// Clone returns a deep copy of x.
+func (x IPRestriction) Clone() IPRestriction { x.PolicyIDs = slices.Clone(x.PolicyIDs); return x }
+
 func (x ExternalIdentity) clone() ExternalIdentity { return x }
 
 func (d Domain) clone() Domain { return d }

@@ -13,6 +13,7 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
+	"github.com/iamkit/iamkit/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
 	"github.com/iamkit/iamkit/sso"
@@ -63,7 +64,7 @@ const (
 	codeContentTypeNone   = 216 // a body without a Content-Type
 	codeBadVersion        = 217 // Ngrok-Version is not 2
 	codeMissingVersion    = 218 // Ngrok-Version is missing
-	codeIPNotAllowed      = 220 // the client's address is not allowed (here: by the credential's allow-list)
+	codeIPNotAllowed      = 220 // the client's address is not allowed: by the credential's allow-list or the account's IP restrictions
 	codeRateLimited       = 226 // too many requests: the account's or the credential's rate
 	codeBadID             = 227 // an ID with the wrong prefix, or malformed
 	codeLimit             = 233 // limit outside 1..100
@@ -188,6 +189,10 @@ func toAPIError(op string, perms *rbac.Permissions, err error) *apiError {
 	se := &store.Error{} // the sentinels alone carry neither code nor field
 	errors.As(err, &se)
 	switch se.Code {
+	case iprestrict.CodeIPRestricted:
+		return newError(http.StatusForbidden, codeIPNotAllowed, "The account's IP restrictions do not allow API access from this IP address.")
+	case store.CodeInUse:
+		return newError(http.StatusConflict, codeConflict, "The IP policy is in use: %s", reasonOf(err))
 	case botuser.CodeNameTaken:
 		return newError(http.StatusConflict, codeBotNameTaken, "Bot user names must be unique within an account.")
 	case credential.CodeSSHKeyInUse:

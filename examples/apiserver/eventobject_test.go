@@ -128,6 +128,7 @@ func (e *env) everyEventType() map[string]string {
 	live["sso_settings"] = "/sso_settings"
 
 	e.scimGroupEvents(admin)
+	e.ipRestrictionEvents(live)
 	e.dashboardEvents()
 	dest := e.streamingEvents()
 	live[dest] = "/event_destinations/" + dest
@@ -194,6 +195,25 @@ func (e *env) scimGroupEvents(admin identity.Principal) {
 	send("PATCH", "/Groups/"+kept, `{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "displayName", "value": "Eng"}]}`, http.StatusOK)
 	gone := send("POST", "/Groups", fmt.Sprintf(group, "Temp"), http.StatusCreated)["id"].(string)
 	send("DELETE", "/Groups/"+gone, "", http.StatusNoContent)
+}
+
+// ipRestrictionEvents changes IP policies, rules and restrictions through the API, and has a
+// warn-only restriction record a would-be refusal (the test client is outside its policy).
+func (e *env) ipRestrictionEvents(live map[string]string) {
+	e.t.Helper()
+	id := func(r *response) string { v, _ := r.raw()["id"].(string); return v }
+	pol := id(e.req("POST", "/ip_policies", map[string]any{"description": "office"}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_policies/"+pol, map[string]any{"metadata": `{"site":"hq"}`}).want(http.StatusOK, nil)
+	live[pol] = "/ip_policies/" + pol
+	rule := id(e.req("POST", "/ip_policy_rules", map[string]any{"ip_policy_id": pol, "cidr": "10.0.0.0/8"}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_policy_rules/"+rule, map[string]any{"description": "vpn"}).want(http.StatusOK, nil)
+	gone := id(e.req("POST", "/ip_policy_rules", map[string]any{"ip_policy_id": pol, "cidr": "2001:db8::/32", "action": "deny"}).want(http.StatusCreated, nil))
+	e.req("DELETE", "/ip_policy_rules/"+gone, nil).want(http.StatusNoContent, nil)
+	x := id(e.req("POST", "/ip_restrictions", map[string]any{"type": "api", "ip_policy_ids": []string{pol}}).want(http.StatusCreated, nil))
+	e.req("PATCH", "/ip_restrictions/"+x, map[string]any{"description": "warn first"}).want(http.StatusOK, nil) // warned
+	e.req("DELETE", "/ip_restrictions/"+x, nil).want(http.StatusNoContent, nil)
+	old := id(e.req("POST", "/ip_policies", map[string]any{"description": "old office"}).want(http.StatusCreated, nil))
+	e.req("DELETE", "/ip_policies/"+old, nil).want(http.StatusNoContent, nil)
 }
 
 // dashboardEvents has the administrator sign in to the dashboard (package sso, which this

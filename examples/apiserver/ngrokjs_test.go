@@ -21,7 +21,8 @@ const envNgrokJS = "IAMKIT_NGROK_JS"
 // TestNgrokJavaScriptClient points ngrok's own API client at the server: bot users,
 // authtokens, API keys, SSH credentials, event destinations and subscriptions through it,
 // paging included; service users and access tokens (which the client predates) through its
-// HTTP stack, and an access token as the client's API key.
+// HTTP stack, an access token as the client's API key, and IP policies, rules and
+// restrictions through its own services.
 func TestNgrokJavaScriptClient(t *testing.T) {
 	modules := os.Getenv(envNgrokJS)
 	node, err := exec.LookPath("node")
@@ -165,6 +166,33 @@ func TestNgrokJavaScriptClient(t *testing.T) {
 	}
 	if g := step("deleted_get"); g["statusCode"] != float64(404) {
 		t.Errorf("get of the deleted bot: %v, want 404", g)
+	}
+	pol := step("ip_policy_create")
+	if !strings.HasPrefix(str(pol["id"]), "ipp_") || pol["uri"] != e.srv.URL+"/ip_policies/"+str(pol["id"]) || pol["description"] != "office" || str(pol["createdAt"]) == "" {
+		t.Errorf("IP policy create: %v", pol)
+	}
+	if r := step("ip_rule_create"); !strings.HasPrefix(str(r["id"]), "ipr_") || r["cidr"] != "127.0.0.0/8" || r["action"] != "allow" ||
+		fmt.Sprint(r["ipPolicy"]) != fmt.Sprint(map[string]any{"id": pol["id"], "uri": pol["uri"]}) {
+		t.Errorf("IP policy rule create: %v", r)
+	}
+	if u := step("ip_rule_update"); u["cidr"] != "2001:db8::/48" || u["action"] != "deny" {
+		t.Errorf("IP policy rule update: %v", u)
+	}
+	if ids := step("ip_rule_list")["ids"].([]any); len(ids) != 3 {
+		t.Errorf("IP policy rules across pages of 2: %v, want 3", ids)
+	}
+	if x := step("ip_restriction_create"); !strings.HasPrefix(str(x["id"]), "ipx_") || x["type"] != "api" || x["enforced"] != false ||
+		fmt.Sprint(x["ipPolicies"]) != fmt.Sprint([]any{map[string]any{"id": pol["id"], "uri": pol["uri"]}}) {
+		t.Errorf("IP restriction create: %v", x)
+	}
+	if u := step("ip_restriction_update"); u["enforced"] != true {
+		t.Errorf("IP restriction update: %v", u)
+	}
+	if ids := step("ip_policy_list")["ids"].([]any); len(ids) != 1 || ids[0] != pol["id"] {
+		t.Errorf("IP policies listed from an allowed address under an enforced restriction: %v", ids)
+	}
+	if r := step("ip_restricted"); r["errorCode"] != "ERR_NGROK_220" || r["statusCode"] != float64(403) {
+		t.Errorf("a request from a denied address: %v, want ERR_NGROK_220, 403", r)
 	}
 	// Four extra bots and the first access token (rotated, until its overlap ends) remain;
 	// everything the script deleted or revoked is gone.

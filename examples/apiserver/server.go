@@ -245,6 +245,8 @@ func (s *server) routes() {
 		s.streamRoutes()
 	}
 
+	s.ipRoutes()
+
 	if s.sso != nil {
 		s.ssoRoutes()
 		s.domainRoutes()

@@ -87,3 +87,65 @@ func TestRunTunnelEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunTunnelEdge_IPRestriction: an enforced restriction of type agent, made through the
+// API, refuses agents connecting to the edge from outside its policy (ERR_IAMKIT_IP_NOT_ALLOWED)
+// while the API, from the same address, goes on; a rule letting loopback in lets them in.
+func TestRunTunnelEdge_IPRestriction(t *testing.T) {
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-tunnel-addr", "127.0.0.1:0"}, out) }()
+	base := waitForListening(t, out, done)
+	edge := between(out.String(), "tunnel edge listening on ", "\n")
+	key := between(out.String(), "shown this once:\n\n    ", "\n")
+	if edge == "" || key == "" {
+		t.Fatalf("banner:\n%s", out)
+	}
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Ngrok-Version", "2")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, resp.StatusCode, m, want)
+		}
+		return m
+	}
+	cred := call("POST", "/credentials", `{}`, http.StatusCreated)
+	pol := call("POST", "/ip_policies", `{"description":"elsewhere"}`, http.StatusCreated)["id"].(string)
+	call("POST", "/ip_policy_rules", `{"ip_policy_id":"`+pol+`","cidr":"192.0.2.0/24"}`, http.StatusCreated)
+	call("POST", "/ip_restrictions", `{"type":"agent","enforced":true,"ip_policy_ids":["`+pol+`"]}`, http.StatusCreated)
+
+	dialCtx, cancelDial := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancelDial()
+	token, _ := cred["token"].(string)
+	var refused *tunnel.Error
+	if _, err := tunnel.Dial(dialCtx, edge, tunnel.Request{Authtoken: token, Bind: "app.example.com"}); !errors.As(err, &refused) || refused.Code != tunnel.CodeIPNotAllowed {
+		t.Fatalf("an agent from outside the agent restriction: %v, want %s", err, tunnel.CodeIPNotAllowed)
+	}
+	call("GET", "/ip_restrictions", "", http.StatusOK) // the API is not restricted by it
+
+	call("POST", "/ip_policy_rules", `{"ip_policy_id":"`+pol+`","cidr":"127.0.0.0/8"}`, http.StatusCreated)
+	sess, err := tunnel.Dial(dialCtx, edge, tunnel.Request{Authtoken: token, Bind: "app.example.com"})
+	if err != nil {
+		t.Fatalf("an agent from loopback, now allowed: %v", err)
+	}
+	sess.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -189,6 +189,12 @@ func resourcePath(r identity.Resource, id string) string {
 		return "/event_subscriptions/" + id
 	case identity.ResourceDomain:
 		return "/domains/" + id
+	case identity.ResourceIPPolicy:
+		return "/ip_policies/" + id
+	case identity.ResourceIPPolicyRule:
+		return "/ip_policy_rules/" + id
+	case identity.ResourceIPRestriction:
+		return "/ip_restrictions/" + id
 	}
 	return ""
 }

@@ -34,6 +34,9 @@ const (
 	DeadLetter        Prefix = "edl"
 	Group             Prefix = "grp"
 	Domain            Prefix = "dom"
+	IPPolicy          Prefix = "ipp" // ngrok's prefixes for IP policies, their rules and IP restrictions
+	IPPolicyRule      Prefix = "ipr"
+	IPRestriction     Prefix = "ipx"
 )
 
 const (
@@ -163,7 +166,8 @@ func PrefixOf(s string) (Prefix, error) {
 	}
 	switch pp := Prefix(p); pp {
 	case Account, User, BotUser, Authtoken, APIKey, AccessToken, SSHCredential, Role, IdentityProvider, Invitation, Event, Session,
-		EventDestination, EventSubscription, DeadLetter, Group, Domain:
+		EventDestination, EventSubscription, DeadLetter, Group, Domain,
+		IPPolicy, IPPolicyRule, IPRestriction:
 		return pp, Check(s, pp)
 	}
 	return "", invalid(s, "", fmt.Sprintf("unknown prefix %q", p))

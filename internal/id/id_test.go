@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 
 func TestPrefixOf(t *testing.T) {
 	g, _ := newGen(t)
-	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event, id.Session, id.EventDestination, id.EventSubscription, id.DeadLetter} {
+	for _, p := range []id.Prefix{id.Account, id.User, id.BotUser, id.Authtoken, id.APIKey, id.AccessToken, id.SSHCredential, id.Role, id.IdentityProvider, id.Invitation, id.Event, id.Session, id.EventDestination, id.EventSubscription, id.DeadLetter, id.Group, id.Domain, id.IPPolicy, id.IPPolicyRule, id.IPRestriction} {
 		s, err := g.New(p)
 		if err != nil {
 			t.Fatal(err)

@@ -30,7 +30,8 @@
 // sees sensible data:
 //
 //	accounts, users, memberships, invitations, bot_users, credentials, roles,
-//	identity_providers, events, external_identities, tombstones, user_secrets, sessions, groups, domains
+//	identity_providers, events, external_identities, tombstones, user_secrets, sessions, groups, domains,
+//	ip_policies, ip_policy_rules, ip_restrictions
 //
 // Lists (roles, ACL rules, scopes, allowed IP prefixes, permissions, email domains) are
 // text[]; an account's credential policy is one bigint column of nanoseconds per duration;

@@ -160,6 +160,27 @@ func tables() (map[store.Kind]*table, error) {
 			partial: map[string]bool{store.IndexVerified: true},
 			encode:  encodeDomain, scan: scanDomain,
 		},
+		store.KindIPPolicy: {
+			name:    "ip_policies",
+			columns: []string{"id", "account_id", "description", "metadata", "created_at"},
+			key:     []string{"id"},
+			index:   map[string][]string{store.IndexAccount: {"account_id"}},
+			encode:  encodeIPPolicy, scan: scanIPPolicy,
+		},
+		store.KindIPPolicyRule: {
+			name:    "ip_policy_rules",
+			columns: []string{"id", "account_id", "policy_id", "cidr", "action", "description", "metadata", "created_at"},
+			key:     []string{"id"},
+			index:   map[string][]string{store.IndexAccount: {"account_id"}, store.IndexPolicy: {"account_id", "policy_id"}},
+			encode:  encodeIPPolicyRule, scan: scanIPPolicyRule,
+		},
+		store.KindIPRestriction: {
+			name:    "ip_restrictions",
+			columns: []string{"id", "account_id", "type", "policy_ids", "enforced", "description", "metadata", "created_at"},
+			key:     []string{"id"},
+			index:   map[string][]string{store.IndexAccount: {"account_id"}},
+			encode:  encodeIPRestriction, scan: scanIPRestriction,
+		},
 	}
 	maps.Copy(defs, streamTableDefs())
 	out := map[store.Kind]*table{}
@@ -580,5 +601,49 @@ func scanSession(row scanner) (any, error) {
 		x.IP = ip.String()
 	}
 	x.CreatedAt, x.LastSeenAt, x.ExpiresAt = utc(created), utc(seen), utc(expires)
+	return x, err
+}
+
+func encodeIPPolicy(e *encoder, rec any) []any {
+	p := record[store.IPPolicy](e, rec)
+	return []any{e.text("id", p.ID), e.text("account_id", p.AccountID), e.text("description", p.Description),
+		e.text("metadata", p.Metadata), e.time(p.CreatedAt)}
+}
+
+func scanIPPolicy(row scanner) (any, error) {
+	var p store.IPPolicy
+	var created *time.Time
+	err := row.Scan(&p.ID, &p.AccountID, &p.Description, &p.Metadata, &created)
+	p.CreatedAt = utc(created)
+	return p, err
+}
+
+func encodeIPPolicyRule(e *encoder, rec any) []any {
+	r := record[store.IPPolicyRule](e, rec)
+	return []any{e.text("id", r.ID), e.text("account_id", r.AccountID), e.text("policy_id", r.PolicyID),
+		e.text("cidr", r.CIDR), e.text("action", r.Action), e.text("description", r.Description),
+		e.text("metadata", r.Metadata), e.time(r.CreatedAt)}
+}
+
+func scanIPPolicyRule(row scanner) (any, error) {
+	var r store.IPPolicyRule
+	var created *time.Time
+	err := row.Scan(&r.ID, &r.AccountID, &r.PolicyID, &r.CIDR, &r.Action, &r.Description, &r.Metadata, &created)
+	r.CreatedAt = utc(created)
+	return r, err
+}
+
+func encodeIPRestriction(e *encoder, rec any) []any {
+	x := record[store.IPRestriction](e, rec)
+	return []any{e.text("id", x.ID), e.text("account_id", x.AccountID), e.text("type", x.Type),
+		e.texts("policy_ids", x.PolicyIDs), x.Enforced, e.text("description", x.Description),
+		e.text("metadata", x.Metadata), e.time(x.CreatedAt)}
+}
+
+func scanIPRestriction(row scanner) (any, error) {
+	var x store.IPRestriction
+	var created *time.Time
+	err := row.Scan(&x.ID, &x.AccountID, &x.Type, &x.PolicyIDs, &x.Enforced, &x.Description, &x.Metadata, &created)
+	x.CreatedAt = utc(created)
 	return x, err
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Streams", testStreams},
 		{"Domains", testDomains},
 		{"OIDCProvider", testOIDCProvider},
+		{"IPRestrictions", testIPRestrictions},
 		{"Retention", testRetention},
 		{"Close", testClose},
 	}

@@ -113,4 +113,27 @@ class Resource {
   await del(ngrok.botUsers, bot.id);
   try { await ngrok.botUsers.get(bot.id); out('deleted_get', {}); }
   catch (e) { out('deleted_get', { statusCode: e.statusCode }); }
+
+  // Account-wide IP restrictions, through the client's own services. The script runs on
+  // 127.0.0.1: its policy allows loopback, then a deny rule for 127.0.0.1 locks it out.
+  const pol = await ngrok.ipPolicies.create({ description: 'office', metadata: '{"site":"hq"}' });
+  out('ip_policy_create', { id: pol.id, uri: pol.uri, description: pol.description, createdAt: pol.createdAt });
+  const loop4 = await ngrok.ipPolicyRules.create({ ipPolicyId: pol.id, cidr: '127.0.0.0/8', action: 'allow', description: 'loopback' });
+  out('ip_rule_create', { id: loop4.id, cidr: loop4.cidr, action: loop4.action, ipPolicy: loop4.ipPolicy });
+  await ngrok.ipPolicyRules.create({ ipPolicyId: pol.id, cidr: '::1/128', action: 'allow' });
+  const v6 = await ngrok.ipPolicyRules.create({ ipPolicyId: pol.id, cidr: '2001:db8::/32', action: 'deny' });
+  const v6u = await ngrok.ipPolicyRules.update({ id: v6.id, cidr: '2001:db8::/48' });
+  out('ip_rule_update', { cidr: v6u.cidr, action: v6u.action });
+  const rules = await ngrok.ipPolicyRules.list(undefined, '2');
+  out('ip_rule_list', { ids: rules.map(r => r.id) });
+  await del(ngrok.ipPolicyRules, v6.id);
+  const xr = await ngrok.ipRestrictions.create({ type: 'api', enforced: false, ipPolicyIds: [pol.id], description: 'api from the office' });
+  out('ip_restriction_create', { id: xr.id, type: xr.type, enforced: xr.enforced, ipPolicies: xr.ipPolicies });
+  const xu = await ngrok.ipRestrictions.update({ id: xr.id, enforced: true, ipPolicyIds: [pol.id] });
+  out('ip_restriction_update', { enforced: xu.enforced });
+  const pols = await ngrok.ipPolicies.list(); // enforced, and loopback is allowed
+  out('ip_policy_list', { ids: pols.map(p => p.id) });
+  await ngrok.ipPolicyRules.create({ ipPolicyId: pol.id, cidr: '127.0.0.1/32', action: 'deny' });
+  try { await ngrok.ipPolicies.get(pol.id); out('ip_restricted', {}); }
+  catch (e) { out('ip_restricted', { errorCode: e.errorCode, statusCode: e.statusCode }); }
 })().catch(e => { console.error(e); process.exit(1); });

@@ -327,6 +327,8 @@ func verifyFailure(err error, credentialID string) (code, msg string) {
 		return CodeNotScoped, cred + " is an access token that may not start agent sessions: it needs the tunnel:start scope, held by its owner."
 	case credential.ReasonIPNotAllowed:
 		return CodeIPNotAllowed, cred + " may not be used from this address."
+	case credential.ReasonIPRestricted:
+		return CodeIPNotAllowed, "The account's IP restrictions do not allow agents to connect from this address."
 	case credential.ReasonUnknown:
 		return CodeAuthtokenInvalid, "The authtoken you specified is properly formed, but it is invalid."
 	case credential.ReasonExpired:
