@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/iprestrict"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )

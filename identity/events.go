@@ -107,7 +107,7 @@ const (
 	EventGroupCreated store.EventType = "group_created.v0"
 	EventGroupUpdated store.EventType = "group_updated.v0" // renamed, or members added or removed
 	EventGroupDeleted store.EventType = "group_deleted.v0"
-	// Account-wide IP restrictions (package iprestrict), ngrok's ip_policy_* event names.
+	// Account-wide IP restrictions (package rbac/iprestrict), ngrok's ip_policy_* event names.
 	EventIPPolicyCreated      store.EventType = "ip_policy_created.v0"
 	EventIPPolicyUpdated      store.EventType = "ip_policy_updated.v0"
 	EventIPPolicyDeleted      store.EventType = "ip_policy_deleted.v0"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/iamkit/iamkit"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/iprestrict"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/memstore"
 )
