@@ -14,8 +14,8 @@ import (
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/id"
-	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/store"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )

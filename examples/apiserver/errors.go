@@ -13,9 +13,9 @@ import (
 	"github.com/iamkit/iamkit/botuser"
 	"github.com/iamkit/iamkit/credential"
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/rbac/eventstream"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/sso"
 	"github.com/iamkit/iamkit/store"
 )

@@ -5,8 +5,8 @@ import (
 	"net/http"
 
 	"github.com/iamkit/iamkit/identity"
-	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/rbac"
+	"github.com/iamkit/iamkit/rbac/iprestrict"
 	"github.com/iamkit/iamkit/store"
 )
 
