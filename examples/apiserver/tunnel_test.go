@@ -71,14 +71,18 @@ func TestRunTunnelEdge(t *testing.T) {
 	if resp := call("DELETE", "/credentials/"+cred.ID, ""); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete authtoken: %d", resp.StatusCode)
 	}
+	// The edge closes the session with a refusal: ERR_NGROK_300 (revoked) when its Verifier
+	// still held the credential as the deletion reached it through the feed, ERR_NGROK_107
+	// (unknown) when it had let the entry go and asked the store, which no longer has it, as a
+	// loaded machine makes it do. 10 s is a hang, not a timing bound.
 	closed := make(chan error, 1)
 	go func() { closed <- sess.Wait() }()
 	select {
 	case err := <-closed:
-		if !errors.As(err, &refused) || refused.Code != "ERR_NGROK_300" {
-			t.Fatalf("session closed with %v, want ERR_NGROK_300", err)
+		if !errors.As(err, &refused) || (refused.Code != "ERR_NGROK_300" && refused.Code != "ERR_NGROK_107") {
+			t.Fatalf("session closed with %v, want ERR_NGROK_300 or ERR_NGROK_107", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("session survived the deletion of its authtoken")
 	}
 
