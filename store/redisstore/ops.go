@@ -50,7 +50,7 @@ func decode(tb *store.Table, v val) (rec any, found bool, err error) {
 	if !v.ok {
 		return nil, false, nil
 	}
-	rec, err = tb.DecodeJSON([]byte(v.s))
+	rec, err = tb.DecodeJSONString(v.s)
 	if err != nil {
 		return nil, false, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored %s cannot be decoded", tb.Kind)
 	}
