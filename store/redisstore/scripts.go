@@ -23,10 +23,10 @@ end
 // scriptPage reads one newest-first page of a listing index and its records in one call.
 // KEYS: the index. ARGV: the ZREVRANGEBYLEX max, the limit, the head of the records' keys
 // (bucket head + record tail), the number of buckets, the index's bucket. It returns the
-// number of primary keys on the page, the keys, newest first, then the stored records of those that live in
-// the index's bucket, in the same order ("" for one that is missing); the caller knows which
-// those are (keyspace.bucket) and reads the others itself. The records come from one MGET
-// (256 keys at a time) and the bucket of a shard tag is hashed once per
+// number of primary keys on the page, the keys (newest first), then the stored records of
+// those that live in the index's bucket, in the same order ("" for one that is missing); the
+// caller knows which those are (keyspace.bucket) and reads the others itself. The records
+// come from one MGET (256 keys at a time) and the bucket of a shard tag is hashed once per
 // call: a redis.call and a hash per record cost the server far more than the reads.
 var scriptPage = redis.NewScript(luaBucket + `
 local keys = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], '-', 'LIMIT', 0, tonumber(ARGV[2]))
