@@ -472,12 +472,14 @@ func (g *grants) holds() Set { return g.allowed.Union(g.masked) }
 // every active bot user as a developer, whatever roles are stored: that is how ngrok's plans
 // without RBAC behave (each member has full control; service users have developer rights).
 func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, principalID string) (*grants, error) {
-	acct, err := r.Account(ctx, accountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return &grants{deny: ReasonNoAccount}, nil
-	} else if err != nil {
+	st, err := r.Standing(ctx, accountID, principalID) // one read: account, bot user, membership
+	if err != nil {
 		return nil, err
 	}
+	if st.Account == nil {
+		return &grants{deny: ReasonNoAccount}, nil
+	}
+	acct := *st.Account
 	plan, err := a.plans.PlanOf(acct)
 	if err != nil {
 		return nil, err
@@ -487,12 +489,10 @@ func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, pri
 	bot := false
 	if pre, _ := id.PrefixOf(principalID); pre == id.BotUser {
 		bot = true
-		b, err := r.BotUser(ctx, principalID)
+		b := st.BotUser
 		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && b.AccountID != accountID):
+		case b == nil || b.AccountID != accountID:
 			return &grants{deny: ReasonNotMember}, nil
-		case err != nil:
-			return nil, err
 		case !b.Active:
 			return &grants{deny: ReasonInactive}, nil
 		}
@@ -501,12 +501,10 @@ func (a *Authorizer) compile(ctx context.Context, r store.Reader, accountID, pri
 			roles = DefaultBotRoles()
 		}
 	} else {
-		m, err := r.Membership(ctx, accountID, principalID)
+		m := st.Membership
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case m == nil:
 			return &grants{deny: ReasonNotMember}, nil
-		case err != nil:
-			return nil, err
 		case m.Status != store.MemberActive:
 			return &grants{deny: ReasonInactive}, nil
 		}

@@ -229,6 +229,15 @@ type Owner struct {
 	Subject string // the bot user's name or the user's email; empty when the owner is missing
 }
 
+// Standing is an account and a principal's standing in it (Reader.Standing): the bot user
+// with the principal's ID and the membership of the user with that ID, each nil when
+// missing. A bot user of another account is returned as it is: the caller checks AccountID.
+type Standing struct {
+	Account    *Account
+	BotUser    *BotUser
+	Membership *Membership
+}
+
 // String returns "active", "inactive" or "missing".
 func (s OwnerState) String() string {
 	switch s {

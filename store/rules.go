@@ -412,6 +412,26 @@ func (r *reader) CredentialAuth(ctx context.Context, id string) (Credential, Own
 	return c, o, nil
 }
 
+// Standing reads the account, the bot user and the membership in one GetMany.
+func (r *reader) Standing(ctx context.Context, accountID, principalID string) (Standing, error) {
+	refs := []Ref{{KindAccount, accountID}, {KindBotUser, principalID}, {KindMembership, JoinKey(accountID, principalID)}}
+	recs, err := r.ops.GetMany(ctx, refs)
+	if err != nil {
+		return Standing{}, err
+	}
+	var st Standing
+	if st.Account, err = optional[Account](KindAccount, recs[0]); err != nil {
+		return Standing{}, err
+	}
+	if st.BotUser, err = optional[BotUser](KindBotUser, recs[1]); err != nil {
+		return Standing{}, err
+	}
+	if st.Membership, err = optional[Membership](KindMembership, recs[2]); err != nil {
+		return Standing{}, err
+	}
+	return st, nil
+}
+
 // owner reads what makes ownerID an owner of credentials in accountID, in one GetMany: the
 // bot user with that ID, its membership there, its tombstone and, with subject, the user (for
 // its email). A tombstoned owner is missing, and gone reports it: its credentials are gone.

@@ -28,7 +28,7 @@ type Table struct {
 	account  func(any) string
 	changeID func(any) string
 	clone    func(any) any
-	decode   func([]byte) (any, error)
+	decode   func(data string, raw []byte) (any, error) // raw: data as bytes, or nil
 }
 
 // Index is a secondary index of a Table. Its values are strings computed from a record; only
@@ -73,7 +73,11 @@ func (t Table) Change(op Op, rec any) Change {
 func (t Table) Clone(rec any) any { return t.clone(rec) }
 
 // DecodeJSON decodes a record of this table from the JSON encoding/json gives it.
-func (t Table) DecodeJSON(data []byte) (any, error) { return t.decode(data) }
+func (t Table) DecodeJSON(data []byte) (any, error) { return t.decode(string(data), data) }
+
+// DecodeJSONString is DecodeJSON of a string, which it reads without copying it first: the
+// strings of the record it returns may share data's memory.
+func (t Table) DecodeJSONString(data string) (any, error) { return t.decode(data, nil) }
 
 // Index returns the index called name.
 func (t Table) Index(name string) (Index, bool) {
@@ -199,10 +203,17 @@ func newTable[T any](kind Kind, global bool, key, account, changeID func(*T) str
 		account:  func(rec any) string { return account(at(rec)) },
 		changeID: func(rec any) string { return changeID(at(rec)) },
 		clone:    func(rec any) any { return clone(*at(rec)) },
-		decode: func(data []byte) (any, error) {
+		decode: func(data string, raw []byte) (any, error) {
 			var r T
+			if c, ok := any(&r).(canonical); ok && c.decodeCanonical(data) {
+				return r, nil
+			}
+			r = *new(T) // what the fast path may have filled
 			// What encoding/json wrote: durations as integer nanoseconds.
-			if err := jsonv2.Unmarshal(data, &r, jsonv1.FormatDurationAsNano(true)); err != nil {
+			if raw == nil {
+				raw = []byte(data)
+			}
+			if err := jsonv2.Unmarshal(raw, &r, jsonv1.FormatDurationAsNano(true)); err != nil {
 				return nil, fmt.Errorf("store: decoding a %s: %w", kind, err)
 			}
 			return r, nil

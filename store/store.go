@@ -115,6 +115,10 @@ type Reader interface {
 	// CredentialAuth returns a credential (without its last-used time) and its owner: what a
 	// verifier needs on a cache miss, in as few round trips as the adapter allows.
 	CredentialAuth(ctx context.Context, id string) (Credential, Owner, error)
+	// Standing reads an account and what lets principalID act in it, the bot user with that
+	// ID and the membership of the user with that ID, in one read (one round trip where the
+	// adapter allows): what an authorizer needs. What is missing is nil.
+	Standing(ctx context.Context, accountID, principalID string) (Standing, error)
 
 	Role(ctx context.Context, id string) (Role, error)
 	Roles(ctx context.Context, accountID string, p Page) ([]Role, error)

@@ -83,13 +83,8 @@ func (s *server) listBots(w http.ResponseWriter, r *http.Request, c *call, v bot
 	if err != nil {
 		return err
 	}
-	return list(w, r, c, p, bots, func(b store.BotUser) string { return b.ID }, func(page []store.BotUser, next *string) any {
-		items := make([]botUserJSON, len(page))
-		for i, b := range page {
-			items[i] = botUserOut(c.base, v, b)
-		}
-		return map[string]any{v.listKey: items, "uri": c.base + r.URL.Path, "next_page_uri": next}
-	})
+	page, next := nextPage(r, c, p, bots, func(b store.BotUser) string { return b.ID })
+	return writeBotUserPage(w, c.base, v, page, c.base+r.URL.Path, next)
 }
 
 func (s *server) getBotUser(v botView) handlerFunc {

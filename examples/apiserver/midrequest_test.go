@@ -69,7 +69,7 @@ func (s *raceStore) View(ctx context.Context, fn func(store.Reader) error) error
 }
 
 // readSpy notes whether a View read the armed credential's authentication data or the
-// armed principal's record.
+// armed principal's record (alone, or with its account: Standing).
 type readSpy struct {
 	store.Reader
 	credentialID, principal       string
@@ -84,6 +84,12 @@ func (r *readSpy) CredentialAuth(ctx context.Context, id string) (store.Credenti
 func (r *readSpy) Membership(ctx context.Context, accountID, userID string) (store.Membership, error) {
 	r.principalRead = r.principalRead || (r.principal != "" && userID == r.principal)
 	return r.Reader.Membership(ctx, accountID, userID)
+}
+
+// Standing is what the Authorizer reads the caller's membership or bot user record with.
+func (r *readSpy) Standing(ctx context.Context, accountID, principalID string) (store.Standing, error) {
+	r.principalRead = r.principalRead || (r.principal != "" && principalID == r.principal)
+	return r.Reader.Standing(ctx, accountID, principalID)
 }
 
 func (r *readSpy) BotUser(ctx context.Context, id string) (store.BotUser, error) {

@@ -369,17 +369,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // list is one page of a newest-first listing, fetched with one extra item to know whether
 // another page follows.
 func list[T any](w http.ResponseWriter, r *http.Request, c *call, p store.Page, items []T, idOf func(T) string, render func(page []T, next *string) any) error {
-	var next *string
-	if len(items) > p.Limit {
-		items = items[:p.Limit]
-		q := url.Values{"before_id": {idOf(items[len(items)-1])}}
-		if r.URL.Query().Has("limit") {
-			q.Set("limit", strconv.Itoa(p.Limit))
-		}
-		u := c.base + r.URL.Path + "?" + q.Encode()
-		next = &u
-	}
+	items, next := nextPage(r, c, p, items, idOf)
 	return writeJSON(w, http.StatusOK, render(items, next))
+}
+
+// nextPage cuts items, fetched with plusOne, to the client's page and returns the URI of the
+// next page, or nil when there is none.
+func nextPage[T any](r *http.Request, c *call, p store.Page, items []T, idOf func(T) string) ([]T, *string) {
+	if len(items) <= p.Limit {
+		return items, nil
+	}
+	items = items[:p.Limit]
+	q := url.Values{"before_id": {idOf(items[len(items)-1])}}
+	if r.URL.Query().Has("limit") {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	u := c.base + r.URL.Path + "?" + q.Encode()
+	return items, &u
 }
 
 // plusOne is p asking for one more item than the client's limit.

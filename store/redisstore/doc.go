@@ -108,8 +108,8 @@
 // View is read-committed: each read is one atomic read (a command, a pipeline or a script),
 // but two reads may see different commits. GetMany is one pipeline (on Cluster, one per
 // node, in parallel). List outside Update is one script call that returns the page's
-// primary keys and records, plus a second round trip only for records in another bucket
-// than the index.
+// primary keys and records (the records of the index's bucket read with one MGET), plus a
+// second round trip only for records in another bucket than the index.
 //
 // # Change feed
 //

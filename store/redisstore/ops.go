@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,7 +50,7 @@ func decode(tb *store.Table, v val) (rec any, found bool, err error) {
 	if !v.ok {
 		return nil, false, nil
 	}
-	rec, err = tb.DecodeJSON([]byte(v.s))
+	rec, err = tb.DecodeJSONString(v.s)
 	if err != nil {
 		return nil, false, store.Wrap(store.ErrUnavailable, store.CodeInternal, err, "redisstore: a stored %s cannot be decoded", tb.Kind)
 	}
@@ -324,23 +325,31 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, wrap(err)
 	}
-	vals := make([]val, len(r)/2)
+	pks, recs, err := splitPage(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := make([]val, len(pks))
 	var foreign []int
-	for i := range vals {
-		switch v := r[2*i+1]; v {
-		case "-":
+	for i, pk := range pks {
+		if t.s.ks.bucket(pk) != k.b {
 			foreign = append(foreign, i)
-		case "":
-		default:
-			vals[i] = val{s: v, ok: true}
+			continue
 		}
+		if len(recs) == 0 {
+			return nil, nil, errPageReply()
+		}
+		if recs[0] != "" {
+			vals[i] = val{s: recs[0], ok: true}
+		}
+		recs = recs[1:]
 	}
 	if len(foreign) == 0 {
 		return vals, nil, nil
 	}
 	keys := make([]key, len(foreign))
 	for j, i := range foreign {
-		keys[j] = t.s.ks.record(tb.Kind, r[2*i])
+		keys[j] = t.s.ks.record(tb.Kind, pks[i])
 	}
 	fv, err := t.getAll(ctx, keys)
 	if err != nil {
@@ -350,6 +359,24 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 		vals[i] = fv[j]
 	}
 	return vals, foreign, nil
+}
+
+// errPageReply is the error of a page script reply that is not what scriptPage returns.
+func errPageReply() error {
+	return store.Wrap(store.ErrUnavailable, store.CodeInternal, errors.New("malformed reply"), "redisstore: the page script's reply cannot be read")
+}
+
+// splitPage splits scriptPage's reply into the page's primary keys and the records that
+// follow them.
+func splitPage(r []string) (pks, recs []string, err error) {
+	if len(r) == 0 {
+		return nil, nil, nil // redis.Nil: no reply
+	}
+	n, err := strconv.Atoi(r[0])
+	if err != nil || n < 0 || n > len(r)-1 {
+		return nil, nil, errPageReply()
+	}
+	return r[1 : 1+n], r[1+n:], nil
 }
 
 // Count implements store.Ops: the cardinality of the listing index's sorted set (watched

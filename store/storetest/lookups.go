@@ -318,6 +318,46 @@ func testOwners(t *testing.T, ns NewStore) {
 		}
 	})
 
+	t.Run("standing", func(t *testing.T) {
+		t.Parallel()
+		// present reports which of the account, bot user and membership Standing found.
+		type present struct{ account, bot, member bool }
+		cases := []struct {
+			name      string
+			principal func(e *env, a, b string) string
+			account   func(e *env, a string) string
+			want      present
+		}{
+			{"bot", func(e *env, a, b string) string { return e.putBot(a, true).ID }, nil, present{true, true, false}},
+			{"member", func(e *env, a, b string) string { return e.putMemberUser(a, store.MemberActive).ID }, nil, present{true, false, true}},
+			{"user_without_membership", func(e *env, a, b string) string { return e.putUser().ID }, nil, present{true, false, false}},
+			{"member_of_another_account", func(e *env, a, b string) string {
+				return e.putMemberUser(b, store.MemberActive).ID
+			}, nil, present{true, false, false}},
+			{"missing_account", func(e *env, a, b string) string { return e.newBot(a).ID },
+				func(e *env, a string) string { return e.newAccount().ID }, present{false, false, false}},
+		}
+		for _, c := range cases {
+			leaf(t, c.name, ns, func(e *env) {
+				a, b := e.putAccount(), e.putAccount()
+				principal := c.principal(e, a, b)
+				acct := a
+				if c.account != nil {
+					acct = c.account(e, a)
+				}
+				st := mustRead(e, func(r store.Reader) (store.Standing, error) { return r.Standing(e.ctx, acct, principal) })
+				got := present{st.Account != nil, st.BotUser != nil, st.Membership != nil}
+				if got != c.want {
+					e.t.Errorf("Standing found %+v, want %+v", got, c.want)
+				}
+				if st.Account != nil && st.Account.ID != acct || st.BotUser != nil && st.BotUser.ID != principal ||
+					st.Membership != nil && (st.Membership.AccountID != acct || st.Membership.UserID != principal) {
+					e.t.Errorf("Standing(%s, %s) read other records: %+v", acct, principal, st)
+				}
+			})
+		}
+	})
+
 	t.Run("credential_auth", func(t *testing.T) {
 		t.Parallel()
 		type auth struct {
