@@ -2,7 +2,6 @@ package iprestrict
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
-	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
+	"github.com/iamkit/iamkit/internal/service"
 	"github.com/iamkit/iamkit/rbac"
 	"github.com/iamkit/iamkit/store"
 )
@@ -35,44 +34,28 @@ type Service struct {
 // Option configures a Service.
 type Option func(*config)
 
-type config struct {
-	clock  store.Clock
-	rand   io.Reader
-	logger *slog.Logger
-}
+type config struct{ service.Config }
 
 // WithClock sets the time source (default: the system clock).
-func WithClock(c store.Clock) Option { return func(o *config) { o.clock = c } }
+func WithClock(c store.Clock) Option { return func(o *config) { o.Clock = c } }
 
 // WithRandom sets the randomness for IDs (default: crypto/rand.Reader).
-func WithRandom(r io.Reader) Option { return func(o *config) { o.rand = r } }
+func WithRandom(r io.Reader) Option { return func(o *config) { o.Rand = r } }
 
 // WithLogger sets a logger for diagnostics (default: none).
-func WithLogger(l *slog.Logger) Option { return func(o *config) { o.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(o *config) { o.Logger = l } }
 
 // New returns a Service over st that authorizes with authz. Both are required.
 func New(st store.Store, authz *rbac.Authorizer, opts ...Option) (*Service, error) {
-	switch {
-	case st == nil:
-		return nil, store.Invalid("store", store.CodeRequired, 0, "required")
-	case authz == nil:
-		return nil, store.Invalid("authorizer", store.CodeRequired, 0, "required")
-	}
-	c := config{clock: clock.System{}, rand: rand.Reader}
+	c := config{service.Defaults()}
 	for _, o := range opts {
 		o(&c)
 	}
-	switch {
-	case c.clock == nil:
-		return nil, store.Invalid("clock", store.CodeRequired, 0, "must not be nil")
-	case c.rand == nil:
-		return nil, store.Invalid("random", store.CodeRequired, 0, "must not be nil")
+	parts, err := service.Build(st, authz, c.Config)
+	if err != nil {
+		return nil, err
 	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	ids := id.NewGenerator(c.clock, c.rand)
-	return &Service{st: st, authz: authz, clock: c.clock, ids: ids, rec: audit.New(ids, c.clock, identity.ResourceOf), log: c.logger}, nil
+	return &Service{st: st, authz: authz, clock: parts.Clock, ids: parts.IDs, rec: parts.Rec, log: parts.Log}, nil
 }
 
 // PolicyParams describes an IP policy, like ngrok's IPPolicyCreate and IPPolicyUpdate: on
