@@ -196,16 +196,9 @@ func (s *Service) Domain(ctx context.Context, by identity.Principal, domainID st
 	if err := id.CheckArg("domain_id", domainID, id.Domain); err != nil {
 		return store.Domain{}, err
 	}
-	var d store.Domain
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
-			return err
-		}
-		var err error
-		d, err = domainIn(ctx, r, by.AccountID, domainID)
-		return err
+	return readSSO(ctx, s, by, func(r store.Reader) (store.Domain, error) {
+		return domainIn(ctx, r, by.AccountID, domainID)
 	})
-	return d, err
 }
 
 // Domains returns a page of the domains of by's account, newest first, as
@@ -214,16 +207,9 @@ func (s *Service) Domains(ctx context.Context, by identity.Principal, p store.Pa
 	if err := id.CheckPage(p, id.Domain); err != nil {
 		return nil, err
 	}
-	var ds []store.Domain
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
-			return err
-		}
-		var err error
-		ds, err = r.Domains(ctx, by.AccountID, p)
-		return err
+	return readSSO(ctx, s, by, func(r store.Reader) ([]store.Domain, error) {
+		return r.Domains(ctx, by.AccountID, p)
 	})
-	return ds, err
 }
 
 // RequireDomainSSO sets whether members of by's account whose email is in a verified domain

@@ -145,19 +145,9 @@ func (s *Service) IdentityProvider(ctx context.Context, by identity.Principal, i
 	if err := id.CheckArg("idp_id", idpID, id.IdentityProvider); err != nil {
 		return store.IdentityProvider{}, err
 	}
-	var p store.IdentityProvider
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
-			return err
-		}
-		var err error
-		p, err = idpIn(ctx, r, by.AccountID, idpID)
-		return err
+	return readSSO(ctx, s, by, func(r store.Reader) (store.IdentityProvider, error) {
+		return idpIn(ctx, r, by.AccountID, idpID)
 	})
-	if err != nil {
-		return store.IdentityProvider{}, err
-	}
-	return p, nil
 }
 
 // IdentityProviders returns a page of the identity providers of by's account, newest first:
@@ -168,19 +158,9 @@ func (s *Service) IdentityProviders(ctx context.Context, by identity.Principal, 
 	if err := id.CheckPage(p, id.IdentityProvider); err != nil {
 		return nil, err
 	}
-	var ps []store.IdentityProvider
-	err := s.st.View(ctx, func(r store.Reader) error {
-		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
-			return err
-		}
-		var err error
-		ps, err = r.IdentityProviders(ctx, by.AccountID, p)
-		return err
+	return readSSO(ctx, s, by, func(r store.Reader) ([]store.IdentityProvider, error) {
+		return r.IdentityProviders(ctx, by.AccountID, p)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ps, nil
 }
 
 // UpdateIdentityProvider changes an identity provider; by needs rbac.SSOManage and the plan

@@ -188,6 +188,25 @@ func (s *Service) spFor(p store.IdentityProvider) (*ServiceProvider, error) {
 	return sp, nil
 }
 
+// readSSO runs read in one View after checking that by holds rbac.SSORead (and its plan SSO):
+// the shape of every read of the SSO configuration. On error it returns T's zero value.
+func readSSO[T any](ctx context.Context, s *Service, by identity.Principal, read func(store.Reader) (T, error)) (T, error) {
+	var out T
+	err := s.st.View(ctx, func(r store.Reader) error {
+		if _, err := s.permit(ctx, r, by, rbac.SSORead); err != nil {
+			return err
+		}
+		var err error
+		out, err = read(r)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // permit checks, through r, that by's account exists, its plan includes SSO and by holds
 // perm (rbac.SSOManage for a change, rbac.SSORead for a read), and returns the account.
 func (s *Service) permit(ctx context.Context, r store.Reader, by identity.Principal, perm rbac.Permission) (store.Account, error) {
