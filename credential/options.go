@@ -30,6 +30,7 @@ type config struct {
 	useEvery time.Duration
 	batch    int
 	poll     time.Duration
+	rest     float64
 	follower *store.Follower
 	authz    *rbac.Authorizer
 	gate     AgentGate
@@ -57,6 +58,7 @@ func newConfig(opts []Option) config {
 		useEvery: time.Minute,
 		batch:    DefaultPurgeBatch,
 		poll:     DefaultPurgePoll,
+		rest:     DefaultPurgeRest,
 		replay:   DefaultReplayWindow,
 	}
 	for _, o := range opts {
@@ -78,6 +80,8 @@ func (c config) check() error {
 		return store.Invalid("purge_batch", store.CodeOutOfRange, store.MaxPageLimit, "must be between 1 and %d", store.MaxPageLimit)
 	case c.poll <= 0:
 		return store.Invalid("purge_poll", store.CodeOutOfRange, 0, "must be positive")
+	case !(c.rest >= 0 && c.rest <= MaxPurgeRest): // NaN too
+		return store.Invalid("purge_rest", store.CodeOutOfRange, MaxPurgeRest, "must be between 0 and %d", MaxPurgeRest)
 	}
 	return nil
 }
@@ -146,6 +150,12 @@ const (
 	// DefaultPurgePoll is how often a running Purger looks for tombstones when the change
 	// feed has not woken it.
 	DefaultPurgePoll = time.Minute
+	// DefaultPurgeRest is how long the Purger rests after each batch, in multiples of the
+	// time the batch took (WithPurgeRest): 2 keeps it in its transactions a third of the
+	// time.
+	DefaultPurgeRest = 1
+	// MaxPurgeRest is the most WithPurgeRest takes.
+	MaxPurgeRest = 100
 )
 
 // WithPurgeBatch sets how many credentials one purge transaction deletes at most (Purger;
@@ -155,6 +165,15 @@ func WithPurgeBatch(n int) Option { return func(c *config) { c.batch = n } }
 // WithPurgePoll sets how often a running Purger looks for tombstones when the change feed
 // has not woken it (Purger; default DefaultPurgePoll).
 func WithPurgePoll(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithPurgeRest sets how long the Purger rests after each batch, as a multiple of the time
+// the batch's transaction took (Purger; default DefaultPurgeRest, between 0 and
+// MaxPurgeRest). Purging is background work that shares the store with every request: a
+// batch is at most PurgeBatchBudget long, and the rest after it leaves the store (and, on a
+// small machine, the CPU it shares) to other clients, so that their latency does not rise
+// for the whole of a large purge. 0 runs the batches back to back: the fastest purge, the
+// most load while it runs.
+func WithPurgeRest(f float64) Option { return func(c *config) { c.rest = f } }
 
 // WithLeakNotifier sets the hook that tells owners their credential was revoked because it
 // leaked (LeakResponder; default: none, the revocation is only logged and recorded).

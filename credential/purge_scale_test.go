@@ -47,6 +47,8 @@ import (
 //   - get-p99-µs and get-max-µs: another client's GET latencies over the same span, beside
 //     ref-get-p99-µs, the same GET loop on the same server just before, idle.
 //
+// IAMKIT_PURGE_REST sets the Purger's WithPurgeRest (default DefaultPurgeRest).
+//
 // It is a benchmark, run once per setup (-benchtime 1x), not a test: its figures are
 // timings, which the house rules keep out of pass/fail tests, and .ci/run runs no
 // benchmarks. It fails only when a Verifier accepts a credential of the removed owner once
@@ -76,6 +78,20 @@ func BenchmarkOwnerDeletionAtScale(b *testing.B) {
 			})
 		}
 	}
+}
+
+// purgeRest is the Purger's WithPurgeRest from IAMKIT_PURGE_REST, when set (to compare
+// with the default).
+func purgeRest(b *testing.B) []credential.Option {
+	v := os.Getenv("IAMKIT_PURGE_REST")
+	if v == "" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		b.Fatalf("IAMKIT_PURGE_REST=%q: %v", v, err)
+	}
+	return []credential.Option{credential.WithPurgeRest(f)}
 }
 
 // scaleDeployment is a Redis (standalone or Cluster) and a way to open stores on clients of
@@ -301,7 +317,7 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		}
 	}
 
-	purger, err := credential.NewPurger(st)
+	purger, err := credential.NewPurger(st, purgeRest(b)...)
 	if err != nil {
 		b.Fatal(err)
 	}

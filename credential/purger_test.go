@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -284,7 +285,7 @@ func TestPurge_BatchesSizedByTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			slow := &slowStore{Store: e.Store, clock: e.Clock, perCredential: c.perCredential}
-			p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(c.max))
+			p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(c.max), credential.WithPurgeRest(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -298,6 +299,69 @@ func TestPurge_BatchesSizedByTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPurge_RestsBetweenBatches: after each batch but the last of an owner, the Purger
+// waits WithPurgeRest times as long as the batch took (here 5 ms a batch, by a fake clock
+// the store advances, so the rests are real time while the batches take none), and a
+// context that ends during a rest stops the purge there, to be resumed.
+func TestPurge_RestsBetweenBatches(t *testing.T) {
+	const perBatch = 5 * time.Millisecond // 100 credentials at budget/100 each
+	for _, c := range []struct {
+		name    string
+		rest    float64
+		atLeast time.Duration // 9 rests between 10 batches of 100
+	}{
+		{"rest 2", 2, 9 * 2 * perBatch},
+		{"rest 4", 4, 9 * 4 * perBatch},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newPurgeEnv(t, 1000)
+			if err := e.bots.Delete(e.Ctx, e.admin, e.bot.ID); err != nil {
+				t.Fatal(err)
+			}
+			slow := &slowStore{Store: e.Store, clock: e.Clock, perCredential: credential.PurgeBatchBudget / 100}
+			p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(100), credential.WithPurgeRest(c.rest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if n, err := p.Purge(e.Ctx); err != nil || n != 1000 {
+				t.Fatalf("Purge = %d, %v", n, err)
+			}
+			// A lower bound only: timers never fire early, however loaded the machine.
+			if took := time.Since(start); took < c.atLeast {
+				t.Fatalf("purging 10 batches took %v, want at least %v of rests", took, c.atLeast)
+			}
+		})
+	}
+	t.Run("a context ending during a rest", func(t *testing.T) {
+		e := newPurgeEnv(t, 1000)
+		if err := e.bots.Delete(e.Ctx, e.admin, e.bot.ID); err != nil {
+			t.Fatal(err)
+		}
+		slow := &slowStore{Store: e.Store, clock: e.Clock, perCredential: time.Hour / 100}
+		p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(e.Ctx)
+		time.AfterFunc(20*time.Millisecond, cancel) // the first batch's rest is two hours
+		n, err := p.Purge(ctx)
+		if !errors.Is(err, context.Canceled) || n != 50 {
+			t.Fatalf("Purge = %d, %v; want the first batch of 50, then context.Canceled", n, err)
+		}
+		if len(e.tombstones()) != 1 {
+			t.Fatal("the tombstone went with the first batch")
+		}
+		q, err := credential.NewPurger(e.Store, credential.WithPurgeRest(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.Purge(e.Ctx); err != nil || n != 950 {
+			t.Fatalf("the resumed purge = %d, %v; want the other 950", n, err)
+		}
+	})
 }
 
 // updateFailer is a store whose Updates fail once armed, after a given number more succeed:
@@ -444,6 +508,9 @@ func TestNewPurger_RefusesBadOptions(t *testing.T) {
 		{"purge_batch", credential.WithPurgeBatch(0)},
 		{"purge_batch", credential.WithPurgeBatch(store.MaxPageLimit + 1)},
 		{"purge_poll", credential.WithPurgePoll(0)},
+		{"purge_rest", credential.WithPurgeRest(-1)},
+		{"purge_rest", credential.WithPurgeRest(credential.MaxPurgeRest + 1)},
+		{"purge_rest", credential.WithPurgeRest(math.NaN())},
 		{"clock", credential.WithClock(nil)},
 	} {
 		p, err := credential.NewPurger(st, c.opt)
