@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,8 +43,11 @@ import (
 //     slowest LATENCY HISTOGRAM bucket of any command (EXEC included), execs and
 //     exec-avg-µs how many EXECs ran and their mean (INFO commandstats), and longest-rt-µs
 //     the longest round trip the deleting and purging client saw;
-//   - get-p99-µs and get-max-µs: another client's GET latencies over the same span, beside
-//     ref-get-p99-µs, the same GET loop on the same server just before, idle.
+//   - get-p99-µs and get-max-µs: another process's GET latencies over the same span (this
+//     test binary run as a probe process, one GET every 500µs on a client of its own), beside
+//     ref-get-p99-µs, the same GET loop on the same server just before, idle; and
+//     inproc-get-p99-µs, ref-inproc-get-p99-µs, the same loop run at the same time inside
+//     this process, where it shares the Go scheduler with the Verifiers and the purger.
 //
 // IAMKIT_PURGE_REST sets the Purger's WithPurgeRest (default DefaultPurgeRest).
 //
@@ -97,6 +99,7 @@ func purgeRest(b *testing.B) []credential.Option {
 // scaleDeployment is a Redis (standalone or Cluster) and a way to open stores on clients of
 // their own, as separate processes would.
 type scaleDeployment struct {
+	probe   string // the probe process's IAMKIT_GET_PROBE
 	open    func(tb testing.TB, hooks ...redis.Hook) (store.Store, redis.UniversalClient)
 	masters func(ctx context.Context, fn func(ctx context.Context, c *redis.Client) error) error
 }
@@ -109,6 +112,7 @@ func standaloneDeployment(b testing.TB) *scaleDeployment {
 	srv := redistest.Start(b, redistest.WithPrivate())
 	prefix := srv.Prefix + ":" + redistest.UniquePrefix()
 	return &scaleDeployment{
+		probe: "standalone," + srv.Addr,
 		open: func(tb testing.TB, hooks ...redis.Hook) (store.Store, redis.UniversalClient) {
 			c := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaintNotificationsConfig: noMaint()})
 			for _, h := range hooks {
@@ -136,6 +140,7 @@ func clusterDeployment(b testing.TB) *scaleDeployment {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, PoolSize: 32, MaintNotificationsConfig: noMaint()})
 	}
 	return &scaleDeployment{
+		probe: "cluster," + strings.Join(cl.Addrs, ","),
 		open: func(tb testing.TB, hooks ...redis.Hook) (store.Store, redis.UniversalClient) {
 			c := newClient()
 			c.OnNewNode(func(n *redis.Client) { // the store pins node connections for Updates
@@ -244,12 +249,13 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		vs = append(vs, v)
 	}
 
-	// The reference: another client's GET loop on the idle server (a client of its own, as
-	// another process's would be).
+	// The reference: another process's GET loop on the idle server, and the same loop in
+	// this process on a client of its own.
 	_, other := dep.open(b)
 	probe := newProbe(ctx, other)
+	outside := startProcessProbe(b, dep.probe)
 	probe.run(time.Second)
-	ref := probe.take()
+	ref, refIn := outside.stop(b), probe.take()
 
 	// SLOWLOG from here on, on every master.
 	if err := dep.masters(ctx, func(ctx context.Context, c *redis.Client) error {
@@ -267,6 +273,7 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		b.Fatal(err)
 	}
 	rt.reset()
+	outside = startProcessProbe(b, dep.probe)
 	probing := probe.start()
 
 	b.StartTimer()
@@ -328,7 +335,7 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 		b.Fatal(err)
 	}
 	probing()
-	during := probe.take()
+	during, duringIn := outside.stop(b), probe.take()
 	if purged != n {
 		b.Fatalf("purged %d credentials, want %d", purged, n)
 	}
@@ -394,10 +401,14 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 	b.ReportMetric(float64(ref.p99.Microseconds()), "ref-get-p99-µs")
 	b.ReportMetric(float64(during.p99.Microseconds()), "get-p99-µs")
 	b.ReportMetric(float64(during.max.Microseconds()), "get-max-µs")
+	b.ReportMetric(float64(refIn.p99.Microseconds()), "ref-inproc-get-p99-µs")
+	b.ReportMetric(float64(duringIn.p99.Microseconds()), "inproc-get-p99-µs")
 	b.Logf("delete %v, refused after %v (%d sampled verifications accepted meanwhile), purge %v; "+
-		"GET p99 %v max %v over %d GETs (idle: p99 %v max %v over %d); %d commands over 5ms, slowest %v",
+		"another process's GET p99 %v max %v over %d GETs (idle: p99 %v max %v over %d); "+
+		"in this process p99 %v max %v over %d (idle: p99 %v); %d commands over 5ms, slowest %v",
 		deleted.Sub(t0), refused.Sub(deleted), accepted, purge,
-		during.p99, during.max, during.n, ref.p99, ref.max, ref.n, len(slow), slowest)
+		during.p99, during.max, during.n, ref.p99, ref.max, ref.n,
+		duringIn.p99, duringIn.max, duringIn.n, refIn.p99, len(slow), slowest)
 	b.Logf("LATENCY HISTOGRAM: slowest bucket %s <= %dµs (%v); the deleter's and purger's longest round trip %v (%s)",
 		topCmd, hist[topCmd], hist, rtMax, rtWhat)
 }
@@ -616,11 +627,7 @@ func (p *probe) take() latencies {
 	lats := p.lats
 	p.lats = nil
 	p.mu.Unlock()
-	if len(lats) == 0 {
-		return latencies{}
-	}
-	slices.Sort(lats)
-	return latencies{n: len(lats), p99: lats[len(lats)*99/100], max: lats[len(lats)-1]}
+	return summarize(lats)
 }
 
 // roundTrips is a go-redis hook that counts round trips: one per command sent alone, one per
