@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// residentWorkers is how many clients create bot users at once, each over its own keep-alive
+// connection.
+const residentWorkers = 4
+
+// BenchmarkBotUsersResidentHTTP builds the API server, starts it as its own process on
+// memstore (one process per sub-benchmark and per b.N), creates b.N bot users with
+// POST /bot_users through its bootstrap API key from residentWorkers keep-alive clients,
+// requires a 201 for every one, and reports the server process's resident memory from
+// /proc/<pid>/status: VmRSS at the end (rss-MB) and its peak VmHWM (hwm-MB), beside the
+// reference of the same process right after bootstrap, before the first request
+// (idle-rss-MB), and the growth per bot user over that reference (rss-KB/bot). The API rate
+// is raised with -api-rate so that one key can make 200,000 bot users; DefaultRetention keeps
+// the default audit retention (the newest 100,000 events), RetentionOff keeps every event
+// (-audit-retention off). The allocations reported are the client's.
+//
+//	go test -run '^$' -bench 'BotUsersResidentHTTP' -benchtime 200000x -timeout 20m ./examples/apiserver
+func BenchmarkBotUsersResidentHTTP(b *testing.B) {
+	bin := buildAPIServer(b)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"DefaultRetention", nil},
+		{"RetentionOff", []string{"-audit-retention", "off"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			srv := startAPIServer(b, bin, append([]string{"-api-rate", "1000000/1s"}, c.args...)...)
+			idle := srv.status(b)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: residentWorkers}, Timeout: time.Minute}
+			defer client.CloseIdleConnections()
+
+			var next atomic.Int64
+			var failed atomic.Bool
+			var firstErr error
+			var once sync.Once
+			fail := func(err error) { once.Do(func() { firstErr = err; failed.Store(true) }) }
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range residentWorkers {
+				wg.Go(func() {
+					for !failed.Load() {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						if err := srv.createBot(b, client, "bot-"+strconv.FormatInt(i, 10)); err != nil {
+							fail(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if firstErr != nil {
+				b.Fatal(firstErr)
+			}
+			end := srv.status(b)
+			srv.stop(b)
+
+			b.ReportMetric(float64(idle.rssKB)/1024, "idle-rss-MB")
+			b.ReportMetric(float64(end.rssKB)/1024, "rss-MB")
+			b.ReportMetric(float64(end.hwmKB)/1024, "hwm-MB")
+			b.ReportMetric(float64(end.rssKB-idle.rssKB)/float64(b.N), "rss-KB/bot")
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "bots/s")
+		})
+	}
+}
+
+// buildAPIServer builds this package's command into a temporary directory.
+func buildAPIServer(b *testing.B) string {
+	b.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		b.Fatalf("no go command to build the API server: %v", err)
+	}
+	bin := filepath.Join(b.TempDir(), "apiserver")
+	out, err := exec.CommandContext(b.Context(), goCmd, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// apiServerProcess is the API server running as a subprocess.
+type apiServerProcess struct {
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:port
+	key    string // the bootstrap API key
+	stderr *syncBuffer
+	done   chan error // Wait's result
+}
+
+// startAPIServer starts bin on a free loopback port and an empty memstore with args, and
+// returns once it has bootstrapped, written its API key and is listening. The process is
+// killed when b ends if stop has not stopped it.
+func startAPIServer(b *testing.B, bin string, args ...string) *apiServerProcess {
+	b.Helper()
+	bootJSON := filepath.Join(b.TempDir(), "bootstrap.json")
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-store", "memory", "-bootstrap-json", bootJSON}, args...)...)
+	p := &apiServerProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	b.Cleanup(func() { _ = cmd.Process.Kill() }) // after stop, the process is gone: nothing to do
+
+	// The banner's first line says where it listens; the rest of stdout (the banner and one
+	// log line per request) is read and dropped, so that the server never blocks writing it.
+	banner := make(chan string, 1)
+	go func() {
+		rd := bufio.NewReader(stdout)
+		for {
+			line, err := rd.ReadString('\n')
+			if base, ok := strings.CutPrefix(strings.TrimSpace(line), "iamkit apiserver listening on "); ok {
+				banner <- base
+				_, _ = io.Copy(io.Discard, rd)
+				return
+			}
+			if err != nil {
+				close(banner)
+				return
+			}
+		}
+	}()
+	select {
+	case base, ok := <-banner:
+		if !ok {
+			b.Fatalf("the API server exited before listening: %v\n%s", <-p.done, p.stderr.String())
+		}
+		p.base = base
+	case <-time.After(30 * time.Second):
+		b.Fatalf("the API server did not start within 30 s\n%s", p.stderr.String())
+	}
+	data, err := os.ReadFile(bootJSON)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var boot bootstrapResult
+	if err := json.Unmarshal(data, &boot); err != nil {
+		b.Fatal(err)
+	}
+	if !strings.HasPrefix(boot.APIKey, "iak_") {
+		b.Fatalf("bootstrap json without an API key: %s", data)
+	}
+	p.key = boot.APIKey
+	return p
+}
+
+// createBot creates one bot user named name, and returns an error unless the server answered
+// 201 with that name.
+func (p *apiServerProcess) createBot(b *testing.B, client *http.Client, name string) error {
+	req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, p.base+"/bot_users",
+		strings.NewReader(`{"name":"`+name+`"}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	req.Header.Set("Ngrok-Version", "2")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST /bot_users %s: %d %s", name, resp.StatusCode, body)
+	}
+	if !bytes.Contains(body, []byte(`"name":"`+name+`"`)) {
+		return fmt.Errorf("POST /bot_users %s: 201 without its name: %s", name, body)
+	}
+	return nil
+}
+
+// procStatus is a process's resident memory: VmRSS, and its peak VmHWM, in kB.
+type procStatus struct{ rssKB, hwmKB int }
+
+// status reads the server process's /proc/<pid>/status.
+func (p *apiServerProcess) status(b *testing.B) procStatus {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatalf("the server's resident memory: %v", err)
+	}
+	s, err := parseProcStatus(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// parseProcStatus reads VmRSS and VmHWM from the text of /proc/<pid>/status.
+func parseProcStatus(data []byte) (procStatus, error) {
+	var s procStatus
+	for line := range strings.SplitSeq(string(data), "\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		if err != nil {
+			return procStatus{}, fmt.Errorf("/proc status %s: %q", name, v)
+		}
+		if name == "VmRSS" {
+			s.rssKB = kb
+		} else {
+			s.hwmKB = kb
+		}
+	}
+	if s.rssKB == 0 || s.hwmKB == 0 {
+		return procStatus{}, errors.New("/proc status without VmRSS and VmHWM")
+	}
+	return s, nil
+}
+
+// stop stops the server as SIGTERM does, requires it to exit cleanly within 15 s, and kills it
+// otherwise.
+func (p *apiServerProcess) stop(b *testing.B) {
+	b.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			b.Fatalf("the API server exited: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		b.Fatalf("the API server did not stop within 15 s of SIGTERM; killed\n%s", p.stderr.String())
+	}
+}
+
+// TestParseProcStatus reads what the benchmark reports from /proc/<pid>/status text, and
+// refuses a status without it.
+func TestParseProcStatus(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		in      string
+		want    procStatus
+		wantErr bool
+	}{
+		{name: "linux", in: "Name:\tapiserver\nVmPeak:\t 1300000 kB\nVmHWM:\t  412000 kB\nVmRSS:\t  398765 kB\nRssAnon:\t  390000 kB\n", want: procStatus{rssKB: 398765, hwmKB: 412000}},
+		{name: "no HWM", in: "VmRSS:\t  398765 kB\n", wantErr: true},
+		{name: "empty", in: "", wantErr: true},
+		{name: "bad number", in: "VmHWM:\t  x kB\nVmRSS:\t  1 kB\n", wantErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseProcStatus([]byte(c.in))
+			if (err != nil) != c.wantErr || got != c.want {
+				t.Fatalf("parseProcStatus = %+v, %v; want %+v, error %v", got, err, c.want, c.wantErr)
+			}
+		})
+	}
+	// This process's own status has both.
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc on this system")
+	}
+	if s, err := parseProcStatus(data); err != nil || s.hwmKB < s.rssKB {
+		t.Fatalf("own status: %+v, %v", s, err)
+	}
+}
