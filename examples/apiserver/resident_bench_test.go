@@ -33,17 +33,19 @@ const residentWorkers = 4
 // (idle-rss-MB), and the growth per bot user over that reference (rss-KB/bot). The API rate
 // is raised with -api-rate so that one key can make 200,000 bot users; DefaultRetention keeps
 // the default audit retention (the newest 100,000 events), RetentionOff keeps every event
-// (-audit-retention off). The allocations reported are the client's.
+// (-audit-retention off). After the memory is read, the audit events the account keeps are
+// counted through GET /events (events). The allocations reported are the client's.
 //
 //	go test -run '^$' -bench 'BotUsersResidentHTTP' -benchtime 200000x -timeout 20m ./examples/apiserver
 func BenchmarkBotUsersResidentHTTP(b *testing.B) {
 	bin := buildAPIServer(b)
 	for _, c := range []struct {
-		name string
-		args []string
+		name     string
+		args     []string
+		keepsAll bool // every audit event is kept: at least one per bot user
 	}{
-		{"DefaultRetention", nil},
-		{"RetentionOff", []string{"-audit-retention", "off"}},
+		{"DefaultRetention", nil, false},
+		{"RetentionOff", []string{"-audit-retention", "off"}, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			srv := startAPIServer(b, bin, append([]string{"-api-rate", "1000000/1s"}, c.args...)...)
@@ -81,6 +83,13 @@ func BenchmarkBotUsersResidentHTTP(b *testing.B) {
 				b.Fatal(firstErr)
 			}
 			end := srv.status(b)
+			events, err := srv.countEvents(b, client)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.keepsAll && events < b.N {
+				b.Fatalf("%d audit events kept with retention off, want at least one per bot user (%d)", events, b.N)
+			}
 			srv.stop(b)
 
 			b.ReportMetric(float64(idle.rssKB)/1024, "idle-rss-MB")
@@ -88,6 +97,7 @@ func BenchmarkBotUsersResidentHTTP(b *testing.B) {
 			b.ReportMetric(float64(end.hwmKB)/1024, "hwm-MB")
 			b.ReportMetric(float64(end.rssKB-idle.rssKB)/float64(b.N), "rss-KB/bot")
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "bots/s")
+			b.ReportMetric(float64(events), "events")
 		})
 	}
 }
@@ -204,6 +214,39 @@ func (p *apiServerProcess) createBot(b *testing.B, client *http.Client, name str
 		return fmt.Errorf("POST /bot_users %s: 201 without its name: %s", name, body)
 	}
 	return nil
+}
+
+// countEvents pages through GET /events and returns how many audit events the account
+// keeps; it runs after the memory is read.
+func (p *apiServerProcess) countEvents(b *testing.B, client *http.Client) (int, error) {
+	n := 0
+	for next := p.base + "/events?limit=100"; next != ""; {
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodGet, next, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+p.key)
+		req.Header.Set("Ngrok-Version", "2")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+			Next   *string           `json:"next_page_uri"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil {
+			return 0, fmt.Errorf("GET %s: %d %v", next, resp.StatusCode, err)
+		}
+		n += len(page.Events)
+		next = ""
+		if page.Next != nil {
+			next = *page.Next
+		}
+	}
+	return n, nil
 }
 
 // procStatus is a process's resident memory: VmRSS, and its peak VmHWM, in kB.
