@@ -98,6 +98,11 @@ func BenchmarkBotUsersResidentHTTP(b *testing.B) {
 			b.ReportMetric(float64(end.rssKB-idle.rssKB)/float64(b.N), "rss-KB/bot")
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "bots/s")
 			b.ReportMetric(float64(events), "events")
+			if live, ok := lastLiveHeapMB(srv.stderr.String()); ok {
+				b.ReportMetric(live, "live-heap-MB")
+			} else if b.N >= 10_000 {
+				b.Fatalf("no garbage collection in the server's GC trace after %d bot users", b.N)
+			}
 		})
 	}
 }
@@ -133,6 +138,8 @@ func startAPIServer(b *testing.B, bin string, args ...string) *apiServerProcess 
 	b.Helper()
 	bootJSON := filepath.Join(b.TempDir(), "bootstrap.json")
 	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-store", "memory", "-bootstrap-json", bootJSON}, args...)...)
+	// The runtime's GC trace (stderr) tells the live heap the process marked (lastLiveHeapMB).
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
 	p := &apiServerProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -249,6 +256,26 @@ func (p *apiServerProcess) countEvents(b *testing.B, client *http.Client) (int, 
 	return n, nil
 }
 
+// lastLiveHeapMB returns the live heap the last garbage collection in a GODEBUG=gctrace=1
+// trace marked, in MB: C of its "A->B->C MB".
+func lastLiveHeapMB(trace string) (float64, bool) {
+	lines := strings.Split(trace, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if !strings.HasPrefix(lines[i], "gc ") {
+			continue
+		}
+		for f := range strings.SplitSeq(lines[i], ", ") {
+			heap, ok := strings.CutSuffix(f, " MB")
+			if !ok || strings.Count(heap, "->") != 2 {
+				continue
+			}
+			live, err := strconv.ParseFloat(heap[strings.LastIndex(heap, "->")+2:], 64)
+			return live, err == nil
+		}
+	}
+	return 0, false
+}
+
 // procStatus is a process's resident memory: VmRSS, and its peak VmHWM, in kB.
 type procStatus struct{ rssKB, hwmKB int }
 
@@ -306,6 +333,29 @@ func (p *apiServerProcess) stop(b *testing.B) {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		b.Fatalf("the API server did not stop within 15 s of SIGTERM; killed\n%s", p.stderr.String())
+	}
+}
+
+// TestLastLiveHeapMB reads the live heap of the last collection of a GC trace.
+func TestLastLiveHeapMB(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		trace string
+		want  float64
+		ok    bool
+	}{
+		{name: "two collections", trace: "gc 1 @0.012s 2%: 0.026+0.39+0.022 ms clock, 0.10+0.35/0.32/0.11+0.089 ms cpu, 4->4->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P\n" +
+			"level=INFO msg=x\ngc 2 @9.1s 3%: 0.02+12+0.03 ms clock, 0.05+1/2/3+0.06 ms cpu, 280->290->151 MB, 300 MB goal, 0 MB stacks, 0 MB globals, 2 P\n", want: 151, ok: true},
+		{name: "forced", trace: "gc 7 @1.0s 1%: 0.01+1+0.01 ms clock, 0.02+0/1/0+0.02 ms cpu, 10->10->5 MB, 20 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)\n", want: 5, ok: true},
+		{name: "none", trace: "level=INFO msg=x\n"},
+		{name: "empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := lastLiveHeapMB(c.trace)
+			if got != c.want || ok != c.ok {
+				t.Fatalf("lastLiveHeapMB = %v, %v; want %v, %v", got, ok, c.want, c.ok)
+			}
+		})
 	}
 }
 
