@@ -41,6 +41,10 @@ type config struct {
 	// webhookLoopback lets event destinations post to loopback receivers (local testing).
 	webhookLoopback bool
 	dnsServer       string
+	// apiRate is the Enterprise plan's API rate (-api-rate), retention the audit retention
+	// of every account (-audit-retention).
+	apiRate   store.Rate
+	retention rbac.Retention
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -53,6 +57,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.bootstrapJSON, "bootstrap-json", "", "when bootstrapping makes an API key, also write {account_id, admin_user_id, api_key} to this file (mode 0600)")
 	fs.StringVar(&cfg.adminEmail, "admin-email", "admin@example.com", "email of the administrator of the account bootstrapped on an empty store")
 	addTunnelFlag(fs, &cfg)
+	addLimitFlags(fs, &cfg)
 	fs.StringVar(&cfg.scanKeys, "github-scanning-keys", "", "accept GitHub secret-scanning reports at POST /github/secret_scanning, signed with a key of this file (GitHub's document from https://api.github.com/meta/public_keys/secret_scanning; default: off)")
 	fs.BoolVar(&cfg.webhookLoopback, "webhook-loopback", false, "let event destinations post to loopback addresses (http://127.0.0.1:...), for trying audit streaming locally")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve iamkit's metrics for Prometheus at http://<this address>/metrics (default: off), e.g. 127.0.0.1:9464")
@@ -90,7 +95,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer closeStore()
-	plans, err := identity.NewCatalog(examplePlans()...)
+	plans, err := identity.NewCatalog(examplePlansWith(cfg.apiRate)...)
 	if err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	var opts []iamkit.Option
+	opts := []iamkit.Option{iamkit.WithAuditRetention(cfg.retention)}
 	if cfg.webhookLoopback {
 		opts = append(opts, iamkit.WithAuditStreaming(eventstream.WithLoopback()))
 	}
@@ -216,9 +221,13 @@ func leakLogger(logger *slog.Logger) credential.LeakNotifier {
 // examplePlans are the plans accounts of this server may be on: iamkit's Free, Pay-as-you-go
 // and Enterprise. The API allows Free and Pay-as-you-go ngrok's 120 requests per 60 s per
 // account, Enterprise ten times as many.
-func examplePlans() []identity.Plan {
+func examplePlans() []identity.Plan { return examplePlansWith(defaultEnterpriseAPIRate()) }
+
+// examplePlansWith is examplePlans with the Enterprise plan's API rate set to enterpriseRate
+// (-api-rate).
+func examplePlansWith(enterpriseRate store.Rate) []identity.Plan {
 	enterprise := identity.Enterprise()
-	enterprise.APIRate = store.Rate{Limit: 1200, Period: time.Minute}
+	enterprise.APIRate = enterpriseRate
 	return []identity.Plan{identity.Free(), identity.PayAsYouGo(), enterprise}
 }
 
