@@ -45,4 +45,10 @@ type Batch struct {
 	Next Cursor
 	// Gap reports that commits were missed: flush every cache derived from the store.
 	Gap bool
+	// AtHead reports that Commits end at the feed's head as the store read it: every commit
+	// made before the Changes call began is in this batch or an earlier one. A batch cut
+	// short by a size bound is not at the head, nor is a gap. A Follower counts itself in
+	// sync as of a call's start only when its batch is at the head (or when Head confirms
+	// it), which is what lets caches bound their staleness exactly (Follower.Synced).
+	AtHead bool
 }

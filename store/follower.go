@@ -112,9 +112,9 @@ func (f *Follower) Subscribe(h FeedHandler) error {
 	return nil
 }
 
-// Synced returns the last time the follower knew the feed to be live and had handed on all it
-// delivered (the start of the last successful read or confirmation), or the zero time if it
-// never has. A cache trusts its entries only while Synced is recent enough.
+// Synced returns the last time as of which the follower had handed on every commit the store
+// had made (the start of the last read whose batch reached the head, Batch.AtHead, or of the
+// last confirmation by Head), or the zero time if it never has. A cache trusts its entries only while Synced is recent enough.
 func (f *Follower) Synced() time.Time {
 	n := f.synced.Load()
 	if n == 0 {
@@ -255,9 +255,12 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			cur = batch.Next
 			b.reset()
-			// The feed is live and delivering: under steady writes it may never be quiet
-			// enough to confirm, and must not look stale for that.
-			f.markSynced(start)
+			// A batch at the head holds every commit made before this read began: in sync
+			// as of then, even under steady writes that never leave the feed quiet enough
+			// for Head to confirm. A batch cut short is not: read on.
+			if batch.AtHead {
+				f.markSynced(start)
+			}
 		case (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() == nil:
 			// A quiet feed, a Sync call, or a store that hung: ask the store directly.
 			atHead, err := f.confirm(ctx, cur)

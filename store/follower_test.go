@@ -319,3 +319,72 @@ func TestLagObserver(t *testing.T) {
 		t.Fatalf("lags %v, want %v", lags, want)
 	}
 }
+
+// cutShort is a store whose every batch says it did not reach the head (Batch.AtHead false,
+// as a batch cut by a size bound would) and whose Head, after the first, never matches a
+// cursor, so that nothing but a batch at the head could mark the follower in sync.
+type cutShort struct {
+	store.Store
+	heads sync.Mutex
+	first bool
+}
+
+func (s *cutShort) Changes(ctx context.Context, after store.Cursor) (store.Batch, error) {
+	b, err := s.Store.Changes(ctx, after)
+	b.AtHead = false
+	return b, err
+}
+
+func (s *cutShort) Head(ctx context.Context) (store.Cursor, error) {
+	s.heads.Lock()
+	defer s.heads.Unlock()
+	if !s.first {
+		s.first = true
+		return s.Store.Head(ctx)
+	}
+	return "not-a-head", nil
+}
+
+// TestSyncedOnlyByABatchAtTheHead: a batch at the head marks the follower in sync as of the
+// start of the read that brought it, and a batch cut short does not, however many commits it
+// hands on: the commits it left for the next read may be older than that start.
+func TestSyncedOnlyByABatchAtTheHead(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		cut      bool
+		advances bool
+	}{
+		{"at the head", false, true},
+		{"cut short", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := newMem(t)
+			s := mem
+			if c.cut {
+				s = &cutShort{Store: mem}
+			}
+			clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			r := newRecorder()
+			f := follow(t, s, r, store.WithFollowerClock(clk), store.WithPollInterval(time.Hour))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			start(ctx, t, f)
+			began := f.Synced()
+			later := clk.Now().Add(time.Hour)
+			clk.Set(later)
+			// The read waiting now began before later; the one after the first commit
+			// begins after it.
+			for i := range 2 {
+				putAccount(t, mem, i)
+				waitFor(t, r, func() bool { revs, _ := r.snapshot(); return len(revs) == i+1 })
+			}
+			got := f.Synced()
+			if c.advances && got.Before(later) {
+				t.Fatalf("Synced = %v after a batch at the head read at %v", got, later)
+			}
+			if !c.advances && !got.Equal(began) {
+				t.Fatalf("Synced = %v after batches cut short, want %v (Run's start)", got, began)
+			}
+		})
+	}
+}

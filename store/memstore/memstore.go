@@ -202,7 +202,7 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 				commits[i] = store.Commit{Revision: c.Revision, Committed: c.Committed, Changes: slices.Clone(c.Changes)}
 			}
 			s.mu.Unlock()
-			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision)}, nil
+			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision), AtHead: to == len(s.feed)}, nil
 		}
 		wait := s.notify
 		s.mu.Unlock()

@@ -293,7 +293,11 @@ func (s *Store) batch(from []uint64, shards []shardRead) store.Batch {
 		n, _ := strconv.Atoi(c.Shard) // "" (one shard) is shard 0
 		next.revs[n] = c.Revision
 	}
-	return store.Batch{Commits: commits, Next: store.Cursor(next.String())}
+	atHead := true // the statement's snapshot holds every commit made before it began
+	for i, sr := range shards {
+		atHead = atHead && next.revs[i] == sr.head
+	}
+	return store.Batch{Commits: commits, Next: store.Cursor(next.String()), AtHead: atHead}
 }
 
 // gapAfter reports whether the shard cannot say what followed position pos: pos is ahead of

@@ -369,7 +369,9 @@ func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (
 		return store.Batch{Gap: true, Next: s.encodeCursor(next)}, true, nil
 	}
 	var commits []store.Commit
+	atHead := true // each stream read after the call began, atomically: at its head if full
 	for b, st := range states {
+		atHead = atHead && st.full
 		for _, e := range st.entries {
 			c := store.Commit{Shard: strconv.Itoa(b), Revision: e.id.revision(), Committed: time.UnixMilli(int64(e.id.ms)).UTC()}
 			if err := json.Unmarshal([]byte(e.payload), &c.Changes); err != nil {
@@ -394,7 +396,7 @@ func (s *Store) poll(ctx context.Context, pos []position, block time.Duration) (
 		}
 		return strings.Compare(a.Shard, b.Shard)
 	})
-	return store.Batch{Commits: commits, Next: s.encodeCursor(next)}, true, nil
+	return store.Batch{Commits: commits, Next: s.encodeCursor(next), AtHead: atHead}, true, nil
 }
 
 // feedEntry is one stream entry: its ID, its changes as JSON, and its commit's tag.

@@ -74,6 +74,30 @@ func testChangeFeed(t *testing.T, ns NewStore) {
 		}
 	})
 
+	leaf(t, "a_batch_that_ends_at_the_head_says_so", ns, func(e *env) {
+		// Nothing else writes to this store: the batch that brings the last of these
+		// commits holds every commit made before the call and must say so (Batch.AtHead),
+		// and no batch before it may (some commit was still to come).
+		head := e.head()
+		a := e.putAccount()
+		for range 3 {
+			e.putBot(a, true)
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, waitTimeout)
+		defer cancel()
+		var got []store.Commit
+		for after := head; len(got) < 4; {
+			b, err := e.s.Changes(ctx, after)
+			if err != nil || b.Gap {
+				e.t.Fatalf("Changes after %d of 4 commits: gap %v, %v", len(got), b.Gap, err)
+			}
+			got, after = append(got, b.Commits...), b.Next
+			if done := len(got) >= 4; b.AtHead != done {
+				e.t.Fatalf("a batch bringing %d of 4 commits has AtHead %v, want %v", len(got), b.AtHead, done)
+			}
+		}
+	})
+
 	leaf(t, "commits_carry_their_time", ns, func(e *env) {
 		// Each commit says when it was committed, by the store's clock (the suite's fake clock
 		// or the server's), and a shard's times never go back.
