@@ -79,6 +79,7 @@ type config struct {
 	permissions *rbac.Permissions
 	maxStale    time.Duration
 	poll        time.Duration
+	revoke      time.Duration // WithRevocationBound
 	invitations time.Duration
 	ssoBase     string
 	ssoKey      crypto.Signer
@@ -120,6 +121,30 @@ func WithMaxStaleness(d time.Duration) Option { return func(c *config) { c.maxSt
 
 // WithPollInterval sets how often a quiet change feed is confirmed in sync (default 1s).
 func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll = d } }
+
+// WithRevocationBound makes removing an owner final for every Verifier of the deployment
+// the moment the call returns: deleting a bot user or removing a member returns only d after
+// its commit (botuser.WithRevocationWait, identity.WithRevocationWait), and the caches trust
+// what they hold only while the change feed was confirmed in sync at most d ago, by an exact
+// clock (WithMaxStaleness d unless already shorter), with the feed confirmed every d/3
+// (WithPollInterval, unless already shorter). A Verifier whose feed has not delivered a removal
+// within d is then past its staleness and reads the store, which refuses the removed owner's
+// credentials; one that is in sync has applied the removal. Every IAM of a deployment must
+// use the same d (a shorter one elsewhere is fine). Default: off (removals return at commit;
+// Verifiers refuse once the feed delivers them, within milliseconds). d is between
+// MinRevocationBound and identity.MaxRevocationWait.
+//
+// The cost: removals take d longer; a quiet feed is read every d/3 by each IAM; a Verifier
+// whose feed falls more than d behind (a busy store, a paused process) reads the store for
+// every credential until it catches up; and the hit path reads the exact clock (tens of
+// nanoseconds) instead of a coarse one, since a clock that lags could stretch the bound.
+// The guarantee assumes that no wall clock is stepped by more than the slack between the
+// instances' readings.
+func WithRevocationBound(d time.Duration) Option { return func(c *config) { c.revoke = d } }
+
+// MinRevocationBound is the shortest WithRevocationBound: the feed is confirmed every third of
+// it, and a confirmation costs a round trip to the store and a wake-up of its follower.
+const MinRevocationBound = 15 * time.Millisecond
 
 // WithInvitationTTL sets how long new invitations stay valid.
 func WithInvitationTTL(d time.Duration) Option { return func(c *config) { c.invitations = d } }
@@ -194,6 +219,9 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	var c config
 	for _, o := range opts {
 		o(&c)
+	}
+	if err := c.boundRevocation(); err != nil {
+		return nil, err
 	}
 	i := &IAM{st: st, log: c.logger, clock: c.clock, errs: c.errs, addrOf: c.addrOf}
 	if i.clock == nil {
@@ -332,6 +360,24 @@ func serviceOptions[O any](c *config, log *slog.Logger, withLogger func(*slog.Lo
 	return o
 }
 
+// boundRevocation applies WithRevocationBound to the staleness and poll settings.
+func (c *config) boundRevocation() error {
+	d := c.revoke
+	if d == 0 {
+		return nil
+	}
+	if d < MinRevocationBound || d > identity.MaxRevocationWait {
+		return store.Invalid("revocation_bound", store.CodeOutOfRange, 0, "must be between %s and %s", MinRevocationBound, identity.MaxRevocationWait)
+	}
+	if c.maxStale <= 0 || c.maxStale > d {
+		c.maxStale = d
+	}
+	if c.poll <= 0 || c.poll > d/3 {
+		c.poll = d / 3
+	}
+	return nil
+}
+
 func (c *config) rbacOptions(i *IAM) []rbac.Option {
 	o := append(serviceOptions(c, i.log, rbac.WithLogger, rbac.WithClock, rbac.WithRandom), rbac.WithFollower(i.follower))
 	if c.permissions != nil {
@@ -352,11 +398,18 @@ func (c *config) identityOptions(i *IAM) []identity.Option {
 	if c.invitations > 0 {
 		o = append(o, identity.WithInvitationTTL(c.invitations))
 	}
+	if c.revoke > 0 {
+		o = append(o, identity.WithRevocationWait(c.revoke))
+	}
 	return o
 }
 
 func (c *config) botuserOptions(i *IAM) []botuser.Option {
-	return serviceOptions(c, i.log, botuser.WithLogger, botuser.WithClock, botuser.WithRandom)
+	o := serviceOptions(c, i.log, botuser.WithLogger, botuser.WithClock, botuser.WithRandom)
+	if c.revoke > 0 {
+		o = append(o, botuser.WithRevocationWait(c.revoke))
+	}
+	return o
 }
 
 func (c *config) credentialOptions(i *IAM) []credential.Option {
@@ -366,6 +419,9 @@ func (c *config) credentialOptions(i *IAM) []credential.Option {
 	}
 	if c.maxStale > 0 {
 		o = append(o, credential.WithMaxStaleness(c.maxStale))
+	}
+	if c.revoke > 0 && c.clock == nil { // an exact clock for the staleness bound
+		o = append(o, credential.WithClock(systemClock{}))
 	}
 	return o
 }

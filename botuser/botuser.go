@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/internal/service"
 	"github.com/iamkit/iamkit/rbac"
@@ -95,12 +97,17 @@ type Service struct {
 	ids   *id.Generator
 	rec   audit.Recorder[identity.Resource]
 	log   *slog.Logger
+	// revoke is how long Delete waits after its commit (WithRevocationWait).
+	revoke time.Duration
 }
 
 // Option configures a Service.
 type Option func(*config)
 
-type config struct{ service.Config }
+type config struct {
+	service.Config
+	revoke time.Duration // WithRevocationWait
+}
 
 // WithClock sets the time source (default: the system clock).
 func WithClock(c store.Clock) Option { return func(o *config) { o.Clock = c } }
@@ -111,11 +118,20 @@ func WithRandom(r io.Reader) Option { return func(o *config) { o.Rand = r } }
 // WithLogger sets a logger for diagnostics (default: none).
 func WithLogger(l *slog.Logger) Option { return func(o *config) { o.Logger = l } }
 
+// WithRevocationWait has Delete return only d after its commit (default 0: at once). Set it to
+// the maximum staleness of every credential Verifier of the deployment
+// (credential.WithMaxStaleness, on an exact clock): a Verifier serves a cached credential only
+// while it knows itself in sync with the change feed as of at most that long ago, so once
+// Delete returns, every Verifier refuses the bot user's credentials, whether or not its feed
+// has delivered the deletion yet. iamkit.WithRevocationBound sets both. At most
+// identity.MaxRevocationWait.
+func WithRevocationWait(d time.Duration) Option { return func(o *config) { o.revoke = d } }
+
 // New returns a Service over st that authorizes with authz (and uses its plan catalog).
 // Both are required: a nil one, or an option set to nil, is an error matching
 // store.ErrInvalid that names it.
 func New(st store.Store, authz *rbac.Authorizer, opts ...Option) (*Service, error) {
-	c := config{service.Defaults()}
+	c := config{Config: service.Defaults()}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -123,8 +139,12 @@ func New(st store.Store, authz *rbac.Authorizer, opts ...Option) (*Service, erro
 	if err != nil {
 		return nil, err
 	}
+	if c.revoke < 0 || c.revoke > identity.MaxRevocationWait {
+		return nil, store.Invalid("revocation_wait", store.CodeOutOfRange, 0, "must be between 0 and %s", identity.MaxRevocationWait)
+	}
 	return &Service{
 		st: st, authz: authz, plans: authz.Catalog(), clock: parts.Clock, ids: parts.IDs, rec: parts.Rec, log: parts.Log,
+		revoke: c.revoke,
 	}, nil
 }
 
@@ -281,10 +301,24 @@ func (s *Service) Update(ctx context.Context, by identity.Principal, botID strin
 // rbac.BotUsersWrite. From that commit on, every credential the bot owned is gone for every
 // read (the store keeps a store.Tombstone), irreversibly; credential's purger deletes them
 // later, in batches, recording their *_deleted events attributed to by.
+//
+// With WithRevocationWait, it returns only that long after the commit; if ctx ends
+// meanwhile, it returns ctx's error, and the deletion stands.
 func (s *Service) Delete(ctx context.Context, by identity.Principal, botID string) error {
 	if err := checkArgs(by, botID); err != nil {
 		return err
 	}
+	if err := s.delete(ctx, by, botID); err != nil {
+		return err
+	}
+	if err := clock.Sleep(ctx, s.revoke); err != nil {
+		return fmt.Errorf("botuser: %s deleted; waiting out the revocation wait: %w", botID, err)
+	}
+	return nil
+}
+
+// delete is Delete's transaction.
+func (s *Service) delete(ctx context.Context, by identity.Principal, botID string) error {
 	return s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := s.permit(ctx, tx, by, rbac.BotUsersWrite); err != nil {
 			return err

@@ -239,6 +239,12 @@ func TestNew_RefusesMissingParts(t *testing.T) {
 		{"store", func() (*botuser.Service, error) { return botuser.New(nil, e.Authz) }},
 		{"authorizer", func() (*botuser.Service, error) { return botuser.New(e.Store, nil) }},
 		{"clock", func() (*botuser.Service, error) { return botuser.New(e.Store, e.Authz, botuser.WithClock(nil)) }},
+		{"revocation_wait", func() (*botuser.Service, error) {
+			return botuser.New(e.Store, e.Authz, botuser.WithRevocationWait(-1))
+		}},
+		{"revocation_wait", func() (*botuser.Service, error) {
+			return botuser.New(e.Store, e.Authz, botuser.WithRevocationWait(identity.MaxRevocationWait+1))
+		}},
 	} {
 		if s, err := c.new(); s != nil || invalidField(err) != c.field {
 			t.Errorf("New without %s: %v, %v", c.field, s, err)

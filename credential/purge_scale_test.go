@@ -49,7 +49,10 @@ import (
 //     inproc-get-p99-µs, ref-inproc-get-p99-µs, the same loop run at the same time inside
 //     this process, where it shares the Go scheduler with the Verifiers and the purger.
 //
-// IAMKIT_PURGE_REST sets the Purger's WithPurgeRest (default DefaultPurgeRest).
+// IAMKIT_PURGE_REST sets the Purger's WithPurgeRest (default DefaultPurgeRest), and
+// IAMKIT_REVOCATION_BOUND the bound on revocation deployed (default 25ms; 0 for none): the
+// deletion waits it out and the Verifiers trust their caches no longer than it after their
+// feed was last confirmed in sync, as iamkit.WithRevocationBound deploys them.
 //
 // It is a benchmark, run once per setup (-benchtime 1x), not a test: its figures are
 // timings, which the house rules keep out of pass/fail tests, and .ci/run runs no
@@ -94,6 +97,37 @@ func purgeRest(b *testing.B) []credential.Option {
 		b.Fatalf("IAMKIT_PURGE_REST=%q: %v", v, err)
 	}
 	return []credential.Option{credential.WithPurgeRest(f)}
+}
+
+// revocationBound is the bound on revocation the benchmark deploys, as
+// iamkit.WithRevocationBound does: IAMKIT_REVOCATION_BOUND, default 25ms; 0 deploys none
+// (the removal returns at its commit, the Verifiers refuse once the feed delivers it).
+func revocationBound(b *testing.B) time.Duration {
+	v := os.Getenv("IAMKIT_REVOCATION_BOUND")
+	if v == "" {
+		return 25 * time.Millisecond
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		b.Fatalf("IAMKIT_REVOCATION_BOUND=%q: want a duration", v)
+	}
+	return d
+}
+
+// boundVerifier is a Verifier over st deployed as iamkit.WithRevocationBound(bound) deploys
+// one: trusting its cache for at most bound after its feed was confirmed in sync, by the
+// exact clock, with a follower that confirms a quiet feed every bound/3, which the caller
+// runs. With no bound, it is a default Verifier following the feed itself (follow nil).
+func boundVerifier(b *testing.B, st store.Store, bound time.Duration) (v *credential.Verifier, follow *store.Follower) {
+	if bound == 0 {
+		return verifier(b, st), nil
+	}
+	follow, err := store.NewFollower(st, store.WithPollInterval(bound/3))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return verifier(b, st, credential.WithFollower(follow), credential.WithMaxStaleness(bound),
+		credential.WithClock(clock.System{})), follow
 }
 
 // scaleDeployment is a Redis (standalone or Cluster) and a way to open stores on clients of
@@ -181,11 +215,12 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir, err := identity.New(st, authz)
+	bound := revocationBound(b)
+	dir, err := identity.New(st, authz, identity.WithRevocationWait(bound))
 	if err != nil {
 		b.Fatal(err)
 	}
-	bots, err := botuser.New(st, authz)
+	bots, err := botuser.New(st, authz, botuser.WithRevocationWait(bound))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -233,11 +268,14 @@ func ownerDeletion(b *testing.B, dep *scaleDeployment, bot bool, n int) {
 	var vs []*credential.Verifier
 	for range 2 {
 		vst, _ := dep.open(b)
-		v := verifier(b, vst)
+		v, follow := boundVerifier(b, vst, bound)
 		vctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); v.Run(vctx) }()
-		b.Cleanup(func() { cancel(); <-done })
+		var wg sync.WaitGroup
+		wg.Go(func() { v.Run(vctx) })
+		if follow != nil {
+			wg.Go(func() { follow.Run(vctx) })
+		}
+		b.Cleanup(func() { cancel(); wg.Wait() })
 		if err := v.Sync(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -27,14 +27,15 @@ const MaxInvitationTTL = 90 * 24 * time.Hour
 // (see the package documentation for the calls that have no principal yet). A Directory is
 // safe for concurrent use.
 type Directory struct {
-	st    store.Store
-	guard Guard
-	clock store.Clock
-	ids   *id.Generator
-	rand  io.Reader // invitation tokens
-	ev    members.Events[Resource]
-	log   *slog.Logger
-	ttl   time.Duration
+	st     store.Store
+	guard  Guard
+	clock  store.Clock
+	ids    *id.Generator
+	rand   io.Reader // invitation tokens
+	ev     members.Events[Resource]
+	log    *slog.Logger
+	ttl    time.Duration
+	revoke time.Duration // WithRevocationWait
 }
 
 // Option configures a Directory.
@@ -45,6 +46,7 @@ type config struct {
 	rand   io.Reader
 	logger *slog.Logger
 	ttl    time.Duration
+	revoke time.Duration // WithRevocationWait
 }
 
 // WithClock sets the time source (default: the system clock).
@@ -60,6 +62,18 @@ func WithLogger(l *slog.Logger) Option { return func(o *config) { o.logger = l }
 // WithInvitationTTL sets how long new invitations stay valid (default DefaultInvitationTTL,
 // at most MaxInvitationTTL).
 func WithInvitationTTL(d time.Duration) Option { return func(o *config) { o.ttl = d } }
+
+// WithRevocationWait has RemoveMember return only d after its commit (default 0: at once).
+// Set it to the maximum staleness of every credential Verifier of the deployment
+// (credential.WithMaxStaleness, on an exact clock): a Verifier serves a cached credential only
+// while it knows itself in sync with the change feed as of at most that long ago, so once
+// RemoveMember returns, every Verifier refuses the member's credentials in the account,
+// whether or not its feed has delivered the removal yet. iamkit.WithRevocationBound sets
+// both. At most MaxRevocationWait.
+func WithRevocationWait(d time.Duration) Option { return func(o *config) { o.revoke = d } }
+
+// MaxRevocationWait is the longest WithRevocationWait.
+const MaxRevocationWait = time.Minute
 
 // New returns a Directory over st. guard decides who may read and change what (pass the
 // *rbac.Authorizer) and holds the plan catalog (Guard.Catalog). Both are required: a nil one
@@ -85,6 +99,8 @@ func New(st store.Store, guard Guard, opts ...Option) (*Directory, error) {
 		return nil, store.Invalid("random", store.CodeRequired, 0, "must not be nil")
 	case c.ttl <= 0 || c.ttl > MaxInvitationTTL:
 		return nil, store.Invalid("invitation_ttl", store.CodeOutOfRange, 0, "must be positive and at most %s", MaxInvitationTTL)
+	case c.revoke < 0 || c.revoke > MaxRevocationWait:
+		return nil, store.Invalid("revocation_wait", store.CodeOutOfRange, 0, "must be between 0 and %s", MaxRevocationWait)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -92,7 +108,7 @@ func New(st store.Store, guard Guard, opts ...Option) (*Directory, error) {
 	ids := id.NewGenerator(c.clock, c.rand)
 	return &Directory{
 		st: st, guard: guard, clock: c.clock, ids: ids, rand: c.rand,
-		ev: memberEvents(audit.New(ids, c.clock, ResourceOf)), log: c.logger, ttl: c.ttl,
+		ev: memberEvents(audit.New(ids, c.clock, ResourceOf)), log: c.logger, ttl: c.ttl, revoke: c.revoke,
 	}, nil
 }
 

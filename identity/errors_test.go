@@ -79,6 +79,12 @@ func TestNew_RefusesMissingParts(t *testing.T) {
 		{"invitation_ttl", func() (*identity.Directory, error) {
 			return identity.New(e.Store, e.Authz, identity.WithInvitationTTL(-1))
 		}},
+		{"revocation_wait", func() (*identity.Directory, error) {
+			return identity.New(e.Store, e.Authz, identity.WithRevocationWait(-1))
+		}},
+		{"revocation_wait", func() (*identity.Directory, error) {
+			return identity.New(e.Store, e.Authz, identity.WithRevocationWait(identity.MaxRevocationWait+1))
+		}},
 	} {
 		d, err := c.new()
 		if d != nil || invalidField(err) != c.field {

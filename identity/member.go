@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/internal/members"
 	"github.com/iamkit/iamkit/store"
@@ -315,10 +316,24 @@ func (d *Directory) changeMember(ctx context.Context, by Principal, userID strin
 // store keeps a store.Tombstone); credential's purger deletes them later, in batches,
 // recording their *_deleted events attributed to by. The user and its other memberships
 // remain. Removing the last active administrator is a conflict (code CodeLastAdministrator).
+//
+// With WithRevocationWait, it returns only that long after the commit; if ctx ends
+// meanwhile, it returns ctx's error, and the removal stands.
 func (d *Directory) RemoveMember(ctx context.Context, by Principal, userID string) error {
 	if err := d.checkMemberArgs(by, userID); err != nil {
 		return err
 	}
+	if err := d.removeMember(ctx, by, userID); err != nil {
+		return err
+	}
+	if err := clock.Sleep(ctx, d.revoke); err != nil {
+		return fmt.Errorf("identity: member %s removed; waiting out the revocation wait: %w", userID, err)
+	}
+	return nil
+}
+
+// removeMember is RemoveMember's transaction.
+func (d *Directory) removeMember(ctx context.Context, by Principal, userID string) error {
 	return d.st.Update(ctx, func(tx store.Tx) error {
 		acct, err := tx.Account(ctx, by.AccountID)
 		if err != nil {

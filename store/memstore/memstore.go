@@ -201,8 +201,9 @@ func (s *Store) Changes(ctx context.Context, after store.Cursor) (store.Batch, e
 			for i, c := range s.feed[from:to] {
 				commits[i] = store.Commit{Revision: c.Revision, Committed: c.Committed, Changes: slices.Clone(c.Changes)}
 			}
+			atHead := to == len(s.feed)
 			s.mu.Unlock()
-			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision), AtHead: to == len(s.feed)}, nil
+			return store.Batch{Commits: commits, Next: cursor(commits[len(commits)-1].Revision), AtHead: atHead}, nil
 		}
 		wait := s.notify
 		s.mu.Unlock()
