@@ -126,7 +126,7 @@ func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll 
 // the moment the call returns: deleting a bot user or removing a member returns only d after
 // its commit (botuser.WithRevocationWait, identity.WithRevocationWait), and the caches trust
 // what they hold only while the change feed was confirmed in sync at most d ago, by an exact
-// clock (WithMaxStaleness d unless already shorter), with the feed confirmed every d/3
+// clock (WithMaxStaleness d unless already shorter), with the feed confirmed every d/2
 // (WithPollInterval, unless already shorter). A Verifier whose feed has not delivered a removal
 // within d is then past its staleness and reads the store, which refuses the removed owner's
 // credentials; one that is in sync has applied the removal. Every IAM of a deployment must
@@ -134,7 +134,7 @@ func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll 
 // Verifiers refuse once the feed delivers them, within milliseconds). d is between
 // MinRevocationBound and identity.MaxRevocationWait.
 //
-// The cost: removals take d longer; a quiet feed is read every d/3 by each IAM; a Verifier
+// The cost: removals take d longer; a quiet feed is read every d/2 by each IAM; a Verifier
 // whose feed falls more than d behind (a busy store, a paused process) reads the store for
 // every credential until it catches up; and the hit path reads the exact clock (tens of
 // nanoseconds) instead of a coarse one, since a clock that lags could stretch the bound.
@@ -142,7 +142,7 @@ func WithPollInterval(d time.Duration) Option { return func(c *config) { c.poll 
 // instances' readings.
 func WithRevocationBound(d time.Duration) Option { return func(c *config) { c.revoke = d } }
 
-// MinRevocationBound is the shortest WithRevocationBound: the feed is confirmed every third of
+// MinRevocationBound is the shortest WithRevocationBound: the feed is confirmed every half of
 // it, and a confirmation costs a round trip to the store and a wake-up of its follower.
 const MinRevocationBound = 15 * time.Millisecond
 
@@ -372,8 +372,8 @@ func (c *config) boundRevocation() error {
 	if c.maxStale <= 0 || c.maxStale > d {
 		c.maxStale = d
 	}
-	if c.poll <= 0 || c.poll > d/3 {
-		c.poll = d / 3
+	if c.poll <= 0 || c.poll > d/2 {
+		c.poll = d / 2
 	}
 	return nil
 }

@@ -116,13 +116,13 @@ func revocationBound(b *testing.B) time.Duration {
 
 // boundVerifier is a Verifier over st deployed as iamkit.WithRevocationBound(bound) deploys
 // one: trusting its cache for at most bound after its feed was confirmed in sync, by the
-// exact clock, with a follower that confirms a quiet feed every bound/3, which the caller
+// exact clock, with a follower that confirms a quiet feed every bound/2, which the caller
 // runs. With no bound, it is a default Verifier following the feed itself (follow nil).
 func boundVerifier(b *testing.B, st store.Store, bound time.Duration) (v *credential.Verifier, follow *store.Follower) {
 	if bound == 0 {
 		return verifier(b, st), nil
 	}
-	follow, err := store.NewFollower(st, store.WithPollInterval(bound/3))
+	follow, err := store.NewFollower(st, store.WithPollInterval(bound/2))
 	if err != nil {
 		b.Fatal(err)
 	}
