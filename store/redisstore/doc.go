@@ -216,7 +216,10 @@
 // Store offers a store.Limiter (store.LimiterBackend) on the same Redis, so that sign-in
 // throttling and API rate limits hold across every process on it. It counts with
 // github.com/go-redis/redis_rate (GCRA, one Lua script per call, Redis's own clock), under
-// keys rate:<prefix>:limit:<key> that expire once their bucket is full again.
+// keys rate:<prefix>:limit:<key> that expire once their bucket is full again. The Limiter is
+// also a store.BatchLimiter: Take gives back unused events and records up to n at once, in
+// one script of its own on the same keys and arrival times (iamkit's API rate limit takes
+// its tokens in leases with it).
 //
 // # Errors
 //
