@@ -328,7 +328,12 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 		err       error
 	)
 	if p.BeforeID == "" && !t.s.noSort.Load() && sortablePattern(head) {
-		pks, vals, sorted, err = t.pageSort(ctx, k, head, p.Limit)
+		// The records alone; their keys too only when one is missing (a record of another
+		// bucket, or one deleted since its index entry was read): a second round trip then.
+		pks, vals, sorted, err = t.pageSort(ctx, k, head, p.Limit, false)
+		if err == nil && sorted && slices.ContainsFunc(vals, func(v val) bool { return !v.ok }) {
+			pks, vals, sorted, err = t.pageSort(ctx, k, head, p.Limit, true)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -381,17 +386,21 @@ func (t *txn) pageScript(ctx context.Context, tb *store.Table, k key, p store.Pa
 	return vals, foreign, nil
 }
 
-// pageSort reads the first limit primary keys of the listing index k, newest first, with
-// the record of each that lives in k's bucket, in one SORT_RO that Redis runs in C: BY
-// nosort keeps the sorted set's order (all scores are 0: reverse lexical order, as
-// ZREVRANGEBYLEX), and GET head* reads each record under the bucket's head, in the same
-// slot as the index. A key of another bucket has no record there (nil); the caller reads
-// it. It reads what scriptPage reads, atomically as well, for a fifth of Redis's time (the
-// script moves every record through Lua: examples/apiserver/BENCHMARKS.md). ok is false,
-// with no error, when the server refuses the command: s.noSort is set and the caller uses
-// scriptPage.
-func (t *txn) pageSort(ctx context.Context, k key, head string, limit int) (pks []string, vals []val, ok bool, err error) {
-	r, err := t.s.client.Do(ctx, "SORT_RO", k.k, "BY", "nosort", "LIMIT", 0, limit, "DESC", "GET", "#", "GET", head+"*").Slice()
+// pageSort reads the records of the first limit primary keys of the listing index k, newest
+// first, in one SORT_RO that Redis runs in C: BY nosort keeps the sorted set's order (all
+// scores are 0: reverse lexical order, as ZREVRANGEBYLEX), and GET head* reads each record
+// under the bucket's head, in the same slot as the index. A key of another bucket has no
+// record there (nil); the caller reads it. With withKeys it returns the primary keys too
+// (GET #), which the caller needs only to place a record that is missing. It reads what
+// scriptPage reads, atomically as well, for a fifth of Redis's time (the script moves every
+// record through Lua: examples/apiserver/BENCHMARKS.md). ok is false, with no error, when
+// the server refuses the command: s.noSort is set and the caller uses scriptPage.
+func (t *txn) pageSort(ctx context.Context, k key, head string, limit int, withKeys bool) (pks []string, vals []val, ok bool, err error) {
+	args := []any{"SORT_RO", k.k, "BY", "nosort", "LIMIT", 0, limit, "DESC", "GET", head + "*"}
+	if withKeys {
+		args = append(args[:8], "GET", "#", "GET", head+"*")
+	}
+	r, err := t.s.client.Do(ctx, args...).Slice()
 	var rerr redis.Error
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -401,8 +410,21 @@ func (t *txn) pageSort(ctx context.Context, k key, head string, limit int) (pks 
 		return nil, nil, false, nil
 	case err != nil:
 		return nil, nil, false, wrap(err)
-	case len(r)%2 != 0:
+	case withKeys && len(r)%2 != 0:
 		return nil, nil, false, errPageReply()
+	}
+	if !withKeys {
+		vals = make([]val, len(r))
+		for i, rec := range r {
+			switch rec := rec.(type) {
+			case string:
+				vals[i] = val{s: rec, ok: true}
+			case nil:
+			default:
+				return nil, nil, false, errPageReply()
+			}
+		}
+		return nil, vals, true, nil
 	}
 	pks, vals = make([]string, len(r)/2), make([]val, len(r)/2)
 	for i := range pks {
