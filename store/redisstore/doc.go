@@ -107,9 +107,12 @@
 //
 // View is read-committed: each read is one atomic read (a command, a pipeline or a script),
 // but two reads may see different commits. GetMany is one pipeline (on Cluster, one per
-// node, in parallel). List outside Update is one script call that returns the page's
-// primary keys and records (the records of the index's bucket read with one MGET), plus a
-// second round trip only for records in another bucket than the index.
+// node, in parallel). List outside Update is one atomic read of the page and its records:
+// a first page one SORT_RO (BY nosort DESC, GET <bucket head>*: Redis reads the records in
+// C, in the index's slot; Redis 7, else the script), a later page one script call that
+// returns the page's primary keys and records (the records of the index's bucket read with
+// one MGET); plus a second round trip only for records in another bucket than the index (or,
+// on a first page, one that is missing: its keys are read again with it).
 //
 // # Change feed
 //
