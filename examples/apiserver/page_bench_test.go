@@ -234,10 +234,10 @@ func (f *pageFixture) get(tb testing.TB, srv *httptest.Server) (http.Header, []b
 // TestBotUsersPageRoundTripsOnRedis: a page of 100 bot users through the API server, its
 // key verified from the Verifier's cache and its permission from the Authorizer's (warm after
 // the first request: rbac.Authorizer.RequireRead, as RequirePermission), costs one round
-// trip to Redis, the page script (rbac's TestBotUserPageRoundTripsOnRedis counts the same
-// below the HTTP layer), and now and then one more for the account's API rate limit, which
-// takes its tokens in leases (iamkit.IAM.RateLimit): at most pageLeaseTrips in pageRuns
-// pages. It is the page the bare handler of the benchmark serves.
+// trip to Redis, the page's one read (a SORT_RO for a first page; rbac's
+// TestBotUserPageRoundTripsOnRedis counts the same below the HTTP layer), and now and then
+// one more for the account's API rate limit, which takes its tokens in leases
+// (iamkit.IAM.RateLimit): at most pageLeaseTrips in pageRuns pages. It is the page the bare handler of the benchmark serves.
 func TestBotUsersPageRoundTripsOnRedis(t *testing.T) {
 	f := newPageFixture(t, redisPageStore)
 	var page ngrokBotUserList
