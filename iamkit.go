@@ -50,7 +50,7 @@ type IAM struct {
 	metrics  *instruments // nil without WithMeterProvider
 	errs     ErrorFormat
 	addrOf   func(*http.Request) netip.Addr
-	limiter  store.Limiter // the store's (store.LimiterOf), else in process
+	limiter  store.Limiter // the store's (store.LimiterOf), else in process: RateLimit's
 	plans    *planCache    // RateLimit's
 
 	mu     sync.Mutex
@@ -240,6 +240,9 @@ func New(st store.Store, plans *identity.Catalog, opts ...Option) (*IAM, error) 
 	var err error
 	if l, ok := store.LimiterOf(st); ok {
 		i.limiter = l
+		if bl, ok := l.(store.BatchLimiter); ok { // shared: lease its tokens (ratelease.go)
+			i.limiter = newRateLeases(bl, i.clock)
+		}
 	} else if i.limiter, err = store.NewMemoryLimiter(0, c.clock); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,13 @@ import (
 // 120 requests per 60 s, and APICredentialRate). The counts live in the store's Limiter when
 // its adapter offers one (store.LimiterOf: Redis, so that every process on it shares them),
 // else in this IAM's process (store.MemoryLimiter); both are the same GCRA: a burst of the
-// limit, then the limit per period.
+// limit, then the limit per period. On a shared limiter that can take several events at
+// once (store.BatchLimiter: Redis) a busy key's tokens are taken in leases of at most a
+// twentieth of its limit, spent in this process within a second and their unspent rest
+// given back: about one round trip per lease instead of one per request, at the cost of
+// letting through, in any period, up to one lease more than the limit per process
+// (ratelease.go says exactly); a limit of fewer than 40 per period is counted a request at
+// a time.
 //
 // A request over a limit gets store.ErrLimitExceeded, code CodeRateLimited, with
 // store.Error.RetryAfter, written by the ErrorFormat (429), and the headers Retry-After (whole

@@ -203,13 +203,17 @@ func (s *Service) Create(ctx context.Context, by identity.Principal, p CreatePar
 
 // Get returns a bot user of by's account; by needs rbac.BotUsersRead (and the plan
 // identity.FeatureBotUsers).
+//
+// Reads (Get, List) are authorized by rbac.Authorizer.RequireRead: from the Authorizer's
+// grant cache while it follows the change feed (as stale as the feed, within its maximum
+// staleness), else in the View that reads. Changes are authorized inside their transaction.
 func (s *Service) Get(ctx context.Context, by identity.Principal, botID string) (store.BotUser, error) {
 	if err := checkArgs(by, botID); err != nil {
 		return store.BotUser{}, err
 	}
 	var b store.BotUser
 	err := s.st.View(ctx, func(r store.Reader) error {
-		if err := s.authz.RequireIn(ctx, r, by, rbac.BotUsersRead); err != nil {
+		if err := s.authz.RequireRead(ctx, r, by, rbac.BotUsersRead); err != nil {
 			return err
 		}
 		var err error
@@ -234,7 +238,7 @@ func (s *Service) List(ctx context.Context, by identity.Principal, p store.Page)
 	}
 	var bs []store.BotUser
 	err := s.st.View(ctx, func(r store.Reader) error {
-		if err := s.authz.RequireIn(ctx, r, by, rbac.BotUsersRead); err != nil {
+		if err := s.authz.RequireRead(ctx, r, by, rbac.BotUsersRead); err != nil {
 			return err
 		}
 		var err error

@@ -326,6 +326,45 @@ func (a *Authorizer) RequireIn(ctx context.Context, r store.Reader, p identity.P
 	return d.Err()
 }
 
+// RequireRead is Require for a read that runs inside a View: it answers from the cache while
+// the cache is live, as Require does (no store access; as stale as the change feed lets
+// the cache be, within WithMaxStaleness, the bound the credential Verifier's cache keeps on
+// the same feed), else it compiles p's grants through r, as RequireIn does, caching them
+// while the cache is live and r is not a Tx. A read authorized so costs no round trip to
+// the store once p's grants are cached; a change (or a read inside a Tx) must use RequireIn,
+// which authorizes consistently with the data it touches.
+func (a *Authorizer) RequireRead(ctx context.Context, r store.Reader, p identity.Principal, perm Permission) error {
+	if !a.perms.Valid(perm) {
+		return store.Invalid("permission", CodeUnknownPermission, 0, "unknown permission")
+	}
+	if err := checkPrincipal(p); err != nil {
+		return err
+	}
+	k := key{p.AccountID, p.ID}
+	_, inTx := r.(store.Tx)
+	live := a.live.Load() && !inTx
+	if live {
+		if g := a.cache.get(k); g != nil {
+			return a.decideFor(g, &p, perm).Err()
+		}
+	}
+	var (
+		e   *entry
+		ver uint64
+	)
+	if live {
+		e, ver = a.cache.reserve(k) // before reading, so that a commit read past drops the fill
+	}
+	g, err := a.compile(ctx, r, p.AccountID, p.ID)
+	if err != nil {
+		return err
+	}
+	if live {
+		a.cache.fill(e, ver, g)
+	}
+	return a.decideFor(g, &p, perm).Err()
+}
+
 // decide answers one permission, valid in the registry, from compiled grants.
 func (a *Authorizer) decide(g *grants, perm Permission) Decision {
 	allowed, reason, role := g.decide(perm)

@@ -75,7 +75,9 @@
 // store's change feed (memberships, bot users, roles and accounts that a commit touches;
 // everything on a gap), and switched off whenever the feed has not been confirmed in sync
 // within WithMaxStaleness. Sync gives read-your-writes. CheckIn and RequireIn read
-// through a transaction instead, for authorizing a change consistently with it.
+// through a transaction instead, for authorizing a change consistently with it. RequireRead,
+// for reads inside a View, answers from the cache while it is live and through the View
+// otherwise: a read so authorized costs no store access for the permission check.
 //
 // # Reading the audit log
 //

@@ -54,8 +54,10 @@
 //
 // Limiter counts events under keys against a Rate (sign-in attempts, say). NewMemoryLimiter
 // is an in-process one, bounded in keys; an adapter may offer one shared by every process on
-// its storage (LimiterBackend, found with LimiterOf). An error about a rate carries the wait
-// in Error.RetryAfter.
+// its storage (LimiterBackend, found with LimiterOf). A BatchLimiter (MemoryLimiter, the
+// Redis adapter's) also takes several events at once and takes back unused ones (Take), for
+// callers that hand events out of a lease. An error about a rate carries the wait in
+// Error.RetryAfter.
 //
 // # Copies
 //

@@ -44,6 +44,34 @@ type Limiter interface {
 	Reset(ctx context.Context, key string) error
 }
 
+// BatchLimiter is a Limiter that records several events at once and takes back events it
+// recorded that did not happen: what a caller needs that hands events out of a lease taken
+// from a shared limiter (iamkit's API rate limit), so that a lease costs one round trip and
+// its unspent part goes back to the other processes.
+type BatchLimiter interface {
+	Limiter
+	// Take gives back unused events recorded under key earlier (the bucket never holds more
+	// than rate.Limit: a refund beyond that is dropped), then records up to n events, as many
+	// as rate allows now, and returns how many it recorded. When none, retryAfter says how
+	// long until one would be allowed. n must be positive and unused not negative.
+	Take(ctx context.Context, key string, rate Rate, unused, n int) (taken int, retryAfter time.Duration, err error)
+}
+
+// CheckTake validates BatchLimiter.Take's arguments, for implementations: a valid rate, a
+// positive n and an unused count that is not negative.
+func CheckTake(rate Rate, unused, n int) error {
+	if err := rate.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case n < 1:
+		return Invalid("n", CodeOutOfRange, 0, "must be positive, got %d", n)
+	case unused < 0:
+		return Invalid("unused", CodeOutOfRange, 0, "must not be negative, got %d", unused)
+	}
+	return nil
+}
+
 // LimiterBackend is implemented by a Backend that offers a Limiter of its own, shared by
 // every process on the same storage (a Redis adapter's, say).
 type LimiterBackend interface {
@@ -124,6 +152,36 @@ func (l *MemoryLimiter) Allow(ctx context.Context, key string, rate Rate) (bool,
 	}
 	e.tat = next
 	return true, 0, nil
+}
+
+var _ BatchLimiter = (*MemoryLimiter)(nil)
+
+// Take implements BatchLimiter.
+func (l *MemoryLimiter) Take(ctx context.Context, key string, rate Rate, unused, n int) (int, time.Duration, error) {
+	if err := CheckTake(rate, unused, n); err != nil {
+		return 0, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	now := l.clock.Now()
+	iv := rate.interval()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entry(key)
+	tat := e.tat.Add(-time.Duration(unused) * iv)
+	if tat.Before(now) {
+		tat = now
+	}
+	// Events k fit while tat+k*iv-Period is not after now, as in Allow.
+	avail := int((now.Add(rate.Period).Sub(tat)) / iv)
+	taken := min(avail, n)
+	if taken < 1 {
+		e.tat = tat
+		return 0, tat.Add(iv - rate.Period).Sub(now), nil
+	}
+	e.tat = tat.Add(time.Duration(taken) * iv)
+	return taken, 0, nil
 }
 
 // Reset implements Limiter.

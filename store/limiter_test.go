@@ -178,3 +178,63 @@ func TestLimiterOf(t *testing.T) {
 		t.Errorf("LimiterOf(nil) = %v, %v", l, ok)
 	}
 }
+
+// TestMemoryLimiterTake checks Take on the same buckets as Allow: a batch takes what fits,
+// at most its size, a refund gives events back (never beyond a full bucket) before the
+// batch, and a refusal says when an event will fit.
+func TestMemoryLimiterTake(t *testing.T) {
+	rate := store.Rate{Limit: 5, Period: 5 * time.Minute} // one token back a minute
+	type step struct {
+		allow     bool // Allow instead of Take
+		unused, n int
+		want      int // events taken (Allow: 1 or 0)
+		retry     time.Duration
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"batches_take_what_fits", []step{{n: 3, want: 3}, {n: 3, want: 2}, {n: 1, retry: time.Minute}, {allow: true, retry: time.Minute}}},
+		{"refund_before_the_batch", []step{{n: 5, want: 5}, {unused: 2, n: 1, want: 1}, {n: 5, want: 1}, {allow: true, retry: time.Minute}}},
+		{"refund_never_overfills", []step{{n: 2, want: 2}, {unused: 10, n: 10, want: 5}, {allow: true, retry: time.Minute}}},
+		{"refund_on_a_refusal_counts", []step{{n: 5, want: 5}, {unused: 1, n: 3, want: 1}, {n: 1, retry: time.Minute}}},
+		{"shared_with_allow", []step{{allow: true, want: 1}, {allow: true, want: 1}, {n: 9, want: 3}, {allow: true, retry: time.Minute}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+			l, err := store.NewMemoryLimiter(10, clk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.steps {
+				var got int
+				var retry time.Duration
+				if s.allow {
+					var ok bool
+					ok, retry, err = l.Allow(t.Context(), "k", rate)
+					if ok {
+						got = 1
+					}
+				} else {
+					got, retry, err = l.Take(t.Context(), "k", rate, s.unused, s.n)
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if got != s.want || retry != s.retry {
+					t.Fatalf("step %d: %d events, retry after %v; want %d, %v", i, got, retry, s.want, s.retry)
+				}
+			}
+		})
+	}
+	l, err := store.NewMemoryLimiter(10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ unused, n int }{{0, 0}, {-1, 1}} {
+		if _, _, err := l.Take(t.Context(), "k", rate, bad.unused, bad.n); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Take(unused %d, n %d): %v, want ErrInvalid", bad.unused, bad.n, err)
+		}
+	}
+}

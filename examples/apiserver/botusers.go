@@ -84,7 +84,7 @@ func (s *server) listBots(w http.ResponseWriter, r *http.Request, c *call, v bot
 		return err
 	}
 	page, next := nextPage(r, c, p, bots, func(b store.BotUser) string { return b.ID })
-	return writeBotUserPage(w, c.base, v, page, c.base+r.URL.Path, next)
+	return s.writeBotUserPage(w, c.base, v, page, c.base+r.URL.Path, next)
 }
 
 func (s *server) getBotUser(v botView) handlerFunc {

@@ -3,9 +3,9 @@ package main
 import (
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
-	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/store"
 )
 
@@ -15,14 +15,27 @@ import (
 
 // writeBotUserPage writes a page of bot users of collection v as ngrok's list response:
 // what writeJSON writes for map[string]any{v.listKey: []botUserJSON, "uri": uri,
-// "next_page_uri": next}.
-func writeBotUserPage(w http.ResponseWriter, base string, v botView, page []store.BotUser, uri string, next *string) error {
-	buf := appendBotUserPage(make([]byte, 0, 256+200*len(page)), base, v, page, uri, next)
+// "next_page_uri": next}. It writes from a buffer of s.pageBufs, returned after the write
+// (ResponseWriter.Write keeps nothing of it), so that a page allocates no buffer of its own.
+func (s *server) writeBotUserPage(w http.ResponseWriter, base string, v botView, page []store.BotUser, uri string, next *string) error {
+	bp, _ := s.pageBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := appendBotUserPage((*bp)[:0], base, v, page, uri, next)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(buf)
+	if cap(buf) <= maxPooledPage {
+		*bp = buf
+		s.pageBufs.Put(bp)
+	}
 	return err
 }
+
+// maxPooledPage is the largest buffer writeBotUserPage keeps for the next page: a page of
+// store.MaxPageLimit bot users with long names fits.
+const maxPooledPage = 1 << 20
 
 // appendBotUserPage appends the response writeBotUserPage writes to buf. encoding/json
 // writes a map's keys sorted, so the list's key goes before "next_page_uri" or after it.
@@ -51,25 +64,35 @@ func appendBotUserPage(buf []byte, base string, v botView, page []store.BotUser,
 func appendBotUsers(buf []byte, base string, v botView, page []store.BotUser) []byte {
 	buf = appendJSONString(buf, v.listKey)
 	buf = append(buf, ':', '[')
+	// Every "uri" starts with base, the path and a slash, quoted once here: quoting is byte
+	// by byte (a character at a time), and the slash ends the prefix on a whole character,
+	// so quoting the prefix and the ID apart gives the bytes of quoting their concatenation.
+	var uriPrefix [128]byte
+	prefix := appendJSONStringBody(uriPrefix[:0], base)
+	prefix = appendJSONStringBody(prefix, v.path+"/")
 	for i, b := range page {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendBotUser(buf, base, v, b)
+		buf = appendBotUser(buf, prefix, b)
 	}
 	return append(buf, ']')
 }
 
-// appendBotUser appends b as botUserOut renders it, in botUserJSON's field order.
-func appendBotUser(buf []byte, base string, v botView, b store.BotUser) []byte {
+// appendBotUser appends b as botUserOut renders it, in botUserJSON's field order; uriPrefix
+// is its "uri" up to its ID, quoted (without the opening quote).
+func appendBotUser(buf []byte, uriPrefix []byte, b store.BotUser) []byte {
 	buf = append(buf, `{"id":`...)
 	buf = appendJSONString(buf, b.ID)
 	buf = append(buf, `,"name":`...)
 	buf = appendJSONString(buf, b.Name)
 	buf = append(buf, `,"active":`...)
 	buf = strconv.AppendBool(buf, b.Active)
-	buf = append(buf, `,"created_at":`...)
-	buf = appendJSONString(buf, identity.Timestamp(b.CreatedAt))
+	buf = append(buf, `,"created_at":"`...)
+	// identity.Timestamp, appended: RFC 3339 in UTC is digits, '-', ':', 'T' and 'Z' (and a
+	// sign or a fifth digit for years outside 0-9999), none of which JSON quotes.
+	buf = b.CreatedAt.UTC().AppendFormat(buf, time.RFC3339)
+	buf = append(buf, '"')
 	if len(b.Roles) > 0 { // omitempty
 		buf = append(buf, `,"roles":[`...)
 		for i, r := range b.Roles {
@@ -80,9 +103,10 @@ func appendBotUser(buf []byte, base string, v botView, b store.BotUser) []byte {
 		}
 		buf = append(buf, ']')
 	}
-	buf = append(buf, `,"uri":`...)
-	buf = appendJSONString(buf, base+v.path+"/"+b.ID)
-	return append(buf, '}')
+	buf = append(buf, `,"uri":"`...)
+	buf = append(buf, uriPrefix...)
+	buf = appendJSONStringBody(buf, b.ID)
+	return append(buf, '"', '}')
 }
 
 // appendJSONString appends s quoted as encoding/json quotes a string by default (HTML-safe):
@@ -90,8 +114,14 @@ func appendBotUser(buf []byte, base string, v botView, b store.BotUser) []byte {
 // as \u003c \u003e \u0026, U+2028 and U+2029 as \u2028 and \u2029, and each byte of invalid
 // UTF-8 as \ufffd.
 func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
+	buf = appendJSONStringBody(buf, s)
+	return append(buf, '"')
+}
+
+// appendJSONStringBody is appendJSONString without the quotes around it.
+func appendJSONStringBody(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -137,6 +167,5 @@ func appendJSONString(buf []byte, s string) []byte {
 		}
 		i += size
 	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
+	return append(buf, s[start:]...)
 }

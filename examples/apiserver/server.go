@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iamkit/iamkit"
@@ -52,6 +53,8 @@ type server struct {
 	sso     *sso.Handler  // nil without SSO
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern -> methods, for 405 answers
+	// pageBufs holds *[]byte buffers for writeBotUserPage.
+	pageBufs sync.Pool
 }
 
 // call is what an authenticated handler knows about its request.

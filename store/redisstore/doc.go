@@ -107,9 +107,12 @@
 //
 // View is read-committed: each read is one atomic read (a command, a pipeline or a script),
 // but two reads may see different commits. GetMany is one pipeline (on Cluster, one per
-// node, in parallel). List outside Update is one script call that returns the page's
-// primary keys and records (the records of the index's bucket read with one MGET), plus a
-// second round trip only for records in another bucket than the index.
+// node, in parallel). List outside Update is one atomic read of the page and its records:
+// a first page one SORT_RO (BY nosort DESC, GET <bucket head>*: Redis reads the records in
+// C, in the index's slot; Redis 7, else the script), a later page one script call that
+// returns the page's primary keys and records (the records of the index's bucket read with
+// one MGET); plus a second round trip only for records in another bucket than the index (or,
+// on a first page, one that is missing: its keys are read again with it).
 //
 // # Change feed
 //
@@ -216,7 +219,10 @@
 // Store offers a store.Limiter (store.LimiterBackend) on the same Redis, so that sign-in
 // throttling and API rate limits hold across every process on it. It counts with
 // github.com/go-redis/redis_rate (GCRA, one Lua script per call, Redis's own clock), under
-// keys rate:<prefix>:limit:<key> that expire once their bucket is full again.
+// keys rate:<prefix>:limit:<key> that expire once their bucket is full again. The Limiter is
+// also a store.BatchLimiter: Take gives back unused events and records up to n at once, in
+// one script of its own on the same keys and arrival times (iamkit's API rate limit takes
+// its tokens in leases with it).
 //
 // # Errors
 //

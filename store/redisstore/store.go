@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,10 @@ type Store struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	bell      doorbell // Cluster: wakes Changes calls when a commit is announced
+
+	// noSort is set once the server refused pageSort's SORT_RO (before Redis 7, or a
+	// Cluster that refuses its GET pattern): first pages go through scriptPage from then on.
+	noSort atomic.Bool
 }
 
 var _ store.Backend = (*Store)(nil)
