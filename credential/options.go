@@ -151,9 +151,11 @@ const (
 	// feed has not woken it.
 	DefaultPurgePoll = time.Minute
 	// DefaultPurgeRest is how long the Purger rests after each batch, in multiples of the
-	// time the batch took (WithPurgeRest): 2 keeps it in its transactions a third of the
-	// time.
-	DefaultPurgeRest = 1
+	// time the batch took (WithPurgeRest): half as long, which keeps it in its transactions
+	// two thirds of the time. On Redis and two cores, it took another client's GET p99
+	// during a purge of 50,000 credentials from 2.3-2.4 ms to 1.9-2.2 ms, and the purge
+	// from 4.4-5.1 s to 5.6-8.2 s (1: 1.8-2.1 ms, 8.6-11.7 s; credential/BENCHMARKS.md).
+	DefaultPurgeRest = 0.5
 	// MaxPurgeRest is the most WithPurgeRest takes.
 	MaxPurgeRest = 100
 )
