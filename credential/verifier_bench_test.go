@@ -78,10 +78,10 @@ func loadFixture(b *testing.B) *benchFixture {
 }
 
 // runningVerifier starts a Verifier on the fixture and waits until it follows the feed.
-func runningVerifier(b *testing.B, f *benchFixture) *credential.Verifier {
+func runningVerifier(b *testing.B, f *benchFixture, opts ...credential.Option) *credential.Verifier {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	v := verifier(b, f.st)
+	v := verifier(b, f.st, opts...)
 	done := make(chan struct{})
 	go func() { defer close(done); v.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
@@ -174,11 +174,13 @@ func BenchmarkVerifyHit(b *testing.B) {
 }
 
 // BenchmarkVerifyHitInterleaved measures what BenchmarkVerifyHit does, Verify's cache hit
-// and its references, in blocks of 2,000 calls that take turns (verify, sha256-of-secret,
-// floor, sha256-of-token, then again), so that a loaded machine slows them alike: it reports
-// the median time per call of each over all its blocks, and the ratios of Verify's median
-// to each reference's (x-secret, x-floor, x-token). One iteration is one turn of the four
-// blocks; run it with -benchtime 1000x or more.
+// and its references, in blocks of 2,000 calls that take turns (verify, verify-exact-clock,
+// sha256-of-secret, floor, sha256-of-token, then again), so that a loaded machine slows them
+// alike: it reports the median time per call of each over all its blocks, and the ratios of
+// Verify's median to each reference's (x-secret, x-floor, x-token), and of the hit on a
+// Verifier that reads the exact clock on every call (as iamkit.WithRevocationBound deploys
+// it) to the hit on the coarse clock (exact-clock-x-verify). One iteration is one turn of
+// the five blocks; run it with -benchtime 1000x or more.
 func BenchmarkVerifyHitInterleaved(b *testing.B) {
 	const block = 2000
 	f := loadFixture(b)
@@ -197,9 +199,13 @@ func BenchmarkVerifyHitInterleaved(b *testing.B) {
 		digests[p.IDBody()] = &sum
 	}
 	v := runningVerifier(b, f)
+	// exact reads the exact clock on every call, as under iamkit.WithRevocationBound.
+	exact := runningVerifier(b, f, credential.WithClock(clock.System{}))
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
-		b.Fatal(err)
+	for _, v := range []*credential.Verifier{v, exact} {
+		if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+			b.Fatal(err)
+		}
 	}
 	secret, body, whole := []byte(parsed.SecretPart()), parsed.IDBody(), []byte(tok)
 	var sink [sha256.Size]byte
@@ -211,6 +217,13 @@ func BenchmarkVerifyHitInterleaved(b *testing.B) {
 		{name: "verify", run: func() {
 			for range block {
 				if _, err := v.Verify(ctx, store.Authtoken, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{name: "verify-exact-clock", run: func() {
+			for range block {
+				if _, err := exact.Verify(ctx, store.Authtoken, tok); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -251,6 +264,7 @@ func BenchmarkVerifyHitInterleaved(b *testing.B) {
 	for _, ref := range []string{"secret", "floor", "token"} {
 		b.ReportMetric(median["verify"]/median[ref], "x-"+ref)
 	}
+	b.ReportMetric(median["verify-exact-clock"]/median["verify"], "exact-clock-x-verify")
 }
 
 // BenchmarkVerifyHitParallel verifies 100,000 cached authtokens from every P; run it with
