@@ -50,7 +50,7 @@ import (
 //     this process, where it shares the Go scheduler with the Verifiers and the purger.
 //
 // IAMKIT_PURGE_REST sets the Purger's WithPurgeRest (default DefaultPurgeRest), and
-// IAMKIT_REVOCATION_BOUND the bound on revocation deployed (default 25ms; 0 for none): the
+// IAMKIT_REVOCATION_BOUND the bound on revocation deployed (default 20ms; 0 for none): the
 // deletion waits it out and the Verifiers trust their caches no longer than it after their
 // feed was last confirmed in sync, as iamkit.WithRevocationBound deploys them.
 //
@@ -100,12 +100,12 @@ func purgeRest(b *testing.B) []credential.Option {
 }
 
 // revocationBound is the bound on revocation the benchmark deploys, as
-// iamkit.WithRevocationBound does: IAMKIT_REVOCATION_BOUND, default 25ms; 0 deploys none
+// iamkit.WithRevocationBound does: IAMKIT_REVOCATION_BOUND, default 20ms; 0 deploys none
 // (the removal returns at its commit, the Verifiers refuse once the feed delivers it).
 func revocationBound(b *testing.B) time.Duration {
 	v := os.Getenv("IAMKIT_REVOCATION_BOUND")
 	if v == "" {
-		return 25 * time.Millisecond
+		return 20 * time.Millisecond
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
