@@ -151,11 +151,12 @@ const (
 	// feed has not woken it.
 	DefaultPurgePoll = time.Minute
 	// DefaultPurgeRest is how long the Purger rests after each batch, in multiples of the
-	// time the batch took (WithPurgeRest): half as long, which keeps it in its transactions
-	// two thirds of the time. On Redis and two cores, it took another client's GET p99
-	// during a purge of 50,000 credentials from 2.3-2.4 ms to 1.9-2.2 ms, and the purge
-	// from 4.4-5.1 s to 5.6-8.2 s (1: 1.8-2.1 ms, 8.6-11.7 s; credential/BENCHMARKS.md).
-	DefaultPurgeRest = 0.5
+	// time the batch took (WithPurgeRest): a quarter as long, which keeps it in its
+	// transactions four fifths of the time. On Redis and two cores, purging 50,000
+	// credentials took 4.4-5.1 s without rests and 6.7-7.8 s with these, another client's GET
+	// p99 2.3-2.4 ms and 2.1-2.3 ms; longer rests (0.5, 1) lengthened the purge to 8.6-11.7 s
+	// without a GET p99 measurably lower (credential/BENCHMARKS.md).
+	DefaultPurgeRest = 0.25
 	// MaxPurgeRest is the most WithPurgeRest takes.
 	MaxPurgeRest = 100
 )

@@ -30,8 +30,8 @@ import (
 // Run one Purger per deployment (more are safe, but do the same work). It is safe for
 // concurrent use.
 //
-// After each batch the Purger rests, WithPurgeRest times as long as the batch took (half
-// as long, by default), so that a large purge spreads its load over time instead of taking the store
+// After each batch the Purger rests, WithPurgeRest times as long as the batch took (a
+// quarter as long, by default), so that a large purge spreads its load over time instead of taking the store
 // and the CPU from every other client while it runs. On Redis, 50,000 credentials purge in
 // a few seconds this way (credential/BENCHMARKS.md).
 type Purger struct {
