@@ -9,6 +9,7 @@ import (
 
 	"github.com/iamkit/iamkit/identity"
 	"github.com/iamkit/iamkit/internal/audit"
+	"github.com/iamkit/iamkit/internal/clock"
 	"github.com/iamkit/iamkit/internal/id"
 	"github.com/iamkit/iamkit/store"
 )
@@ -134,18 +135,7 @@ func (p *Purger) purgeOwner(ctx context.Context, t store.Tombstone) (int, error)
 
 // restAfter waits WithPurgeRest times took, or until ctx is done.
 func (p *Purger) restAfter(ctx context.Context, took time.Duration) error {
-	d := time.Duration(p.rest * float64(took))
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, time.Duration(p.rest*float64(took)))
 }
 
 // PurgeBatchBudget is how long the Purger aims for one batch's transaction to take.
