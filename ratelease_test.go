@@ -1,10 +1,8 @@
 package iamkit_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,28 +16,6 @@ import (
 	"github.com/iamkit/iamkit/store"
 	"github.com/iamkit/iamkit/store/redisstore"
 )
-
-// limited marks the contexts of the requests whose round trips limitTrips counts.
-type limited struct{}
-
-// limitTrips counts the round trips to Redis made under a limited context.
-type limitTrips struct{ n atomic.Int64 }
-
-func (r *limitTrips) count(ctx context.Context) {
-	if ctx.Value(limited{}) != nil {
-		r.n.Add(1)
-	}
-}
-
-func (r *limitTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *limitTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.count(ctx); return next(ctx, cmd) }
-}
-
-func (r *limitTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.count(ctx); return next(ctx, cmds) }
-}
 
 // TestRateLimit_LeasesHoldAcrossProcessesOnRedis: two IAMs on one Redis (two processes)
 // count an account's API requests against one limit, though each takes its tokens in leases
@@ -58,7 +34,7 @@ func TestRateLimit_LeasesHoldAcrossProcessesOnRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trips := &limitTrips{}
+	trips := &redistest.RoundTrips{Marked: true}
 	prefix := srv.Prefix + ":" + redistest.UniquePrefix()
 	open := func() *iamkit.IAM {
 		client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true,
@@ -89,7 +65,7 @@ func TestRateLimit_LeasesHoldAcrossProcessesOnRedis(t *testing.T) {
 	let := func(iam *iamkit.IAM) bool {
 		t.Helper()
 		h := iam.RateLimit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-		rctx := context.WithValue(iamkit.WithPrincipal(ctx, admin), limited{}, true)
+		rctx := redistest.Mark(iamkit.WithPrincipal(ctx, admin))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(rctx, "GET", "/things", nil))
 		switch {
@@ -104,7 +80,7 @@ func TestRateLimit_LeasesHoldAcrossProcessesOnRedis(t *testing.T) {
 	start := time.Now()
 	let(a) // the plan's read, apart from the count of round trips
 	let(b)
-	admitted, before := 2, trips.n.Load()
+	admitted, before := 2, trips.N()
 	for range 4 { // a ramps its leases up: 1, 2, 4 tokens; it holds 3 it has not spent
 		if !let(a) {
 			t.Fatal("refused within the limit")
@@ -131,7 +107,7 @@ func TestRateLimit_LeasesHoldAcrossProcessesOnRedis(t *testing.T) {
 		}
 	}
 	refill := int(time.Since(start).Seconds()*float64(rate.Limit)/rate.Period.Seconds()) + 1
-	requests := trips.n.Load() - before
+	requests := trips.N() - before
 	t.Logf("%d admitted (%d before the leases expired), %d round trips, %v", admitted, drained, requests, time.Since(start))
 	if admitted < rate.Limit || admitted > rate.Limit+refill {
 		t.Errorf("two processes let %d requests through, want %d (up to %d with the refill)", admitted, rate.Limit, rate.Limit+refill)

@@ -668,35 +668,6 @@ func (p *probe) take() latencies {
 	return summarize(lats)
 }
 
-// roundTrips is a go-redis hook that counts round trips: one per command sent alone, one per
-// pipeline or MULTI/EXEC block.
-type roundTrips struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (r *roundTrips) count() int { r.mu.Lock(); defer r.mu.Unlock(); return r.n }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.mu.Lock()
-		r.n++
-		r.mu.Unlock()
-		return next(ctx, cmd)
-	}
-}
-
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.mu.Lock()
-		r.n++
-		r.mu.Unlock()
-		return next(ctx, cmds)
-	}
-}
-
 // TestPurgeRoundTripsOnRedis: a purge batch takes a few round trips to Redis whatever its
 // size (the tombstone, the owner's credentials, the events' IDs checked with one read, the
 // commit, the secret-hash pointers released), not one or more per credential. On a clock
@@ -711,7 +682,7 @@ func TestPurgeRoundTripsOnRedis(t *testing.T) {
 		{400, 200, 4},
 	} {
 		t.Run(strconv.Itoa(c.creds), func(t *testing.T) {
-			rt := &roundTrips{}
+			rt := &redistest.RoundTrips{}
 			st, _ := dep.open(t, rt)
 			ctx := t.Context()
 			ids := id.NewGenerator(clock.System{}, rand.Reader)
@@ -735,15 +706,15 @@ func TestPurgeRoundTripsOnRedis(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := rt.count()
+			before := rt.N()
 			n, err := p.Purge(ctx)
 			if err != nil || n != c.creds {
 				t.Fatalf("Purge = %d, %v; want %d", n, err, c.creds)
 			}
 			// Two listings of the pending tombstones (two round trips each), a script loaded
 			// (two), and a few a batch.
-			most := 6 + 8*c.batches
-			if got := rt.count() - before; got > most {
+			most := int64(6 + 8*c.batches)
+			if got := rt.N() - before; got > most {
 				t.Errorf("purging %d credentials in %d batches took %d round trips, want at most %d", c.creds, c.batches, got, most)
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,30 +20,6 @@ import (
 	"github.com/iamkit/iamkit/store/redisstore"
 )
 
-// counted marks the context of the calls whose round trips roundTrips counts, so that the
-// change feed's reads, which share the client, are not.
-type counted struct{}
-
-// roundTrips is a go-redis hook that counts round trips made under a counted context: one
-// per command sent alone, one per pipeline or MULTI/EXEC block.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) count(ctx context.Context) {
-	if ctx.Value(counted{}) != nil {
-		r.n.Add(1)
-	}
-}
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.count(ctx); return next(ctx, cmd) }
-}
-
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.count(ctx); return next(ctx, cmds) }
-}
-
 // TestBotUserPageRoundTripsOnRedis: listing a page of 100 bot users through botuser.Service
 // is two round trips to Redis, whatever the page's size, while the Authorizer's cache is off
 // (authorized in the same View: the account and the caller's membership in one read, then
@@ -53,7 +28,7 @@ func TestBotUserPageRoundTripsOnRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	t.Cleanup(func() { c.Close() })
-	rt := &roundTrips{}
+	rt := &redistest.RoundTrips{Marked: true}
 	c.AddHook(rt)
 	ctx := t.Context()
 	st, err := redisstore.New(ctx, c, redisstore.WithPrefix(srv.Prefix+":"+redistest.UniquePrefix()))
@@ -106,11 +81,11 @@ func TestBotUserPageRoundTripsOnRedis(t *testing.T) {
 	}
 	pages := func(t *testing.T, want int64) {
 		t.Helper()
-		ctx := context.WithValue(ctx, counted{}, true)
+		ctx := redistest.Mark(ctx)
 		for _, limit := range []int{1, 100} {
 			least := int64(1 << 30)
 			for range 3 { // the least of three: a run that dials also counts its handshake
-				before := rt.n.Load()
+				before := rt.N()
 				bs, err := bots.List(ctx, admin, store.Page{Limit: limit})
 				if err != nil {
 					t.Fatal(err)
@@ -118,7 +93,7 @@ func TestBotUserPageRoundTripsOnRedis(t *testing.T) {
 				if len(bs) != limit {
 					t.Fatalf("a page of %d bot users, want %d", len(bs), limit)
 				}
-				least = min(least, rt.n.Load()-before)
+				least = min(least, rt.N()-before)
 			}
 			if least != want {
 				t.Errorf("a page of %d bot users took %d round trips, want %d", limit, least, want)

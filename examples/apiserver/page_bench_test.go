@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,16 +30,11 @@ import (
 // pagePath is the request the page benchmark and test send: the first 100 of 120 bot users.
 const pagePath = "/bot_users?limit=100"
 
-// inRequest marks the context of a request to the API server, so that requestRoundTrips
-// counts the round trips made on its behalf and not the change feed's reads, which share the
-// client.
-type inRequest struct{}
-
-// requestRoundTrips is a go-redis hook that counts the round trips made for API requests:
-// one per command sent alone, one per pipeline or MULTI/EXEC block. client is the client it
+// requestRoundTrips counts the round trips made for API requests (the handler marks their
+// contexts), not the change feed's reads, which share the client. client is the client it
 // is hooked to, for the server's own statistics.
 type requestRoundTrips struct {
-	n      atomic.Int64
+	redistest.RoundTrips
 	client *redis.Client
 }
 
@@ -71,22 +65,6 @@ func (r *requestRoundTrips) serverTime(tb testing.TB) (time.Duration, map[string
 		}
 	}
 	return total, per
-}
-
-func (r *requestRoundTrips) count(ctx context.Context) {
-	if ctx.Value(inRequest{}) != nil {
-		r.n.Add(1)
-	}
-}
-
-func (r *requestRoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *requestRoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.count(ctx); return next(ctx, cmd) }
-}
-
-func (r *requestRoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.count(ctx); return next(ctx, cmds) }
 }
 
 // pageFixture is the API server on a store holding 120 bot users, behind a loopback HTTP
@@ -128,7 +106,7 @@ func memPageStore(tb testing.TB, _ *requestRoundTrips) store.Store {
 func newPageFixture(tb testing.TB, open func(testing.TB, *requestRoundTrips) store.Store) *pageFixture {
 	tb.Helper()
 	ctx := context.Background()
-	f := &pageFixture{rt: &requestRoundTrips{}}
+	f := &pageFixture{rt: &requestRoundTrips{RoundTrips: redistest.RoundTrips{Marked: true}}}
 	st := open(tb, f.rt)
 	// The benchmark sends thousands of requests a minute: raise the plans' API rate so that
 	// the limiter still runs (and its round trip counts) but never refuses.
@@ -162,7 +140,7 @@ func newPageFixture(tb testing.TB, open func(testing.TB, *requestRoundTrips) sto
 		tb.Fatal(err)
 	}
 	f.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), inRequest{}, true)))
+		h.ServeHTTP(w, r.WithContext(redistest.Mark(r.Context())))
 	})
 	f.api.Start()
 	tb.Cleanup(f.api.Close)
@@ -255,11 +233,11 @@ func TestBotUsersPageRoundTripsOnRedis(t *testing.T) {
 	)
 	least, total := int64(1<<30), int64(0)
 	for range pageRuns {
-		before := f.rt.n.Load()
+		before := f.rt.N()
 		if _, body := f.get(t, f.api); !bytes.Equal(body, f.body) {
 			t.Fatalf("the page changed between two requests:\n%s\n%s", f.body, body)
 		}
-		n := f.rt.n.Load() - before
+		n := f.rt.N() - before
 		least, total = min(least, n), total+n
 	}
 	t.Logf("a page of 100 bot users: %d round trips at least, %d in %d pages", least, total, pageRuns)
@@ -294,7 +272,7 @@ func BenchmarkBotUsersPage100(b *testing.B) {
 				f.get(b, f.bare)
 			}
 			var api, bare []time.Duration
-			before := f.rt.n.Load()
+			before := f.rt.N()
 			serverBefore, cmdsBefore := f.rt.serverTime(b)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -312,7 +290,7 @@ func BenchmarkBotUsersPage100(b *testing.B) {
 			b.ReportMetric(float64(bareMed.Nanoseconds())/1e3, "bare-µs")
 			b.ReportMetric(float64(bare[len(bare)*99/100].Nanoseconds())/1e3, "bare-p99-µs")
 			b.ReportMetric(float64(apiMed)/float64(bareMed), "x-bare")
-			b.ReportMetric(float64(f.rt.n.Load()-before)/float64(len(api)), "roundtrips/op")
+			b.ReportMetric(float64(f.rt.N()-before)/float64(len(api)), "roundtrips/op")
 			serverAfter, cmdsAfter := f.rt.serverTime(b)
 			b.ReportMetric(float64((serverAfter-serverBefore).Nanoseconds())/1e3/float64(len(api)), "redis-µs/op")
 			for cmd, d := range cmdsAfter {

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,27 +49,17 @@ type deployment struct {
 // roundTrips counts round trips to a server: on Redis one per command sent alone, per
 // pipeline or per MULTI/EXEC block, per node on a Cluster; on PostgreSQL one per query or
 // batch (pgx sends a batch's statements together).
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
-}
-
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
-}
+type roundTrips struct{ redistest.RoundTrips }
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
+	r.Add(1)
 	return ctx
 }
 
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
+	r.Add(1)
 	return ctx
 }
 
@@ -83,7 +72,7 @@ func (r *roundTrips) load() int64 {
 	if r == nil {
 		return 0
 	}
-	return r.n.Load()
+	return r.N()
 }
 
 // BenchmarkAdapters measures, in one run, the same operations on memstore, Redis, a 3-master

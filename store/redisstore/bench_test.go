@@ -9,7 +9,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,34 +21,12 @@ import (
 	"github.com/iamkit/iamkit/store/redisstore"
 )
 
-// roundTrips is a go-redis hook that counts round trips: one per command sent alone, one per
-// pipeline or MULTI/EXEC block.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-var _ redis.Hook = (*roundTrips)(nil)
-
 // fixture is an account with a bot user and n authtokens, on a counted client.
 type fixture struct {
 	s      store.Store
 	client redis.UniversalClient
 	prefix string
-	rt     *roundTrips
+	rt     *redistest.RoundTrips
 	ids    *id.Generator
 	acct   string
 	bot    string
@@ -65,13 +42,13 @@ func newFixture(tb testing.TB, srv *redistest.Server, n int) *fixture {
 	o.MaintNotificationsConfig = noMaintNotifications()
 	c := redis.NewClient(o)
 	tb.Cleanup(func() { c.Close() })
-	rt := &roundTrips{}
+	rt := &redistest.RoundTrips{}
 	c.AddHook(rt)
 	return newFixtureOn(tb, c, rt, srv.Prefix+":"+redistest.UniquePrefix(), n)
 }
 
 // newFixtureOn is newFixture on any client.
-func newFixtureOn(tb testing.TB, c redis.UniversalClient, rt *roundTrips, prefix string, n int) *fixture {
+func newFixtureOn(tb testing.TB, c redis.UniversalClient, rt *redistest.RoundTrips, prefix string, n int) *fixture {
 	tb.Helper()
 	s, err := redisstore.New(context.Background(), c, redisstore.WithPrefix(prefix))
 	if err != nil {
@@ -117,7 +94,7 @@ func (f *fixture) measure(b *testing.B, op func(i int) error) {
 	if err := op(0); err != nil { // warm up: scripts loaded, connections dialled
 		b.Fatal(err)
 	}
-	start := f.rt.n.Load()
+	start := f.rt.N()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := op(i); err != nil {
@@ -125,7 +102,7 @@ func (f *fixture) measure(b *testing.B, op func(i int) error) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(f.rt.n.Load()-start)/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(f.rt.N()-start)/float64(b.N), "roundtrips/op")
 }
 
 func BenchmarkRedis(b *testing.B) {
@@ -268,11 +245,11 @@ func TestRoundTrips(t *testing.T) {
 		// The least of three runs: a run that dials a connection also counts its handshake.
 		least := int64(1 << 30)
 		for range 3 {
-			before := f.rt.n.Load()
+			before := f.rt.N()
 			if err := op(); err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
-			least = min(least, f.rt.n.Load()-before)
+			least = min(least, f.rt.N()-before)
 		}
 		if least != want {
 			t.Errorf("%s took %d round trips, want %d", what, least, want)
@@ -331,7 +308,7 @@ func BenchmarkFeedDelivery(b *testing.B) {
 		cl := sharedCluster(b)
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 		b.Cleanup(func() { c.Close() })
-		feedDelivery(b, newFixtureOn(b, c, &roundTrips{}, redistest.UniquePrefix(), 0))
+		feedDelivery(b, newFixtureOn(b, c, &redistest.RoundTrips{}, redistest.UniquePrefix(), 0))
 	})
 }
 
@@ -550,7 +527,7 @@ func TestPageRoundTrips(t *testing.T) {
 			cl := sharedCluster(t)
 			cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 			t.Cleanup(func() { cc.Close() })
-			rt := &roundTrips{}
+			rt := &redistest.RoundTrips{}
 			cc.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })
 			return newFixtureOn(t, cc, rt, redistest.UniquePrefix(), 100)
 		}},
@@ -575,7 +552,7 @@ func TestPageRoundTrips(t *testing.T) {
 			} {
 				least := int64(1 << 30)
 				for range 3 { // the least of three: a run that dials also counts its handshake
-					before := f.rt.n.Load()
+					before := f.rt.N()
 					err := f.s.View(ctx, func(r store.Reader) error {
 						n, err := op.read(r)
 						if err == nil && n != 100 {
@@ -586,7 +563,7 @@ func TestPageRoundTrips(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s: %v", op.what, err)
 					}
-					least = min(least, f.rt.n.Load()-before)
+					least = min(least, f.rt.N()-before)
 				}
 				if least != op.want {
 					t.Errorf("%s took %d round trips, want %d", op.what, least, op.want)

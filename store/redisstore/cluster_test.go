@@ -27,7 +27,7 @@ func TestClusterTransactions(t *testing.T) {
 	cl := sharedCluster(t)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs, MaintNotificationsConfig: noMaintNotifications()})
 	t.Cleanup(func() { c.Close() })
-	rt := &roundTrips{} // counted per node: a pipeline over two nodes is two round trips
+	rt := &redistest.RoundTrips{} // counted per node: a pipeline over two nodes is two round trips
 	c.OnNewNode(func(n *redis.Client) { n.AddHook(rt) })
 	s, err := redisstore.New(t.Context(), c, redisstore.WithPrefix(redistest.UniquePrefix()), redisstore.WithShards(64))
 	if err != nil {
@@ -104,13 +104,13 @@ func TestClusterTransactions(t *testing.T) {
 	least := int64(1 << 30)
 	for range 3 {
 		cr2, _ := ids.NewIn(id.Authtoken, a1)
-		before := rt.n.Load()
+		before := rt.N()
 		if err := s.Update(ctx, func(tx store.Tx) error {
 			return tx.PutCredential(ctx, store.Credential{ID: cr2, AccountID: a1, Kind: store.Authtoken, OwnerID: bot, SecretHash: "h-" + cr2})
 		}); err != nil {
 			t.Fatal(err)
 		}
-		least = min(least, rt.n.Load()-before)
+		least = min(least, rt.N()-before)
 	}
 	if least != 5 {
 		t.Errorf("create credential on Cluster took %d round trips, want 5", least)
@@ -127,9 +127,9 @@ func TestClusterTransactions(t *testing.T) {
 		}
 	}
 	auth() // warm-up: may dial the account node's connection
-	before := rt.n.Load()
+	before := rt.N()
 	auth()
-	if n := rt.n.Load() - before; n != 2 {
+	if n := rt.N() - before; n != 2 {
 		t.Errorf("CredentialAuth on Cluster took %d round trips, want 2", n)
 	}
 }

@@ -70,29 +70,7 @@ func TestPageFirstBySort(t *testing.T) {
 		return st, names, c
 	}
 	st, names, c := open()
-	ids := id.NewGenerator(clock.System{}, rand.Reader)
-	acct, err := ids.New(id.Account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []string
-	if err := st.Update(ctx, func(tx store.Tx) error {
-		for i := range 30 {
-			bid, err := ids.NewIn(id.BotUser, acct)
-			if err != nil {
-				return err
-			}
-			all = append(all, bid)
-			if err := tx.PutBotUser(ctx, store.BotUser{ID: bid, AccountID: acct, Name: "bot-" + strconv.Itoa(i), Active: true, CreatedAt: time.Now().UTC()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(all)
-	slices.Reverse(all) // newest first
+	acct, all := putBots(t, st, 30)
 	// The third newest loses its record behind the store's back: the index still names it.
 	gone := all[2]
 	keys, _, err := c.Scan(ctx, 0, "*:r:bot_user:"+gone, 1000).Result()
@@ -172,29 +150,7 @@ func TestPageFirstBySortOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ids := id.NewGenerator(clock.System{}, rand.Reader)
-	acct, err := ids.New(id.Account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	if err := st.Update(ctx, func(tx store.Tx) error {
-		for i := range 25 {
-			bid, err := ids.NewIn(id.BotUser, acct)
-			if err != nil {
-				return err
-			}
-			want = append(want, bid)
-			if err := tx.PutBotUser(ctx, store.BotUser{ID: bid, AccountID: acct, Name: "bot-" + strconv.Itoa(i), Active: true, CreatedAt: time.Now().UTC()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(want)
-	slices.Reverse(want)
+	acct, want := putBots(t, st, 25)
 	names.take()
 	var got []string
 	p := store.Page{Limit: 10}
@@ -222,4 +178,35 @@ func TestPageFirstBySortOnCluster(t *testing.T) {
 	if len(sent) < 2 || sent[0] != "sort_ro" || slices.Contains(sent[1:], "sort_ro") {
 		t.Errorf("commands %v, want the first page by one sort_ro (no record is missing)", sent)
 	}
+}
+
+// putBots stores n bot users in a new account and returns the account and their IDs, newest
+// first.
+func putBots(t *testing.T, st store.Store, n int) (string, []string) {
+	t.Helper()
+	ctx := t.Context()
+	ids := id.NewGenerator(clock.System{}, rand.Reader)
+	acct, err := ids.New(id.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for i := range n {
+			bid, err := ids.NewIn(id.BotUser, acct)
+			if err != nil {
+				return err
+			}
+			all = append(all, bid)
+			if err := tx.PutBotUser(ctx, store.BotUser{ID: bid, AccountID: acct, Name: "bot-" + strconv.Itoa(i), Active: true, CreatedAt: time.Now().UTC()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(all)
+	slices.Reverse(all)
+	return acct, all
 }
