@@ -304,7 +304,7 @@ func TestPurge_BatchesSizedByTime(t *testing.T) {
 // TestPurge_RestsBetweenBatches: after each batch but the last of an owner, the Purger
 // waits WithPurgeRest times as long as the batch took (here 5 ms a batch, by a fake clock
 // the store advances, so the rests are real time while the batches take none), and a
-// context that ends during a rest stops the purge there, to be resumed.
+// context that ends after a batch stops the purge before the next, to be resumed.
 func TestPurge_RestsBetweenBatches(t *testing.T) {
 	const perBatch = 5 * time.Millisecond // 100 credentials at budget/100 each
 	for _, c := range []struct {
@@ -335,18 +335,19 @@ func TestPurge_RestsBetweenBatches(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a context ending during a rest", func(t *testing.T) {
+	t.Run("a context ending after a batch", func(t *testing.T) {
 		e := newPurgeEnv(t, 1000)
 		if err := e.bots.Delete(e.Ctx, e.admin, e.bot.ID); err != nil {
 			t.Fatal(err)
 		}
-		slow := &slowStore{Store: e.Store, clock: e.Clock, perCredential: time.Hour / 100}
+		ctx, cancel := context.WithCancel(e.Ctx)
+		// The first batch "takes" 30 minutes of the fake clock, so its rest is 7.5 minutes of
+		// real time; the context ends once that batch has committed.
+		slow := &afterUpdate{Store: &slowStore{Store: e.Store, clock: e.Clock, perCredential: time.Hour / 100}, then: cancel}
 		p, err := credential.NewPurger(slow, credential.WithClock(e.Clock), credential.WithPurgeBatch(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(e.Ctx)
-		time.AfterFunc(20*time.Millisecond, cancel) // the first batch's rest is two hours
 		n, err := p.Purge(ctx)
 		if !errors.Is(err, context.Canceled) || n != 50 {
 			t.Fatalf("Purge = %d, %v; want the first batch of 50, then context.Canceled", n, err)
@@ -362,6 +363,17 @@ func TestPurge_RestsBetweenBatches(t *testing.T) {
 			t.Fatalf("the resumed purge = %d, %v; want the other 950", n, err)
 		}
 	})
+}
+
+// afterUpdate is a store that calls then after each Update returns.
+type afterUpdate struct {
+	store.Store
+	then func()
+}
+
+func (s *afterUpdate) Update(ctx context.Context, fn func(store.Tx) error) error {
+	defer s.then()
+	return s.Store.Update(ctx, fn)
 }
 
 // updateFailer is a store whose Updates fail once armed, after a given number more succeed:
