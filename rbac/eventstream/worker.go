@@ -528,7 +528,12 @@ func (d *delivery) release(ctx context.Context) {
 
 // catchUp delivers from the audit log after pos.LastEventID, then places pos at the feed's
 // head as it was before the log was read: events committed since are in the feed, and
-// those the log already gave are skipped there.
+// those the log already gave are skipped there (d.recent). It saves the log's progress
+// but not that cursor: the run loop saves one once it has read the feed past the stretch
+// the log and the feed share. Saved at once, a restart would resume at that head with
+// d.recent empty and deliver the stretch a second time, events the saved position already
+// counts as handled; as it is, a restart catches up from the log again, after the last
+// event handled.
 func (d *delivery) catchUp(ctx context.Context, pos *store.EventDelivery) error {
 	head, err := d.w.st.Head(ctx)
 	if err != nil {
@@ -554,8 +559,11 @@ func (d *delivery) catchUp(ctx context.Context, pos *store.EventDelivery) error 
 			return err
 		}
 	}
+	if err := d.save(ctx, *pos); err != nil { // pos.Cursor is still ""
+		return err
+	}
 	pos.Cursor = head
-	return d.save(ctx, *pos)
+	return nil
 }
 
 // read returns the events with the given IDs, in that order, leaving out those pruned since.
