@@ -97,7 +97,7 @@ func parseURL(spec string) (Spec, error) {
 		return Spec{}, fmt.Errorf("%w: not a URL", ErrSpec) // url's error repeats the URL
 	}
 	spec = u.Scheme + spec[strings.Index(spec, ":"):] // the scheme in lower case, as clients want it
-	if !strings.HasPrefix(spec, u.Scheme+"://") { // "postgres:://" parses, with an opaque part
+	if !strings.HasPrefix(spec, u.Scheme+"://") {     // "postgres:://" parses, with an opaque part
 		return Spec{}, fmt.Errorf("%w: not a URL of the form scheme://", ErrSpec)
 	}
 	if u.Host == "" && u.Scheme != "postgres" && u.Scheme != "postgresql" {
